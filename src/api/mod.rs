@@ -1,0 +1,557 @@
+//! The AWS KMS JSON protocol, without the transport: request and response
+//! shapes, and one [`dispatch`] from (operation name, request JSON) to
+//! response JSON or an AWS error. The CLI and the endpoint call only this.
+
+pub mod shapes;
+pub mod wire;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::kms::{
+    Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind, ExpirationModel,
+    ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms, KmsError, Origin, ReEncryptRequest,
+    Tag, WrappingAlgorithm, WrappingKeySpec,
+};
+use shapes::*;
+use wire::{OutBlob, SecretBlob, Time};
+
+/// An error as the protocol returns it: `{"__type": ..., "message": ...}`
+/// with an HTTP status.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The exception name (`__type`).
+    pub error_type: String,
+    /// The message.
+    pub message: String,
+    /// 400 for client errors, 500 for internal ones.
+    pub status: u16,
+}
+
+impl ApiError {
+    /// An error of `error_type`.
+    pub fn new(error_type: &str, message: impl Into<String>, status: u16) -> Self {
+        Self {
+            error_type: error_type.to_string(),
+            message: message.into(),
+            status,
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"__type": self.error_type, "message": self.message}))
+            .unwrap_or_default()
+    }
+}
+
+impl From<KmsError> for ApiError {
+    fn from(e: KmsError) -> Self {
+        let status = if e.kind() == ErrorKind::KmsInternal { 500 } else { 400 };
+        Self::new(e.aws_name(), e.message(), status)
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.error_type, self.status, self.message)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A response body; wiped when dropped, since Decrypt and GenerateDataKey
+/// put plaintexts in it.
+pub type Body = Zeroizing<Vec<u8>>;
+
+/// Why a request failed, and whether the engine already audited it.
+enum Failure {
+    /// Refused on the wire (malformed JSON, missing member): not yet audited.
+    Wire(ApiError),
+    /// Refused by the engine, which recorded it.
+    Engine(KmsError),
+}
+
+impl From<KmsError> for Failure {
+    fn from(e: KmsError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+type Handled = Result<Body, Failure>;
+
+fn wire(e: KmsError) -> Failure {
+    Failure::Wire(e.into())
+}
+
+fn required<T>(v: Option<T>, member: &str) -> Result<T, Failure> {
+    v.ok_or_else(|| {
+        wire(KmsError::new(
+            ErrorKind::Validation,
+            format!(
+                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+            ),
+        ))
+    })
+}
+
+fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Failure> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::Wire(ApiError::new(
+            "SerializationException",
+            format!("The request body could not be read: {e}"),
+            400,
+        ))
+    })
+}
+
+fn enum_member<E>(parse: fn(&str, &str) -> Result<E, KmsError>, member: &str, v: Option<&str>) -> Result<Option<E>, Failure> {
+    v.map(|s| parse(member, s)).transpose().map_err(wire)
+}
+
+fn symmetric_only(member: &str, v: Option<&str>) -> Result<(), Failure> {
+    match v {
+        None | Some("SYMMETRIC_DEFAULT") => Ok(()),
+        Some(other) => Err(wire(KmsError::validation(format!(
+            "1 validation error detected: Value '{other}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT]"
+        )))),
+    }
+}
+
+fn tags(shapes: Option<Vec<TagShape>>) -> Result<Vec<Tag>, Failure> {
+    shapes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            Ok(Tag {
+                key: required(t.tag_key, "tags.member.tagKey")?,
+                value: required(t.tag_value, "tags.member.tagValue")?,
+            })
+        })
+        .collect()
+}
+
+fn json<T: Serialize>(value: &T, hint: usize) -> Handled {
+    let mut out = Zeroizing::new(Vec::with_capacity(256 + hint * 2));
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| Failure::Engine(KmsError::new(ErrorKind::KmsInternal, e.to_string())))?;
+    Ok(out)
+}
+
+/// Runs `operation` (`Encrypt`, `ImportKeyMaterial`, ...) with the request
+/// JSON `body` and returns the response JSON, or the AWS error. Every call,
+/// successful or not, leaves one audit record in the engine's outbox.
+pub fn dispatch(kms: &mut Kms, caller: &Caller, operation: &str, body: &[u8]) -> Result<Body, ApiError> {
+    let result = match operation {
+        "CreateKey" => create_key(kms, caller, body),
+        "DescribeKey" => describe_key(kms, caller, body),
+        "ListKeys" => list_keys(kms, caller, body),
+        "EnableKey" | "DisableKey" | "CancelKeyDeletion" | "RotateKeyOnDemand" | "DisableKeyRotation" => {
+            key_only(kms, caller, operation, body)
+        }
+        "GetParametersForImport" => get_parameters_for_import(kms, caller, body),
+        "ImportKeyMaterial" => import_key_material(kms, caller, body),
+        "DeleteImportedKeyMaterial" => delete_imported_key_material(kms, caller, body),
+        "GetKeyRotationStatus" => get_key_rotation_status(kms, caller, body),
+        "EnableKeyRotation" => enable_key_rotation(kms, caller, body),
+        "ListKeyRotations" => list_key_rotations(kms, caller, body),
+        "Encrypt" => encrypt(kms, caller, body),
+        "Decrypt" => decrypt(kms, caller, body),
+        "ReEncrypt" => re_encrypt(kms, caller, body),
+        "GenerateDataKey" => generate_data_key(kms, caller, body, true),
+        "GenerateDataKeyWithoutPlaintext" => generate_data_key(kms, caller, body, false),
+        "ScheduleKeyDeletion" => schedule_key_deletion(kms, caller, body),
+        "CreateAlias" | "UpdateAlias" => alias(kms, caller, operation, body),
+        "DeleteAlias" => delete_alias(kms, caller, body),
+        "ListAliases" => list_aliases(kms, caller, body),
+        "TagResource" => tag_resource(kms, caller, body),
+        "UntagResource" => untag_resource(kms, caller, body),
+        "ListResourceTags" => list_resource_tags(kms, caller, body),
+        "UpdateKeyDescription" => update_key_description(kms, caller, body),
+        _ => Err(Failure::Wire(ApiError::new(
+            "UnknownOperationException",
+            format!("byok does not implement the operation {operation:?}"),
+            400,
+        ))),
+    };
+    result.map_err(|f| match f {
+        Failure::Engine(e) => e.into(),
+        Failure::Wire(e) => {
+            kms.audit_rejected_request(caller, operation, &e.error_type, &e.message);
+            e
+        }
+    })
+}
+
+fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: CreateKeyInput = parse(body)?;
+    let origin = enum_member(Origin::parse_member, "origin", r.origin.as_deref())?;
+    let spec = r.key_spec.as_deref().or(r.customer_master_key_spec.as_deref());
+    if let Some(spec) = spec.filter(|s| *s != "SYMMETRIC_DEFAULT") {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!("KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT keys only."),
+        )));
+    }
+    if let Some(usage) = r.key_usage.as_deref().filter(|u| *u != "ENCRYPT_DECRYPT") {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!("KeyUsage {usage} is not supported: byok models ENCRYPT_DECRYPT keys only."),
+        )));
+    }
+    if r.multi_region == Some(true) || r.custom_key_store_id.is_some() {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "Multi-Region keys and custom key stores are not supported by byok.",
+        )));
+    }
+    let req = CreateKeyRequest {
+        description: r.description,
+        origin,
+        tags: tags(r.tags)?,
+    };
+    let id = kms.create_key(caller, req)?;
+    let key = kms.key(id).ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "created key vanished"))?;
+    json(&KeyMetadataOutput { key_metadata: KeyMetadata::of(kms, key) }, 0)
+}
+
+fn describe_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: KeyIdInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let id = kms.describe_key(caller, &key_id)?;
+    let key = kms.key(id).ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "described key vanished"))?;
+    json(&KeyMetadataOutput { key_metadata: KeyMetadata::of(kms, key) }, 0)
+}
+
+fn list_keys(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ListKeysInput = parse(body)?;
+    let page = kms.list_keys(caller, r.limit, r.marker.as_deref())?;
+    let out = ListKeysOutput {
+        keys: page
+            .items
+            .iter()
+            .map(|id| KeyListEntry {
+                key_id: id.to_string(),
+                key_arn: kms.arn(*id),
+            })
+            .collect(),
+        truncated: page.next_marker.is_some(),
+        next_marker: page.next_marker,
+    };
+    json(&out, 0)
+}
+
+fn key_only(kms: &mut Kms, caller: &Caller, operation: &str, body: &[u8]) -> Handled {
+    let r: KeyIdInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    match operation {
+        "EnableKey" => {
+            kms.enable_key(caller, &key_id)?;
+            json(&Empty {}, 0)
+        }
+        "DisableKey" => {
+            kms.disable_key(caller, &key_id)?;
+            json(&Empty {}, 0)
+        }
+        "DisableKeyRotation" => {
+            kms.disable_key_rotation(caller, &key_id)?;
+            json(&Empty {}, 0)
+        }
+        "CancelKeyDeletion" => {
+            let id = kms.cancel_key_deletion(caller, &key_id)?;
+            json(&KeyIdOutput { key_id: kms.arn(id) }, 0)
+        }
+        _ => {
+            let id = kms.rotate_key_on_demand(caller, &key_id)?;
+            json(&KeyIdOutput { key_id: kms.arn(id) }, 0)
+        }
+    }
+}
+
+fn get_parameters_for_import(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: GetParametersForImportInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let algorithm = required(
+        enum_member(WrappingAlgorithm::parse_member, "wrappingAlgorithm", r.wrapping_algorithm.as_deref())?,
+        "wrappingAlgorithm",
+    )?;
+    let spec = required(
+        enum_member(WrappingKeySpec::parse_member, "wrappingKeySpec", r.wrapping_key_spec.as_deref())?,
+        "wrappingKeySpec",
+    )?;
+    let out = kms.get_parameters_for_import(caller, &key_id, algorithm, spec)?;
+    json(
+        &GetParametersForImportOutput {
+            key_id: kms.arn(out.key_id),
+            import_token: OutBlob(&out.import_token),
+            public_key: OutBlob(&out.public_key),
+            parameters_valid_to: Time(out.parameters_valid_to),
+        },
+        out.public_key.len() + out.import_token.len(),
+    )
+}
+
+fn import_key_material(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ImportKeyMaterialInput = parse(body)?;
+    let req = ImportKeyMaterialRequest {
+        key_id: required(r.key_id, "keyId")?,
+        import_token: required(r.import_token, "importToken")?.bytes().to_vec(),
+        encrypted_key_material: required(r.encrypted_key_material, "encryptedKeyMaterial")?.bytes().to_vec(),
+        expiration_model: enum_member(ExpirationModel::parse_member, "expirationModel", r.expiration_model.as_deref())?,
+        valid_to: r.valid_to.map(|t| t.0),
+        import_type: enum_member(ImportType::parse_member, "importType", r.import_type.as_deref())?,
+        key_material_description: r.key_material_description,
+        key_material_id: r.key_material_id,
+    };
+    let out = kms.import_key_material(caller, &req)?;
+    json(
+        &KeyMaterialOutput {
+            key_id: kms.arn(out.key_id),
+            key_material_id: out.key_material_id.to_string(),
+        },
+        0,
+    )
+}
+
+fn delete_imported_key_material(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: DeleteImportedKeyMaterialInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let (id, material) = kms.delete_imported_key_material(caller, &key_id, r.key_material_id.as_deref())?;
+    json(
+        &KeyMaterialOutput {
+            key_id: kms.arn(id),
+            key_material_id: material.to_string(),
+        },
+        0,
+    )
+}
+
+fn get_key_rotation_status(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: KeyIdInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let s = kms.get_key_rotation_status(caller, &key_id)?;
+    json(
+        &GetKeyRotationStatusOutput {
+            key_rotation_enabled: s.key_rotation_enabled,
+            key_id: kms.arn(s.key_id),
+            rotation_period_in_days: s.rotation_period_in_days,
+            next_rotation_date: s.next_rotation_date.map(Time),
+            on_demand_rotation_start_date: s.on_demand_rotation_start_date.map(Time),
+        },
+        0,
+    )
+}
+
+fn enable_key_rotation(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: EnableKeyRotationInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    kms.enable_key_rotation(caller, &key_id, r.rotation_period_in_days)?;
+    json(&Empty {}, 0)
+}
+
+fn list_key_rotations(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ListKeyRotationsInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let include = enum_member(
+        IncludeKeyMaterial::parse_member,
+        "includeKeyMaterial",
+        r.include_key_material.as_deref(),
+    )?;
+    let page = kms.list_key_rotations(caller, &key_id, include, r.limit, r.marker.as_deref())?;
+    json(
+        &ListKeyRotationsOutput {
+            rotations: page.items.iter().map(RotationsListEntryShape::from).collect(),
+            truncated: page.next_marker.is_some(),
+            next_marker: page.next_marker,
+        },
+        0,
+    )
+}
+
+fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: EncryptInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let plaintext = required(r.plaintext, "plaintext")?;
+    symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    let out = kms.encrypt(caller, &key_id, plaintext.bytes(), &r.encryption_context.unwrap_or_default())?;
+    json(
+        &EncryptOutputShape {
+            ciphertext_blob: OutBlob(&out.ciphertext_blob),
+            key_id: kms.arn(out.key_id),
+            encryption_algorithm: "SYMMETRIC_DEFAULT",
+        },
+        out.ciphertext_blob.len(),
+    )
+}
+
+fn decrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: DecryptInput = parse(body)?;
+    let blob = required(r.ciphertext_blob, "ciphertextBlob")?;
+    symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    let req = DecryptRequest {
+        ciphertext_blob: blob.bytes().to_vec(),
+        encryption_context: r.encryption_context.unwrap_or_default(),
+        key_id: r.key_id,
+    };
+    let out = kms.decrypt(caller, &req)?;
+    json(
+        &DecryptOutputShape {
+            key_id: kms.arn(out.key_id),
+            plaintext: SecretBlob(&out.plaintext),
+            encryption_algorithm: "SYMMETRIC_DEFAULT",
+            key_material_id: out.key_material_id.to_string(),
+        },
+        out.plaintext.len(),
+    )
+}
+
+fn re_encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ReEncryptInput = parse(body)?;
+    let blob = required(r.ciphertext_blob, "ciphertextBlob")?;
+    let destination = required(r.destination_key_id, "destinationKeyId")?;
+    symmetric_only("sourceEncryptionAlgorithm", r.source_encryption_algorithm.as_deref())?;
+    symmetric_only("destinationEncryptionAlgorithm", r.destination_encryption_algorithm.as_deref())?;
+    let req = ReEncryptRequest {
+        ciphertext_blob: blob.bytes().to_vec(),
+        source_encryption_context: r.source_encryption_context.unwrap_or_default(),
+        source_key_id: r.source_key_id,
+        destination_key_id: destination,
+        destination_encryption_context: r.destination_encryption_context.unwrap_or_default(),
+    };
+    let out = kms.re_encrypt(caller, &req)?;
+    json(
+        &ReEncryptOutputShape {
+            ciphertext_blob: OutBlob(&out.ciphertext_blob),
+            source_key_id: kms.arn(out.source_key_id),
+            key_id: kms.arn(out.key_id),
+            source_encryption_algorithm: "SYMMETRIC_DEFAULT",
+            destination_encryption_algorithm: "SYMMETRIC_DEFAULT",
+            source_key_material_id: out.source_key_material_id.to_string(),
+            destination_key_material_id: out.destination_key_material_id.to_string(),
+        },
+        out.ciphertext_blob.len(),
+    )
+}
+
+fn generate_data_key(kms: &mut Kms, caller: &Caller, body: &[u8], with_plaintext: bool) -> Handled {
+    let r: GenerateDataKeyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let spec = enum_member(DataKeySpec::parse_member, "keySpec", r.key_spec.as_deref())?;
+    let length = match (spec, r.number_of_bytes) {
+        (Some(_), Some(_)) => {
+            return Err(wire(KmsError::validation(
+                "Please specify either number of bytes or key spec.",
+            )));
+        }
+        (Some(s), None) => Some(DataKeyLength::Spec(s)),
+        (None, Some(n)) => Some(DataKeyLength::Bytes(n)),
+        (None, None) => None,
+    };
+    let out = kms.generate_data_key(caller, &key_id, length, &r.encryption_context.unwrap_or_default(), with_plaintext)?;
+    json(
+        &GenerateDataKeyOutputShape {
+            ciphertext_blob: OutBlob(&out.ciphertext_blob),
+            plaintext: out.plaintext.as_ref().map(SecretBlob),
+            key_id: kms.arn(out.key_id),
+            key_material_id: out.key_material_id.to_string(),
+        },
+        out.ciphertext_blob.len(),
+    )
+}
+
+fn schedule_key_deletion(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ScheduleKeyDeletionInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let out = kms.schedule_key_deletion(caller, &key_id, r.pending_window_in_days)?;
+    json(
+        &ScheduleKeyDeletionOutputShape {
+            key_id: kms.arn(out.key_id),
+            deletion_date: Time(out.deletion_date),
+            key_state: KeyState::PendingDeletion.as_str(),
+            pending_window_in_days: out.pending_window_days,
+        },
+        0,
+    )
+}
+
+fn alias(kms: &mut Kms, caller: &Caller, operation: &str, body: &[u8]) -> Handled {
+    let r: AliasInput = parse(body)?;
+    let name = required(r.alias_name, "aliasName")?;
+    let target = required(r.target_key_id, "targetKeyId")?;
+    if operation == "CreateAlias" {
+        kms.create_alias(caller, &name, &target)?;
+    } else {
+        kms.update_alias(caller, &name, &target)?;
+    }
+    json(&Empty {}, 0)
+}
+
+fn delete_alias(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: AliasInput = parse(body)?;
+    let name = required(r.alias_name, "aliasName")?;
+    kms.delete_alias(caller, &name)?;
+    json(&Empty {}, 0)
+}
+
+fn list_aliases(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ListAliasesInput = parse(body)?;
+    let page = kms.list_aliases(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())?;
+    json(
+        &ListAliasesOutput {
+            aliases: page.items.iter().map(|a| AliasListEntry::of(kms, a)).collect(),
+            truncated: page.next_marker.is_some(),
+            next_marker: page.next_marker,
+        },
+        0,
+    )
+}
+
+fn tag_resource(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: TagResourceInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let tags = tags(Some(required(r.tags, "tags")?))?;
+    kms.tag_resource(caller, &key_id, &tags)?;
+    json(&Empty {}, 0)
+}
+
+fn untag_resource(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: UntagResourceInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let keys = required(r.tag_keys, "tagKeys")?;
+    kms.untag_resource(caller, &key_id, &keys)?;
+    json(&Empty {}, 0)
+}
+
+fn list_resource_tags(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ListResourceTagsInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let page = kms.list_resource_tags(caller, &key_id, r.limit, r.marker.as_deref())?;
+    json(
+        &ListResourceTagsOutput {
+            tags: page.items.iter().map(TagShape::from).collect(),
+            truncated: page.next_marker.is_some(),
+            next_marker: page.next_marker,
+        },
+        0,
+    )
+}
+
+fn update_key_description(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: UpdateKeyDescriptionInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let description = required(r.description, "description")?;
+    kms.update_key_description(caller, &key_id, &description)?;
+    json(&Empty {}, 0)
+}

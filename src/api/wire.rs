@@ -1,0 +1,118 @@
+//! Encodings of the AWS JSON protocol: base64 blobs and epoch-second
+//! timestamps.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+use crate::kms::{SecretVec, Timestamp};
+
+/// A blob member: base64 on the wire, bytes (zeroized on drop) here.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Blob(pub Zeroizing<Vec<u8>>);
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl Blob {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Blob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64-encoded string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Blob, E> {
+                let mut out = Zeroizing::new(Vec::with_capacity(v.len() * 3 / 4 + 3));
+                STANDARD
+                    .decode_vec(v.as_bytes(), &mut out)
+                    .map_err(|_| E::custom("blob members must be base64-encoded"))?;
+                Ok(Blob(out))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Serialises bytes as base64 through a buffer that is wiped afterwards.
+pub fn serialize_base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    let mut text = Zeroizing::new(String::with_capacity(bytes.len().div_ceil(3) * 4));
+    STANDARD.encode_string(bytes, &mut text);
+    s.serialize_str(&text)
+}
+
+/// A blob in a response.
+pub struct OutBlob<'a>(pub &'a [u8]);
+
+impl Serialize for OutBlob<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_base64(self.0, s)
+    }
+}
+
+/// A secret blob in a response (a plaintext or data key).
+pub struct SecretBlob<'a>(pub &'a SecretVec);
+
+impl Serialize for SecretBlob<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_base64(self.0.expose(), s)
+    }
+}
+
+/// A timestamp member: epoch seconds with a fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time(pub Timestamp);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ms = self.0.millis();
+        if ms % 1000 == 0 {
+            s.serialize_i64(ms / 1000)
+        } else {
+            s.serialize_f64(self.0.epoch_seconds())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Time;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a timestamp in epoch seconds")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
+                Timestamp::from_epoch_seconds(v)
+                    .map(Time)
+                    .ok_or_else(|| E::custom("timestamp out of range"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Time, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Time, E> {
+                Timestamp::parse(v)
+                    .map(Time)
+                    .ok_or_else(|| E::custom("timestamps must be epoch seconds or ISO 8601"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

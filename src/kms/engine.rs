@@ -1,0 +1,860 @@
+//! The engine: the serialisable state, the clock and key-pair source it is
+//! handed, and the plumbing every operation goes through — time-driven
+//! events first (SPEC §4), then the operation, then one audit record.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::audit::{AuditRecord, CallSource, Caller, ChainHead, ChainLink, Resource, UserIdentity};
+use super::clock::{Clock, Timestamp};
+use super::error::{ErrorKind, KmsError, KmsResult};
+use super::material::key_material_id;
+use super::model::{
+    ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState, KeyState,
+    MaterialBytes, Origin, RotationType, WrappingAlgorithm, WrappingKeySpec,
+};
+use super::secret::{SecretArray, SecretVec};
+use super::wrapping::WrappingKeySource;
+
+/// Store-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The region in ARNs and audit records (default `us-east-1`).
+    pub region: String,
+    /// The account in ARNs (default `000000000000`).
+    pub account_id: String,
+    /// How long an on-demand rotation takes to complete **[byok]**
+    /// (default 3 s; 0 allowed).
+    pub rotation_delay_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            rotation_delay_ms: 3_000,
+        }
+    }
+}
+
+impl Settings {
+    /// The rotation delay as a duration.
+    pub fn rotation_delay(&self) -> Duration {
+        Duration::from_millis(self.rotation_delay_ms)
+    }
+
+    /// Checks a region name (`us-east-1` style) and a 12-digit account.
+    pub fn validate(&self) -> KmsResult<()> {
+        let region_ok = !self.region.is_empty()
+            && self.region.len() <= 32
+            && self
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !region_ok {
+            return Err(KmsError::validation(format!(
+                "'{}' is not a region name (for example us-east-1)",
+                self.region
+            )));
+        }
+        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(KmsError::validation(format!(
+                "'{}' is not a 12-digit account id",
+                self.account_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An alias.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// `alias/...`.
+    pub name: String,
+    /// The key it points to.
+    pub target: KeyId,
+    /// `CreationDate`.
+    pub creation_date: Timestamp,
+    /// `LastUpdatedDate`.
+    pub last_updated_date: Timestamp,
+}
+
+/// A wrapping key pair issued by GetParametersForImport, kept until its
+/// token expires.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ImportParameters {
+    pub(crate) key_id: KeyId,
+    pub(crate) algorithm: WrappingAlgorithm,
+    pub(crate) spec: WrappingKeySpec,
+    pub(crate) valid_to: Timestamp,
+    /// PKCS#8 DER.
+    pub(crate) private_key: SecretVec,
+}
+
+/// Everything the engine knows, in the form the store persists.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KmsState {
+    pub(crate) settings: Settings,
+    pub(crate) keys: BTreeMap<KeyId, Key>,
+    pub(crate) aliases: BTreeMap<String, Alias>,
+    pub(crate) import_parameters: BTreeMap<[u8; 16], ImportParameters>,
+    /// Seals import tokens.
+    pub(crate) token_secret: SecretArray<32>,
+}
+
+impl KmsState {
+    /// An empty state with a fresh token secret.
+    pub fn new(settings: Settings, rng: &mut impl rand::CryptoRng) -> Self {
+        Self {
+            settings,
+            keys: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            import_parameters: BTreeMap::new(),
+            token_secret: SecretArray::random(rng),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Number of keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// ScheduleKeyDeletion's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduledDeletionOutput {
+    /// The key.
+    pub key_id: KeyId,
+    /// When it will be erased.
+    pub deletion_date: Timestamp,
+    /// The waiting period.
+    pub pending_window_days: u32,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    /// The entries on this page.
+    pub items: Vec<T>,
+    /// The marker for the next page (`Truncated` iff present).
+    pub next_marker: Option<String>,
+}
+
+/// What a time-driven event does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    ParametersExpire([u8; 16]),
+    MaterialExpires(KeyId, KeyMaterialId),
+    RotationCompletes(KeyId),
+    AutomaticRotation(KeyId),
+    KeyDeletion(KeyId),
+}
+
+/// The in-progress audit record of one operation.
+pub(crate) struct Call {
+    pub(crate) now: Timestamp,
+    op: &'static str,
+    read_only: bool,
+    params: Value,
+    pub(crate) key: Option<KeyId>,
+    pub(crate) response: Option<Value>,
+    pub(crate) extra: Map<String, Value>,
+}
+
+impl Call {
+    /// Names the key the call concerns (for `resources`).
+    pub(crate) fn key(&mut self, id: KeyId) {
+        self.key = Some(id);
+    }
+    /// Records `additionalEventData.keyMaterialId`.
+    pub(crate) fn material(&mut self, id: KeyMaterialId) {
+        self.extra.insert("keyMaterialId".into(), Value::String(id.to_string()));
+    }
+}
+
+/// The KMS engine. Pure: time comes from the clock it is given, randomness
+/// from its RNG, wrapping key pairs from its source; it touches no file,
+/// thread or network.
+pub struct Kms {
+    pub(crate) state: KmsState,
+    clock: Arc<dyn Clock>,
+    wrapping_keys: Box<dyn WrappingKeySource>,
+    pub(crate) rng: StdRng,
+    audit_outbox: Vec<AuditRecord>,
+    chain: ChainHead,
+    generation: u64,
+    next_due: Option<(u64, Option<Timestamp>)>,
+}
+
+impl fmt::Debug for Kms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kms")
+            .field("keys", &self.state.keys.len())
+            .field("generation", &self.generation)
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kms {
+    /// An engine over a fresh, empty state.
+    pub fn new(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        wrapping_keys: Box<dyn WrappingKeySource>,
+        mut rng: StdRng,
+    ) -> Self {
+        let state = KmsState::new(settings, &mut rng);
+        Self::from_state(state, clock, wrapping_keys, rng)
+    }
+
+    /// An engine over a persisted state. Events that fell due meanwhile are
+    /// applied by the next operation or [`Kms::tick`], each at its own time.
+    pub fn from_state(
+        state: KmsState,
+        clock: Arc<dyn Clock>,
+        wrapping_keys: Box<dyn WrappingKeySource>,
+        rng: StdRng,
+    ) -> Self {
+        Self {
+            state,
+            clock,
+            wrapping_keys,
+            rng,
+            audit_outbox: Vec::new(),
+            chain: ChainHead::default(),
+            generation: 0,
+            next_due: None,
+        }
+    }
+
+    /// An RNG seeded from the operating system, for production engines.
+    pub fn os_rng() -> StdRng {
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        let rng = StdRng::from_seed(seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+        rng
+    }
+
+    /// The state, for persisting.
+    pub fn state(&self) -> &KmsState {
+        &self.state
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Replaces the settings (region, account, rotation delay).
+    pub fn set_settings(&mut self, settings: Settings) -> KmsResult<()> {
+        settings.validate()?;
+        self.state.settings = settings;
+        self.changed();
+        Ok(())
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current instant, by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Replaces the clock (the console switches between real and simulated time).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
+    }
+
+    /// Counts changes of state: it grows whenever something that must be
+    /// persisted changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// All keys, by id.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Key> {
+        self.state.keys.values()
+    }
+
+    /// The key with `id`.
+    pub fn key(&self, id: KeyId) -> Option<&Key> {
+        self.state.keys.get(&id)
+    }
+
+    /// All aliases, by name.
+    pub fn aliases(&self) -> impl Iterator<Item = &Alias> {
+        self.state.aliases.values()
+    }
+
+    /// The aliases of key `id`.
+    pub fn aliases_of(&self, id: KeyId) -> impl Iterator<Item = &Alias> {
+        self.state.aliases.values().filter(move |a| a.target == id)
+    }
+
+    /// The ARN of key `id`.
+    pub fn arn(&self, id: KeyId) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{}",
+            self.state.settings.region, self.state.settings.account_id, id
+        )
+    }
+
+    /// The ARN of alias `name`.
+    pub fn alias_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{}",
+            self.state.settings.region, self.state.settings.account_id, name
+        )
+    }
+
+    /// Sets where the audit chain continues (the store reads it from the
+    /// journal at open).
+    pub fn set_chain_head(&mut self, head: ChainHead) {
+        self.chain = head;
+    }
+
+    /// Where the audit chain stands.
+    pub fn chain_head(&self) -> &ChainHead {
+        &self.chain
+    }
+
+    /// Takes the audit records made since the last call, in order.
+    pub fn take_audit_records(&mut self) -> Vec<AuditRecord> {
+        std::mem::take(&mut self.audit_outbox)
+    }
+
+    /// Whether audit records are waiting to be taken.
+    pub fn has_audit_records(&self) -> bool {
+        !self.audit_outbox.is_empty()
+    }
+
+    /// Applies every time-driven event that is due (SPEC §4). Returns whether
+    /// the state changed.
+    pub fn tick(&mut self) -> bool {
+        let before = self.generation;
+        let now = self.clock.now();
+        self.advance(now);
+        self.generation != before
+    }
+
+    /// When the next time-driven event falls due, if any.
+    pub fn next_event_time(&mut self) -> Option<Timestamp> {
+        if let Some((generation, due)) = self.next_due
+            && generation == self.generation
+        {
+            return due;
+        }
+        let due = self.next_due_event().map(|(t, _)| t);
+        self.next_due = Some((self.generation, due));
+        due
+    }
+
+    // ----- plumbing shared by the operations -----
+
+    /// Marks the state changed.
+    pub(crate) fn changed(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Runs one operation: due events first, then `f`, then its audit record.
+    pub(crate) fn call<T>(
+        &mut self,
+        caller: &Caller,
+        op: &'static str,
+        read_only: bool,
+        params: Value,
+        f: impl FnOnce(&mut Self, &mut Call) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        let now = self.clock.now();
+        self.advance(now);
+        let mut call = Call {
+            now,
+            op,
+            read_only,
+            params,
+            key: None,
+            response: None,
+            extra: Map::new(),
+        };
+        let result = f(self, &mut call);
+        self.record_call(caller, call, result.as_ref().err());
+        result
+    }
+
+    /// Records a request that was refused before reaching an operation (a
+    /// malformed member or an unknown operation caught by the wire layer).
+    pub fn audit_rejected_request(&mut self, caller: &Caller, op: &str, error_code: &str, message: &str) {
+        let now = self.clock.now();
+        self.advance(now);
+        let name: String = op.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
+        let call = Call {
+            now,
+            op: "",
+            read_only: false,
+            params: Value::Null,
+            key: None,
+            response: None,
+            extra: Map::new(),
+        };
+        self.record_call_named(caller, &name, call, Some((error_code, message)));
+    }
+
+    fn record_call(&mut self, caller: &Caller, call: Call, error: Option<&KmsError>) {
+        self.record_call_named(caller, call.op, call, error.map(|e| (e.aws_name(), e.message())));
+    }
+
+    fn record_call_named(&mut self, caller: &Caller, name: &str, call: Call, error: Option<(&str, &str)>) {
+        let identity = UserIdentity {
+            identity_type: "byok".into(),
+            account_id: self.state.settings.account_id.clone(),
+            invoked_by: caller.source.as_str().into(),
+            access_key_id: caller.access_key_id.clone(),
+        };
+        let params = match call.params {
+            Value::Null => None,
+            p => Some(p),
+        };
+        let mut record = self.new_record(identity, call.now, name, "AwsApiCall", call.key);
+        record.read_only = call.read_only;
+        record.request_parameters = params;
+        record.response_elements = if error.is_none() { call.response } else { None };
+        record.additional_event_data = (!call.extra.is_empty()).then_some(Value::Object(call.extra));
+        record.error_code = error.map(|(code, _)| code.to_string());
+        record.error_message = error.map(|(_, message)| message.to_string());
+        if caller.source == CallSource::Api {
+            record.source_ip_address = caller.source_ip.clone();
+            record.user_agent = caller.user_agent.clone();
+        }
+        self.push_record(record);
+    }
+
+    fn record_service_event(&mut self, at: Timestamp, name: &'static str, key: KeyId, extra: Value) {
+        let identity = UserIdentity {
+            identity_type: "AWSService".into(),
+            account_id: self.state.settings.account_id.clone(),
+            invoked_by: "kms.amazonaws.com".into(),
+            access_key_id: None,
+        };
+        let mut record = self.new_record(identity, at, name, "AwsServiceEvent", Some(key));
+        record.read_only = false;
+        record.additional_event_data = Some(extra);
+        self.push_record(record);
+    }
+
+    fn new_record(
+        &mut self,
+        identity: UserIdentity,
+        at: Timestamp,
+        name: &str,
+        event_type: &str,
+        key: Option<KeyId>,
+    ) -> AuditRecord {
+        let request_id = self.new_uuid().to_string();
+        let event_id = self.new_uuid().to_string();
+        let settings = &self.state.settings;
+        let resources = key
+            .map(|k| Resource {
+                arn: self.arn(k),
+                account_id: settings.account_id.clone(),
+                resource_type: "AWS::KMS::Key".into(),
+            })
+            .into_iter()
+            .collect();
+        AuditRecord {
+            event_version: "1.11".into(),
+            user_identity: identity,
+            event_time: at.to_rfc3339(),
+            event_source: "kms.amazonaws.com".into(),
+            event_name: name.into(),
+            aws_region: settings.region.clone(),
+            source_ip_address: None,
+            user_agent: None,
+            error_code: None,
+            error_message: None,
+            request_parameters: None,
+            response_elements: None,
+            additional_event_data: None,
+            request_id,
+            event_id,
+            read_only: true,
+            resources,
+            event_type: event_type.into(),
+            management_event: true,
+            recipient_account_id: settings.account_id.clone(),
+            event_category: "Management".into(),
+            byok: ChainLink {
+                sequence: 0,
+                previous_hash: String::new(),
+                hash: String::new(),
+            },
+        }
+    }
+
+    fn push_record(&mut self, mut record: AuditRecord) {
+        self.chain.link(&mut record);
+        self.audit_outbox.push(record);
+    }
+
+    pub(crate) fn new_uuid(&mut self) -> uuid::Uuid {
+        let mut b = [0u8; 16];
+        self.rng.fill_bytes(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+
+    pub(crate) fn random<const N: usize>(&mut self) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.rng.fill_bytes(&mut b);
+        b
+    }
+
+    pub(crate) fn take_wrapping_key(&mut self, spec: WrappingKeySpec) -> KmsResult<rsa::PrivateKey> {
+        self.wrapping_keys.take(spec)
+    }
+
+    /// Resolves a key identifier. Management operations accept a key id or
+    /// key ARN; crypto operations and DescribeKey also accept aliases.
+    pub(crate) fn resolve(&self, member: &str, value: &str, aliases: bool) -> KmsResult<KeyId> {
+        check_len(member, value, 1, 2048)?;
+        let invalid = || KmsError::new(ErrorKind::NotFound, format!("Invalid keyId '{value}'"));
+        let (region_account, resource) = if let Some(rest) = value.strip_prefix("arn:aws:kms:") {
+            let mut parts = rest.splitn(3, ':');
+            let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(invalid());
+            };
+            (Some((region, account)), resource)
+        } else {
+            (None, value)
+        };
+        let settings = &self.state.settings;
+        let ours = region_account.is_none_or(|(r, a)| r == settings.region && a == settings.account_id);
+        if resource.starts_with("alias/") {
+            if !aliases {
+                return Err(invalid());
+            }
+            let alias_arn = self.alias_arn(resource);
+            let target = self
+                .state
+                .aliases
+                .get(resource)
+                .filter(|_| ours)
+                .map(|a| a.target)
+                .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Alias {alias_arn} is not found.")))?;
+            return Ok(target);
+        }
+        let id_text = match region_account {
+            Some(_) => resource.strip_prefix("key/").ok_or_else(invalid)?,
+            None => resource,
+        };
+        let id = KeyId::parse(id_text).ok_or_else(invalid)?;
+        if !ours || !self.state.keys.contains_key(&id) {
+            let arn = match region_account {
+                Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{id}"),
+                None => self.arn(id),
+            };
+            return Err(KmsError::new(ErrorKind::NotFound, format!("Key '{arn}' does not exist")));
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn key_ref(&self, id: KeyId) -> KmsResult<&Key> {
+        self.state
+            .keys
+            .get(&id)
+            .ok_or_else(|| KmsError::internal(format!("key {id} vanished")))
+    }
+
+    pub(crate) fn key_mut(&mut self, id: KeyId) -> KmsResult<&mut Key> {
+        self.state
+            .keys
+            .get_mut(&id)
+            .ok_or_else(|| KmsError::internal(format!("key {id} vanished")))
+    }
+
+    /// Fails with the AWS exception for the key's state unless it is one of
+    /// `allowed` (SPEC §2's table).
+    pub(crate) fn require_state(&self, id: KeyId, allowed: &[KeyState]) -> KmsResult<()> {
+        let state = self.key_ref(id)?.state();
+        if allowed.contains(&state) {
+            return Ok(());
+        }
+        Err(self.state_error(id, state))
+    }
+
+    /// The exception that refuses an operation because the key is in `state`.
+    pub(crate) fn state_error(&self, id: KeyId, state: KeyState) -> KmsError {
+        let arn = self.arn(id);
+        match state {
+            KeyState::Disabled => KmsError::new(ErrorKind::Disabled, format!("{arn} is disabled.")),
+            KeyState::PendingImport => {
+                KmsError::new(ErrorKind::KmsInvalidState, format!("{arn} is pending import."))
+            }
+            KeyState::PendingDeletion => {
+                KmsError::new(ErrorKind::KmsInvalidState, format!("{arn} is pending deletion."))
+            }
+            KeyState::Enabled => KmsError::internal(format!("{arn} is enabled; nothing refuses that")),
+        }
+    }
+
+    pub(crate) fn origin_error(&self, id: KeyId, origin: Origin) -> KmsError {
+        KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!("{} origin is {origin} which is not valid for this operation.", self.arn(id)),
+        )
+    }
+
+    /// Makes a material record for fresh bytes.
+    pub(crate) fn new_material(
+        key_id: KeyId,
+        bytes: MaterialBytes,
+        state: KeyMaterialState,
+        now: Timestamp,
+    ) -> KeyMaterial {
+        KeyMaterial {
+            id: key_material_id(key_id, bytes.expose()),
+            bytes: Some(bytes),
+            description: None,
+            import_state: ImportState::Imported,
+            state,
+            expiration_model: ExpirationModel::KeyMaterialDoesNotExpire,
+            valid_to: None,
+            rotation: None,
+            first_imported: now,
+            last_imported: now,
+        }
+    }
+
+    // ----- time-driven events (SPEC §4) -----
+
+    fn advance(&mut self, now: Timestamp) {
+        loop {
+            match self.next_event_time() {
+                Some(t) if t <= now => {}
+                _ => return,
+            }
+            match self.next_due_event() {
+                Some((t, due)) if t <= now => self.apply_event(t, due),
+                _ => return,
+            }
+        }
+    }
+
+    fn next_due_event(&self) -> Option<(Timestamp, Due)> {
+        let delay = self.state.settings.rotation_delay();
+        let mut best: Option<(Timestamp, Due)> = None;
+        let mut offer = |t: Timestamp, d: Due| {
+            if best.is_none_or(|b| (t, d) < b) {
+                best = Some((t, d));
+            }
+        };
+        for (token_id, p) in &self.state.import_parameters {
+            offer(p.valid_to, Due::ParametersExpire(*token_id));
+        }
+        for key in self.state.keys.values() {
+            for m in &key.materials {
+                if let (ImportState::Imported, Some(t)) = (m.import_state, m.valid_to) {
+                    offer(t, Due::MaterialExpires(key.id, m.id));
+                }
+            }
+            if let Some(start) = key.rotation_started {
+                offer(start.plus(delay), Due::RotationCompletes(key.id));
+            }
+            if let Some(auto) = key.automatic_rotation
+                && key.deletion.is_none()
+            {
+                offer(auto.next_rotation_date, Due::AutomaticRotation(key.id));
+            }
+            if let Some(d) = key.deletion {
+                offer(d.deletion_date, Due::KeyDeletion(key.id));
+            }
+        }
+        best
+    }
+
+    fn apply_event(&mut self, at: Timestamp, due: Due) {
+        match due {
+            Due::ParametersExpire(token_id) => {
+                self.state.import_parameters.remove(&token_id);
+            }
+            Due::MaterialExpires(key_id, material_id) => self.expire_material(at, key_id, material_id),
+            Due::RotationCompletes(key_id) => self.complete_rotation(at, key_id, RotationType::OnDemand),
+            Due::AutomaticRotation(key_id) => {
+                if let Some(key) = self.state.keys.get_mut(&key_id)
+                    && let Some(auto) = key.automatic_rotation.as_mut()
+                {
+                    auto.next_rotation_date = at.plus(super::clock::days(u64::from(auto.period_days)));
+                }
+                self.complete_rotation(at, key_id, RotationType::Automatic);
+            }
+            Due::KeyDeletion(key_id) => {
+                self.state.keys.remove(&key_id);
+                self.state.aliases.retain(|_, a| a.target != key_id);
+                self.state.import_parameters.retain(|_, p| p.key_id != key_id);
+                self.record_service_event(at, "DeleteKey", key_id, json!({}));
+            }
+        }
+        self.changed();
+    }
+
+    fn expire_material(&mut self, at: Timestamp, key_id: KeyId, material_id: KeyMaterialId) {
+        let Some(key) = self.state.keys.get_mut(&key_id) else { return };
+        let Some(pos) = key.materials.iter().position(|m| m.id == material_id) else { return };
+        if key.materials[pos].state == KeyMaterialState::PendingRotation {
+            key.materials.remove(pos);
+            key.rotation_started = None;
+        } else {
+            let m = &mut key.materials[pos];
+            m.bytes = None;
+            m.import_state = ImportState::PendingImport;
+        }
+        self.record_service_event(
+            at,
+            "DeleteExpiredKeyMaterial",
+            key_id,
+            json!({ "keyMaterialId": material_id.to_string() }),
+        );
+    }
+
+    /// Makes the pending material current (on demand), or generates and
+    /// makes current a new one (`AWS_KMS` keys).
+    fn complete_rotation(&mut self, at: Timestamp, key_id: KeyId, rotation_type: RotationType) {
+        let generated = {
+            let Some(key) = self.state.keys.get(&key_id) else { return };
+            (key.origin == Origin::AwsKms).then(|| MaterialBytes::random(&mut self.rng))
+        };
+        let Some(key) = self.state.keys.get_mut(&key_id) else { return };
+        key.rotation_started = None;
+        if let Some(bytes) = generated {
+            let m = Self::new_material(key_id, bytes, KeyMaterialState::PendingRotation, at);
+            key.materials.push(m);
+        }
+        let Some(new_pos) = key
+            .materials
+            .iter()
+            .position(|m| m.state == KeyMaterialState::PendingRotation)
+        else {
+            return; // the pending material was deleted or expired meanwhile
+        };
+        let previous = key.current_key_material_id;
+        for m in &mut key.materials {
+            if m.state == KeyMaterialState::Current {
+                m.state = KeyMaterialState::NonCurrent;
+            }
+        }
+        let m = &mut key.materials[new_pos];
+        m.state = KeyMaterialState::Current;
+        m.rotation = Some((at, rotation_type));
+        let current = m.id;
+        key.current_key_material_id = Some(current);
+        if rotation_type == RotationType::OnDemand {
+            key.on_demand_rotations += 1;
+        }
+        self.record_service_event(
+            at,
+            "RotateKey",
+            key_id,
+            json!({
+                "rotationType": rotation_type.as_str(),
+                "previousKeyMaterialId": previous.map(|p| p.to_string()),
+                "currentKeyMaterialId": current.to_string(),
+                "keyMaterialId": current.to_string(),
+            }),
+        );
+    }
+}
+
+/// `Member must have length ...` checks, counting characters as AWS does.
+pub(crate) fn check_len(member: &str, value: &str, min: usize, max: usize) -> KmsResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Byte-length checks for blobs.
+pub(crate) fn check_blob(member: &str, value: &[u8], min: usize, max: usize) -> KmsResult<()> {
+    if value.len() < min {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if value.len() > max {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Range checks for numbers.
+pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> KmsResult<()> {
+    if value < min {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have value greater than or equal to {min}"),
+        ));
+    }
+    if value > max {
+        return Err(KmsError::constraint(
+            member,
+            &format!("Member must have value less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Splits `entries` (each with the marker that starts at it) into a page.
+pub(crate) fn paginate<T>(
+    entries: Vec<(String, T)>,
+    limit: Option<i64>,
+    marker: Option<&str>,
+    default_limit: i64,
+    max_limit: i64,
+) -> KmsResult<Page<T>> {
+    let limit = limit.unwrap_or(default_limit);
+    check_range("limit", limit, 1, max_limit)?;
+    let start = match marker {
+        None => 0,
+        Some(m) => {
+            check_len("marker", m, 1, 1024)?;
+            entries
+                .iter()
+                .position(|(k, _)| k == m)
+                .ok_or_else(|| KmsError::new(ErrorKind::InvalidMarker, "Invalid marker"))?
+        }
+    };
+    let mut rest = entries.into_iter().skip(start);
+    let items: Vec<T> = rest.by_ref().take(limit as usize).map(|(_, v)| v).collect();
+    let next_marker = rest.next().map(|(k, _)| k);
+    Ok(Page { items, next_marker })
+}

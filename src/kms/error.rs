@@ -1,0 +1,173 @@
+//! The engine's one error type: an AWS exception name and the AWS message.
+
+use std::fmt;
+
+/// The AWS KMS exceptions the engine raises, spelled as AWS spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A member of the request breaks a constraint (length, pattern, range,
+    /// or a combination the operation does not allow).
+    Validation,
+    /// The key or alias does not exist, or the identifier is malformed.
+    NotFound,
+    /// The key's state does not allow the operation.
+    KmsInvalidState,
+    /// The key is disabled.
+    Disabled,
+    /// The operation does not apply to this kind of key.
+    UnsupportedOperation,
+    /// The import token is unknown, forged, or for another key.
+    InvalidImportToken,
+    /// The import token is past its `ParametersValidTo`.
+    ExpiredImportToken,
+    /// Authentication of a ciphertext (or unwrapping of key material) failed.
+    InvalidCiphertext,
+    /// The imported bytes are not the material the request expected.
+    IncorrectKeyMaterial,
+    /// Decrypt was given a key that did not make the ciphertext.
+    IncorrectKey,
+    /// Another operation (a rotation) is in progress.
+    Conflict,
+    /// A limit (on-demand rotations, tags) was reached.
+    LimitExceeded,
+    /// An alias of that name exists already.
+    AlreadyExists,
+    /// A pagination marker the engine did not issue.
+    InvalidMarker,
+    /// An alias name that breaks the alias rules.
+    InvalidAliasName,
+    /// A tag that breaks the tag rules.
+    Tag,
+    /// A bug or an inconsistent state; the message says which.
+    KmsInternal,
+}
+
+impl ErrorKind {
+    /// The exception name as AWS returns it in `__type`.
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::Validation => "ValidationException",
+            Self::NotFound => "NotFoundException",
+            Self::KmsInvalidState => "KMSInvalidStateException",
+            Self::Disabled => "DisabledException",
+            Self::UnsupportedOperation => "UnsupportedOperationException",
+            Self::InvalidImportToken => "InvalidImportTokenException",
+            Self::ExpiredImportToken => "ExpiredImportTokenException",
+            Self::InvalidCiphertext => "InvalidCiphertextException",
+            Self::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
+            Self::IncorrectKey => "IncorrectKeyException",
+            Self::Conflict => "ConflictException",
+            Self::LimitExceeded => "LimitExceededException",
+            Self::AlreadyExists => "AlreadyExistsException",
+            Self::InvalidMarker => "InvalidMarkerException",
+            Self::InvalidAliasName => "InvalidAliasNameException",
+            Self::Tag => "TagException",
+            Self::KmsInternal => "KMSInternalException",
+        }
+    }
+
+    /// A sentence a security officer understands, for the console.
+    pub fn plain_words(self) -> &'static str {
+        match self {
+            Self::Validation => "A value in the request is not allowed.",
+            Self::NotFound => "No such key or alias.",
+            Self::KmsInvalidState => "The key is not in a state that allows this.",
+            Self::Disabled => "The key is disabled.",
+            Self::UnsupportedOperation => "This operation does not apply to this kind of key.",
+            Self::InvalidImportToken => {
+                "The import token is not valid for this key (wrong file, or made for another key)."
+            }
+            Self::ExpiredImportToken => {
+                "The import token has expired: download new import parameters and wrap the material again."
+            }
+            Self::InvalidCiphertext => {
+                "The data could not be decrypted or unwrapped: it is damaged, was wrapped with another public key or algorithm, or is not 32 bytes of key material."
+            }
+            Self::IncorrectKeyMaterial => {
+                "This is not the key material the import expected."
+            }
+            Self::IncorrectKey => "The ciphertext was made by a different key.",
+            Self::Conflict => "Another operation on this key is still in progress.",
+            Self::LimitExceeded => "A limit has been reached.",
+            Self::AlreadyExists => "That name is already in use.",
+            Self::InvalidMarker => "The page marker is not valid.",
+            Self::InvalidAliasName => "The alias name is not allowed.",
+            Self::Tag => "The tag is not allowed.",
+            Self::KmsInternal => "byok hit an internal error.",
+        }
+    }
+}
+
+/// An error from the engine: which AWS exception, and the AWS message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KmsError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl KmsError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Which exception.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The AWS exception name (`KMSInvalidStateException`, ...).
+    pub fn aws_name(&self) -> &'static str {
+        self.kind.aws_name()
+    }
+
+    /// The AWS message text (empty for `InvalidCiphertextException`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Validation, message)
+    }
+
+    /// `1 validation error detected: Value at '<member>' failed to satisfy
+    /// constraint: <constraint>`, the shape of AWS's constraint messages.
+    pub(crate) fn constraint(member: &str, constraint: &str) -> Self {
+        Self::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: {constraint}"
+        ))
+    }
+
+    /// The opaque ciphertext failure: no detail on purpose.
+    pub(crate) fn invalid_ciphertext() -> Self {
+        Self::new(ErrorKind::InvalidCiphertext, "")
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::KmsInternal, message)
+    }
+}
+
+impl fmt::Debug for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.aws_name(), self.message)
+    }
+}
+
+impl fmt::Display for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(self.aws_name())
+        } else {
+            write!(f, "{}: {}", self.aws_name(), self.message)
+        }
+    }
+}
+
+impl std::error::Error for KmsError {}
+
+/// Result of an engine operation.
+pub type KmsResult<T> = Result<T, KmsError>;

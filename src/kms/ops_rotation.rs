@@ -1,0 +1,208 @@
+//! Rotation: RotateKeyOnDemand (asynchronous), GetKeyRotationStatus,
+//! ListKeyRotations and automatic rotation of `AWS_KMS` keys (SPEC §3).
+
+use serde_json::json;
+
+use super::audit::Caller;
+use super::clock::{Timestamp, days};
+use super::engine::{Kms, Page, paginate};
+use super::error::{ErrorKind, KmsError, KmsResult};
+use super::model::{
+    AutomaticRotation, ExpirationModel, ImportState, IncludeKeyMaterial, KeyId, KeyMaterialId, KeyMaterialState,
+    KeyState, Origin, RotationType,
+};
+
+/// The most on-demand rotations a key may have.
+pub const ON_DEMAND_ROTATION_LIMIT: u32 = 25;
+
+/// GetKeyRotationStatus's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationStatus {
+    /// The key.
+    pub key_id: KeyId,
+    /// `KeyRotationEnabled` (automatic rotation; false for `EXTERNAL`).
+    pub key_rotation_enabled: bool,
+    /// `RotationPeriodInDays`, when automatic rotation is on.
+    pub rotation_period_in_days: Option<u32>,
+    /// `NextRotationDate`, when automatic rotation is on.
+    pub next_rotation_date: Option<Timestamp>,
+    /// `OnDemandRotationStartDate`, only while a rotation is in progress.
+    pub on_demand_rotation_start_date: Option<Timestamp>,
+}
+
+/// A `RotationsListEntry`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationsListEntry {
+    /// The key.
+    pub key_id: KeyId,
+    /// The material.
+    pub key_material_id: KeyMaterialId,
+    /// Its description.
+    pub key_material_description: Option<String>,
+    /// `IMPORTED` / `PENDING_IMPORT` (imported keys only).
+    pub import_state: Option<ImportState>,
+    /// `CURRENT` / `NON_CURRENT` / `PENDING_ROTATION`.
+    pub key_material_state: KeyMaterialState,
+    /// Whether it expires (imported keys only).
+    pub expiration_model: Option<ExpirationModel>,
+    /// When it expires (only when it does).
+    pub valid_to: Option<Timestamp>,
+    /// When a rotation made it current.
+    pub rotation_date: Option<Timestamp>,
+    /// How it became current.
+    pub rotation_type: Option<RotationType>,
+}
+
+impl Kms {
+    /// Whether RotateKeyOnDemand would be accepted for `id` now, and if not,
+    /// the exception it would raise (the console enables "Rotate now" by this).
+    pub fn check_rotate_on_demand(&self, id: KeyId) -> KmsResult<()> {
+        let key = self
+            .key(id)
+            .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Key '{}' does not exist", self.arn(id))))?;
+        match key.state() {
+            KeyState::Enabled => {}
+            s => return Err(self.state_error(id, s)),
+        }
+        let arn = self.arn(id);
+        if key.origin == Origin::External && key.pending_material().is_none() {
+            return Err(KmsError::new(
+                ErrorKind::KmsInvalidState,
+                format!("No available key material pending rotation for the key: {arn}."),
+            ));
+        }
+        if key.rotation_started.is_some() {
+            return Err(KmsError::new(
+                ErrorKind::Conflict,
+                format!("A rotation of key {arn} is already in progress."),
+            ));
+        }
+        if key.on_demand_rotations >= ON_DEMAND_ROTATION_LIMIT {
+            return Err(KmsError::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// RotateKeyOnDemand: records `OnDemandRotationStartDate` and returns; the
+    /// rotation completes after the store's rotation delay.
+    pub fn rotate_key_on_demand(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
+        self.call(caller, "RotateKeyOnDemand", false, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            kms.check_rotate_on_demand(id)?;
+            let pending = kms.key_ref(id)?.pending_material().map(|m| m.id);
+            if let Some(p) = pending {
+                call.material(p);
+            }
+            kms.key_mut(id)?.rotation_started = Some(call.now);
+            kms.changed();
+            call.response = Some(json!({"keyId": kms.arn(id)}));
+            Ok(id)
+        })
+    }
+
+    /// GetKeyRotationStatus.
+    pub fn get_key_rotation_status(&mut self, caller: &Caller, key_id: &str) -> KmsResult<RotationStatus> {
+        self.call(caller, "GetKeyRotationStatus", true, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let key = kms.key_ref(id)?;
+            Ok(RotationStatus {
+                key_id: id,
+                key_rotation_enabled: key.automatic_rotation.is_some(),
+                rotation_period_in_days: key.automatic_rotation.map(|a| a.period_days),
+                next_rotation_date: key.automatic_rotation.map(|a| a.next_rotation_date),
+                on_demand_rotation_start_date: key.rotation_started,
+            })
+        })
+    }
+
+    /// EnableKeyRotation (`AWS_KMS` keys; `RotationPeriodInDays` 90..2560,
+    /// default 365).
+    pub fn enable_key_rotation(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        rotation_period_in_days: Option<i64>,
+    ) -> KmsResult<KeyId> {
+        let params = json!({"keyId": key_id, "rotationPeriodInDays": rotation_period_in_days});
+        self.call(caller, "EnableKeyRotation", false, params, |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let period = rotation_period_in_days.unwrap_or(365);
+            super::engine::check_range("rotationPeriodInDays", period, 90, 2560)?;
+            let origin = kms.key_ref(id)?.origin;
+            if origin != Origin::AwsKms {
+                return Err(kms.origin_error(id, origin));
+            }
+            kms.require_state(id, &[KeyState::Enabled])?;
+            kms.key_mut(id)?.automatic_rotation = Some(AutomaticRotation {
+                period_days: period as u32,
+                next_rotation_date: call.now.plus(days(period as u64)),
+            });
+            kms.changed();
+            Ok(id)
+        })
+    }
+
+    /// DisableKeyRotation (`AWS_KMS` keys).
+    pub fn disable_key_rotation(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
+        self.call(caller, "DisableKeyRotation", false, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let origin = kms.key_ref(id)?.origin;
+            if origin != Origin::AwsKms {
+                return Err(kms.origin_error(id, origin));
+            }
+            kms.require_state(id, &[KeyState::Enabled])?;
+            kms.key_mut(id)?.automatic_rotation = None;
+            kms.changed();
+            Ok(id)
+        })
+    }
+
+    /// ListKeyRotations. Order **[byok]**: the first material, completed
+    /// rotations by date, then a pending one.
+    pub fn list_key_rotations(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        include: Option<IncludeKeyMaterial>,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<RotationsListEntry>> {
+        let include = include.unwrap_or(IncludeKeyMaterial::RotationsOnly);
+        let params = json!({"keyId": key_id, "includeKeyMaterial": include.as_str(), "limit": limit, "marker": marker});
+        self.call(caller, "ListKeyRotations", true, params, |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let key = kms.key_ref(id)?;
+            let imported = key.origin == Origin::External;
+            let entries = key
+                .materials
+                .iter()
+                .filter(|m| include == IncludeKeyMaterial::AllKeyMaterial || m.rotation.is_some())
+                .map(|m| {
+                    let entry = RotationsListEntry {
+                        key_id: id,
+                        key_material_id: m.id,
+                        key_material_description: m.description.clone(),
+                        import_state: imported.then_some(m.import_state),
+                        key_material_state: m.state,
+                        expiration_model: imported.then_some(m.expiration_model),
+                        valid_to: m.valid_to.filter(|_| imported),
+                        rotation_date: m.rotation_date(),
+                        rotation_type: m.rotation_type(),
+                    };
+                    (m.id.to_string(), entry)
+                })
+                .collect();
+            paginate(entries, limit, marker, 100, 1000)
+        })
+    }
+}

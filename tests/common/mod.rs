@@ -1,0 +1,226 @@
+//! Shared test fixtures: an engine on a manual clock with RSA key pairs made
+//! in advance (tests/data/wrapping), and helpers for the import ceremony.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use byok::kms::{
+    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel, ImportKeyMaterialRequest,
+    ImportOutput, ImportParametersOutput, ImportType, KeyId, Kms, KmsError, ManualClock, Origin,
+    PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rsa::pkcs8::DecodePrivateKey;
+
+/// 2026-01-01T00:00:00Z: where every test clock starts.
+pub const START: Timestamp = Timestamp::from_secs(1_767_225_600);
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// The key pairs in tests/data/wrapping.
+pub fn test_keys() -> PregeneratedKeys {
+    let mut keys = PregeneratedKeys::default();
+    let mut files: Vec<_> = std::fs::read_dir(data_dir().join("wrapping"))
+        .expect("tests/data/wrapping")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "der"))
+        .collect();
+    files.sort();
+    for f in files {
+        let der = std::fs::read(&f).expect("key file");
+        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8 key")).expect("known size");
+    }
+    keys
+}
+
+pub fn seeded(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// An engine on a manual clock, driven as the console would.
+pub struct Harness {
+    pub kms: Kms,
+    pub clock: ManualClock,
+    pub caller: Caller,
+    pub rng: StdRng,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self::with_settings(Settings::default())
+    }
+
+    pub fn with_settings(settings: Settings) -> Self {
+        let clock = ManualClock::new(START);
+        let kms = Kms::new(settings, Arc::new(clock.clone()), Box::new(test_keys()), seeded(1));
+        Self {
+            kms,
+            clock,
+            caller: Caller::console(),
+            rng: seeded(2),
+        }
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.kms.now()
+    }
+
+    pub fn arn(&self, id: KeyId) -> String {
+        self.kms.arn(id)
+    }
+
+    pub fn create_external(&mut self) -> KeyId {
+        let caller = self.caller.clone();
+        self.kms
+            .create_key(
+                &caller,
+                CreateKeyRequest {
+                    description: Some("imported key".into()),
+                    origin: Some(Origin::External),
+                    tags: vec![],
+                },
+            )
+            .expect("CreateKey")
+    }
+
+    pub fn create_aws_kms(&mut self) -> KeyId {
+        let caller = self.caller.clone();
+        self.kms
+            .create_key(&caller, CreateKeyRequest::default())
+            .expect("CreateKey")
+    }
+
+    pub fn params(&mut self, key: KeyId) -> ImportParametersOutput {
+        self.params_with(key, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+    }
+
+    pub fn params_with(
+        &mut self,
+        key: KeyId,
+        algorithm: WrappingAlgorithm,
+        spec: WrappingKeySpec,
+    ) -> ImportParametersOutput {
+        let caller = self.caller.clone();
+        self.kms
+            .get_parameters_for_import(&caller, &key.to_string(), algorithm, spec)
+            .expect("GetParametersForImport")
+    }
+
+    pub fn material(&mut self) -> [u8; 32] {
+        let mut m = [0u8; 32];
+        rand::Rng::fill_bytes(&mut self.rng, &mut m);
+        m
+    }
+
+    pub fn wrap(&mut self, params: &ImportParametersOutput, algorithm: WrappingAlgorithm, material: &[u8]) -> Vec<u8> {
+        let material: [u8; 32] = material.try_into().expect("32 bytes");
+        wrap_material(&params.public_key, algorithm, &material, &mut self.rng).expect("wrap")
+    }
+
+    pub fn import_request(
+        &mut self,
+        key: KeyId,
+        params: &ImportParametersOutput,
+        material: &[u8],
+        import_type: Option<ImportType>,
+    ) -> ImportKeyMaterialRequest {
+        let wrapped = self.wrap(params, WrappingAlgorithm::RsaesOaepSha256, material);
+        ImportKeyMaterialRequest {
+            key_id: key.to_string(),
+            import_token: params.import_token.clone(),
+            encrypted_key_material: wrapped,
+            expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+            import_type,
+            ..Default::default()
+        }
+    }
+
+    pub fn try_import(&mut self, req: &ImportKeyMaterialRequest) -> Result<ImportOutput, KmsError> {
+        let caller = self.caller.clone();
+        self.kms.import_key_material(&caller, req)
+    }
+
+    /// GetParametersForImport + wrap + ImportKeyMaterial (never expires).
+    pub fn import(&mut self, key: KeyId, material: &[u8; 32], import_type: Option<ImportType>) -> ImportOutput {
+        let params = self.params(key);
+        let req = self.import_request(key, &params, material, import_type);
+        self.try_import(&req).expect("ImportKeyMaterial")
+    }
+
+    /// A key with one imported material, ready for use.
+    pub fn enabled_external(&mut self) -> (KeyId, [u8; 32]) {
+        let key = self.create_external();
+        let m = self.material();
+        self.import(key, &m, None);
+        (key, m)
+    }
+
+    pub fn encrypt(&mut self, key: KeyId, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let caller = self.caller.clone();
+        self.kms
+            .encrypt(&caller, &key.to_string(), plaintext, &EncryptionContext::new())
+            .map(|o| o.ciphertext_blob)
+    }
+
+    pub fn decrypt(&mut self, blob: &[u8]) -> Result<byok::kms::DecryptOutput, KmsError> {
+        let caller = self.caller.clone();
+        self.kms.decrypt(
+            &caller,
+            &DecryptRequest {
+                ciphertext_blob: blob.to_vec(),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn rotate(&mut self, key: KeyId) -> Result<KeyId, KmsError> {
+        let caller = self.caller.clone();
+        self.kms.rotate_key_on_demand(&caller, &key.to_string())
+    }
+
+    pub fn delete_material(&mut self, key: KeyId, material: Option<&str>) -> Result<(), KmsError> {
+        let caller = self.caller.clone();
+        self.kms
+            .delete_imported_key_material(&caller, &key.to_string(), material)
+            .map(|_| ())
+    }
+
+    /// Advances past the rotation delay and lets the engine complete the rotation.
+    pub fn finish_rotation(&mut self) {
+        self.advance(self.kms.settings().rotation_delay() + Duration::from_millis(1));
+        self.kms.tick();
+    }
+}
+
+/// Asserts an error's AWS name and message.
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &str, message: &str) {
+    match r {
+        Ok(v) => panic!("expected {name}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
+            assert_eq!(e.message(), message, "message of {name}");
+        }
+    }
+}
+
+/// Asserts an error's AWS name and that its message contains `part`.
+#[track_caller]
+pub fn assert_err_contains<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &str, part: &str) {
+    match r {
+        Ok(v) => panic!("expected {name}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
+            assert!(e.message().contains(part), "message {:?} should contain {part:?}", e.message());
+        }
+    }
+}
