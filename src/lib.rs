@@ -8,4 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cli;
 pub mod kms;
+pub mod serve;
+pub mod store;
+pub mod ui;

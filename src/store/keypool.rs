@@ -1,0 +1,127 @@
+//! A pool of RSA wrapping key pairs kept warm on a background thread, so that
+//! GetParametersForImport answers at once although a 4096-bit pair takes
+//! 0.6–3 s to generate.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crate::kms::{KmsError, KmsResult, WrappingKeySource, WrappingKeySpec};
+
+struct State {
+    queues: Vec<(WrappingKeySpec, VecDeque<rsa::PrivateKey>)>,
+    depth: usize,
+    stop: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps `depth` key pairs of every spec ready. Dropping the last handle
+/// stops the generator thread.
+pub struct KeyPairPool {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl KeyPairPool {
+    /// Starts a generator that keeps `depth` pairs of each spec.
+    pub fn start(depth: usize) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queues: WrappingKeySpec::ALL.iter().map(|s| (*s, VecDeque::new())).collect(),
+                depth: depth.max(1),
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let worker = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("byok-rsa-keygen".into())
+                .spawn(move || generate_loop(&shared))
+                .ok()
+        };
+        Self { shared, worker }
+    }
+
+    /// How many pairs of `spec` are ready now.
+    pub fn ready(&self, spec: WrappingKeySpec) -> usize {
+        lock(&self.shared.state)
+            .queues
+            .iter()
+            .find(|(s, _)| *s == spec)
+            .map_or(0, |(_, q)| q.len())
+    }
+}
+
+/// Which spec the generator should work on next: the one with the fewest
+/// ready pairs.
+fn next_needed(state: &State) -> Option<WrappingKeySpec> {
+    state
+        .queues
+        .iter()
+        .filter(|(_, q)| q.len() < state.depth)
+        .min_by_key(|(_, q)| q.len())
+        .map(|(s, _)| *s)
+}
+
+fn generate_loop(shared: &Shared) {
+    let mut rng = rand::rng();
+    loop {
+        let spec = {
+            let mut st = lock(&shared.state);
+            loop {
+                if st.stop {
+                    return;
+                }
+                if let Some(s) = next_needed(&st) {
+                    break s;
+                }
+                st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let Ok(key) = rsa::PrivateKey::new(&mut rng, spec.bits()) else { continue };
+        let mut st = lock(&shared.state);
+        if let Some((_, q)) = st.queues.iter_mut().find(|(s, _)| *s == spec) {
+            q.push_back(key);
+        }
+        shared.changed.notify_all();
+    }
+}
+
+impl WrappingKeySource for KeyPairPool {
+    /// A ready pair, or one generated on the caller's thread if none is ready
+    /// (the console calls this from a worker, never from the UI thread).
+    fn take(&mut self, spec: WrappingKeySpec) -> KmsResult<rsa::PrivateKey> {
+        let ready = {
+            let mut st = lock(&self.shared.state);
+            st.queues
+                .iter_mut()
+                .find(|(s, _)| *s == spec)
+                .and_then(|(_, q)| q.pop_front())
+        };
+        self.shared.changed.notify_all();
+        match ready {
+            Some(k) => Ok(k),
+            None => rsa::PrivateKey::new(&mut rand::rng(), spec.bits())
+                .map_err(|e| KmsError::internal(format!("RSA key generation failed: {e}"))),
+        }
+    }
+}
+
+impl Drop for KeyPairPool {
+    fn drop(&mut self) {
+        lock(&self.shared.state).stop = true;
+        self.shared.changed.notify_all();
+        // The generator may be inside a multi-second key generation; do not
+        // wait for it.
+        drop(self.worker.take());
+    }
+}

@@ -1,0 +1,140 @@
+//! The store: create, reopen, persistence of every acknowledged change,
+//! passphrase checks, locking, backup and passphrase change.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use byok::kms::audit::verify_chain;
+use byok::kms::{Caller, CreateKeyRequest, KeyState, ManualClock, Origin, Settings};
+use byok::store::format::KdfParams;
+use byok::store::{StoreError, Vault, VaultOptions};
+use common::*;
+use secrecy::SecretString;
+
+fn options(clock: &ManualClock) -> VaultOptions {
+    VaultOptions {
+        clock: Arc::new(clock.clone()),
+        wrapping_keys: Box::new(test_keys()),
+        kdf: KdfParams::INSECURE_FAST,
+        settings: Settings::default(),
+    }
+}
+
+fn pass(s: &str) -> SecretString {
+    SecretString::from(s.to_string())
+}
+
+#[test]
+fn changes_survive_reopening_and_the_audit_chain_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let caller = Caller::cli();
+    let key = {
+        let mut v = Vault::create(&path, &pass("correct horse"), options(&clock)).unwrap();
+        let key = v
+            .apply(|k| {
+                k.create_key(
+                    &caller,
+                    CreateKeyRequest {
+                        origin: Some(Origin::External),
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        v.close().unwrap();
+        key
+    };
+    let mut v = Vault::open(&path, &pass("correct horse"), options(&clock)).unwrap();
+    assert_eq!(v.kms().key(key).unwrap().state(), KeyState::PendingImport);
+    let body = format!(r#"{{"KeyId":"{key}"}}"#);
+    let out = v.call(&caller, "DescribeKey", body.as_bytes()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["KeyMetadata"]["KeyState"], "PendingImport");
+    let records = v.audit_records().unwrap();
+    assert_eq!(
+        records.iter().map(|r| r.event_name.as_str()).collect::<Vec<_>>(),
+        ["CreateKey", "DescribeKey"]
+    );
+    let report = verify_chain(&records).unwrap();
+    assert!(report.from_genesis);
+    assert_eq!(report.last_sequence, 2);
+}
+
+#[test]
+fn wrong_passphrase_gives_one_clear_error_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    Vault::create(&path, &pass("right"), options(&clock)).unwrap().close().unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = Vault::open(&path, &pass("wrong"), options(&clock)).unwrap_err();
+    assert!(matches!(err, StoreError::Unreadable { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("wrong passphrase, or the store is damaged: {}", path.display())
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_second_opener_is_refused_with_the_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let _held = Vault::create(&path, &pass("p"), options(&clock)).unwrap();
+    let err = Vault::open(&path, &pass("p"), options(&clock)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("store is in use by another byok process (pid {})", std::process::id())
+    );
+}
+
+#[test]
+fn events_due_while_closed_are_applied_at_open_with_their_own_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let caller = Caller::cli();
+    let key = {
+        let mut v = Vault::create(&path, &pass("p"), options(&clock)).unwrap();
+        let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+        v.apply(|k| k.schedule_key_deletion(&caller, &key.to_string(), Some(7))).unwrap();
+        v.close().unwrap();
+        key
+    };
+    clock.advance(Duration::from_secs(30 * 86400));
+    let v = Vault::open(&path, &pass("p"), options(&clock)).unwrap();
+    assert!(v.kms().key(key).is_none());
+    let records = v.audit_records().unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(last.event_name, "DeleteKey");
+    assert_eq!(last.event_time, "2026-01-08T00:00:00Z");
+    verify_chain(&records).unwrap();
+}
+
+#[test]
+fn passphrase_change_and_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let caller = Caller::cli();
+    let mut v = Vault::create(&path, &pass("old"), options(&clock)).unwrap();
+    let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+    v.change_passphrase(&pass("new"), None).unwrap();
+    let backup = dir.path().join("copy.byok");
+    v.backup_to(&backup).unwrap();
+    v.close().unwrap();
+    assert!(matches!(
+        Vault::open(&path, &pass("old"), options(&clock)).unwrap_err(),
+        StoreError::Unreadable { .. }
+    ));
+    let v = Vault::open(&path, &pass("new"), options(&clock)).unwrap();
+    assert!(v.kms().key(key).is_some());
+    drop(v);
+    let b = Vault::open(&backup, &pass("new"), options(&clock)).unwrap();
+    assert!(b.kms().key(key).is_some());
+}
