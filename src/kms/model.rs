@@ -202,6 +202,24 @@ impl DataKeySpec {
     }
 }
 
+impl KeyState {
+    /// The rule of SPEC §2, from the facts it reads: deletion scheduled;
+    /// never had material; a permanently associated material missing; the
+    /// operator's enabled flag. [`Key::state`] uses it, and so does the
+    /// console to tell what a key's state was at a past instant.
+    pub fn derive(deletion_scheduled: bool, no_material: bool, permanent_missing: bool, enabled: bool) -> KeyState {
+        if deletion_scheduled {
+            KeyState::PendingDeletion
+        } else if no_material || permanent_missing {
+            KeyState::PendingImport
+        } else if enabled {
+            KeyState::Enabled
+        } else {
+            KeyState::Disabled
+        }
+    }
+}
+
 /// A key identifier: a UUID v4, written lowercase with hyphens.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct KeyId(Uuid);
@@ -501,20 +519,14 @@ impl Key {
 
     /// `KeyState`, derived as SPEC §2 says.
     pub fn state(&self) -> KeyState {
-        if self.deletion.is_some() {
-            KeyState::PendingDeletion
-        } else if self.materials.is_empty()
-            || self
-                .materials
+        KeyState::derive(
+            self.deletion.is_some(),
+            self.materials.is_empty(),
+            self.materials
                 .iter()
-                .any(|m| m.is_permanently_associated() && !m.is_imported())
-        {
-            KeyState::PendingImport
-        } else if self.enabled {
-            KeyState::Enabled
-        } else {
-            KeyState::Disabled
-        }
+                .any(|m| m.is_permanently_associated() && !m.is_imported()),
+            self.enabled,
+        )
     }
 
     /// Permanently associated materials whose bytes are missing: what must be

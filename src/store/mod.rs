@@ -579,6 +579,23 @@ impl Vault {
         Ok(())
     }
 
+    /// Whether `passphrase` opens this store (re-derives the key with the
+    /// store's parameters, so it costs what an unlock costs; the comparison
+    /// takes the same time whatever the answer). The console asks for the
+    /// current passphrase before changing it.
+    pub fn check_passphrase(&self, passphrase: &SecretString) -> bool {
+        let Some(key) = format::derive_key(passphrase.expose_secret().as_bytes(), &self.header.salt, self.header.kdf)
+        else {
+            return false;
+        };
+        let diff = key
+            .expose()
+            .iter()
+            .zip(self.key.expose().iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        diff == 0
+    }
+
     /// Writes an encrypted copy of the state to `out` (same passphrase).
     pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
         let body = StoreBodyRef {

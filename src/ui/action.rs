@@ -1,0 +1,203 @@
+//! What a user asked for. Screens draw and return [`Action`]s; the app
+//! applies them all in one place after drawing (DESIGN.md), so no screen
+//! mutates the engine or another screen.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use super::worker::Job;
+use crate::kms::{KeyId, KeyMaterialId};
+
+/// The main areas of the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// Key list and key detail (materials, timeline).
+    #[default]
+    Keys,
+    /// Encrypt, decrypt, data keys, the ciphertext inspector.
+    Crypto,
+    /// The audit trail.
+    Audit,
+    /// Settings.
+    Settings,
+}
+
+impl Tab {
+    /// Every tab, in toolbar order.
+    pub const ALL: [Tab; 4] = [Tab::Keys, Tab::Crypto, Tab::Audit, Tab::Settings];
+
+    /// The toolbar label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Keys => "Keys",
+            Tab::Crypto => "Cryptography",
+            Tab::Audit => "Audit trail",
+            Tab::Settings => "Settings",
+        }
+    }
+}
+
+/// Which file a picker is choosing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PickTarget {
+    /// A store file to open.
+    StoreFile,
+    /// Where to save PublicKey.bin.
+    SavePublicKey,
+    /// Where to save ImportToken.bin.
+    SaveImportToken,
+    /// The wrapped material (EncryptedKeyMaterial.bin).
+    EncryptedMaterial,
+    /// A plaintext KeyMaterial.bin to wrap here.
+    PlaintextMaterial,
+    /// Where to save the plaintext copy of generated material.
+    SavePlaintextCopy,
+    /// A file to encrypt.
+    EncryptFile,
+    /// A ciphertext file to decrypt or inspect.
+    CiphertextFile,
+    /// Where to save a ciphertext.
+    SaveCiphertext,
+    /// Where to export the audit trail.
+    ExportAudit,
+}
+
+impl PickTarget {
+    /// Whether the picker saves (else it opens).
+    pub fn saves(self) -> bool {
+        matches!(
+            self,
+            PickTarget::SavePublicKey
+                | PickTarget::SaveImportToken
+                | PickTarget::SavePlaintextCopy
+                | PickTarget::SaveCiphertext
+                | PickTarget::ExportAudit
+        )
+    }
+
+    /// The file name a save dialog suggests.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            PickTarget::SavePublicKey => "PublicKey.bin",
+            PickTarget::SaveImportToken => "ImportToken.bin",
+            PickTarget::SavePlaintextCopy => "KeyMaterial.bin",
+            PickTarget::SaveCiphertext => "ciphertext.bin",
+            PickTarget::ExportAudit => "cloudtrail.json",
+            PickTarget::EncryptedMaterial => "EncryptedKeyMaterial.bin",
+            PickTarget::PlaintextMaterial => "KeyMaterial.bin",
+            _ => "",
+        }
+    }
+
+    /// The dialog's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            PickTarget::StoreFile => "Open a byok store",
+            PickTarget::SavePublicKey => "Save the wrapping public key",
+            PickTarget::SaveImportToken => "Save the import token",
+            PickTarget::EncryptedMaterial => "Choose the wrapped key material",
+            PickTarget::PlaintextMaterial => "Choose the plaintext key material to wrap",
+            PickTarget::SavePlaintextCopy => "Save the plaintext key material (keep it outside byok)",
+            PickTarget::EncryptFile => "Choose a file to encrypt",
+            PickTarget::CiphertextFile => "Choose a ciphertext file",
+            PickTarget::SaveCiphertext => "Save the ciphertext",
+            PickTarget::ExportAudit => "Export the audit trail",
+        }
+    }
+}
+
+/// Which screen asked for a job (its result goes back there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The unlock screen.
+    Unlock,
+    /// The key list / key detail (toasts and inline errors).
+    Keys,
+    /// The import wizard.
+    Wizard,
+    /// The cryptography panel.
+    Crypto,
+    /// The audit trail.
+    Audit,
+    /// The timeline (its key's records).
+    Timeline,
+    /// Settings.
+    Settings,
+}
+
+/// One user intent.
+#[must_use = "an Action does nothing until the app applies it"]
+#[derive(Debug)]
+pub enum Action {
+    /// Open the store at `path` with `passphrase`.
+    OpenStore {
+        /// The state file.
+        path: PathBuf,
+        /// Its passphrase.
+        passphrase: SecretString,
+    },
+    /// Create a store at `path`.
+    CreateStore {
+        /// Where.
+        path: PathBuf,
+        /// The chosen passphrase.
+        passphrase: SecretString,
+    },
+    /// Build and open the training demo.
+    OpenDemo,
+    /// Lock: close the store and return to the unlock screen.
+    Lock,
+    /// Show a tab.
+    ShowTab(Tab),
+    /// Select a key in the list.
+    SelectKey(KeyId),
+    /// Open a file picker for `target`.
+    Pick(PickTarget),
+    /// Open the import wizard for `key` (re-import mode for `reimport`).
+    OpenImportWizard {
+        /// The key.
+        key: KeyId,
+        /// The material to re-import.
+        reimport: Option<KeyMaterialId>,
+    },
+    /// Open the "new key" dialog.
+    NewKeyDialog,
+    /// Rotate the selected key now.
+    RotateSelected,
+    /// Focus the key filter.
+    FocusFilter,
+    /// Run a job for a screen.
+    Run {
+        /// Who gets the result.
+        owner: Owner,
+        /// The work.
+        job: Job,
+    },
+    /// Change the simulated clock (training).
+    Clock(ClockCommand),
+    /// Change the theme or presentation size.
+    Appearance {
+        /// Dark, light or system.
+        theme: super::theme::ThemeChoice,
+        /// Larger text for projectors.
+        presentation: bool,
+    },
+    /// Start (true) or stop the local AWS endpoint (serve hook).
+    Serve(bool),
+    /// Copy text to the clipboard.
+    Copy(String),
+    /// Show a short notice.
+    Notify(String),
+}
+
+/// What a trainer does with the simulated clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockCommand {
+    /// Move forward.
+    Advance(std::time::Duration),
+    /// Run this many times faster than real time.
+    SetSpeed(f64),
+    /// Back to real-time speed.
+    RealTime,
+}

@@ -1,0 +1,792 @@
+//! The application: screens draw and return [`Action`]s, which are applied
+//! here, in one place, after drawing. Engine work goes to the
+//! [`Worker`]; its results and views come back through a channel.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui::{Align, Align2, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, Ui};
+use serde::{Deserialize, Serialize};
+
+use super::action::{Action, ClockCommand, Owner, PickTarget, Tab};
+use super::audit::AuditPanel;
+use super::config::AppConfig;
+use super::crypto::CryptoPanel;
+use super::files::FilePickers;
+use super::import_wizard::ImportWizard;
+use super::key_detail::{KeyDetail, RotationTransition};
+use super::key_list::KeyList;
+use super::settings::SettingsPanel;
+use super::status_bar::{self, ServeHook, StatusInfo};
+use super::theme::{self, ThemeChoice};
+use super::unlock::UnlockScreen;
+use super::view::StoreView;
+use super::worker::{self, Job, Outcome, Ticket, UiError, Worker, WorkerEvent};
+use crate::kms::{KeyId, Origin};
+use crate::store::Vault;
+
+/// What eframe remembers between runs: preferences only, never secrets.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    /// Dark, light or system.
+    pub theme: ThemeChoice,
+    /// Larger text for projectors.
+    pub presentation: bool,
+    /// The store opened last (a path, not a secret).
+    pub last_store: Option<std::path::PathBuf>,
+}
+
+/// Shortcuts for the frequent actions.
+pub const SHORTCUT_NEW_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
+/// Import key material into the selected key.
+pub const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+/// Rotate the selected key.
+pub const SHORTCUT_ROTATE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::R);
+/// Focus the key filter.
+pub const SHORTCUT_FILTER: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
+/// Lock the store.
+pub const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+
+struct NewKeyDialog {
+    description: String,
+    origin: Origin,
+    pending: Option<Ticket>,
+    requested: bool,
+    error: Option<UiError>,
+}
+
+/// Everything shown while a store is open.
+struct Workspace {
+    view: Option<Arc<StoreView>>,
+    tab: Tab,
+    selected: Option<KeyId>,
+    key_list: KeyList,
+    detail: KeyDetail,
+    wizard: Option<ImportWizard>,
+    crypto: CryptoPanel,
+    audit: AuditPanel,
+    settings: SettingsPanel,
+    new_key: Option<NewKeyDialog>,
+    transitions: Vec<RotationTransition>,
+    notes: Vec<String>,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Workspace {
+            view: None,
+            tab: Tab::Keys,
+            selected: None,
+            key_list: KeyList::default(),
+            detail: KeyDetail::default(),
+            wizard: None,
+            crypto: CryptoPanel::default(),
+            audit: AuditPanel::default(),
+            settings: SettingsPanel::default(),
+            new_key: None,
+            transitions: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+enum Phase {
+    Locked,
+    Open,
+}
+
+/// The console.
+pub struct ConsoleApp {
+    config: AppConfig,
+    ctx: egui::Context,
+    worker: Worker,
+    prefs: Prefs,
+    applied_theme: Option<(ThemeChoice, bool)>,
+    phase: Phase,
+    unlock: UnlockScreen,
+    ws: Workspace,
+    owners: HashMap<Ticket, Owner>,
+    writes: HashSet<Ticket>,
+    pickers: FilePickers,
+    toasts: Vec<(String, Instant)>,
+    last_activity: Instant,
+    vault: Option<Arc<Mutex<Vault>>>,
+    serve: ServeHook,
+    frames: u64,
+}
+
+impl ConsoleApp {
+    /// The console inside eframe (preferences from eframe's storage).
+    pub fn new(cc: &eframe::CreationContext<'_>, config: AppConfig) -> Self {
+        let prefs = if config.load_preferences {
+            cc.storage
+                .and_then(|s| eframe::get_value::<Prefs>(s, eframe::APP_KEY))
+                .unwrap_or_default()
+        } else {
+            Prefs::default()
+        };
+        Self::with_context(cc.egui_ctx.clone(), config, prefs)
+    }
+
+    /// The console on an `egui::Context` (tests and benchmarks drive it
+    /// without a window).
+    pub fn with_context(ctx: egui::Context, mut config: AppConfig, prefs: Prefs) -> Self {
+        if config.load_preferences
+            && let Some(last) = prefs.last_store.clone()
+        {
+            config.store_path = Some(last);
+        }
+        let repaint_ctx = ctx.clone();
+        let worker = Worker::start(config.clone(), move || repaint_ctx.request_repaint());
+        egui_extras::install_image_loaders(&ctx);
+        ConsoleApp {
+            unlock: UnlockScreen::new(config.store_path.as_deref()),
+            config,
+            ctx,
+            worker,
+            prefs,
+            applied_theme: None,
+            phase: Phase::Locked,
+            ws: Workspace::new(),
+            owners: HashMap::new(),
+            writes: HashSet::new(),
+            pickers: FilePickers::default(),
+            toasts: Vec::new(),
+            last_activity: Instant::now(),
+            vault: None,
+            serve: ServeHook::default(),
+            frames: 0,
+        }
+    }
+
+    /// Hands an already open store to the console (benchmarks, embedding).
+    pub fn adopt(&mut self, vault: Vault) {
+        let ticket = self.submit(Owner::Unlock, Job::Adopt(Box::new(vault)));
+        self.unlock.expect_open(ticket);
+    }
+
+    /// Whether a store is open and its first view has arrived.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Open) && self.ws.view.is_some()
+    }
+
+    /// The latest view of the store.
+    pub fn view(&self) -> Option<&Arc<StoreView>> {
+        self.ws.view.as_ref()
+    }
+
+    /// The open vault, shared with the worker (and the endpoint). The UI
+    /// thread never locks it.
+    pub fn shared_vault(&self) -> Option<Arc<Mutex<Vault>>> {
+        self.vault.clone()
+    }
+
+    /// The selected key.
+    pub fn selected_key(&self) -> Option<KeyId> {
+        self.ws.selected
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Jobs in flight.
+    pub fn jobs_in_flight(&self) -> usize {
+        self.owners.len()
+    }
+
+    /// Queues a job for a screen (tests use it to hold the vault busy).
+    pub fn submit(&mut self, owner: Owner, job: Job) -> Ticket {
+        let writes = job.writes_store();
+        let ticket = self.worker.submit(job);
+        self.owners.insert(ticket, owner);
+        if writes {
+            self.writes.insert(ticket);
+        }
+        ticket
+    }
+
+    fn toast(&mut self, text: impl Into<String>) {
+        self.toasts.push((text.into(), Instant::now()));
+        if self.toasts.len() > 4 {
+            self.toasts.remove(0);
+        }
+    }
+
+    fn now(&self) -> crate::kms::Timestamp {
+        self.config.clock.now()
+    }
+
+    // ----- events from the worker -----
+
+    fn poll_worker(&mut self) {
+        for event in self.worker.poll() {
+            match event {
+                WorkerEvent::View(view) => self.new_view(view),
+                WorkerEvent::Progress { ticket, fraction, text } => self.unlock.progress(ticket, fraction, text),
+                WorkerEvent::Done { ticket, outcome } => self.done(ticket, outcome),
+            }
+        }
+    }
+
+    fn new_view(&mut self, view: Arc<StoreView>) {
+        if !matches!(self.phase, Phase::Open) {
+            return;
+        }
+        // A rotation the engine completed: its start date is gone and the
+        // current material changed. Animate it and say so.
+        if let Some(old) = &self.ws.view {
+            let mut notices = Vec::new();
+            for id in &old.rotating {
+                let (Some(o), Some(n)) = (old.key(*id), view.key(*id)) else { continue };
+                if n.rotation_started.is_none()
+                    && n.current != o.current
+                    && let Some(to) = n.current
+                {
+                    self.ws.transitions.push(RotationTransition {
+                        key: *id,
+                        to,
+                        from: o.current,
+                        seen: Instant::now(),
+                    });
+                    notices.push(format!(
+                        "Rotation of {} complete: {}… is now CURRENT{}",
+                        n.label,
+                        to.short(),
+                        o.current.map(|f| format!(", {}… NON_CURRENT", f.short())).unwrap_or_default()
+                    ));
+                }
+            }
+            for n in notices {
+                self.toast(n);
+            }
+        }
+        if self.ws.selected.is_none_or(|s| view.key(s).is_none()) {
+            self.ws.selected = view.keys.first().map(|k| k.id);
+        }
+        self.ws.view = Some(view);
+    }
+
+    fn done(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>) {
+        let owner = self.owners.remove(&ticket);
+        self.writes.remove(&ticket);
+        match owner {
+            Some(Owner::Unlock) => {
+                if let Ok(Outcome::Opened { vault, is_demo, notes }) = &outcome {
+                    self.vault = Some(vault.clone());
+                    self.ws = Workspace::new();
+                    self.ws.notes = notes.clone();
+                    if *is_demo {
+                        self.toast("Training store ready");
+                    }
+                }
+                if self.unlock.finished(ticket, &outcome) {
+                    self.phase = Phase::Open;
+                    self.last_activity = Instant::now();
+                }
+            }
+            Some(Owner::Keys) => {
+                if let Some(d) = &mut self.ws.new_key
+                    && d.pending == Some(ticket)
+                {
+                    d.pending = None;
+                    match &outcome {
+                        Ok(Outcome::KeyCreated(id)) => {
+                            self.ws.selected = Some(*id);
+                            self.ws.key_list.reveal_selected();
+                            self.ws.new_key = None;
+                            self.ws.tab = Tab::Keys;
+                            self.toast("Key created");
+                        }
+                        Err(e) => d.error = Some(e.clone()),
+                        Ok(_) => {}
+                    }
+                    return;
+                }
+                if let Some(text) = self.ws.detail.finished(ticket, &outcome) {
+                    self.toast(text);
+                }
+            }
+            Some(Owner::Wizard) => {
+                if let Some(w) = &mut self.ws.wizard {
+                    let _ = w.finished(ticket, outcome);
+                }
+            }
+            Some(Owner::Crypto) => {
+                let selected = self.ws.selected;
+                if let Some(follow_up) = self.ws.crypto.finished(ticket, outcome, selected) {
+                    self.apply(follow_up);
+                }
+            }
+            Some(Owner::Audit) => {
+                self.ws.audit.finished(ticket, outcome);
+                if let (Some(records), Some(view)) = (self.ws.audit.records(), &self.ws.view) {
+                    self.ws.detail.timeline.offer_records(records, view.audit_sequence);
+                }
+            }
+            Some(Owner::Timeline) => self.ws.detail.timeline.finished(ticket, &outcome),
+            Some(Owner::Settings) => self.ws.settings.finished(ticket, &outcome),
+            None => {}
+        }
+    }
+
+    // ----- applying actions -----
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::OpenStore { path, passphrase } => {
+                self.prefs.last_store = Some(path.clone());
+                let t = self.submit(Owner::Unlock, Job::OpenStore { path, passphrase });
+                self.unlock.submitted(t);
+            }
+            Action::CreateStore { path, passphrase } => {
+                self.prefs.last_store = Some(path.clone());
+                let t = self.submit(Owner::Unlock, Job::CreateStore { path, passphrase });
+                self.unlock.submitted(t);
+            }
+            Action::OpenDemo => {
+                let t = self.submit(Owner::Unlock, Job::OpenDemo);
+                self.unlock.submitted(t);
+            }
+            Action::Lock => self.lock(None),
+            Action::ShowTab(tab) => self.ws.tab = tab,
+            Action::SelectKey(id) => self.ws.selected = Some(id),
+            Action::Pick(target) => {
+                let ctx = self.ctx.clone();
+                self.pickers.open(target, move || ctx.request_repaint());
+            }
+            Action::OpenImportWizard { key, reimport } => {
+                let now = self.now();
+                if let Some(k) = self.ws.view.as_ref().and_then(|v| v.key(key)) {
+                    if k.origin == Origin::External {
+                        self.ws.wizard = Some(ImportWizard::new(k, reimport, now));
+                    } else {
+                        self.toast("Only keys with EXTERNAL origin take imported key material");
+                    }
+                }
+            }
+            Action::NewKeyDialog => {
+                self.ws.new_key = Some(NewKeyDialog {
+                    description: String::new(),
+                    origin: Origin::External,
+                    pending: None,
+                    requested: false,
+                    error: None,
+                });
+            }
+            Action::RotateSelected => {
+                let key = self.ws.selected.and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
+                match key.map(|k| (k.id, k.rotate_check.clone())) {
+                    Some((id, Ok(()))) => {
+                        let a = self.ws.detail.rotate_action(id);
+                        self.apply(a);
+                    }
+                    Some((_, Err(e))) => self.toast(format!("Rotate now is not possible: {}", e.kind().plain_words())),
+                    None => {}
+                }
+            }
+            Action::FocusFilter => {
+                self.ws.tab = Tab::Keys;
+                self.ws.key_list.focus_filter();
+            }
+            Action::Run { owner, job } => {
+                let ticket = self.submit(owner, job);
+                match owner {
+                    Owner::Unlock => self.unlock.submitted(ticket),
+                    Owner::Keys => {
+                        if let Some(d) = &mut self.ws.new_key
+                            && d.requested
+                        {
+                            d.requested = false;
+                            d.pending = Some(ticket);
+                        } else {
+                            self.ws.detail.submitted(ticket);
+                        }
+                    }
+                    Owner::Wizard => {
+                        if let Some(w) = &mut self.ws.wizard {
+                            w.submitted(ticket);
+                        }
+                    }
+                    Owner::Crypto => self.ws.crypto.submitted(ticket),
+                    Owner::Audit => self.ws.audit.submitted(ticket),
+                    Owner::Timeline => self.ws.detail.timeline.submitted(ticket),
+                    Owner::Settings => self.ws.settings.submitted(ticket),
+                }
+            }
+            Action::Clock(cmd) => {
+                match cmd {
+                    ClockCommand::Advance(d) => self.config.clock.advance(d),
+                    ClockCommand::SetSpeed(s) => self.config.clock.set_speed(s),
+                    ClockCommand::RealTime => self.config.clock.reset(),
+                }
+                self.ctx.request_repaint();
+            }
+            Action::Appearance { theme, presentation } => {
+                self.prefs.theme = theme;
+                self.prefs.presentation = presentation;
+            }
+            Action::Serve(on) => self.apply_serve(on),
+            Action::Copy(text) => self.ctx.copy_text(text),
+            Action::Notify(text) => self.toast(text),
+        }
+    }
+
+    /// SERVE HOOK: start or stop the endpoint on the shared vault. Wire
+    /// `Endpoint::start(vault, &self.serve.address)` / `stop()` here when
+    /// `src/serve` offers them, and set `self.serve.available = true`.
+    fn apply_serve(&mut self, on: bool) {
+        if !self.serve.available {
+            self.toast("The AWS endpoint is not available in this build");
+            return;
+        }
+        if on && self.vault.is_some() {
+            self.serve.serving = Some(self.serve.address.clone());
+        } else {
+            self.serve.serving = None;
+        }
+    }
+
+    fn lock(&mut self, message: Option<String>) {
+        self.apply_serve(false);
+        self.vault = None;
+        self.ws = Workspace::new();
+        self.phase = Phase::Locked;
+        self.unlock = UnlockScreen::new(self.prefs.last_store.as_deref().or(self.config.store_path.as_deref()));
+        if let Some(m) = message {
+            self.unlock.set_message(m);
+        }
+        self.submit(Owner::Unlock, Job::CloseStore);
+    }
+
+    // ----- drawing -----
+
+    /// Draws one frame (eframe's `ui`, also driven directly by benchmarks).
+    pub fn show(&mut self, ui: &mut Ui) {
+        worker::mark_ui_thread();
+        self.frames += 1;
+        let wanted = (self.prefs.theme, self.prefs.presentation);
+        if self.applied_theme != Some(wanted) {
+            theme::apply(ui.ctx(), wanted.0, wanted.1);
+            self.applied_theme = Some(wanted);
+        }
+        self.poll_worker();
+        let mut actions = Vec::new();
+        if let Some((target, picked)) = self.pickers.poll()
+            && let Some(path) = picked
+        {
+            actions.extend(self.picked(target, path));
+        }
+        self.track_activity(ui.ctx());
+
+        match self.phase {
+            Phase::Locked => {
+                let dropped = ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).next());
+                if let Some(p) = dropped {
+                    self.unlock.set_path(p);
+                }
+                actions.extend(self.unlock.ui(ui));
+            }
+            Phase::Open => actions.extend(self.workspace_ui(ui)),
+        }
+        self.toasts_ui(ui.ctx());
+        for a in actions {
+            self.apply(a);
+        }
+        if matches!(self.phase, Phase::Open) {
+            // The clock in the status bar ticks.
+            ui.ctx().request_repaint_after(Duration::from_millis(500));
+        }
+    }
+
+    fn picked(&mut self, target: PickTarget, path: std::path::PathBuf) -> Vec<Action> {
+        match target {
+            PickTarget::StoreFile => {
+                self.unlock.set_path(path);
+                Vec::new()
+            }
+            PickTarget::SavePublicKey
+            | PickTarget::SaveImportToken
+            | PickTarget::EncryptedMaterial
+            | PickTarget::PlaintextMaterial
+            | PickTarget::SavePlaintextCopy => match &mut self.ws.wizard {
+                Some(w) => w.picked(target, path),
+                None => Vec::new(),
+            },
+            PickTarget::EncryptFile | PickTarget::CiphertextFile | PickTarget::SaveCiphertext => {
+                self.ws.crypto.picked(target, path).into_iter().collect()
+            }
+            PickTarget::ExportAudit => self.ws.audit.picked(target, path).into_iter().collect(),
+        }
+    }
+
+    fn track_activity(&mut self, ctx: &egui::Context) {
+        let active = ctx.input(|i| !i.events.is_empty() || i.pointer.is_moving() || i.pointer.any_down());
+        if active {
+            self.last_activity = Instant::now();
+        }
+        if let (Phase::Open, Some(view)) = (&self.phase, &self.ws.view) {
+            let minutes = view.store_settings.auto_lock_minutes;
+            if minutes > 0 && self.last_activity.elapsed() >= Duration::from_secs(u64::from(minutes) * 60) {
+                self.lock(Some(format!("Locked after {minutes} idle minutes.")));
+            } else if minutes > 0 {
+                ctx.request_repaint_after(Duration::from_secs(15));
+            }
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.ws.wizard.is_some() || self.ws.new_key.is_some() {
+            return actions;
+        }
+        let (new, import, rotate, filter, lock) = ctx.input_mut(|i| {
+            (
+                i.consume_shortcut(&SHORTCUT_NEW_KEY),
+                i.consume_shortcut(&SHORTCUT_IMPORT),
+                i.consume_shortcut(&SHORTCUT_ROTATE),
+                i.consume_shortcut(&SHORTCUT_FILTER),
+                i.consume_shortcut(&SHORTCUT_LOCK),
+            )
+        });
+        if new {
+            actions.push(Action::NewKeyDialog);
+        }
+        if import && let Some(key) = self.ws.selected {
+            actions.push(Action::OpenImportWizard { key, reimport: None });
+        }
+        if rotate {
+            actions.push(Action::RotateSelected);
+        }
+        if filter {
+            actions.push(Action::FocusFilter);
+        }
+        if lock {
+            actions.push(Action::Lock);
+        }
+        actions
+    }
+
+    fn workspace_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
+        let mut actions = self.shortcuts(ui.ctx());
+        let Some(view) = self.ws.view.clone() else {
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.centered_and_justified(|ui| {
+                    ui.spinner();
+                });
+            });
+            return actions;
+        };
+        let now = self.now();
+        self.ws.transitions.retain(|t| t.progress() < 1.0);
+
+        // Dropped files go where they make sense.
+        let dropped: Vec<std::path::PathBuf> =
+            ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        for p in dropped {
+            if let Some(w) = &mut self.ws.wizard {
+                w.dropped(p);
+            } else {
+                self.ws.tab = Tab::Crypto;
+                actions.extend(self.ws.crypto.dropped(p));
+            }
+        }
+
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("🔐 byok").heading().strong());
+                if view.is_demo {
+                    theme::badge(ui, "TRAINING STORE", theme::BadgeStyle { fill: theme::BLUE, text: Color32::WHITE })
+                        .on_hover_text("A temporary store, deleted when you lock or quit");
+                }
+                ui.add_space(16.0);
+                for tab in Tab::ALL {
+                    let r = ui.add(egui::Button::selectable(self.ws.tab == tab, RichText::new(tab.label()).size(16.0)));
+                    if r.clicked() {
+                        actions.push(Action::ShowTab(tab));
+                    }
+                }
+                ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                    if ui.button("🔒 Lock").on_hover_text("Close the store (Ctrl+L)").clicked() {
+                        actions.push(Action::Lock);
+                    }
+                    if !self.config.clock.is_real_time() {
+                        status_bar::clock_ui(ui, &self.config.clock);
+                    }
+                });
+            });
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.add_space(2.0);
+            actions.extend(status_bar::ui(
+                ui,
+                StatusInfo {
+                    view: &view,
+                    saving: !self.writes.is_empty(),
+                    clock: &self.config.clock,
+                    serve: &self.serve,
+                },
+            ));
+            ui.add_space(2.0);
+        });
+        if matches!(self.ws.tab, Tab::Keys | Tab::Crypto) {
+            egui::Panel::left("key-list")
+                .resizable(true)
+                .default_size(640.0)
+                .min_size(380.0)
+                .show(ui, |ui| {
+                    ui.add_space(6.0);
+                    actions.extend(self.ws.key_list.ui(ui, &view, self.ws.selected, now));
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| match self.ws.tab {
+            Tab::Keys => actions.extend(self.keys_ui(ui, &view, now)),
+            Tab::Crypto => actions.extend(self.ws.crypto.ui(ui, &view, self.ws.selected, now)),
+            Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now)),
+            Tab::Settings => {
+                let (t, p) = (self.prefs.theme, self.prefs.presentation);
+                actions.extend(self.ws.settings.ui(ui, &view, &self.config.clock, t, p));
+            }
+        });
+
+        if let Some(w) = &mut self.ws.wizard {
+            actions.extend(w.ui(ui.ctx(), &view, now));
+            if w.closed {
+                self.ws.wizard = None;
+            }
+        }
+        actions.extend(self.new_key_ui(ui.ctx()));
+        actions
+    }
+
+    fn keys_ui(&mut self, ui: &mut Ui, view: &StoreView, now: crate::kms::Timestamp) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if view.is_demo {
+            let dir = super::demo::material_dir(&view.path);
+            theme::note_box(ui, theme::BLUE, |ui| {
+                ui.label(RichText::new("Training store").strong());
+                ui.label(format!(
+                    "Built by running the engine at past times: its audit trail and timelines are real. \
+                     The plaintext of its materials is in {} so you can demonstrate re-import. \
+                     Rotations here take {}.",
+                    dir.display(),
+                    super::format::duration(view.settings.rotation_delay())
+                ));
+            });
+            ui.add_space(6.0);
+        }
+        for n in &self.ws.notes {
+            theme::note_box(ui, theme::AMBER, |ui| {
+                ui.label(n.as_str());
+            });
+        }
+        let Some(key) = self.ws.selected.and_then(|id| view.key(id)) else {
+            ui.vertical_centered(|ui| {
+                ui.add_space(60.0);
+                ui.label(RichText::new("No key selected").heading());
+                ui.label("Create a key to start: Ctrl+N, or the button below.");
+                if ui.button("➕ New key").clicked() {
+                    actions.push(Action::NewKeyDialog);
+                }
+            });
+            return actions;
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("key-detail")
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                actions.extend(self.ws.detail.ui(ui, key, view, now, &self.ws.transitions));
+            });
+        actions
+    }
+
+    fn new_key_ui(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(d) = &mut self.ws.new_key else { return actions };
+        let mut close = false;
+        egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
+            ui.set_width(520.0);
+            ui.heading("New key");
+            ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
+            ui.add_space(6.0);
+            let l = ui.label("Description");
+            ui.add(egui::TextEdit::singleline(&mut d.description).desired_width(440.0).hint_text("what the key protects"))
+                .labelled_by(l.id);
+            ui.add_space(6.0);
+            ui.label("Origin of the key material");
+            ui.radio_value(&mut d.origin, Origin::External, "EXTERNAL — you import the key material (bring your own key)");
+            ui.radio_value(&mut d.origin, Origin::AwsKms, "AWS_KMS — byok generates the key material");
+            if d.origin == Origin::External {
+                ui.label(theme::weak(ui, "The key starts in Pending import until its first material is imported."));
+            }
+            if let Some(e) = &d.error {
+                theme::error_box(ui, e);
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                let busy = d.pending.is_some() || d.requested;
+                if ui.add_enabled(!busy, egui::Button::new(RichText::new("Create key").strong())).clicked() {
+                    d.requested = true;
+                    d.error = None;
+                    actions.push(Action::Run {
+                        owner: Owner::Keys,
+                        job: Job::CreateKey { description: d.description.trim().to_string(), origin: d.origin },
+                    });
+                }
+                if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
+                    close = true;
+                }
+                if busy {
+                    ui.spinner();
+                }
+            });
+        });
+        if close {
+            self.ws.new_key = None;
+        }
+        actions
+    }
+
+    fn toasts_ui(&mut self, ctx: &egui::Context) {
+        self.toasts.retain(|(_, at)| at.elapsed() < Duration::from_secs(5));
+        if self.toasts.is_empty() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(Align2::RIGHT_BOTTOM, egui::vec2(-16.0, -44.0))
+            .order(egui::Order::Foreground)
+            .interactable(false)
+            .show(ctx, |ui| {
+                for (text, _) in &self.toasts {
+                    egui::Frame::popup(ui.style()).fill(theme::BLUE).show(ui, |ui| {
+                        ui.label(RichText::new(text.as_str()).color(Color32::WHITE).strong());
+                    });
+                }
+            });
+        ctx.request_repaint_after(Duration::from_millis(250));
+    }
+}
+
+impl eframe::App for ConsoleApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.apply_serve(false);
+        self.vault = None;
+        self.ws = Workspace::new();
+        // Persist, flush the audit journal, release the lock, remove a
+        // training store: the window is closing, so waiting is fine here.
+        self.worker.shutdown(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,615 @@
+//! The cryptography panel: encrypt text or a file, decrypt a pasted base64
+//! blob or a picked/dropped file, generate a data key — each showing which
+//! KeyMaterialId the engine used — and the ciphertext inspector, which says
+//! which key and material made a blob, that material's state, and whether it
+//! can be decrypted now (and if not, why).
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use egui::{RichText, Ui};
+use zeroize::Zeroizing;
+
+use super::action::{Action, Owner, PickTarget};
+use super::theme;
+use super::view::StoreView;
+use super::worker::{Async, Job, Outcome, Ticket, UiError};
+use crate::kms::{DataKeySpec, EncryptionContext, Inspection, KeyId, KeyMaterialId, SecretVec, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Encrypt,
+    Decrypt,
+    DataKey,
+    Inspect,
+    ReadPlainFile,
+    ReadCipherFile,
+    SaveCipher,
+}
+
+/// Encrypt's result as shown.
+#[derive(Clone, Debug)]
+pub struct Encrypted {
+    /// The blob, base64.
+    pub blob_b64: String,
+    /// The material used.
+    pub material: KeyMaterialId,
+    /// The key.
+    pub key: KeyId,
+}
+
+/// Decrypt's result as shown.
+#[derive(Clone, Debug)]
+pub struct Decrypted {
+    /// The plaintext.
+    pub plaintext: SecretVec,
+    /// The material used.
+    pub material: KeyMaterialId,
+    /// The key.
+    pub key: KeyId,
+}
+
+/// GenerateDataKey's result as shown.
+#[derive(Clone, Debug)]
+pub struct DataKey {
+    /// The plaintext data key, base64.
+    pub plaintext_b64: Zeroizing<String>,
+    /// The encrypted data key, base64.
+    pub blob_b64: String,
+    /// The material used.
+    pub material: KeyMaterialId,
+}
+
+/// The panel's state.
+pub struct CryptoPanel {
+    /// Text to encrypt.
+    pub plaintext: Zeroizing<String>,
+    /// A file to encrypt instead (path typed or picked).
+    pub plain_file_path: String,
+    plain_file: Option<(String, SecretVec)>,
+    /// `key=value` lines.
+    pub context: String,
+    /// The ciphertext, base64.
+    pub ciphertext: String,
+    /// A ciphertext file path.
+    pub cipher_file_path: String,
+    /// Where to save the last ciphertext.
+    pub save_path: String,
+    data_key_spec: DataKeySpec,
+    encrypted: Async<Encrypted>,
+    decrypted: Async<Decrypted>,
+    data_key: Async<DataKey>,
+    inspection: Async<Option<Inspection>>,
+    file: Async<String>,
+    requested: Option<Slot>,
+    file_ticket: Option<(Ticket, Slot)>,
+    then: Option<Slot>,
+}
+
+impl Default for CryptoPanel {
+    fn default() -> Self {
+        CryptoPanel {
+            plaintext: Zeroizing::new(String::with_capacity(4096)),
+            plain_file_path: String::new(),
+            plain_file: None,
+            context: String::new(),
+            ciphertext: String::new(),
+            cipher_file_path: String::new(),
+            save_path: String::new(),
+            data_key_spec: DataKeySpec::Aes256,
+            encrypted: Async::Idle,
+            decrypted: Async::Idle,
+            data_key: Async::Idle,
+            inspection: Async::Idle,
+            file: Async::Idle,
+            requested: None,
+            file_ticket: None,
+            then: None,
+        }
+    }
+}
+
+fn parse_context(text: &str) -> Result<EncryptionContext, UiError> {
+    let mut ctx = EncryptionContext::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(UiError::plain(
+                "Write the encryption context as key=value, one pair per line.",
+                format!("line {} has no '='", n + 1),
+            ));
+        };
+        ctx.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(ctx)
+}
+
+fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if cleaned.is_empty() {
+        return Err(UiError::plain("Paste a ciphertext (base64) or choose a file.", ""));
+    }
+    B64.decode(cleaned.as_bytes())
+        .map_err(|e| UiError::plain("This is not base64 text.", e.to_string()))
+}
+
+impl CryptoPanel {
+    fn run(&mut self, slot: Slot, job: Job) -> Action {
+        self.requested = Some(slot);
+        Action::Run { owner: Owner::Crypto, job }
+    }
+
+    /// The ticket of the job it asked for.
+    pub fn submitted(&mut self, ticket: Ticket) {
+        match self.requested.take() {
+            Some(Slot::Encrypt) => self.encrypted.start(ticket),
+            Some(Slot::Decrypt) => self.decrypted.start(ticket),
+            Some(Slot::DataKey) => self.data_key.start(ticket),
+            Some(Slot::Inspect) => self.inspection.start(ticket),
+            Some(s @ (Slot::ReadPlainFile | Slot::ReadCipherFile | Slot::SaveCipher)) => {
+                self.file.start(ticket);
+                self.file_ticket = Some((ticket, s));
+            }
+            None => {}
+        }
+    }
+
+    /// A file dropped on the window: a ciphertext to decrypt or inspect.
+    pub fn dropped(&mut self, path: PathBuf) -> Option<Action> {
+        self.cipher_file_path = path.display().to_string();
+        Some(self.read_cipher_file(None))
+    }
+
+    /// A picker answered.
+    pub fn picked(&mut self, target: PickTarget, path: PathBuf) -> Option<Action> {
+        match target {
+            PickTarget::EncryptFile => {
+                self.plain_file_path = path.display().to_string();
+                Some(self.run(Slot::ReadPlainFile, Job::ReadFile { path, max_len: 4096 }))
+            }
+            PickTarget::CiphertextFile => {
+                self.cipher_file_path = path.display().to_string();
+                Some(self.read_cipher_file(None))
+            }
+            PickTarget::SaveCiphertext => {
+                self.save_path = path.display().to_string();
+                self.save_ciphertext()
+            }
+            _ => None,
+        }
+    }
+
+    fn read_cipher_file(&mut self, then: Option<Slot>) -> Action {
+        self.then = then;
+        let path = PathBuf::from(self.cipher_file_path.trim());
+        self.run(Slot::ReadCipherFile, Job::ReadFile { path, max_len: 6144 })
+    }
+
+    fn save_ciphertext(&mut self) -> Option<Action> {
+        let blob = self.encrypted.value().and_then(|e| B64.decode(e.blob_b64.as_bytes()).ok())?;
+        let path = PathBuf::from(self.save_path.trim());
+        Some(self.run(Slot::SaveCipher, Job::WriteFile { path, bytes: SecretVec::new(blob) }))
+    }
+
+    /// A job's result; may ask for a follow-up job.
+    pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>, key: Option<KeyId>) -> Option<Action> {
+        if self.file_ticket.is_some_and(|(t, _)| t == ticket) {
+            let (_, slot) = self.file_ticket.take()?;
+            match outcome {
+                Ok(Outcome::FileRead { path, bytes }) => {
+                    let path = path.display().to_string();
+                    if slot == Slot::ReadPlainFile {
+                        self.file.finish(ticket, Ok(format!("{} bytes read from {path}", bytes.len())));
+                        self.plain_file = Some((path, bytes));
+                    } else {
+                        self.file.finish(ticket, Ok(format!("{} bytes read from {path}", bytes.len())));
+                        self.ciphertext = B64.encode(bytes.expose());
+                        return match self.then.take() {
+                            Some(Slot::Decrypt) => self.decrypt_action(),
+                            Some(Slot::Inspect) => self.inspect_action(),
+                            _ => None,
+                        };
+                    }
+                }
+                Ok(Outcome::FileWritten(path)) => {
+                    self.file.finish(ticket, Ok(format!("Ciphertext saved to {}", path.display())));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.file.finish(ticket, Err(e));
+                }
+            }
+            return None;
+        }
+        let _ = key;
+        match outcome {
+            Ok(Outcome::Encrypted(out)) => {
+                self.encrypted.finish(
+                    ticket,
+                    Ok(Encrypted { blob_b64: B64.encode(&out.ciphertext_blob), material: out.key_material_id, key: out.key_id }),
+                );
+            }
+            Ok(Outcome::Decrypted(out)) => {
+                self.decrypted.finish(
+                    ticket,
+                    Ok(Decrypted { plaintext: out.plaintext, material: out.key_material_id, key: out.key_id }),
+                );
+            }
+            Ok(Outcome::DataKey(out)) => {
+                let plaintext_b64 = Zeroizing::new(out.plaintext.as_ref().map(|p| B64.encode(p.expose())).unwrap_or_default());
+                self.data_key.finish(
+                    ticket,
+                    Ok(DataKey { plaintext_b64, blob_b64: B64.encode(&out.ciphertext_blob), material: out.key_material_id }),
+                );
+            }
+            Ok(Outcome::Inspected(i)) => {
+                self.inspection.finish(ticket, Ok(i));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !self.encrypted.finish(ticket, Err(e.clone()))
+                    && !self.decrypted.finish(ticket, Err(e.clone()))
+                    && !self.data_key.finish(ticket, Err(e.clone()))
+                {
+                    self.inspection.finish(ticket, Err(e));
+                }
+            }
+        }
+        None
+    }
+
+    fn decrypt_action(&mut self) -> Option<Action> {
+        match (decode_blob(&self.ciphertext), parse_context(&self.context)) {
+            (Ok(blob), Ok(context)) => Some(self.run(Slot::Decrypt, Job::Decrypt { blob, context })),
+            (Err(e), _) | (_, Err(e)) => {
+                self.decrypted = Async::Failed(e);
+                None
+            }
+        }
+    }
+
+    fn inspect_action(&mut self) -> Option<Action> {
+        match decode_blob(&self.ciphertext) {
+            Ok(blob) => Some(self.run(Slot::Inspect, Job::Inspect { blob })),
+            Err(e) => {
+                self.inspection = Async::Failed(e);
+                None
+            }
+        }
+    }
+
+    /// Draws the panel for the selected key.
+    pub fn ui(&mut self, ui: &mut Ui, view: &StoreView, selected: Option<KeyId>, now: Timestamp) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let key = selected.and_then(|id| view.key(id));
+        egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.heading("Cryptography");
+                match key {
+                    Some(k) => {
+                        ui.label(format!("with {} ({}…)", k.label, k.short_id));
+                        theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
+                        if !k.current_short.is_empty() {
+                            ui.label(theme::weak(ui, format!("current material {}…", k.current_short)));
+                        }
+                    }
+                    None => {
+                        ui.label(theme::weak(ui, "select a key in the list to encrypt or make data keys"));
+                    }
+                }
+            });
+            ui.add_space(6.0);
+            ui.columns(2, |cols| {
+                self.encrypt_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
+                cols[0].add_space(10.0);
+                self.data_key_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
+                self.decrypt_ui(&mut cols[1], &mut actions);
+                cols[1].add_space(10.0);
+                self.inspector_ui(&mut cols[1], view, now);
+            });
+        });
+        actions
+    }
+
+    fn context_ui(&mut self, ui: &mut Ui) {
+        ui.label(theme::weak(ui, "Encryption context (optional): key=value, one per line"));
+        ui.add(egui::TextEdit::multiline(&mut self.context).desired_rows(2).desired_width(f32::INFINITY).hint_text("purpose=demo"))
+            .accessible_name("Encryption context");
+    }
+
+    fn encrypt_ui(&mut self, ui: &mut Ui, key: Option<KeyId>, actions: &mut Vec<Action>) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Encrypt data").strong().size(17.0));
+            ui.add(
+                egui::TextEdit::multiline(&mut *self.plaintext)
+                    .desired_rows(3)
+                    .desired_width(f32::INFINITY)
+                    .hint_text("text to encrypt (up to 4096 bytes)"),
+            )
+            .accessible_name("Plaintext");
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.plain_file_path).hint_text("or a file to encrypt").desired_width(260.0))
+                    .accessible_name("File to encrypt");
+                if ui.button("Browse…").on_hover_text("Choose a file to encrypt").accessible_name("Choose a file to encrypt").clicked() {
+                    actions.push(Action::Pick(PickTarget::EncryptFile));
+                }
+                if ui.add_enabled(!self.plain_file_path.trim().is_empty(), egui::Button::new("Load")).clicked() {
+                    let path = PathBuf::from(self.plain_file_path.trim());
+                    actions.push(self.run(Slot::ReadPlainFile, Job::ReadFile { path, max_len: 4096 }));
+                }
+            });
+            if let Some((p, b)) = &self.plain_file
+                && *p == self.plain_file_path.trim()
+            {
+                ui.label(theme::colored(ui, format!("✔ file loaded: {} bytes (encrypts the file, not the text)", b.len()), theme::GREEN));
+            }
+            self.context_ui(ui);
+            let busy = self.encrypted.is_pending();
+            if ui.add_enabled(key.is_some() && !busy, egui::Button::new(RichText::new("Encrypt").strong())).clicked()
+                && let Some(key) = key
+            {
+                let from_file = self.plain_file.as_ref().filter(|(p, _)| *p == self.plain_file_path.trim());
+                let plaintext = match from_file {
+                    Some((_, b)) => b.clone(),
+                    None => SecretVec::new(self.plaintext.as_bytes().to_vec()),
+                };
+                match parse_context(&self.context) {
+                    Ok(context) => actions.push(self.run(Slot::Encrypt, Job::Encrypt { key, plaintext, context })),
+                    Err(e) => self.encrypted = Async::Failed(e),
+                }
+            }
+            pending_line(ui, self.encrypted.elapsed(), "Encrypting");
+            if let Some(e) = self.encrypted.error() {
+                theme::error_box(ui, e);
+            }
+            if let Some(out) = self.encrypted.value().cloned() {
+                material_line(ui, "Encrypted with key material", out.material);
+                ui.add(egui::TextEdit::multiline(&mut out.blob_b64.as_str()).desired_rows(3).desired_width(f32::INFINITY).font(egui::TextStyle::Monospace))
+                    .accessible_name("Ciphertext (base64)");
+                ui.horizontal(|ui| {
+                    if ui.button("📋 Copy ciphertext").clicked() {
+                        actions.push(Action::Copy(out.blob_b64.clone()));
+                        actions.push(Action::Notify("Ciphertext copied".into()));
+                    }
+                    if ui.button("Use in Decrypt ›").on_hover_text("Paste this ciphertext into the Decrypt box").clicked() {
+                        self.ciphertext = out.blob_b64.clone();
+                    }
+                    if ui.button("Save…").on_hover_text("Save the ciphertext to a file").accessible_name("Save ciphertext…").clicked() {
+                        actions.push(Action::Pick(PickTarget::SaveCiphertext));
+                    }
+                });
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.save_path).hint_text("or type a path").desired_width(260.0))
+                        .accessible_name("Ciphertext file to write");
+                    if ui.add_enabled(!self.save_path.trim().is_empty(), egui::Button::new("Save ciphertext")).clicked()
+                        && let Some(a) = self.save_ciphertext()
+                    {
+                        actions.push(a);
+                    }
+                });
+            }
+            file_status(ui, &self.file);
+        });
+    }
+
+    fn data_key_ui(&mut self, ui: &mut Ui, key: Option<KeyId>, actions: &mut Vec<Action>) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Data key").strong().size(17.0));
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut self.data_key_spec, DataKeySpec::Aes256, "AES_256");
+                ui.radio_value(&mut self.data_key_spec, DataKeySpec::Aes128, "AES_128");
+                let busy = self.data_key.is_pending();
+                if ui.add_enabled(key.is_some() && !busy, egui::Button::new(RichText::new("Generate data key").strong())).clicked()
+                    && let Some(key) = key
+                {
+                    match parse_context(&self.context) {
+                        Ok(context) => {
+                            actions.push(self.run(Slot::DataKey, Job::GenerateDataKey { key, spec: self.data_key_spec, context }))
+                        }
+                        Err(e) => self.data_key = Async::Failed(e),
+                    }
+                }
+            });
+            pending_line(ui, self.data_key.elapsed(), "Generating");
+            if let Some(e) = self.data_key.error() {
+                theme::error_box(ui, e);
+            }
+            if let Some(dk) = self.data_key.value().cloned() {
+                material_line(ui, "Encrypted under key material", dk.material);
+                ui.label(theme::weak(ui, "Plaintext data key (base64) — use it, then forget it"));
+                ui.add(egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace()).wrap());
+                ui.label(theme::weak(ui, "CiphertextBlob (base64) — store it with your data"));
+                ui.add(egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace()).wrap());
+                ui.horizontal(|ui| {
+                    if ui.button("📋 Copy CiphertextBlob").clicked() {
+                        actions.push(Action::Copy(dk.blob_b64.clone()));
+                        actions.push(Action::Notify("CiphertextBlob copied".into()));
+                    }
+                    if ui.button("Use in Decrypt ›").on_hover_text("Paste the encrypted data key into the Decrypt box").accessible_name("Decrypt this data key").clicked() {
+                        self.ciphertext = dk.blob_b64.clone();
+                    }
+                });
+            }
+        });
+    }
+
+    fn decrypt_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Decrypt data").strong().size(17.0));
+            ui.add(
+                egui::TextEdit::multiline(&mut self.ciphertext)
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY)
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("paste a CiphertextBlob (base64), or drop a ciphertext file on the window"),
+            )
+            .accessible_name("Ciphertext to decrypt (base64)");
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.cipher_file_path).hint_text("or a ciphertext file").desired_width(260.0))
+                    .accessible_name("Ciphertext file");
+                if ui.button("Browse…").on_hover_text("Choose a ciphertext file").accessible_name("Choose a ciphertext file").clicked() {
+                    actions.push(Action::Pick(PickTarget::CiphertextFile));
+                }
+                if ui.add_enabled(!self.cipher_file_path.trim().is_empty(), egui::Button::new("Load file")).clicked() {
+                    actions.push(self.read_cipher_file(None));
+                }
+            });
+            ui.horizontal(|ui| {
+                if ui.add_enabled(!self.decrypted.is_pending(), egui::Button::new(RichText::new("Decrypt").strong())).clicked()
+                    && let Some(a) = self.decrypt_action()
+                {
+                    actions.push(a);
+                }
+                if ui
+                    .add_enabled(!self.inspection.is_pending(), egui::Button::new("🔍 Inspect"))
+                    .on_hover_text("Read the blob's header without decrypting: which key and material made it")
+                    .accessible_name("Inspect ciphertext")
+                    .clicked()
+                    && let Some(a) = self.inspect_action()
+                {
+                    actions.push(a);
+                }
+            });
+            ui.label(theme::weak(ui, "Decrypt uses the encryption context typed under Encrypt."));
+            pending_line(ui, self.decrypted.elapsed(), "Decrypting");
+            if let Some(e) = self.decrypted.error() {
+                theme::error_box(ui, e);
+            }
+            if let Some(out) = self.decrypted.value() {
+                material_line(ui, "Decrypted with key material", out.material);
+                let bytes = out.plaintext.expose();
+                match std::str::from_utf8(bytes) {
+                    Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                        ui.label(theme::weak(ui, "Plaintext"));
+                        ui.add(egui::Label::new(RichText::new(text).monospace().strong()).wrap());
+                    }
+                    _ => {
+                        ui.label(theme::weak(ui, format!("Plaintext: {} bytes (binary, shown as base64)", bytes.len())));
+                        ui.add(egui::Label::new(RichText::new(B64.encode(bytes)).monospace()).wrap());
+                    }
+                }
+            }
+        });
+    }
+
+    fn inspector_ui(&mut self, ui: &mut Ui, view: &StoreView, now: Timestamp) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Ciphertext inspector").strong().size(17.0));
+            ui.label(theme::weak(ui, "Inspect the blob in the Decrypt box: no decryption, no audit record."));
+            pending_line(ui, self.inspection.elapsed(), "Inspecting");
+            if let Some(e) = self.inspection.error() {
+                theme::error_box(ui, e);
+            }
+            match self.inspection.value() {
+                None => {}
+                Some(None) => {
+                    theme::note_box(ui, theme::RED, |ui| {
+                        ui.label(RichText::new("Not a byok ciphertext blob").strong());
+                        ui.label("The header is missing, truncated, or of another version: no key or material can be read from it.");
+                    });
+                }
+                Some(Some(i)) => inspection_ui(ui, i, view, now),
+            }
+        });
+    }
+}
+
+fn inspection_ui(ui: &mut Ui, i: &Inspection, view: &StoreView, now: Timestamp) {
+    let key = view.key(i.key_id);
+    egui::Grid::new("inspection").num_columns(2).spacing([14.0, 6.0]).show(ui, |ui| {
+        ui.label("Key");
+        ui.vertical(|ui| {
+            ui.label(RichText::new(i.key_id.to_string()).monospace());
+            match key {
+                Some(k) => {
+                    ui.horizontal(|ui| {
+                        ui.label(k.label.as_str());
+                        theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
+                    });
+                }
+                None => {
+                    ui.label(theme::colored(ui, "not in this store (deleted, or from another store)", theme::RED));
+                }
+            }
+        });
+        ui.end_row();
+        ui.label("Key material");
+        ui.vertical(|ui| {
+            ui.label(RichText::new(i.key_material_id.to_string()).monospace());
+            match i.material {
+                Some((state, import)) => {
+                    ui.horizontal(|ui| {
+                        theme::badge(ui, state.as_str(), theme::material_state(state));
+                        theme::badge(ui, import.as_str(), theme::import_state(import));
+                    });
+                }
+                None if key.is_some() => {
+                    ui.label(theme::colored(ui, "this key has no such material", theme::RED));
+                }
+                None => {}
+            }
+        });
+        ui.end_row();
+    });
+    ui.add_space(4.0);
+    match &i.decryptable {
+        Ok(()) => theme::note_box(ui, theme::GREEN, |ui| {
+            ui.label(RichText::new("Can be decrypted now").strong());
+            ui.label("(provided the same encryption context is given)");
+        }),
+        Err(e) => {
+            let why = match (key, i.material) {
+                (None, _) => "The key that made this blob is not in this store.".to_string(),
+                (Some(k), Some((_, crate::kms::ImportState::PendingImport))) if k.state == crate::kms::KeyState::PendingImport => format!(
+                    "Its material {}… was deleted or expired: re-import that same material, then it decrypts again.",
+                    i.key_material_id.short()
+                ),
+                (Some(k), _) if k.state != crate::kms::KeyState::Enabled => super::key_list::state_explanation(k, now),
+                (Some(_), None) => "The key does not hold the material named in the blob.".into(),
+                _ => e.kind().plain_words().to_string(),
+            };
+            theme::note_box(ui, theme::RED, |ui| {
+                ui.label(RichText::new("Cannot be decrypted now").strong());
+                ui.label(why);
+                ui.label(RichText::new(format!("Decrypt would fail with {}", e.aws_name())).monospace());
+                if !e.message().is_empty() {
+                    ui.add(egui::Label::new(RichText::new(e.message()).monospace().small()).wrap());
+                }
+            });
+        }
+    }
+}
+
+fn material_line(ui: &mut Ui, what: &str, id: KeyMaterialId) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(what);
+        ui.label(RichText::new(format!("{}…", id.short())).monospace().strong())
+            .on_hover_text(id.to_string());
+    });
+    ui.add(egui::Label::new(theme::weak(ui, format!("KeyMaterialId {id}")).monospace().small()).wrap());
+}
+
+fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
+    if let Some(e) = elapsed {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("{what}… {:.1} s", e.as_secs_f32()));
+        });
+    }
+}
+
+fn file_status(ui: &mut Ui, file: &Async<String>) {
+    if let Some(e) = file.error() {
+        theme::error_box(ui, e);
+    } else if let Some(text) = file.value() {
+        ui.label(theme::colored(ui, format!("✔ {text}"), theme::GREEN));
+    }
+}

@@ -1,0 +1,923 @@
+//! The import wizard (a modal with Back/Next): (a) wrapping algorithm and key
+//! spec → GetParametersForImport on the worker, countdown to
+//! ParametersValidTo, PublicKey.bin / ImportToken.bin, the exact OpenSSL
+//! commands; (b) the wrapped material — a file (picker, typed path, drop), a
+//! plaintext file wrapped here, or material generated and wrapped here for
+//! training — with its key check value and KeyMaterialId; (c) import type,
+//! description, expiration; (d) the result and what to do next. Every
+//! engine error is shown in the step that caused it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use egui::{Color32, RichText, Ui};
+use jiff::civil::Date;
+
+use super::action::{Action, Owner, PickTarget};
+use super::format;
+use super::theme;
+use super::view::{KeyView, StoreView};
+use super::worker::{Job, MaterialSource, Outcome, PreparedMaterial, Ticket, UiError};
+use crate::kms::{
+    ErrorKind, ExpirationModel, ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, ImportType, KeyId,
+    KeyMaterialId, KeyMaterialState, KeyState, SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+};
+
+/// The wizard's steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// Wrapping algorithm, key spec, parameters.
+    Parameters = 0,
+    /// The wrapped material.
+    Material = 1,
+    /// Import type, description, expiration.
+    Options = 2,
+    /// What happened.
+    Result = 3,
+}
+
+impl Step {
+    fn title(self) -> &'static str {
+        match self {
+            Step::Parameters => "1  Wrapping key",
+            Step::Material => "2  Key material",
+            Step::Options => "3  Import options",
+            Step::Result => "4  Result",
+        }
+    }
+}
+
+/// Where the wrapped material comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// EncryptedKeyMaterial.bin made with OpenSSL or an HSM.
+    WrappedFile,
+    /// A plaintext KeyMaterial.bin, wrapped here.
+    WrapPlaintext,
+    /// 32 random bytes generated and wrapped here (training).
+    Generate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    Parameters,
+    Prepare,
+    ReadWrapped,
+    Save(&'static str),
+    Import,
+}
+
+impl Work {
+    fn step(self) -> Step {
+        match self {
+            Work::Parameters => Step::Parameters,
+            Work::Prepare | Work::ReadWrapped => Step::Material,
+            Work::Save(_) => Step::Material,
+            Work::Import => Step::Options,
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Work::Parameters => "GetParametersForImport: generating the RSA wrapping key pair",
+            Work::Prepare => "Wrapping the key material",
+            Work::ReadWrapped => "Reading the wrapped key material",
+            Work::Save(_) => "Saving",
+            Work::Import => "ImportKeyMaterial: unwrapping and importing",
+        }
+    }
+}
+
+/// The wizard's state.
+pub struct ImportWizard {
+    /// The key.
+    pub key: KeyId,
+    reimport: Option<KeyMaterialId>,
+    /// The step shown.
+    pub step: Step,
+    algorithm: WrappingAlgorithm,
+    spec: WrappingKeySpec,
+    params: Option<ImportParametersOutput>,
+    params_spec: Option<(WrappingAlgorithm, WrappingKeySpec)>,
+    /// Folder typed for saving PublicKey.bin and ImportToken.bin.
+    pub save_dir: String,
+    saved: Vec<String>,
+    /// Where the material comes from.
+    pub source: Source,
+    /// Typed path of EncryptedKeyMaterial.bin.
+    pub wrapped_path: String,
+    /// Typed path of a plaintext KeyMaterial.bin.
+    pub plaintext_path: String,
+    loaded: Option<(String, Vec<u8>)>,
+    prepared: Option<Box<PreparedMaterial>>,
+    /// Typed path for the plaintext copy.
+    pub copy_path: String,
+    copy_saved: Option<PathBuf>,
+    import_type: ImportType,
+    description: String,
+    expires: bool,
+    expiry: Date,
+    result: Option<ImportOutput>,
+    errors: [Option<UiError>; 4],
+    requested: Option<Work>,
+    pending: Option<(Ticket, Work, Instant)>,
+    advance_after_read: bool,
+    /// Set when the wizard should close.
+    pub closed: bool,
+}
+
+impl ImportWizard {
+    /// A wizard for `key`; `reimport` names the material to import again.
+    pub fn new(key: &KeyView, reimport: Option<KeyMaterialId>, now: Timestamp) -> Self {
+        let today = now.to_datetime().date_naive();
+        let default_expiry = today + chrono::Days::new(180);
+        use chrono::Datelike;
+        let expiry = Date::new(
+            default_expiry.year() as i16,
+            default_expiry.month() as i8,
+            default_expiry.day() as i8,
+        )
+        .unwrap_or_default();
+        let import_type = if reimport.is_some() {
+            ImportType::ExistingKeyMaterial
+        } else {
+            ImportType::NewKeyMaterial
+        };
+        let description = reimport
+            .and_then(|id| key.material(id))
+            .and_then(|m| m.description.clone())
+            .unwrap_or_default();
+        ImportWizard {
+            key: key.id,
+            reimport,
+            step: Step::Parameters,
+            algorithm: WrappingAlgorithm::RsaAesKeyWrapSha256,
+            spec: WrappingKeySpec::Rsa4096,
+            params: None,
+            params_spec: None,
+            save_dir: String::new(),
+            saved: Vec::new(),
+            source: Source::WrappedFile,
+            wrapped_path: String::new(),
+            plaintext_path: String::new(),
+            loaded: None,
+            prepared: None,
+            copy_path: String::new(),
+            copy_saved: None,
+            import_type,
+            description,
+            expires: false,
+            expiry,
+            result: None,
+            errors: Default::default(),
+            requested: None,
+            pending: None,
+            advance_after_read: false,
+            closed: false,
+        }
+    }
+
+    fn run(&mut self, work: Work, job: Job) -> Action {
+        self.requested = Some(work);
+        self.errors[work.step() as usize] = None;
+        Action::Run { owner: Owner::Wizard, job }
+    }
+
+    /// The ticket of the job it asked for.
+    pub fn submitted(&mut self, ticket: Ticket) {
+        if let Some(w) = self.requested.take() {
+            self.pending = Some((ticket, w, Instant::now()));
+        }
+    }
+
+    /// A file was dropped on the window.
+    pub fn dropped(&mut self, path: PathBuf) {
+        if self.step != Step::Material {
+            return;
+        }
+        let text = path.display().to_string();
+        match self.source {
+            Source::WrapPlaintext => self.plaintext_path = text,
+            _ => {
+                self.source = Source::WrappedFile;
+                self.wrapped_path = text;
+            }
+        }
+    }
+
+    /// A picker answered.
+    pub fn picked(&mut self, target: PickTarget, path: PathBuf) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match target {
+            PickTarget::EncryptedMaterial => {
+                self.source = Source::WrappedFile;
+                self.wrapped_path = path.display().to_string();
+            }
+            PickTarget::PlaintextMaterial => {
+                self.source = Source::WrapPlaintext;
+                self.plaintext_path = path.display().to_string();
+            }
+            PickTarget::SavePublicKey | PickTarget::SaveImportToken => {
+                if let Some(p) = &self.params {
+                    let (what, bytes) = if target == PickTarget::SavePublicKey {
+                        ("PublicKey.bin", p.public_key.clone())
+                    } else {
+                        ("ImportToken.bin", p.import_token.clone())
+                    };
+                    actions.push(self.run(Work::Save(what), Job::WriteFile { path, bytes: SecretVec::new(bytes) }));
+                }
+            }
+            PickTarget::SavePlaintextCopy => {
+                self.copy_path = path.display().to_string();
+                if let Some(a) = self.save_copy() {
+                    actions.push(a);
+                }
+            }
+            _ => {}
+        }
+        actions
+    }
+
+    fn save_copy(&mut self) -> Option<Action> {
+        let bytes = self.prepared.as_ref().map(|p| SecretVec::new(p.plaintext.expose().to_vec()))?;
+        let path = PathBuf::from(self.copy_path.trim());
+        if self.copy_path.trim().is_empty() {
+            return None;
+        }
+        Some(self.run(Work::Save("plaintext copy"), Job::WriteFile { path, bytes }))
+    }
+
+    /// A job's result.
+    pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>) -> Option<Result<Outcome, UiError>> {
+        let Some((_, work, _)) = self.pending.filter(|p| p.0 == ticket) else {
+            // A follow-up job (the second file of "Save both to folder").
+            match outcome {
+                Ok(Outcome::FileWritten(path)) => {
+                    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    self.saved.push(format!("{name} saved to {}", path.display()));
+                    return None;
+                }
+                Err(e) => {
+                    self.errors[self.step as usize] = Some(e);
+                    return None;
+                }
+                other => return Some(other),
+            }
+        };
+        self.pending = None;
+        let step = work.step() as usize;
+        match outcome {
+            Err(e) => {
+                let target = match (work, e.kind) {
+                    (Work::Import, Some(ErrorKind::InvalidImportToken | ErrorKind::ExpiredImportToken)) => Step::Parameters,
+                    (Work::Import, Some(ErrorKind::InvalidCiphertext | ErrorKind::IncorrectKeyMaterial)) => Step::Material,
+                    (w, _) => w.step(),
+                };
+                self.errors[target as usize] = Some(e);
+                self.step = self.step.min(target);
+                self.advance_after_read = false;
+            }
+            Ok(Outcome::Parameters(p)) => {
+                self.params_spec = Some((self.algorithm, self.spec));
+                self.params = Some(p);
+                self.errors[step] = None;
+                // Material wrapped under an earlier key pair no longer fits.
+                self.prepared = None;
+            }
+            Ok(Outcome::Prepared(p)) => {
+                self.prepared = Some(p);
+                self.copy_saved = None;
+            }
+            Ok(Outcome::FileRead { path, bytes }) => {
+                self.loaded = Some((path.display().to_string(), bytes.expose().to_vec()));
+                if self.advance_after_read {
+                    self.advance_after_read = false;
+                    self.step = Step::Options;
+                }
+            }
+            Ok(Outcome::FileWritten(path)) => {
+                if let Work::Save(what) = work {
+                    if what == "plaintext copy" {
+                        self.copy_saved = Some(path.clone());
+                    }
+                    self.saved.push(format!("{what} saved to {}", path.display()));
+                }
+            }
+            Ok(Outcome::Imported(out)) => {
+                self.result = Some(out);
+                self.step = Step::Result;
+                // The plaintext is not needed any more.
+                self.prepared = None;
+            }
+            Ok(other) => return Some(Ok(other)),
+        }
+        None
+    }
+
+    fn busy(&self) -> bool {
+        self.pending.is_some() || self.requested.is_some()
+    }
+
+    /// The wrapped bytes that will be imported.
+    fn wrapped(&self) -> Option<&[u8]> {
+        match self.source {
+            Source::WrappedFile => self
+                .loaded
+                .as_ref()
+                .filter(|(p, _)| *p == self.wrapped_path.trim())
+                .map(|(_, b)| b.as_slice()),
+            Source::WrapPlaintext | Source::Generate => self
+                .prepared
+                .as_ref()
+                .filter(|p| (self.source == Source::Generate) == p.generated)
+                .map(|p| p.wrapped.as_slice()),
+        }
+    }
+
+    /// Draws the wizard as a modal.
+    pub fn ui(&mut self, ctx: &egui::Context, view: &StoreView, now: Timestamp) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(key) = view.key(self.key) else {
+            self.closed = true;
+            return actions;
+        };
+        let key = key.clone();
+        egui::Modal::new(egui::Id::unique("import-wizard")).show(ctx, |ui| {
+            ui.set_width(780.0_f32.min(ctx.content_rect().width() - 60.0));
+            ui.horizontal(|ui| {
+                let title = if self.reimport.is_some() { "Re-import key material" } else { "Import key material" };
+                ui.label(RichText::new(title).heading().strong());
+                ui.label(theme::weak(ui, format!("into {} ({}…)", key.label, key.short_id)));
+            });
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                for s in [Step::Parameters, Step::Material, Step::Options, Step::Result] {
+                    let active = s == self.step;
+                    let done = s < self.step;
+                    let text = RichText::new(s.title()).strong();
+                    let text = if active {
+                        text.color(Color32::WHITE).background_color(theme::BLUE)
+                    } else if done {
+                        theme::colored(ui, s.title(), theme::GREEN).strong()
+                    } else {
+                        theme::weak(ui, s.title())
+                    };
+                    ui.label(text);
+                    if s != Step::Result {
+                        ui.label(theme::weak(ui, "›"));
+                    }
+                }
+            });
+            ui.separator();
+            let max_h = (ctx.content_rect().height() - 220.0).max(240.0);
+            egui::ScrollArea::vertical().max_height(max_h).auto_shrink([false, true]).show(ui, |ui| {
+                match self.step {
+                    Step::Parameters => self.parameters_ui(ui, &key, now, &mut actions),
+                    Step::Material => self.material_ui(ui, &key, &mut actions),
+                    Step::Options => self.options_ui(ui, &key, now, &mut actions),
+                    Step::Result => self.result_ui(ui, view),
+                }
+                if let Some(e) = &self.errors[self.step as usize] {
+                    ui.add_space(6.0);
+                    theme::error_box(ui, e);
+                }
+                if let Some((_, work, started)) = &self.pending
+                    && work.step() == self.step
+                {
+                    ui.add_space(6.0);
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("{}… {:.1} s", work.text(), started.elapsed().as_secs_f32()));
+                    });
+                }
+            });
+            ui.separator();
+            self.buttons_ui(ui, &key, now, &mut actions);
+        });
+        actions
+    }
+
+    fn parameters_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, actions: &mut Vec<Action>) {
+        let busy = self.busy();
+        ui.label(RichText::new("Wrapping algorithm").strong());
+        for (alg, note) in [
+            (
+                WrappingAlgorithm::RsaAesKeyWrapSha256,
+                "Recommended. RSA-OAEP-SHA-256 wraps a fresh AES key, which wraps the material (RFC 5649).",
+            ),
+            (WrappingAlgorithm::RsaesOaepSha256, "Recommended. RSA-OAEP with SHA-256 wraps the material directly."),
+            (
+                WrappingAlgorithm::RsaAesKeyWrapSha1,
+                "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256.",
+            ),
+            (WrappingAlgorithm::RsaesOaepSha1, "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256."),
+        ] {
+            ui.horizontal(|ui| {
+                ui.add_enabled_ui(!busy, |ui| ui.radio_value(&mut self.algorithm, alg, alg.as_str()));
+                let weak = note.starts_with("Weak");
+                ui.label(if weak { theme::colored(ui, note, theme::AMBER) } else { theme::weak(ui, note) });
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.add_enabled(false, egui::RadioButton::new(false, "RSAES_PKCS1_V1_5"));
+            ui.label(theme::colored(ui, "Refused: AWS stopped accepting PKCS#1 v1.5 in October 2023.", theme::RED));
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Wrapping key spec").strong());
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(!busy, |ui| {
+                ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa4096, "RSA_4096 (recommended)");
+                ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa3072, "RSA_3072");
+                ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa2048, "RSA_2048 (weakest)");
+            });
+        });
+        ui.add_space(8.0);
+        let stale = self.params.is_some() && self.params_spec != Some((self.algorithm, self.spec));
+        let label = if self.params.is_none() {
+            "Get import parameters"
+        } else {
+            "Get new import parameters"
+        };
+        if ui
+            .add_enabled(!busy && key.state != KeyState::PendingDeletion, egui::Button::new(RichText::new(label).strong()))
+            .on_hover_text("GetParametersForImport: a fresh RSA key pair and an import token valid for 24 hours")
+            .clicked()
+        {
+            actions.push(self.run(
+                Work::Parameters,
+                Job::GetParameters { key: key.id, algorithm: self.algorithm, spec: self.spec },
+            ));
+        }
+        if stale {
+            theme::note_box(ui, theme::AMBER, |ui| {
+                ui.label("You changed the algorithm or key spec: get new import parameters before wrapping.");
+            });
+        }
+        if let Some(p) = self.params.clone() {
+            ui.add_space(8.0);
+            let left = p.parameters_valid_to.since(now);
+            theme::card(ui).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new("Import parameters ready").strong());
+                    if let Some((a, s)) = self.params_spec {
+                        ui.label(theme::weak(ui, format!("{a} · {s}")));
+                    }
+                });
+                if p.parameters_valid_to > now {
+                    ui.label(
+                        RichText::new(format!(
+                            "ParametersValidTo {} — {} left",
+                            format::date_time(p.parameters_valid_to),
+                            format::clock_duration(left)
+                        ))
+                        .strong(),
+                    );
+                    ui.ctx().request_repaint_after(std::time::Duration::from_millis(500));
+                } else {
+                    ui.label(theme::colored(ui, "These parameters have expired: get new ones.", theme::RED).strong());
+                }
+                ui.label(theme::weak(
+                    ui,
+                    format!("PublicKey {} bytes (DER SubjectPublicKeyInfo) · ImportToken {} bytes", p.public_key.len(), p.import_token.len()),
+                ));
+                ui.horizontal_wrapped(|ui| {
+                    if ui.add_enabled(!busy, egui::Button::new("Save PublicKey.bin…")).clicked() {
+                        actions.push(Action::Pick(PickTarget::SavePublicKey));
+                    }
+                    if ui.add_enabled(!busy, egui::Button::new("Save ImportToken.bin…")).clicked() {
+                        actions.push(Action::Pick(PickTarget::SaveImportToken));
+                    }
+                });
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.save_dir).hint_text("or type a folder").desired_width(360.0))
+                        .accessible_name("Folder for PublicKey.bin and ImportToken.bin");
+                    if ui
+                        .add_enabled(!busy && !self.save_dir.trim().is_empty(), egui::Button::new("Save both to folder"))
+                        .clicked()
+                    {
+                        let dir = PathBuf::from(self.save_dir.trim());
+                        actions.push(self.run(
+                            Work::Save("PublicKey.bin"),
+                            Job::WriteFile { path: dir.join("PublicKey.bin"), bytes: SecretVec::new(p.public_key.clone()) },
+                        ));
+                        // The second file follows the first on the same worker.
+                        actions.push(Action::Run {
+                            owner: Owner::Wizard,
+                            job: Job::WriteFile {
+                                path: dir.join("ImportToken.bin"),
+                                bytes: SecretVec::new(p.import_token.clone()),
+                            },
+                        });
+                    }
+                });
+                for s in &self.saved {
+                    ui.label(theme::colored(ui, format!("✔ {s}"), theme::GREEN));
+                }
+            });
+            ui.add_space(6.0);
+            let algorithm = self.params_spec.map_or(self.algorithm, |(a, _)| a);
+            openssl_ui(ui, algorithm, actions);
+        }
+    }
+
+    fn material_ui(&mut self, ui: &mut Ui, key: &KeyView, actions: &mut Vec<Action>) {
+        let busy = self.busy();
+        ui.label(RichText::new("Where is the wrapped key material?").strong());
+        ui.radio_value(&mut self.source, Source::WrappedFile, "I wrapped it myself: EncryptedKeyMaterial.bin");
+        ui.radio_value(&mut self.source, Source::WrapPlaintext, "Wrap a plaintext KeyMaterial.bin here");
+        ui.add_enabled_ui(self.reimport.is_none(), |ui| {
+            ui.radio_value(&mut self.source, Source::Generate, "Generate and wrap here (training)")
+                .on_disabled_hover_text("A re-import needs the same bytes as before, not new ones");
+        });
+        ui.add_space(8.0);
+        match self.source {
+            Source::WrappedFile => {
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.wrapped_path)
+                            .hint_text("/path/to/EncryptedKeyMaterial.bin — or drop the file on the window")
+                            .desired_width(520.0),
+                    )
+                    .accessible_name("EncryptedKeyMaterial.bin path");
+                    if ui.add_enabled(!busy, egui::Button::new("Browse…")).clicked() {
+                        actions.push(Action::Pick(PickTarget::EncryptedMaterial));
+                    }
+                });
+                if let Some((p, b)) = &self.loaded
+                    && *p == self.wrapped_path.trim()
+                {
+                    ui.label(theme::colored(ui, format!("✔ {} bytes read from {p}", b.len()), theme::GREEN));
+                }
+                ui.label(theme::weak(
+                    ui,
+                    "Wrapped under the public key of step 1 with the algorithm chosen there. byok cannot show a key \
+                     check value for it: the plaintext never reaches byok.",
+                ));
+            }
+            Source::WrapPlaintext => {
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.plaintext_path)
+                            .hint_text("/path/to/KeyMaterial.bin (32 bytes)")
+                            .desired_width(520.0),
+                    )
+                    .accessible_name("Plaintext KeyMaterial.bin path");
+                    if ui.add_enabled(!busy, egui::Button::new("Browse…")).clicked() {
+                        actions.push(Action::Pick(PickTarget::PlaintextMaterial));
+                    }
+                });
+                if ui
+                    .add_enabled(!busy && !self.plaintext_path.trim().is_empty(), egui::Button::new("Wrap this material"))
+                    .clicked()
+                    && let Some(p) = &self.params
+                {
+                    let job = Job::PrepareMaterial {
+                        key: key.id,
+                        public_key: p.public_key.clone(),
+                        algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
+                        source: MaterialSource::PlaintextFile(PathBuf::from(self.plaintext_path.trim())),
+                    };
+                    actions.push(self.run(Work::Prepare, job));
+                }
+            }
+            Source::Generate => {
+                if ui
+                    .add_enabled(!busy, egui::Button::new(RichText::new("Generate 32 random bytes and wrap them").strong()))
+                    .clicked()
+                    && let Some(p) = &self.params
+                {
+                    let job = Job::PrepareMaterial {
+                        key: key.id,
+                        public_key: p.public_key.clone(),
+                        algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
+                        source: MaterialSource::Generate,
+                    };
+                    actions.push(self.run(Work::Prepare, job));
+                }
+            }
+        }
+        let facts = self
+            .prepared
+            .as_ref()
+            .filter(|p| self.source != Source::WrappedFile && (self.source == Source::Generate) == p.generated)
+            .map(|p| (p.kcv.clone(), p.material_id, p.wrapped.len(), p.generated));
+        if let Some((kcv, material_id, wrapped_len, generated)) = facts {
+            ui.add_space(8.0);
+            theme::card(ui).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new("Plaintext material at hand").strong());
+                egui::Grid::new("material-facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                    ui.label("Key check value");
+                    ui.label(RichText::new(kcv.as_str()).monospace().strong().size(18.0))
+                        .on_hover_text("AES-256-ECB of sixteen zero bytes, first three bytes: compare with your HSM");
+                    ui.end_row();
+                    ui.label("KeyMaterialId in this key");
+                    ui.add(egui::Label::new(RichText::new(material_id.to_string()).monospace()).wrap());
+                    ui.end_row();
+                    ui.label("Wrapped");
+                    ui.label(format!("{wrapped_len} bytes"));
+                    ui.end_row();
+                });
+                if self.reimport.is_some_and(|id| id != material_id) {
+                    theme::note_box(ui, theme::RED, |ui| {
+                        ui.label("This is not the material being re-imported: its KeyMaterialId differs.");
+                    });
+                }
+                if generated {
+                    ui.add_space(6.0);
+                    theme::note_box(ui, theme::AMBER, |ui| {
+                        ui.label(RichText::new("Keep a copy of this key material outside byok.").strong());
+                        ui.label(
+                            "Like AWS KMS, byok never gives imported material back. If it is deleted or expires, the key \
+                             stays unusable until you re-import these exact bytes. Store the copy in a system you control \
+                             (an HSM or key manager), with the key ARN and the material description beside it.",
+                        );
+                    });
+                    ui.horizontal(|ui| {
+                        if ui.add_enabled(!busy, egui::Button::new("Save plaintext copy…")).clicked() {
+                            actions.push(Action::Pick(PickTarget::SavePlaintextCopy));
+                        }
+                        ui.add(egui::TextEdit::singleline(&mut self.copy_path).hint_text("or type a path").desired_width(300.0))
+                            .accessible_name("Plaintext copy path");
+                        if ui
+                            .add_enabled(!busy && !self.copy_path.trim().is_empty(), egui::Button::new("Save copy"))
+                            .clicked()
+                            && let Some(a) = self.save_copy()
+                        {
+                            actions.push(a);
+                        }
+                    });
+                    if let Some(p) = &self.copy_saved {
+                        ui.label(theme::colored(ui, format!("✔ Plaintext copy saved to {}", p.display()), theme::GREEN));
+                    }
+                }
+            });
+        }
+    }
+
+    fn options_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, _actions: &mut Vec<Action>) {
+        ui.label(RichText::new("Import type").strong());
+        let first = key.materials.is_empty();
+        ui.radio_value(
+            &mut self.import_type,
+            ImportType::NewKeyMaterial,
+            if first {
+                "NEW_KEY_MATERIAL — the key's first material (becomes CURRENT)"
+            } else {
+                "NEW_KEY_MATERIAL — new material for rotation (becomes PENDING_ROTATION)"
+            },
+        );
+        ui.add_enabled_ui(!first, |ui| {
+            ui.radio_value(
+                &mut self.import_type,
+                ImportType::ExistingKeyMaterial,
+                "EXISTING_KEY_MATERIAL — re-import of a material this key had (deleted or expired)",
+            );
+        });
+        if self.import_type == ImportType::ExistingKeyMaterial {
+            let missing: Vec<_> = key.missing_materials().map(|m| (m.id, m.short.clone())).collect();
+            ui.horizontal(|ui| {
+                ui.label("Material being re-imported");
+                let text = self.reimport.map_or("any (byok checks the bytes)".to_string(), |id| format!("{}…", id.short()));
+                egui::ComboBox::from_id_salt("reimport-which").selected_text(text).show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.reimport, None, "any (byok checks the bytes)");
+                    for (id, short) in missing {
+                        ui.selectable_value(&mut self.reimport, Some(id), format!("{short}…"));
+                    }
+                });
+            });
+        }
+        ui.add_space(6.0);
+        ui.label(RichText::new("Key material description").strong());
+        ui.add(
+            egui::TextEdit::singleline(&mut self.description)
+                .hint_text("where the copy is kept, e.g. KeyMaterial2 kept in HSM vault A")
+                .desired_width(520.0),
+        )
+        .accessible_name("Key material description");
+        ui.label(theme::weak(ui, "Letters, digits, spaces and : / _ . - (up to 256)."));
+        ui.add_space(6.0);
+        ui.label(RichText::new("Expiration").strong());
+        ui.radio_value(&mut self.expires, false, "KEY_MATERIAL_DOES_NOT_EXPIRE");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut self.expires, true, "KEY_MATERIAL_EXPIRES on");
+            ui.add_enabled_ui(self.expires, |ui| {
+                ui.add(egui_extras::DatePickerButton::new(&mut self.expiry).id_salt("valid-to"));
+            });
+        });
+        if self.expires {
+            match self.valid_to() {
+                Some(v) => {
+                    let max = now.plus(crate::kms::MAX_VALID_TO_AHEAD);
+                    let text = format!("ValidTo {} ({})", format::date_time(v), format::relative(v, now));
+                    if v <= now || v > max {
+                        ui.label(theme::colored(ui, format!("{text} — must be in the future and at most 365 days ahead"), theme::RED));
+                    } else {
+                        ui.label(text);
+                    }
+                }
+                None => {
+                    ui.label(theme::colored(ui, "Not a valid date", theme::RED));
+                }
+            }
+            ui.label(theme::weak(
+                ui,
+                "When ValidTo passes, byok erases the material at once and the key becomes Pending import until it is re-imported.",
+            ));
+        }
+    }
+
+    fn valid_to(&self) -> Option<Timestamp> {
+        let d = chrono::NaiveDate::from_ymd_opt(
+            i32::from(self.expiry.year()),
+            u32::try_from(self.expiry.month()).ok()?,
+            u32::try_from(self.expiry.day()).ok()?,
+        )?;
+        Some(Timestamp::from_millis(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+    }
+
+    fn result_ui(&mut self, ui: &mut Ui, view: &StoreView) {
+        let Some(out) = &self.result else { return };
+        let key = view.key(out.key_id);
+        theme::note_box(ui, theme::GREEN, |ui| {
+            ui.label(RichText::new("Key material imported").strong().size(18.0));
+            egui::Grid::new("import-result").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                ui.label("KeyMaterialId");
+                ui.add(egui::Label::new(RichText::new(out.key_material_id.to_string()).monospace()).wrap());
+                ui.end_row();
+                ui.label("Import type");
+                ui.label(out.import_type.as_str());
+                ui.end_row();
+                ui.label("Material state");
+                theme::badge(ui, out.key_material_state.as_str(), theme::material_state(out.key_material_state));
+                ui.end_row();
+                if let Some(k) = key {
+                    ui.label("Key state");
+                    theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
+                    ui.end_row();
+                }
+            });
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("What next").strong());
+        let next = match (out.import_type, out.key_material_state, key.map(|k| k.state)) {
+            (_, _, Some(KeyState::PendingImport)) => {
+                let missing: Vec<String> = key
+                    .map(|k| k.missing_materials().map(|m| format!("{}…", m.short)).collect())
+                    .unwrap_or_default();
+                format!(
+                    "The key is still Pending import: re-import {} as well. Every deleted or expired material must be back before the key works.",
+                    missing.join(", ")
+                )
+            }
+            (_, KeyMaterialState::PendingRotation, _) => {
+                "This material waits for rotation. Click Rotate now on the key to make it current; \
+                 encryption keeps using the current material until the rotation completes."
+                    .into()
+            }
+            (ImportType::ExistingKeyMaterial, _, _) => {
+                "The material is back. Ciphertext made with it decrypts again.".into()
+            }
+            _ => "The key encrypts with this material now. Keep your copy of the material outside byok.".into(),
+        };
+        ui.label(next);
+    }
+
+    fn buttons_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, actions: &mut Vec<Action>) {
+        let busy = self.busy();
+        ui.horizontal(|ui| {
+            if self.step == Step::Result {
+                if ui.button(RichText::new("Close").strong()).clicked() {
+                    self.closed = true;
+                }
+                return;
+            }
+            if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
+                self.closed = true;
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                match self.step {
+                    Step::Parameters => {
+                        let ready = self
+                            .params
+                            .as_ref()
+                            .is_some_and(|p| p.parameters_valid_to > now && self.params_spec == Some((self.algorithm, self.spec)));
+                        if ui.add_enabled(ready && !busy, egui::Button::new(RichText::new("Next ›").strong())).clicked() {
+                            self.step = Step::Material;
+                        }
+                    }
+                    Step::Material => {
+                        let ready = match self.source {
+                            Source::WrappedFile => !self.wrapped_path.trim().is_empty(),
+                            _ => self.wrapped().is_some(),
+                        };
+                        if ui.add_enabled(ready && !busy, egui::Button::new(RichText::new("Next ›").strong())).clicked() {
+                            if self.source == Source::WrappedFile && self.wrapped().is_none() {
+                                self.advance_after_read = true;
+                                let path = PathBuf::from(self.wrapped_path.trim());
+                                actions.push(self.run(Work::ReadWrapped, Job::ReadFile { path, max_len: 6144 }));
+                            } else {
+                                self.step = Step::Options;
+                            }
+                        }
+                        if ui.add_enabled(!busy, egui::Button::new("‹ Back")).clicked() {
+                            self.step = Step::Parameters;
+                        }
+                    }
+                    Step::Options => {
+                        if ui
+                            .add_enabled(!busy, egui::Button::new(RichText::new("Import").strong()))
+                            .on_hover_text("ImportKeyMaterial")
+                            .clicked()
+                            && let Some(req) = self.request(key)
+                        {
+                            actions.push(self.run(Work::Import, Job::Import(req)));
+                        }
+                        if ui.add_enabled(!busy, egui::Button::new("‹ Back")).clicked() {
+                            self.step = Step::Material;
+                        }
+                    }
+                    Step::Result => {}
+                }
+            });
+        });
+    }
+
+    fn request(&mut self, key: &KeyView) -> Option<ImportKeyMaterialRequest> {
+        let params = self.params.as_ref()?;
+        let wrapped = self.wrapped()?.to_vec();
+        let description = self.description.trim();
+        Some(ImportKeyMaterialRequest {
+            key_id: key.id.to_string(),
+            import_token: params.import_token.clone(),
+            encrypted_key_material: wrapped,
+            expiration_model: Some(if self.expires {
+                ExpirationModel::KeyMaterialExpires
+            } else {
+                ExpirationModel::KeyMaterialDoesNotExpire
+            }),
+            valid_to: if self.expires { self.valid_to() } else { None },
+            import_type: Some(self.import_type),
+            key_material_description: (!description.is_empty()).then(|| description.to_string()),
+            key_material_id: if self.import_type == ImportType::ExistingKeyMaterial {
+                self.reimport.map(|id| id.to_string())
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The OpenSSL commands for `algorithm`, with copy buttons.
+fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Action>) {
+    let md = match algorithm {
+        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaAesKeyWrapSha1 => "sha1",
+        _ => "sha256",
+    };
+    let oaep = format!("-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:{md} -pkeyopt rsa_mgf1_md:{md}");
+    let commands: Vec<(&str, String)> = match algorithm {
+        WrappingAlgorithm::RsaAesKeyWrapSha1 | WrappingAlgorithm::RsaAesKeyWrapSha256 => vec![
+            ("Your 32-byte key material (or export it from your HSM)", "openssl rand -out KeyMaterial.bin 32".into()),
+            ("A one-time AES key", "openssl rand -out aes-key.bin 32".into()),
+            (
+                "Wrap the AES key with the public key",
+                format!("openssl pkeyutl -encrypt -in aes-key.bin -out aes-key-wrapped.bin -inkey PublicKey.bin -keyform DER -pubin {oaep}"),
+            ),
+            (
+                "Wrap the material with the AES key (RFC 5649)",
+                "openssl enc -id-aes256-wrap-pad -K \"$(xxd -p < aes-key.bin | tr -d '\\n')\" -iv A65959A6 -in KeyMaterial.bin -out material-wrapped.bin".into(),
+            ),
+            (
+                "Join them",
+                "cat aes-key-wrapped.bin material-wrapped.bin > EncryptedKeyMaterial.bin".into(),
+            ),
+        ],
+        _ => vec![
+            ("Your 32-byte key material (or export it from your HSM)", "openssl rand -out KeyMaterial.bin 32".into()),
+            (
+                "Wrap it with the public key",
+                format!("openssl pkeyutl -encrypt -in KeyMaterial.bin -out EncryptedKeyMaterial.bin -inkey PublicKey.bin -keyform DER -pubin {oaep}"),
+            ),
+        ],
+    };
+    egui::CollapsingHeader::new(format!("OpenSSL commands for {algorithm}"))
+        .default_open(true)
+        .show(ui, |ui| {
+            for (i, (what, cmd)) in commands.iter().enumerate() {
+                ui.label(theme::weak(ui, format!("{}. {what}", i + 1)));
+                ui.horizontal(|ui| {
+                    if ui
+                        .small_button("📋")
+                        .on_hover_text("Copy this command")
+                        .accessible_name(format!("Copy OpenSSL command {}", i + 1))
+                        .clicked()
+                    {
+                        actions.push(Action::Copy(cmd.clone()));
+                        actions.push(Action::Notify("Command copied".into()));
+                    }
+                    ui.add(egui::Label::new(RichText::new(cmd.as_str()).monospace()).wrap());
+                });
+            }
+        });
+}

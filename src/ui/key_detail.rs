@@ -1,0 +1,705 @@
+//! The key detail: ARN with a copy button, the state badge with a plain-words
+//! explanation, the actions the engine allows now, the "Key material and
+//! rotations" table (as in the AWS console) with per-row Delete key
+//! material… and Reimport…, the rotation-in-progress indicator, aliases,
+//! tags and description, and the material timeline below.
+
+use std::time::{Duration, Instant};
+
+use egui::{Align, Color32, Layout, RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::action::{Action, Owner};
+use super::format;
+use super::key_list::{expiry_color, state_explanation};
+use super::theme;
+use super::timeline::Timeline;
+use super::view::{KeyView, MaterialView, StoreView};
+use super::worker::{Job, Outcome, Ticket, UiError};
+use crate::kms::{
+    ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState, ON_DEMAND_ROTATION_LIMIT, Origin,
+    Tag, Timestamp,
+};
+
+/// How long a completed rotation stays highlighted.
+pub const TRANSITION: Duration = Duration::from_millis(2200);
+
+/// A rotation the engine just completed, animated for a moment: detected by
+/// comparing two views (the rotation's start date disappears and the
+/// current material changes), never by a UI timer.
+#[derive(Clone, Debug)]
+pub struct RotationTransition {
+    /// The key.
+    pub key: KeyId,
+    /// The material that became current.
+    pub to: KeyMaterialId,
+    /// The material that became non-current.
+    pub from: Option<KeyMaterialId>,
+    /// When the UI saw it.
+    pub seen: Instant,
+}
+
+impl RotationTransition {
+    /// 0 at completion, 1 when the animation is over.
+    pub fn progress(&self) -> f32 {
+        (self.seen.elapsed().as_secs_f32() / TRANSITION.as_secs_f32()).min(1.0)
+    }
+}
+
+enum Dialog {
+    DeleteMaterial { key: KeyId, material: KeyMaterialId },
+    ScheduleDeletion { key: KeyId, days: u32 },
+}
+
+/// The key detail's state.
+#[derive(Default)]
+pub struct KeyDetail {
+    edits_for: Option<KeyId>,
+    description: String,
+    new_alias: String,
+    tag_key: String,
+    tag_value: String,
+    dialog: Option<Dialog>,
+    requested: Option<&'static str>,
+    pending: Option<(Ticket, &'static str, Instant)>,
+    error: Option<(&'static str, UiError)>,
+    /// The timeline below the table.
+    pub timeline: Timeline,
+}
+
+impl KeyDetail {
+    /// The ticket of the job it asked for.
+    pub fn submitted(&mut self, ticket: Ticket) {
+        if let Some(what) = self.requested.take() {
+            self.pending = Some((ticket, what, Instant::now()));
+        }
+    }
+
+    /// Whether `ticket` is this screen's.
+    pub fn owns(&self, ticket: Ticket) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.0 == ticket)
+    }
+
+    /// A job's result; returns a notice to show on success.
+    pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) -> Option<String> {
+        let (_, what, _) = self.pending.take().filter(|p| p.0 == ticket)?;
+        match outcome {
+            Ok(Outcome::Changed(text)) => {
+                self.error = None;
+                Some(text.clone())
+            }
+            Ok(Outcome::RotationStarted(_)) => {
+                self.error = None;
+                Some("Rotation started".into())
+            }
+            Ok(Outcome::MaterialDeleted { material, .. }) => {
+                self.error = None;
+                Some(format!("Key material {}… deleted", material.short()))
+            }
+            Ok(Outcome::KeyCreated(_)) => None,
+            Ok(_) => None,
+            Err(e) => {
+                self.error = Some((what, e.clone()));
+                None
+            }
+        }
+    }
+
+    /// Rotate `key` now (the Ctrl+R shortcut).
+    pub fn rotate_action(&mut self, key: KeyId) -> Action {
+        self.run("Rotate now", Job::Rotate { key })
+    }
+
+    fn run(&mut self, what: &'static str, job: Job) -> Action {
+        self.requested = Some(what);
+        self.error = None;
+        Action::Run { owner: Owner::Keys, job }
+    }
+
+    /// Draws the detail of `key`.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        view: &StoreView,
+        now: Timestamp,
+        transitions: &[RotationTransition],
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.edits_for != Some(key.id) {
+            self.edits_for = Some(key.id);
+            self.description = key.description.clone();
+            self.new_alias.clear();
+            self.tag_key.clear();
+            self.tag_value.clear();
+            self.error = None;
+        }
+        let busy = self.pending.is_some();
+
+        // Title, ARN, state.
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(key.label.as_str()).heading().strong());
+            super::key_list::state_badge(ui, key, now);
+            ui.label(theme::colored(ui, key.origin.as_str(), theme::origin(key.origin)).strong());
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(theme::weak(ui, "ARN"));
+            ui.add(egui::Label::new(RichText::new(key.arn.as_str()).monospace()).selectable(true));
+            if ui.button("📋 Copy ARN").on_hover_text("Copy the key ARN").clicked() {
+                actions.push(Action::Copy(key.arn.clone()));
+                actions.push(Action::Notify("ARN copied".into()));
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(theme::weak(ui, format!("Created {}", format::date_time(key.creation_date))));
+            ui.label(theme::weak(ui, "·"));
+            ui.label(theme::weak(
+                ui,
+                format!("On-demand rotations {}/{ON_DEMAND_ROTATION_LIMIT}", key.on_demand_rotations),
+            ));
+            ui.label(theme::weak(ui, "·"));
+            ui.label(theme::weak(ui, format!("Estimated {} / month", format::usd(key.monthly_cost))));
+            if let Some(auto) = key.automatic_rotation {
+                ui.label(theme::weak(ui, "·"));
+                ui.label(theme::weak(
+                    ui,
+                    format!(
+                        "Automatic rotation every {} days, next {}",
+                        auto.period_days,
+                        format::relative(auto.next_rotation_date, now)
+                    ),
+                ));
+            }
+        });
+        ui.add_space(4.0);
+
+        // What the state means.
+        match key.state {
+            KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled => {
+                let color = theme::key_state(key.state).fill;
+                theme::note_box(ui, color, |ui| {
+                    ui.label(RichText::new(state_explanation(key, now)).strong());
+                    if key.state == KeyState::PendingImport && key.origin == Origin::External {
+                        ui.horizontal_wrapped(|ui| {
+                            for m in key.missing_materials() {
+                                if ui
+                                    .add_enabled(!busy, egui::Button::new(format!("Re-import {}…", m.short)))
+                                    .on_hover_text("Open the import wizard to re-import this same material")
+                                    .clicked()
+                                {
+                                    actions.push(Action::OpenImportWizard {
+                                        key: key.id,
+                                        reimport: Some(m.id),
+                                    });
+                                }
+                            }
+                        });
+                    }
+                });
+            }
+            KeyState::Enabled => {}
+        }
+
+        // Rotation in progress.
+        if let Some(started) = key.rotation_started {
+            let pending = key.pending_material().map(|m| m.short.clone()).unwrap_or_default();
+            theme::note_box(ui, theme::VIOLET, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.add(egui::Spinner::new().size(22.0));
+                    ui.label(
+                        RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT")).strong().size(17.0),
+                    );
+                });
+                let elapsed = now.since(started);
+                let delay = view.settings.rotation_delay();
+                ui.label(format!(
+                    "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
+                    format::date_time_secs(started),
+                    format::clock_duration(elapsed),
+                    format::duration(delay)
+                ));
+                let fraction = if delay.is_zero() {
+                    1.0
+                } else {
+                    (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
+                };
+                ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
+            });
+        }
+
+        // Actions.
+        ui.add_space(4.0);
+        ui.horizontal_wrapped(|ui| {
+            let can_toggle = matches!(key.state, KeyState::Enabled | KeyState::Disabled);
+            if key.state == KeyState::Disabled || (!can_toggle && !key.enabled_flag) {
+                if ui
+                    .add_enabled(!busy && can_toggle, egui::Button::new("Enable key"))
+                    .on_disabled_hover_text("Only an enabled or disabled key can be switched")
+                    .clicked()
+                {
+                    actions.push(self.run("Enable key", Job::SetEnabled { key: key.id, enabled: true }));
+                }
+            } else if ui
+                .add_enabled(!busy && can_toggle, egui::Button::new("Disable key"))
+                .on_disabled_hover_text("Only an enabled or disabled key can be switched")
+                .clicked()
+            {
+                actions.push(self.run("Disable key", Job::SetEnabled { key: key.id, enabled: false }));
+            }
+            let rotate_ok = key.rotate_check.is_ok();
+            let rotate = ui.add_enabled(
+                !busy && rotate_ok,
+                egui::Button::new(RichText::new("⟳ Rotate now").strong()),
+            );
+            let rotate = match &key.rotate_check {
+                Ok(()) => rotate.on_hover_text(
+                    "Make the pending material current (RotateKeyOnDemand, Ctrl+R). The rotation completes in the background.",
+                ),
+                Err(e) => rotate.on_disabled_hover_text(format!(
+                    "Not possible now: {} ({}: {})",
+                    rotate_refusal(e.kind(), key),
+                    e.aws_name(),
+                    e.message()
+                )),
+            };
+            if rotate.clicked() {
+                actions.push(self.run("Rotate now", Job::Rotate { key: key.id }));
+            }
+            if key.origin == Origin::External
+                && ui
+                    .add_enabled(
+                        !busy && key.state != KeyState::PendingDeletion,
+                        egui::Button::new("📥 Import key material…"),
+                    )
+                    .on_hover_text("GetParametersForImport, wrap, ImportKeyMaterial (Ctrl+I)")
+                    .on_disabled_hover_text("A key pending deletion accepts no material")
+                    .clicked()
+            {
+                actions.push(Action::OpenImportWizard { key: key.id, reimport: None });
+            }
+            if key.state == KeyState::PendingDeletion {
+                if ui.add_enabled(!busy, egui::Button::new("Cancel deletion")).clicked() {
+                    actions.push(self.run("Cancel deletion", Job::CancelDeletion { key: key.id }));
+                }
+            } else if ui
+                .add_enabled(!busy, egui::Button::new(theme::colored(ui, "🗑 Schedule deletion…", theme::RED)))
+                .clicked()
+            {
+                self.dialog = Some(Dialog::ScheduleDeletion { key: key.id, days: 30 });
+            }
+            if let Some((_, what, started)) = &self.pending {
+                ui.spinner();
+                ui.label(format!("{what}… {:.1} s", started.elapsed().as_secs_f32()));
+            }
+        });
+        if let Some((what, e)) = &self.error {
+            ui.label(theme::weak(ui, format!("{what} failed:")));
+            theme::error_box(ui, e);
+        }
+
+        // Materials.
+        ui.add_space(10.0);
+        ui.heading("Key material and rotations");
+        if key.materials.is_empty() {
+            ui.label(theme::weak(ui, "No key material yet. Import key material to use this key."));
+        } else {
+            self.materials_table(ui, key, now, transitions, busy, &mut actions);
+        }
+
+        // Aliases, tags, description.
+        ui.add_space(8.0);
+        egui::CollapsingHeader::new("Aliases, tags and description")
+            .default_open(false)
+            .show(ui, |ui| self.metadata_ui(ui, key, busy, &mut actions));
+
+        ui.add_space(10.0);
+        let mut timeline_actions = self.timeline.ui(ui, key, view, now);
+        actions.append(&mut timeline_actions);
+
+        self.dialogs(ui, view, &mut actions);
+        actions
+    }
+
+    fn materials_table(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        now: Timestamp,
+        transitions: &[RotationTransition],
+        busy: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        let row_h = 34.0;
+        let transition = transitions.iter().find(|t| t.key == key.id);
+        let table_height = row_h * key.materials.len() as f32 + 40.0;
+        ui.push_id(("materials", key.id), |ui| {
+            TableBuilder::new(ui)
+                .striped(true)
+                .resizable(false)
+                .vscroll(false)
+                .cell_layout(Layout::left_to_right(Align::Center))
+                .column(Column::exact(104.0))
+                .column(Column::remainder().at_least(110.0).clip(true))
+                .column(Column::exact(178.0))
+                .column(Column::exact(128.0))
+                .column(Column::exact(126.0))
+                .column(Column::exact(104.0))
+                .column(Column::exact(178.0))
+                .max_scroll_height(table_height)
+                .header(26.0, |mut h| {
+                    for title in [
+                        "Key material ID",
+                        "Description",
+                        "Material state",
+                        "Import state",
+                        "Expiration",
+                        "Rotation date",
+                        "Actions",
+                    ] {
+                        h.col(|ui| {
+                            ui.label(RichText::new(title).strong());
+                        });
+                    }
+                })
+                .body(|mut body| {
+                    for m in &key.materials {
+                        body.row(row_h, |mut row| {
+                            let glow = transition.and_then(|t| {
+                                (t.to == m.id || t.from == Some(m.id)).then(|| (t.progress(), t.to == m.id))
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                ui.add(egui::Label::new(RichText::new(m.short.as_str()).monospace().strong()).selectable(false))
+                                    .on_hover_text(m.id.to_string());
+                                if ui
+                                    .small_button("📋")
+                                    .on_hover_text("Copy the full KeyMaterialId")
+                                    .accessible_name(format!("Copy key material ID {}", m.short))
+                                    .clicked()
+                                {
+                                    actions.push(Action::Copy(m.id.to_string()));
+                                    actions.push(Action::Notify("KeyMaterialId copied".into()));
+                                }
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                match &m.description {
+                                    Some(d) => ui.add(egui::Label::new(d.as_str()).truncate()),
+                                    None => ui.label(theme::weak(ui, "—")),
+                                };
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                material_state_cell(ui, key, m, now, glow);
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                theme::badge(ui, m.import_state.as_str(), theme::import_state(m.import_state));
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                match (m.expiration_model, m.valid_to) {
+                                    (ExpirationModel::KeyMaterialExpires, Some(v)) => {
+                                        let text = if m.import_state == ImportState::PendingImport && v <= now {
+                                            format!("expired {}", format::day(v))
+                                        } else {
+                                            format::relative(v, now)
+                                        };
+                                        let color = expiry_color(v, now);
+                                        let r = match color {
+                                            Some(c) => ui.label(theme::colored(ui, text, c).strong()),
+                                            None => ui.label(text),
+                                        };
+                                        r.on_hover_text(format!("ValidTo {}", format::date_time(v)));
+                                    }
+                                    _ => {
+                                        ui.label(theme::weak(ui, "does not expire"));
+                                    }
+                                }
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                match (m.rotation_date, m.rotation_type) {
+                                    (Some(d), Some(t)) => {
+                                        ui.label(format::day(d)).on_hover_text(format!(
+                                            "RotationDate {} ({})",
+                                            format::date_time_secs(d),
+                                            t.as_str()
+                                        ));
+                                    }
+                                    _ => {
+                                        ui.label(theme::weak(ui, "—"));
+                                    }
+                                }
+                            });
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                if key.origin != Origin::External {
+                                    ui.label(theme::weak(ui, "generated by byok"));
+                                    return;
+                                }
+                                if m.import_state == ImportState::Imported {
+                                    if ui
+                                        .add_enabled(!busy, egui::Button::new("Delete key material…"))
+                                        .accessible_name(format!("Delete key material {}", m.short))
+                                        .clicked()
+                                    {
+                                        self.dialog = Some(Dialog::DeleteMaterial { key: key.id, material: m.id });
+                                    }
+                                } else if ui
+                                    .add_enabled(
+                                        !busy && key.state != KeyState::PendingDeletion,
+                                        egui::Button::new("Reimport…"),
+                                    )
+                                    .accessible_name(format!("Reimport key material {}", m.short))
+                                    .on_hover_text("Import this same material again")
+                                    .clicked()
+                                {
+                                    actions.push(Action::OpenImportWizard { key: key.id, reimport: Some(m.id) });
+                                }
+                            });
+                        });
+                    }
+                });
+        });
+    }
+
+    fn metadata_ui(&mut self, ui: &mut Ui, key: &KeyView, busy: bool, actions: &mut Vec<Action>) {
+        let editable = key.state != KeyState::PendingDeletion && !busy;
+        ui.label(RichText::new("Aliases").strong());
+        if key.aliases.is_empty() {
+            ui.label(theme::weak(ui, "No aliases."));
+        }
+        for a in &key.aliases {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(a.as_str()).monospace());
+                if ui
+                    .add_enabled(!busy, egui::Button::new("Remove").small())
+                    .accessible_name(format!("Remove alias {a}"))
+                    .clicked()
+                {
+                    actions.push(self.run("Remove alias", Job::DeleteAlias { name: a.clone() }));
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.new_alias).hint_text("alias/my-key").desired_width(240.0))
+                .accessible_name("New alias");
+            if ui.add_enabled(editable && !self.new_alias.trim().is_empty(), egui::Button::new("Add alias")).clicked() {
+                let mut name = self.new_alias.trim().to_string();
+                if !name.starts_with("alias/") {
+                    name = format!("alias/{name}");
+                }
+                self.new_alias.clear();
+                actions.push(self.run("Add alias", Job::CreateAlias { key: key.id, name }));
+            }
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Tags").strong());
+        if key.tags.is_empty() {
+            ui.label(theme::weak(ui, "No tags."));
+        }
+        for t in &key.tags {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("{} = {}", t.key, t.value)).monospace());
+                if ui
+                    .add_enabled(editable, egui::Button::new("Remove").small())
+                    .accessible_name(format!("Remove tag {}", t.key))
+                    .clicked()
+                {
+                    actions.push(self.run("Remove tag", Job::Untag { key: key.id, tag_key: t.key.clone() }));
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.tag_key).hint_text("TagKey").desired_width(140.0))
+                .accessible_name("Tag key");
+            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.tag_value).hint_text("TagValue").desired_width(180.0))
+                .accessible_name("Tag value");
+            if ui.add_enabled(editable && !self.tag_key.trim().is_empty(), egui::Button::new("Set tag")).clicked() {
+                let tag = Tag {
+                    key: self.tag_key.trim().to_string(),
+                    value: self.tag_value.clone(),
+                };
+                self.tag_key.clear();
+                self.tag_value.clear();
+                actions.push(self.run("Set tag", Job::Tag { key: key.id, tag }));
+            }
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Description").strong());
+        ui.horizontal(|ui| {
+            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.description).desired_width(360.0))
+                .accessible_name("Key description");
+            if ui
+                .add_enabled(editable && self.description != key.description, egui::Button::new("Save description"))
+                .clicked()
+            {
+                actions.push(self.run(
+                    "Save description",
+                    Job::UpdateDescription { key: key.id, description: self.description.clone() },
+                ));
+            }
+        });
+    }
+
+    fn dialogs(&mut self, ui: &mut Ui, view: &StoreView, actions: &mut Vec<Action>) {
+        let Some(dialog) = &mut self.dialog else { return };
+        let mut close = false;
+        let mut run: Option<(&'static str, Job)> = None;
+        match dialog {
+            Dialog::DeleteMaterial { key, material } => {
+                let (key, material) = (*key, *material);
+                let Some(k) = view.key(key) else {
+                    self.dialog = None;
+                    return;
+                };
+                let m = k.material(material);
+                let pending = m.is_some_and(|m| m.state == KeyMaterialState::PendingRotation);
+                egui::Modal::new(egui::Id::unique("delete-material")).show(ui.ctx(), |ui| {
+                    ui.set_max_width(560.0);
+                    ui.heading(format!("Delete key material {}…?", material.short()));
+                    ui.add(egui::Label::new(RichText::new(material.to_string()).monospace().small()).wrap());
+                    if let Some(d) = m.and_then(|m| m.description.as_deref()) {
+                        ui.label(format!("Description: {d}"));
+                    }
+                    ui.add_space(6.0);
+                    if pending {
+                        theme::note_box(ui, theme::VIOLET, |ui| {
+                            ui.label(
+                                "This material is pending rotation and has never been current: deleting it removes it \
+                                 from the key entirely. The key's state does not change.",
+                            );
+                        });
+                    } else {
+                        theme::note_box(ui, theme::AMBER, |ui| {
+                            ui.label(RichText::new("The key becomes Pending import.").strong());
+                            ui.label(
+                                "Encrypt and Decrypt fail (KMSInvalidStateException) until every deleted material is \
+                                 re-imported — even ciphertext made with another material of this key.",
+                            );
+                            ui.label(
+                                "byok erases the bytes now. To use the key again you must re-import exactly this \
+                                 material from the copy you keep outside byok.",
+                            );
+                        });
+                    }
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add(egui::Button::new(RichText::new("Delete key material").strong().color(Color32::WHITE)).fill(theme::RED))
+                            .clicked()
+                        {
+                            run = Some(("Delete key material", Job::DeleteMaterial { key, material }));
+                            close = true;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                });
+            }
+            Dialog::ScheduleDeletion { key, days } => {
+                let key = *key;
+                egui::Modal::new(egui::Id::unique("schedule-deletion")).show(ui.ctx(), |ui| {
+                    ui.set_max_width(520.0);
+                    ui.heading("Schedule key deletion");
+                    ui.label(
+                        "The key goes to Pending deletion at once: cryptography fails. At the end of the waiting \
+                         period the key, its aliases and all its materials are erased — ciphertext made with it can \
+                         never be decrypted again. You can cancel until then.",
+                    );
+                    ui.add_space(6.0);
+                    ui.horizontal(|ui| {
+                        let label = ui.label("Waiting period (days)");
+                        ui.add(egui::Slider::new(days, 7..=30)).labelled_by(label.id);
+                    });
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add(egui::Button::new(RichText::new("Schedule deletion").strong().color(Color32::WHITE)).fill(theme::RED))
+                            .clicked()
+                        {
+                            run = Some(("Schedule deletion", Job::ScheduleDeletion { key, days: *days }));
+                            close = true;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                });
+            }
+        }
+        if close {
+            self.dialog = None;
+        }
+        if let Some((what, job)) = run {
+            actions.push(self.run(what, job));
+        }
+    }
+}
+
+/// Why the engine refuses RotateKeyOnDemand, in plain words.
+fn rotate_refusal(kind: crate::kms::ErrorKind, key: &KeyView) -> String {
+    use crate::kms::ErrorKind as K;
+    match kind {
+        K::KmsInvalidState if key.state == KeyState::Enabled => {
+            "there is no material pending rotation — import new key material first".into()
+        }
+        K::Conflict => "a rotation is already in progress".into(),
+        K::LimitExceeded => "this key has used all 25 on-demand rotations".into(),
+        _ => kind.plain_words().trim_end_matches('.').to_lowercase(),
+    }
+}
+
+fn paint_glow(ui: &mut Ui, glow: Option<(f32, bool)>) {
+    if let Some((p, became_current)) = glow
+        && p < 1.0
+    {
+        let color = if became_current { theme::GREEN } else { theme::SLATE };
+        let alpha = (1.0 - p) * 0.45;
+        let rect = ui.max_rect().expand2(egui::vec2(4.0, 2.0));
+        ui.painter().rect_filled(rect, 0.0, color.gamma_multiply(alpha));
+        ui.ctx().request_repaint();
+    }
+}
+
+fn material_state_cell(ui: &mut Ui, key: &KeyView, m: &MaterialView, now: Timestamp, glow: Option<(f32, bool)>) {
+    let style = theme::material_state(m.state);
+    match glow {
+        Some((p, became_current)) if p < 1.0 => {
+            // Cross-fade from the old state's colour to the new one, with an arrow.
+            let from = if became_current { KeyMaterialState::PendingRotation } else { KeyMaterialState::Current };
+            let from_style = theme::material_state(from);
+            let t = (p * 1.6).min(1.0);
+            let fill = from_style.fill.lerp_to_gamma(style.fill, t);
+            let text = if t < 1.0 { format!("{} → {}", short_state(from), m.state.as_str()) } else { m.state.as_str().to_string() };
+            theme::badge(ui, &text, theme::BadgeStyle { fill, text: Color32::WHITE });
+        }
+        _ => {
+            if m.state == KeyMaterialState::PendingRotation && key.rotation_started.is_some() {
+                let phase = (ui.input(|i| i.time) as f32 * 0.8).fract();
+                ui.add(egui::Spinner::new().size(16.0));
+                let r = theme::pulsing_badge(ui, m.state.as_str(), style, phase);
+                if let Some(started) = key.rotation_started {
+                    r.on_hover_text(format!(
+                        "Becoming CURRENT: rotation started {} ({} ago)",
+                        format::date_time_secs(started),
+                        format::clock_duration(now.since(started))
+                    ));
+                }
+                ui.ctx().request_repaint_after(Duration::from_millis(50));
+            } else {
+                theme::badge(ui, m.state.as_str(), style);
+            }
+        }
+    }
+}
+
+fn short_state(s: KeyMaterialState) -> &'static str {
+    match s {
+        KeyMaterialState::PendingRotation => "PENDING",
+        KeyMaterialState::Current => "CURRENT",
+        KeyMaterialState::NonCurrent => "NON_CURRENT",
+    }
+}

@@ -1,0 +1,364 @@
+//! The key list (left panel): alias or description, short id and origin, a
+//! state badge, current material, number of materials, next expiry, on-demand
+//! rotations used of 25, and the monthly cost estimate with a total. Filter
+//! and sortable columns. Rows come from the worker's view model (strings
+//! built off the UI thread); the filtered and sorted order is cached and
+//! rebuilt only when the view, the filter or the sort changes; only visible
+//! rows are laid out.
+
+use std::cmp::Ordering;
+
+use egui::{Align, Color32, Layout, RichText, Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::action::Action;
+use super::format;
+use super::theme;
+use super::view::{KeyView, StoreView};
+use crate::kms::{KeyId, KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
+
+/// A sortable column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortColumn {
+    /// Alias / description.
+    Name,
+    /// Key state.
+    State,
+    /// Current material.
+    Current,
+    /// Number of materials.
+    Materials,
+    /// Next expiry.
+    Expiry,
+    /// Rotations used.
+    Rotations,
+    /// Monthly cost.
+    Cost,
+}
+
+/// How close an expiry must be to be shown in amber.
+pub const EXPIRY_WARNING: std::time::Duration = crate::kms::clock::days(30);
+
+/// The key list's state.
+pub struct KeyList {
+    /// The filter text.
+    pub filter: String,
+    sort: SortColumn,
+    ascending: bool,
+    /// Cached order: indices into the view's keys.
+    rows: Vec<usize>,
+    cache_key: Option<(u64, String, SortColumn, bool)>,
+    focus_filter: bool,
+    scroll_to_selected: bool,
+}
+
+impl Default for KeyList {
+    fn default() -> Self {
+        KeyList {
+            filter: String::new(),
+            sort: SortColumn::Name,
+            ascending: true,
+            rows: Vec::new(),
+            cache_key: None,
+            focus_filter: false,
+            scroll_to_selected: false,
+        }
+    }
+}
+
+fn compare(a: &KeyView, b: &KeyView, column: SortColumn) -> Ordering {
+    let expiry = |k: &KeyView| k.next_expiry.map_or(i64::MAX, Timestamp::millis);
+    match column {
+        SortColumn::Name => a.label.to_lowercase().cmp(&b.label.to_lowercase()),
+        SortColumn::State => a.state.cmp(&b.state),
+        SortColumn::Current => a.current_short.cmp(&b.current_short),
+        SortColumn::Materials => a.materials.len().cmp(&b.materials.len()),
+        SortColumn::Expiry => expiry(a).cmp(&expiry(b)),
+        SortColumn::Rotations => a.on_demand_rotations.cmp(&b.on_demand_rotations),
+        SortColumn::Cost => a.monthly_cost.cmp(&b.monthly_cost),
+    }
+    .then_with(|| a.id.cmp(&b.id))
+}
+
+impl KeyList {
+    /// Focuses the filter box on the next frame.
+    pub fn focus_filter(&mut self) {
+        self.focus_filter = true;
+    }
+
+    /// Scrolls the selected key into view on the next frame.
+    pub fn reveal_selected(&mut self) {
+        self.scroll_to_selected = true;
+    }
+
+    /// The keys in display order (filtered and sorted).
+    pub fn order(&mut self, view: &StoreView) -> &[usize] {
+        let key = (view.revision, self.filter.clone(), self.sort, self.ascending);
+        if self.cache_key.as_ref() != Some(&key) {
+            let needle = self.filter.trim().to_lowercase();
+            let mut rows: Vec<usize> = (0..view.keys.len())
+                .filter(|&i| needle.is_empty() || view.keys[i].search.contains(&needle))
+                .collect();
+            let column = self.sort;
+            rows.sort_by(|&a, &b| compare(&view.keys[a], &view.keys[b], column));
+            if !self.ascending {
+                rows.reverse();
+            }
+            self.rows = rows;
+            self.cache_key = Some(key);
+        }
+        &self.rows
+    }
+
+    fn header_button(&mut self, ui: &mut Ui, label: &str, column: SortColumn) {
+        let arrow = if self.sort == column {
+            if self.ascending { " ⏶" } else { " ⏷" }
+        } else {
+            ""
+        };
+        let response = ui
+            .add(egui::Button::new(RichText::new(format!("{label}{arrow}")).strong()).frame(false))
+            .on_hover_text(format!("Sort by {}", label.to_lowercase()))
+            .accessible_name(format!("Sort by {label}"));
+        if response.clicked() {
+            if self.sort == column {
+                self.ascending = !self.ascending;
+            } else {
+                self.sort = column;
+                self.ascending = true;
+            }
+        }
+    }
+
+    /// Draws the list.
+    pub fn ui(&mut self, ui: &mut Ui, view: &StoreView, selected: Option<KeyId>, now: Timestamp) -> Vec<Action> {
+        let mut actions = Vec::new();
+        ui.horizontal(|ui| {
+            ui.heading("Keys");
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if ui
+                    .button("➕ New key")
+                    .on_hover_text("Create a key (Ctrl+N)")
+                    .clicked()
+                {
+                    actions.push(Action::NewKeyDialog);
+                }
+            });
+        });
+        ui.horizontal(|ui| {
+            let filter = ui.add(
+                egui::TextEdit::singleline(&mut self.filter)
+                    .hint_text("Filter by alias, description, id, origin, material (Ctrl+F)")
+                    .desired_width(ui.available_width() - 30.0),
+            );
+            let filter = filter.accessible_name("Filter keys");
+            if self.focus_filter {
+                filter.request_focus();
+                self.focus_filter = false;
+            }
+            if !self.filter.is_empty() && ui.small_button("✖").on_hover_text("Clear the filter").clicked() {
+                self.filter.clear();
+            }
+        });
+        let shown = self.order(view).len();
+        let total = view.keys.len();
+        ui.horizontal(|ui| {
+            let text = if shown == total {
+                format!("{total} keys")
+            } else {
+                format!("{shown} of {total} keys")
+            };
+            ui.label(theme::weak(ui, text));
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                ui.label(RichText::new(format!("Estimated total {} / month", format::usd(view.total_cost))).strong())
+                    .on_hover_text(
+                        "AWS bills $1 per key per month, plus $1 for each of the first two rotations \
+                         (later rotations are free).",
+                    );
+            });
+        });
+        ui.separator();
+
+        let scroll_to = if self.scroll_to_selected {
+            self.scroll_to_selected = false;
+            selected.and_then(|s| view.index.get(&s)).and_then(|&i| self.rows.iter().position(|&r| r == i))
+        } else {
+            None
+        };
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 8.0;
+        let mut table = TableBuilder::new(ui)
+            .id_salt("key-list")
+            .striped(true)
+            .sense(Sense::click())
+            .resizable(false)
+            .cell_layout(Layout::left_to_right(Align::Center))
+            .column(Column::remainder().at_least(150.0).clip(true))
+            .column(Column::exact(132.0))
+            .column(Column::exact(80.0))
+            .column(Column::exact(40.0))
+            .column(Column::exact(100.0))
+            .column(Column::exact(50.0))
+            .column(Column::exact(44.0))
+            .min_scrolled_height(0.0)
+            .auto_shrink(false);
+        if let Some(row) = scroll_to {
+            table = table.scroll_to_row(row, Some(Align::Center));
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let mut clicked: Option<KeyId> = None;
+        table
+            .header(28.0, |mut header| {
+                header.col(|ui| self.header_button(ui, "Key", SortColumn::Name));
+                header.col(|ui| self.header_button(ui, "State", SortColumn::State));
+                header.col(|ui| self.header_button(ui, "Current", SortColumn::Current));
+                header.col(|ui| self.header_button(ui, "Mat.", SortColumn::Materials));
+                header.col(|ui| self.header_button(ui, "Next expiry", SortColumn::Expiry));
+                header.col(|ui| self.header_button(ui, "Rot.", SortColumn::Rotations));
+                header.col(|ui| self.header_button(ui, "Cost", SortColumn::Cost));
+            })
+            .body(|body| {
+                body.rows(row_height, rows.len(), |mut row| {
+                    let Some(key) = rows.get(row.index()).and_then(|&i| view.keys.get(i)) else { return };
+                    row.set_selected(selected == Some(key.id));
+                    row.col(|ui| {
+                        ui.vertical(|ui| {
+                            ui.add(egui::Label::new(RichText::new(key.label.as_str()).strong()).truncate());
+                            ui.horizontal(|ui| {
+                                ui.label(RichText::new(key.short_id.as_str()).monospace().small());
+                                ui.label(theme::colored(ui, key.origin.as_str(), theme::origin(key.origin)).small());
+                            });
+                        });
+                    });
+                    row.col(|ui| {
+                        state_badge(ui, key, now);
+                    });
+                    row.col(|ui| {
+                        if key.current_short.is_empty() {
+                            ui.label(theme::weak(ui, "—"));
+                        } else {
+                            ui.label(RichText::new(key.current_short.as_str()).monospace());
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(key.materials.len().to_string());
+                    });
+                    row.col(|ui| {
+                        expiry_label(ui, key.next_expiry, now);
+                    });
+                    row.col(|ui| {
+                        ui.label(format!("{}/{}", key.on_demand_rotations, ON_DEMAND_ROTATION_LIMIT))
+                            .on_hover_text("On-demand rotations used, of the 25 a key may have");
+                    });
+                    row.col(|ui| {
+                        ui.label(format::usd(key.monthly_cost));
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(key.id);
+                    }
+                });
+            });
+        self.rows = rows;
+        if let Some(id) = clicked {
+            actions.push(Action::SelectKey(id));
+        }
+        actions
+    }
+}
+
+/// The state badge of a key, pulsing while a rotation is in progress.
+pub fn state_badge(ui: &mut Ui, key: &KeyView, now: Timestamp) -> egui::Response {
+    let style = theme::key_state(key.state);
+    if let Some(started) = key.rotation_started {
+        let phase = (ui.input(|i| i.time) as f32 * 0.8).fract();
+        ui.ctx().request_repaint_after(std::time::Duration::from_millis(50));
+        let r = theme::pulsing_badge(ui, &format!("⟳ {}", theme::key_state_label(key.state)), style, phase);
+        return r.on_hover_text(format!(
+            "Rotation in progress since {} ({} elapsed)",
+            format::date_time_secs(started),
+            format::clock_duration(now.since(started))
+        ));
+    }
+    theme::badge(ui, theme::key_state_label(key.state), style)
+        .on_hover_text(state_explanation(key, now))
+}
+
+/// The expiry cell: relative, amber when near, red when expired.
+pub fn expiry_label(ui: &mut Ui, expiry: Option<Timestamp>, now: Timestamp) {
+    match expiry {
+        None => {
+            ui.label(theme::weak(ui, "never"));
+        }
+        Some(t) => {
+            let color = expiry_color(t, now);
+            let text = format::relative(t, now);
+            let label = match color {
+                Some(c) => ui.label(theme::colored(ui, text, c).strong()),
+                None => ui.label(text),
+            };
+            label.on_hover_text(format!("ValidTo {}", format::date_time(t)));
+        }
+    }
+}
+
+/// Amber within [`EXPIRY_WARNING`], red once passed.
+pub fn expiry_color(t: Timestamp, now: Timestamp) -> Option<Color32> {
+    if t <= now {
+        Some(theme::RED)
+    } else if t.since(now) <= EXPIRY_WARNING {
+        Some(theme::AMBER)
+    } else {
+        None
+    }
+}
+
+/// What the key's state means and what fixes it, in plain words.
+pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
+    match key.state {
+        KeyState::Enabled => {
+            let mut s = "Enabled: the key encrypts with its current material and decrypts with any material it holds.".to_string();
+            if let Some(p) = key.pending_material() {
+                s.push_str(&format!(
+                    " Material {}… is imported and waits for rotation: Rotate now makes it current.",
+                    p.short
+                ));
+            }
+            s
+        }
+        KeyState::Disabled => {
+            "Disabled: Encrypt and Decrypt fail with DisabledException. Enable the key to use it again.".into()
+        }
+        KeyState::PendingDeletion => match key.deletion {
+            Some(d) => format!(
+                "Pending deletion: the key and all its materials will be erased on {} ({}). \
+                 Cryptography fails meanwhile. Cancel deletion to keep it (it comes back disabled).",
+                format::date_time(d.deletion_date),
+                format::relative(d.deletion_date, now)
+            ),
+            None => "Pending deletion.".into(),
+        },
+        KeyState::PendingImport => {
+            let missing: Vec<String> = key
+                .missing_materials()
+                .map(|m| {
+                    let how = match m.valid_to {
+                        Some(v) if v <= now => format!("expired on {}", format::day(v)),
+                        _ => "was deleted".to_string(),
+                    };
+                    format!("material {}… {how}", m.short)
+                })
+                .collect();
+            if key.materials.is_empty() {
+                "Pending import: this key has no key material yet. Import key material to use it.".into()
+            } else if missing.is_empty() {
+                "Pending import.".into()
+            } else {
+                format!(
+                    "Pending import: {}. Re-import {} to use this key again; until then Encrypt and Decrypt fail \
+                     (KMSInvalidStateException).",
+                    missing.join("; "),
+                    if missing.len() == 1 { "that same material" } else { "each of these same materials" }
+                )
+            }
+        }
+    }
+}

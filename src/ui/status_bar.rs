@@ -1,0 +1,126 @@
+//! The status bar: the store, whether everything is saved, the clock (with
+//! a badge when it is not real time), and whether the local AWS endpoint is
+//! serving.
+
+use egui::{Align, Color32, Layout, RichText, Ui};
+
+use super::action::Action;
+use super::config::AppClock;
+use super::format;
+use super::theme;
+use super::view::{SaveStatus, StoreView};
+
+/// SERVE HOOK — the console may host the AWS endpoint (`src/serve`, built on
+/// another branch). When `Endpoint::start(Arc<Mutex<Vault>>, addr)` /
+/// `stop()` exist, the owner sets `available` and wires
+/// [`Action::Serve`] in `app.rs` (see `ConsoleApp::apply_serve`): start
+/// with the shared vault the worker handed over in `Outcome::Opened`, stop on
+/// lock and on exit. Until then the switch is shown disabled.
+#[derive(Debug, Clone)]
+pub struct ServeHook {
+    /// Whether this build has the endpoint.
+    pub available: bool,
+    /// The address it serves on, while serving.
+    pub serving: Option<String>,
+    /// The address to serve on.
+    pub address: String,
+}
+
+impl Default for ServeHook {
+    fn default() -> Self {
+        ServeHook {
+            available: false,
+            serving: None,
+            address: "127.0.0.1:4599".into(),
+        }
+    }
+}
+
+/// What the status bar shows.
+pub struct StatusInfo<'a> {
+    /// The store's view.
+    pub view: &'a StoreView,
+    /// Jobs that change the store are in flight.
+    pub saving: bool,
+    /// The engine's clock.
+    pub clock: &'a AppClock,
+    /// The endpoint hook.
+    pub serve: &'a ServeHook,
+}
+
+/// Draws the status bar.
+pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    ui.horizontal(|ui| {
+        let store = if info.view.is_demo {
+            "Training store (temporary)".to_string()
+        } else {
+            info.view.path.display().to_string()
+        };
+        ui.label(theme::weak(ui, "Store"));
+        ui.label(RichText::new(format::ellipsize(&store, 60)).monospace())
+            .on_hover_text(info.view.path.display().to_string());
+        ui.separator();
+        match (&info.view.save, info.saving) {
+            (SaveStatus::Failed(msg), _) => {
+                ui.label(theme::colored(ui, "⚠ Not saved", theme::RED).strong())
+                    .on_hover_text(format!("The last change could not be saved: {msg}"));
+            }
+            (SaveStatus::Saved, true) => {
+                ui.spinner();
+                ui.label("Saving…");
+            }
+            (SaveStatus::Saved, false) => {
+                ui.label(theme::colored(ui, "● Saved", theme::GREEN))
+                    .on_hover_text("Every acknowledged change is on disk");
+            }
+        }
+        ui.separator();
+        ui.label(format!("{} keys", info.view.keys.len()));
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            // SERVE HOOK: the switch; enabled once `ServeHook::available` is set.
+            let mut on = info.serve.serving.is_some();
+            let label = match &info.serve.serving {
+                Some(addr) => format!("Serving AWS endpoint on {addr}"),
+                None => "Serve AWS endpoint".to_string(),
+            };
+            let r = ui.add_enabled(info.serve.available, egui::Checkbox::new(&mut on, label));
+            let r = if info.serve.available {
+                r.on_hover_text(format!("Serve the AWS KMS JSON protocol on {}", info.serve.address))
+            } else {
+                r.on_disabled_hover_text("endpoint not available in this build")
+            };
+            if r.changed() {
+                actions.push(Action::Serve(on));
+            }
+            ui.separator();
+            clock_ui(ui, info.clock);
+        });
+    });
+    actions
+}
+
+/// The clock, and a badge when it is not real time.
+pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
+    let now = clock.now();
+    ui.label(RichText::new(format::date_time_secs(now)).monospace());
+    if !clock.is_real_time() {
+        let text = match clock {
+            AppClock::Manual(_) => "MANUAL CLOCK".to_string(),
+            AppClock::Simulated(_) => {
+                let speed = clock.speed();
+                let ahead = clock.offset();
+                let mut t = "SIMULATED CLOCK".to_string();
+                if speed > 1.0 {
+                    t.push_str(&format!(" ×{speed:.0}"));
+                }
+                if ahead.as_secs() >= 1 {
+                    t.push_str(&format!(" +{}", format::duration(ahead)));
+                }
+                t
+            }
+        };
+        theme::badge(ui, &text, theme::BadgeStyle { fill: theme::AMBER, text: Color32::BLACK })
+            .on_hover_text("The engine's clock is not real time (Settings → Simulated clock)");
+    }
+}

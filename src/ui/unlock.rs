@@ -1,0 +1,312 @@
+//! The unlock screen: open the default store (or another one, by picker,
+//! typed path or drop), create a store on first run, or open the training
+//! demo. Key derivation runs on the worker, with a visible indicator.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use egui::{Align, Layout, RichText, Ui};
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use super::action::{Action, PickTarget};
+use super::theme;
+use super::worker::{Outcome, Ticket, UiError};
+
+/// A text field for a secret: masked, its undo history dropped every frame,
+/// its buffer zeroized when replaced or dropped.
+pub fn secret_field(ui: &mut Ui, text: &mut Zeroizing<String>, name: &str, hint: &str) -> egui::Response {
+    let response = ui.add(
+        egui::TextEdit::singleline(&mut **text)
+            .password(true)
+            .hint_text(hint)
+            .desired_width(340.0),
+    );
+    let response = response.accessible_name(name);
+    if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), response.id) {
+        state.clear_undoer();
+        state.store(ui.ctx(), response.id);
+    }
+    response
+}
+
+/// A fresh, pre-allocated secret buffer (no reallocation leaves copies behind
+/// for passphrases of ordinary length).
+pub fn secret_buffer() -> Zeroizing<String> {
+    Zeroizing::new(String::with_capacity(256))
+}
+
+/// What the unlock screen is waiting for.
+#[derive(Clone, Debug)]
+enum Waiting {
+    Open,
+    Create,
+    Demo,
+}
+
+/// The unlock screen's state.
+pub struct UnlockScreen {
+    path_text: String,
+    checked_path: Option<String>,
+    path_exists: bool,
+    passphrase: Zeroizing<String>,
+    confirm: Zeroizing<String>,
+    requested: Option<Waiting>,
+    pending: Option<(Ticket, Waiting, Instant)>,
+    progress: Option<(f32, String)>,
+    error: Option<UiError>,
+    message: Option<String>,
+}
+
+impl UnlockScreen {
+    /// The screen, offering `path`.
+    pub fn new(path: Option<&Path>) -> Self {
+        UnlockScreen {
+            path_text: path.map(|p| p.display().to_string()).unwrap_or_default(),
+            checked_path: None,
+            path_exists: false,
+            passphrase: secret_buffer(),
+            confirm: secret_buffer(),
+            requested: None,
+            pending: None,
+            progress: None,
+            error: None,
+            message: None,
+        }
+    }
+
+    /// Shows why the store was locked.
+    pub fn set_message(&mut self, message: impl Into<String>) {
+        self.message = Some(message.into());
+    }
+
+    /// A path chosen by picker or drop.
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path_text = path.display().to_string();
+        self.error = None;
+    }
+
+    /// Whether a job of this screen is running.
+    pub fn is_busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The ticket of the job it just asked for.
+    pub fn submitted(&mut self, ticket: Ticket) {
+        if let Some(w) = self.requested.take() {
+            self.pending = Some((ticket, w, Instant::now()));
+            self.progress = None;
+        }
+    }
+
+    /// A store handed over by the application (no passphrase asked).
+    pub fn expect_open(&mut self, ticket: Ticket) {
+        self.requested = None;
+        self.pending = Some((ticket, Waiting::Open, Instant::now()));
+    }
+
+    /// Progress of the demo build.
+    pub fn progress(&mut self, ticket: Ticket, fraction: f32, text: String) {
+        if self.pending.as_ref().is_some_and(|p| p.0 == ticket) {
+            self.progress = Some((fraction, text));
+        }
+    }
+
+    /// A job's result. Returns true when a store is now open.
+    pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) -> bool {
+        if self.pending.as_ref().is_none_or(|p| p.0 != ticket) {
+            return false;
+        }
+        self.pending = None;
+        self.progress = None;
+        match outcome {
+            Ok(Outcome::Opened { .. }) => {
+                self.passphrase = secret_buffer();
+                self.confirm = secret_buffer();
+                self.error = None;
+                self.message = None;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                self.error = Some(e.clone());
+                false
+            }
+        }
+    }
+
+    fn refresh_exists(&mut self) {
+        if self.checked_path.as_deref() != Some(self.path_text.as_str()) {
+            // A stat, only when the typed path changes.
+            self.path_exists = Path::new(self.path_text.trim()).is_file();
+            self.checked_path = Some(self.path_text.clone());
+        }
+    }
+
+    /// Draws the screen.
+    pub fn ui(&mut self, ui: &mut Ui) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.refresh_exists();
+        let busy = self.pending.is_some();
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.vertical_centered(|ui| {
+                    ui.add_space(ui.available_height().min(900.0) * 0.06);
+                    ui.label(RichText::new("🔐 byok").text_style(egui::TextStyle::Name("Title".into())).strong());
+                    ui.label(theme::weak(
+                        ui,
+                        "AWS KMS keys with imported key material — create, import, rotate, expire, delete, audit",
+                    ));
+                    ui.add_space(18.0);
+                    ui.allocate_ui_with_layout(
+                        egui::vec2(560.0_f32.min(ui.available_width()), 0.0),
+                        Layout::top_down(Align::Min),
+                        |ui| {
+                            theme::card(ui).show(ui, |ui| {
+                                ui.set_width(ui.available_width());
+                                self.store_ui(ui, busy, &mut actions);
+                            });
+                            ui.add_space(14.0);
+                            theme::card(ui).show(ui, |ui| {
+                                ui.set_width(ui.available_width());
+                                self.demo_ui(ui, busy, &mut actions);
+                            });
+                        },
+                    );
+                });
+            });
+        });
+        actions
+    }
+
+    fn store_ui(&mut self, ui: &mut Ui, busy: bool, actions: &mut Vec<Action>) {
+        if let Some(m) = &self.message {
+            theme::note_box(ui, theme::BLUE, |ui| {
+                ui.label(m.as_str());
+            });
+            ui.add_space(6.0);
+        }
+        let creating = !self.path_exists;
+        ui.heading(if creating { "Create a store" } else { "Open store" });
+        ui.add_space(4.0);
+        let path_label = ui.label("Store file");
+        ui.horizontal(|ui| {
+            let w = ui.available_width() - 110.0;
+            ui.add_enabled(
+                !busy,
+                egui::TextEdit::singleline(&mut self.path_text)
+                    .desired_width(w)
+                    .hint_text("/path/to/store.byok"),
+            )
+            .labelled_by(path_label.id);
+            if ui
+                .add_enabled(!busy, egui::Button::new("Browse…"))
+                .on_hover_text("Choose another store file")
+                .clicked()
+            {
+                actions.push(Action::Pick(PickTarget::StoreFile));
+            }
+        });
+        ui.label(theme::weak(
+            ui,
+            if creating {
+                "No store exists at this path yet: choose a passphrase to create it."
+            } else {
+                "The store is encrypted with a key derived from its passphrase (Argon2id)."
+            },
+        ));
+        ui.add_space(8.0);
+        let mut submit = false;
+        if creating {
+            ui.label("Choose a passphrase");
+            let r = secret_field(ui, &mut self.passphrase, "New passphrase", "passphrase");
+            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            ui.label("Repeat the passphrase");
+            let r = secret_field(ui, &mut self.confirm, "Repeat the passphrase", "passphrase again");
+            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        } else {
+            ui.label("Passphrase");
+            let r = secret_field(ui, &mut self.passphrase, "Passphrase", "passphrase");
+            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        }
+        ui.add_space(8.0);
+        let label = if creating { "Create store" } else { "Open store" };
+        let clicked = ui
+            .add_enabled(!busy, egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(140.0, 32.0)))
+            .clicked();
+        if (clicked || submit) && !busy {
+            self.error = None;
+            let path = PathBuf::from(self.path_text.trim());
+            if self.path_text.trim().is_empty() {
+                self.error = Some(UiError::plain("Type or choose a store file.", ""));
+            } else if self.passphrase.is_empty() {
+                self.error = Some(UiError::plain("Type the passphrase.", ""));
+            } else if creating && *self.passphrase != *self.confirm {
+                self.error = Some(UiError::plain("The two passphrases differ.", "type the same passphrase twice"));
+            } else {
+                let passphrase = SecretString::from(self.passphrase.as_str());
+                self.passphrase = secret_buffer();
+                self.confirm = secret_buffer();
+                if creating {
+                    self.requested = Some(Waiting::Create);
+                    actions.push(Action::CreateStore { path, passphrase });
+                } else {
+                    self.requested = Some(Waiting::Open);
+                    actions.push(Action::OpenStore { path, passphrase });
+                }
+            }
+        }
+        if let Some((_, waiting, started)) = &self.pending
+            && !matches!(waiting, Waiting::Demo)
+        {
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "{} — deriving the store key (Argon2id)… {:.1} s",
+                    if matches!(waiting, Waiting::Create) { "Creating the store" } else { "Opening the store" },
+                    started.elapsed().as_secs_f32()
+                ));
+            });
+        }
+        if let Some(e) = &self.error {
+            ui.add_space(8.0);
+            theme::error_box(ui, e);
+        }
+    }
+
+    fn demo_ui(&mut self, ui: &mut Ui, busy: bool, actions: &mut Vec<Action>) {
+        ui.heading("Training");
+        ui.label(
+            "A temporary store with keys in every state: pending import, a material waiting for rotation, \
+             a rotation in progress, an expired material, a deleted material, a key pending deletion, \
+             and a key rotated eight times. Its history is real: built by running the engine at past times.",
+        );
+        ui.add_space(6.0);
+        if ui
+            .add_enabled(
+                !busy,
+                egui::Button::new(RichText::new("🎓 Open training demo").strong()).min_size(egui::vec2(200.0, 32.0)),
+            )
+            .on_hover_text("Creates a throwaway store in a temporary folder; it is deleted when you lock or quit.")
+            .clicked()
+        {
+            self.requested = Some(Waiting::Demo);
+            self.error = None;
+            actions.push(Action::OpenDemo);
+        }
+        if let Some((_, Waiting::Demo, started)) = &self.pending {
+            ui.add_space(6.0);
+            let (fraction, text) = self
+                .progress
+                .clone()
+                .unwrap_or((0.0, "Starting".to_string()));
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .show_percentage()
+                    .animate(true)
+                    .text(format!("{text} ({:.1} s)", started.elapsed().as_secs_f32())),
+            );
+        }
+    }
+}

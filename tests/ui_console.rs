@@ -1,0 +1,245 @@
+//! The console, driven by its labels the way a security officer clicks
+//! through it: a new store, an EXTERNAL key, the import wizard with typed
+//! file paths and with in-app generation, a second material, Rotate now and
+//! its pending indicator, deletion and re-import, encryption, the ciphertext
+//! inspector and the audit export. A manual clock, cheap key derivation and
+//! RSA key pairs made in advance keep it fast and deterministic.
+
+#[path = "ui_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use byok::kms::material::{key_check_value, key_material_id};
+use byok::kms::{KeyMaterialState, KeyState, ManualClock, WrappingAlgorithm, wrap_material};
+use support::*;
+
+fn material(seed: u8) -> [u8; 32] {
+    std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8))
+}
+
+/// Step (a) of the wizard: parameters, saved to `dir` by typed folder.
+fn get_parameters(h: &mut App<'_>, dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
+    wait_label(h, "Get import parameters");
+    assert!(shows(h, "RSA_AES_KEY_WRAP_SHA_256"), "the recommended algorithm is offered");
+    click(h, "Get import parameters");
+    wait_label(h, "Import parameters ready");
+    assert!(shows_part(h, "ParametersValidTo"), "a countdown to ParametersValidTo");
+    assert!(shows_part(h, "openssl pkeyutl -encrypt"), "the OpenSSL commands are shown");
+    let _ = std::fs::remove_file(dir.join("PublicKey.bin"));
+    let _ = std::fs::remove_file(dir.join("ImportToken.bin"));
+    type_into(h, "Folder for PublicKey.bin and ImportToken.bin", &dir.display().to_string());
+    click(h, "Save both to folder");
+    let (pk, tok) = (dir.join("PublicKey.bin"), dir.join("ImportToken.bin"));
+    wait_for(h, "PublicKey.bin and ImportToken.bin", |_| pk.exists() && tok.exists());
+    let public_key = std::fs::read(&pk).expect("PublicKey.bin");
+    let token = std::fs::read(&tok).expect("ImportToken.bin");
+    assert_eq!(public_key.len(), 550, "DER SPKI of the recommended RSA_4096 key");
+    (public_key, token)
+}
+
+#[test]
+fn a_security_officer_runs_the_whole_material_lifecycle() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    let mut rng = rand::rng();
+
+    // A new store on first run.
+    create_store(&mut h);
+    assert!(shows(&h, "● Saved"));
+    assert!(shows(&h, "MANUAL CLOCK"), "a badge whenever the clock is not real time");
+
+    // An EXTERNAL key.
+    click(&mut h, "➕ New key");
+    type_into(&mut h, "Description", "Payments test key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let key = h.state().selected_key().expect("the new key is selected");
+    wait_for(&mut h, "the key in the view", |h| h.state().view().is_some_and(|v| v.key(key).is_some()));
+    assert!(shows(&h, "Pending import"), "a new EXTERNAL key waits for its material");
+    assert!(shows_part(&h, "has no key material yet"));
+    h.check_accessibility();
+
+    // First material: the import wizard with typed file paths.
+    click(&mut h, "📥 Import key material…");
+    let (public_key, token) = get_parameters(&mut h, dir.path());
+    let m1 = material(1);
+    let wrapped = wrap_material(&public_key, WrappingAlgorithm::RsaAesKeyWrapSha256, &m1, &mut rng).unwrap();
+    let wrapped_path = dir.path().join("EncryptedKeyMaterial1.bin");
+    std::fs::write(&wrapped_path, &wrapped).unwrap();
+    assert!(!token.is_empty());
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Where is the wrapped key material?");
+    type_into(&mut h, "EncryptedKeyMaterial.bin path", &wrapped_path.display().to_string());
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    type_into(&mut h, "Key material description", "Material one in HSM vault A");
+    h.check_accessibility();
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    let id1 = key_material_id(key, &m1);
+    assert!(shows(&h, &id1.to_string()), "the wizard shows the KeyMaterialId");
+    click(&mut h, "Close");
+    wait_for(&mut h, "the key to be enabled", |h| {
+        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::Enabled)
+    });
+    assert!(shows(&h, "Enabled"));
+
+    // Rotate now is refused by the engine while nothing is pending.
+    assert!(is_disabled(&h, "⟳ Rotate now"), "no material pending rotation yet");
+
+    // Second material: generated and wrapped here, with its KCV and id.
+    click(&mut h, "📥 Import key material…");
+    let _ = get_parameters(&mut h, dir.path());
+    click(&mut h, "Next ›");
+    click(&mut h, "Generate and wrap here (training)");
+    click(&mut h, "Generate 32 random bytes and wrap them");
+    wait_label(&mut h, "Key check value");
+    assert!(shows(&h, "Keep a copy of this key material outside byok."));
+    let copy = dir.path().join("KeyMaterial2.bin");
+    type_into(&mut h, "Plaintext copy path", &copy.display().to_string());
+    click(&mut h, "Save copy");
+    wait_for(&mut h, "the plaintext copy", |_| copy.exists());
+    let m2: [u8; 32] = std::fs::read(&copy).unwrap().try_into().expect("32 bytes");
+    let id2 = key_material_id(key, &m2);
+    assert!(shows(&h, &key_check_value(&m2)), "the key check value of the plaintext is shown");
+    assert!(shows(&h, &id2.to_string()), "and the KeyMaterialId it gets in this key");
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    assert!(shows(&h, "PENDING_ROTATION"));
+    click(&mut h, "Close");
+    wait_for(&mut h, "the pending material in the view", |h| {
+        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.pending_material().is_some())
+    });
+
+    // Rotate now: enabled, then a pending indicator while it runs.
+    assert!(!is_disabled(&h, "⟳ Rotate now"), "a material waits for rotation");
+    click(&mut h, "⟳ Rotate now");
+    wait_part(&mut h, "Rotation in progress");
+    assert!(shows_part(&h, "OnDemandRotationStartDate"));
+    // The engine completes it on its own clock, not a UI timer.
+    for _ in 0..20 {
+        h.step();
+    }
+    assert!(shows_part(&h, "Rotation in progress"), "still in progress before the delay passes");
+    clock.advance(Duration::from_millis(3_001));
+    wait_for(&mut h, "the rotation to complete", |h| !shows_part(h, "Rotation in progress"));
+    assert!(shows_part(&h, "is now CURRENT"), "a short notice");
+    let k = h.state().view().unwrap().key(key).unwrap().clone();
+    assert_eq!(k.current, Some(id2));
+    assert_eq!(k.material(id2).unwrap().state, KeyMaterialState::Current);
+    assert_eq!(k.material(id1).unwrap().state, KeyMaterialState::NonCurrent);
+    wait_for(&mut h, "the transition animation to end", |h| !shows_part(h, "→"));
+    assert!(shows(&h, "CURRENT") && shows(&h, "NON_CURRENT"), "the table shows the new CURRENT");
+
+    // Delete the first material: the key becomes Pending import, explained.
+    click(&mut h, &format!("Delete key material {}", id1.short()));
+    wait_label(&mut h, "The key becomes Pending import.");
+    assert!(shows_part(&h, "until every deleted material is"));
+    click(&mut h, "Delete key material");
+    wait_for(&mut h, "Pending import", |h| {
+        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::PendingImport)
+    });
+    assert!(shows_part(&h, &format!("material {}… was deleted", id1.short())));
+
+    // Re-import it: the wizard opens in re-import mode for that material.
+    click(&mut h, &format!("Reimport key material {}", id1.short()));
+    wait_label(&mut h, "Re-import key material");
+    let (public_key, _) = get_parameters(&mut h, dir.path());
+    let wrapped = wrap_material(&public_key, WrappingAlgorithm::RsaAesKeyWrapSha256, &m1, &mut rng).unwrap();
+    std::fs::write(&wrapped_path, &wrapped).unwrap();
+    click(&mut h, "Next ›");
+    assert!(is_disabled(&h, "Generate and wrap here (training)"), "a re-import needs the same bytes");
+    type_into(&mut h, "EncryptedKeyMaterial.bin path", &wrapped_path.display().to_string());
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    assert!(shows(&h, "EXISTING_KEY_MATERIAL"));
+    click(&mut h, "Close");
+    wait_for(&mut h, "the key to be enabled again", |h| {
+        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::Enabled)
+    });
+
+    // Encrypt and decrypt, with the material used.
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    type_into(&mut h, "Plaintext", "hello byok");
+    click(&mut h, "Encrypt");
+    wait_label(&mut h, "Encrypted with key material");
+    assert!(shows(&h, &format!("KeyMaterialId {id2}")), "encryption used the current material");
+    click(&mut h, "Use in Decrypt ›");
+    click(&mut h, "Decrypt");
+    wait_label(&mut h, "Decrypted with key material");
+    assert!(shows(&h, "hello byok"));
+    h.check_accessibility();
+
+    // Inspect the ciphertext.
+    click(&mut h, "Inspect ciphertext");
+    wait_label(&mut h, "Can be decrypted now");
+    assert!(shows(&h, &id2.to_string()));
+
+    // A damaged blob gives a plain answer, not a crash.
+    type_into(&mut h, "Ciphertext to decrypt (base64)", "bm90IGEgYmxvYg==");
+    click(&mut h, "Decrypt");
+    wait_label(&mut h, "InvalidCiphertextException");
+    click(&mut h, "Inspect ciphertext");
+    wait_label(&mut h, "Not a byok ciphertext blob");
+
+    // Export the audit trail to a typed path.
+    click(&mut h, "Audit trail");
+    wait_part(&mut h, "records");
+    wait_for(&mut h, "records", |h| !shows(h, "reading…"));
+    let export = dir.path().join("trail.json");
+    type_into(&mut h, "Export path", &export.display().to_string());
+    click(&mut h, "Export");
+    wait_for(&mut h, "the export", |_| export.exists());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let records = json["Records"].as_array().expect("{\"Records\": [...]}");
+    let names: Vec<&str> = records.iter().filter_map(|r| r["eventName"].as_str()).collect();
+    for expected in [
+        "CreateKey",
+        "GetParametersForImport",
+        "ImportKeyMaterial",
+        "RotateKeyOnDemand",
+        "RotateKey",
+        "DeleteImportedKeyMaterial",
+        "Encrypt",
+        "Decrypt",
+    ] {
+        assert!(names.contains(&expected), "{expected} in the export: {names:?}");
+    }
+    click(&mut h, "✔ Verify chain");
+    wait_part(&mut h, "Chain intact");
+    h.check_accessibility();
+
+    // Lock: back to the unlock screen, and the store opens again.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    wait_label(&mut h, "Open store");
+    type_into(&mut h, "Passphrase", "correct horse battery");
+    click(&mut h, "Open store");
+    wait_for(&mut h, "the store to open again", |h| h.state().is_ready());
+    let v = h.state().view().unwrap().clone();
+    assert_eq!(v.key(key).unwrap().state, KeyState::Enabled);
+}
+
+#[test]
+fn a_wrong_passphrase_is_answered_in_plain_words() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    {
+        let mut h = console(&store, &clock);
+        create_store(&mut h);
+        click(&mut h, "🔒 Lock");
+        wait_label(&mut h, "Open store");
+    }
+    let mut h = console(&store, &clock);
+    wait_label(&mut h, "Open store");
+    type_into(&mut h, "Passphrase", "not the passphrase");
+    click(&mut h, "Open store");
+    wait_label(&mut h, "⚠ Wrong passphrase, or the store file is damaged.");
+    assert!(!h.state().is_ready());
+}

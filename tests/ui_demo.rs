@@ -1,0 +1,90 @@
+//! The training demo: one click gives a store with keys in every state,
+//! built by the engine at past times, on the live clock afterwards; its
+//! rotation in progress completes when the clock passes the delay; and it
+//! is removed when the store is locked.
+
+#[path = "ui_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use byok::kms::{KeyState, ManualClock};
+use byok::ui::demo::DEMO_ROTATION_DELAY_MS;
+use support::*;
+
+#[test]
+fn the_training_demo_has_keys_in_every_state() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    wait_label(&mut h, "🎓 Open training demo");
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    assert!(shows(&h, "TRAINING STORE"));
+    let view = h.state().view().expect("view").clone();
+    let by_alias = |a: &str| {
+        view.keys
+            .iter()
+            .find(|k| k.aliases.iter().any(|x| x == a))
+            .unwrap_or_else(|| panic!("{a} in the demo"))
+            .clone()
+    };
+
+    let payments = by_alias("alias/payments-master");
+    assert_eq!(payments.state, KeyState::Enabled);
+    assert_eq!(payments.on_demand_rotations, 8, "a key with many rotations");
+    assert_eq!(payments.materials.len(), 9);
+
+    let hr = by_alias("alias/hr-records");
+    assert_eq!(hr.state, KeyState::Enabled);
+    assert!(hr.pending_material().is_some() && hr.rotation_started.is_none(), "enabled with a pending material");
+
+    let billing = by_alias("alias/billing-archive");
+    assert!(billing.rotation_started.is_some(), "mid-rotation");
+
+    let legacy = by_alias("alias/legacy-export");
+    assert_eq!(legacy.state, KeyState::PendingImport);
+    let expired = legacy.missing_materials().next().expect("a missing material");
+    assert!(expired.valid_to.is_some_and(|v| v < clock_now(&clock)), "it expired");
+
+    let sovereign = by_alias("alias/sovereign-eu");
+    assert_eq!(sovereign.state, KeyState::PendingImport, "a deleted material");
+    assert_eq!(by_alias("alias/staging-temp").state, KeyState::PendingDeletion);
+    assert_eq!(by_alias("alias/vendor-feed").state, KeyState::Disabled);
+    assert_eq!(by_alias("alias/new-partner").state, KeyState::PendingImport);
+    assert!(by_alias("alias/new-partner").materials.is_empty());
+    assert!(by_alias("alias/analytics").completed_rotations >= 2, "automatic rotations happened");
+
+    // The plaintext of the demo's materials is there for re-import demonstrations.
+    let materials = byok::ui::demo::material_dir(&view.path);
+    assert!(materials.join(format!("legacy-export-{}.bin", expired.short)).exists());
+
+    // The state badge says what is wrong and what fixes it.
+    click_first(&mut h, "alias/legacy-export");
+    wait_part(&mut h, &format!("material {}… expired on", expired.short));
+    assert!(shows_part(&h, "Re-import that same material"));
+    assert!(shows(&h, "Material timeline"));
+    h.check_accessibility();
+
+    // The rotation in progress completes when the engine's clock passes the delay.
+    click_first(&mut h, "alias/billing-archive");
+    wait_part(&mut h, "Rotation in progress");
+    clock.advance(Duration::from_millis(DEMO_ROTATION_DELAY_MS));
+    let billing_id = billing.id;
+    wait_for(&mut h, "the demo rotation to complete", |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(billing_id))
+            .is_some_and(|k| k.rotation_started.is_none() && k.on_demand_rotations == 1)
+    });
+
+    // Locking removes the training store.
+    let folder = view.path.parent().expect("demo folder").to_path_buf();
+    assert!(folder.exists());
+    click(&mut h, "🔒 Lock");
+    wait_for(&mut h, "the demo folder to be removed", |_| !folder.exists());
+}
+
+fn clock_now(c: &ManualClock) -> byok::kms::Timestamp {
+    byok::kms::Clock::now(c)
+}

@@ -1,0 +1,134 @@
+//! Screenshots of the main screens with the training demo, rendered headless
+//! through wgpu (Mesa llvmpipe) and written to `assets/`.
+//!
+//! `XDG_RUNTIME_DIR=$(mktemp -d) cargo test --features snapshots --test ui_screenshots`
+#![cfg(feature = "snapshots")]
+
+#[path = "ui_support.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use byok::kms::ManualClock;
+use byok::ui::{AppConfig, ConsoleApp};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use support::*;
+
+fn assets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
+
+fn shoot(h: &mut App<'_>, name: &str) {
+    for _ in 0..6 {
+        h.step();
+    }
+    let image = h.render().expect("render");
+    let path = assets().join(format!("screenshot-{name}.png"));
+    image.save(&path).expect("write png");
+    eprintln!("wrote {}", path.display());
+}
+
+fn click_at(h: &mut App<'_>, pos: egui::Pos2) {
+    h.event(egui::Event::PointerMoved(pos));
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+fn harness(store: &std::path::Path, clock: &ManualClock) -> App<'static> {
+    let config = AppConfig::for_tests(store.to_path_buf(), clock.clone(), || Box::new(test_keys()));
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .wgpu()
+        .build_eframe(move |cc| ConsoleApp::new(cc, config))
+}
+
+#[test]
+fn screenshots_of_the_main_screens() {
+    std::fs::create_dir_all(assets()).expect("assets/");
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = harness(&store, &clock);
+    wait_label(&mut h, "🎓 Open training demo");
+    shoot(&mut h, "unlock");
+
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    clock.advance(Duration::from_secs(2));
+
+    // Keys: the key with many rotations, its materials and timeline.
+    click_first(&mut h, "alias/payments-master");
+    wait_label(&mut h, "Material timeline");
+    wait_for(&mut h, "the timeline", |h| !shows(h, "Reading the audit trail…"));
+    shoot(&mut h, "keys");
+
+    // Timeline: a key whose material was deleted, cursor in the past.
+    click_first(&mut h, "alias/sovereign-eu");
+    wait_label(&mut h, "Material timeline");
+    wait_for(&mut h, "the timeline", |h| !shows(h, "Reading the audit trail…"));
+    h.get_by_label("Material timeline").scroll_to_me();
+    settle(&mut h);
+    let r = h.get_by_label("Material timeline").rect();
+    click_at(&mut h, egui::pos2(r.left() + 200.0 + (r.width() - 200.0) * 0.55, r.top() + 80.0));
+    shoot(&mut h, "timeline");
+
+    // Rotation in progress.
+    click_first(&mut h, "alias/billing-archive");
+    wait_part(&mut h, "Rotation in progress");
+    shoot(&mut h, "rotation");
+
+    // The import wizard, parameters ready.
+    click_first(&mut h, "alias/new-partner");
+    wait_label(&mut h, "📥 Import key material…");
+    click(&mut h, "📥 Import key material…");
+    click(&mut h, "Get import parameters");
+    wait_label(&mut h, "Import parameters ready");
+    shoot(&mut h, "wizard");
+    click(&mut h, "Cancel");
+
+    // Cryptography: encrypt, then inspect a ciphertext of an expired material.
+    click_first(&mut h, "alias/hr-records");
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    type_into(&mut h, "Plaintext", "Quarterly payroll run 2026-Q1");
+    click(&mut h, "Encrypt");
+    wait_label(&mut h, "Encrypted with key material");
+    click(&mut h, "Use in Decrypt ›");
+    click(&mut h, "Decrypt");
+    wait_label(&mut h, "Decrypted with key material");
+    click(&mut h, "Inspect ciphertext");
+    wait_label(&mut h, "Can be decrypted now");
+    shoot(&mut h, "crypto");
+
+    // Audit trail with a record selected.
+    click(&mut h, "Audit trail");
+    wait_for(&mut h, "records", |h| !shows(h, "reading…"));
+    settle(&mut h);
+    click_first(&mut h, "RotateKey");
+    settle(&mut h);
+    shoot(&mut h, "audit");
+
+    // Settings, then the light theme.
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Simulated clock (training)");
+    shoot(&mut h, "settings");
+    click(&mut h, "Light");
+    click(&mut h, "Keys");
+    click_first(&mut h, "alias/legacy-export");
+    wait_for(&mut h, "the timeline", |h| shows(h, "Material timeline") && !shows(h, "Reading the audit trail…"));
+    shoot(&mut h, "light");
+}

@@ -1,0 +1,127 @@
+//! Helpers for the console tests: a console on a manual clock with cheap key
+//! derivation and RSA key pairs made in advance, and ways to wait for the
+//! background worker while stepping frames.
+#![allow(dead_code)]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use byok::kms::ManualClock;
+use byok::ui::{AppConfig, ConsoleApp};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+pub use common::{START, test_keys};
+
+/// A console harness.
+pub type App<'a> = Harness<'a, ConsoleApp>;
+
+/// The console for `store`, on `clock`.
+pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
+    let config = AppConfig::for_tests(store.to_path_buf(), clock.clone(), || Box::new(test_keys()));
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| ConsoleApp::new(cc, config))
+}
+
+/// Steps frames until `cond` holds (the worker answers in the background).
+#[track_caller]
+pub fn wait_for(h: &mut App<'_>, what: &str, cond: impl Fn(&App<'_>) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if cond(h) {
+            h.step();
+            h.step();
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(4));
+    }
+}
+
+/// Whether a node with exactly this label is shown.
+pub fn shows(h: &App<'_>, label: &str) -> bool {
+    h.query_all_by_label(label).next().is_some()
+}
+
+/// Whether a node whose label contains `part` is shown.
+pub fn shows_part(h: &App<'_>, part: &str) -> bool {
+    h.query_all_by_label_contains(part).next().is_some()
+}
+
+/// Waits for a label to appear.
+#[track_caller]
+pub fn wait_label(h: &mut App<'_>, label: &str) {
+    let l = label.to_string();
+    wait_for(h, &format!("label {label:?}"), move |h| shows(h, &l));
+}
+
+/// Waits for a label containing `part` to appear.
+#[track_caller]
+pub fn wait_part(h: &mut App<'_>, part: &str) {
+    let l = part.to_string();
+    wait_for(h, &format!("a label containing {part:?}"), move |h| shows_part(h, &l));
+}
+
+/// Clicks the only node labelled `label`.
+#[track_caller]
+pub fn click(h: &mut App<'_>, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.step();
+}
+
+/// Whether the only node labelled `label` is disabled.
+#[track_caller]
+pub fn is_disabled(h: &App<'_>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+/// Replaces the text of the field labelled `label`.
+#[track_caller]
+pub fn type_into(h: &mut App<'_>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+    h.step();
+}
+
+/// A temporary folder for a test's store and files.
+pub fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store.byok");
+    (dir, store)
+}
+
+/// Creates a store through the unlock screen and waits until it is open.
+pub fn create_store(h: &mut App<'_>) {
+    wait_label(h, "Create a store");
+    type_into(h, "New passphrase", "correct horse battery");
+    type_into(h, "Repeat the passphrase", "correct horse battery");
+    click(h, "Create store");
+    wait_for(h, "the store to open", |h| h.state().is_ready());
+}
+
+/// Runs the harness until nothing animates (bounded).
+pub fn settle(h: &mut App<'_>) {
+    for _ in 0..10 {
+        h.step();
+    }
+}
+
+/// Clicks the first node labelled `label` (in drawing order: the key list
+/// comes before the detail).
+#[track_caller]
+pub fn click_first(h: &mut App<'_>, label: &str) {
+    h.get_all_by_label(label).next().expect("a node").click();
+    h.step();
+    h.step();
+}
