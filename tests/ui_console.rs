@@ -47,7 +47,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
 
     // A new store on first run.
     create_store(&mut h);
-    assert!(shows(&h, "● Saved"));
+    assert!(shows(&h, "✔ Saved"));
     assert!(shows(&h, "MANUAL CLOCK"), "a badge whenever the clock is not real time");
 
     // An EXTERNAL key.
@@ -132,7 +132,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     assert_eq!(k.current, Some(id2));
     assert_eq!(k.material(id2).unwrap().state, KeyMaterialState::Current);
     assert_eq!(k.material(id1).unwrap().state, KeyMaterialState::NonCurrent);
-    wait_for(&mut h, "the transition animation to end", |h| !shows_part(h, "→"));
+    wait_for(&mut h, "the transition animation to end", |h| !shows_part(h, "PENDING › "));
     assert!(shows(&h, "CURRENT") && shows(&h, "NON_CURRENT"), "the table shows the new CURRENT");
 
     // Delete the first material: the key becomes Pending import, explained.

@@ -93,6 +93,7 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
             clock.advance(Duration::from_secs(10 * 3600));
             kms.tick();
             note(kms, &mut seen);
+            clock.advance(Duration::from_secs(60));
             import(kms, key, &m2, ImportType::ExistingKeyMaterial, None);
             note(kms, &mut seen);
             clock.advance(hour);

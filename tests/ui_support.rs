@@ -33,13 +33,13 @@ pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
 pub fn wait_for(h: &mut App<'_>, what: &str, cond: impl Fn(&App<'_>) -> bool) {
     let start = Instant::now();
     loop {
-        h.step();
         if cond(h) {
             h.step();
             h.step();
             return;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        h.step();
         std::thread::sleep(Duration::from_millis(4));
     }
 }
@@ -71,9 +71,13 @@ pub fn wait_part(h: &mut App<'_>, part: &str) {
 /// Clicks the only node labelled `label`.
 #[track_caller]
 pub fn click(h: &mut App<'_>, label: &str) {
+    wait_label(h, label);
     h.get_by_label(label).click();
-    h.step();
-    h.step();
+    // Press and release, then a frame for the action to apply and one for a
+    // new window or popup to lay itself out.
+    for _ in 0..4 {
+        h.step();
+    }
 }
 
 /// Whether the only node labelled `label` is disabled.
@@ -85,6 +89,7 @@ pub fn is_disabled(h: &App<'_>, label: &str) -> bool {
 /// Replaces the text of the field labelled `label`.
 #[track_caller]
 pub fn type_into(h: &mut App<'_>, label: &str, text: &str) {
+    wait_label(h, label);
     h.get_by_label(label).focus();
     h.step();
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -121,7 +126,9 @@ pub fn settle(h: &mut App<'_>) {
 /// comes before the detail).
 #[track_caller]
 pub fn click_first(h: &mut App<'_>, label: &str) {
+    wait_label(h, label);
     h.get_all_by_label(label).next().expect("a node").click();
-    h.step();
-    h.step();
+    for _ in 0..4 {
+        h.step();
+    }
 }

@@ -138,6 +138,8 @@ impl ConsoleApp {
         {
             config.store_path = Some(last);
         }
+        theme::apply(&ctx, prefs.theme, prefs.presentation);
+        let wanted_theme = (prefs.theme, prefs.presentation);
         let repaint_ctx = ctx.clone();
         let worker = Worker::start(config.clone(), move || repaint_ctx.request_repaint());
         egui_extras::install_image_loaders(&ctx);
@@ -147,7 +149,7 @@ impl ConsoleApp {
             ctx,
             worker,
             prefs,
-            applied_theme: None,
+            applied_theme: Some(wanted_theme),
             phase: Phase::Locked,
             ws: Workspace::new(),
             owners: HashMap::new(),
@@ -690,7 +692,7 @@ impl ConsoleApp {
                 ui.add_space(60.0);
                 ui.label(RichText::new("No key selected").heading());
                 ui.label("Create a key to start: Ctrl+N, or the button below.");
-                if ui.button("➕ New key").clicked() {
+                if ui.button("➕ Create a key").clicked() {
                     actions.push(Action::NewKeyDialog);
                 }
             });

@@ -689,13 +689,13 @@ impl ImportWizard {
             });
         }
         ui.add_space(6.0);
-        ui.label(RichText::new("Key material description").strong());
+        let label = ui.label(RichText::new("Key material description").strong());
         ui.add(
             egui::TextEdit::singleline(&mut self.description)
                 .hint_text("where the copy is kept, e.g. KeyMaterial2 kept in HSM vault A")
                 .desired_width(520.0),
         )
-        .accessible_name("Key material description");
+        .labelled_by(label.id);
         ui.label(theme::weak(ui, "Letters, digits, spaces and : / _ . - (up to 256)."));
         ui.add_space(6.0);
         ui.label(RichText::new("Expiration").strong());

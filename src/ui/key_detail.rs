@@ -673,7 +673,7 @@ fn material_state_cell(ui: &mut Ui, key: &KeyView, m: &MaterialView, now: Timest
             let from_style = theme::material_state(from);
             let t = (p * 1.6).min(1.0);
             let fill = from_style.fill.lerp_to_gamma(style.fill, t);
-            let text = if t < 1.0 { format!("{} → {}", short_state(from), m.state.as_str()) } else { m.state.as_str().to_string() };
+            let text = if t < 1.0 { format!("{} › {}", short_state(from), m.state.as_str()) } else { m.state.as_str().to_string() };
             theme::badge(ui, &text, theme::BadgeStyle { fill, text: Color32::WHITE });
         }
         _ => {

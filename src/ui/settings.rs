@@ -178,11 +178,8 @@ impl SettingsPanel {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Change passphrase").strong().size(17.0));
-            ui.label("Current passphrase");
             secret_field(ui, &mut self.current, "Current passphrase", "current passphrase");
-            ui.label("New passphrase");
             secret_field(ui, &mut self.new, "New passphrase", "new passphrase");
-            ui.label("Repeat the new passphrase");
             secret_field(ui, &mut self.confirm, "Repeat the new passphrase", "new passphrase again");
             ui.horizontal(|ui| {
                 let ready = !self.current.is_empty() && !self.new.is_empty();

@@ -71,7 +71,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
                 ui.label("Saving…");
             }
             (SaveStatus::Saved, false) => {
-                ui.label(theme::colored(ui, "● Saved", theme::GREEN))
+                ui.label(theme::colored(ui, "✔ Saved", theme::GREEN))
                     .on_hover_text("Every acknowledged change is on disk");
             }
         }
@@ -121,6 +121,6 @@ pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
             }
         };
         theme::badge(ui, &text, theme::BadgeStyle { fill: theme::AMBER, text: Color32::BLACK })
-            .on_hover_text("The engine's clock is not real time (Settings → Simulated clock)");
+            .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
     }
 }

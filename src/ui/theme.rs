@@ -54,7 +54,6 @@ pub fn apply(ctx: &egui::Context, choice: ThemeChoice, presentation: bool) {
             (TextStyle::Button, FontId::new(15.0 * scale, Proportional)),
             (TextStyle::Monospace, FontId::new(14.0 * scale, Monospace)),
             (TextStyle::Heading, FontId::new(21.0 * scale, Proportional)),
-            (TextStyle::Name("Title".into()), FontId::new(26.0 * scale, Proportional)),
         ]
         .into();
         style.spacing.item_spacing = Vec2::new(8.0, 6.0);

@@ -13,16 +13,17 @@ use super::action::{Action, PickTarget};
 use super::theme;
 use super::worker::{Outcome, Ticket, UiError};
 
-/// A text field for a secret: masked, its undo history dropped every frame,
-/// its buffer zeroized when replaced or dropped.
+/// A labelled text field for a secret: masked, its undo history dropped
+/// every frame, its buffer zeroized when replaced or dropped.
 pub fn secret_field(ui: &mut Ui, text: &mut Zeroizing<String>, name: &str, hint: &str) -> egui::Response {
+    let label = ui.label(name);
     let response = ui.add(
         egui::TextEdit::singleline(&mut **text)
             .password(true)
             .hint_text(hint)
             .desired_width(340.0),
     );
-    let response = response.accessible_name(name);
+    let response = response.labelled_by(label.id);
     if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), response.id) {
         state.clear_undoer();
         state.store(ui.ctx(), response.id);
@@ -152,7 +153,7 @@ impl UnlockScreen {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.vertical_centered(|ui| {
                     ui.add_space(ui.available_height().min(900.0) * 0.06);
-                    ui.label(RichText::new("🔐 byok").text_style(egui::TextStyle::Name("Title".into())).strong());
+                    ui.label(RichText::new("🔐 byok").size(34.0).strong());
                     ui.label(theme::weak(
                         ui,
                         "AWS KMS keys with imported key material — create, import, rotate, expire, delete, audit",
@@ -187,7 +188,7 @@ impl UnlockScreen {
             ui.add_space(6.0);
         }
         let creating = !self.path_exists;
-        ui.heading(if creating { "Create a store" } else { "Open store" });
+        ui.heading(if creating { "Create a store" } else { "Open a store" });
         ui.add_space(4.0);
         let path_label = ui.label("Store file");
         ui.horizontal(|ui| {
@@ -218,14 +219,11 @@ impl UnlockScreen {
         ui.add_space(8.0);
         let mut submit = false;
         if creating {
-            ui.label("Choose a passphrase");
             let r = secret_field(ui, &mut self.passphrase, "New passphrase", "passphrase");
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            ui.label("Repeat the passphrase");
             let r = secret_field(ui, &mut self.confirm, "Repeat the passphrase", "passphrase again");
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         } else {
-            ui.label("Passphrase");
             let r = secret_field(ui, &mut self.passphrase, "Passphrase", "passphrase");
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         }
