@@ -423,9 +423,9 @@ impl CryptoPanel {
             if let Some(dk) = self.data_key.value().cloned() {
                 material_line(ui, "Encrypted under key material", dk.material);
                 ui.label(theme::weak(ui, "Plaintext data key (base64) — use it, then forget it"));
-                ui.add(egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace()).wrap());
+                ui.add(egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace()).wrap().selectable(true));
                 ui.label(theme::weak(ui, "CiphertextBlob (base64) — store it with your data"));
-                ui.add(egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace()).wrap());
+                ui.add(egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace()).wrap().selectable(true));
                 ui.horizontal(|ui| {
                     if ui.button("📋 Copy CiphertextBlob").clicked() {
                         actions.push(Action::Copy(dk.blob_b64.clone()));

@@ -613,7 +613,7 @@ impl ImportWizard {
                         .on_hover_text("AES-256-ECB of sixteen zero bytes, first three bytes: compare with your HSM");
                     ui.end_row();
                     ui.label("KeyMaterialId in this key");
-                    ui.add(egui::Label::new(RichText::new(material_id.to_string()).monospace()).wrap());
+                    ui.add(egui::Label::new(RichText::new(material_id.to_string()).monospace()).wrap().selectable(true));
                     ui.end_row();
                     ui.label("Wrapped");
                     ui.label(format!("{wrapped_len} bytes"));
@@ -744,7 +744,7 @@ impl ImportWizard {
             ui.label(RichText::new("Key material imported").strong().size(18.0));
             egui::Grid::new("import-result").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 ui.label("KeyMaterialId");
-                ui.add(egui::Label::new(RichText::new(out.key_material_id.to_string()).monospace()).wrap());
+                ui.add(egui::Label::new(RichText::new(out.key_material_id.to_string()).monospace()).wrap().selectable(true));
                 ui.end_row();
                 ui.label("Import type");
                 ui.label(out.import_type.as_str());

@@ -61,6 +61,9 @@ pub fn apply(ctx: &egui::Context, choice: ThemeChoice, presentation: bool) {
         style.spacing.interact_size.y = 26.0 * scale;
         style.spacing.combo_width = 180.0;
         style.spacing.tooltip_width = 460.0;
+        // Labels pass clicks to the row under them (key list, audit trail);
+        // identifiers that are worth copying opt back in with `.selectable(true)`.
+        style.interaction.selectable_labels = false;
         style.visuals.hyperlink_color = if style.visuals.dark_mode {
             Color32::from_rgb(125, 185, 255)
         } else {
