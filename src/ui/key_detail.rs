@@ -82,7 +82,10 @@ impl KeyDetail {
 
     /// A job's result; returns a notice to show on success.
     pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) -> Option<String> {
-        let (_, what, _) = self.pending.take().filter(|p| p.0 == ticket)?;
+        if !self.owns(ticket) {
+            return None;
+        }
+        let (_, what, _) = self.pending.take()?;
         match outcome {
             Ok(Outcome::Changed(text)) => {
                 self.error = None;
