@@ -447,14 +447,21 @@ impl Kms {
         self.push_record(record);
     }
 
-    fn record_service_event(&mut self, at: Timestamp, name: &'static str, key: KeyId, extra: Value) {
+    /// Records a byok service event about the store itself (for example
+    /// `AuditJournalDamaged` when opening found a damaged journal segment).
+    pub fn audit_store_event(&mut self, name: &'static str, details: Value) {
+        let now = self.clock.now();
+        self.record_service_event(now, name, None, details);
+    }
+
+    fn record_service_event(&mut self, at: Timestamp, name: &'static str, key: Option<KeyId>, extra: Value) {
         let identity = UserIdentity {
             identity_type: "AWSService".into(),
             account_id: self.state.settings.account_id.clone(),
             invoked_by: "kms.amazonaws.com".into(),
             access_key_id: None,
         };
-        let mut record = self.new_record(identity, at, name, "AwsServiceEvent", Some(key));
+        let mut record = self.new_record(identity, at, name, "AwsServiceEvent", key);
         record.read_only = false;
         record.additional_event_data = Some(extra);
         self.push_record(record);
@@ -645,14 +652,21 @@ impl Kms {
     // ----- time-driven events (SPEC §4) -----
 
     fn advance(&mut self, now: Timestamp) {
+        // Fast path: nothing changed since the next due time was computed,
+        // and it is still in the future.
+        if let Some((generation, due)) = self.next_due
+            && generation == self.generation
+            && due.is_none_or(|t| t > now)
+        {
+            return;
+        }
         loop {
-            match self.next_event_time() {
-                Some(t) if t <= now => {}
-                _ => return,
-            }
             match self.next_due_event() {
                 Some((t, due)) if t <= now => self.apply_event(t, due),
-                _ => return,
+                next => {
+                    self.next_due = Some((self.generation, next.map(|(t, _)| t)));
+                    return;
+                }
             }
         }
     }
@@ -708,7 +722,7 @@ impl Kms {
                 self.state.keys.remove(&key_id);
                 self.state.aliases.retain(|_, a| a.target != key_id);
                 self.state.import_parameters.retain(|_, p| p.key_id != key_id);
-                self.record_service_event(at, "DeleteKey", key_id, json!({}));
+                self.record_service_event(at, "DeleteKey", Some(key_id), json!({}));
             }
         }
         self.changed();
@@ -728,7 +742,7 @@ impl Kms {
         self.record_service_event(
             at,
             "DeleteExpiredKeyMaterial",
-            key_id,
+            Some(key_id),
             json!({ "keyMaterialId": material_id.to_string() }),
         );
     }
@@ -770,7 +784,7 @@ impl Kms {
         self.record_service_event(
             at,
             "RotateKey",
-            key_id,
+            Some(key_id),
             json!({
                 "rotationType": rotation_type.as_str(),
                 "previousKeyMaterialId": previous.map(|p| p.to_string()),

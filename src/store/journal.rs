@@ -95,6 +95,8 @@ pub struct Journal {
     flusher: Option<JoinHandle<()>>,
     /// What opening found and did (a torn tail dropped, damage kept aside).
     pub notes: Vec<String>,
+    /// The damage opening found (also in `notes`), for the audit trail.
+    pub damage: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,7 +164,9 @@ struct SegmentScan {
     damaged: Option<String>,
 }
 
-fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
+/// Reads a segment. Every frame is authenticated; with `all_records` false
+/// only the last valid one is parsed (opening needs just the chain head).
+fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8], all_records: bool) -> SegmentScan {
     let mut scan = SegmentScan {
         records: Vec::new(),
         valid_len: 0,
@@ -181,6 +185,7 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
     }
     let cipher = Aes256Gcm::new_from_slice(keys.key.expose()).expect("32-byte key");
     let mut offset = header.len();
+    let mut last_body: Option<(usize, Vec<u8>)> = None;
     scan.valid_len = offset as u64;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
@@ -205,22 +210,43 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
             .is_ok();
         let end = offset + 16 + len;
         if !ok {
-            if end == bytes.len() {
+            if end == bytes.len() && scan.damaged.is_none() {
                 torn(&mut scan);
-            } else {
-                scan.damaged = Some(format!("the record at offset {offset} fails authentication"));
-            }
-            break;
-        }
-        match serde_json::from_slice::<AuditRecord>(&body) {
-            Ok(r) => scan.records.push(r),
-            Err(_) => {
-                scan.damaged = Some(format!("the record at offset {offset} is not an audit record"));
                 break;
             }
+            // Damage in the middle: note it and read on, so that the records
+            // after it are kept and the gap shows in verification.
+            scan.damaged
+                .get_or_insert_with(|| format!("the record at offset {offset} fails authentication"));
+            offset = end;
+            continue;
+        }
+        let is_last = end == bytes.len();
+        if all_records || is_last {
+            match serde_json::from_slice::<AuditRecord>(&body) {
+                Ok(r) => scan.records.push(r),
+                Err(_) => {
+                    scan.damaged
+                        .get_or_insert_with(|| format!("the record at offset {offset} is not an audit record"));
+                }
+            }
+        } else {
+            last_body = Some((offset, body));
         }
         offset = end;
-        scan.valid_len = offset as u64;
+        if scan.damaged.is_none() {
+            scan.valid_len = offset as u64;
+        }
+    }
+    // Stopped early (torn tail or damage): the head is the last whole record.
+    if !all_records
+        && scan.records.is_empty()
+        && let Some((at, body)) = last_body
+    {
+        match serde_json::from_slice::<AuditRecord>(&body) {
+            Ok(r) => scan.records.push(r),
+            Err(_) => scan.damaged = Some(format!("the record at offset {at} is not an audit record")),
+        }
     }
     scan
 }
@@ -232,6 +258,7 @@ impl Journal {
     pub fn open(config: JournalConfig, keys: JournalKeys) -> Result<(Journal, ChainHead), StoreError> {
         fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
         let mut notes = Vec::new();
+        let mut damage = Vec::new();
         let numbers = segment_numbers(&config.dir)?;
         let mut head = ChainHead::default();
         let mut segment = numbers.last().copied().unwrap_or(1);
@@ -241,9 +268,10 @@ impl Journal {
             for &n in numbers.iter().rev() {
                 let path = segment_path(&config.dir, n);
                 let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-                let scan = scan_segment(&keys, n, &bytes);
+                let scan = scan_segment(&keys, n, &bytes, false);
                 if n == last {
                     if let Some(why) = &scan.damaged {
+                        damage.push(format!("segment {n}: {why}"));
                         notes.push(format!(
                             "audit journal segment {} is damaged ({why}); it is kept unchanged and new records go to a new segment",
                             path.display()
@@ -308,6 +336,7 @@ impl Journal {
                 shared,
                 flusher: Some(flusher),
                 notes,
+                damage,
             },
             head,
         ))
@@ -389,7 +418,7 @@ impl Journal {
         for n in segment_numbers(dir)? {
             let path = segment_path(dir, n);
             let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-            out.extend(scan_segment(&self.shared.keys, n, &bytes).records);
+            out.extend(scan_segment(&self.shared.keys, n, &bytes, true).records);
         }
         Ok(out)
     }

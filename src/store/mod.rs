@@ -118,7 +118,7 @@ impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             auto_lock_minutes: 15,
-            journal_segment_bytes: 16 << 20,
+            journal_segment_bytes: 8 << 20,
             journal_retention_segments: 0,
         }
     }
@@ -426,6 +426,9 @@ impl Vault {
         let notes = journal.notes.clone();
         let mut kms = Kms::from_state(body.kms, options.clock, options.wrapping_keys, Kms::os_rng());
         kms.set_chain_head(head);
+        for damage in &journal.damage {
+            kms.audit_store_event("AuditJournalDamaged", serde_json::json!({ "detail": damage }));
+        }
         let mut vault = Vault {
             saved_generation: kms.generation(),
             kms,
