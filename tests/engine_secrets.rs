@@ -27,6 +27,7 @@ fn encodings(secret: &[u8], window_step: Option<usize>) -> Vec<(&'static str, St
         ("base64url", URL_SAFE_NO_PAD.encode(secret)),
         ("debug list", format!("{secret:?}")),
         ("pretty debug list", format!("{secret:#?}")),
+        ("JSON list", serde_json::to_string(secret).unwrap()),
     ];
     let raw = String::from_utf8_lossy(secret).into_owned();
     // A lossy string of random bytes is mostly replacement characters; it
@@ -45,6 +46,8 @@ fn encodings(secret: &[u8], window_step: Option<usize>) -> Vec<(&'static str, St
             out.push(("16-byte window, HEX", hex(window).to_uppercase()));
             let list = format!("{window:?}");
             out.push(("16-byte window, list", list[1..list.len() - 1].to_string()));
+            let json = serde_json::to_string(window).unwrap();
+            out.push(("16-byte window, JSON list", json[1..json.len() - 1].to_string()));
         }
     }
     out
