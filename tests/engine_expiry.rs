@@ -289,8 +289,26 @@ fn a_pending_material_expiring_during_its_rotation_cancels_the_rotation() {
     h.rotate(key).unwrap();
     h.kms.take_audit_records();
 
+    // At the expiry the rotation stops being in progress at once...
+    h.clock.set(t0.plus(Duration::from_secs(600)));
+    let caller = h.caller.clone();
+    let status = h
+        .kms
+        .get_key_rotation_status(&caller, &key.to_string())
+        .unwrap();
+    assert_eq!(status.on_demand_rotation_start_date, None);
+    assert_eq!(h.kms.key(key).unwrap().rotation_started(), None);
+    // ... and "Rotate now" is refused for want of pending material, not
+    // because a rotation is still running.
+    let arn = h.arn(key);
+    assert_err(
+        h.rotate(key),
+        "KMSInvalidStateException",
+        &format!("No available key material pending rotation for the key: {arn}."),
+    );
+
     h.clock.set(t0.plus(Duration::from_secs(7200)));
-    assert!(h.kms.tick());
+    assert!(!h.kms.tick(), "nothing more happens at the old due time");
     let records = h.kms.take_audit_records();
     assert_eq!(
         service_events(&records),
