@@ -105,16 +105,21 @@ fn required<T>(v: Option<T>, member: &str) -> Result<T, Failure> {
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Failure> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
+    let unreadable = |detail: &dyn fmt::Display| {
         Failure::Wire(ApiError::new(
             "SerializationException",
-            format!("The request body could not be read: {e}"),
+            format!("The request body could not be read: {detail}"),
             400,
         ))
-    })
+    };
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(T::default()),
+        Some(b'{') => {}
+        // serde would read a JSON array as the request's members in order;
+        // the protocol's requests are objects.
+        Some(_) => return Err(unreadable(&"a request must be a JSON object")),
+    }
+    serde_json::from_slice(body).map_err(|e| unreadable(&e))
 }
 
 fn enum_member<E>(parse: fn(&str, &str) -> Result<E, KmsError>, member: &str, v: Option<&str>) -> Result<Option<E>, Failure> {

@@ -132,6 +132,61 @@ mod tests {
         );
     }
 
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// SPEC §5 known answer. Computed independently with Python's
+    /// `cryptography` (HKDF-SHA256 and AESGCM) from the SPEC's description:
+    /// key id and material of SPEC §8's vector, salt a0..af, iv b0..bb,
+    /// context {"purpose": "test", "Department": "Finance"}.
+    #[test]
+    fn blob_known_answer() {
+        let key = KeyId::from_bytes(
+            unhex("1234abcd12ab34cd56ef1234567890ab")
+                .try_into()
+                .unwrap(),
+        );
+        let material_id = KeyMaterialId::from_bytes(
+            unhex("82e5515fe5249175b7446abfe554fef5b520d136ff1338dcafa160a172885cb8")
+                .try_into()
+                .unwrap(),
+        );
+        let material = MaterialBytes::from_slice(&(0u8..32).collect::<Vec<_>>()).unwrap();
+        let context = EncryptionContext::from([
+            ("purpose".to_string(), "test".to_string()),
+            ("Department".to_string(), "Finance".to_string()),
+        ]);
+        let salt: [u8; 16] = std::array::from_fn(|i| 0xa0 + i as u8);
+        let iv: [u8; 12] = std::array::from_fn(|i| 0xb0 + i as u8);
+        let expected = unhex(concat!(
+            "01",
+            "1234abcd12ab34cd56ef1234567890ab",
+            "82e5515fe5249175b7446abfe554fef5b520d136ff1338dcafa160a172885cb8",
+            "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+            "b0b1b2b3b4b5b6b7b8b9babb",
+            "dcc87ce154ca9b01aee3c613",
+            "05922d580893ee7598d912e69e0f01fd",
+        ));
+        let blob = seal(
+            key,
+            material_id,
+            &material,
+            b"Hello, byok!",
+            &context,
+            salt,
+            iv,
+        );
+        assert_eq!(blob, expected);
+        assert_eq!(
+            open(&expected, &material, &context).unwrap().expose(),
+            b"Hello, byok!"
+        );
+    }
+
     #[test]
     fn seals_and_opens_and_rejects_any_change() {
         let m = MaterialBytes::from_slice(&[5; 32]).unwrap();

@@ -94,6 +94,26 @@ mod tests {
         }
     }
 
+    /// Known answer for the token format, computed independently with
+    /// Python's `cryptography` AESGCM: key 09 x 32, nonce 01 x 12, associated
+    /// data `byok/import-token/v1`, claims token id 03 x 16 || key id 04 x 16
+    /// || algorithm index 4 || spec index 1 || ValidTo 1800000000000 ms as
+    /// i64 big-endian.
+    #[test]
+    fn token_known_answer() {
+        let secret = SecretArray::from_slice(&[9; 32]).unwrap();
+        let token = seal(&secret, &claims(), [1; 12]);
+        let expected = concat!(
+            "01",
+            "010101010101010101010101",
+            "ba73826610e4cb73124d5ccee68c8310b8c1c0cee1c479c4e8b70d9028c55cd6",
+            "37790656277bf5dc3638",
+            "5014b82115ecb2d04aa47cac33db1dba",
+        );
+        let hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
+
     #[test]
     fn round_trips_and_rejects_every_change() {
         let secret = SecretArray::from_slice(&[9; 32]).unwrap();

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use byok::kms::{
@@ -22,20 +22,65 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
+/// One pregenerated wrapping key pair: its PKCS#8 DER file and the parsed key.
+pub struct TestKeyPair {
+    pub pkcs8_der: Vec<u8>,
+    pub key: rsa::PrivateKey,
+}
+
+/// The key pairs in tests/data/wrapping, read and parsed once per test binary
+/// (parsing a 4096-bit key costs milliseconds, and property tests build
+/// thousands of engines).
+pub fn test_key_pairs() -> &'static [TestKeyPair] {
+    static PAIRS: OnceLock<Vec<TestKeyPair>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let mut files: Vec<_> = std::fs::read_dir(data_dir().join("wrapping"))
+            .expect("tests/data/wrapping")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "der"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|f| {
+                let pkcs8_der = std::fs::read(&f).expect("key file");
+                let key = rsa::PrivateKey::from_pkcs8_der(&pkcs8_der).expect("PKCS#8 key");
+                TestKeyPair { pkcs8_der, key }
+            })
+            .collect()
+    })
+}
+
 /// The key pairs in tests/data/wrapping.
 pub fn test_keys() -> PregeneratedKeys {
+    test_keys_where(|_| true)
+}
+
+/// The key pairs in tests/data/wrapping that `keep` selects.
+pub fn test_keys_where(keep: impl Fn(&rsa::PrivateKey) -> bool) -> PregeneratedKeys {
     let mut keys = PregeneratedKeys::default();
-    let mut files: Vec<_> = std::fs::read_dir(data_dir().join("wrapping"))
-        .expect("tests/data/wrapping")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "der"))
-        .collect();
-    files.sort();
-    for f in files {
-        let der = std::fs::read(&f).expect("key file");
-        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8 key")).expect("known size");
+    for pair in test_key_pairs().iter().filter(|p| keep(&p.key)) {
+        keys.add(pair.key.clone()).expect("known size");
     }
     keys
+}
+
+/// The PKCS#8 DER of the pregenerated private key whose public half is
+/// `public_key_der` (the `PublicKey` GetParametersForImport returned).
+pub fn private_key_for(public_key_der: &[u8]) -> &'static [u8] {
+    use rsa::pkcs8::EncodePublicKey;
+    test_key_pairs()
+        .iter()
+        .find(|p| {
+            p.key
+                .to_public_key()
+                .to_public_key_der()
+                .expect("SPKI")
+                .as_bytes()
+                == public_key_der
+        })
+        .map(|p| p.pkcs8_der.as_slice())
+        .expect("the public key of a pregenerated pair")
 }
 
 pub fn seeded(seed: u64) -> StdRng {
@@ -56,13 +101,23 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
+        Self::with_keys(settings, test_keys(), 1)
+    }
+
+    /// An engine with the given key pairs and RNG seed.
+    pub fn with_keys(settings: Settings, keys: PregeneratedKeys, seed: u64) -> Self {
         let clock = ManualClock::new(START);
-        let kms = Kms::new(settings, Arc::new(clock.clone()), Box::new(test_keys()), seeded(1));
+        let kms = Kms::new(
+            settings,
+            Arc::new(clock.clone()),
+            Box::new(keys),
+            seeded(seed),
+        );
         Self {
             kms,
             clock,
             caller: Caller::console(),
-            rng: seeded(2),
+            rng: seeded(seed.wrapping_add(1)),
         }
     }
 
@@ -223,4 +278,9 @@ pub fn assert_err_contains<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &st
             assert!(e.message().contains(part), "message {:?} should contain {part:?}", e.message());
         }
     }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
