@@ -47,7 +47,10 @@ fn encodings(secret: &[u8], window_step: Option<usize>) -> Vec<(&'static str, St
             let list = format!("{window:?}");
             out.push(("16-byte window, list", list[1..list.len() - 1].to_string()));
             let json = serde_json::to_string(window).unwrap();
-            out.push(("16-byte window, JSON list", json[1..json.len() - 1].to_string()));
+            out.push((
+                "16-byte window, JSON list",
+                json[1..json.len() - 1].to_string(),
+            ));
         }
     }
     out

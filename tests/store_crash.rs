@@ -3,7 +3,6 @@
 //! default 200). After every kill the store opens with the right passphrase
 //! and every operation the child reported as acknowledged is there.
 
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,7 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use byok::kms::audit::verify_chain;
-use byok::kms::{Caller, CreateKeyRequest, EncryptionContext, Origin, PregeneratedKeys, Settings, Tag};
+use byok::kms::{
+    Caller, CreateKeyRequest, EncryptionContext, Origin, PregeneratedKeys, Settings, Tag,
+};
 use byok::store::clock::SystemClock;
 use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
@@ -42,7 +43,9 @@ fn pass() -> SecretString {
 /// after each change is acknowledged (persisted).
 #[test]
 fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_VAR) else { return };
+    let Ok(path) = std::env::var(CHILD_VAR) else {
+        return;
+    };
     let path = Path::new(&path);
     let mut vault = Vault::open(path, &pass(), options()).expect("child opens the store");
     let caller = Caller::cli();
@@ -56,7 +59,11 @@ fn crash_child() {
                     &caller,
                     CreateKeyRequest {
                         description: Some(description.clone()),
-                        origin: Some(if n % 2 == 0 { Origin::External } else { Origin::AwsKms }),
+                        origin: Some(if n % 2 == 0 {
+                            Origin::External
+                        } else {
+                            Origin::AwsKms
+                        }),
                         tags: vec![Tag {
                             key: "n".into(),
                             value: n.to_string(),
@@ -70,7 +77,14 @@ fn crash_child() {
         if n % 2 == 1 {
             for _ in 0..rng.random_range(0..20) {
                 vault
-                    .apply(|k| k.encrypt(&caller, &id.to_string(), b"payload", &EncryptionContext::new()))
+                    .apply(|k| {
+                        k.encrypt(
+                            &caller,
+                            &id.to_string(),
+                            b"payload",
+                            &EncryptionContext::new(),
+                        )
+                    })
                     .expect("encrypt");
             }
         }
@@ -88,7 +102,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
         .unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.byok");
-    Vault::create(&path, &pass(), options()).unwrap().close().unwrap();
+    Vault::create(&path, &pass(), options())
+        .unwrap()
+        .close()
+        .unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
@@ -112,7 +129,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
         });
         // Wait for the first acknowledgement (the child is past opening),
         // then let it run a random while and kill it.
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("child acknowledges");
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child acknowledges");
         let mut this_round = vec![first];
         let run = Duration::from_micros(rng.random_range(0..60_000));
         let t = Instant::now();
@@ -128,22 +147,42 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
         let tmp_left = dir.path().join("store.byok.tmp").exists();
         acknowledged.extend(this_round);
 
-        let vault = Vault::open(&path, &pass(), options())
-            .unwrap_or_else(|e| panic!("round {round}: the store does not open after SIGKILL: {e}"));
+        let vault = Vault::open(&path, &pass(), options()).unwrap_or_else(|e| {
+            panic!("round {round}: the store does not open after SIGKILL: {e}")
+        });
         torn += usize::from(tmp_left || !vault.notes().is_empty());
-        let present: BTreeSet<String> = vault.kms().keys().map(|k| k.description().to_string()).collect();
+        let present: BTreeSet<String> = vault
+            .kms()
+            .keys()
+            .map(|k| k.description().to_string())
+            .collect();
         let missing: Vec<_> = acknowledged.difference(&present).collect();
-        assert!(missing.is_empty(), "round {round}: acknowledged but lost: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged but lost: {missing:?}"
+        );
         let records = vault.audit_records().unwrap();
         verify_chain(&records).unwrap_or_else(|e| panic!("round {round}: {e}"));
-        let created = records.iter().filter(|r| r.event_name == "CreateKey" && !r.is_error()).count();
-        assert!(created >= present.len(), "round {round}: every key has its CreateKey record");
+        let created = records
+            .iter()
+            .filter(|r| r.event_name == "CreateKey" && !r.is_error())
+            .count();
+        assert!(
+            created >= present.len(),
+            "round {round}: every key has its CreateKey record"
+        );
         vault.close().unwrap();
     }
-    assert!(acknowledged.len() >= kills, "each round acknowledged at least one change");
+    assert!(
+        acknowledged.len() >= kills,
+        "each round acknowledged at least one change"
+    );
     assert!(
         kills < 50 || torn > 0,
         "in {kills} rounds no kill interrupted a write: the test is not exercising crashes"
     );
-    eprintln!("{kills} kills, {} changes acknowledged, {torn} kills interrupted a write", acknowledged.len());
+    eprintln!(
+        "{kills} kills, {} changes acknowledged, {torn} kills interrupted a write",
+        acknowledged.len()
+    );
 }

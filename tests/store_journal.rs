@@ -5,7 +5,9 @@ mod common;
 use std::sync::Arc;
 
 use byok::kms::audit::verify_chain;
-use byok::kms::{Caller, CreateKeyRequest, EncryptionContext, ManualClock, PregeneratedKeys, Settings};
+use byok::kms::{
+    Caller, CreateKeyRequest, EncryptionContext, ManualClock, PregeneratedKeys, Settings,
+};
 use byok::store::format::KdfParams;
 use byok::store::{StoreSettings, Vault, VaultOptions};
 use common::START;
@@ -39,22 +41,36 @@ fn crypto_calls_append_without_rewriting_the_state() {
     let path = dir.path().join("store.byok");
     let mut v = Vault::create(&path, &pass(), options()).unwrap();
     let caller = Caller::cli();
-    let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+    let key = v
+        .apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+        .unwrap();
     let state_before = std::fs::read(&path).unwrap();
     for _ in 0..50 {
-        v.apply(|k| k.encrypt(&caller, &key.to_string(), b"x", &EncryptionContext::new())).unwrap();
+        v.apply(|k| k.encrypt(&caller, &key.to_string(), b"x", &EncryptionContext::new()))
+            .unwrap();
     }
-    assert_eq!(std::fs::read(&path).unwrap(), state_before, "Encrypt changes no key state");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        state_before,
+        "Encrypt changes no key state"
+    );
     v.flush_audit().unwrap();
     let records = v.audit_records().unwrap();
-    assert_eq!(records.iter().filter(|r| r.event_name == "Encrypt").count(), 50);
+    assert_eq!(
+        records.iter().filter(|r| r.event_name == "Encrypt").count(),
+        50
+    );
     // Within the flush interval the background flusher writes them without being asked.
-    v.apply(|k| k.encrypt(&caller, &key.to_string(), b"y", &EncryptionContext::new())).unwrap();
+    v.apply(|k| k.encrypt(&caller, &key.to_string(), b"y", &EncryptionContext::new()))
+        .unwrap();
     let seg = segments(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     while std::fs::metadata(&seg).unwrap().len() == len {
-        assert!(std::time::Instant::now() < deadline, "the record reached the disk within a second");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record reached the disk within a second"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
@@ -67,7 +83,8 @@ fn a_torn_record_at_the_tail_is_dropped_at_open() {
     {
         let mut v = Vault::create(&path, &pass(), options()).unwrap();
         for _ in 0..3 {
-            v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+            v.apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+                .unwrap();
         }
         v.close().unwrap();
     }
@@ -81,7 +98,8 @@ fn a_torn_record_at_the_tail_is_dropped_at_open() {
     let records = v.audit_records().unwrap();
     assert_eq!(records.len(), 2);
     // The chain continues from the last whole record.
-    v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+    v.apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+        .unwrap();
     let records = v.audit_records().unwrap();
     assert_eq!(records.len(), 3);
     verify_chain(&records).unwrap();
@@ -95,7 +113,8 @@ fn damage_in_the_middle_is_kept_aside_and_shows_in_verification() {
     {
         let mut v = Vault::create(&path, &pass(), options()).unwrap();
         for _ in 0..5 {
-            v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+            v.apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+                .unwrap();
         }
         v.close().unwrap();
     }
@@ -106,15 +125,34 @@ fn damage_in_the_middle_is_kept_aside_and_shows_in_verification() {
     std::fs::write(&seg, &bytes).unwrap();
     let mut v = Vault::open(&path, &pass(), options()).unwrap();
     assert!(v.notes()[0].contains("is damaged"), "{:?}", v.notes());
-    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "the damaged segment is kept as it is");
-    v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
-    assert_eq!(segments(dir.path()).len(), 2, "new records go to a new segment");
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        bytes,
+        "the damaged segment is kept as it is"
+    );
+    v.apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+        .unwrap();
+    assert_eq!(
+        segments(dir.path()).len(),
+        2,
+        "new records go to a new segment"
+    );
     let records = v.audit_records().unwrap();
     let names: Vec<_> = records.iter().map(|r| r.event_name.as_str()).collect();
-    assert_eq!(names.iter().filter(|n| **n == "CreateKey").count(), 5, "one of five lost, one new: {names:?}");
-    assert!(names.contains(&"AuditJournalDamaged"), "opening records what it found: {names:?}");
+    assert_eq!(
+        names.iter().filter(|n| **n == "CreateKey").count(),
+        5,
+        "one of five lost, one new: {names:?}"
+    );
+    assert!(
+        names.contains(&"AuditJournalDamaged"),
+        "opening records what it found: {names:?}"
+    );
     let err = verify_chain(&records).unwrap_err();
-    assert!(err.reason.contains("sequence jumps") || err.reason.contains("does not link"), "{err}");
+    assert!(
+        err.reason.contains("sequence jumps") || err.reason.contains("does not link"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,9 +173,19 @@ fn segments_roll_over_by_size_and_retention_retires_the_oldest() {
     .unwrap();
     v.close().unwrap();
     let mut v = Vault::open(&path, &pass(), options()).unwrap();
-    let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+    let key = v
+        .apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+        .unwrap();
     for _ in 0..600 {
-        v.apply(|k| k.encrypt(&caller, &key.to_string(), b"roll", &EncryptionContext::new())).unwrap();
+        v.apply(|k| {
+            k.encrypt(
+                &caller,
+                &key.to_string(),
+                b"roll",
+                &EncryptionContext::new(),
+            )
+        })
+        .unwrap();
     }
     v.flush_audit().unwrap();
     let segs = segments(dir.path());
@@ -152,6 +200,14 @@ fn segments_roll_over_by_size_and_retention_retires_the_oldest() {
     drop(v);
     // Reopening continues the chain across segments.
     let mut v = Vault::open(&path, &pass(), options()).unwrap();
-    v.apply(|k| k.encrypt(&caller, &key.to_string(), b"after", &EncryptionContext::new())).unwrap();
+    v.apply(|k| {
+        k.encrypt(
+            &caller,
+            &key.to_string(),
+            b"after",
+            &EncryptionContext::new(),
+        )
+    })
+    .unwrap();
     verify_chain(&v.audit_records().unwrap()).unwrap();
 }

@@ -33,13 +33,25 @@ fn assert_refused(path: &Path, bytes: &[u8], what: &str) {
     let text = err.to_string();
     match &err {
         StoreError::Unreadable { .. } => {
-            assert!(text.starts_with("wrong passphrase, or the store is damaged: "), "{what}: {text}")
+            assert!(
+                text.starts_with("wrong passphrase, or the store is damaged: "),
+                "{what}: {text}"
+            )
         }
-        StoreError::NotAStore(_) => assert!(text.ends_with("is not a byok store"), "{what}: {text}"),
-        StoreError::TooNew { .. } => assert!(text.contains("was written by a newer byok"), "{what}: {text}"),
+        StoreError::NotAStore(_) => {
+            assert!(text.ends_with("is not a byok store"), "{what}: {text}")
+        }
+        StoreError::TooNew { .. } => assert!(
+            text.contains("was written by a newer byok"),
+            "{what}: {text}"
+        ),
         other => panic!("{what}: unexpected error {other:?}"),
     }
-    assert_eq!(std::fs::read(path).unwrap(), bytes, "{what}: the file was modified");
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        bytes,
+        "{what}: the file was modified"
+    );
 }
 
 #[test]
@@ -74,7 +86,11 @@ fn flipped_bits_and_truncations_are_refused_without_changes() {
     positions.extend(good.len() - 16..good.len());
     let mut tried = 0;
     for &pos in &positions {
-        let bits: &[u8] = if pos < HEADER_LEN { &[0, 1, 2, 3, 4, 5, 6, 7] } else { &[pos as u8 % 8] };
+        let bits: &[u8] = if pos < HEADER_LEN {
+            &[0, 1, 2, 3, 4, 5, 6, 7]
+        } else {
+            &[pos as u8 % 8]
+        };
         for &bit in bits {
             let mut bad = good.clone();
             bad[pos] ^= 1 << bit;
@@ -82,14 +98,29 @@ fn flipped_bits_and_truncations_are_refused_without_changes() {
             tried += 1;
         }
     }
-    for len in [0, 1, 7, 8, 20, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 15, good.len() / 2, good.len() - 1] {
+    for len in [
+        0,
+        1,
+        7,
+        8,
+        20,
+        HEADER_LEN - 1,
+        HEADER_LEN,
+        HEADER_LEN + 15,
+        good.len() / 2,
+        good.len() - 1,
+    ] {
         assert_refused(&path, &good[..len], &format!("truncated to {len} bytes"));
         tried += 1;
     }
     let mut longer = good.clone();
     longer.extend_from_slice(b"trailing garbage");
     assert_refused(&path, &longer, "extended");
-    assert_eq!(tried, HEADER_LEN * 8 + 64 + 16 + 10, "every header bit, 80 body bytes, 10 truncations");
+    assert_eq!(
+        tried,
+        HEADER_LEN * 8 + 64 + 16 + 10,
+        "every header bit, 80 body bytes, 10 truncations"
+    );
 
     // The intact file still opens.
     std::fs::write(&path, &good).unwrap();
@@ -104,7 +135,8 @@ fn the_error_names_the_backup_when_there_is_one() {
     {
         let mut v = Vault::create(&path, &pass(), options()).unwrap();
         let caller = Caller::cli();
-        v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+        v.apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+            .unwrap();
         v.close().unwrap();
     }
     let bak = dir.path().join("store.byok.bak");
@@ -133,8 +165,14 @@ fn files_that_are_not_stores() {
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "these are my notes").unwrap();
     let err = Vault::open(&path, &pass(), options()).unwrap_err();
-    assert_eq!(err.to_string(), format!("{} is not a byok store", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{} is not a byok store", path.display())
+    );
     let missing = dir.path().join("nothing.byok");
     let err = Vault::open(&missing, &pass(), options()).unwrap_err();
-    assert_eq!(err.to_string(), format!("there is no store at {}", missing.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("there is no store at {}", missing.display())
+    );
 }

@@ -13,8 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use byok::kms::audit::verify_chain;
 use byok::kms::{
-    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel, ImportKeyMaterialRequest,
-    KeyState, ManualClock, Origin, Settings, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
+    ImportKeyMaterialRequest, KeyState, ManualClock, Origin, Settings, WrappingAlgorithm,
+    WrappingKeySpec, wrap_material,
 };
 use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
@@ -65,10 +66,21 @@ fn write_vector(dir: &Path) {
         .unwrap();
     let params = v
         .apply(|k| {
-            k.get_parameters_for_import(&caller, &key.to_string(), WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+            k.get_parameters_for_import(
+                &caller,
+                &key.to_string(),
+                WrappingAlgorithm::RsaesOaepSha256,
+                WrappingKeySpec::Rsa2048,
+            )
         })
         .unwrap();
-    let wrapped = wrap_material(&params.public_key, WrappingAlgorithm::RsaesOaepSha256, &material, &mut seeded(5)).unwrap();
+    let wrapped = wrap_material(
+        &params.public_key,
+        WrappingAlgorithm::RsaesOaepSha256,
+        &material,
+        &mut seeded(5),
+    )
+    .unwrap();
     let imported = v
         .apply(|k| {
             k.import_key_material(
@@ -84,9 +96,17 @@ fn write_vector(dir: &Path) {
             )
         })
         .unwrap();
-    v.apply(|k| k.create_alias(&caller, "alias/vector", &key.to_string())).unwrap();
+    v.apply(|k| k.create_alias(&caller, "alias/vector", &key.to_string()))
+        .unwrap();
     let blob = v
-        .apply(|k| k.encrypt(&caller, "alias/vector", b"format 1 plaintext", &EncryptionContext::new()))
+        .apply(|k| {
+            k.encrypt(
+                &caller,
+                "alias/vector",
+                b"format 1 plaintext",
+                &EncryptionContext::new(),
+            )
+        })
         .unwrap()
         .ciphertext_blob;
     v.close().unwrap();
@@ -99,7 +119,11 @@ fn write_vector(dir: &Path) {
         "CiphertextBlob": STANDARD.encode(&blob),
         "Plaintext": "format 1 plaintext",
     });
-    std::fs::write(dir.join("store-v1.expect.json"), serde_json::to_string_pretty(&expect).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("store-v1.expect.json"),
+        serde_json::to_string_pretty(&expect).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -108,20 +132,35 @@ fn format_1_vector_opens() {
     if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "1") {
         write_vector(&data);
     }
-    let expect: Value = serde_json::from_slice(&std::fs::read(data.join("store-v1.expect.json")).unwrap()).unwrap();
+    let expect: Value =
+        serde_json::from_slice(&std::fs::read(data.join("store-v1.expect.json")).unwrap()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let path: PathBuf = tmp.path().join("store-v1.byok");
     std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
-    copy_dir(&data.join("store-v1.byok.audit"), &tmp.path().join("store-v1.byok.audit"));
+    copy_dir(
+        &data.join("store-v1.byok.audit"),
+        &tmp.path().join("store-v1.byok.audit"),
+    );
 
-    let mut v = Vault::open(&path, &SecretString::from(PASSPHRASE.to_string()), options()).unwrap();
+    let mut v = Vault::open(
+        &path,
+        &SecretString::from(PASSPHRASE.to_string()),
+        options(),
+    )
+    .unwrap();
     assert_eq!(v.info().format_version, 1);
     let key_id = expect["KeyId"].as_str().unwrap();
-    let key = v.kms().keys().find(|k| k.id().to_string() == key_id).expect("the vector's key");
+    let key = v
+        .kms()
+        .keys()
+        .find(|k| k.id().to_string() == key_id)
+        .expect("the vector's key");
     assert_eq!(key.state(), KeyState::Enabled);
     assert_eq!(key.description(), "format 1 vector");
     assert_eq!(
-        key.current_key_material_id().map(|m| m.to_string()).as_deref(),
+        key.current_key_material_id()
+            .map(|m| m.to_string())
+            .as_deref(),
         expect["KeyMaterialId"].as_str()
     );
     // The material is SPEC §8's: its id is recomputed from the bytes.
@@ -130,7 +169,9 @@ fn format_1_vector_opens() {
         Some(byok::kms::material::key_material_id(key.id(), &material).to_string()).as_deref(),
         expect["KeyMaterialId"].as_str()
     );
-    let blob = STANDARD.decode(expect["CiphertextBlob"].as_str().unwrap()).unwrap();
+    let blob = STANDARD
+        .decode(expect["CiphertextBlob"].as_str().unwrap())
+        .unwrap();
     let caller = Caller::cli();
     let out = v
         .apply(|k| {
@@ -144,11 +185,24 @@ fn format_1_vector_opens() {
             )
         })
         .unwrap();
-    assert_eq!(out.plaintext.expose(), expect["Plaintext"].as_str().unwrap().as_bytes());
+    assert_eq!(
+        out.plaintext.expose(),
+        expect["Plaintext"].as_str().unwrap().as_bytes()
+    );
     let records = v.audit_records().unwrap();
     assert_eq!(
-        records.iter().map(|r| r.event_name.as_str()).collect::<Vec<_>>(),
-        ["CreateKey", "GetParametersForImport", "ImportKeyMaterial", "CreateAlias", "Encrypt", "Decrypt"]
+        records
+            .iter()
+            .map(|r| r.event_name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "CreateKey",
+            "GetParametersForImport",
+            "ImportKeyMaterial",
+            "CreateAlias",
+            "Encrypt",
+            "Decrypt"
+        ]
     );
     assert!(verify_chain(&records).unwrap().from_genesis);
 }
