@@ -418,6 +418,29 @@ fn exit_statuses_and_error_lines() {
         "{}",
         r.stderr
     );
+    // A store created by a command with --region is in that region.
+    let fresh = Sandbox::new();
+    let arn = fresh.ok(&[
+        "kms",
+        "create-key",
+        "--region",
+        "eu-west-1",
+        "--query",
+        "KeyMetadata.Arn",
+        "--output",
+        "text",
+    ]);
+    assert!(
+        arn.stdout
+            .starts_with("arn:aws:kms:eu-west-1:000000000000:key/"),
+        "{}",
+        arn.stdout
+    );
+    let other = Sandbox::new();
+    let r = other.byok(&["kms", "list-keys", "--region", "EU WEST"]);
+    assert_eq!(r.status, 255);
+    assert!(r.stderr.contains("is not a region name"), "{}", r.stderr);
+    assert!(!other.store().exists());
     // Help and version.
     let r = s.ok(&["--help"]);
     for word in [
@@ -559,6 +582,32 @@ fn parameter_files() {
         "text",
     ]);
     assert_eq!(md.stdout, "from a file\n");
+    // --cli-binary-format raw-in-base64-out: a plain value is the data itself.
+    let blob = s.ok(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        &key,
+        "--cli-binary-format",
+        "raw-in-base64-out",
+        "--plaintext",
+        "hello",
+        "--query",
+        "CiphertextBlob",
+        "--output",
+        "text",
+    ]);
+    let d = s.ok(&[
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        blob.line(),
+        "--query",
+        "Plaintext",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(d.stdout, "aGVsbG8=\n");
     // --valid-to: ISO 8601 or epoch seconds; a bad one is a parameter error.
     let r = s.byok(&[
         "kms",

@@ -30,10 +30,16 @@ impl Request {
         Ok(self)
     }
 
-    fn blob(mut self, member: &str, flag: &str, value: Option<&String>) -> Result<Self, CliError> {
-        if let Some(v) = value {
-            let b = params::blob(flag, v)?;
-            self.put(member, Json::String(zeroize::Zeroizing::new(b.to_string())));
+    fn blob(
+        mut self,
+        member: &str,
+        flag: &str,
+        value: &str,
+        format: params::BinaryFormat,
+    ) -> Result<Self, CliError> {
+        {
+            let b = params::blob(flag, value, format)?;
+            self.put(member, Json::String(b));
         }
         Ok(self)
     }
@@ -490,10 +496,8 @@ pub struct Call {
     pub paginate: Option<(&'static str, Option<i64>)>,
 }
 
-fn key(k: &KeyIdArg) -> Request {
-    let mut r = Request::default();
-    r.put("KeyId", Json::str(k.key_id.clone()));
-    r
+fn key(k: &KeyIdArg) -> Result<Request, CliError> {
+    Request::default().text("KeyId", "--key-id", Some(&k.key_id))
 }
 
 fn grants(r: Request, g: &GrantTokens) -> Result<Request, CliError> {
@@ -525,7 +529,7 @@ fn paged(
 impl KmsVerb {
     /// The operation and its request. Parameter files are read here, before
     /// the store is opened, so a wrong path costs no passphrase.
-    pub fn call(&self, no_paginate: bool) -> Result<Call, CliError> {
+    pub fn call(&self, no_paginate: bool, binary: params::BinaryFormat) -> Result<Call, CliError> {
         use KmsVerb as V;
         let single = |operation: &'static str, body: Json| Call {
             operation,
@@ -565,7 +569,7 @@ impl KmsVerb {
                     .bool("MultiRegion", multi);
                 single("CreateKey", r.done())
             }
-            V::DescribeKey(a) => single("DescribeKey", key(&a.key).done()),
+            V::DescribeKey(a) => single("DescribeKey", key(&a.key)?.done()),
             V::ListKeys(a) => {
                 let (body, p) = paged(Request::default(), &a.paging, "Keys", no_paginate);
                 Call {
@@ -575,7 +579,7 @@ impl KmsVerb {
                 }
             }
             V::GetParametersForImport(a) => {
-                let r = key(&a.key)
+                let r = key(&a.key)?
                     .text(
                         "WrappingAlgorithm",
                         "--wrapping-algorithm",
@@ -589,12 +593,13 @@ impl KmsVerb {
                 single("GetParametersForImport", r.done())
             }
             V::ImportKeyMaterial(a) => {
-                let r = key(&a.key)
-                    .blob("ImportToken", "--import-token", Some(&a.import_token))?
+                let r = key(&a.key)?
+                    .blob("ImportToken", "--import-token", &a.import_token, binary)?
                     .blob(
                         "EncryptedKeyMaterial",
                         "--encrypted-key-material",
-                        Some(&a.encrypted_key_material),
+                        &a.encrypted_key_material,
+                        binary,
                     )?
                     .timestamp("ValidTo", "--valid-to", a.valid_to.as_ref())?
                     .text(
@@ -616,17 +621,17 @@ impl KmsVerb {
                 single("ImportKeyMaterial", r.done())
             }
             V::DeleteImportedKeyMaterial(a) => {
-                let r = key(&a.key).text(
+                let r = key(&a.key)?.text(
                     "KeyMaterialId",
                     "--key-material-id",
                     a.key_material_id.as_ref(),
                 )?;
                 single("DeleteImportedKeyMaterial", r.done())
             }
-            V::RotateKeyOnDemand(a) => single("RotateKeyOnDemand", key(&a.key).done()),
-            V::GetKeyRotationStatus(a) => single("GetKeyRotationStatus", key(&a.key).done()),
+            V::RotateKeyOnDemand(a) => single("RotateKeyOnDemand", key(&a.key)?.done()),
+            V::GetKeyRotationStatus(a) => single("GetKeyRotationStatus", key(&a.key)?.done()),
             V::ListKeyRotations(a) => {
-                let r = key(&a.key).text(
+                let r = key(&a.key)?.text(
                     "IncludeKeyMaterial",
                     "--include-key-material",
                     a.include_key_material.as_ref(),
@@ -639,13 +644,13 @@ impl KmsVerb {
                 }
             }
             V::EnableKeyRotation(a) => {
-                let r = key(&a.key).int("RotationPeriodInDays", a.rotation_period_in_days);
+                let r = key(&a.key)?.int("RotationPeriodInDays", a.rotation_period_in_days);
                 single("EnableKeyRotation", r.done())
             }
-            V::DisableKeyRotation(a) => single("DisableKeyRotation", key(&a.key).done()),
+            V::DisableKeyRotation(a) => single("DisableKeyRotation", key(&a.key)?.done()),
             V::Encrypt(a) => {
-                let r = key(&a.key)
-                    .blob("Plaintext", "--plaintext", Some(&a.plaintext))?
+                let r = key(&a.key)?
+                    .blob("Plaintext", "--plaintext", &a.plaintext, binary)?
                     .context(
                         "EncryptionContext",
                         "--encryption-context",
@@ -663,7 +668,8 @@ impl KmsVerb {
                     .blob(
                         "CiphertextBlob",
                         "--ciphertext-blob",
-                        Some(&a.ciphertext_blob),
+                        &a.ciphertext_blob,
+                        binary,
                     )?
                     .context(
                         "EncryptionContext",
@@ -684,7 +690,8 @@ impl KmsVerb {
                     .blob(
                         "CiphertextBlob",
                         "--ciphertext-blob",
-                        Some(&a.ciphertext_blob),
+                        &a.ciphertext_blob,
+                        binary,
                     )?
                     .context(
                         "SourceEncryptionContext",
@@ -720,7 +727,7 @@ impl KmsVerb {
                 } else {
                     "GenerateDataKeyWithoutPlaintext"
                 };
-                let r = key(&a.key)
+                let r = key(&a.key)?
                     .context(
                         "EncryptionContext",
                         "--encryption-context",
@@ -730,13 +737,13 @@ impl KmsVerb {
                     .text("KeySpec", "--key-spec", a.key_spec.as_ref())?;
                 single(operation, grants(r, &a.grants)?.done())
             }
-            V::EnableKey(a) => single("EnableKey", key(&a.key).done()),
-            V::DisableKey(a) => single("DisableKey", key(&a.key).done()),
+            V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
+            V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),
             V::ScheduleKeyDeletion(a) => {
-                let r = key(&a.key).int("PendingWindowInDays", a.pending_window_in_days);
+                let r = key(&a.key)?.int("PendingWindowInDays", a.pending_window_in_days);
                 single("ScheduleKeyDeletion", r.done())
             }
-            V::CancelKeyDeletion(a) => single("CancelKeyDeletion", key(&a.key).done()),
+            V::CancelKeyDeletion(a) => single("CancelKeyDeletion", key(&a.key)?.done()),
             V::CreateAlias(a) | V::UpdateAlias(a) => {
                 let operation = if matches!(self, V::CreateAlias(_)) {
                     "CreateAlias"
@@ -764,14 +771,14 @@ impl KmsVerb {
             }
             V::TagResource(a) => single(
                 "TagResource",
-                key(&a.key).tags("Tags", "--tags", &a.tags)?.done(),
+                key(&a.key)?.tags("Tags", "--tags", &a.tags)?.done(),
             ),
             V::UntagResource(a) => {
-                let r = key(&a.key).list("TagKeys", "--tag-keys", &a.tag_keys)?;
+                let r = key(&a.key)?.list("TagKeys", "--tag-keys", &a.tag_keys)?;
                 single("UntagResource", r.done())
             }
             V::ListResourceTags(a) => {
-                let (body, p) = paged(key(&a.key), &a.paging, "Tags", no_paginate);
+                let (body, p) = paged(key(&a.key)?, &a.paging, "Tags", no_paginate);
                 Call {
                     operation: "ListResourceTags",
                     body,
@@ -779,7 +786,7 @@ impl KmsVerb {
                 }
             }
             V::UpdateKeyDescription(a) => {
-                let r = key(&a.key).text("Description", "--description", Some(&a.description))?;
+                let r = key(&a.key)?.text("Description", "--description", Some(&a.description))?;
                 single("UpdateKeyDescription", r.done())
             }
         })

@@ -111,14 +111,15 @@ struct Cli {
 
 /// Options every command accepts, before or after the verb.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 struct Global {
     /// The store file (default: $BYOK_STORE, else the per-user data directory).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<PathBuf>,
-    /// Must match the store's region (see `byok store settings`).
+    /// Must match the store's region (see `byok store settings`); a new store is created in it.
     #[arg(long, global = true, value_name = "REGION")]
     region: Option<String>,
-    /// Output format.
+    /// Output format (default json).
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     output: Option<OutputFormat>,
     /// A JMESPath query applied to the response before it is printed.
@@ -129,6 +130,10 @@ struct Global {
         allow_hyphen_values = true
     )]
     query: Option<String>,
+    /// How blob parameters given as text are read: base64 (the default), or
+    /// raw-in-base64-out (the text itself), as in the AWS CLI v2.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    cli_binary_format: Option<params::BinaryFormat>,
     /// Print only the first page of list operations.
     #[arg(long, global = true)]
     no_paginate: bool,
@@ -192,7 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Kms(verb) => {
             // Read parameter files first: a wrong path costs no passphrase.
-            let call = verb.call(g.no_paginate)?;
+            let call = verb.call(g.no_paginate, g.cli_binary_format.unwrap_or_default())?;
             let mut vault = open_store(&g, true)?;
             let result = kms::run(&mut vault, &call);
             vault.close()?;
@@ -228,28 +233,31 @@ impl Printer {
     }
 }
 
-fn vault_options() -> VaultOptions {
+/// What the vault is given: real time, wrapping keys generated on this
+/// thread, and for a new store the KDF cost and `region` (else the default).
+fn vault_options(region: Option<&str>) -> VaultOptions {
+    let mut settings = Settings::default();
+    if let Some(r) = region {
+        settings.region = r.to_string();
+    }
     VaultOptions {
         clock: Arc::new(crate::store::clock::SystemClock),
         wrapping_keys: Box::new(GenerateOnDemand(Kms::os_rng())),
         kdf: env::kdf_for_new_store(),
-        settings: Settings::default(),
+        settings,
     }
 }
 
-/// The store path from --store / $BYOK_STORE / the default.
-fn store_path(g: &Global) -> Result<PathBuf, CliError> {
-    Ok(env::store_path(g.store.as_deref())?)
-}
-
-/// Opens the store (creating it on first use when `create`), then checks
+/// Opens the store at --store / $BYOK_STORE / the default (creating it on
+/// first use when `create`, in --region if one is given), then checks
 /// `--region` against it.
 fn open_store(g: &Global, create: bool) -> Result<Vault, CliError> {
-    let path = store_path(g)?;
+    let path = env::store_path(g.store.as_deref())?;
+    let options = vault_options(g.region.as_deref());
     let vault = if create {
-        env::open_or_create(&path, vault_options())?
+        env::open_or_create(&path, options)?
     } else {
-        open_existing(&path)?
+        open_existing(&path, options)?
     };
     for note in vault.notes() {
         eprintln!("byok: {note}");
@@ -266,12 +274,12 @@ fn open_store(g: &Global, create: bool) -> Result<Vault, CliError> {
     Ok(vault)
 }
 
-fn open_existing(path: &Path) -> Result<Vault, CliError> {
+fn open_existing(path: &Path, options: VaultOptions) -> Result<Vault, CliError> {
     if !path.exists() {
         return Err(StoreError::Missing(path.to_path_buf()).into());
     }
     let passphrase = env::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
-    Ok(Vault::open(path, &passphrase, vault_options())?)
+    Ok(Vault::open(path, &passphrase, options)?)
 }
 
 /// Writes `bytes` to a new file `path` readable by its owner only (0600);

@@ -222,15 +222,16 @@ pub fn convert_timestamps(value: &mut Json) {
     }
 }
 
-/// `--output`.
+/// `--output` (the variants have no doc comments so that clap lists them on
+/// one line).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Pretty JSON, 4-space indent (the default).
+    // Pretty JSON, 4-space indent (the default).
     #[default]
     Json,
-    /// Tab-separated values, as the AWS CLI's text output.
+    // Tab-separated values, as the AWS CLI's text output.
     Text,
-    /// Boxed tables, as the AWS CLI's table output.
+    // Boxed tables, as the AWS CLI's table output.
     Table,
 }
 
@@ -383,7 +384,7 @@ fn from_variable(
     }
 }
 
-/// Writes `value` in `format` to `out`. `title` heads a table (the
+/// `value` in `format`. `title` heads a table (the
 /// operation name). An empty object prints nothing, as for operations
 /// without output.
 pub fn render(value: &Json, format: OutputFormat, title: &str) -> String {

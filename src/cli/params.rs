@@ -40,22 +40,40 @@ pub fn text(flag: &str, value: &str) -> Result<String, CliError> {
     Ok(value.to_string())
 }
 
+/// `--cli-binary-format`: how a blob parameter given as text is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BinaryFormat {
+    // The text is base64 (AWS CLI v2's default).
+    #[default]
+    Base64,
+    // The text is the raw value itself, encoded as UTF-8.
+    RawInBase64Out,
+}
+
+fn encode(bytes: &[u8]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(bytes.len().div_ceil(3) * 4));
+    STANDARD.encode_string(bytes, &mut out);
+    out
+}
+
 /// A blob parameter as the base64 the request carries: `fileb://F` is read
 /// raw and encoded; anything else (a plain value, or the text of `file://F`)
-/// must already be base64, as with AWS CLI v2's default binary format.
-pub fn blob(flag: &str, value: &str) -> Result<Zeroizing<String>, CliError> {
+/// is base64 already, as with AWS CLI v2's default binary format, or the raw
+/// value with `--cli-binary-format raw-in-base64-out`.
+pub fn blob(flag: &str, value: &str, format: BinaryFormat) -> Result<Zeroizing<String>, CliError> {
     if value.starts_with("fileb://") {
         let bytes = load(flag, value, "fileb://")?;
         if bytes.is_empty() {
             return Err(param_error(flag, format!("{value} is empty")));
         }
-        let mut out = Zeroizing::new(String::new());
-        STANDARD.encode_string(&bytes[..], &mut out);
-        return Ok(out);
+        return Ok(encode(&bytes));
     }
     let text = Zeroizing::new(text(flag, value)?);
-    let trimmed: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let trimmed = Zeroizing::new(trimmed);
+    if format == BinaryFormat::RawInBase64Out {
+        return Ok(encode(text.as_bytes()));
+    }
+    let trimmed: Zeroizing<String> =
+        Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect());
     let mut check = Zeroizing::new(Vec::new());
     if trimmed.is_empty() || STANDARD.decode_vec(trimmed.as_bytes(), &mut check).is_err() {
         let shown = if value.starts_with("file://") {
@@ -70,7 +88,7 @@ pub fn blob(flag: &str, value: &str) -> Result<Zeroizing<String>, CliError> {
             ),
         ));
     }
-    Ok(Zeroizing::new(trimmed.to_string()))
+    Ok(trimmed)
 }
 
 /// Splits shorthand on commas outside quotes.
@@ -235,12 +253,18 @@ mod tests {
 
     #[test]
     fn blobs_must_be_base64_unless_fileb() {
+        let b64 = BinaryFormat::Base64;
         assert_eq!(
-            blob("--plaintext", "aGVsbG8=").unwrap().as_str(),
+            blob("--plaintext", "aGVsbG8=", b64).unwrap().as_str(),
             "aGVsbG8="
         );
-        assert!(blob("--plaintext", "hello!").is_err());
-        let e = blob("--ciphertext-blob", "fileb:///nonexistent/x.bin").unwrap_err();
+        assert!(blob("--plaintext", "hello!", b64).is_err());
+        let raw = BinaryFormat::RawInBase64Out;
+        assert_eq!(
+            blob("--plaintext", "hello", raw).unwrap().as_str(),
+            "aGVsbG8="
+        );
+        let e = blob("--ciphertext-blob", "fileb:///nonexistent/x.bin", b64).unwrap_err();
         assert!(
             e.to_string()
                 .contains("Unable to load paramfile fileb:///nonexistent/x.bin"),
