@@ -149,9 +149,27 @@ fn passphrase_change_and_backup() {
         Vault::open(&path, &pass("old"), options(&clock)).unwrap_err(),
         StoreError::Unreadable { .. }
     ));
+    let bak = dir.path().join("store.byok.bak");
+    assert!(
+        matches!(
+            Vault::open(&bak, &pass("old"), options(&clock)).unwrap_err(),
+            StoreError::Unreadable { .. }
+        ),
+        "the old passphrase opens no generation"
+    );
     let v = Vault::open(&path, &pass("new"), options(&clock)).unwrap();
     assert!(v.kms().key(key).is_some());
     drop(v);
+    #[cfg(unix)]
+    for f in [&path, &bak, &backup] {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            f.display()
+        );
+    }
     let b = Vault::open(&backup, &pass("new"), options(&clock)).unwrap();
     assert!(b.kms().key(key).is_some());
 }

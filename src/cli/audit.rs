@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use serde::{Deserialize, Serialize};
 
 use super::{CliError, Global};
-use crate::kms::AuditRecord;
-use crate::kms::audit::verify_chain;
+use crate::kms::audit::{from_cloudtrail_json, to_cloudtrail_json, verify_chain};
 
 /// `byok audit` commands.
 #[derive(Subcommand, Debug)]
@@ -29,30 +27,6 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ExportRef<'a> {
-    records: &'a [AuditRecord],
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Export {
-    records: Vec<AuditRecord>,
-}
-
-fn to_pretty(records: &[AuditRecord]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"    "),
-    );
-    // Records are plain data: serialising them to memory cannot fail.
-    let _ = ExportRef { records }.serialize(&mut ser);
-    out.push(b'\n');
-    out
-}
-
 /// Prints the verdict line; a closed pipe is not an error.
 fn say(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -65,7 +39,7 @@ pub fn run(cmd: AuditCommand, g: &Global) -> Result<ExitCode, CliError> {
             let vault = super::open_store(g, false)?;
             let records = vault.audit_records()?;
             vault.close()?;
-            let bytes = to_pretty(&records);
+            let bytes = to_cloudtrail_json(&records);
             match out.filter(|p| p.as_os_str() != "-") {
                 Some(path) => {
                     std::fs::write(&path, &bytes).map_err(|e| {
@@ -95,13 +69,12 @@ pub fn run(cmd: AuditCommand, g: &Global) -> Result<ExitCode, CliError> {
         }
         AuditCommand::Verify { file } => {
             let bytes = super::read_file("audit verify", &file)?;
-            let export: Export = serde_json::from_slice(&bytes).map_err(|e| {
+            let records = from_cloudtrail_json(&bytes).map_err(|e| {
                 CliError::CheckFailed(format!(
                     "{} is not an audit export ({{\"Records\": [...]}} from `byok audit export`): {e}",
                     file.display()
                 ))
             })?;
-            let records = export.records;
             match verify_chain(&records) {
                 Ok(report) => {
                     let span = match records.first() {

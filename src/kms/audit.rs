@@ -205,6 +205,37 @@ impl AuditRecord {
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CloudTrailRef<'a> {
+    records: &'a [AuditRecord],
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CloudTrail {
+    records: Vec<AuditRecord>,
+}
+
+/// The trail as a CloudTrail log file: `{"Records": [...]}`, indented with
+/// four spaces, ending in a newline.
+pub fn to_cloudtrail_json(records: &[AuditRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    // Records are plain data: serialising them to memory cannot fail.
+    let _ = CloudTrailRef { records }.serialize(&mut ser);
+    out.push(b'\n');
+    out
+}
+
+/// Reads a CloudTrail log file written by [`to_cloudtrail_json`].
+pub fn from_cloudtrail_json(bytes: &[u8]) -> Result<Vec<AuditRecord>, serde_json::Error> {
+    serde_json::from_slice::<CloudTrail>(bytes).map(|t| t.records)
+}
+
 /// The end of the chain: what the next record links to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainHead {

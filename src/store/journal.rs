@@ -360,7 +360,7 @@ impl Journal {
     ) -> Result<File, StoreError> {
         let path = segment_path(&config.dir, n);
         let exists = path.exists();
-        let mut file = OpenOptions::new()
+        let mut file = super::private_file_options()
             .create(true)
             .append(true)
             .open(&path)

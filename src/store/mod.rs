@@ -250,6 +250,15 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Options for a file only the owner may read (mode 0600 on Unix): the store
+/// is encrypted, but there is no reason to let anyone else read it.
+pub(crate) fn private_file_options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
 /// The exclusive lock on a store, held while it is open.
 struct StoreLock {
     file: File,
@@ -258,7 +267,7 @@ struct StoreLock {
 impl StoreLock {
     fn acquire(path: &Path) -> Result<StoreLock, StoreError> {
         let lp = lock_path(path);
-        let mut file = OpenOptions::new()
+        let mut file = private_file_options()
             .read(true)
             .write(true)
             .create(true)
@@ -353,7 +362,7 @@ fn write_atomically(path: &Path, bytes: &[u8], keep_previous: bool) -> Result<()
     let dir = parent_dir(path);
     let tmp = sibling(path, ".tmp");
     {
-        let mut f = OpenOptions::new()
+        let mut f = private_file_options()
             .write(true)
             .create(true)
             .truncate(true)
@@ -638,7 +647,10 @@ impl Vault {
             self.key = old_key;
             return Err(e);
         }
-        Ok(())
+        // The previous generation was sealed under the old passphrase: replace
+        // it with the new file, so that the old passphrase opens nothing.
+        let current = fs::read(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        write_atomically(&backup_path(&self.path), &current, false)
     }
 
     /// Writes an encrypted copy of the state to `out` (same passphrase).
