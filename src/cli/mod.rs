@@ -1,11 +1,369 @@
-//! `byok kms ...`, `byok material ...`, `byok audit ...`, `byok store ...`:
-//! the command line (to be written).
+//! The command line: `byok kms <verb>` (the AWS CLI's verbs, flags, output
+//! and errors), `byok material ...` (what a key custodian does outside KMS),
+//! `byok store ...` and `byok audit ...`.
+//!
+//! Exit status, as the AWS CLI v2: 0 success; 252 a usage or parameter
+//! error; 254 the service refused the request (`An error occurred (...)`);
+//! 255 anything else (the store cannot be opened, a file cannot be written);
+//! 1 `byok audit verify` found a broken chain.
 
+mod audit;
+mod kms;
+mod material;
+mod output;
+mod params;
+mod store;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::ApiError;
+use crate::kms::{GenerateOnDemand, Kms, Settings};
+use crate::store::{StoreError, Vault, VaultOptions, env};
+use output::{Json, OutputFormat, Query};
+
+/// Why a command failed, and so its exit status.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad arguments or parameter values (252).
+    Usage(String),
+    /// The service refused the operation (254).
+    Service {
+        /// The AWS operation name.
+        operation: String,
+        /// The error.
+        error: ApiError,
+    },
+    /// Anything else: store, files, environment (255).
+    Failed(String),
+    /// A check that ran and found a problem (1): `audit verify`.
+    CheckFailed(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Failed(m) | CliError::CheckFailed(m) => f.write_str(m),
+            CliError::Service { operation, error } => write!(
+                f,
+                "An error occurred ({}) when calling the {operation} operation: {}",
+                error.error_type, error.message
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 252,
+            CliError::Service { .. } => 254,
+            CliError::Failed(_) => 255,
+            CliError::CheckFailed(_) => 1,
+        }
+    }
+
+    fn report(&self) {
+        match self {
+            // The AWS CLI's own layout: a blank line, then the message.
+            CliError::Usage(m) => eprintln!("\n{m}\n"),
+            CliError::Service { .. } => eprintln!("\n{self}"),
+            CliError::Failed(m) | CliError::CheckFailed(m) => eprintln!("byok: {m}"),
+        }
+    }
+}
+
+/// `byok`: keys with imported ("bring your own") key material, as AWS KMS runs them.
+#[derive(Parser, Debug)]
+#[command(
+    name = "byok",
+    version,
+    about = "Keys with imported (\"bring your own\") key material, as AWS KMS runs them",
+    long_about = "Keys with imported (\"bring your own\") key material, as AWS KMS runs them.\n\n\
+`byok kms <verb>` takes the AWS CLI's verbs and flags and prints what `aws kms` prints; \
+the other commands do what a key custodian does outside KMS.",
+    after_help = "Other ways in:\n  byok                 the desktop console (no arguments)\n  \
+byok serve --help    a local endpoint that speaks the AWS KMS JSON protocol\n\n\
+Store: --store PATH, else $BYOK_STORE, else the default location; the passphrase comes from \
+$BYOK_PASSPHRASE or is asked without echo. The first `byok kms` command creates the store.\n\n\
+Exit status: 0 ok, 252 usage error, 254 the service refused the request, 255 store or file problem, \
+1 `audit verify` found a broken chain.",
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command accepts, before or after the verb.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
+struct Global {
+    /// The store file (default: $BYOK_STORE, else the per-user data directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Must match the store's region (see `byok store settings`); a new store is created in it.
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+    /// Output format (default json).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    output: Option<OutputFormat>,
+    /// A JMESPath query applied to the response before it is printed.
+    #[arg(
+        long,
+        global = true,
+        value_name = "JMESPATH",
+        allow_hyphen_values = true
+    )]
+    query: Option<String>,
+    /// How blob parameters given as text are read: base64 (the default), or
+    /// raw-in-base64-out (the text itself), as in the AWS CLI v2.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    cli_binary_format: Option<params::BinaryFormat>,
+    /// Print only the first page of list operations.
+    #[arg(long, global = true)]
+    no_paginate: bool,
+    /// Accepted for AWS CLI scripts (byok never pages its output).
+    #[arg(long, global = true, hide = true)]
+    no_cli_pager: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// AWS KMS operations with the AWS CLI's verbs and flags.
+    ///
+    /// Responses are printed as `aws kms` prints them (--output json|text|table,
+    /// --query JMESPath). Blob parameters take fileb://FILE (raw bytes) or
+    /// base64; file://FILE reads text. Keys: key ID, key ARN, alias/NAME or
+    /// alias ARN.
+    #[command(subcommand)]
+    Kms(kms::KmsVerb),
+    /// Key material on the custodian's side: generate, wrap for import, check.
+    #[command(subcommand)]
+    Material(material::MaterialCommand),
+    /// The store: facts, settings, passphrase, backup.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// The audit trail: export as CloudTrail JSON, verify the hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
 
 /// Runs the command line with `args` (without the program name).
-pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
-    let _ = args;
-    eprintln!("byok: the command line is not written yet");
-    ExitCode::from(252)
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let argv = std::iter::once(OsString::from("byok")).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(252),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            e.report();
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let g = cli.global;
+    let query = g.query.as_deref().map(Query::compile).transpose()?;
+    let out = Printer {
+        format: g.output.unwrap_or_default(),
+        query,
+    };
+    match cli.command {
+        Command::Kms(verb) => {
+            // Read parameter files first: a wrong path costs no passphrase.
+            let call = verb.call(g.no_paginate, g.cli_binary_format.unwrap_or_default())?;
+            let mut vault = open_store(&g, true)?;
+            let result = kms::run(&mut vault, &call);
+            vault.close()?;
+            let response = result.map_err(|error| CliError::Service {
+                operation: call.operation.to_string(),
+                error,
+            })?;
+            out.print(response, call.operation)?;
+        }
+        Command::Material(cmd) => material::run(cmd, &g, &out)?,
+        Command::Store(cmd) => store::run(cmd, &g, &out)?,
+        Command::Audit(cmd) => return audit::run(cmd, &g),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--output` and `--query`.
+struct Printer {
+    format: OutputFormat,
+    query: Option<Query>,
+}
+
+impl Printer {
+    /// Converts timestamps, applies the query, prints.
+    fn print(&self, mut value: Json, title: &str) -> Result<(), CliError> {
+        output::convert_timestamps(&mut value);
+        let value = match &self.query {
+            Some(q) => q.apply(&value)?,
+            None => value,
+        };
+        output::print(&value, self.format, title);
+        Ok(())
+    }
+}
+
+/// What the vault is given: real time, wrapping keys generated on this
+/// thread, and for a new store the KDF cost and `region` (else the default).
+fn vault_options(region: Option<&str>) -> VaultOptions {
+    let mut settings = Settings::default();
+    if let Some(r) = region {
+        settings.region = r.to_string();
+    }
+    VaultOptions {
+        clock: Arc::new(crate::store::clock::SystemClock),
+        wrapping_keys: Box::new(GenerateOnDemand(Kms::os_rng())),
+        kdf: env::kdf_for_new_store(),
+        settings,
+    }
+}
+
+/// Opens the store at --store / $BYOK_STORE / the default (creating it on
+/// first use when `create`, in --region if one is given), then checks
+/// `--region` against it.
+fn open_store(g: &Global, create: bool) -> Result<Vault, CliError> {
+    let path = env::store_path(g.store.as_deref())?;
+    let options = vault_options(g.region.as_deref());
+    let vault = if create {
+        env::open_or_create(&path, options)?
+    } else {
+        open_existing(&path, options)?
+    };
+    for note in vault.notes() {
+        eprintln!("byok: {note}");
+    }
+    if let Some(region) = &g.region {
+        let store_region = &vault.kms().settings().region;
+        if region != store_region {
+            return Err(CliError::Failed(format!(
+                "--region {region} does not match the store's region {store_region}; \
+                 change the store's region with `byok store settings --region {region}`"
+            )));
+        }
+    }
+    Ok(vault)
+}
+
+fn open_existing(path: &Path, options: VaultOptions) -> Result<Vault, CliError> {
+    if !path.exists() {
+        return Err(StoreError::Missing(path.to_path_buf()).into());
+    }
+    let passphrase = env::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+    Ok(Vault::open(path, &passphrase, options)?)
+}
+
+/// Writes `bytes` to a new file `path` readable by its owner only (0600);
+/// refuses to replace an existing file unless `force`.
+fn write_private_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| {
+        CliError::Failed(format!(
+            "cannot write {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    };
+    if path.exists() && !force {
+        return Err(CliError::Failed(format!(
+            "{} exists already; remove it or pass --force to replace it",
+            path.display()
+        )));
+    }
+    // Write beside the target, then rename: the target is never half-written
+    // and never readable by others.
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
+/// An OS error in words, without Rust's "(os error 2)".
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+/// Reads a file the user named, with a clear message when it cannot be.
+fn read_file(flag: &str, path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, CliError> {
+    std::fs::read(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| CliError::Failed(format!("{flag} {}: {}", path.display(), io_reason(&e))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_engine_operation_has_a_verb() {
+        let cmd = Cli::command();
+        let kms = cmd.find_subcommand("kms").expect("kms");
+        for op in crate::kms::OPERATIONS {
+            let mut verb = String::new();
+            for (i, c) in op.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    verb.push('-');
+                }
+                verb.push(c.to_ascii_lowercase());
+            }
+            assert!(
+                kms.find_subcommand(&verb).is_some(),
+                "no verb {verb} for {op}"
+            );
+        }
+    }
 }

@@ -120,7 +120,11 @@ pub struct AuditRecord {
     /// The store's region.
     pub aws_region: String,
     /// The client address of an endpoint call.
-    #[serde(rename = "sourceIPAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceIPAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_ip_address: Option<String>,
     /// The client's `User-Agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,7 +172,9 @@ impl AuditRecord {
 
     /// The bare key id this record concerns, if any.
     pub fn key_id(&self) -> Option<&str> {
-        self.key_arn().and_then(|a| a.rsplit_once("key/")).map(|(_, id)| id)
+        self.key_arn()
+            .and_then(|a| a.rsplit_once("key/"))
+            .map(|(_, id)| id)
     }
 
     /// `additionalEventData.<name>` as a string.
@@ -197,6 +203,37 @@ impl AuditRecord {
         h.update(&body);
         Some(super::model::hex(&h.finalize()))
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CloudTrailRef<'a> {
+    records: &'a [AuditRecord],
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CloudTrail {
+    records: Vec<AuditRecord>,
+}
+
+/// The trail as a CloudTrail log file: `{"Records": [...]}`, indented with
+/// four spaces, ending in a newline.
+pub fn to_cloudtrail_json(records: &[AuditRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    // Records are plain data: serialising them to memory cannot fail.
+    let _ = CloudTrailRef { records }.serialize(&mut ser);
+    out.push(b'\n');
+    out
+}
+
+/// Reads a CloudTrail log file written by [`to_cloudtrail_json`].
+pub fn from_cloudtrail_json(bytes: &[u8]) -> Result<Vec<AuditRecord>, serde_json::Error> {
+    serde_json::from_slice::<CloudTrail>(bytes).map(|t| t.records)
 }
 
 /// The end of the chain: what the next record links to.
@@ -300,4 +337,165 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<ChainReport, ChainError> 
 
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     super::model::KeyMaterialId::parse(s).map(|id| *id.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as an API call would leave it, with fixed identifiers.
+    fn record(name: &str) -> AuditRecord {
+        AuditRecord {
+            event_version: "1.11".into(),
+            user_identity: UserIdentity {
+                identity_type: "byok".into(),
+                account_id: "000000000000".into(),
+                invoked_by: "cli".into(),
+                access_key_id: None,
+            },
+            event_time: "2026-01-01T00:00:00Z".into(),
+            event_source: "kms.amazonaws.com".into(),
+            event_name: name.into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: None,
+            user_agent: None,
+            error_code: None,
+            error_message: None,
+            request_parameters: Some(
+                serde_json::json!({"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
+            ),
+            response_elements: None,
+            additional_event_data: None,
+            request_id: "00000000-0000-4000-8000-000000000001".into(),
+            event_id: "00000000-0000-4000-8000-000000000002".into(),
+            read_only: true,
+            resources: vec![],
+            event_type: "AwsApiCall".into(),
+            management_event: true,
+            recipient_account_id: "000000000000".into(),
+            event_category: "Management".into(),
+            byok: ChainLink {
+                sequence: 0,
+                previous_hash: String::new(),
+                hash: String::new(),
+            },
+        }
+    }
+
+    /// The hash is SHA-256(previous hash bytes || the record's compact JSON
+    /// with `byok.hash` empty). Expected value computed independently with
+    /// Python's hashlib over the JSON text below:
+    /// `hashlib.sha256(bytes(32) + body.encode()).hexdigest()`.
+    #[test]
+    fn first_record_hash_known_answer() {
+        let mut head = ChainHead::default();
+        let mut r = record("DescribeKey");
+        head.link(&mut r);
+        let mut unsealed = r.clone();
+        unsealed.byok.hash = String::new();
+        assert_eq!(
+            String::from_utf8(serde_json::to_vec(&unsealed).unwrap()).unwrap(),
+            concat!(
+                r#"{"eventVersion":"1.11","userIdentity":{"type":"byok","accountId":"000000000000","invokedBy":"cli"},"#,
+                r#""eventTime":"2026-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DescribeKey","#,
+                r#""awsRegion":"us-east-1","requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"},"#,
+                r#""responseElements":null,"requestID":"00000000-0000-4000-8000-000000000001","#,
+                r#""eventID":"00000000-0000-4000-8000-000000000002","readOnly":true,"resources":[],"#,
+                r#""eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"000000000000","#,
+                r#""eventCategory":"Management","byok":{"sequence":1,"previousHash":"#,
+                r#""0000000000000000000000000000000000000000000000000000000000000000","hash":""}}"#
+            )
+        );
+        assert_eq!(r.byok.sequence, 1);
+        assert_eq!(r.byok.previous_hash, GENESIS);
+        assert_eq!(
+            r.byok.hash,
+            "a95a472f2ebbd11aa99fedabd3d9d28f7c0eb3d136b1da5e388eb75c3ea82f5e"
+        );
+        assert_eq!(head, ChainHead::after(&r));
+    }
+
+    fn chain(n: usize) -> Vec<AuditRecord> {
+        let mut head = ChainHead::default();
+        (0..n)
+            .map(|i| {
+                let mut r = record(&format!("Op{i}"));
+                head.link(&mut r);
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_linked_trail_verifies_and_any_change_breaks_it() {
+        let trail = chain(5);
+        assert_eq!(
+            verify_chain(&trail),
+            Ok(ChainReport {
+                records: 5,
+                from_genesis: true,
+                last_sequence: 5
+            })
+        );
+        // A later segment on its own verifies, without reaching genesis.
+        assert_eq!(
+            verify_chain(&trail[2..]),
+            Ok(ChainReport {
+                records: 3,
+                from_genesis: false,
+                last_sequence: 5
+            })
+        );
+        assert_eq!(verify_chain(&[]).map(|r| r.records), Ok(0));
+
+        let broken_at = |t: &[AuditRecord]| verify_chain(t).map_err(|e| (e.index, e.reason));
+        let mut edited = trail.clone();
+        edited[2].error_message = Some("edited".into());
+        assert_eq!(
+            broken_at(&edited),
+            Err((2, "its hash does not match its contents".to_string()))
+        );
+        let mut removed = trail.clone();
+        removed.remove(2);
+        assert_eq!(
+            broken_at(&removed),
+            Err((2, "it does not link to the record before it".to_string()))
+        );
+        let mut swapped = trail.clone();
+        swapped.swap(1, 2);
+        assert_eq!(
+            broken_at(&swapped),
+            Err((1, "it does not link to the record before it".to_string()))
+        );
+        // A record re-sealed after editing still does not link to its successor.
+        let mut resealed = trail.clone();
+        resealed[1].event_name = "Forged".into();
+        resealed[1].byok.hash = resealed[1].compute_hash().unwrap();
+        assert_eq!(
+            broken_at(&resealed),
+            Err((2, "it does not link to the record before it".to_string()))
+        );
+        let mut renumbered = trail.clone();
+        renumbered[3].byok.sequence = 9;
+        renumbered[3].byok.hash = renumbered[3].compute_hash().unwrap();
+        renumbered[4].byok.previous_hash = renumbered[3].byok.hash.clone();
+        renumbered[4].byok.hash = renumbered[4].compute_hash().unwrap();
+        assert_eq!(
+            broken_at(&renumbered),
+            Err((3, "sequence jumps from 3 to 9".to_string()))
+        );
+        let mut not_genesis = chain(1);
+        not_genesis[0].byok.previous_hash = "11".repeat(32);
+        not_genesis[0].byok.hash = not_genesis[0].compute_hash().unwrap();
+        assert_eq!(
+            broken_at(&not_genesis),
+            Err((0, "the first record does not start the chain".to_string()))
+        );
+        let mut garbage = chain(1);
+        garbage[0].byok.previous_hash = "not hex".into();
+        assert_eq!(
+            broken_at(&garbage),
+            Err((0, "its hash does not match its contents".to_string()))
+        );
+    }
 }

@@ -68,7 +68,8 @@ fn cipher_for(material: &MaterialBytes, header: &[u8]) -> Aes256Gcm {
     info.extend_from_slice(&header[1..49]);
     let hk = Hkdf::<Sha256>::new(Some(salt), material.expose());
     let mut okm = Zeroizing::new([0u8; 32]);
-    hk.expand(&info, &mut okm[..]).expect("32 bytes is a valid HKDF length");
+    hk.expand(&info, &mut okm[..])
+        .expect("32 bytes is a valid HKDF length");
     Aes256Gcm::new_from_slice(&okm[..]).expect("32-byte key")
 }
 
@@ -96,7 +97,13 @@ pub(crate) fn seal(
     header[65..77].copy_from_slice(&iv);
     let cipher = cipher_for(material, &header);
     let sealed = cipher
-        .encrypt(&Nonce::from(iv), Payload { msg: plaintext, aad: &aad(&header, context) })
+        .encrypt(
+            &Nonce::from(iv),
+            Payload {
+                msg: plaintext,
+                aad: &aad(&header, context),
+            },
+        )
         .expect("AES-GCM encryption of at most 4 KiB cannot fail");
     let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
     blob.extend_from_slice(&header);
@@ -106,13 +113,23 @@ pub(crate) fn seal(
 
 /// Decrypts a blob whose header names `material`. `None` when the blob is
 /// damaged, the context differs, or the material is not the one that made it.
-pub(crate) fn open(blob: &[u8], material: &MaterialBytes, context: &EncryptionContext) -> Option<SecretVec> {
+pub(crate) fn open(
+    blob: &[u8],
+    material: &MaterialBytes,
+    context: &EncryptionContext,
+) -> Option<SecretVec> {
     parse_header(blob)?;
     let (header, body) = blob.split_at(HEADER_LEN);
     let iv: [u8; 12] = header[65..77].try_into().ok()?;
     let cipher = cipher_for(material, header);
     cipher
-        .decrypt(&Nonce::from(iv), Payload { msg: body, aad: &aad(header, context) })
+        .decrypt(
+            &Nonce::from(iv),
+            Payload {
+                msg: body,
+                aad: &aad(header, context),
+            },
+        )
         .ok()
         .map(SecretVec::new)
 }
@@ -128,7 +145,66 @@ mod tests {
         c.insert("a".into(), "".into());
         assert_eq!(
             canonical_context(&c),
-            [&[0, 0, 0, 1, b'a', 0, 0, 0, 0][..], &[0, 0, 0, 1, b'b', 0, 0, 0, 1, b'2']].concat()
+            [
+                &[0, 0, 0, 1, b'a', 0, 0, 0, 0][..],
+                &[0, 0, 0, 1, b'b', 0, 0, 0, 1, b'2']
+            ]
+            .concat()
+        );
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// SPEC §5 known answer. Computed independently with Python's
+    /// `cryptography` (HKDF-SHA256 and AESGCM) from the SPEC's description:
+    /// key id and material of SPEC §8's vector, salt a0..af, iv b0..bb,
+    /// context {"purpose": "test", "Department": "Finance"}.
+    #[test]
+    fn blob_known_answer() {
+        let key = KeyId::from_bytes(
+            unhex("1234abcd12ab34cd56ef1234567890ab")
+                .try_into()
+                .unwrap(),
+        );
+        let material_id = KeyMaterialId::from_bytes(
+            unhex("82e5515fe5249175b7446abfe554fef5b520d136ff1338dcafa160a172885cb8")
+                .try_into()
+                .unwrap(),
+        );
+        let material = MaterialBytes::from_slice(&(0u8..32).collect::<Vec<_>>()).unwrap();
+        let context = EncryptionContext::from([
+            ("purpose".to_string(), "test".to_string()),
+            ("Department".to_string(), "Finance".to_string()),
+        ]);
+        let salt: [u8; 16] = std::array::from_fn(|i| 0xa0 + i as u8);
+        let iv: [u8; 12] = std::array::from_fn(|i| 0xb0 + i as u8);
+        let expected = unhex(concat!(
+            "01",
+            "1234abcd12ab34cd56ef1234567890ab",
+            "82e5515fe5249175b7446abfe554fef5b520d136ff1338dcafa160a172885cb8",
+            "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+            "b0b1b2b3b4b5b6b7b8b9babb",
+            "dcc87ce154ca9b01aee3c613",
+            "05922d580893ee7598d912e69e0f01fd",
+        ));
+        let blob = seal(
+            key,
+            material_id,
+            &material,
+            b"Hello, byok!",
+            &context,
+            salt,
+            iv,
+        );
+        assert_eq!(blob, expected);
+        assert_eq!(
+            open(&expected, &material, &context).unwrap().expose(),
+            b"Hello, byok!"
         );
     }
 
@@ -140,7 +216,13 @@ mod tests {
         let ctx = EncryptionContext::from([("purpose".to_string(), "test".to_string())]);
         let blob = seal(key, mid, &m, b"hello", &ctx, [3; 16], [4; 12]);
         assert_eq!(blob.len(), MIN_LEN + 5);
-        assert_eq!(parse_header(&blob), Some(BlobHeader { key_id: key, key_material_id: mid }));
+        assert_eq!(
+            parse_header(&blob),
+            Some(BlobHeader {
+                key_id: key,
+                key_material_id: mid
+            })
+        );
         assert_eq!(open(&blob, &m, &ctx).unwrap().expose(), b"hello");
         assert!(open(&blob, &m, &EncryptionContext::new()).is_none());
         for i in 0..blob.len() * 8 {

@@ -194,7 +194,7 @@ aws_enum! {
 
 impl DataKeySpec {
     /// Length of the data key in bytes.
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             Self::Aes256 => 32,
             Self::Aes128 => 16,
@@ -498,7 +498,10 @@ impl Key {
     }
     /// Completed rotations of any type.
     pub fn completed_rotations(&self) -> usize {
-        self.materials.iter().filter(|m| m.rotation.is_some()).count()
+        self.materials
+            .iter()
+            .filter(|m| m.rotation.is_some())
+            .count()
     }
     /// `OnDemandRotationStartDate`, while a rotation is in progress.
     pub fn rotation_started(&self) -> Option<Timestamp> {

@@ -48,7 +48,13 @@ pub(crate) fn seal(secret: &SecretArray<32>, claims: &TokenClaims, nonce: [u8; 1
     plain[34..].copy_from_slice(&claims.valid_to.millis().to_be_bytes());
     let cipher = Aes256Gcm::new_from_slice(secret.expose()).expect("32-byte key");
     let sealed = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad: AAD })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &plain,
+                aad: AAD,
+            },
+        )
         .expect("AES-GCM encryption of a short message cannot fail");
     let mut out = Vec::with_capacity(TOKEN_LEN);
     out.push(VERSION);
@@ -66,7 +72,13 @@ pub(crate) fn open(secret: &SecretArray<32>, token: &[u8]) -> Option<TokenClaims
     let nonce: [u8; 12] = token[1..13].try_into().ok()?;
     let cipher = Aes256Gcm::new_from_slice(secret.expose()).ok()?;
     let plain = cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: &token[13..], aad: AAD })
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &token[13..],
+                aad: AAD,
+            },
+        )
         .ok()?;
     if plain.len() != CLAIMS_LEN {
         return None;
@@ -92,6 +104,26 @@ mod tests {
             spec: WrappingKeySpec::Rsa3072,
             valid_to: Timestamp::from_secs(1_800_000_000),
         }
+    }
+
+    /// Known answer for the token format, computed independently with
+    /// Python's `cryptography` AESGCM: key 09 x 32, nonce 01 x 12, associated
+    /// data `byok/import-token/v1`, claims token id 03 x 16 || key id 04 x 16
+    /// || algorithm index 4 || spec index 1 || ValidTo 1800000000000 ms as
+    /// i64 big-endian.
+    #[test]
+    fn token_known_answer() {
+        let secret = SecretArray::from_slice(&[9; 32]).unwrap();
+        let token = seal(&secret, &claims(), [1; 12]);
+        let expected = concat!(
+            "01",
+            "010101010101010101010101",
+            "ba73826610e4cb73124d5ccee68c8310b8c1c0cee1c479c4e8b70d9028c55cd6",
+            "37790656277bf5dc3638",
+            "5014b82115ecb2d04aa47cac33db1dba",
+        );
+        let hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct Journal {
     flusher: Option<JoinHandle<()>>,
     /// What opening found and did (a torn tail dropped, damage kept aside).
     pub notes: Vec<String>,
+    /// The damage opening found (also in `notes`), for the audit trail.
+    pub damage: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,7 +164,9 @@ struct SegmentScan {
     damaged: Option<String>,
 }
 
-fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
+/// Reads a segment. Every frame is authenticated; with `all_records` false
+/// only the last valid one is parsed (opening needs just the chain head).
+fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8], all_records: bool) -> SegmentScan {
     let mut scan = SegmentScan {
         records: Vec::new(),
         valid_len: 0,
@@ -181,6 +185,7 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
     }
     let cipher = Aes256Gcm::new_from_slice(keys.key.expose()).expect("32-byte key");
     let mut offset = header.len();
+    let mut last_body: Option<(usize, Vec<u8>)> = None;
     scan.valid_len = offset as u64;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
@@ -191,7 +196,9 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
         }
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         if !(16..=MAX_FRAME).contains(&len) {
-            scan.damaged = Some(format!("a record at offset {offset} has an impossible length"));
+            scan.damaged = Some(format!(
+                "a record at offset {offset} has an impossible length"
+            ));
             break;
         }
         if rest.len() < 4 + 12 + len {
@@ -205,22 +212,47 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
             .is_ok();
         let end = offset + 16 + len;
         if !ok {
-            if end == bytes.len() {
+            if end == bytes.len() && scan.damaged.is_none() {
                 torn(&mut scan);
-            } else {
-                scan.damaged = Some(format!("the record at offset {offset} fails authentication"));
+                break;
             }
-            break;
+            // Damage in the middle: note it and read on, so that the records
+            // after it are kept and the gap shows in verification.
+            scan.damaged.get_or_insert_with(|| {
+                format!("the record at offset {offset} fails authentication")
+            });
+            offset = end;
+            continue;
         }
+        let is_last = end == bytes.len();
+        if all_records || is_last {
+            match serde_json::from_slice::<AuditRecord>(&body) {
+                Ok(r) => scan.records.push(r),
+                Err(_) => {
+                    scan.damaged.get_or_insert_with(|| {
+                        format!("the record at offset {offset} is not an audit record")
+                    });
+                }
+            }
+        } else {
+            last_body = Some((offset, body));
+        }
+        offset = end;
+        if scan.damaged.is_none() {
+            scan.valid_len = offset as u64;
+        }
+    }
+    // Stopped early (torn tail or damage): the head is the last whole record.
+    if !all_records
+        && scan.records.is_empty()
+        && let Some((at, body)) = last_body
+    {
         match serde_json::from_slice::<AuditRecord>(&body) {
             Ok(r) => scan.records.push(r),
             Err(_) => {
-                scan.damaged = Some(format!("the record at offset {offset} is not an audit record"));
-                break;
+                scan.damaged = Some(format!("the record at offset {at} is not an audit record"))
             }
         }
-        offset = end;
-        scan.valid_len = offset as u64;
     }
     scan
 }
@@ -229,9 +261,13 @@ impl Journal {
     /// Opens (or starts) the journal in `config.dir`: drops a torn record at
     /// the tail, sets damaged segments aside by starting a fresh one, and
     /// returns the journal with the head of the chain it holds.
-    pub fn open(config: JournalConfig, keys: JournalKeys) -> Result<(Journal, ChainHead), StoreError> {
+    pub fn open(
+        config: JournalConfig,
+        keys: JournalKeys,
+    ) -> Result<(Journal, ChainHead), StoreError> {
         fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
         let mut notes = Vec::new();
+        let mut damage = Vec::new();
         let numbers = segment_numbers(&config.dir)?;
         let mut head = ChainHead::default();
         let mut segment = numbers.last().copied().unwrap_or(1);
@@ -241,9 +277,10 @@ impl Journal {
             for &n in numbers.iter().rev() {
                 let path = segment_path(&config.dir, n);
                 let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-                let scan = scan_segment(&keys, n, &bytes);
+                let scan = scan_segment(&keys, n, &bytes, false);
                 if n == last {
                     if let Some(why) = &scan.damaged {
+                        damage.push(format!("segment {n}: {why}"));
                         notes.push(format!(
                             "audit journal segment {} is damaged ({why}); it is kept unchanged and new records go to a new segment",
                             path.display()
@@ -260,7 +297,8 @@ impl Journal {
                             fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
                             start_new = true;
                         } else {
-                            f.set_len(scan.valid_len).map_err(|e| StoreError::io(&path, e))?;
+                            f.set_len(scan.valid_len)
+                                .map_err(|e| StoreError::io(&path, e))?;
                             f.sync_all().map_err(|e| StoreError::io(&path, e))?;
                         }
                         notes.push(format!(
@@ -308,16 +346,21 @@ impl Journal {
                 shared,
                 flusher: Some(flusher),
                 notes,
+                damage,
             },
             head,
         ))
     }
 
     /// Opens segment `n` for appending, creating it (with its header) if needed.
-    fn open_segment(config: &JournalConfig, keys: &JournalKeys, n: u64) -> Result<File, StoreError> {
+    fn open_segment(
+        config: &JournalConfig,
+        keys: &JournalKeys,
+        n: u64,
+    ) -> Result<File, StoreError> {
         let path = segment_path(&config.dir, n);
         let exists = path.exists();
-        let mut file = OpenOptions::new()
+        let mut file = super::private_file_options()
             .create(true)
             .append(true)
             .open(&path)
@@ -356,7 +399,11 @@ impl Journal {
             rng.fill_bytes(&mut nonce);
             let (segment, offset) = (p.segment, p.next_offset);
             cipher
-                .encrypt_in_place(&Nonce::from(nonce), &aad(&self.shared.keys, segment, offset), &mut body)
+                .encrypt_in_place(
+                    &Nonce::from(nonce),
+                    &aad(&self.shared.keys, segment, offset),
+                    &mut body,
+                )
                 .map_err(|_| StoreError::Other("cannot seal an audit record".into()))?;
             let chunk = match p.chunks.last_mut() {
                 Some((s, bytes)) if *s == segment => bytes,
@@ -389,7 +436,7 @@ impl Journal {
         for n in segment_numbers(dir)? {
             let path = segment_path(dir, n);
             let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-            out.extend(scan_segment(&self.shared.keys, n, &bytes).records);
+            out.extend(scan_segment(&self.shared.keys, n, &bytes, true).records);
         }
         Ok(out)
     }
@@ -476,7 +523,9 @@ fn retire_old_segments(config: &JournalConfig) -> Result<(), StoreError> {
         return Ok(());
     }
     let numbers = segment_numbers(&config.dir)?;
-    let excess = numbers.len().saturating_sub(config.retention_segments as usize);
+    let excess = numbers
+        .len()
+        .saturating_sub(config.retention_segments as usize);
     for n in &numbers[..excess] {
         let path = segment_path(&config.dir, *n);
         fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;

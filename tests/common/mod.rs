@@ -3,13 +3,14 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use byok::kms::{
-    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel, ImportKeyMaterialRequest,
-    ImportOutput, ImportParametersOutput, ImportType, KeyId, Kms, KmsError, ManualClock, Origin,
-    PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
+    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, ImportType, KeyId, Kms,
+    KmsError, ManualClock, Origin, PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm,
+    WrappingKeySpec, wrap_material,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -22,20 +23,65 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
+/// One pregenerated wrapping key pair: its PKCS#8 DER file and the parsed key.
+pub struct TestKeyPair {
+    pub pkcs8_der: Vec<u8>,
+    pub key: rsa::PrivateKey,
+}
+
+/// The key pairs in tests/data/wrapping, read and parsed once per test binary
+/// (parsing a 4096-bit key costs milliseconds, and property tests build
+/// thousands of engines).
+pub fn test_key_pairs() -> &'static [TestKeyPair] {
+    static PAIRS: OnceLock<Vec<TestKeyPair>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let mut files: Vec<_> = std::fs::read_dir(data_dir().join("wrapping"))
+            .expect("tests/data/wrapping")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "der"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|f| {
+                let pkcs8_der = std::fs::read(&f).expect("key file");
+                let key = rsa::PrivateKey::from_pkcs8_der(&pkcs8_der).expect("PKCS#8 key");
+                TestKeyPair { pkcs8_der, key }
+            })
+            .collect()
+    })
+}
+
 /// The key pairs in tests/data/wrapping.
 pub fn test_keys() -> PregeneratedKeys {
+    test_keys_where(|_| true)
+}
+
+/// The key pairs in tests/data/wrapping that `keep` selects.
+pub fn test_keys_where(keep: impl Fn(&rsa::PrivateKey) -> bool) -> PregeneratedKeys {
     let mut keys = PregeneratedKeys::default();
-    let mut files: Vec<_> = std::fs::read_dir(data_dir().join("wrapping"))
-        .expect("tests/data/wrapping")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "der"))
-        .collect();
-    files.sort();
-    for f in files {
-        let der = std::fs::read(&f).expect("key file");
-        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8 key")).expect("known size");
+    for pair in test_key_pairs().iter().filter(|p| keep(&p.key)) {
+        keys.add(pair.key.clone()).expect("known size");
     }
     keys
+}
+
+/// The PKCS#8 DER of the pregenerated private key whose public half is
+/// `public_key_der` (the `PublicKey` GetParametersForImport returned).
+pub fn private_key_for(public_key_der: &[u8]) -> &'static [u8] {
+    use rsa::pkcs8::EncodePublicKey;
+    test_key_pairs()
+        .iter()
+        .find(|p| {
+            p.key
+                .to_public_key()
+                .to_public_key_der()
+                .expect("SPKI")
+                .as_bytes()
+                == public_key_der
+        })
+        .map(|p| p.pkcs8_der.as_slice())
+        .expect("the public key of a pregenerated pair")
 }
 
 pub fn seeded(seed: u64) -> StdRng {
@@ -56,13 +102,23 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
+        Self::with_keys(settings, test_keys(), 1)
+    }
+
+    /// An engine with the given key pairs and RNG seed.
+    pub fn with_keys(settings: Settings, keys: PregeneratedKeys, seed: u64) -> Self {
         let clock = ManualClock::new(START);
-        let kms = Kms::new(settings, Arc::new(clock.clone()), Box::new(test_keys()), seeded(1));
+        let kms = Kms::new(
+            settings,
+            Arc::new(clock.clone()),
+            Box::new(keys),
+            seeded(seed),
+        );
         Self {
             kms,
             clock,
             caller: Caller::console(),
-            rng: seeded(2),
+            rng: seeded(seed.wrapping_add(1)),
         }
     }
 
@@ -100,7 +156,11 @@ impl Harness {
     }
 
     pub fn params(&mut self, key: KeyId) -> ImportParametersOutput {
-        self.params_with(key, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+        self.params_with(
+            key,
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingKeySpec::Rsa2048,
+        )
     }
 
     pub fn params_with(
@@ -121,7 +181,12 @@ impl Harness {
         m
     }
 
-    pub fn wrap(&mut self, params: &ImportParametersOutput, algorithm: WrappingAlgorithm, material: &[u8]) -> Vec<u8> {
+    pub fn wrap(
+        &mut self,
+        params: &ImportParametersOutput,
+        algorithm: WrappingAlgorithm,
+        material: &[u8],
+    ) -> Vec<u8> {
         let material: [u8; 32] = material.try_into().expect("32 bytes");
         wrap_material(&params.public_key, algorithm, &material, &mut self.rng).expect("wrap")
     }
@@ -150,7 +215,12 @@ impl Harness {
     }
 
     /// GetParametersForImport + wrap + ImportKeyMaterial (never expires).
-    pub fn import(&mut self, key: KeyId, material: &[u8; 32], import_type: Option<ImportType>) -> ImportOutput {
+    pub fn import(
+        &mut self,
+        key: KeyId,
+        material: &[u8; 32],
+        import_type: Option<ImportType>,
+    ) -> ImportOutput {
         let params = self.params(key);
         let req = self.import_request(key, &params, material, import_type);
         self.try_import(&req).expect("ImportKeyMaterial")
@@ -167,7 +237,12 @@ impl Harness {
     pub fn encrypt(&mut self, key: KeyId, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
         let caller = self.caller.clone();
         self.kms
-            .encrypt(&caller, &key.to_string(), plaintext, &EncryptionContext::new())
+            .encrypt(
+                &caller,
+                &key.to_string(),
+                plaintext,
+                &EncryptionContext::new(),
+            )
             .map(|o| o.ciphertext_blob)
     }
 
@@ -207,7 +282,12 @@ pub fn assert_err<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &str, messag
     match r {
         Ok(v) => panic!("expected {name}, got Ok({v:?})"),
         Err(e) => {
-            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
+            assert_eq!(
+                e.aws_name(),
+                name,
+                "exception name (message: {})",
+                e.message()
+            );
             assert_eq!(e.message(), message, "message of {name}");
         }
     }
@@ -219,8 +299,22 @@ pub fn assert_err_contains<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &st
     match r {
         Ok(v) => panic!("expected {name}, got Ok({v:?})"),
         Err(e) => {
-            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
-            assert!(e.message().contains(part), "message {:?} should contain {part:?}", e.message());
+            assert_eq!(
+                e.aws_name(),
+                name,
+                "exception name (message: {})",
+                e.message()
+            );
+            assert!(
+                e.message().contains(part),
+                "message {:?} should contain {part:?}",
+                e.message()
+            );
         }
     }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,201 @@
+//! `byok store ...`: facts about the store (no secrets), its settings, its
+//! passphrase and an encrypted backup.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::output::Json;
+use super::{CliError, Global, Printer};
+use crate::store::Vault;
+
+/// Environment variable with the new passphrase for `store change-passphrase`.
+pub const NEW_PASSPHRASE_VAR: &str = "BYOK_NEW_PASSPHRASE";
+
+/// `byok store` commands.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Shows the store's path, format, key derivation parameters, key count
+    /// and audit journal size (no secrets).
+    Info,
+    /// Shows the engine settings, or changes them. The global --region sets
+    /// the store's region here (it changes every key ARN).
+    Settings {
+        /// How long an on-demand rotation takes to complete, in milliseconds (default 3000; 0 allowed).
+        #[arg(long, value_name = "MS")]
+        rotation_delay_ms: Option<u64>,
+        /// The 12-digit account id in ARNs (default 000000000000).
+        #[arg(long, value_name = "ACCOUNT")]
+        account_id: Option<String>,
+    },
+    /// Re-encrypts the store under a new passphrase ($BYOK_NEW_PASSPHRASE, or asked twice).
+    ChangePassphrase,
+    /// Writes an encrypted copy of the store (same passphrase) to a file.
+    Backup {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn new_passphrase() -> Result<SecretString, CliError> {
+    if let Ok(p) = std::env::var(NEW_PASSPHRASE_VAR) {
+        if p.is_empty() {
+            return Err(CliError::Failed(format!("{NEW_PASSPHRASE_VAR} is empty")));
+        }
+        return Ok(SecretString::from(p));
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(CliError::Failed(format!(
+            "no new passphrase: set {NEW_PASSPHRASE_VAR} or run in a terminal"
+        )));
+    }
+    let read = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(SecretString::from)
+            .map_err(|e| CliError::Failed(format!("cannot read the passphrase: {e}")))
+    };
+    let first = read("New passphrase: ")?;
+    let second = read("Repeat the new passphrase: ")?;
+    if first.expose_secret() != second.expose_secret() {
+        return Err(CliError::Failed("the passphrases do not match".into()));
+    }
+    if first.expose_secret().is_empty() {
+        return Err(CliError::Failed("the passphrase must not be empty".into()));
+    }
+    Ok(first)
+}
+
+fn settings_json(vault: &Vault) -> Json {
+    let s = vault.kms().settings();
+    Json::Object(vec![
+        ("Region".into(), Json::str(s.region.clone())),
+        ("AccountId".into(), Json::str(s.account_id.clone())),
+        (
+            "RotationDelayMs".into(),
+            Json::Number(s.rotation_delay_ms.into()),
+        ),
+    ])
+}
+
+/// Runs a `store` command.
+pub fn run(cmd: StoreCommand, g: &Global, out: &Printer) -> Result<(), CliError> {
+    match cmd {
+        StoreCommand::Info => {
+            let vault = super::open_store(g, false)?;
+            let i = vault.info();
+            let s = vault.store_settings();
+            let n = |v: u64| Json::Number(v.into());
+            let info = Json::Object(vec![
+                ("Path".into(), Json::str(i.path.display().to_string())),
+                ("FormatVersion".into(), n(i.format_version.into())),
+                (
+                    "Kdf".into(),
+                    Json::Object(vec![
+                        ("Algorithm".into(), Json::str("Argon2id")),
+                        ("MemoryKiB".into(), n(i.kdf.0.into())),
+                        ("Passes".into(), n(i.kdf.1.into())),
+                        ("Lanes".into(), n(i.kdf.2.into())),
+                    ]),
+                ),
+                ("Keys".into(), n(i.keys as u64)),
+                ("Aliases".into(), n(i.aliases as u64)),
+                ("Region".into(), Json::str(i.region)),
+                ("AccountId".into(), Json::str(i.account_id)),
+                (
+                    "RotationDelayMs".into(),
+                    n(vault.kms().settings().rotation_delay_ms),
+                ),
+                ("StateBytes".into(), n(i.state_bytes)),
+                (
+                    "AuditJournal".into(),
+                    Json::Object(vec![
+                        ("Segments".into(), n(i.audit_segments as u64)),
+                        ("Bytes".into(), n(i.audit_bytes)),
+                        ("SegmentLimitBytes".into(), n(s.journal_segment_bytes)),
+                        (
+                            "RetainedSegments".into(),
+                            n(s.journal_retention_segments.into()),
+                        ),
+                    ]),
+                ),
+            ]);
+            vault.close()?;
+            out.print(info, "StoreInfo")
+        }
+        StoreCommand::Settings {
+            rotation_delay_ms,
+            account_id,
+        } => {
+            // --region is the new value here, not a check against the store.
+            let check = Global {
+                region: None,
+                ..g.clone()
+            };
+            let mut vault = super::open_store(&check, false)?;
+            let mut engine = vault.kms().settings().clone();
+            let before = engine.clone();
+            if let Some(ms) = rotation_delay_ms {
+                engine.rotation_delay_ms = ms;
+            }
+            if let Some(a) = account_id {
+                engine.account_id = a;
+            }
+            if let Some(r) = &g.region {
+                engine.region = r.clone();
+            }
+            if engine != before {
+                let store = vault.store_settings().clone();
+                vault.update_settings(store, engine).map_err(|e| match e {
+                    crate::store::VaultError::Kms(k) => CliError::Usage(k.message().to_string()),
+                    crate::store::VaultError::Store(s) => CliError::from(s),
+                })?;
+            }
+            let shown = settings_json(&vault);
+            vault.close()?;
+            out.print(shown, "StoreSettings")
+        }
+        StoreCommand::ChangePassphrase => {
+            let mut vault = super::open_store(g, false)?;
+            let new = new_passphrase()?;
+            vault.change_passphrase(&new, None)?;
+            let path = vault.path().to_path_buf();
+            vault.close()?;
+            eprintln!(
+                "byok: the passphrase of {} is changed. Until the next change replaces it, the previous \
+                 generation {} still opens with the old passphrase.",
+                path.display(),
+                crate::store::backup_path(&path).display()
+            );
+            Ok(())
+        }
+        StoreCommand::Backup { out: file, force } => {
+            if file.exists() && !force {
+                return Err(CliError::Failed(format!(
+                    "{} exists already; remove it or pass --force to replace it",
+                    file.display()
+                )));
+            }
+            let vault = super::open_store(g, false)?;
+            if std::fs::canonicalize(&file).ok() == std::fs::canonicalize(vault.path()).ok() {
+                return Err(CliError::Failed(
+                    "the backup cannot replace the store itself".into(),
+                ));
+            }
+            vault.backup_to(&file)?;
+            vault.close()?;
+            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            out.print(
+                Json::Object(vec![
+                    ("File".into(), Json::str(file.display().to_string())),
+                    ("Bytes".into(), Json::Number(bytes.into())),
+                ]),
+                "StoreBackup",
+            )
+        }
+    }
+}

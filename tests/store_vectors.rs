@@ -1,0 +1,208 @@
+//! One test-vector store per format version (tests/data/store-v<N>.byok and
+//! its audit journal), so that a store written by an older byok always opens.
+//!
+//! To write the vector of the current format (only when the format changes):
+//! `BYOK_WRITE_STORE_VECTORS=1 cargo test --test store_vectors`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use byok::kms::audit::verify_chain;
+use byok::kms::{
+    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
+    ImportKeyMaterialRequest, KeyState, ManualClock, Origin, Settings, WrappingAlgorithm,
+    WrappingKeySpec, wrap_material,
+};
+use byok::store::format::KdfParams;
+use byok::store::{Vault, VaultOptions};
+use common::*;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const PASSPHRASE: &str = "byok store format 1 test vector";
+
+fn options() -> VaultOptions {
+    VaultOptions {
+        clock: Arc::new(ManualClock::new(START)),
+        wrapping_keys: Box::new(test_keys()),
+        kdf: KdfParams::INSECURE_FAST,
+        settings: Settings::default(),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Writes the format-1 vector: an EXTERNAL key holding SPEC §8's material
+/// (bytes 00..1f) under alias/vector, and a ciphertext made with it.
+fn write_vector(dir: &Path) {
+    let path = dir.join("store-v1.byok");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(dir.join("store-v1.byok.audit"));
+    let pass = SecretString::from(PASSPHRASE.to_string());
+    let mut v = Vault::create(&path, &pass, options()).unwrap();
+    let caller = Caller::cli();
+    let material: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let key = v
+        .apply(|k| {
+            k.create_key(
+                &caller,
+                CreateKeyRequest {
+                    description: Some("format 1 vector".into()),
+                    origin: Some(Origin::External),
+                    tags: vec![],
+                },
+            )
+        })
+        .unwrap();
+    let params = v
+        .apply(|k| {
+            k.get_parameters_for_import(
+                &caller,
+                &key.to_string(),
+                WrappingAlgorithm::RsaesOaepSha256,
+                WrappingKeySpec::Rsa2048,
+            )
+        })
+        .unwrap();
+    let wrapped = wrap_material(
+        &params.public_key,
+        WrappingAlgorithm::RsaesOaepSha256,
+        &material,
+        &mut seeded(5),
+    )
+    .unwrap();
+    let imported = v
+        .apply(|k| {
+            k.import_key_material(
+                &caller,
+                &ImportKeyMaterialRequest {
+                    key_id: key.to_string(),
+                    import_token: params.import_token.clone(),
+                    encrypted_key_material: wrapped.clone(),
+                    expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+                    key_material_description: Some("SPEC 8 vector material".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    v.apply(|k| k.create_alias(&caller, "alias/vector", &key.to_string()))
+        .unwrap();
+    let blob = v
+        .apply(|k| {
+            k.encrypt(
+                &caller,
+                "alias/vector",
+                b"format 1 plaintext",
+                &EncryptionContext::new(),
+            )
+        })
+        .unwrap()
+        .ciphertext_blob;
+    v.close().unwrap();
+    for leftover in ["store-v1.byok.bak", "store-v1.byok.lock"] {
+        std::fs::remove_file(dir.join(leftover)).unwrap();
+    }
+    let expect = json!({
+        "KeyId": key.to_string(),
+        "KeyMaterialId": imported.key_material_id.to_string(),
+        "CiphertextBlob": STANDARD.encode(&blob),
+        "Plaintext": "format 1 plaintext",
+    });
+    std::fs::write(
+        dir.join("store-v1.expect.json"),
+        serde_json::to_string_pretty(&expect).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn format_1_vector_opens() {
+    let data = data_dir();
+    if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "1") {
+        write_vector(&data);
+    }
+    let expect: Value =
+        serde_json::from_slice(&std::fs::read(data.join("store-v1.expect.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path: PathBuf = tmp.path().join("store-v1.byok");
+    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
+    copy_dir(
+        &data.join("store-v1.byok.audit"),
+        &tmp.path().join("store-v1.byok.audit"),
+    );
+
+    let mut v = Vault::open(
+        &path,
+        &SecretString::from(PASSPHRASE.to_string()),
+        options(),
+    )
+    .unwrap();
+    assert_eq!(v.info().format_version, 1);
+    let key_id = expect["KeyId"].as_str().unwrap();
+    let key = v
+        .kms()
+        .keys()
+        .find(|k| k.id().to_string() == key_id)
+        .expect("the vector's key");
+    assert_eq!(key.state(), KeyState::Enabled);
+    assert_eq!(key.description(), "format 1 vector");
+    assert_eq!(
+        key.current_key_material_id()
+            .map(|m| m.to_string())
+            .as_deref(),
+        expect["KeyMaterialId"].as_str()
+    );
+    // The material is SPEC §8's: its id is recomputed from the bytes.
+    let material: [u8; 32] = std::array::from_fn(|i| i as u8);
+    assert_eq!(
+        Some(byok::kms::material::key_material_id(key.id(), &material).to_string()).as_deref(),
+        expect["KeyMaterialId"].as_str()
+    );
+    let blob = STANDARD
+        .decode(expect["CiphertextBlob"].as_str().unwrap())
+        .unwrap();
+    let caller = Caller::cli();
+    let out = v
+        .apply(|k| {
+            k.decrypt(
+                &caller,
+                &DecryptRequest {
+                    ciphertext_blob: blob.clone(),
+                    key_id: Some("alias/vector".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        out.plaintext.expose(),
+        expect["Plaintext"].as_str().unwrap().as_bytes()
+    );
+    let records = v.audit_records().unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r.event_name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "CreateKey",
+            "GetParametersForImport",
+            "ImportKeyMaterial",
+            "CreateAlias",
+            "Encrypt",
+            "Decrypt"
+        ]
+    );
+    assert!(verify_chain(&records).unwrap().from_genesis);
+}
