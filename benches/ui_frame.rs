@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use byok::kms::{
-    Caller, CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportType, Kms, KmsError, ManualClock,
-    Origin, PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    Caller, CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportType, Kms, KmsError,
+    ManualClock, Origin, PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    wrap_material,
 };
 use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
@@ -36,7 +37,8 @@ fn test_keys() -> PregeneratedKeys {
     files.sort();
     for f in files {
         let der = std::fs::read(&f).expect("key file");
-        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8")).expect("known size");
+        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8"))
+            .expect("known size");
     }
     keys
 }
@@ -62,9 +64,15 @@ fn populate(kms: &mut Kms, clock: &ManualClock, n: usize) -> Result<(), KmsError
                 WrappingKeySpec::Rsa2048,
             )?;
             for m in 0..5u8 {
-                let material: [u8; 32] = std::array::from_fn(|j| (i as u8) ^ m.wrapping_mul(17) ^ j as u8);
-                let wrapped = wrap_material(&params.public_key, WrappingAlgorithm::RsaesOaepSha256, &material, &mut rng)
-                    .expect("wrap");
+                let material: [u8; 32] =
+                    std::array::from_fn(|j| (i as u8) ^ m.wrapping_mul(17) ^ j as u8);
+                let wrapped = wrap_material(
+                    &params.public_key,
+                    WrappingAlgorithm::RsaesOaepSha256,
+                    &material,
+                    &mut rng,
+                )
+                .expect("wrap");
                 kms.import_key_material(
                     &caller,
                     &ImportKeyMaterialRequest {
@@ -116,7 +124,9 @@ fn build_store(dir: &Path, n: usize, clock: &ManualClock) -> Vault {
         },
     )
     .expect("create store");
-    vault.apply(|kms| populate(kms, clock, n)).expect("populate");
+    vault
+        .apply(|kms| populate(kms, clock, n))
+        .expect("populate");
     for k in vault.kms().keys() {
         assert_eq!(k.materials().len(), 5, "five materials per key");
     }
@@ -125,7 +135,10 @@ fn build_store(dir: &Path, n: usize, clock: &ManualClock) -> Vault {
 
 fn input(frame: u64) -> egui::RawInput {
     egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 1000.0),
+        )),
         time: Some(frame as f64 / 60.0),
         predicted_dt: 1.0 / 60.0,
         ..Default::default()
@@ -150,9 +163,14 @@ fn measure(n: usize, frames: usize) -> Figures {
     let clock = ManualClock::new(START);
     let t = Instant::now();
     let vault = build_store(dir.path(), n, &clock);
-    eprintln!("  built a store of {n} keys × 5 materials in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "  built a store of {n} keys × 5 materials in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let ctx = egui::Context::default();
-    let mut config = AppConfig::for_tests(dir.path().join("unused.byok"), clock.clone(), || Box::new(test_keys()));
+    let mut config = AppConfig::for_tests(dir.path().join("unused.byok"), clock.clone(), || {
+        Box::new(test_keys())
+    });
     config.clock = AppClock::Manual(clock.clone());
     let mut app = ConsoleApp::with_context(ctx.clone(), config, Prefs::default());
     app.adopt(vault);
@@ -203,10 +221,16 @@ fn main() {
     let frames = if quick { 100 } else { 400 };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("ui_frame: main view (key list + key detail + timeline), 1600×1000, {frames} frames per size");
+    println!(
+        "ui_frame: main view (key list + key detail + timeline), 1600×1000, {frames} frames per size"
+    );
     println!("machine: {cpu}, {cores} cores available");
     let mut all = Vec::new();
     for n in [100, 1_000, 10_000] {

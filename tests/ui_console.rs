@@ -21,20 +21,39 @@ fn material(seed: u8) -> [u8; 32] {
 /// Step (a) of the wizard: parameters, saved to `dir` by typed folder.
 fn get_parameters(h: &mut App<'_>, dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
     wait_label(h, "Get import parameters");
-    assert!(shows(h, "RSA_AES_KEY_WRAP_SHA_256"), "the recommended algorithm is offered");
+    assert!(
+        shows(h, "RSA_AES_KEY_WRAP_SHA_256"),
+        "the recommended algorithm is offered"
+    );
     click(h, "Get import parameters");
     wait_label(h, "Import parameters ready");
-    assert!(shows_part(h, "ParametersValidTo"), "a countdown to ParametersValidTo");
-    assert!(shows_part(h, "openssl pkeyutl -encrypt"), "the OpenSSL commands are shown");
+    assert!(
+        shows_part(h, "ParametersValidTo"),
+        "a countdown to ParametersValidTo"
+    );
+    assert!(
+        shows_part(h, "openssl pkeyutl -encrypt"),
+        "the OpenSSL commands are shown"
+    );
     let _ = std::fs::remove_file(dir.join("PublicKey.bin"));
     let _ = std::fs::remove_file(dir.join("ImportToken.bin"));
-    type_into(h, "Folder for PublicKey.bin and ImportToken.bin", &dir.display().to_string());
+    type_into(
+        h,
+        "Folder for PublicKey.bin and ImportToken.bin",
+        &dir.display().to_string(),
+    );
     click(h, "Save both to folder");
     let (pk, tok) = (dir.join("PublicKey.bin"), dir.join("ImportToken.bin"));
-    wait_for(h, "PublicKey.bin and ImportToken.bin", |_| pk.exists() && tok.exists());
+    wait_for(h, "PublicKey.bin and ImportToken.bin", |_| {
+        pk.exists() && tok.exists()
+    });
     let public_key = std::fs::read(&pk).expect("PublicKey.bin");
     let token = std::fs::read(&tok).expect("ImportToken.bin");
-    assert_eq!(public_key.len(), 550, "DER SPKI of the recommended RSA_4096 key");
+    assert_eq!(
+        public_key.len(),
+        550,
+        "DER SPKI of the recommended RSA_4096 key"
+    );
     (public_key, token)
 }
 
@@ -48,7 +67,10 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     // A new store on first run.
     create_store(&mut h);
     assert!(shows(&h, "✔ Saved"));
-    assert!(shows(&h, "MANUAL CLOCK"), "a badge whenever the clock is not real time");
+    assert!(
+        shows(&h, "MANUAL CLOCK"),
+        "a badge whenever the clock is not real time"
+    );
 
     // An EXTERNAL key.
     click(&mut h, "➕ New key");
@@ -56,8 +78,13 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     click(&mut h, "Create key");
     wait_label(&mut h, "Key created");
     let key = h.state().selected_key().expect("the new key is selected");
-    wait_for(&mut h, "the key in the view", |h| h.state().view().is_some_and(|v| v.key(key).is_some()));
-    assert!(shows(&h, "Pending import"), "a new EXTERNAL key waits for its material");
+    wait_for(&mut h, "the key in the view", |h| {
+        h.state().view().is_some_and(|v| v.key(key).is_some())
+    });
+    assert!(
+        shows(&h, "Pending import"),
+        "a new EXTERNAL key waits for its material"
+    );
     assert!(shows_part(&h, "has no key material yet"));
     h.check_accessibility();
 
@@ -65,29 +92,52 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     click(&mut h, "📥 Import key material…");
     let (public_key, token) = get_parameters(&mut h, dir.path());
     let m1 = material(1);
-    let wrapped = wrap_material(&public_key, WrappingAlgorithm::RsaAesKeyWrapSha256, &m1, &mut rng).unwrap();
+    let wrapped = wrap_material(
+        &public_key,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        &m1,
+        &mut rng,
+    )
+    .unwrap();
     let wrapped_path = dir.path().join("EncryptedKeyMaterial1.bin");
     std::fs::write(&wrapped_path, &wrapped).unwrap();
     assert!(!token.is_empty());
     click(&mut h, "Next ›");
     wait_label(&mut h, "Where is the wrapped key material?");
-    type_into(&mut h, "EncryptedKeyMaterial.bin path", &wrapped_path.display().to_string());
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &wrapped_path.display().to_string(),
+    );
     click(&mut h, "Next ›");
     wait_label(&mut h, "Import type");
-    type_into(&mut h, "Key material description", "Material one in HSM vault A");
+    type_into(
+        &mut h,
+        "Key material description",
+        "Material one in HSM vault A",
+    );
     h.check_accessibility();
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
     let id1 = key_material_id(key, &m1);
-    assert!(shows(&h, &id1.to_string()), "the wizard shows the KeyMaterialId");
+    assert!(
+        shows(&h, &id1.to_string()),
+        "the wizard shows the KeyMaterialId"
+    );
     click(&mut h, "Close");
     wait_for(&mut h, "the key to be enabled", |h| {
-        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::Enabled)
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::Enabled)
     });
     assert!(shows(&h, "Enabled"));
 
     // Rotate now is refused by the engine while nothing is pending.
-    assert!(is_disabled(&h, "⟳ Rotate now"), "no material pending rotation yet");
+    assert!(
+        is_disabled(&h, "⟳ Rotate now"),
+        "no material pending rotation yet"
+    );
 
     // Second material: generated and wrapped here, with its KCV and id.
     click(&mut h, "📥 Import key material…");
@@ -103,8 +153,14 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_for(&mut h, "the plaintext copy", |_| copy.exists());
     let m2: [u8; 32] = std::fs::read(&copy).unwrap().try_into().expect("32 bytes");
     let id2 = key_material_id(key, &m2);
-    assert!(shows(&h, &key_check_value(&m2)), "the key check value of the plaintext is shown");
-    assert!(shows(&h, &id2.to_string()), "and the KeyMaterialId it gets in this key");
+    assert!(
+        shows(&h, &key_check_value(&m2)),
+        "the key check value of the plaintext is shown"
+    );
+    assert!(
+        shows(&h, &id2.to_string()),
+        "and the KeyMaterialId it gets in this key"
+    );
     click(&mut h, "Next ›");
     wait_label(&mut h, "Import type");
     click(&mut h, "Import");
@@ -112,11 +168,17 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     assert!(shows(&h, "PENDING_ROTATION"));
     click(&mut h, "Close");
     wait_for(&mut h, "the pending material in the view", |h| {
-        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.pending_material().is_some())
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.pending_material().is_some())
     });
 
     // Rotate now: enabled, then a pending indicator while it runs.
-    assert!(!is_disabled(&h, "⟳ Rotate now"), "a material waits for rotation");
+    assert!(
+        !is_disabled(&h, "⟳ Rotate now"),
+        "a material waits for rotation"
+    );
     click(&mut h, "⟳ Rotate now");
     wait_part(&mut h, "Rotation in progress");
     assert!(shows_part(&h, "OnDemandRotationStartDate"));
@@ -124,16 +186,26 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     for _ in 0..20 {
         h.step();
     }
-    assert!(shows_part(&h, "Rotation in progress"), "still in progress before the delay passes");
+    assert!(
+        shows_part(&h, "Rotation in progress"),
+        "still in progress before the delay passes"
+    );
     clock.advance(Duration::from_millis(3_001));
-    wait_for(&mut h, "the rotation to complete", |h| !shows_part(h, "Rotation in progress"));
+    wait_for(&mut h, "the rotation to complete", |h| {
+        !shows_part(h, "Rotation in progress")
+    });
     assert!(shows_part(&h, "is now CURRENT"), "a short notice");
     let k = h.state().view().unwrap().key(key).unwrap().clone();
     assert_eq!(k.current, Some(id2));
     assert_eq!(k.material(id2).unwrap().state, KeyMaterialState::Current);
     assert_eq!(k.material(id1).unwrap().state, KeyMaterialState::NonCurrent);
-    wait_for(&mut h, "the transition animation to end", |h| !shows_part(h, "PENDING › "));
-    assert!(shows(&h, "CURRENT") && shows(&h, "NON_CURRENT"), "the table shows the new CURRENT");
+    wait_for(&mut h, "the transition animation to end", |h| {
+        !shows_part(h, "PENDING › ")
+    });
+    assert!(
+        shows(&h, "CURRENT") && shows(&h, "NON_CURRENT"),
+        "the table shows the new CURRENT"
+    );
 
     // Delete the first material: the key becomes Pending import, explained.
     click(&mut h, &format!("Delete key material {}", id1.short()));
@@ -141,19 +213,38 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     assert!(shows_part(&h, "until every deleted material is"));
     click(&mut h, "Delete key material");
     wait_for(&mut h, "Pending import", |h| {
-        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::PendingImport)
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::PendingImport)
     });
-    assert!(shows_part(&h, &format!("material {}… was deleted", id1.short())));
+    assert!(shows_part(
+        &h,
+        &format!("material {}… was deleted", id1.short())
+    ));
 
     // Re-import it: the wizard opens in re-import mode for that material.
     click(&mut h, &format!("Reimport key material {}", id1.short()));
     wait_label(&mut h, "Re-import key material");
     let (public_key, _) = get_parameters(&mut h, dir.path());
-    let wrapped = wrap_material(&public_key, WrappingAlgorithm::RsaAesKeyWrapSha256, &m1, &mut rng).unwrap();
+    let wrapped = wrap_material(
+        &public_key,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        &m1,
+        &mut rng,
+    )
+    .unwrap();
     std::fs::write(&wrapped_path, &wrapped).unwrap();
     click(&mut h, "Next ›");
-    assert!(is_disabled(&h, "Generate and wrap here (training)"), "a re-import needs the same bytes");
-    type_into(&mut h, "EncryptedKeyMaterial.bin path", &wrapped_path.display().to_string());
+    assert!(
+        is_disabled(&h, "Generate and wrap here (training)"),
+        "a re-import needs the same bytes"
+    );
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &wrapped_path.display().to_string(),
+    );
     click(&mut h, "Next ›");
     wait_label(&mut h, "Import type");
     click(&mut h, "Import");
@@ -161,7 +252,10 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     assert!(shows(&h, "EXISTING_KEY_MATERIAL"));
     click(&mut h, "Close");
     wait_for(&mut h, "the key to be enabled again", |h| {
-        h.state().view().and_then(|v| v.key(key)).is_some_and(|k| k.state == KeyState::Enabled)
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::Enabled)
     });
 
     // Encrypt and decrypt, with the material used.
@@ -170,7 +264,10 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     type_into(&mut h, "Plaintext", "hello byok");
     click(&mut h, "Encrypt");
     wait_label(&mut h, "Encrypted with key material");
-    assert!(shows(&h, &format!("KeyMaterialId {id2}")), "encryption used the current material");
+    assert!(
+        shows(&h, &format!("KeyMaterialId {id2}")),
+        "encryption used the current material"
+    );
     click(&mut h, "Use in Decrypt ›");
     click(&mut h, "Decrypt");
     wait_label(&mut h, "Decrypted with key material");
@@ -199,7 +296,10 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_for(&mut h, "the export", |_| export.exists());
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     let records = json["Records"].as_array().expect("{\"Records\": [...]}");
-    let names: Vec<&str> = records.iter().filter_map(|r| r["eventName"].as_str()).collect();
+    let names: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["eventName"].as_str())
+        .collect();
     for expected in [
         "CreateKey",
         "GetParametersForImport",
@@ -210,7 +310,10 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         "Encrypt",
         "Decrypt",
     ] {
-        assert!(names.contains(&expected), "{expected} in the export: {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} in the export: {names:?}"
+        );
     }
     click(&mut h, "✔ Verify chain");
     wait_part(&mut h, "Chain intact");

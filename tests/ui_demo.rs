@@ -37,27 +37,50 @@ fn the_training_demo_has_keys_in_every_state() {
 
     let hr = by_alias("alias/hr-records");
     assert_eq!(hr.state, KeyState::Enabled);
-    assert!(hr.pending_material().is_some() && hr.rotation_started.is_none(), "enabled with a pending material");
+    assert!(
+        hr.pending_material().is_some() && hr.rotation_started.is_none(),
+        "enabled with a pending material"
+    );
 
     let billing = by_alias("alias/billing-archive");
     assert!(billing.rotation_started.is_some(), "mid-rotation");
 
     let legacy = by_alias("alias/legacy-export");
     assert_eq!(legacy.state, KeyState::PendingImport);
-    let expired = legacy.missing_materials().next().expect("a missing material");
-    assert!(expired.valid_to.is_some_and(|v| v < clock_now(&clock)), "it expired");
+    let expired = legacy
+        .missing_materials()
+        .next()
+        .expect("a missing material");
+    assert!(
+        expired.valid_to.is_some_and(|v| v < clock_now(&clock)),
+        "it expired"
+    );
 
     let sovereign = by_alias("alias/sovereign-eu");
-    assert_eq!(sovereign.state, KeyState::PendingImport, "a deleted material");
-    assert_eq!(by_alias("alias/staging-temp").state, KeyState::PendingDeletion);
+    assert_eq!(
+        sovereign.state,
+        KeyState::PendingImport,
+        "a deleted material"
+    );
+    assert_eq!(
+        by_alias("alias/staging-temp").state,
+        KeyState::PendingDeletion
+    );
     assert_eq!(by_alias("alias/vendor-feed").state, KeyState::Disabled);
     assert_eq!(by_alias("alias/new-partner").state, KeyState::PendingImport);
     assert!(by_alias("alias/new-partner").materials.is_empty());
-    assert!(by_alias("alias/analytics").completed_rotations >= 2, "automatic rotations happened");
+    assert!(
+        by_alias("alias/analytics").completed_rotations >= 2,
+        "automatic rotations happened"
+    );
 
     // The plaintext of the demo's materials is there for re-import demonstrations.
     let materials = byok::ui::demo::material_dir(&view.path);
-    assert!(materials.join(format!("legacy-export-{}.bin", expired.short)).exists());
+    assert!(
+        materials
+            .join(format!("legacy-export-{}.bin", expired.short))
+            .exists()
+    );
 
     // The state badge says what is wrong and what fixes it.
     click_first(&mut h, "alias/legacy-export");
@@ -82,7 +105,9 @@ fn the_training_demo_has_keys_in_every_state() {
     let folder = view.path.parent().expect("demo folder").to_path_buf();
     assert!(folder.exists());
     click(&mut h, "🔒 Lock");
-    wait_for(&mut h, "the demo folder to be removed", |_| !folder.exists());
+    wait_for(&mut h, "the demo folder to be removed", |_| {
+        !folder.exists()
+    });
 }
 
 fn clock_now(c: &ManualClock) -> byok::kms::Timestamp {

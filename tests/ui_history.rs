@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use byok::kms::{
-    Caller, CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportType, KeyId, KeyState, Kms,
-    ManualClock, Origin, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    Caller, CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportType, KeyId,
+    KeyState, Kms, ManualClock, Origin, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    wrap_material,
 };
 use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
@@ -18,12 +19,29 @@ use byok::ui::history::{KeyHistory, MarkerKind, Presence, Role};
 use byok::ui::view::{SaveStatus, StoreView};
 use support::*;
 
-fn import(kms: &mut Kms, key: KeyId, material: &[u8; 32], import_type: ImportType, valid_to: Option<Timestamp>) {
+fn import(
+    kms: &mut Kms,
+    key: KeyId,
+    material: &[u8; 32],
+    import_type: ImportType,
+    valid_to: Option<Timestamp>,
+) {
     let caller = Caller::console();
     let params = kms
-        .get_parameters_for_import(&caller, &key.to_string(), WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+        .get_parameters_for_import(
+            &caller,
+            &key.to_string(),
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingKeySpec::Rsa2048,
+        )
         .expect("params");
-    let wrapped = wrap_material(&params.public_key, WrappingAlgorithm::RsaesOaepSha256, material, &mut rand::rng()).expect("wrap");
+    let wrapped = wrap_material(
+        &params.public_key,
+        WrappingAlgorithm::RsaesOaepSha256,
+        material,
+        &mut rand::rng(),
+    )
+    .expect("wrap");
     kms.import_key_material(
         &caller,
         &ImportKeyMaterialRequest {
@@ -66,10 +84,18 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
         .apply(|kms| {
             let key = kms.create_key(
                 &caller,
-                CreateKeyRequest { origin: Some(Origin::External), ..Default::default() },
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    ..Default::default()
+                },
             )?;
             let note = |kms: &Kms, seen: &mut Vec<(Timestamp, KeyState)>| {
-                seen.push((kms.now(), kms.key(key).map(|k| k.state()).unwrap_or(KeyState::PendingDeletion)));
+                seen.push((
+                    kms.now(),
+                    kms.key(key)
+                        .map(|k| k.state())
+                        .unwrap_or(KeyState::PendingDeletion),
+                ));
             };
             note(kms, &mut seen);
             clock.advance(hour);
@@ -118,10 +144,18 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
     let id = |m: &[u8; 32]| byok::kms::material::key_material_id(key, m);
     let lane = |m: &[u8; 32]| h.lanes.iter().find(|l| l.id == id(m)).expect("lane");
     assert_eq!(
-        lane(&m1).segments.iter().map(|s| s.role).collect::<Vec<_>>(),
+        lane(&m1)
+            .segments
+            .iter()
+            .map(|s| s.role)
+            .collect::<Vec<_>>(),
         [Role::Current, Role::NonCurrent]
     );
-    let m2_roles: Vec<(Role, Presence)> = lane(&m2).segments.iter().map(|s| (s.role, s.presence)).collect();
+    let m2_roles: Vec<(Role, Presence)> = lane(&m2)
+        .segments
+        .iter()
+        .map(|s| (s.role, s.presence))
+        .collect();
     assert_eq!(
         m2_roles,
         [
@@ -135,7 +169,13 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
     let kinds: Vec<MarkerKind> = lane(&m2).markers.iter().map(|m| m.kind).collect();
     assert_eq!(
         kinds,
-        [MarkerKind::Imported, MarkerKind::RotatedIn, MarkerKind::Expired, MarkerKind::Reimported, MarkerKind::Deleted]
+        [
+            MarkerKind::Imported,
+            MarkerKind::RotatedIn,
+            MarkerKind::Expired,
+            MarkerKind::Reimported,
+            MarkerKind::Deleted
+        ]
     );
     assert_eq!(lane(&m3).segments[0].role, Role::PendingRotation);
 
@@ -144,7 +184,11 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
         assert_eq!(h.state_at(*at).key_state, *state, "at {at}");
     }
     assert!(!h.state_at(START.minus(hour)).existed);
-    assert_eq!(h.state_at(seen[2].0).current, Some(id(&m2)), "after the rotation");
+    assert_eq!(
+        h.state_at(seen[2].0).current,
+        Some(id(&m2)),
+        "after the rotation"
+    );
     assert_eq!(h.state_at(seen[1].0).current, Some(id(&m1)), "before it");
     assert_eq!(h.rotation_periods().len(), 1);
 }

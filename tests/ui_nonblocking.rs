@@ -42,7 +42,10 @@ fn frames_keep_coming_while_another_thread_holds_the_vault() {
         h.step();
         slowest = slowest.max(t.elapsed());
         frames += 1;
-        assert!(shows(&h, "Saving…"), "the pending change is visible while it waits");
+        assert!(
+            shows(&h, "Saving…"),
+            "the pending change is visible while it waits"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(frames >= 20, "only {frames} frames in 1.2 s");
@@ -50,7 +53,10 @@ fn frames_keep_coming_while_another_thread_holds_the_vault() {
         slowest < Duration::from_millis(400),
         "a frame took {slowest:?} while the vault was held: the UI thread waited"
     );
-    assert!(!shows(&h, "Key created"), "the job cannot finish while the vault is held");
+    assert!(
+        !shows(&h, "Key created"),
+        "the job cannot finish while the vault is held"
+    );
     holder.join().expect("holder");
     wait_label(&mut h, "Key created");
     assert_eq!(h.state().view().map(|v| v.keys.len()), Some(1));
@@ -89,5 +95,8 @@ fn the_ui_thread_may_not_lock_the_vault() {
         drop(byok::ui::worker::lock_vault(&ui_side));
     })
     .join();
-    assert!(result.is_err(), "locking the vault on the UI thread must trip the debug assertion");
+    assert!(
+        result.is_err(),
+        "locking the vault on the UI thread must trip the debug assertion"
+    );
 }

@@ -73,17 +73,27 @@ fn screenshots_of_the_main_screens() {
     // Keys: the key with many rotations, its materials and timeline.
     click_first(&mut h, "alias/payments-master");
     wait_label(&mut h, "Material timeline");
-    wait_for(&mut h, "the timeline", |h| !shows(h, "Reading the audit trail…"));
+    wait_for(&mut h, "the timeline", |h| {
+        !shows(h, "Reading the audit trail…")
+    });
     shoot(&mut h, "keys");
 
     // Timeline: a key whose material was deleted, cursor in the past.
     click_first(&mut h, "alias/sovereign-eu");
     wait_label(&mut h, "Material timeline");
-    wait_for(&mut h, "the timeline", |h| !shows(h, "Reading the audit trail…"));
+    wait_for(&mut h, "the timeline", |h| {
+        !shows(h, "Reading the audit trail…")
+    });
     h.get_by_label("Material timeline").scroll_to_me();
     settle(&mut h);
     let r = h.get_by_label("Material timeline").rect();
-    click_at(&mut h, egui::pos2(r.left() + 200.0 + (r.width() - 200.0) * 0.55, r.top() + 80.0));
+    click_at(
+        &mut h,
+        egui::pos2(
+            r.left() + 200.0 + (r.width() - 200.0) * 0.55,
+            r.top() + 80.0,
+        ),
+    );
     shoot(&mut h, "timeline");
 
     // Rotation in progress.
@@ -129,6 +139,8 @@ fn screenshots_of_the_main_screens() {
     click(&mut h, "Light");
     click(&mut h, "Keys");
     click_first(&mut h, "alias/legacy-export");
-    wait_for(&mut h, "the timeline", |h| shows(h, "Material timeline") && !shows(h, "Reading the audit trail…"));
+    wait_for(&mut h, "the timeline", |h| {
+        shows(h, "Material timeline") && !shows(h, "Reading the audit trail…")
+    });
     shoot(&mut h, "light");
 }

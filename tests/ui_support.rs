@@ -38,7 +38,10 @@ pub fn wait_for(h: &mut App<'_>, what: &str, cond: impl Fn(&App<'_>) -> bool) {
             h.step();
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(4));
     }
@@ -65,7 +68,9 @@ pub fn wait_label(h: &mut App<'_>, label: &str) {
 #[track_caller]
 pub fn wait_part(h: &mut App<'_>, part: &str) {
     let l = part.to_string();
-    wait_for(h, &format!("a label containing {part:?}"), move |h| shows_part(h, &l));
+    wait_for(h, &format!("a label containing {part:?}"), move |h| {
+        shows_part(h, &l)
+    });
 }
 
 /// Clicks the only node labelled `label`.

@@ -207,7 +207,12 @@ impl KeyState {
     /// never had material; a permanently associated material missing; the
     /// operator's enabled flag. [`Key::state`] uses it, and so does the
     /// console to tell what a key's state was at a past instant.
-    pub fn derive(deletion_scheduled: bool, no_material: bool, permanent_missing: bool, enabled: bool) -> KeyState {
+    pub fn derive(
+        deletion_scheduled: bool,
+        no_material: bool,
+        permanent_missing: bool,
+        enabled: bool,
+    ) -> KeyState {
         if deletion_scheduled {
             KeyState::PendingDeletion
         } else if no_material || permanent_missing {

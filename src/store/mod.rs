@@ -658,8 +658,11 @@ impl Vault {
     /// takes the same time whatever the answer). The console asks for the
     /// current passphrase before changing it.
     pub fn check_passphrase(&self, passphrase: &SecretString) -> bool {
-        let Some(key) = format::derive_key(passphrase.expose_secret().as_bytes(), &self.header.salt, self.header.kdf)
-        else {
+        let Some(key) = format::derive_key(
+            passphrase.expose_secret().as_bytes(),
+            &self.header.salt,
+            self.header.kdf,
+        ) else {
             return false;
         };
         let diff = key

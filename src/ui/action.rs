@@ -98,7 +98,9 @@ impl PickTarget {
             PickTarget::SaveImportToken => "Save the import token",
             PickTarget::EncryptedMaterial => "Choose the wrapped key material",
             PickTarget::PlaintextMaterial => "Choose the plaintext key material to wrap",
-            PickTarget::SavePlaintextCopy => "Save the plaintext key material (keep it outside byok)",
+            PickTarget::SavePlaintextCopy => {
+                "Save the plaintext key material (keep it outside byok)"
+            }
             PickTarget::EncryptFile => "Choose a file to encrypt",
             PickTarget::CiphertextFile => "Choose a ciphertext file",
             PickTarget::SaveCiphertext => "Save the ciphertext",

@@ -228,7 +228,11 @@ impl ConsoleApp {
         for event in self.worker.poll() {
             match event {
                 WorkerEvent::View(view) => self.new_view(view),
-                WorkerEvent::Progress { ticket, fraction, text } => self.unlock.progress(ticket, fraction, text),
+                WorkerEvent::Progress {
+                    ticket,
+                    fraction,
+                    text,
+                } => self.unlock.progress(ticket, fraction, text),
                 WorkerEvent::Done { ticket, outcome } => self.done(ticket, outcome),
             }
         }
@@ -243,7 +247,9 @@ impl ConsoleApp {
         if let Some(old) = &self.ws.view {
             let mut notices = Vec::new();
             for id in &old.rotating {
-                let (Some(o), Some(n)) = (old.key(*id), view.key(*id)) else { continue };
+                let (Some(o), Some(n)) = (old.key(*id), view.key(*id)) else {
+                    continue;
+                };
                 if n.rotation_started.is_none()
                     && n.current != o.current
                     && let Some(to) = n.current
@@ -258,7 +264,9 @@ impl ConsoleApp {
                         "Rotation of {} complete: {}… is now CURRENT{}",
                         n.label,
                         to.short(),
-                        o.current.map(|f| format!(", {}… NON_CURRENT", f.short())).unwrap_or_default()
+                        o.current
+                            .map(|f| format!(", {}… NON_CURRENT", f.short()))
+                            .unwrap_or_default()
                     ));
                 }
             }
@@ -277,7 +285,12 @@ impl ConsoleApp {
         self.writes.remove(&ticket);
         match owner {
             Some(Owner::Unlock) => {
-                if let Ok(Outcome::Opened { vault, is_demo, notes }) = &outcome {
+                if let Ok(Outcome::Opened {
+                    vault,
+                    is_demo,
+                    notes,
+                }) = &outcome
+                {
                     self.vault = Some(vault.clone());
                     self.ws = Workspace::new();
                     self.ws.notes = notes.clone();
@@ -326,7 +339,10 @@ impl ConsoleApp {
             Some(Owner::Audit) => {
                 self.ws.audit.finished(ticket, outcome);
                 if let (Some(records), Some(view)) = (self.ws.audit.records(), &self.ws.view) {
-                    self.ws.detail.timeline.offer_records(records, view.audit_sequence);
+                    self.ws
+                        .detail
+                        .timeline
+                        .offer_records(records, view.audit_sequence);
                 }
             }
             Some(Owner::Timeline) => self.ws.detail.timeline.finished(ticket, &outcome),
@@ -380,13 +396,19 @@ impl ConsoleApp {
                 });
             }
             Action::RotateSelected => {
-                let key = self.ws.selected.and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
+                let key = self
+                    .ws
+                    .selected
+                    .and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
                 match key.map(|k| (k.id, k.rotate_check.clone())) {
                     Some((id, Ok(()))) => {
                         let a = self.ws.detail.rotate_action(id);
                         self.apply(a);
                     }
-                    Some((_, Err(e))) => self.toast(format!("Rotate now is not possible: {}", e.kind().plain_words())),
+                    Some((_, Err(e))) => self.toast(format!(
+                        "Rotate now is not possible: {}",
+                        e.kind().plain_words()
+                    )),
                     None => {}
                 }
             }
@@ -427,7 +449,10 @@ impl ConsoleApp {
                 }
                 self.ctx.request_repaint();
             }
-            Action::Appearance { theme, presentation } => {
+            Action::Appearance {
+                theme,
+                presentation,
+            } => {
                 self.prefs.theme = theme;
                 self.prefs.presentation = presentation;
             }
@@ -457,7 +482,12 @@ impl ConsoleApp {
         self.vault = None;
         self.ws = Workspace::new();
         self.phase = Phase::Locked;
-        self.unlock = UnlockScreen::new(self.prefs.last_store.as_deref().or(self.config.store_path.as_deref()));
+        self.unlock = UnlockScreen::new(
+            self.prefs
+                .last_store
+                .as_deref()
+                .or(self.config.store_path.as_deref()),
+        );
         if let Some(m) = message {
             self.unlock.set_message(m);
         }
@@ -486,7 +516,14 @@ impl ConsoleApp {
 
         match self.phase {
             Phase::Locked => {
-                let dropped = ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).next());
+                let dropped = ui.input(|i| {
+                    i.raw
+                        .dropped_files
+                        .iter()
+                        .map(|f| f.path().to_path_buf())
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .next()
+                });
                 if let Some(p) = dropped {
                     self.unlock.set_path(p);
                 }
@@ -526,13 +563,16 @@ impl ConsoleApp {
     }
 
     fn track_activity(&mut self, ctx: &egui::Context) {
-        let active = ctx.input(|i| !i.events.is_empty() || i.pointer.is_moving() || i.pointer.any_down());
+        let active =
+            ctx.input(|i| !i.events.is_empty() || i.pointer.is_moving() || i.pointer.any_down());
         if active {
             self.last_activity = Instant::now();
         }
         if let (Phase::Open, Some(view)) = (&self.phase, &self.ws.view) {
             let minutes = view.store_settings.auto_lock_minutes;
-            if minutes > 0 && self.last_activity.elapsed() >= Duration::from_secs(u64::from(minutes) * 60) {
+            if minutes > 0
+                && self.last_activity.elapsed() >= Duration::from_secs(u64::from(minutes) * 60)
+            {
                 self.lock(Some(format!("Locked after {minutes} idle minutes.")));
             } else if minutes > 0 {
                 ctx.request_repaint_after(Duration::from_secs(15));
@@ -558,7 +598,10 @@ impl ConsoleApp {
             actions.push(Action::NewKeyDialog);
         }
         if import && let Some(key) = self.ws.selected {
-            actions.push(Action::OpenImportWizard { key, reimport: None });
+            actions.push(Action::OpenImportWizard {
+                key,
+                reimport: None,
+            });
         }
         if rotate {
             actions.push(Action::RotateSelected);
@@ -586,8 +629,14 @@ impl ConsoleApp {
         self.ws.transitions.retain(|t| t.progress() < 1.0);
 
         // Dropped files go where they make sense.
-        let dropped: Vec<std::path::PathBuf> =
-            ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
         for p in dropped {
             if let Some(w) = &mut self.ws.wizard {
                 w.dropped(p);
@@ -602,18 +651,32 @@ impl ConsoleApp {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("🔐 byok").heading().strong());
                 if view.is_demo {
-                    theme::badge(ui, "TRAINING STORE", theme::BadgeStyle { fill: theme::BLUE, text: Color32::WHITE })
-                        .on_hover_text("A temporary store, deleted when you lock or quit");
+                    theme::badge(
+                        ui,
+                        "TRAINING STORE",
+                        theme::BadgeStyle {
+                            fill: theme::BLUE,
+                            text: Color32::WHITE,
+                        },
+                    )
+                    .on_hover_text("A temporary store, deleted when you lock or quit");
                 }
                 ui.add_space(16.0);
                 for tab in Tab::ALL {
-                    let r = ui.add(egui::Button::selectable(self.ws.tab == tab, RichText::new(tab.label()).size(16.0)));
+                    let r = ui.add(egui::Button::selectable(
+                        self.ws.tab == tab,
+                        RichText::new(tab.label()).size(16.0),
+                    ));
                     if r.clicked() {
                         actions.push(Action::ShowTab(tab));
                     }
                 }
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                    if ui.button("🔒 Lock").on_hover_text("Close the store (Ctrl+L)").clicked() {
+                    if ui
+                        .button("🔒 Lock")
+                        .on_hover_text("Close the store (Ctrl+L)")
+                        .clicked()
+                    {
                         actions.push(Action::Lock);
                     }
                     if !self.config.clock.is_real_time() {
@@ -666,7 +729,12 @@ impl ConsoleApp {
         actions
     }
 
-    fn keys_ui(&mut self, ui: &mut Ui, view: &StoreView, now: crate::kms::Timestamp) -> Vec<Action> {
+    fn keys_ui(
+        &mut self,
+        ui: &mut Ui,
+        view: &StoreView,
+        now: crate::kms::Timestamp,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         if view.is_demo {
             let dir = super::demo::material_dir(&view.path);
@@ -709,7 +777,9 @@ impl ConsoleApp {
 
     fn new_key_ui(&mut self, ctx: &egui::Context) -> Vec<Action> {
         let mut actions = Vec::new();
-        let Some(d) = &mut self.ws.new_key else { return actions };
+        let Some(d) = &mut self.ws.new_key else {
+            return actions;
+        };
         let mut close = false;
         egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
             ui.set_width(520.0);
@@ -717,14 +787,29 @@ impl ConsoleApp {
             ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
             ui.add_space(6.0);
             let l = ui.label("Description");
-            ui.add(egui::TextEdit::singleline(&mut d.description).desired_width(440.0).hint_text("what the key protects"))
-                .labelled_by(l.id);
+            ui.add(
+                egui::TextEdit::singleline(&mut d.description)
+                    .desired_width(440.0)
+                    .hint_text("what the key protects"),
+            )
+            .labelled_by(l.id);
             ui.add_space(6.0);
             ui.label("Origin of the key material");
-            ui.radio_value(&mut d.origin, Origin::External, "EXTERNAL — you import the key material (bring your own key)");
-            ui.radio_value(&mut d.origin, Origin::AwsKms, "AWS_KMS — byok generates the key material");
+            ui.radio_value(
+                &mut d.origin,
+                Origin::External,
+                "EXTERNAL — you import the key material (bring your own key)",
+            );
+            ui.radio_value(
+                &mut d.origin,
+                Origin::AwsKms,
+                "AWS_KMS — byok generates the key material",
+            );
             if d.origin == Origin::External {
-                ui.label(theme::weak(ui, "The key starts in Pending import until its first material is imported."));
+                ui.label(theme::weak(
+                    ui,
+                    "The key starts in Pending import until its first material is imported.",
+                ));
             }
             if let Some(e) = &d.error {
                 theme::error_box(ui, e);
@@ -732,12 +817,21 @@ impl ConsoleApp {
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 let busy = d.pending.is_some() || d.requested;
-                if ui.add_enabled(!busy, egui::Button::new(RichText::new("Create key").strong())).clicked() {
+                if ui
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(RichText::new("Create key").strong()),
+                    )
+                    .clicked()
+                {
                     d.requested = true;
                     d.error = None;
                     actions.push(Action::Run {
                         owner: Owner::Keys,
-                        job: Job::CreateKey { description: d.description.trim().to_string(), origin: d.origin },
+                        job: Job::CreateKey {
+                            description: d.description.trim().to_string(),
+                            origin: d.origin,
+                        },
                     });
                 }
                 if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
@@ -755,7 +849,8 @@ impl ConsoleApp {
     }
 
     fn toasts_ui(&mut self, ctx: &egui::Context) {
-        self.toasts.retain(|(_, at)| at.elapsed() < Duration::from_secs(5));
+        self.toasts
+            .retain(|(_, at)| at.elapsed() < Duration::from_secs(5));
         if self.toasts.is_empty() {
             return;
         }
@@ -765,9 +860,11 @@ impl ConsoleApp {
             .interactable(false)
             .show(ctx, |ui| {
                 for (text, _) in &self.toasts {
-                    egui::Frame::popup(ui.style()).fill(theme::BLUE).show(ui, |ui| {
-                        ui.label(RichText::new(text.as_str()).color(Color32::WHITE).strong());
-                    });
+                    egui::Frame::popup(ui.style())
+                        .fill(theme::BLUE)
+                        .show(ui, |ui| {
+                            ui.label(RichText::new(text.as_str()).color(Color32::WHITE).strong());
+                        });
                 }
             });
         ctx.request_repaint_after(Duration::from_millis(250));

@@ -67,7 +67,10 @@ impl Default for AuditPanel {
 impl AuditPanel {
     fn run(&mut self, slot: Slot, job: Job) -> Action {
         self.requested = Some(slot);
-        Action::Run { owner: Owner::Audit, job }
+        Action::Run {
+            owner: Owner::Audit,
+            job,
+        }
     }
 
     /// The ticket of the job it asked for.
@@ -96,7 +99,11 @@ impl AuditPanel {
                     Ok(r) => Ok(format!(
                         "Chain intact: {} records, each hash verified and linked{} (last sequence {}).",
                         r.records,
-                        if r.from_genesis { " from the first record ever written" } else { " (older segments retired)" },
+                        if r.from_genesis {
+                            " from the first record ever written"
+                        } else {
+                            " (older segments retired)"
+                        },
                         r.last_sequence
                     )),
                     Err(e) => Err(e.to_string()),
@@ -104,11 +111,16 @@ impl AuditPanel {
                 self.chain.finish(ticket, Ok(text));
             }
             Ok(Outcome::Exported { path, count }) => {
-                self.export.finish(ticket, Ok(format!("{count} records exported to {}", path.display())));
+                self.export.finish(
+                    ticket,
+                    Ok(format!("{count} records exported to {}", path.display())),
+                );
             }
             Ok(_) => {}
             Err(e) => {
-                if !self.records.finish(ticket, Err(e.clone())) && !self.chain.finish(ticket, Err(e.clone())) {
+                if !self.records.finish(ticket, Err(e.clone()))
+                    && !self.chain.finish(ticket, Err(e.clone()))
+                {
                     self.export.finish(ticket, Err(e));
                 }
             }
@@ -126,13 +138,26 @@ impl AuditPanel {
 
     fn export_action(&mut self) -> Option<Action> {
         let records = self.records.value()?.clone();
-        let chosen: Vec<AuditRecord> = self.rows.iter().rev().filter_map(|&i| records.get(i).cloned()).collect();
+        let chosen: Vec<AuditRecord> = self
+            .rows
+            .iter()
+            .rev()
+            .filter_map(|&i| records.get(i).cloned())
+            .collect();
         let path = PathBuf::from(self.export_path.trim());
-        Some(self.run(Slot::Export, Job::ExportAudit { path, records: chosen }))
+        Some(self.run(
+            Slot::Export,
+            Job::ExportAudit {
+                path,
+                records: chosen,
+            },
+        ))
     }
 
     fn refresh_rows(&mut self, view: &StoreView) {
-        let Some(records) = self.records.value() else { return };
+        let Some(records) = self.records.value() else {
+            return;
+        };
         let key = (
             Arc::as_ptr(records) as usize,
             self.key_filter.clone(),
@@ -164,9 +189,14 @@ impl AuditPanel {
             .filter(|&i| {
                 let r = &records[i];
                 (!self.errors_only || r.is_error())
-                    && self.event_filter.as_ref().is_none_or(|e| *e == r.event_name)
+                    && self
+                        .event_filter
+                        .as_ref()
+                        .is_none_or(|e| *e == r.event_name)
                     && (needle.is_empty()
-                        || r.key_id().is_some_and(|k| k.contains(&needle) || matching_keys.iter().any(|m| m == k)))
+                        || r.key_id().is_some_and(|k| {
+                            k.contains(&needle) || matching_keys.iter().any(|m| m == k)
+                        }))
             })
             .collect();
         self.rows_key = Some(key);
@@ -185,7 +215,10 @@ impl AuditPanel {
         ui.horizontal_wrapped(|ui| {
             ui.heading("Audit trail");
             match self.records.value() {
-                Some(r) => ui.label(theme::weak(ui, format!("{} of {} records", self.rows.len(), r.len()))),
+                Some(r) => ui.label(theme::weak(
+                    ui,
+                    format!("{} of {} records", self.rows.len(), r.len()),
+                )),
                 None => ui.label(theme::weak(ui, "reading…")),
             };
             if self.records.is_pending() {
@@ -193,9 +226,16 @@ impl AuditPanel {
             }
         });
         ui.horizontal_wrapped(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.key_filter).hint_text("key id, alias or description").desired_width(240.0))
-                .accessible_name("Filter by key");
-            let selected_text = self.event_filter.clone().unwrap_or_else(|| "All events".into());
+            ui.add(
+                egui::TextEdit::singleline(&mut self.key_filter)
+                    .hint_text("key id, alias or description")
+                    .desired_width(240.0),
+            )
+            .accessible_name("Filter by key");
+            let selected_text = self
+                .event_filter
+                .clone()
+                .unwrap_or_else(|| "All events".into());
             egui::ComboBox::from_id_salt("event-filter")
                 .selected_text(selected_text)
                 .width(220.0)
@@ -210,19 +250,34 @@ impl AuditPanel {
             ui.checkbox(&mut self.errors_only, "Errors only");
             ui.separator();
             if ui
-                .add_enabled(!self.chain.is_pending(), egui::Button::new("✔ Verify chain"))
+                .add_enabled(
+                    !self.chain.is_pending(),
+                    egui::Button::new("✔ Verify chain"),
+                )
                 .on_hover_text("Check every record's hash and its link to the one before")
                 .clicked()
             {
                 actions.push(self.run(Slot::Verify, Job::VerifyChain));
             }
-            if ui.button("Export…").on_hover_text("Export the shown records as a CloudTrail JSON file").accessible_name("Export audit trail…").clicked() {
+            if ui
+                .button("Export…")
+                .on_hover_text("Export the shown records as a CloudTrail JSON file")
+                .accessible_name("Export audit trail…")
+                .clicked()
+            {
                 actions.push(Action::Pick(PickTarget::ExportAudit));
             }
-            ui.add(egui::TextEdit::singleline(&mut self.export_path).hint_text("or type a path").desired_width(220.0))
-                .accessible_name("Export path");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.export_path)
+                    .hint_text("or type a path")
+                    .desired_width(220.0),
+            )
+            .accessible_name("Export path");
             if ui
-                .add_enabled(!self.export_path.trim().is_empty() && self.records.value().is_some(), egui::Button::new("Export"))
+                .add_enabled(
+                    !self.export_path.trim().is_empty() && self.records.value().is_some(),
+                    egui::Button::new("Export"),
+                )
                 .clicked()
                 && let Some(a) = self.export_action()
             {
@@ -264,7 +319,13 @@ impl AuditPanel {
         actions
     }
 
-    fn table_ui(&mut self, ui: &mut Ui, records: &Arc<Vec<AuditRecord>>, view: &StoreView, now: Timestamp) {
+    fn table_ui(
+        &mut self,
+        ui: &mut Ui,
+        records: &Arc<Vec<AuditRecord>>,
+        view: &StoreView,
+        now: Timestamp,
+    ) {
         let rows = std::mem::take(&mut self.rows);
         let mut clicked = None;
         TableBuilder::new(ui)
@@ -288,12 +349,16 @@ impl AuditPanel {
             })
             .body(|body| {
                 body.rows(26.0, rows.len(), |mut row| {
-                    let Some(&i) = rows.get(row.index()) else { return };
+                    let Some(&i) = rows.get(row.index()) else {
+                        return;
+                    };
                     let Some(r) = records.get(i) else { return };
                     row.set_selected(self.selected == Some(i));
                     row.col(|ui| {
                         let t = Timestamp::parse(&r.event_time);
-                        let text = t.map_or(r.event_time.clone(), |t| t.to_datetime().format("%Y-%m-%d %H:%M:%S").to_string());
+                        let text = t.map_or(r.event_time.clone(), |t| {
+                            t.to_datetime().format("%Y-%m-%d %H:%M:%S").to_string()
+                        });
                         let label = ui.label(RichText::new(text).monospace());
                         if let Some(t) = t {
                             label.on_hover_text(format::relative(t, now));
@@ -315,8 +380,13 @@ impl AuditPanel {
                         ui.add(egui::Label::new(label).truncate());
                     });
                     row.col(|ui| {
-                        let m = r.additional("keyMaterialId").or_else(|| r.additional("currentKeyMaterialId"));
-                        ui.label(RichText::new(m.map_or("—".to_string(), |m| format::ellipsize(m, 9))).monospace());
+                        let m = r
+                            .additional("keyMaterialId")
+                            .or_else(|| r.additional("currentKeyMaterialId"));
+                        ui.label(
+                            RichText::new(m.map_or("—".to_string(), |m| format::ellipsize(m, 9)))
+                                .monospace(),
+                        );
                     });
                     row.col(|ui| {
                         ui.label(r.user_identity.invoked_by.as_str());
@@ -347,10 +417,13 @@ impl AuditPanel {
             return;
         };
         if self.detail.as_ref().is_none_or(|(j, _)| *j != i) {
-            let json = serde_json::to_string_pretty(&records[i]).unwrap_or_else(|e| format!("(cannot show: {e})"));
+            let json = serde_json::to_string_pretty(&records[i])
+                .unwrap_or_else(|e| format!("(cannot show: {e})"));
             self.detail = Some((i, json));
         }
-        let Some((_, json)) = &self.detail else { return };
+        let Some((_, json)) = &self.detail else {
+            return;
+        };
         let r = &records[i];
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(r.event_name.as_str()).strong());
@@ -360,7 +433,11 @@ impl AuditPanel {
             }
         });
         egui::ScrollArea::both().auto_shrink(false).show(ui, |ui| {
-            ui.add(egui::Label::new(RichText::new(json.as_str()).monospace()).selectable(true).extend());
+            ui.add(
+                egui::Label::new(RichText::new(json.as_str()).monospace())
+                    .selectable(true)
+                    .extend(),
+            );
         });
     }
 }

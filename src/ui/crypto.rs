@@ -15,7 +15,9 @@ use super::action::{Action, Owner, PickTarget};
 use super::theme;
 use super::view::StoreView;
 use super::worker::{Async, Job, Outcome, Ticket, UiError};
-use crate::kms::{DataKeySpec, EncryptionContext, Inspection, KeyId, KeyMaterialId, SecretVec, Timestamp};
+use crate::kms::{
+    DataKeySpec, EncryptionContext, Inspection, KeyId, KeyMaterialId, SecretVec, Timestamp,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -131,7 +133,10 @@ fn parse_context(text: &str) -> Result<EncryptionContext, UiError> {
 fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if cleaned.is_empty() {
-        return Err(UiError::plain("Paste a ciphertext (base64) or choose a file.", ""));
+        return Err(UiError::plain(
+            "Paste a ciphertext (base64) or choose a file.",
+            "",
+        ));
     }
     B64.decode(cleaned.as_bytes())
         .map_err(|e| UiError::plain("This is not base64 text.", e.to_string()))
@@ -140,7 +145,10 @@ fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
 impl CryptoPanel {
     fn run(&mut self, slot: Slot, job: Job) -> Action {
         self.requested = Some(slot);
-        Action::Run { owner: Owner::Crypto, job }
+        Action::Run {
+            owner: Owner::Crypto,
+            job,
+        }
     }
 
     /// The ticket of the job it asked for.
@@ -169,7 +177,13 @@ impl CryptoPanel {
         match target {
             PickTarget::EncryptFile => {
                 self.plain_file_path = path.display().to_string();
-                Some(self.run(Slot::ReadPlainFile, Job::ReadFile { path, max_len: 4096 }))
+                Some(self.run(
+                    Slot::ReadPlainFile,
+                    Job::ReadFile {
+                        path,
+                        max_len: 4096,
+                    },
+                ))
             }
             PickTarget::CiphertextFile => {
                 self.cipher_file_path = path.display().to_string();
@@ -186,27 +200,53 @@ impl CryptoPanel {
     fn read_cipher_file(&mut self, then: Option<Slot>) -> Action {
         self.then = then;
         let path = PathBuf::from(self.cipher_file_path.trim());
-        self.run(Slot::ReadCipherFile, Job::ReadFile { path, max_len: 6144 })
+        self.run(
+            Slot::ReadCipherFile,
+            Job::ReadFile {
+                path,
+                max_len: 6144,
+            },
+        )
     }
 
     fn save_ciphertext(&mut self) -> Option<Action> {
-        let blob = self.encrypted.value().and_then(|e| B64.decode(e.blob_b64.as_bytes()).ok())?;
+        let blob = self
+            .encrypted
+            .value()
+            .and_then(|e| B64.decode(e.blob_b64.as_bytes()).ok())?;
         let path = PathBuf::from(self.save_path.trim());
-        Some(self.run(Slot::SaveCipher, Job::WriteFile { path, bytes: SecretVec::new(blob) }))
+        Some(self.run(
+            Slot::SaveCipher,
+            Job::WriteFile {
+                path,
+                bytes: SecretVec::new(blob),
+            },
+        ))
     }
 
     /// A job's result; may ask for a follow-up job.
-    pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>, key: Option<KeyId>) -> Option<Action> {
+    pub fn finished(
+        &mut self,
+        ticket: Ticket,
+        outcome: Result<Outcome, UiError>,
+        key: Option<KeyId>,
+    ) -> Option<Action> {
         if self.file_ticket.is_some_and(|(t, _)| t == ticket) {
             let (_, slot) = self.file_ticket.take()?;
             match outcome {
                 Ok(Outcome::FileRead { path, bytes }) => {
                     let path = path.display().to_string();
                     if slot == Slot::ReadPlainFile {
-                        self.file.finish(ticket, Ok(format!("{} bytes read from {path}", bytes.len())));
+                        self.file.finish(
+                            ticket,
+                            Ok(format!("{} bytes read from {path}", bytes.len())),
+                        );
                         self.plain_file = Some((path, bytes));
                     } else {
-                        self.file.finish(ticket, Ok(format!("{} bytes read from {path}", bytes.len())));
+                        self.file.finish(
+                            ticket,
+                            Ok(format!("{} bytes read from {path}", bytes.len())),
+                        );
                         self.ciphertext = B64.encode(bytes.expose());
                         return match self.then.take() {
                             Some(Slot::Decrypt) => self.decrypt_action(),
@@ -216,7 +256,10 @@ impl CryptoPanel {
                     }
                 }
                 Ok(Outcome::FileWritten(path)) => {
-                    self.file.finish(ticket, Ok(format!("Ciphertext saved to {}", path.display())));
+                    self.file.finish(
+                        ticket,
+                        Ok(format!("Ciphertext saved to {}", path.display())),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -230,20 +273,37 @@ impl CryptoPanel {
             Ok(Outcome::Encrypted(out)) => {
                 self.encrypted.finish(
                     ticket,
-                    Ok(Encrypted { blob_b64: B64.encode(&out.ciphertext_blob), material: out.key_material_id, key: out.key_id }),
+                    Ok(Encrypted {
+                        blob_b64: B64.encode(&out.ciphertext_blob),
+                        material: out.key_material_id,
+                        key: out.key_id,
+                    }),
                 );
             }
             Ok(Outcome::Decrypted(out)) => {
                 self.decrypted.finish(
                     ticket,
-                    Ok(Decrypted { plaintext: out.plaintext, material: out.key_material_id, key: out.key_id }),
+                    Ok(Decrypted {
+                        plaintext: out.plaintext,
+                        material: out.key_material_id,
+                        key: out.key_id,
+                    }),
                 );
             }
             Ok(Outcome::DataKey(out)) => {
-                let plaintext_b64 = Zeroizing::new(out.plaintext.as_ref().map(|p| B64.encode(p.expose())).unwrap_or_default());
+                let plaintext_b64 = Zeroizing::new(
+                    out.plaintext
+                        .as_ref()
+                        .map(|p| B64.encode(p.expose()))
+                        .unwrap_or_default(),
+                );
                 self.data_key.finish(
                     ticket,
-                    Ok(DataKey { plaintext_b64, blob_b64: B64.encode(&out.ciphertext_blob), material: out.key_material_id }),
+                    Ok(DataKey {
+                        plaintext_b64,
+                        blob_b64: B64.encode(&out.ciphertext_blob),
+                        material: out.key_material_id,
+                    }),
                 );
             }
             Ok(Outcome::Inspected(i)) => {
@@ -264,7 +324,9 @@ impl CryptoPanel {
 
     fn decrypt_action(&mut self) -> Option<Action> {
         match (decode_blob(&self.ciphertext), parse_context(&self.context)) {
-            (Ok(blob), Ok(context)) => Some(self.run(Slot::Decrypt, Job::Decrypt { blob, context })),
+            (Ok(blob), Ok(context)) => {
+                Some(self.run(Slot::Decrypt, Job::Decrypt { blob, context }))
+            }
             (Err(e), _) | (_, Err(e)) => {
                 self.decrypted = Async::Failed(e);
                 None
@@ -283,42 +345,68 @@ impl CryptoPanel {
     }
 
     /// Draws the panel for the selected key.
-    pub fn ui(&mut self, ui: &mut Ui, view: &StoreView, selected: Option<KeyId>, now: Timestamp) -> Vec<Action> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        view: &StoreView,
+        selected: Option<KeyId>,
+        now: Timestamp,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         let key = selected.and_then(|id| view.key(id));
-        egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                ui.heading("Cryptography");
-                match key {
-                    Some(k) => {
-                        ui.label(format!("with {} ({}…)", k.label, k.short_id));
-                        theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
-                        if !k.current_short.is_empty() {
-                            ui.label(theme::weak(ui, format!("current material {}…", k.current_short)));
+        egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.heading("Cryptography");
+                    match key {
+                        Some(k) => {
+                            ui.label(format!("with {} ({}…)", k.label, k.short_id));
+                            theme::badge(
+                                ui,
+                                theme::key_state_label(k.state),
+                                theme::key_state(k.state),
+                            );
+                            if !k.current_short.is_empty() {
+                                ui.label(theme::weak(
+                                    ui,
+                                    format!("current material {}…", k.current_short),
+                                ));
+                            }
+                        }
+                        None => {
+                            ui.label(theme::weak(
+                                ui,
+                                "select a key in the list to encrypt or make data keys",
+                            ));
                         }
                     }
-                    None => {
-                        ui.label(theme::weak(ui, "select a key in the list to encrypt or make data keys"));
-                    }
-                }
+                });
+                ui.add_space(6.0);
+                ui.columns(2, |cols| {
+                    self.encrypt_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
+                    cols[0].add_space(10.0);
+                    self.data_key_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
+                    self.decrypt_ui(&mut cols[1], &mut actions);
+                    cols[1].add_space(10.0);
+                    self.inspector_ui(&mut cols[1], view, now);
+                });
             });
-            ui.add_space(6.0);
-            ui.columns(2, |cols| {
-                self.encrypt_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
-                cols[0].add_space(10.0);
-                self.data_key_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
-                self.decrypt_ui(&mut cols[1], &mut actions);
-                cols[1].add_space(10.0);
-                self.inspector_ui(&mut cols[1], view, now);
-            });
-        });
         actions
     }
 
     fn context_ui(&mut self, ui: &mut Ui) {
-        ui.label(theme::weak(ui, "Encryption context (optional): key=value, one per line"));
-        ui.add(egui::TextEdit::multiline(&mut self.context).desired_rows(2).desired_width(f32::INFINITY).hint_text("purpose=demo"))
-            .accessible_name("Encryption context");
+        ui.label(theme::weak(
+            ui,
+            "Encryption context (optional): key=value, one per line",
+        ));
+        ui.add(
+            egui::TextEdit::multiline(&mut self.context)
+                .desired_rows(2)
+                .desired_width(f32::INFINITY)
+                .hint_text("purpose=demo"),
+        )
+        .accessible_name("Encryption context");
     }
 
     fn encrypt_ui(&mut self, ui: &mut Ui, key: Option<KeyId>, actions: &mut Vec<Action>) {
@@ -333,33 +421,76 @@ impl CryptoPanel {
             )
             .accessible_name("Plaintext");
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut self.plain_file_path).hint_text("or a file to encrypt").desired_width(260.0))
-                    .accessible_name("File to encrypt");
-                if ui.button("Browse…").on_hover_text("Choose a file to encrypt").accessible_name("Choose a file to encrypt").clicked() {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.plain_file_path)
+                        .hint_text("or a file to encrypt")
+                        .desired_width(260.0),
+                )
+                .accessible_name("File to encrypt");
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Choose a file to encrypt")
+                    .accessible_name("Choose a file to encrypt")
+                    .clicked()
+                {
                     actions.push(Action::Pick(PickTarget::EncryptFile));
                 }
-                if ui.add_enabled(!self.plain_file_path.trim().is_empty(), egui::Button::new("Load")).clicked() {
+                if ui
+                    .add_enabled(
+                        !self.plain_file_path.trim().is_empty(),
+                        egui::Button::new("Load"),
+                    )
+                    .clicked()
+                {
                     let path = PathBuf::from(self.plain_file_path.trim());
-                    actions.push(self.run(Slot::ReadPlainFile, Job::ReadFile { path, max_len: 4096 }));
+                    actions.push(self.run(
+                        Slot::ReadPlainFile,
+                        Job::ReadFile {
+                            path,
+                            max_len: 4096,
+                        },
+                    ));
                 }
             });
             if let Some((p, b)) = &self.plain_file
                 && *p == self.plain_file_path.trim()
             {
-                ui.label(theme::colored(ui, format!("✔ file loaded: {} bytes (encrypts the file, not the text)", b.len()), theme::GREEN));
+                ui.label(theme::colored(
+                    ui,
+                    format!(
+                        "✔ file loaded: {} bytes (encrypts the file, not the text)",
+                        b.len()
+                    ),
+                    theme::GREEN,
+                ));
             }
             self.context_ui(ui);
             let busy = self.encrypted.is_pending();
-            if ui.add_enabled(key.is_some() && !busy, egui::Button::new(RichText::new("Encrypt").strong())).clicked()
+            if ui
+                .add_enabled(
+                    key.is_some() && !busy,
+                    egui::Button::new(RichText::new("Encrypt").strong()),
+                )
+                .clicked()
                 && let Some(key) = key
             {
-                let from_file = self.plain_file.as_ref().filter(|(p, _)| *p == self.plain_file_path.trim());
+                let from_file = self
+                    .plain_file
+                    .as_ref()
+                    .filter(|(p, _)| *p == self.plain_file_path.trim());
                 let plaintext = match from_file {
                     Some((_, b)) => b.clone(),
                     None => SecretVec::new(self.plaintext.as_bytes().to_vec()),
                 };
                 match parse_context(&self.context) {
-                    Ok(context) => actions.push(self.run(Slot::Encrypt, Job::Encrypt { key, plaintext, context })),
+                    Ok(context) => actions.push(self.run(
+                        Slot::Encrypt,
+                        Job::Encrypt {
+                            key,
+                            plaintext,
+                            context,
+                        },
+                    )),
                     Err(e) => self.encrypted = Async::Failed(e),
                 }
             }
@@ -369,24 +500,47 @@ impl CryptoPanel {
             }
             if let Some(out) = self.encrypted.value().cloned() {
                 material_line(ui, "Encrypted with key material", out.material);
-                ui.add(egui::TextEdit::multiline(&mut out.blob_b64.as_str()).desired_rows(3).desired_width(f32::INFINITY).font(egui::TextStyle::Monospace))
-                    .accessible_name("Ciphertext (base64)");
+                ui.add(
+                    egui::TextEdit::multiline(&mut out.blob_b64.as_str())
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY)
+                        .font(egui::TextStyle::Monospace),
+                )
+                .accessible_name("Ciphertext (base64)");
                 ui.horizontal(|ui| {
                     if ui.button("📋 Copy ciphertext").clicked() {
                         actions.push(Action::Copy(out.blob_b64.clone()));
                         actions.push(Action::Notify("Ciphertext copied".into()));
                     }
-                    if ui.button("Use in Decrypt ›").on_hover_text("Paste this ciphertext into the Decrypt box").clicked() {
+                    if ui
+                        .button("Use in Decrypt ›")
+                        .on_hover_text("Paste this ciphertext into the Decrypt box")
+                        .clicked()
+                    {
                         self.ciphertext = out.blob_b64.clone();
                     }
-                    if ui.button("Save…").on_hover_text("Save the ciphertext to a file").accessible_name("Save ciphertext…").clicked() {
+                    if ui
+                        .button("Save…")
+                        .on_hover_text("Save the ciphertext to a file")
+                        .accessible_name("Save ciphertext…")
+                        .clicked()
+                    {
                         actions.push(Action::Pick(PickTarget::SaveCiphertext));
                     }
                 });
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut self.save_path).hint_text("or type a path").desired_width(260.0))
-                        .accessible_name("Ciphertext file to write");
-                    if ui.add_enabled(!self.save_path.trim().is_empty(), egui::Button::new("Save ciphertext")).clicked()
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.save_path)
+                            .hint_text("or type a path")
+                            .desired_width(260.0),
+                    )
+                    .accessible_name("Ciphertext file to write");
+                    if ui
+                        .add_enabled(
+                            !self.save_path.trim().is_empty(),
+                            egui::Button::new("Save ciphertext"),
+                        )
+                        .clicked()
                         && let Some(a) = self.save_ciphertext()
                     {
                         actions.push(a);
@@ -405,13 +559,23 @@ impl CryptoPanel {
                 ui.radio_value(&mut self.data_key_spec, DataKeySpec::Aes256, "AES_256");
                 ui.radio_value(&mut self.data_key_spec, DataKeySpec::Aes128, "AES_128");
                 let busy = self.data_key.is_pending();
-                if ui.add_enabled(key.is_some() && !busy, egui::Button::new(RichText::new("Generate data key").strong())).clicked()
+                if ui
+                    .add_enabled(
+                        key.is_some() && !busy,
+                        egui::Button::new(RichText::new("Generate data key").strong()),
+                    )
+                    .clicked()
                     && let Some(key) = key
                 {
                     match parse_context(&self.context) {
-                        Ok(context) => {
-                            actions.push(self.run(Slot::DataKey, Job::GenerateDataKey { key, spec: self.data_key_spec, context }))
-                        }
+                        Ok(context) => actions.push(self.run(
+                            Slot::DataKey,
+                            Job::GenerateDataKey {
+                                key,
+                                spec: self.data_key_spec,
+                                context,
+                            },
+                        )),
                         Err(e) => self.data_key = Async::Failed(e),
                     }
                 }
@@ -422,16 +586,35 @@ impl CryptoPanel {
             }
             if let Some(dk) = self.data_key.value().cloned() {
                 material_line(ui, "Encrypted under key material", dk.material);
-                ui.label(theme::weak(ui, "Plaintext data key (base64) — use it, then forget it"));
-                ui.add(egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace()).wrap().selectable(true));
-                ui.label(theme::weak(ui, "CiphertextBlob (base64) — store it with your data"));
-                ui.add(egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace()).wrap().selectable(true));
+                ui.label(theme::weak(
+                    ui,
+                    "Plaintext data key (base64) — use it, then forget it",
+                ));
+                ui.add(
+                    egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace())
+                        .wrap()
+                        .selectable(true),
+                );
+                ui.label(theme::weak(
+                    ui,
+                    "CiphertextBlob (base64) — store it with your data",
+                ));
+                ui.add(
+                    egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace())
+                        .wrap()
+                        .selectable(true),
+                );
                 ui.horizontal(|ui| {
                     if ui.button("📋 Copy CiphertextBlob").clicked() {
                         actions.push(Action::Copy(dk.blob_b64.clone()));
                         actions.push(Action::Notify("CiphertextBlob copied".into()));
                     }
-                    if ui.button("Use in Decrypt ›").on_hover_text("Paste the encrypted data key into the Decrypt box").accessible_name("Decrypt this data key").clicked() {
+                    if ui
+                        .button("Use in Decrypt ›")
+                        .on_hover_text("Paste the encrypted data key into the Decrypt box")
+                        .accessible_name("Decrypt this data key")
+                        .clicked()
+                    {
                         self.ciphertext = dk.blob_b64.clone();
                     }
                 });
@@ -448,28 +631,55 @@ impl CryptoPanel {
                     .desired_rows(4)
                     .desired_width(f32::INFINITY)
                     .font(egui::TextStyle::Monospace)
-                    .hint_text("paste a CiphertextBlob (base64), or drop a ciphertext file on the window"),
+                    .hint_text(
+                        "paste a CiphertextBlob (base64), or drop a ciphertext file on the window",
+                    ),
             )
             .accessible_name("Ciphertext to decrypt (base64)");
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut self.cipher_file_path).hint_text("or a ciphertext file").desired_width(260.0))
-                    .accessible_name("Ciphertext file");
-                if ui.button("Browse…").on_hover_text("Choose a ciphertext file").accessible_name("Choose a ciphertext file").clicked() {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.cipher_file_path)
+                        .hint_text("or a ciphertext file")
+                        .desired_width(260.0),
+                )
+                .accessible_name("Ciphertext file");
+                if ui
+                    .button("Browse…")
+                    .on_hover_text("Choose a ciphertext file")
+                    .accessible_name("Choose a ciphertext file")
+                    .clicked()
+                {
                     actions.push(Action::Pick(PickTarget::CiphertextFile));
                 }
-                if ui.add_enabled(!self.cipher_file_path.trim().is_empty(), egui::Button::new("Load file")).clicked() {
+                if ui
+                    .add_enabled(
+                        !self.cipher_file_path.trim().is_empty(),
+                        egui::Button::new("Load file"),
+                    )
+                    .clicked()
+                {
                     actions.push(self.read_cipher_file(None));
                 }
             });
             ui.horizontal(|ui| {
-                if ui.add_enabled(!self.decrypted.is_pending(), egui::Button::new(RichText::new("Decrypt").strong())).clicked()
+                if ui
+                    .add_enabled(
+                        !self.decrypted.is_pending(),
+                        egui::Button::new(RichText::new("Decrypt").strong()),
+                    )
+                    .clicked()
                     && let Some(a) = self.decrypt_action()
                 {
                     actions.push(a);
                 }
                 if ui
-                    .add_enabled(!self.inspection.is_pending(), egui::Button::new("🔍 Inspect"))
-                    .on_hover_text("Read the blob's header without decrypting: which key and material made it")
+                    .add_enabled(
+                        !self.inspection.is_pending(),
+                        egui::Button::new("🔍 Inspect"),
+                    )
+                    .on_hover_text(
+                        "Read the blob's header without decrypting: which key and material made it",
+                    )
                     .accessible_name("Inspect ciphertext")
                     .clicked()
                     && let Some(a) = self.inspect_action()
@@ -477,7 +687,10 @@ impl CryptoPanel {
                     actions.push(a);
                 }
             });
-            ui.label(theme::weak(ui, "Decrypt uses the encryption context typed under Encrypt."));
+            ui.label(theme::weak(
+                ui,
+                "Decrypt uses the encryption context typed under Encrypt.",
+            ));
             pending_line(ui, self.decrypted.elapsed(), "Decrypting");
             if let Some(e) = self.decrypted.error() {
                 theme::error_box(ui, e);
@@ -486,13 +699,22 @@ impl CryptoPanel {
                 material_line(ui, "Decrypted with key material", out.material);
                 let bytes = out.plaintext.expose();
                 match std::str::from_utf8(bytes) {
-                    Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                    Ok(text)
+                        if !text
+                            .chars()
+                            .any(|c| c.is_control() && c != '\n' && c != '\t') =>
+                    {
                         ui.label(theme::weak(ui, "Plaintext"));
                         ui.add(egui::Label::new(RichText::new(text).monospace().strong()).wrap());
                     }
                     _ => {
-                        ui.label(theme::weak(ui, format!("Plaintext: {} bytes (binary, shown as base64)", bytes.len())));
-                        ui.add(egui::Label::new(RichText::new(B64.encode(bytes)).monospace()).wrap());
+                        ui.label(theme::weak(
+                            ui,
+                            format!("Plaintext: {} bytes (binary, shown as base64)", bytes.len()),
+                        ));
+                        ui.add(
+                            egui::Label::new(RichText::new(B64.encode(bytes)).monospace()).wrap(),
+                        );
                     }
                 }
             }
@@ -524,41 +746,56 @@ impl CryptoPanel {
 
 fn inspection_ui(ui: &mut Ui, i: &Inspection, view: &StoreView, now: Timestamp) {
     let key = view.key(i.key_id);
-    egui::Grid::new("inspection").num_columns(2).spacing([14.0, 6.0]).show(ui, |ui| {
-        ui.label("Key");
-        ui.vertical(|ui| {
-            ui.label(RichText::new(i.key_id.to_string()).monospace());
-            match key {
-                Some(k) => {
-                    ui.horizontal(|ui| {
-                        ui.label(k.label.as_str());
-                        theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
-                    });
+    egui::Grid::new("inspection")
+        .num_columns(2)
+        .spacing([14.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Key");
+            ui.vertical(|ui| {
+                ui.label(RichText::new(i.key_id.to_string()).monospace());
+                match key {
+                    Some(k) => {
+                        ui.horizontal(|ui| {
+                            ui.label(k.label.as_str());
+                            theme::badge(
+                                ui,
+                                theme::key_state_label(k.state),
+                                theme::key_state(k.state),
+                            );
+                        });
+                    }
+                    None => {
+                        ui.label(theme::colored(
+                            ui,
+                            "not in this store (deleted, or from another store)",
+                            theme::RED,
+                        ));
+                    }
                 }
-                None => {
-                    ui.label(theme::colored(ui, "not in this store (deleted, or from another store)", theme::RED));
+            });
+            ui.end_row();
+            ui.label("Key material");
+            ui.vertical(|ui| {
+                ui.label(RichText::new(i.key_material_id.to_string()).monospace());
+                match i.material {
+                    Some((state, import)) => {
+                        ui.horizontal(|ui| {
+                            theme::badge(ui, state.as_str(), theme::material_state(state));
+                            theme::badge(ui, import.as_str(), theme::import_state(import));
+                        });
+                    }
+                    None if key.is_some() => {
+                        ui.label(theme::colored(
+                            ui,
+                            "this key has no such material",
+                            theme::RED,
+                        ));
+                    }
+                    None => {}
                 }
-            }
+            });
+            ui.end_row();
         });
-        ui.end_row();
-        ui.label("Key material");
-        ui.vertical(|ui| {
-            ui.label(RichText::new(i.key_material_id.to_string()).monospace());
-            match i.material {
-                Some((state, import)) => {
-                    ui.horizontal(|ui| {
-                        theme::badge(ui, state.as_str(), theme::material_state(state));
-                        theme::badge(ui, import.as_str(), theme::import_state(import));
-                    });
-                }
-                None if key.is_some() => {
-                    ui.label(theme::colored(ui, "this key has no such material", theme::RED));
-                }
-                None => {}
-            }
-        });
-        ui.end_row();
-    });
     ui.add_space(4.0);
     match &i.decryptable {
         Ok(()) => theme::note_box(ui, theme::GREEN, |ui| {
@@ -568,18 +805,26 @@ fn inspection_ui(ui: &mut Ui, i: &Inspection, view: &StoreView, now: Timestamp) 
         Err(e) => {
             let why = match (key, i.material) {
                 (None, _) => "The key that made this blob is not in this store.".to_string(),
-                (Some(k), Some((_, crate::kms::ImportState::PendingImport))) if k.state == crate::kms::KeyState::PendingImport => format!(
-                    "Its material {}… was deleted or expired: re-import that same material, then it decrypts again.",
-                    i.key_material_id.short()
-                ),
-                (Some(k), _) if k.state != crate::kms::KeyState::Enabled => super::key_list::state_explanation(k, now),
+                (Some(k), Some((_, crate::kms::ImportState::PendingImport)))
+                    if k.state == crate::kms::KeyState::PendingImport =>
+                {
+                    format!(
+                        "Its material {}… was deleted or expired: re-import that same material, then it decrypts again.",
+                        i.key_material_id.short()
+                    )
+                }
+                (Some(k), _) if k.state != crate::kms::KeyState::Enabled => {
+                    super::key_list::state_explanation(k, now)
+                }
                 (Some(_), None) => "The key does not hold the material named in the blob.".into(),
                 _ => e.kind().plain_words().to_string(),
             };
             theme::note_box(ui, theme::RED, |ui| {
                 ui.label(RichText::new("Cannot be decrypted now").strong());
                 ui.label(why);
-                ui.label(RichText::new(format!("Decrypt would fail with {}", e.aws_name())).monospace());
+                ui.label(
+                    RichText::new(format!("Decrypt would fail with {}", e.aws_name())).monospace(),
+                );
                 if !e.message().is_empty() {
                     ui.add(egui::Label::new(RichText::new(e.message()).monospace().small()).wrap());
                 }
@@ -591,10 +836,21 @@ fn inspection_ui(ui: &mut Ui, i: &Inspection, view: &StoreView, now: Timestamp) 
 fn material_line(ui: &mut Ui, what: &str, id: KeyMaterialId) {
     ui.horizontal_wrapped(|ui| {
         ui.label(what);
-        ui.label(RichText::new(format!("{}…", id.short())).monospace().strong())
-            .on_hover_text(id.to_string());
+        ui.label(
+            RichText::new(format!("{}…", id.short()))
+                .monospace()
+                .strong(),
+        )
+        .on_hover_text(id.to_string());
     });
-    ui.add(egui::Label::new(theme::weak(ui, format!("KeyMaterialId {id}")).monospace().small()).wrap());
+    ui.add(
+        egui::Label::new(
+            theme::weak(ui, format!("KeyMaterialId {id}"))
+                .monospace()
+                .small(),
+        )
+        .wrap(),
+    );
 }
 
 fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {

@@ -17,9 +17,10 @@ use super::config::AppConfig;
 use super::worker::UiError;
 use crate::kms::clock::days;
 use crate::kms::{
-    Caller, Clock, CreateKeyRequest, DataKeyLength, DataKeySpec, EncryptionContext, ExpirationModel,
-    ImportKeyMaterialRequest, ImportType, KeyId, Kms, KmsError, ManualClock, Origin, SecretArray, Settings, Tag,
-    Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    Caller, Clock, CreateKeyRequest, DataKeyLength, DataKeySpec, EncryptionContext,
+    ExpirationModel, ImportKeyMaterialRequest, ImportType, KeyId, Kms, KmsError, ManualClock,
+    Origin, SecretArray, Settings, Tag, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    wrap_material,
 };
 use crate::store::format::KdfParams;
 use crate::store::{Vault, VaultOptions};
@@ -30,7 +31,9 @@ pub const DEMO_ROTATION_DELAY_MS: u64 = 45_000;
 
 /// A fresh folder for a training store.
 pub fn demo_dir(base: Option<&Path>) -> PathBuf {
-    let base = base.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let base = base
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
     let mut suffix = [0u8; 4];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut suffix);
     let tag: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
@@ -59,7 +62,14 @@ impl Builder {
         self.kms_clock.set(t);
     }
 
-    fn create(&self, kms: &mut Kms, alias: &str, description: &str, origin: Origin, tags: &[(&str, &str)]) -> Step<KeyId> {
+    fn create(
+        &self,
+        kms: &mut Kms,
+        alias: &str,
+        description: &str,
+        origin: Origin,
+        tags: &[(&str, &str)],
+    ) -> Step<KeyId> {
         let id = kms.create_key(
             &self.caller,
             CreateKeyRequest {
@@ -90,10 +100,20 @@ impl Builder {
         import_type: Option<ImportType>,
     ) -> Step<()> {
         let algorithm = WrappingAlgorithm::RsaAesKeyWrapSha256;
-        let params = kms.get_parameters_for_import(&self.caller, &key.to_string(), algorithm, WrappingKeySpec::Rsa2048)?;
+        let params = kms.get_parameters_for_import(
+            &self.caller,
+            &key.to_string(),
+            algorithm,
+            WrappingKeySpec::Rsa2048,
+        )?;
         let material = SecretArray::<32>::random(&mut self.rng);
-        let wrapped = wrap_material(&params.public_key, algorithm, material.expose(), &mut self.rng)
-            .map_err(|e| KmsError::new(crate::kms::ErrorKind::KmsInternal, e.to_string()))?;
+        let wrapped = wrap_material(
+            &params.public_key,
+            algorithm,
+            material.expose(),
+            &mut self.rng,
+        )
+        .map_err(|e| KmsError::new(crate::kms::ErrorKind::KmsInternal, e.to_string()))?;
         let out = kms.import_key_material(
             &self.caller,
             &ImportKeyMaterialRequest {
@@ -151,9 +171,17 @@ impl Builder {
 }
 
 /// Builds the training store in `dir` and returns it open, on the live clock.
-pub fn build(dir: &Path, config: &AppConfig, mut progress: impl FnMut(f32, &str)) -> Result<Vault, UiError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| UiError::plain("The training store folder could not be created.", format!("{}: {e}", dir.display())))?;
+pub fn build(
+    dir: &Path,
+    config: &AppConfig,
+    mut progress: impl FnMut(f32, &str),
+) -> Result<Vault, UiError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        UiError::plain(
+            "The training store folder could not be created.",
+            format!("{}: {e}", dir.display()),
+        )
+    })?;
     let path = dir.join("training.byok");
     let live = config.clock.engine_clock();
     let now = live.now();
@@ -238,7 +266,14 @@ fn script(
         Origin::External,
         &[("team", "payments"), ("classification", "restricted")],
     )?;
-    b.import_new(kms, payments, "payments-master", "Generation 1 kept in HSM vault A", None, None)?;
+    b.import_new(
+        kms,
+        payments,
+        "payments-master",
+        "Generation 1 kept in HSM vault A",
+        None,
+        None,
+    )?;
     b.use_key(kms, payments, 2)?;
     let mut generation = 1u64;
     let mut rotate_payments = |kms: &mut Kms, b: &mut Builder, at: Timestamp| -> Step<()> {
@@ -282,30 +317,76 @@ fn script(
     // hr-records: enabled, with a second material waiting for rotation.
     report("hr-records: first material");
     b.at(ago(119));
-    let hr = b.create(kms, "hr-records", "HR records", Origin::External, &[("team", "people")])?;
-    b.import_new(kms, hr, "hr-records", "HR material 1 in HSM vault B", None, None)?;
+    let hr = b.create(
+        kms,
+        "hr-records",
+        "HR records",
+        Origin::External,
+        &[("team", "people")],
+    )?;
+    b.import_new(
+        kms,
+        hr,
+        "hr-records",
+        "HR material 1 in HSM vault B",
+        None,
+        None,
+    )?;
     b.use_key(kms, hr, 1)?;
 
     // legacy-export: its current material expires five days ago.
     report("legacy-export: first material");
     b.at(ago(100));
-    let legacy = b.create(kms, "legacy-export", "Legacy export partner", Origin::External, &[])?;
-    b.import_new(kms, legacy, "legacy-export", "Legacy material 1", None, None)?;
+    let legacy = b.create(
+        kms,
+        "legacy-export",
+        "Legacy export partner",
+        Origin::External,
+        &[],
+    )?;
+    b.import_new(
+        kms,
+        legacy,
+        "legacy-export",
+        "Legacy material 1",
+        None,
+        None,
+    )?;
 
     report("payments-master: rotation");
     rotate_payments(kms, b, ago(85))?;
 
     report("legacy-export: rotation to an expiring material");
     b.at(ago(80));
-    b.import_new(kms, legacy, "legacy-export", "Legacy material 2 valid 75 days", Some(ago(5)), new)?;
+    b.import_new(
+        kms,
+        legacy,
+        "legacy-export",
+        "Legacy material 2 valid 75 days",
+        Some(ago(5)),
+        new,
+    )?;
     b.rotate(kms, legacy, delay)?;
     b.use_key(kms, legacy, 1)?;
 
     // billing-archive: a rotation will be in progress as the store opens.
     report("billing-archive: first material");
     b.at(ago(60));
-    let billing = b.create(kms, "billing-archive", "Billing archive", Origin::External, &[])?;
-    b.import_new(kms, billing, "billing-archive", "Billing material 1", None, None)?;
+    let billing = b.create(
+        kms,
+        "billing-archive",
+        "Billing archive",
+        Origin::External,
+        &[],
+    )?;
+    b.import_new(
+        kms,
+        billing,
+        "billing-archive",
+        "Billing material 1",
+        None,
+        None,
+    )?;
     b.use_key(kms, billing, 1)?;
 
     report("payments-master: rotation");
@@ -314,26 +395,65 @@ fn script(
     // sovereign-eu: hydration and re-hydration; material 1 deleted yesterday.
     report("sovereign-eu: first material");
     b.at(ago(49));
-    let sovereign = b.create(kms, "sovereign-eu", "EU sovereign workload", Origin::External, &[("region", "eu")])?;
-    b.import_new(kms, sovereign, "sovereign-eu", "EU material 1 in on-prem HSM", None, None)?;
+    let sovereign = b.create(
+        kms,
+        "sovereign-eu",
+        "EU sovereign workload",
+        Origin::External,
+        &[("region", "eu")],
+    )?;
+    b.import_new(
+        kms,
+        sovereign,
+        "sovereign-eu",
+        "EU material 1 in on-prem HSM",
+        None,
+        None,
+    )?;
 
     // staging-temp: scheduled for deletion three days ago.
     report("staging-temp: first material");
     b.at(ago(40));
-    let staging = b.create(kms, "staging-temp", "Staging (to be retired)", Origin::External, &[])?;
+    let staging = b.create(
+        kms,
+        "staging-temp",
+        "Staging (to be retired)",
+        Origin::External,
+        &[],
+    )?;
     b.import_new(kms, staging, "staging-temp", "Staging material", None, None)?;
 
     report("sovereign-eu: rotation");
     b.at(ago(30));
-    b.import_new(kms, sovereign, "sovereign-eu", "EU material 2 in on-prem HSM", None, new)?;
+    b.import_new(
+        kms,
+        sovereign,
+        "sovereign-eu",
+        "EU material 2 in on-prem HSM",
+        None,
+        new,
+    )?;
     b.rotate(kms, sovereign, delay)?;
     b.use_key(kms, sovereign, 1)?;
 
     // vendor-feed: an expiring material, then disabled.
     report("vendor-feed: first material");
     b.at(ago(20));
-    let vendor = b.create(kms, "vendor-feed", "Vendor data feed", Origin::External, &[])?;
-    b.import_new(kms, vendor, "vendor-feed", "Vendor material", Some(ago(20).plus(days(200))), None)?;
+    let vendor = b.create(
+        kms,
+        "vendor-feed",
+        "Vendor data feed",
+        Origin::External,
+        &[],
+    )?;
+    b.import_new(
+        kms,
+        vendor,
+        "vendor-feed",
+        "Vendor material",
+        Some(ago(20).plus(days(200))),
+        None,
+    )?;
     b.use_key(kms, vendor, 1)?;
 
     report("legacy-export: material expires");
@@ -346,7 +466,14 @@ fn script(
 
     report("hr-records: material for rotation");
     b.at(ago(2));
-    b.import_new(kms, hr, "hr-records", "HR material 2 in HSM vault B", Some(ago(2).plus(days(300))), new)?;
+    b.import_new(
+        kms,
+        hr,
+        "hr-records",
+        "HR material 2 in HSM vault B",
+        Some(ago(2).plus(days(300))),
+        new,
+    )?;
     b.kms_clock.advance(Duration::from_secs(3600));
     kms.disable_key(&b.caller, &vendor.to_string())?;
 
@@ -360,11 +487,24 @@ fn script(
 
     report("new-partner: waiting for its first material");
     b.at(hours_ago(20));
-    b.create(kms, "new-partner", "New partner onboarding", Origin::External, &[])?;
+    b.create(
+        kms,
+        "new-partner",
+        "New partner onboarding",
+        Origin::External,
+        &[],
+    )?;
 
     report("billing-archive: rotation in progress");
     b.at(hours_ago(1));
-    b.import_new(kms, billing, "billing-archive", "Billing material 2", None, new)?;
+    b.import_new(
+        kms,
+        billing,
+        "billing-archive",
+        "Billing material 2",
+        None,
+        new,
+    )?;
     b.at(now.minus(Duration::from_secs(5)));
     kms.rotate_key_on_demand(&b.caller, &billing.to_string())?;
     Ok(())

@@ -33,7 +33,11 @@ pub fn duration(d: Duration) -> String {
 }
 
 fn plural(n: u64, unit: &str) -> String {
-    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 /// `in 3 days` / `3 days ago` / `now`, from `now`'s point of view.
@@ -52,7 +56,13 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
 pub fn clock_duration(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 86_400 {
-        format!("{}d {:02}:{:02}:{:02}", s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60)
+        format!(
+            "{}d {:02}:{:02}:{:02}",
+            s / 86_400,
+            (s / 3600) % 24,
+            (s / 60) % 60,
+            s % 60
+        )
     } else {
         format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
     }
@@ -85,8 +95,14 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(86_400)), "1 day");
         assert_eq!(duration(Duration::from_secs(90 * 86_400)), "3 months");
         let now = Timestamp::from_secs(1_000_000);
-        assert_eq!(relative(Timestamp::from_secs(1_000_000 + 7200), now), "in 2 h");
-        assert_eq!(relative(Timestamp::from_secs(1_000_000 - 120), now), "2 min ago");
+        assert_eq!(
+            relative(Timestamp::from_secs(1_000_000 + 7200), now),
+            "in 2 h"
+        );
+        assert_eq!(
+            relative(Timestamp::from_secs(1_000_000 - 120), now),
+            "2 min ago"
+        );
         assert_eq!(clock_duration(Duration::from_secs(3725)), "01:02:05");
         assert_eq!(ellipsize("abcdef", 4), "abc…");
     }

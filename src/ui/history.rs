@@ -312,14 +312,20 @@ impl KeyHistory {
         let mut index: HashMap<KeyMaterialId, usize> = HashMap::new();
         let described = |id: KeyMaterialId| key.material(id).and_then(|m| m.description.clone());
         for r in mine {
-            let Some(at) = Timestamp::parse(&r.event_time) else { continue };
+            let Some(at) = Timestamp::parse(&r.event_time) else {
+                continue;
+            };
             let name = r.event_name.clone();
             match r.event_name.as_str() {
                 "ImportKeyMaterial" => {
-                    let Some(id) = material_of(r, "keyMaterialId") else { continue };
+                    let Some(id) = material_of(r, "keyMaterialId") else {
+                        continue;
+                    };
                     let existing = r.additional("importType") == Some("EXISTING_KEY_MATERIAL");
                     let valid_to = parse_time(r.request_parameter("validTo"));
-                    let description = r.request_parameter("keyMaterialDescription").map(str::to_owned);
+                    let description = r
+                        .request_parameter("keyMaterialDescription")
+                        .map(str::to_owned);
                     match index.get(&id) {
                         Some(&i) if existing => {
                             let lane = &mut h.lanes[i];
@@ -329,15 +335,27 @@ impl KeyHistory {
                             if description.is_some() {
                                 lane.description = description;
                             }
-                            lane.markers.push(Marker { at, kind: MarkerKind::Reimported, event: name });
+                            lane.markers.push(Marker {
+                                at,
+                                kind: MarkerKind::Reimported,
+                                event: name,
+                            });
                         }
                         _ => {
                             let first = !h.lanes.iter().any(|l| !l.removed);
-                            let role = if first { Role::Current } else { Role::PendingRotation };
+                            let role = if first {
+                                Role::Current
+                            } else {
+                                Role::PendingRotation
+                            };
                             let mut lane = Lane::new(id, description.or_else(|| described(id)));
                             lane.change(at, role, Presence::Imported);
                             lane.valid_to = valid_to;
-                            lane.markers.push(Marker { at, kind: MarkerKind::Imported, event: name });
+                            lane.markers.push(Marker {
+                                at,
+                                kind: MarkerKind::Imported,
+                                event: name,
+                            });
                             index.insert(id, h.lanes.len());
                             h.lanes.push(lane);
                         }
@@ -375,7 +393,11 @@ impl KeyHistory {
                         let lane = &mut h.lanes[i];
                         let presence = lane.last().map_or(Presence::Imported, |s| s.presence);
                         lane.change(at, Role::Current, presence);
-                        lane.markers.push(Marker { at, kind: MarkerKind::RotatedIn, event: name });
+                        lane.markers.push(Marker {
+                            at,
+                            kind: MarkerKind::RotatedIn,
+                            event: name,
+                        });
                     }
                     if let Some(p) = h.rotation_periods.last_mut()
                         && p.1.is_none()
@@ -384,14 +406,21 @@ impl KeyHistory {
                     }
                 }
                 "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => {
-                    let Some(&i) = material_of(r, "keyMaterialId").and_then(|id| index.get(&id)) else { continue };
+                    let Some(&i) = material_of(r, "keyMaterialId").and_then(|id| index.get(&id))
+                    else {
+                        continue;
+                    };
                     let expired = r.event_name == "DeleteExpiredKeyMaterial";
                     let lane = &mut h.lanes[i];
                     match lane.role() {
                         Some(Role::PendingRotation) => {
                             lane.close(at);
                             lane.removed = true;
-                            lane.markers.push(Marker { at, kind: MarkerKind::Removed, event: name });
+                            lane.markers.push(Marker {
+                                at,
+                                kind: MarkerKind::Removed,
+                                event: name,
+                            });
                             if let Some(p) = h.rotation_periods.last_mut()
                                 && p.1.is_none()
                             {
@@ -399,16 +428,31 @@ impl KeyHistory {
                             }
                         }
                         Some(role) => {
-                            let presence = if expired { Presence::Expired } else { Presence::Deleted };
+                            let presence = if expired {
+                                Presence::Expired
+                            } else {
+                                Presence::Deleted
+                            };
                             lane.change(at, role, presence);
-                            let kind = if expired { MarkerKind::Expired } else { MarkerKind::Deleted };
-                            lane.markers.push(Marker { at, kind, event: name });
+                            let kind = if expired {
+                                MarkerKind::Expired
+                            } else {
+                                MarkerKind::Deleted
+                            };
+                            lane.markers.push(Marker {
+                                at,
+                                kind,
+                                event: name,
+                            });
                         }
                         None => {}
                     }
                 }
                 "RotateKeyOnDemand" => {
-                    h.key_events.push(KeyEvent { at, kind: KeyEventKind::RotationRequested });
+                    h.key_events.push(KeyEvent {
+                        at,
+                        kind: KeyEventKind::RotationRequested,
+                    });
                     h.rotation_periods.push((at, None));
                 }
                 "ScheduleKeyDeletion" => {
@@ -418,7 +462,10 @@ impl KeyHistory {
                         .and_then(|v| v.get("deletionDate"))
                         .and_then(|v| v.as_str())
                         .and_then(Timestamp::parse);
-                    h.key_events.push(KeyEvent { at, kind: KeyEventKind::DeletionScheduled(date) });
+                    h.key_events.push(KeyEvent {
+                        at,
+                        kind: KeyEventKind::DeletionScheduled(date),
+                    });
                     h.deletion_periods.push((at, None));
                     // Scheduling deletion abandons a rotation in progress.
                     if let Some(p) = h.rotation_periods.last_mut()
@@ -428,7 +475,10 @@ impl KeyHistory {
                     }
                 }
                 "CancelKeyDeletion" => {
-                    h.key_events.push(KeyEvent { at, kind: KeyEventKind::DeletionCancelled });
+                    h.key_events.push(KeyEvent {
+                        at,
+                        kind: KeyEventKind::DeletionCancelled,
+                    });
                     if let Some(p) = h.deletion_periods.last_mut()
                         && p.1.is_none()
                     {
@@ -442,7 +492,11 @@ impl KeyHistory {
                     if was != enabled {
                         h.key_events.push(KeyEvent {
                             at,
-                            kind: if enabled { KeyEventKind::Enabled } else { KeyEventKind::Disabled },
+                            kind: if enabled {
+                                KeyEventKind::Enabled
+                            } else {
+                                KeyEventKind::Disabled
+                            },
                         });
                         h.enabled_changes.push((at, enabled));
                     }
@@ -542,7 +596,10 @@ impl KeyHistory {
             at: t,
             existed,
             key_state: KeyState::derive(deletion, no_material, permanent_missing, enabled),
-            current: materials.iter().find(|m| m.role == Role::Current).map(|m| m.id),
+            current: materials
+                .iter()
+                .find(|m| m.role == Role::Current)
+                .map(|m| m.id),
             materials,
             rotating,
         }

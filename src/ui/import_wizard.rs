@@ -19,8 +19,9 @@ use super::theme;
 use super::view::{KeyView, StoreView};
 use super::worker::{Job, MaterialSource, Outcome, PreparedMaterial, Ticket, UiError};
 use crate::kms::{
-    ErrorKind, ExpirationModel, ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, ImportType, KeyId,
-    KeyMaterialId, KeyMaterialState, KeyState, SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    ErrorKind, ExpirationModel, ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput,
+    ImportType, KeyId, KeyMaterialId, KeyMaterialState, KeyState, SecretVec, Timestamp,
+    WrappingAlgorithm, WrappingKeySpec,
 };
 
 /// The wizard's steps.
@@ -180,7 +181,10 @@ impl ImportWizard {
     fn run(&mut self, work: Work, job: Job) -> Action {
         self.requested = Some(work);
         self.errors[work.step() as usize] = None;
-        Action::Run { owner: Owner::Wizard, job }
+        Action::Run {
+            owner: Owner::Wizard,
+            job,
+        }
     }
 
     /// The ticket of the job it asked for.
@@ -224,7 +228,13 @@ impl ImportWizard {
                     } else {
                         ("ImportToken.bin", p.import_token.clone())
                     };
-                    actions.push(self.run(Work::Save(what), Job::WriteFile { path, bytes: SecretVec::new(bytes) }));
+                    actions.push(self.run(
+                        Work::Save(what),
+                        Job::WriteFile {
+                            path,
+                            bytes: SecretVec::new(bytes),
+                        },
+                    ));
                 }
             }
             PickTarget::SavePlaintextCopy => {
@@ -239,7 +249,10 @@ impl ImportWizard {
     }
 
     fn save_copy(&mut self) -> Option<Action> {
-        let bytes = self.prepared.as_ref().map(|p| SecretVec::new(p.plaintext.expose().to_vec()))?;
+        let bytes = self
+            .prepared
+            .as_ref()
+            .map(|p| SecretVec::new(p.plaintext.expose().to_vec()))?;
         let path = PathBuf::from(self.copy_path.trim());
         if self.copy_path.trim().is_empty() {
             return None;
@@ -248,13 +261,21 @@ impl ImportWizard {
     }
 
     /// A job's result.
-    pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>) -> Option<Result<Outcome, UiError>> {
+    pub fn finished(
+        &mut self,
+        ticket: Ticket,
+        outcome: Result<Outcome, UiError>,
+    ) -> Option<Result<Outcome, UiError>> {
         let Some((_, work, _)) = self.pending.filter(|p| p.0 == ticket) else {
             // A follow-up job (the second file of "Save both to folder").
             match outcome {
                 Ok(Outcome::FileWritten(path)) => {
-                    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                    self.saved.push(format!("{name} saved to {}", path.display()));
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    self.saved
+                        .push(format!("{name} saved to {}", path.display()));
                     return None;
                 }
                 Err(e) => {
@@ -269,8 +290,14 @@ impl ImportWizard {
         match outcome {
             Err(e) => {
                 let target = match (work, e.kind) {
-                    (Work::Import, Some(ErrorKind::InvalidImportToken | ErrorKind::ExpiredImportToken)) => Step::Parameters,
-                    (Work::Import, Some(ErrorKind::InvalidCiphertext | ErrorKind::IncorrectKeyMaterial)) => Step::Material,
+                    (
+                        Work::Import,
+                        Some(ErrorKind::InvalidImportToken | ErrorKind::ExpiredImportToken),
+                    ) => Step::Parameters,
+                    (
+                        Work::Import,
+                        Some(ErrorKind::InvalidCiphertext | ErrorKind::IncorrectKeyMaterial),
+                    ) => Step::Material,
                     (w, _) => w.step(),
                 };
                 self.errors[target as usize] = Some(e);
@@ -300,7 +327,8 @@ impl ImportWizard {
                     if what == "plaintext copy" {
                         self.copy_saved = Some(path.clone());
                     }
-                    self.saved.push(format!("{what} saved to {}", path.display()));
+                    self.saved
+                        .push(format!("{what} saved to {}", path.display()));
                 }
             }
             Ok(Outcome::Imported(out)) => {
@@ -345,13 +373,25 @@ impl ImportWizard {
         egui::Modal::new(egui::Id::unique("import-wizard")).show(ctx, |ui| {
             ui.set_width(780.0_f32.min(ctx.content_rect().width() - 60.0));
             ui.horizontal(|ui| {
-                let title = if self.reimport.is_some() { "Re-import key material" } else { "Import key material" };
+                let title = if self.reimport.is_some() {
+                    "Re-import key material"
+                } else {
+                    "Import key material"
+                };
                 ui.label(RichText::new(title).heading().strong());
-                ui.label(theme::weak(ui, format!("into {} ({}…)", key.label, key.short_id)));
+                ui.label(theme::weak(
+                    ui,
+                    format!("into {} ({}…)", key.label, key.short_id),
+                ));
             });
             ui.add_space(4.0);
             ui.horizontal(|ui| {
-                for s in [Step::Parameters, Step::Material, Step::Options, Step::Result] {
+                for s in [
+                    Step::Parameters,
+                    Step::Material,
+                    Step::Options,
+                    Step::Result,
+                ] {
                     let active = s == self.step;
                     let done = s < self.step;
                     let text = RichText::new(s.title()).strong();
@@ -370,34 +410,47 @@ impl ImportWizard {
             });
             ui.separator();
             let max_h = (ctx.content_rect().height() - 220.0).max(240.0);
-            egui::ScrollArea::vertical().max_height(max_h).auto_shrink([false, true]).show(ui, |ui| {
-                match self.step {
-                    Step::Parameters => self.parameters_ui(ui, &key, now, &mut actions),
-                    Step::Material => self.material_ui(ui, &key, &mut actions),
-                    Step::Options => self.options_ui(ui, &key, now, &mut actions),
-                    Step::Result => self.result_ui(ui, view),
-                }
-                if let Some(e) = &self.errors[self.step as usize] {
-                    ui.add_space(6.0);
-                    theme::error_box(ui, e);
-                }
-                if let Some((_, work, started)) = &self.pending
-                    && work.step() == self.step
-                {
-                    ui.add_space(6.0);
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label(format!("{}… {:.1} s", work.text(), started.elapsed().as_secs_f32()));
-                    });
-                }
-            });
+            egui::ScrollArea::vertical()
+                .max_height(max_h)
+                .auto_shrink([false, true])
+                .show(ui, |ui| {
+                    match self.step {
+                        Step::Parameters => self.parameters_ui(ui, &key, now, &mut actions),
+                        Step::Material => self.material_ui(ui, &key, &mut actions),
+                        Step::Options => self.options_ui(ui, &key, now, &mut actions),
+                        Step::Result => self.result_ui(ui, view),
+                    }
+                    if let Some(e) = &self.errors[self.step as usize] {
+                        ui.add_space(6.0);
+                        theme::error_box(ui, e);
+                    }
+                    if let Some((_, work, started)) = &self.pending
+                        && work.step() == self.step
+                    {
+                        ui.add_space(6.0);
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label(format!(
+                                "{}… {:.1} s",
+                                work.text(),
+                                started.elapsed().as_secs_f32()
+                            ));
+                        });
+                    }
+                });
             ui.separator();
             self.buttons_ui(ui, &key, now, &mut actions);
         });
         actions
     }
 
-    fn parameters_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, actions: &mut Vec<Action>) {
+    fn parameters_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        now: Timestamp,
+        actions: &mut Vec<Action>,
+    ) {
         let busy = self.busy();
         ui.label(RichText::new("Wrapping algorithm").strong());
         for (alg, note) in [
@@ -405,30 +458,54 @@ impl ImportWizard {
                 WrappingAlgorithm::RsaAesKeyWrapSha256,
                 "Recommended. RSA-OAEP-SHA-256 wraps a fresh AES key, which wraps the material (RFC 5649).",
             ),
-            (WrappingAlgorithm::RsaesOaepSha256, "Recommended. RSA-OAEP with SHA-256 wraps the material directly."),
+            (
+                WrappingAlgorithm::RsaesOaepSha256,
+                "Recommended. RSA-OAEP with SHA-256 wraps the material directly.",
+            ),
             (
                 WrappingAlgorithm::RsaAesKeyWrapSha1,
                 "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256.",
             ),
-            (WrappingAlgorithm::RsaesOaepSha1, "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256."),
+            (
+                WrappingAlgorithm::RsaesOaepSha1,
+                "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256.",
+            ),
         ] {
             ui.horizontal(|ui| {
-                ui.add_enabled_ui(!busy, |ui| ui.radio_value(&mut self.algorithm, alg, alg.as_str()));
+                ui.add_enabled_ui(!busy, |ui| {
+                    ui.radio_value(&mut self.algorithm, alg, alg.as_str())
+                });
                 let weak = note.starts_with("Weak");
-                ui.label(if weak { theme::colored(ui, note, theme::AMBER) } else { theme::weak(ui, note) });
+                ui.label(if weak {
+                    theme::colored(ui, note, theme::AMBER)
+                } else {
+                    theme::weak(ui, note)
+                });
             });
         }
         ui.horizontal(|ui| {
             ui.add_enabled(false, egui::RadioButton::new(false, "RSAES_PKCS1_V1_5"));
-            ui.label(theme::colored(ui, "Refused: AWS stopped accepting PKCS#1 v1.5 in October 2023.", theme::RED));
+            ui.label(theme::colored(
+                ui,
+                "Refused: AWS stopped accepting PKCS#1 v1.5 in October 2023.",
+                theme::RED,
+            ));
         });
         ui.add_space(6.0);
         ui.label(RichText::new("Wrapping key spec").strong());
         ui.horizontal(|ui| {
             ui.add_enabled_ui(!busy, |ui| {
-                ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa4096, "RSA_4096 (recommended)");
+                ui.radio_value(
+                    &mut self.spec,
+                    WrappingKeySpec::Rsa4096,
+                    "RSA_4096 (recommended)",
+                );
                 ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa3072, "RSA_3072");
-                ui.radio_value(&mut self.spec, WrappingKeySpec::Rsa2048, "RSA_2048 (weakest)");
+                ui.radio_value(
+                    &mut self.spec,
+                    WrappingKeySpec::Rsa2048,
+                    "RSA_2048 (weakest)",
+                );
             });
         });
         ui.add_space(8.0);
@@ -473,33 +550,61 @@ impl ImportWizard {
                         ))
                         .strong(),
                     );
-                    ui.ctx().request_repaint_after(std::time::Duration::from_millis(500));
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_millis(500));
                 } else {
-                    ui.label(theme::colored(ui, "These parameters have expired: get new ones.", theme::RED).strong());
+                    ui.label(
+                        theme::colored(
+                            ui,
+                            "These parameters have expired: get new ones.",
+                            theme::RED,
+                        )
+                        .strong(),
+                    );
                 }
                 ui.label(theme::weak(
                     ui,
-                    format!("PublicKey {} bytes (DER SubjectPublicKeyInfo) · ImportToken {} bytes", p.public_key.len(), p.import_token.len()),
+                    format!(
+                        "PublicKey {} bytes (DER SubjectPublicKeyInfo) · ImportToken {} bytes",
+                        p.public_key.len(),
+                        p.import_token.len()
+                    ),
                 ));
                 ui.horizontal_wrapped(|ui| {
-                    if ui.add_enabled(!busy, egui::Button::new("Save PublicKey.bin…")).clicked() {
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Save PublicKey.bin…"))
+                        .clicked()
+                    {
                         actions.push(Action::Pick(PickTarget::SavePublicKey));
                     }
-                    if ui.add_enabled(!busy, egui::Button::new("Save ImportToken.bin…")).clicked() {
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Save ImportToken.bin…"))
+                        .clicked()
+                    {
                         actions.push(Action::Pick(PickTarget::SaveImportToken));
                     }
                 });
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut self.save_dir).hint_text("or type a folder").desired_width(360.0))
-                        .accessible_name("Folder for PublicKey.bin and ImportToken.bin");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.save_dir)
+                            .hint_text("or type a folder")
+                            .desired_width(360.0),
+                    )
+                    .accessible_name("Folder for PublicKey.bin and ImportToken.bin");
                     if ui
-                        .add_enabled(!busy && !self.save_dir.trim().is_empty(), egui::Button::new("Save both to folder"))
+                        .add_enabled(
+                            !busy && !self.save_dir.trim().is_empty(),
+                            egui::Button::new("Save both to folder"),
+                        )
                         .clicked()
                     {
                         let dir = PathBuf::from(self.save_dir.trim());
                         actions.push(self.run(
                             Work::Save("PublicKey.bin"),
-                            Job::WriteFile { path: dir.join("PublicKey.bin"), bytes: SecretVec::new(p.public_key.clone()) },
+                            Job::WriteFile {
+                                path: dir.join("PublicKey.bin"),
+                                bytes: SecretVec::new(p.public_key.clone()),
+                            },
                         ));
                         // The second file follows the first on the same worker.
                         actions.push(Action::Run {
@@ -524,11 +629,23 @@ impl ImportWizard {
     fn material_ui(&mut self, ui: &mut Ui, key: &KeyView, actions: &mut Vec<Action>) {
         let busy = self.busy();
         ui.label(RichText::new("Where is the wrapped key material?").strong());
-        ui.radio_value(&mut self.source, Source::WrappedFile, "I wrapped it myself: EncryptedKeyMaterial.bin");
-        ui.radio_value(&mut self.source, Source::WrapPlaintext, "Wrap a plaintext KeyMaterial.bin here");
+        ui.radio_value(
+            &mut self.source,
+            Source::WrappedFile,
+            "I wrapped it myself: EncryptedKeyMaterial.bin",
+        );
+        ui.radio_value(
+            &mut self.source,
+            Source::WrapPlaintext,
+            "Wrap a plaintext KeyMaterial.bin here",
+        );
         ui.add_enabled_ui(self.reimport.is_none(), |ui| {
-            ui.radio_value(&mut self.source, Source::Generate, "Generate and wrap here (training)")
-                .on_disabled_hover_text("A re-import needs the same bytes as before, not new ones");
+            ui.radio_value(
+                &mut self.source,
+                Source::Generate,
+                "Generate and wrap here (training)",
+            )
+            .on_disabled_hover_text("A re-import needs the same bytes as before, not new ones");
         });
         ui.add_space(8.0);
         match self.source {
@@ -547,7 +664,11 @@ impl ImportWizard {
                 if let Some((p, b)) = &self.loaded
                     && *p == self.wrapped_path.trim()
                 {
-                    ui.label(theme::colored(ui, format!("✔ {} bytes read from {p}", b.len()), theme::GREEN));
+                    ui.label(theme::colored(
+                        ui,
+                        format!("✔ {} bytes read from {p}", b.len()),
+                        theme::GREEN,
+                    ));
                 }
                 ui.label(theme::weak(
                     ui,
@@ -563,12 +684,18 @@ impl ImportWizard {
                             .desired_width(520.0),
                     )
                     .accessible_name("Plaintext KeyMaterial.bin path");
-                    if ui.add_enabled(!busy, egui::Button::new("Browse…")).clicked() {
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Browse…"))
+                        .clicked()
+                    {
                         actions.push(Action::Pick(PickTarget::PlaintextMaterial));
                     }
                 });
                 if ui
-                    .add_enabled(!busy && !self.plaintext_path.trim().is_empty(), egui::Button::new("Wrap this material"))
+                    .add_enabled(
+                        !busy && !self.plaintext_path.trim().is_empty(),
+                        egui::Button::new("Wrap this material"),
+                    )
                     .clicked()
                     && let Some(p) = &self.params
                 {
@@ -576,14 +703,21 @@ impl ImportWizard {
                         key: key.id,
                         public_key: p.public_key.clone(),
                         algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
-                        source: MaterialSource::PlaintextFile(PathBuf::from(self.plaintext_path.trim())),
+                        source: MaterialSource::PlaintextFile(PathBuf::from(
+                            self.plaintext_path.trim(),
+                        )),
                     };
                     actions.push(self.run(Work::Prepare, job));
                 }
             }
             Source::Generate => {
                 if ui
-                    .add_enabled(!busy, egui::Button::new(RichText::new("Generate 32 random bytes and wrap them").strong()))
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(
+                            RichText::new("Generate 32 random bytes and wrap them").strong(),
+                        ),
+                    )
                     .clicked()
                     && let Some(p) = &self.params
                 {
@@ -600,7 +734,10 @@ impl ImportWizard {
         let facts = self
             .prepared
             .as_ref()
-            .filter(|p| self.source != Source::WrappedFile && (self.source == Source::Generate) == p.generated)
+            .filter(|p| {
+                self.source != Source::WrappedFile
+                    && (self.source == Source::Generate) == p.generated
+            })
             .map(|p| (p.kcv.clone(), p.material_id, p.wrapped.len(), p.generated));
         if let Some((kcv, material_id, wrapped_len, generated)) = facts {
             ui.add_space(8.0);
@@ -656,7 +793,13 @@ impl ImportWizard {
         }
     }
 
-    fn options_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, _actions: &mut Vec<Action>) {
+    fn options_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        now: Timestamp,
+        _actions: &mut Vec<Action>,
+    ) {
         ui.label(RichText::new("Import type").strong());
         let first = key.materials.is_empty();
         ui.radio_value(
@@ -676,16 +819,29 @@ impl ImportWizard {
             );
         });
         if self.import_type == ImportType::ExistingKeyMaterial {
-            let missing: Vec<_> = key.missing_materials().map(|m| (m.id, m.short.clone())).collect();
+            let missing: Vec<_> = key
+                .missing_materials()
+                .map(|m| (m.id, m.short.clone()))
+                .collect();
             ui.horizontal(|ui| {
                 ui.label("Material being re-imported");
-                let text = self.reimport.map_or("any (byok checks the bytes)".to_string(), |id| format!("{}…", id.short()));
-                egui::ComboBox::from_id_salt("reimport-which").selected_text(text).show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.reimport, None, "any (byok checks the bytes)");
-                    for (id, short) in missing {
-                        ui.selectable_value(&mut self.reimport, Some(id), format!("{short}…"));
-                    }
-                });
+                let text = self
+                    .reimport
+                    .map_or("any (byok checks the bytes)".to_string(), |id| {
+                        format!("{}…", id.short())
+                    });
+                egui::ComboBox::from_id_salt("reimport-which")
+                    .selected_text(text)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut self.reimport,
+                            None,
+                            "any (byok checks the bytes)",
+                        );
+                        for (id, short) in missing {
+                            ui.selectable_value(&mut self.reimport, Some(id), format!("{short}…"));
+                        }
+                    });
             });
         }
         ui.add_space(6.0);
@@ -696,7 +852,10 @@ impl ImportWizard {
                 .desired_width(520.0),
         )
         .labelled_by(label.id);
-        ui.label(theme::weak(ui, "Letters, digits, spaces and : / _ . - (up to 256)."));
+        ui.label(theme::weak(
+            ui,
+            "Letters, digits, spaces and : / _ . - (up to 256).",
+        ));
         ui.add_space(6.0);
         ui.label(RichText::new("Expiration").strong());
         ui.radio_value(&mut self.expires, false, "KEY_MATERIAL_DOES_NOT_EXPIRE");
@@ -710,9 +869,17 @@ impl ImportWizard {
             match self.valid_to() {
                 Some(v) => {
                     let max = now.plus(crate::kms::MAX_VALID_TO_AHEAD);
-                    let text = format!("ValidTo {} ({})", format::date_time(v), format::relative(v, now));
+                    let text = format!(
+                        "ValidTo {} ({})",
+                        format::date_time(v),
+                        format::relative(v, now)
+                    );
                     if v <= now || v > max {
-                        ui.label(theme::colored(ui, format!("{text} — must be in the future and at most 365 days ahead"), theme::RED));
+                        ui.label(theme::colored(
+                            ui,
+                            format!("{text} — must be in the future and at most 365 days ahead"),
+                            theme::RED,
+                        ));
                     } else {
                         ui.label(text);
                     }
@@ -734,7 +901,9 @@ impl ImportWizard {
             u32::try_from(self.expiry.month()).ok()?,
             u32::try_from(self.expiry.day()).ok()?,
         )?;
-        Some(Timestamp::from_millis(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+        Some(Timestamp::from_millis(
+            d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis(),
+        ))
     }
 
     fn result_ui(&mut self, ui: &mut Ui, view: &StoreView) {
@@ -742,22 +911,39 @@ impl ImportWizard {
         let key = view.key(out.key_id);
         theme::note_box(ui, theme::GREEN, |ui| {
             ui.label(RichText::new("Key material imported").strong().size(18.0));
-            egui::Grid::new("import-result").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
-                ui.label("KeyMaterialId");
-                ui.add(egui::Label::new(RichText::new(out.key_material_id.to_string()).monospace()).wrap().selectable(true));
-                ui.end_row();
-                ui.label("Import type");
-                ui.label(out.import_type.as_str());
-                ui.end_row();
-                ui.label("Material state");
-                theme::badge(ui, out.key_material_state.as_str(), theme::material_state(out.key_material_state));
-                ui.end_row();
-                if let Some(k) = key {
-                    ui.label("Key state");
-                    theme::badge(ui, theme::key_state_label(k.state), theme::key_state(k.state));
+            egui::Grid::new("import-result")
+                .num_columns(2)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    ui.label("KeyMaterialId");
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(out.key_material_id.to_string()).monospace(),
+                        )
+                        .wrap()
+                        .selectable(true),
+                    );
                     ui.end_row();
-                }
-            });
+                    ui.label("Import type");
+                    ui.label(out.import_type.as_str());
+                    ui.end_row();
+                    ui.label("Material state");
+                    theme::badge(
+                        ui,
+                        out.key_material_state.as_str(),
+                        theme::material_state(out.key_material_state),
+                    );
+                    ui.end_row();
+                    if let Some(k) = key {
+                        ui.label("Key state");
+                        theme::badge(
+                            ui,
+                            theme::key_state_label(k.state),
+                            theme::key_state(k.state),
+                        );
+                        ui.end_row();
+                    }
+                });
         });
         ui.add_space(6.0);
         ui.label(RichText::new("What next").strong());
@@ -784,7 +970,13 @@ impl ImportWizard {
         ui.label(next);
     }
 
-    fn buttons_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp, actions: &mut Vec<Action>) {
+    fn buttons_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        now: Timestamp,
+        actions: &mut Vec<Action>,
+    ) {
         let busy = self.busy();
         ui.horizontal(|ui| {
             if self.step == Step::Result {
@@ -796,14 +988,21 @@ impl ImportWizard {
             if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
                 self.closed = true;
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                match self.step {
+            ui.with_layout(
+                egui::Layout::right_to_left(egui::Align::Center),
+                |ui| match self.step {
                     Step::Parameters => {
-                        let ready = self
-                            .params
-                            .as_ref()
-                            .is_some_and(|p| p.parameters_valid_to > now && self.params_spec == Some((self.algorithm, self.spec)));
-                        if ui.add_enabled(ready && !busy, egui::Button::new(RichText::new("Next ›").strong())).clicked() {
+                        let ready = self.params.as_ref().is_some_and(|p| {
+                            p.parameters_valid_to > now
+                                && self.params_spec == Some((self.algorithm, self.spec))
+                        });
+                        if ui
+                            .add_enabled(
+                                ready && !busy,
+                                egui::Button::new(RichText::new("Next ›").strong()),
+                            )
+                            .clicked()
+                        {
                             self.step = Step::Material;
                         }
                     }
@@ -812,11 +1011,23 @@ impl ImportWizard {
                             Source::WrappedFile => !self.wrapped_path.trim().is_empty(),
                             _ => self.wrapped().is_some(),
                         };
-                        if ui.add_enabled(ready && !busy, egui::Button::new(RichText::new("Next ›").strong())).clicked() {
+                        if ui
+                            .add_enabled(
+                                ready && !busy,
+                                egui::Button::new(RichText::new("Next ›").strong()),
+                            )
+                            .clicked()
+                        {
                             if self.source == Source::WrappedFile && self.wrapped().is_none() {
                                 self.advance_after_read = true;
                                 let path = PathBuf::from(self.wrapped_path.trim());
-                                actions.push(self.run(Work::ReadWrapped, Job::ReadFile { path, max_len: 6144 }));
+                                actions.push(self.run(
+                                    Work::ReadWrapped,
+                                    Job::ReadFile {
+                                        path,
+                                        max_len: 6144,
+                                    },
+                                ));
                             } else {
                                 self.step = Step::Options;
                             }
@@ -839,8 +1050,8 @@ impl ImportWizard {
                         }
                     }
                     Step::Result => {}
-                }
-            });
+                },
+            );
         });
     }
 
@@ -875,7 +1086,9 @@ fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Actio
         WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaAesKeyWrapSha1 => "sha1",
         _ => "sha256",
     };
-    let oaep = format!("-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:{md} -pkeyopt rsa_mgf1_md:{md}");
+    let oaep = format!(
+        "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:{md} -pkeyopt rsa_mgf1_md:{md}"
+    );
     let commands: Vec<(&str, String)> = match algorithm {
         WrappingAlgorithm::RsaAesKeyWrapSha1 | WrappingAlgorithm::RsaAesKeyWrapSha256 => vec![
             ("Your 32-byte key material (or export it from your HSM)", "openssl rand -out KeyMaterial.bin 32".into()),

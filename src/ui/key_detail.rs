@@ -17,8 +17,8 @@ use super::timeline::Timeline;
 use super::view::{KeyView, MaterialView, StoreView};
 use super::worker::{Job, Outcome, Ticket, UiError};
 use crate::kms::{
-    ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState, ON_DEMAND_ROTATION_LIMIT, Origin,
-    Tag, Timestamp,
+    ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState,
+    ON_DEMAND_ROTATION_LIMIT, Origin, Tag, Timestamp,
 };
 
 /// How long a completed rotation stays highlighted.
@@ -81,7 +81,11 @@ impl KeyDetail {
     }
 
     /// A job's result; returns a notice to show on success.
-    pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) -> Option<String> {
+    pub fn finished(
+        &mut self,
+        ticket: Ticket,
+        outcome: &Result<Outcome, UiError>,
+    ) -> Option<String> {
         if !self.owns(ticket) {
             return None;
         }
@@ -116,7 +120,10 @@ impl KeyDetail {
     fn run(&mut self, what: &'static str, job: Job) -> Action {
         self.requested = Some(what);
         self.error = None;
-        Action::Run { owner: Owner::Keys, job }
+        Action::Run {
+            owner: Owner::Keys,
+            job,
+        }
     }
 
     /// Draws the detail of `key`.
@@ -148,20 +155,33 @@ impl KeyDetail {
         ui.horizontal_wrapped(|ui| {
             ui.label(theme::weak(ui, "ARN"));
             ui.add(egui::Label::new(RichText::new(key.arn.as_str()).monospace()).selectable(true));
-            if ui.button("📋 Copy ARN").on_hover_text("Copy the key ARN").clicked() {
+            if ui
+                .button("📋 Copy ARN")
+                .on_hover_text("Copy the key ARN")
+                .clicked()
+            {
                 actions.push(Action::Copy(key.arn.clone()));
                 actions.push(Action::Notify("ARN copied".into()));
             }
         });
         ui.horizontal_wrapped(|ui| {
-            ui.label(theme::weak(ui, format!("Created {}", format::date_time(key.creation_date))));
+            ui.label(theme::weak(
+                ui,
+                format!("Created {}", format::date_time(key.creation_date)),
+            ));
             ui.label(theme::weak(ui, "·"));
             ui.label(theme::weak(
                 ui,
-                format!("On-demand rotations {}/{ON_DEMAND_ROTATION_LIMIT}", key.on_demand_rotations),
+                format!(
+                    "On-demand rotations {}/{ON_DEMAND_ROTATION_LIMIT}",
+                    key.on_demand_rotations
+                ),
             ));
             ui.label(theme::weak(ui, "·"));
-            ui.label(theme::weak(ui, format!("Estimated {} / month", format::usd(key.monthly_cost))));
+            ui.label(theme::weak(
+                ui,
+                format!("Estimated {} / month", format::usd(key.monthly_cost)),
+            ));
             if let Some(auto) = key.automatic_rotation {
                 ui.label(theme::weak(ui, "·"));
                 ui.label(theme::weak(
@@ -186,8 +206,13 @@ impl KeyDetail {
                         ui.horizontal_wrapped(|ui| {
                             for m in key.missing_materials() {
                                 if ui
-                                    .add_enabled(!busy, egui::Button::new(format!("Re-import {}…", m.short)))
-                                    .on_hover_text("Open the import wizard to re-import this same material")
+                                    .add_enabled(
+                                        !busy,
+                                        egui::Button::new(format!("Re-import {}…", m.short)),
+                                    )
+                                    .on_hover_text(
+                                        "Open the import wizard to re-import this same material",
+                                    )
                                     .clicked()
                                 {
                                     actions.push(Action::OpenImportWizard {
@@ -205,12 +230,17 @@ impl KeyDetail {
 
         // Rotation in progress.
         if let Some(started) = key.rotation_started {
-            let pending = key.pending_material().map(|m| m.short.clone()).unwrap_or_default();
+            let pending = key
+                .pending_material()
+                .map(|m| m.short.clone())
+                .unwrap_or_default();
             theme::note_box(ui, theme::VIOLET, |ui| {
                 ui.horizontal_wrapped(|ui| {
                     ui.add(egui::Spinner::new().size(22.0));
                     ui.label(
-                        RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT")).strong().size(17.0),
+                        RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
+                            .strong()
+                            .size(17.0),
                     );
                 });
                 let elapsed = now.since(started);
@@ -304,7 +334,10 @@ impl KeyDetail {
         ui.add_space(10.0);
         ui.heading("Key material and rotations");
         if key.materials.is_empty() {
-            ui.label(theme::weak(ui, "No key material yet. Import key material to use this key."));
+            ui.label(theme::weak(
+                ui,
+                "No key material yet. Import key material to use this key.",
+            ));
         } else {
             self.materials_table(ui, key, now, transitions, busy, &mut actions);
         }
@@ -368,12 +401,18 @@ impl KeyDetail {
                     for m in &key.materials {
                         body.row(row_h, |mut row| {
                             let glow = transition.and_then(|t| {
-                                (t.to == m.id || t.from == Some(m.id)).then(|| (t.progress(), t.to == m.id))
+                                (t.to == m.id || t.from == Some(m.id))
+                                    .then(|| (t.progress(), t.to == m.id))
                             });
                             row.col(|ui| {
                                 paint_glow(ui, glow);
-                                ui.add(egui::Label::new(RichText::new(m.short.as_str()).monospace().strong()).selectable(false))
-                                    .on_hover_text(m.id.to_string());
+                                ui.add(
+                                    egui::Label::new(
+                                        RichText::new(m.short.as_str()).monospace().strong(),
+                                    )
+                                    .selectable(false),
+                                )
+                                .on_hover_text(m.id.to_string());
                                 if ui
                                     .small_button("📋")
                                     .on_hover_text("Copy the full KeyMaterialId")
@@ -397,23 +436,34 @@ impl KeyDetail {
                             });
                             row.col(|ui| {
                                 paint_glow(ui, glow);
-                                theme::badge(ui, m.import_state.as_str(), theme::import_state(m.import_state));
+                                theme::badge(
+                                    ui,
+                                    m.import_state.as_str(),
+                                    theme::import_state(m.import_state),
+                                );
                             });
                             row.col(|ui| {
                                 paint_glow(ui, glow);
                                 match (m.expiration_model, m.valid_to) {
                                     (ExpirationModel::KeyMaterialExpires, Some(v)) => {
-                                        let text = if m.import_state == ImportState::PendingImport && v <= now {
+                                        let text = if m.import_state == ImportState::PendingImport
+                                            && v <= now
+                                        {
                                             format!("expired {}", format::day(v))
                                         } else {
                                             format::relative(v, now)
                                         };
                                         let color = expiry_color(v, now);
                                         let r = match color {
-                                            Some(c) => ui.label(theme::colored(ui, text, c).strong()),
+                                            Some(c) => {
+                                                ui.label(theme::colored(ui, text, c).strong())
+                                            }
                                             None => ui.label(text),
                                         };
-                                        r.on_hover_text(format!("ValidTo {}", format::date_time(v)));
+                                        r.on_hover_text(format!(
+                                            "ValidTo {}",
+                                            format::date_time(v)
+                                        ));
                                     }
                                     _ => {
                                         ui.label(theme::weak(ui, "does not expire"));
@@ -443,11 +493,17 @@ impl KeyDetail {
                                 }
                                 if m.import_state == ImportState::Imported {
                                     if ui
-                                        .add_enabled(!busy, egui::Button::new("Delete key material…"))
+                                        .add_enabled(
+                                            !busy,
+                                            egui::Button::new("Delete key material…"),
+                                        )
                                         .accessible_name(format!("Delete key material {}", m.short))
                                         .clicked()
                                     {
-                                        self.dialog = Some(Dialog::DeleteMaterial { key: key.id, material: m.id });
+                                        self.dialog = Some(Dialog::DeleteMaterial {
+                                            key: key.id,
+                                            material: m.id,
+                                        });
                                     }
                                 } else if ui
                                     .add_enabled(
@@ -458,7 +514,10 @@ impl KeyDetail {
                                     .on_hover_text("Import this same material again")
                                     .clicked()
                                 {
-                                    actions.push(Action::OpenImportWizard { key: key.id, reimport: Some(m.id) });
+                                    actions.push(Action::OpenImportWizard {
+                                        key: key.id,
+                                        reimport: Some(m.id),
+                                    });
                                 }
                             });
                         });
@@ -486,9 +545,20 @@ impl KeyDetail {
             });
         }
         ui.horizontal(|ui| {
-            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.new_alias).hint_text("alias/my-key").desired_width(240.0))
-                .accessible_name("New alias");
-            if ui.add_enabled(editable && !self.new_alias.trim().is_empty(), egui::Button::new("Add alias")).clicked() {
+            ui.add_enabled(
+                editable,
+                egui::TextEdit::singleline(&mut self.new_alias)
+                    .hint_text("alias/my-key")
+                    .desired_width(240.0),
+            )
+            .accessible_name("New alias");
+            if ui
+                .add_enabled(
+                    editable && !self.new_alias.trim().is_empty(),
+                    egui::Button::new("Add alias"),
+                )
+                .clicked()
+            {
                 let mut name = self.new_alias.trim().to_string();
                 if !name.starts_with("alias/") {
                     name = format!("alias/{name}");
@@ -510,16 +580,38 @@ impl KeyDetail {
                     .accessible_name(format!("Remove tag {}", t.key))
                     .clicked()
                 {
-                    actions.push(self.run("Remove tag", Job::Untag { key: key.id, tag_key: t.key.clone() }));
+                    actions.push(self.run(
+                        "Remove tag",
+                        Job::Untag {
+                            key: key.id,
+                            tag_key: t.key.clone(),
+                        },
+                    ));
                 }
             });
         }
         ui.horizontal(|ui| {
-            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.tag_key).hint_text("TagKey").desired_width(140.0))
-                .accessible_name("Tag key");
-            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.tag_value).hint_text("TagValue").desired_width(180.0))
-                .accessible_name("Tag value");
-            if ui.add_enabled(editable && !self.tag_key.trim().is_empty(), egui::Button::new("Set tag")).clicked() {
+            ui.add_enabled(
+                editable,
+                egui::TextEdit::singleline(&mut self.tag_key)
+                    .hint_text("TagKey")
+                    .desired_width(140.0),
+            )
+            .accessible_name("Tag key");
+            ui.add_enabled(
+                editable,
+                egui::TextEdit::singleline(&mut self.tag_value)
+                    .hint_text("TagValue")
+                    .desired_width(180.0),
+            )
+            .accessible_name("Tag value");
+            if ui
+                .add_enabled(
+                    editable && !self.tag_key.trim().is_empty(),
+                    egui::Button::new("Set tag"),
+                )
+                .clicked()
+            {
                 let tag = Tag {
                     key: self.tag_key.trim().to_string(),
                     value: self.tag_value.clone(),
@@ -532,22 +624,33 @@ impl KeyDetail {
         ui.add_space(6.0);
         ui.label(RichText::new("Description").strong());
         ui.horizontal(|ui| {
-            ui.add_enabled(editable, egui::TextEdit::singleline(&mut self.description).desired_width(360.0))
-                .accessible_name("Key description");
+            ui.add_enabled(
+                editable,
+                egui::TextEdit::singleline(&mut self.description).desired_width(360.0),
+            )
+            .accessible_name("Key description");
             if ui
-                .add_enabled(editable && self.description != key.description, egui::Button::new("Save description"))
+                .add_enabled(
+                    editable && self.description != key.description,
+                    egui::Button::new("Save description"),
+                )
                 .clicked()
             {
                 actions.push(self.run(
                     "Save description",
-                    Job::UpdateDescription { key: key.id, description: self.description.clone() },
+                    Job::UpdateDescription {
+                        key: key.id,
+                        description: self.description.clone(),
+                    },
                 ));
             }
         });
     }
 
     fn dialogs(&mut self, ui: &mut Ui, view: &StoreView, actions: &mut Vec<Action>) {
-        let Some(dialog) = &mut self.dialog else { return };
+        let Some(dialog) = &mut self.dialog else {
+            return;
+        };
         let mut close = false;
         let mut run: Option<(&'static str, Job)> = None;
         match dialog {
@@ -659,25 +762,51 @@ fn paint_glow(ui: &mut Ui, glow: Option<(f32, bool)>) {
     if let Some((p, became_current)) = glow
         && p < 1.0
     {
-        let color = if became_current { theme::GREEN } else { theme::SLATE };
+        let color = if became_current {
+            theme::GREEN
+        } else {
+            theme::SLATE
+        };
         let alpha = (1.0 - p) * 0.45;
         let rect = ui.max_rect().expand2(egui::vec2(4.0, 2.0));
-        ui.painter().rect_filled(rect, 0.0, color.gamma_multiply(alpha));
+        ui.painter()
+            .rect_filled(rect, 0.0, color.gamma_multiply(alpha));
         ui.ctx().request_repaint();
     }
 }
 
-fn material_state_cell(ui: &mut Ui, key: &KeyView, m: &MaterialView, now: Timestamp, glow: Option<(f32, bool)>) {
+fn material_state_cell(
+    ui: &mut Ui,
+    key: &KeyView,
+    m: &MaterialView,
+    now: Timestamp,
+    glow: Option<(f32, bool)>,
+) {
     let style = theme::material_state(m.state);
     match glow {
         Some((p, became_current)) if p < 1.0 => {
             // Cross-fade from the old state's colour to the new one, with an arrow.
-            let from = if became_current { KeyMaterialState::PendingRotation } else { KeyMaterialState::Current };
+            let from = if became_current {
+                KeyMaterialState::PendingRotation
+            } else {
+                KeyMaterialState::Current
+            };
             let from_style = theme::material_state(from);
             let t = (p * 1.6).min(1.0);
             let fill = from_style.fill.lerp_to_gamma(style.fill, t);
-            let text = if t < 1.0 { format!("{} › {}", short_state(from), m.state.as_str()) } else { m.state.as_str().to_string() };
-            theme::badge(ui, &text, theme::BadgeStyle { fill, text: Color32::WHITE });
+            let text = if t < 1.0 {
+                format!("{} › {}", short_state(from), m.state.as_str())
+            } else {
+                m.state.as_str().to_string()
+            };
+            theme::badge(
+                ui,
+                &text,
+                theme::BadgeStyle {
+                    fill,
+                    text: Color32::WHITE,
+                },
+            );
         }
         _ => {
             if m.state == KeyMaterialState::PendingRotation && key.rotation_started.is_some() {

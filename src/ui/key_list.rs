@@ -93,7 +93,12 @@ impl KeyList {
 
     /// The keys in display order (filtered and sorted).
     pub fn order(&mut self, view: &StoreView) -> &[usize] {
-        let key = (view.revision, self.filter.clone(), self.sort, self.ascending);
+        let key = (
+            view.revision,
+            self.filter.clone(),
+            self.sort,
+            self.ascending,
+        );
         if self.cache_key.as_ref() != Some(&key) {
             let needle = self.filter.trim().to_lowercase();
             let mut rows: Vec<usize> = (0..view.keys.len())
@@ -131,7 +136,13 @@ impl KeyList {
     }
 
     /// Draws the list.
-    pub fn ui(&mut self, ui: &mut Ui, view: &StoreView, selected: Option<KeyId>, now: Timestamp) -> Vec<Action> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        view: &StoreView,
+        selected: Option<KeyId>,
+        now: Timestamp,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         ui.horizontal(|ui| {
             ui.heading("Keys");
@@ -156,7 +167,12 @@ impl KeyList {
                 filter.request_focus();
                 self.focus_filter = false;
             }
-            if !self.filter.is_empty() && ui.small_button("✖").on_hover_text("Clear the filter").clicked() {
+            if !self.filter.is_empty()
+                && ui
+                    .small_button("✖")
+                    .on_hover_text("Clear the filter")
+                    .clicked()
+            {
                 self.filter.clear();
             }
         });
@@ -170,18 +186,26 @@ impl KeyList {
             };
             ui.label(theme::weak(ui, text));
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                ui.label(RichText::new(format!("Estimated total {} / month", format::usd(view.total_cost))).strong())
-                    .on_hover_text(
-                        "AWS bills $1 per key per month, plus $1 for each of the first two rotations \
+                ui.label(
+                    RichText::new(format!(
+                        "Estimated total {} / month",
+                        format::usd(view.total_cost)
+                    ))
+                    .strong(),
+                )
+                .on_hover_text(
+                    "AWS bills $1 per key per month, plus $1 for each of the first two rotations \
                          (later rotations are free).",
-                    );
+                );
             });
         });
         ui.separator();
 
         let scroll_to = if self.scroll_to_selected {
             self.scroll_to_selected = false;
-            selected.and_then(|s| view.index.get(&s)).and_then(|&i| self.rows.iter().position(|&r| r == i))
+            selected
+                .and_then(|s| view.index.get(&s))
+                .and_then(|&i| self.rows.iter().position(|&r| r == i))
         } else {
             None
         };
@@ -218,14 +242,26 @@ impl KeyList {
             })
             .body(|body| {
                 body.rows(row_height, rows.len(), |mut row| {
-                    let Some(key) = rows.get(row.index()).and_then(|&i| view.keys.get(i)) else { return };
+                    let Some(key) = rows.get(row.index()).and_then(|&i| view.keys.get(i)) else {
+                        return;
+                    };
                     row.set_selected(selected == Some(key.id));
                     row.col(|ui| {
                         ui.vertical(|ui| {
-                            ui.add(egui::Label::new(RichText::new(key.label.as_str()).strong()).truncate());
+                            ui.add(
+                                egui::Label::new(RichText::new(key.label.as_str()).strong())
+                                    .truncate(),
+                            );
                             ui.horizontal(|ui| {
                                 ui.label(RichText::new(key.short_id.as_str()).monospace().small());
-                                ui.label(theme::colored(ui, key.origin.as_str(), theme::origin(key.origin)).small());
+                                ui.label(
+                                    theme::colored(
+                                        ui,
+                                        key.origin.as_str(),
+                                        theme::origin(key.origin),
+                                    )
+                                    .small(),
+                                );
                             });
                         });
                     });
@@ -246,8 +282,11 @@ impl KeyList {
                         expiry_label(ui, key.next_expiry, now);
                     });
                     row.col(|ui| {
-                        ui.label(format!("{}/{}", key.on_demand_rotations, ON_DEMAND_ROTATION_LIMIT))
-                            .on_hover_text("On-demand rotations used, of the 25 a key may have");
+                        ui.label(format!(
+                            "{}/{}",
+                            key.on_demand_rotations, ON_DEMAND_ROTATION_LIMIT
+                        ))
+                        .on_hover_text("On-demand rotations used, of the 25 a key may have");
                     });
                     row.col(|ui| {
                         ui.label(format::usd(key.monthly_cost));
@@ -270,8 +309,14 @@ pub fn state_badge(ui: &mut Ui, key: &KeyView, now: Timestamp) -> egui::Response
     let style = theme::key_state(key.state);
     if let Some(started) = key.rotation_started {
         let phase = (ui.input(|i| i.time) as f32 * 0.8).fract();
-        ui.ctx().request_repaint_after(std::time::Duration::from_millis(50));
-        let r = theme::pulsing_badge(ui, &format!("⟳ {}", theme::key_state_label(key.state)), style, phase);
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(50));
+        let r = theme::pulsing_badge(
+            ui,
+            &format!("⟳ {}", theme::key_state_label(key.state)),
+            style,
+            phase,
+        );
         return r.on_hover_text(format!(
             "Rotation in progress since {} ({} elapsed)",
             format::date_time_secs(started),

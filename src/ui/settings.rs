@@ -98,18 +98,20 @@ impl SettingsPanel {
             self.rotation_delay_s = view.settings.rotation_delay_ms as f64 / 1000.0;
             self.auto_lock = view.store_settings.auto_lock_minutes;
         }
-        egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
-            ui.heading("Settings");
-            ui.add_space(6.0);
-            ui.columns(2, |cols| {
-                self.store_ui(&mut cols[0], view, &mut actions);
-                cols[0].add_space(10.0);
-                self.passphrase_ui(&mut cols[0], &mut actions);
-                clock_ui(&mut cols[1], clock, &mut actions);
-                cols[1].add_space(10.0);
-                appearance_ui(&mut cols[1], theme_choice, presentation, &mut actions);
+        egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                ui.heading("Settings");
+                ui.add_space(6.0);
+                ui.columns(2, |cols| {
+                    self.store_ui(&mut cols[0], view, &mut actions);
+                    cols[0].add_space(10.0);
+                    self.passphrase_ui(&mut cols[0], &mut actions);
+                    clock_ui(&mut cols[1], clock, &mut actions);
+                    cols[1].add_space(10.0);
+                    appearance_ui(&mut cols[1], theme_choice, presentation, &mut actions);
+                });
             });
-        });
         actions
     }
 
@@ -178,17 +180,31 @@ impl SettingsPanel {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Change passphrase").strong().size(17.0));
-            secret_field(ui, &mut self.current, "Current passphrase", "current passphrase");
+            secret_field(
+                ui,
+                &mut self.current,
+                "Current passphrase",
+                "current passphrase",
+            );
             secret_field(ui, &mut self.new, "New passphrase", "new passphrase");
-            secret_field(ui, &mut self.confirm, "Repeat the new passphrase", "new passphrase again");
+            secret_field(
+                ui,
+                &mut self.confirm,
+                "Repeat the new passphrase",
+                "new passphrase again",
+            );
             ui.horizontal(|ui| {
                 let ready = !self.current.is_empty() && !self.new.is_empty();
                 if ui
-                    .add_enabled(ready && !self.passphrase.is_pending(), egui::Button::new("Change passphrase"))
+                    .add_enabled(
+                        ready && !self.passphrase.is_pending(),
+                        egui::Button::new("Change passphrase"),
+                    )
                     .clicked()
                 {
                     if *self.new != *self.confirm {
-                        self.passphrase = Async::Failed(UiError::plain("The two new passphrases differ.", ""));
+                        self.passphrase =
+                            Async::Failed(UiError::plain("The two new passphrases differ.", ""));
                     } else {
                         let current = SecretString::from(self.current.as_str());
                         let new = SecretString::from(self.new.as_str());
@@ -196,7 +212,10 @@ impl SettingsPanel {
                         self.new = secret_buffer();
                         self.confirm = secret_buffer();
                         self.requested = Some(Slot::Passphrase);
-                        actions.push(Action::Run { owner: Owner::Settings, job: Job::ChangePassphrase { current, new } });
+                        actions.push(Action::Run {
+                            owner: Owner::Settings,
+                            job: Job::ChangePassphrase { current, new },
+                        });
                     }
                 }
                 if let Some(e) = self.passphrase.elapsed() {
@@ -260,7 +279,12 @@ fn clock_ui(ui: &mut Ui, clock: &AppClock, actions: &mut Vec<Action>) {
     });
 }
 
-fn appearance_ui(ui: &mut Ui, theme_choice: ThemeChoice, presentation: bool, actions: &mut Vec<Action>) {
+fn appearance_ui(
+    ui: &mut Ui,
+    theme_choice: ThemeChoice,
+    presentation: bool,
+    actions: &mut Vec<Action>,
+) {
     theme::card(ui).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(RichText::new("Appearance").strong().size(17.0));

@@ -86,7 +86,10 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
             };
             let r = ui.add_enabled(info.serve.available, egui::Checkbox::new(&mut on, label));
             let r = if info.serve.available {
-                r.on_hover_text(format!("Serve the AWS KMS JSON protocol on {}", info.serve.address))
+                r.on_hover_text(format!(
+                    "Serve the AWS KMS JSON protocol on {}",
+                    info.serve.address
+                ))
             } else {
                 r.on_disabled_hover_text("endpoint not available in this build")
             };
@@ -120,7 +123,14 @@ pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
                 t
             }
         };
-        theme::badge(ui, &text, theme::BadgeStyle { fill: theme::AMBER, text: Color32::BLACK })
-            .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
+        theme::badge(
+            ui,
+            &text,
+            theme::BadgeStyle {
+                fill: theme::AMBER,
+                text: Color32::BLACK,
+            },
+        )
+        .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
     }
 }

@@ -115,27 +115,54 @@ pub const TEAL: Color32 = Color32::from_rgb(13, 148, 136);
 /// The badge of a key state.
 pub fn key_state(state: KeyState) -> BadgeStyle {
     match state {
-        KeyState::Enabled => BadgeStyle { fill: GREEN, text: WHITE },
-        KeyState::Disabled => BadgeStyle { fill: SLATE, text: WHITE },
-        KeyState::PendingImport => BadgeStyle { fill: AMBER, text: INK },
-        KeyState::PendingDeletion => BadgeStyle { fill: RED, text: WHITE },
+        KeyState::Enabled => BadgeStyle {
+            fill: GREEN,
+            text: WHITE,
+        },
+        KeyState::Disabled => BadgeStyle {
+            fill: SLATE,
+            text: WHITE,
+        },
+        KeyState::PendingImport => BadgeStyle {
+            fill: AMBER,
+            text: INK,
+        },
+        KeyState::PendingDeletion => BadgeStyle {
+            fill: RED,
+            text: WHITE,
+        },
     }
 }
 
 /// The badge of a material state.
 pub fn material_state(state: KeyMaterialState) -> BadgeStyle {
     match state {
-        KeyMaterialState::Current => BadgeStyle { fill: GREEN, text: WHITE },
-        KeyMaterialState::NonCurrent => BadgeStyle { fill: SLATE, text: WHITE },
-        KeyMaterialState::PendingRotation => BadgeStyle { fill: VIOLET, text: WHITE },
+        KeyMaterialState::Current => BadgeStyle {
+            fill: GREEN,
+            text: WHITE,
+        },
+        KeyMaterialState::NonCurrent => BadgeStyle {
+            fill: SLATE,
+            text: WHITE,
+        },
+        KeyMaterialState::PendingRotation => BadgeStyle {
+            fill: VIOLET,
+            text: WHITE,
+        },
     }
 }
 
 /// The badge of an import state.
 pub fn import_state(state: ImportState) -> BadgeStyle {
     match state {
-        ImportState::Imported => BadgeStyle { fill: TEAL, text: WHITE },
-        ImportState::PendingImport => BadgeStyle { fill: AMBER, text: INK },
+        ImportState::Imported => BadgeStyle {
+            fill: TEAL,
+            text: WHITE,
+        },
+        ImportState::PendingImport => BadgeStyle {
+            fill: AMBER,
+            text: INK,
+        },
     }
 }
 
@@ -162,12 +189,15 @@ pub fn key_state_label(state: KeyState) -> &'static str {
 pub fn badge(ui: &mut Ui, text: &str, style: BadgeStyle) -> Response {
     let font = TextStyle::Body.resolve(ui.style());
     let font = FontId::new(font.size * 0.88, font.family);
-    let galley = ui.painter().layout_no_wrap(text.to_owned(), font, style.text);
+    let galley = ui
+        .painter()
+        .layout_no_wrap(text.to_owned(), font, style.text);
     let padding = Vec2::new(8.0, 2.5);
     let size = galley.size() + 2.0 * padding;
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
     if ui.is_rect_visible(rect) {
-        ui.painter().rect_filled(rect, CornerRadius::same(6), style.fill);
+        ui.painter()
+            .rect_filled(rect, CornerRadius::same(6), style.fill);
         ui.painter().galley(rect.min + padding, galley, style.text);
     }
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, text));
@@ -178,7 +208,14 @@ pub fn badge(ui: &mut Ui, text: &str, style: BadgeStyle) -> Response {
 pub fn pulsing_badge(ui: &mut Ui, text: &str, style: BadgeStyle, phase: f32) -> Response {
     let t = 0.5 + 0.5 * (phase * std::f32::consts::TAU).sin();
     let fill = style.fill.lerp_to_gamma(Color32::WHITE, 0.35 * t);
-    badge(ui, text, BadgeStyle { fill, text: style.text })
+    badge(
+        ui,
+        text,
+        BadgeStyle {
+            fill,
+            text: style.text,
+        },
+    )
 }
 
 /// Text in a colour that stays readable on both themes.
@@ -207,7 +244,10 @@ pub fn card(ui: &Ui) -> egui::Frame {
         .fill(ui.visuals().faint_bg_color)
         .corner_radius(CornerRadius::same(8))
         .inner_margin(egui::Margin::same(12))
-        .stroke(Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color))
+        .stroke(Stroke::new(
+            1.0,
+            ui.visuals().widgets.noninteractive.bg_stroke.color,
+        ))
 }
 
 /// An inline error box: plain words first, the AWS name and message after.

@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Shape, Stroke, Ui, pos2, vec2};
+use egui::{
+    Align2, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Shape, Stroke, Ui, pos2,
+    vec2,
+};
 
 use super::action::{Action, Owner};
 use super::format;
@@ -95,10 +98,19 @@ impl Timeline {
     }
 
     /// Draws the timeline of `key`.
-    pub fn ui(&mut self, ui: &mut Ui, key: &KeyView, view: &StoreView, now: Timestamp) -> Vec<Action> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        view: &StoreView,
+        now: Timestamp,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         // Read the trail again when it grew (and nothing is in flight).
-        if self.pending.is_none() && !self.requested && (self.records.is_none() || self.records_seq < view.audit_sequence) {
+        if self.pending.is_none()
+            && !self.requested
+            && (self.records.is_none() || self.records_seq < view.audit_sequence)
+        {
             self.requested = true;
             self.records_seq = view.audit_sequence;
             actions.push(Action::Run {
@@ -123,7 +135,10 @@ impl Timeline {
         };
         let (span_start, span_end) = history.span(now);
         let pad = ((span_end.millis() - span_start.millis()) as f64 * 0.04).max(60_000.0);
-        let fit = (span_start.millis() as f64 - pad, span_end.millis() as f64 + pad);
+        let fit = (
+            span_start.millis() as f64 - pad,
+            span_end.millis() as f64 + pad,
+        );
         let (mut t0, mut t1) = self.range.unwrap_or(fit);
 
         // Toolbar.
@@ -136,15 +151,29 @@ impl Timeline {
                 *t0 = mid - half;
                 *t1 = mid + half;
             };
-            if ui.button("➖").on_hover_text("Zoom out").accessible_name("Zoom out").clicked() {
+            if ui
+                .button("➖")
+                .on_hover_text("Zoom out")
+                .accessible_name("Zoom out")
+                .clicked()
+            {
                 zoom(&mut t0, &mut t1, 1.6);
                 self.range = Some((t0, t1));
             }
-            if ui.button("➕").on_hover_text("Zoom in").accessible_name("Zoom in").clicked() {
+            if ui
+                .button("➕")
+                .on_hover_text("Zoom in")
+                .accessible_name("Zoom in")
+                .clicked()
+            {
                 zoom(&mut t0, &mut t1, 1.0 / 1.6);
                 self.range = Some((t0, t1));
             }
-            if ui.button("Fit").on_hover_text("Show the key's whole life").clicked() {
+            if ui
+                .button("Fit")
+                .on_hover_text("Show the key's whole life")
+                .clicked()
+            {
                 self.range = None;
                 (t0, t1) = fit;
             }
@@ -181,12 +210,14 @@ impl Timeline {
         if response.drag_started()
             && let Some(p) = response.interact_pointer_pos()
         {
-            self.dragging_cursor = (p.x - x_of(cursor_ms)).abs() < 14.0 || p.y < rect.top() + AXIS_H;
+            self.dragging_cursor =
+                (p.x - x_of(cursor_ms)).abs() < 14.0 || p.y < rect.top() + AXIS_H;
         }
         if response.dragged() {
             if self.dragging_cursor {
                 if let Some(p) = response.interact_pointer_pos() {
-                    self.cursor = Some(Timestamp::from_millis(t_of(p.x).min(now_ms).max(t0) as i64));
+                    self.cursor =
+                        Some(Timestamp::from_millis(t_of(p.x).min(now_ms).max(t0) as i64));
                 }
             } else {
                 let dt = -(response.drag_delta().x / plot.width()) as f64 * span;
@@ -203,7 +234,11 @@ impl Timeline {
             && p.x >= plot.left()
         {
             let t = t_of(p.x).min(now_ms);
-            self.cursor = if (now_ms - t).abs() < span * 0.002 { None } else { Some(Timestamp::from_millis(t as i64)) };
+            self.cursor = if (now_ms - t).abs() < span * 0.002 {
+                None
+            } else {
+                Some(Timestamp::from_millis(t as i64))
+            };
         }
         if response.hovered() {
             let (zoom, scroll_x) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta.x));
@@ -228,8 +263,16 @@ impl Timeline {
 
         let painter = ui.painter_at(rect);
         let dark = ui.visuals().dark_mode;
-        let ink = if dark { Color32::from_rgb(235, 238, 242) } else { Color32::from_rgb(20, 22, 26) };
-        let faint = if dark { Color32::from_gray(60) } else { Color32::from_gray(210) };
+        let ink = if dark {
+            Color32::from_rgb(235, 238, 242)
+        } else {
+            Color32::from_rgb(20, 22, 26)
+        };
+        let faint = if dark {
+            Color32::from_gray(60)
+        } else {
+            Color32::from_gray(210)
+        };
         let bg = ui.visuals().extreme_bg_color;
         painter.rect_filled(rect, CornerRadius::same(6), bg);
         let body_font = FontId::proportional(14.0);
@@ -241,13 +284,25 @@ impl Timeline {
         let mut tick = (t0 / step).ceil() * step;
         while tick <= t1 {
             let x = x_of(tick);
-            painter.line_segment([pos2(x, rect.top() + AXIS_H - 6.0), pos2(x, rect.bottom())], Stroke::new(1.0, faint));
+            painter.line_segment(
+                [pos2(x, rect.top() + AXIS_H - 6.0), pos2(x, rect.bottom())],
+                Stroke::new(1.0, faint),
+            );
             let label = tick_label(Timestamp::from_millis(tick as i64), step);
-            painter.text(pos2(x + 3.0, rect.top() + 6.0), Align2::LEFT_TOP, label, small_font.clone(), ink);
+            painter.text(
+                pos2(x + 3.0, rect.top() + 6.0),
+                Align2::LEFT_TOP,
+                label,
+                small_font.clone(),
+                ink,
+            );
             tick += step;
         }
         painter.line_segment(
-            [pos2(plot.left(), rect.top() + AXIS_H), pos2(plot.right(), rect.top() + AXIS_H)],
+            [
+                pos2(plot.left(), rect.top() + AXIS_H),
+                pos2(plot.right(), rect.top() + AXIS_H),
+            ],
             Stroke::new(1.0, faint),
         );
 
@@ -269,7 +324,9 @@ impl Timeline {
             painter.rect_filled(band, CornerRadius::ZERO, theme::VIOLET.gamma_multiply(0.22));
         }
         let mut hover_text: Option<String> = None;
-        let pointer = ui.input(|i| i.pointer.hover_pos()).filter(|p| rect.contains(*p));
+        let pointer = ui
+            .input(|i| i.pointer.hover_pos())
+            .filter(|p| rect.contains(*p));
         for e in &history.key_events {
             let x = x_of(e.at.millis() as f64);
             if x < plot.left() - 10.0 || x > plot.right() + 10.0 {
@@ -283,17 +340,32 @@ impl Timeline {
                 KeyEventKind::DeletionCancelled | KeyEventKind::Disabled => theme::SLATE,
             };
             painter.add(Shape::convex_polygon(
-                vec![c + vec2(0.0, -8.0), c + vec2(8.0, 0.0), c + vec2(0.0, 8.0), c + vec2(-8.0, 0.0)],
+                vec![
+                    c + vec2(0.0, -8.0),
+                    c + vec2(8.0, 0.0),
+                    c + vec2(0.0, 8.0),
+                    c + vec2(-8.0, 0.0),
+                ],
                 color,
                 Stroke::new(1.5, ink),
             ));
             if let KeyEventKind::DeletionScheduled(Some(d)) = e.kind {
                 let xd = x_of(d.millis() as f64);
                 painter.line_segment([c, pos2(xd, c.y)], Stroke::new(2.0, theme::RED));
-                painter.text(pos2(xd, c.y), Align2::RIGHT_BOTTOM, "deletion date", small_font.clone(), theme::RED);
+                painter.text(
+                    pos2(xd, c.y),
+                    Align2::RIGHT_BOTTOM,
+                    "deletion date",
+                    small_font.clone(),
+                    theme::RED,
+                );
             }
             if pointer.is_some_and(|p| (p - c).length() < 10.0) {
-                hover_text = Some(format!("{} — {}", e.kind.label(), format::date_time_secs(e.at)));
+                hover_text = Some(format!(
+                    "{} — {}",
+                    e.kind.label(),
+                    format::date_time_secs(e.at)
+                ));
             }
         }
 
@@ -301,8 +373,17 @@ impl Timeline {
         for (i, lane) in history.lanes.iter().enumerate() {
             let top = lanes_top + i as f32 * (LANE_H + LANE_GAP) + LANE_GAP / 2.0;
             let mid = top + LANE_H / 2.0;
-            painter.text(pos2(rect.left() + 10.0, mid - 8.0), Align2::LEFT_CENTER, lane.short.as_str(), mono_font.clone(), ink);
-            let desc = lane.description.as_deref().unwrap_or(if lane.removed { "removed" } else { "" });
+            painter.text(
+                pos2(rect.left() + 10.0, mid - 8.0),
+                Align2::LEFT_CENTER,
+                lane.short.as_str(),
+                mono_font.clone(),
+                ink,
+            );
+            let desc =
+                lane.description
+                    .as_deref()
+                    .unwrap_or(if lane.removed { "removed" } else { "" });
             painter.text(
                 pos2(rect.left() + 10.0, mid + 9.0),
                 Align2::LEFT_CENTER,
@@ -323,9 +404,18 @@ impl Timeline {
                         painter.rect_filled(r, CornerRadius::same(4), color);
                     }
                     Presence::Deleted | Presence::Expired => {
-                        painter.rect_filled(r, CornerRadius::same(4), theme::RED.gamma_multiply(0.25));
+                        painter.rect_filled(
+                            r,
+                            CornerRadius::same(4),
+                            theme::RED.gamma_multiply(0.25),
+                        );
                         hatch(&painter, r, theme::RED);
-                        painter.rect_stroke(r, CornerRadius::same(4), Stroke::new(2.0, theme::RED), egui::StrokeKind::Inside);
+                        painter.rect_stroke(
+                            r,
+                            CornerRadius::same(4),
+                            Stroke::new(2.0, theme::RED),
+                            egui::StrokeKind::Inside,
+                        );
                     }
                 }
                 let label = match s.presence {
@@ -338,7 +428,10 @@ impl Timeline {
                 } else {
                     ink
                 };
-                let visible = Rect::from_min_max(pos2(r.left().max(plot.left()), r.top()), pos2(r.right().min(plot.right()), r.bottom()));
+                let visible = Rect::from_min_max(
+                    pos2(r.left().max(plot.left()), r.top()),
+                    pos2(r.right().min(plot.right()), r.bottom()),
+                );
                 if visible.width() > 140.0 {
                     painter.with_clip_rect(visible).text(
                         pos2(visible.left() + 8.0, mid),
@@ -353,7 +446,8 @@ impl Timeline {
                         "Material {}…: {label}\nfrom {}{}",
                         lane.short,
                         format::date_time(s.from),
-                        s.to.map(|t| format!(" to {}", format::date_time(t))).unwrap_or_else(|| " until now".into())
+                        s.to.map(|t| format!(" to {}", format::date_time(t)))
+                            .unwrap_or_else(|| " until now".into())
                     ));
                 }
             }
@@ -378,13 +472,33 @@ impl Timeline {
                 let x = x_of(v.millis() as f64);
                 if v > now {
                     let xn = x_of(now_ms).max(plot.left());
-                    dashed(&painter, pos2(xn, mid), pos2(x.min(plot.right()), mid), theme::AMBER);
+                    dashed(
+                        &painter,
+                        pos2(xn, mid),
+                        pos2(x.min(plot.right()), mid),
+                        theme::AMBER,
+                    );
                 }
                 if x >= plot.left() && x <= plot.right() {
-                    painter.line_segment([pos2(x, top - 3.0), pos2(x, top + LANE_H + 3.0)], Stroke::new(3.0, theme::RED));
-                    painter.text(pos2(x + 4.0, top - 2.0), Align2::LEFT_TOP, "ValidTo", small_font.clone(), theme::RED);
-                    if pointer.is_some_and(|p| (p.x - x).abs() < 6.0 && p.y > top && p.y < top + LANE_H) {
-                        hover_text = Some(format!("ValidTo {} ({})", format::date_time(v), format::relative(v, now)));
+                    painter.line_segment(
+                        [pos2(x, top - 3.0), pos2(x, top + LANE_H + 3.0)],
+                        Stroke::new(3.0, theme::RED),
+                    );
+                    painter.text(
+                        pos2(x + 4.0, top - 2.0),
+                        Align2::LEFT_TOP,
+                        "ValidTo",
+                        small_font.clone(),
+                        theme::RED,
+                    );
+                    if pointer
+                        .is_some_and(|p| (p.x - x).abs() < 6.0 && p.y > top && p.y < top + LANE_H)
+                    {
+                        hover_text = Some(format!(
+                            "ValidTo {} ({})",
+                            format::date_time(v),
+                            format::relative(v, now)
+                        ));
                     }
                 }
             }
@@ -403,14 +517,26 @@ impl Timeline {
         let xn = x_of(now_ms);
         if xn >= plot.left() && xn <= plot.right() {
             let now_color = if dark { Color32::WHITE } else { Color32::BLACK };
-            painter.line_segment([pos2(xn, rect.top() + AXIS_H), pos2(xn, rect.bottom())], Stroke::new(2.0, now_color));
-            painter.text(pos2(xn - 4.0, rect.top() + AXIS_H + 2.0), Align2::RIGHT_TOP, "now", body_font.clone(), now_color);
+            painter.line_segment(
+                [pos2(xn, rect.top() + AXIS_H), pos2(xn, rect.bottom())],
+                Stroke::new(2.0, now_color),
+            );
+            painter.text(
+                pos2(xn - 4.0, rect.top() + AXIS_H + 2.0),
+                Align2::RIGHT_TOP,
+                "now",
+                body_font.clone(),
+                now_color,
+            );
         }
         // Cursor.
         if let Some(c) = self.cursor {
             let xc = x_of(c.millis() as f64);
             if xc >= plot.left() && xc <= plot.right() {
-                painter.line_segment([pos2(xc, rect.top() + 2.0), pos2(xc, rect.bottom())], Stroke::new(3.0, theme::AMBER));
+                painter.line_segment(
+                    [pos2(xc, rect.top() + 2.0), pos2(xc, rect.bottom())],
+                    Stroke::new(3.0, theme::AMBER),
+                );
                 let head = pos2(xc, rect.top() + AXIS_H - 2.0);
                 painter.add(Shape::convex_polygon(
                     vec![head + vec2(-9.0, -12.0), head + vec2(9.0, -12.0), head],
@@ -423,7 +549,11 @@ impl Timeline {
             response.clone().on_hover_text_at_pointer(text);
         }
         if response.hovered() {
-            ui.ctx().set_cursor_icon(if self.dragging_cursor { egui::CursorIcon::ResizeHorizontal } else { egui::CursorIcon::Grab });
+            ui.ctx().set_cursor_icon(if self.dragging_cursor {
+                egui::CursorIcon::ResizeHorizontal
+            } else {
+                egui::CursorIcon::Grab
+            });
         }
         if self.range.is_some() {
             self.range = Some((t0, t1));
@@ -455,7 +585,11 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
         ui.set_width(ui.available_width());
         ui.horizontal_wrapped(|ui| {
             let title = if is_cursor {
-                format!("At {} ({})", format::date_time(state.at), format::relative(state.at, now))
+                format!(
+                    "At {} ({})",
+                    format::date_time(state.at),
+                    format::relative(state.at, now)
+                )
             } else {
                 "Now".to_string()
             };
@@ -464,9 +598,20 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
                 ui.label("the key did not exist yet.");
                 return;
             }
-            theme::badge(ui, theme::key_state_label(state.key_state), theme::key_state(state.key_state));
+            theme::badge(
+                ui,
+                theme::key_state_label(state.key_state),
+                theme::key_state(state.key_state),
+            );
             if state.rotating {
-                theme::badge(ui, "⟳ rotation in progress", theme::BadgeStyle { fill: theme::VIOLET, text: Color32::WHITE });
+                theme::badge(
+                    ui,
+                    "⟳ rotation in progress",
+                    theme::BadgeStyle {
+                        fill: theme::VIOLET,
+                        text: Color32::WHITE,
+                    },
+                );
             }
             match state.current {
                 Some(c) => ui.label(format!("Current material {}…", c.short())),
@@ -483,9 +628,16 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
                 let style = if m.presence == Presence::Imported {
                     theme::material_state(m.role.material_state())
                 } else {
-                    theme::BadgeStyle { fill: theme::RED, text: Color32::WHITE }
+                    theme::BadgeStyle {
+                        fill: theme::RED,
+                        text: Color32::WHITE,
+                    }
                 };
-                theme::badge(ui, &format!("{}… {} · {presence}", m.id.short(), m.role.as_str()), style);
+                theme::badge(
+                    ui,
+                    &format!("{}… {} · {presence}", m.id.short(), m.role.as_str()),
+                    style,
+                );
             }
         });
     });
@@ -505,7 +657,12 @@ fn marker(painter: &egui::Painter, c: Pos2, kind: MarkerKind, ink: Color32) {
         }
         MarkerKind::RotatedIn => {
             painter.add(Shape::convex_polygon(
-                vec![c + vec2(0.0, -9.0), c + vec2(9.0, 0.0), c + vec2(0.0, 9.0), c + vec2(-9.0, 0.0)],
+                vec![
+                    c + vec2(0.0, -9.0),
+                    c + vec2(9.0, 0.0),
+                    c + vec2(0.0, 9.0),
+                    c + vec2(-9.0, 0.0),
+                ],
                 theme::GREEN,
                 outline,
             ));
@@ -534,7 +691,12 @@ fn dashed(painter: &egui::Painter, a: Pos2, b: Pos2, color: Color32) {
     if b.x <= a.x {
         return;
     }
-    painter.add(Shape::dashed_line(&[a, b], Stroke::new(2.5, color), 8.0, 6.0));
+    painter.add(Shape::dashed_line(
+        &[a, b],
+        Stroke::new(2.5, color),
+        8.0,
+        6.0,
+    ));
 }
 
 const HOUR: f64 = 3_600_000.0;

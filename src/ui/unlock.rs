@@ -15,7 +15,12 @@ use super::worker::{Outcome, Ticket, UiError};
 
 /// A labelled text field for a secret: masked, its undo history dropped
 /// every frame, its buffer zeroized when replaced or dropped.
-pub fn secret_field(ui: &mut Ui, text: &mut Zeroizing<String>, name: &str, hint: &str) -> egui::Response {
+pub fn secret_field(
+    ui: &mut Ui,
+    text: &mut Zeroizing<String>,
+    name: &str,
+    hint: &str,
+) -> egui::Response {
     let label = ui.label(name);
     let response = ui.add(
         egui::TextEdit::singleline(&mut **text)
@@ -188,7 +193,11 @@ impl UnlockScreen {
             ui.add_space(6.0);
         }
         let creating = !self.path_exists;
-        ui.heading(if creating { "Create a store" } else { "Open a store" });
+        ui.heading(if creating {
+            "Create a store"
+        } else {
+            "Open a store"
+        });
         ui.add_space(4.0);
         let path_label = ui.label("Store file");
         ui.horizontal(|ui| {
@@ -221,16 +230,28 @@ impl UnlockScreen {
         if creating {
             let r = secret_field(ui, &mut self.passphrase, "New passphrase", "passphrase");
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let r = secret_field(ui, &mut self.confirm, "Repeat the passphrase", "passphrase again");
+            let r = secret_field(
+                ui,
+                &mut self.confirm,
+                "Repeat the passphrase",
+                "passphrase again",
+            );
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         } else {
             let r = secret_field(ui, &mut self.passphrase, "Passphrase", "passphrase");
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         }
         ui.add_space(8.0);
-        let label = if creating { "Create store" } else { "Open store" };
+        let label = if creating {
+            "Create store"
+        } else {
+            "Open store"
+        };
         let clicked = ui
-            .add_enabled(!busy, egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(140.0, 32.0)))
+            .add_enabled(
+                !busy,
+                egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(140.0, 32.0)),
+            )
             .clicked();
         if (clicked || submit) && !busy {
             self.error = None;
@@ -240,7 +261,10 @@ impl UnlockScreen {
             } else if self.passphrase.is_empty() {
                 self.error = Some(UiError::plain("Type the passphrase.", ""));
             } else if creating && *self.passphrase != *self.confirm {
-                self.error = Some(UiError::plain("The two passphrases differ.", "type the same passphrase twice"));
+                self.error = Some(UiError::plain(
+                    "The two passphrases differ.",
+                    "type the same passphrase twice",
+                ));
             } else {
                 let passphrase = SecretString::from(self.passphrase.as_str());
                 self.passphrase = secret_buffer();
@@ -262,7 +286,11 @@ impl UnlockScreen {
                 ui.spinner();
                 ui.label(format!(
                     "{} — deriving the store key (Argon2id)… {:.1} s",
-                    if matches!(waiting, Waiting::Create) { "Creating the store" } else { "Opening the store" },
+                    if matches!(waiting, Waiting::Create) {
+                        "Creating the store"
+                    } else {
+                        "Opening the store"
+                    },
                     started.elapsed().as_secs_f32()
                 ));
             });

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::kms::{
-    AutomaticRotation, ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState, KmsError,
-    Origin, RotationType, ScheduledDeletion, Settings, Tag, Timestamp,
+    AutomaticRotation, ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState,
+    KeyState, KmsError, Origin, RotationType, ScheduledDeletion, Settings, Tag, Timestamp,
 };
 use crate::store::{StoreSettings, Vault};
 
@@ -118,9 +118,10 @@ impl KeyView {
 
     /// Permanently associated materials whose bytes are missing.
     pub fn missing_materials(&self) -> impl Iterator<Item = &MaterialView> {
-        self.materials
-            .iter()
-            .filter(|m| m.state != KeyMaterialState::PendingRotation && m.import_state == ImportState::PendingImport)
+        self.materials.iter().filter(|m| {
+            m.state != KeyMaterialState::PendingRotation
+                && m.import_state == ImportState::PendingImport
+        })
     }
 }
 

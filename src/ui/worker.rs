@@ -17,9 +17,10 @@ use super::config::AppConfig;
 use super::view::{SaveStatus, StoreView};
 use crate::kms::audit::{ChainError, ChainReport, verify_chain};
 use crate::kms::{
-    AuditRecord, Caller, CreateKeyRequest, DataKeyLength, DataKeyOutput, DataKeySpec, DecryptOutput, DecryptRequest,
-    EncryptOutput, EncryptionContext, ErrorKind, ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput,
-    Inspection, KeyId, KeyMaterialId, KmsError, Origin, SecretArray, SecretVec, Settings, Tag, WrappingAlgorithm,
+    AuditRecord, Caller, CreateKeyRequest, DataKeyLength, DataKeyOutput, DataKeySpec,
+    DecryptOutput, DecryptRequest, EncryptOutput, EncryptionContext, ErrorKind,
+    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, Inspection, KeyId,
+    KeyMaterialId, KmsError, Origin, SecretArray, SecretVec, Settings, Tag, WrappingAlgorithm,
     WrappingKeySpec,
 };
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
@@ -465,22 +466,24 @@ impl Worker {
     pub fn start(config: AppConfig, repaint: impl Fn() + Send + 'static) -> Worker {
         let (job_tx, job_rx) = mpsc::channel::<Envelope>();
         let (event_tx, event_rx) = mpsc::channel::<WorkerEvent>();
-        let spawned = std::thread::Builder::new().name("byok-worker".into()).spawn(move || {
-            let mut state = WorkerState {
-                tick_interval: config.tick_interval,
-                config,
-                vault: None,
-                is_demo: false,
-                demo_dir: None,
-                revision: 0,
-                published: None,
-                save: SaveStatus::Saved,
-                audit_cache: None,
-                events: event_tx,
-                repaint: Box::new(repaint),
-            };
-            state.run(job_rx);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("byok-worker".into())
+            .spawn(move || {
+                let mut state = WorkerState {
+                    tick_interval: config.tick_interval,
+                    config,
+                    vault: None,
+                    is_demo: false,
+                    demo_dir: None,
+                    revision: 0,
+                    published: None,
+                    save: SaveStatus::Saved,
+                    audit_cache: None,
+                    events: event_tx,
+                    repaint: Box::new(repaint),
+                };
+                state.run(job_rx);
+            });
         if let Err(e) = spawned {
             eprintln!("byok: cannot start the worker thread: {e}");
         }
@@ -540,7 +543,8 @@ impl WorkerState {
         loop {
             match jobs.recv_timeout(self.tick_interval) {
                 Ok(Envelope { ticket, job }) => {
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job(ticket, job)));
+                    let result =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job(ticket, job)));
                     let outcome = result.unwrap_or_else(|_| {
                         Err(UiError::plain(
                             "byok hit an internal error while doing this; nothing was changed by it.",
@@ -565,7 +569,9 @@ impl WorkerState {
     /// Applies due time-driven events and publishes a view if anything changed
     /// (also changes made by another front end on the same vault).
     fn tick(&mut self) {
-        let Some(vault) = self.vault.clone() else { return };
+        let Some(vault) = self.vault.clone() else {
+            return;
+        };
         {
             let mut v = lock_vault(&vault);
             match v.tick() {
@@ -589,7 +595,9 @@ impl WorkerState {
 
     /// Sends a new view when the engine's generation moved (or `force`).
     fn publish(&mut self, force: bool) {
-        let Some(vault) = self.vault.clone() else { return };
+        let Some(vault) = self.vault.clone() else {
+            return;
+        };
         let mut v = lock_vault(&vault);
         let generation = v.kms().generation();
         if !force && self.published == Some(generation) {
@@ -624,7 +632,10 @@ impl WorkerState {
     }
 
     /// Runs `f` on the engine through the vault (persisting before it returns).
-    fn apply<T>(&mut self, f: impl FnOnce(&mut crate::kms::Kms, &Caller) -> Result<T, KmsError>) -> Result<T, UiError> {
+    fn apply<T>(
+        &mut self,
+        f: impl FnOnce(&mut crate::kms::Kms, &Caller) -> Result<T, KmsError>,
+    ) -> Result<T, UiError> {
         let vault = self.vault()?;
         let mut v = lock_vault(&vault);
         let caller = Caller::console();
@@ -657,7 +668,11 @@ impl WorkerState {
         self.is_demo = is_demo;
         self.save = SaveStatus::Saved;
         self.published = None;
-        Outcome::Opened { vault, is_demo, notes }
+        Outcome::Opened {
+            vault,
+            is_demo,
+            notes,
+        }
     }
 
     fn run_job(&mut self, ticket: Ticket, job: Job) -> Result<Outcome, UiError> {
@@ -707,7 +722,10 @@ impl WorkerState {
                 self.close();
                 Ok(self.opened(*vault, false))
             }
-            Job::CreateKey { description, origin } => {
+            Job::CreateKey {
+                description,
+                origin,
+            } => {
                 let id = self.apply(|kms, c| {
                     kms.create_key(
                         c,
@@ -728,10 +746,19 @@ impl WorkerState {
                         kms.disable_key(c, &key_arg(key))
                     }
                 })?;
-                Ok(Outcome::Changed(if enabled { "Key enabled" } else { "Key disabled" }.into()))
+                Ok(Outcome::Changed(
+                    if enabled {
+                        "Key enabled"
+                    } else {
+                        "Key disabled"
+                    }
+                    .into(),
+                ))
             }
             Job::ScheduleDeletion { key, days } => {
-                let out = self.apply(|kms, c| kms.schedule_key_deletion(c, &key_arg(key), Some(i64::from(days))))?;
+                let out = self.apply(|kms, c| {
+                    kms.schedule_key_deletion(c, &key_arg(key), Some(i64::from(days)))
+                })?;
                 Ok(Outcome::Changed(format!(
                     "Deletion scheduled for {}",
                     super::format::date_time(out.deletion_date)
@@ -739,7 +766,9 @@ impl WorkerState {
             }
             Job::CancelDeletion { key } => {
                 self.apply(|kms, c| kms.cancel_key_deletion(c, &key_arg(key)))?;
-                Ok(Outcome::Changed("Deletion cancelled; the key is disabled".into()))
+                Ok(Outcome::Changed(
+                    "Deletion cancelled; the key is disabled".into(),
+                ))
             }
             Job::UpdateDescription { key, description } => {
                 self.apply(|kms, c| kms.update_key_description(c, &key_arg(key), &description))?;
@@ -755,16 +784,26 @@ impl WorkerState {
             }
             Job::Tag { key, tag } => {
                 let text = format!("Tag {} set", tag.key);
-                self.apply(|kms, c| kms.tag_resource(c, &key_arg(key), std::slice::from_ref(&tag)))?;
+                self.apply(|kms, c| {
+                    kms.tag_resource(c, &key_arg(key), std::slice::from_ref(&tag))
+                })?;
                 Ok(Outcome::Changed(text))
             }
             Job::Untag { key, tag_key } => {
                 let text = format!("Tag {tag_key} removed");
-                self.apply(|kms, c| kms.untag_resource(c, &key_arg(key), std::slice::from_ref(&tag_key)))?;
+                self.apply(|kms, c| {
+                    kms.untag_resource(c, &key_arg(key), std::slice::from_ref(&tag_key))
+                })?;
                 Ok(Outcome::Changed(text))
             }
-            Job::GetParameters { key, algorithm, spec } => {
-                let out = self.apply(|kms, c| kms.get_parameters_for_import(c, &key_arg(key), algorithm, spec))?;
+            Job::GetParameters {
+                key,
+                algorithm,
+                spec,
+            } => {
+                let out = self.apply(|kms, c| {
+                    kms.get_parameters_for_import(c, &key_arg(key), algorithm, spec)
+                })?;
                 Ok(Outcome::Parameters(out))
             }
             Job::PrepareMaterial {
@@ -792,8 +831,13 @@ impl WorkerState {
                 })?;
                 Ok(Outcome::MaterialDeleted { key, material })
             }
-            Job::Encrypt { key, plaintext, context } => {
-                let out = self.apply(|kms, c| kms.encrypt(c, &key_arg(key), plaintext.expose(), &context))?;
+            Job::Encrypt {
+                key,
+                plaintext,
+                context,
+            } => {
+                let out = self
+                    .apply(|kms, c| kms.encrypt(c, &key_arg(key), plaintext.expose(), &context))?;
                 Ok(Outcome::Encrypted(out))
             }
             Job::Decrypt { blob, context } => {
@@ -807,7 +851,13 @@ impl WorkerState {
             }
             Job::GenerateDataKey { key, spec, context } => {
                 let out = self.apply(|kms, c| {
-                    kms.generate_data_key(c, &key_arg(key), Some(DataKeyLength::Spec(spec)), &context, true)
+                    kms.generate_data_key(
+                        c,
+                        &key_arg(key),
+                        Some(DataKeyLength::Spec(spec)),
+                        &context,
+                        true,
+                    )
                 })?;
                 Ok(Outcome::DataKey(out))
             }
@@ -823,9 +873,7 @@ impl WorkerState {
             }
             Job::ExportAudit { path, records } => {
                 let count = records.len();
-                let json = serde_json::to_vec_pretty(&serde_json::json!({ "Records": records }))
-                    .map_err(|e| UiError::plain("The audit trail could not be written as JSON.", e.to_string()))?;
-                write_file(&path, &json)?;
+                write_file(&path, &crate::kms::audit::to_cloudtrail_json(&records))?;
                 Ok(Outcome::Exported { path, count })
             }
             Job::UpdateSettings { store, engine } => {
@@ -880,7 +928,12 @@ fn prepare_material(
         MaterialSource::PlaintextFile(path) => {
             let bytes = match read_file(&path, 64)? {
                 Outcome::FileRead { bytes, .. } => bytes,
-                _ => return Err(UiError::plain("The file could not be read.", path.display().to_string())),
+                _ => {
+                    return Err(UiError::plain(
+                        "The file could not be read.",
+                        path.display().to_string(),
+                    ));
+                }
             };
             let material = SecretArray::<32>::from_slice(bytes.expose()).ok_or_else(|| {
                 UiError::plain(
@@ -903,15 +956,27 @@ fn prepare_material(
 }
 
 fn read_file(path: &Path, max_len: u64) -> Result<Outcome, UiError> {
-    let io = |e: std::io::Error| UiError::plain("The file could not be read.", format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        UiError::plain(
+            "The file could not be read.",
+            format!("{}: {e}", path.display()),
+        )
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        return Err(UiError::plain("This is not a file.", path.display().to_string()));
+        return Err(UiError::plain(
+            "This is not a file.",
+            path.display().to_string(),
+        ));
     }
     if meta.len() > max_len {
         return Err(UiError::plain(
             "The file is larger than this field accepts.",
-            format!("{} holds {} bytes; at most {max_len} are accepted", path.display(), meta.len()),
+            format!(
+                "{} holds {} bytes; at most {max_len} are accepted",
+                path.display(),
+                meta.len()
+            ),
         ));
     }
     let bytes = std::fs::read(path).map_err(io)?;
@@ -922,7 +987,12 @@ fn read_file(path: &Path, max_len: u64) -> Result<Outcome, UiError> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UiError> {
-    let io = |e: std::io::Error| UiError::plain("The file could not be written.", format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        UiError::plain(
+            "The file could not be written.",
+            format!("{}: {e}", path.display()),
+        )
+    };
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
