@@ -53,6 +53,7 @@ fn harness(store: &std::path::Path, clock: &ManualClock) -> App<'static> {
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(400)
+        .with_render_cursor(false)
         .wgpu()
         .build_eframe(move |cc| ConsoleApp::new(cc, config))
 }
@@ -84,9 +85,9 @@ fn screenshots_of_the_main_screens() {
     wait_for(&mut h, "the timeline", |h| {
         !shows(h, "Reading the audit trail…")
     });
-    h.get_by_label("Material timeline").scroll_to_me();
+    h.get_by_label("Material timeline chart").scroll_to_me();
     settle(&mut h);
-    let r = h.get_by_label("Material timeline").rect();
+    let r = h.get_by_label("Material timeline chart").rect();
     click_at(
         &mut h,
         egui::pos2(
@@ -99,6 +100,7 @@ fn screenshots_of_the_main_screens() {
     // Rotation in progress.
     click_first(&mut h, "alias/billing-archive");
     wait_part(&mut h, "Rotation in progress");
+    click(&mut h, "Show the last 1 d");
     shoot(&mut h, "rotation");
 
     // The import wizard, parameters ready.

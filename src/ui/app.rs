@@ -702,7 +702,7 @@ impl ConsoleApp {
         if matches!(self.ws.tab, Tab::Keys | Tab::Crypto) {
             egui::Panel::left("key-list")
                 .resizable(true)
-                .default_size(640.0)
+                .default_size(600.0)
                 .min_size(380.0)
                 .show(ui, |ui| {
                     ui.add_space(6.0);
@@ -738,17 +738,19 @@ impl ConsoleApp {
         let mut actions = Vec::new();
         if view.is_demo {
             let dir = super::demo::material_dir(&view.path);
-            theme::note_box(ui, theme::BLUE, |ui| {
-                ui.label(RichText::new("Training store").strong());
-                ui.label(format!(
-                    "Built by running the engine at past times: its audit trail and timelines are real. \
-                     The plaintext of its materials is in {} so you can demonstrate re-import. \
-                     Rotations here take {}.",
-                    dir.display(),
-                    super::format::duration(view.settings.rotation_delay())
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, "TRAINING", theme::BadgeStyle { fill: theme::BLUE, text: Color32::WHITE });
+                ui.label(theme::weak(
+                    ui,
+                    format!(
+                        "History built by the engine at past times · rotations take {} · material files for re-import:",
+                        super::format::duration(view.settings.rotation_delay())
+                    ),
                 ));
+                ui.add(egui::Label::new(RichText::new(dir.display().to_string()).monospace().small()).selectable(true))
+                    .on_hover_text("The plaintext of the training materials (throwaway), to demonstrate re-import");
             });
-            ui.add_space(6.0);
+            ui.separator();
         }
         for n in &self.ws.notes {
             theme::note_box(ui, theme::AMBER, |ui| {
@@ -818,10 +820,7 @@ impl ConsoleApp {
             ui.horizontal(|ui| {
                 let busy = d.pending.is_some() || d.requested;
                 if ui
-                    .add_enabled(
-                        !busy,
-                        egui::Button::new(RichText::new("Create key").strong()),
-                    )
+                    .add_enabled(!busy, theme::primary("Create key"))
                     .clicked()
                 {
                     d.requested = true;

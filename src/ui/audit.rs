@@ -312,7 +312,7 @@ impl AuditPanel {
         };
         egui::Panel::right("audit-detail")
             .resizable(true)
-            .default_size(460.0)
+            .default_size(520.0)
             .min_size(300.0)
             .show(ui, |ui| self.detail_ui(ui, &records));
         egui::CentralPanel::no_frame().show(ui, |ui| self.table_ui(ui, &records, view, now));
@@ -333,8 +333,8 @@ impl AuditPanel {
             .striped(true)
             .sense(Sense::click())
             .cell_layout(Layout::left_to_right(Align::Center))
-            .column(Column::exact(150.0))
-            .column(Column::exact(200.0))
+            .column(Column::exact(172.0))
+            .column(Column::exact(250.0))
             .column(Column::remainder().at_least(120.0).clip(true))
             .column(Column::exact(90.0))
             .column(Column::exact(80.0))
@@ -411,6 +411,8 @@ impl AuditPanel {
     }
 
     fn detail_ui(&mut self, ui: &mut Ui, records: &Arc<Vec<AuditRecord>>) {
+        // A resizable panel keeps the width its contents use.
+        ui.set_min_width(ui.available_width());
         ui.heading("Record");
         let Some(i) = self.selected.filter(|&i| i < records.len()) else {
             ui.label(theme::weak(ui, "Select a record to see its JSON."));
@@ -428,7 +430,7 @@ impl AuditPanel {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(r.event_name.as_str()).strong());
             ui.label(theme::weak(ui, format!("sequence {}", r.byok.sequence)));
-            if ui.small_button("📋 Copy JSON").clicked() {
+            if ui.small_button("🗐 Copy JSON").clicked() {
                 ui.ctx().copy_text(json.clone());
             }
         });

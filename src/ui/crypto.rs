@@ -466,14 +466,11 @@ impl CryptoPanel {
             }
             self.context_ui(ui);
             let busy = self.encrypted.is_pending();
-            if ui
-                .add_enabled(
-                    key.is_some() && !busy,
-                    egui::Button::new(RichText::new("Encrypt").strong()),
-                )
-                .clicked()
-                && let Some(key) = key
-            {
+            let clicked = ui
+                .horizontal(|ui| ui.add_enabled(key.is_some() && !busy, theme::primary("Encrypt")))
+                .inner
+                .clicked();
+            if clicked && let Some(key) = key {
                 let from_file = self
                     .plain_file
                     .as_ref()
@@ -508,7 +505,7 @@ impl CryptoPanel {
                 )
                 .accessible_name("Ciphertext (base64)");
                 ui.horizontal(|ui| {
-                    if ui.button("📋 Copy ciphertext").clicked() {
+                    if ui.button("🗐 Copy ciphertext").clicked() {
                         actions.push(Action::Copy(out.blob_b64.clone()));
                         actions.push(Action::Notify("Ciphertext copied".into()));
                     }
@@ -560,10 +557,7 @@ impl CryptoPanel {
                 ui.radio_value(&mut self.data_key_spec, DataKeySpec::Aes128, "AES_128");
                 let busy = self.data_key.is_pending();
                 if ui
-                    .add_enabled(
-                        key.is_some() && !busy,
-                        egui::Button::new(RichText::new("Generate data key").strong()),
-                    )
+                    .add_enabled(key.is_some() && !busy, theme::primary("Generate data key"))
                     .clicked()
                     && let Some(key) = key
                 {
@@ -605,7 +599,7 @@ impl CryptoPanel {
                         .selectable(true),
                 );
                 ui.horizontal(|ui| {
-                    if ui.button("📋 Copy CiphertextBlob").clicked() {
+                    if ui.button("🗐 Copy CiphertextBlob").clicked() {
                         actions.push(Action::Copy(dk.blob_b64.clone()));
                         actions.push(Action::Notify("CiphertextBlob copied".into()));
                     }
@@ -663,10 +657,7 @@ impl CryptoPanel {
             });
             ui.horizontal(|ui| {
                 if ui
-                    .add_enabled(
-                        !self.decrypted.is_pending(),
-                        egui::Button::new(RichText::new("Decrypt").strong()),
-                    )
+                    .add_enabled(!self.decrypted.is_pending(), theme::primary("Decrypt"))
                     .clicked()
                     && let Some(a) = self.decrypt_action()
                 {
@@ -844,13 +835,11 @@ fn material_line(ui: &mut Ui, what: &str, id: KeyMaterialId) {
         .on_hover_text(id.to_string());
     });
     ui.add(
-        egui::Label::new(
-            theme::weak(ui, format!("KeyMaterialId {id}"))
-                .monospace()
-                .small(),
-        )
-        .wrap(),
-    );
+        egui::Label::new(RichText::new(id.to_string()).monospace().small())
+            .wrap()
+            .selectable(true),
+    )
+    .on_hover_text("KeyMaterialId");
 }
 
 fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {

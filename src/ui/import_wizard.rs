@@ -392,17 +392,23 @@ impl ImportWizard {
                     Step::Options,
                     Step::Result,
                 ] {
-                    let active = s == self.step;
-                    let done = s < self.step;
-                    let text = RichText::new(s.title()).strong();
-                    let text = if active {
-                        text.color(Color32::WHITE).background_color(theme::BLUE)
-                    } else if done {
-                        theme::colored(ui, s.title(), theme::GREEN).strong()
+                    let style = if s == self.step {
+                        theme::BadgeStyle {
+                            fill: theme::BLUE,
+                            text: Color32::WHITE,
+                        }
+                    } else if s < self.step {
+                        theme::BadgeStyle {
+                            fill: theme::GREEN,
+                            text: Color32::WHITE,
+                        }
                     } else {
-                        theme::weak(ui, s.title())
+                        theme::BadgeStyle {
+                            fill: theme::SLATE.gamma_multiply(0.6),
+                            text: Color32::WHITE,
+                        }
                     };
-                    ui.label(text);
+                    theme::badge(ui, s.title(), style);
                     if s != Step::Result {
                         ui.label(theme::weak(ui, "›"));
                     }
@@ -414,6 +420,8 @@ impl ImportWizard {
                 .max_height(max_h)
                 .auto_shrink([false, true])
                 .show(ui, |ui| {
+                    // Room for the scroll bar: nothing runs under it.
+                    ui.set_max_width(ui.available_width() - 18.0);
                     match self.step {
                         Step::Parameters => self.parameters_ui(ui, &key, now, &mut actions),
                         Step::Material => self.material_ui(ui, &key, &mut actions),
@@ -471,7 +479,7 @@ impl ImportWizard {
                 "Weak hash: SHA-1. Only for HSMs that cannot do SHA-256.",
             ),
         ] {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.add_enabled_ui(!busy, |ui| {
                     ui.radio_value(&mut self.algorithm, alg, alg.as_str())
                 });
@@ -483,7 +491,7 @@ impl ImportWizard {
                 });
             });
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.add_enabled(false, egui::RadioButton::new(false, "RSAES_PKCS1_V1_5"));
             ui.label(theme::colored(
                 ui,
@@ -516,7 +524,7 @@ impl ImportWizard {
             "Get new import parameters"
         };
         if ui
-            .add_enabled(!busy && key.state != KeyState::PendingDeletion, egui::Button::new(RichText::new(label).strong()))
+            .add_enabled(!busy && key.state != KeyState::PendingDeletion, theme::primary(label))
             .on_hover_text("GetParametersForImport: a fresh RSA key pair and an import token valid for 24 hours")
             .clicked()
         {
@@ -714,9 +722,7 @@ impl ImportWizard {
                 if ui
                     .add_enabled(
                         !busy,
-                        egui::Button::new(
-                            RichText::new("Generate 32 random bytes and wrap them").strong(),
-                        ),
+                        theme::primary("Generate 32 random bytes and wrap them"),
                     )
                     .clicked()
                     && let Some(p) = &self.params
@@ -997,10 +1003,7 @@ impl ImportWizard {
                                 && self.params_spec == Some((self.algorithm, self.spec))
                         });
                         if ui
-                            .add_enabled(
-                                ready && !busy,
-                                egui::Button::new(RichText::new("Next ›").strong()),
-                            )
+                            .add_enabled(ready && !busy, theme::primary("Next ›"))
                             .clicked()
                         {
                             self.step = Step::Material;
@@ -1012,10 +1015,7 @@ impl ImportWizard {
                             _ => self.wrapped().is_some(),
                         };
                         if ui
-                            .add_enabled(
-                                ready && !busy,
-                                egui::Button::new(RichText::new("Next ›").strong()),
-                            )
+                            .add_enabled(ready && !busy, theme::primary("Next ›"))
                             .clicked()
                         {
                             if self.source == Source::WrappedFile && self.wrapped().is_none() {
@@ -1038,7 +1038,7 @@ impl ImportWizard {
                     }
                     Step::Options => {
                         if ui
-                            .add_enabled(!busy, egui::Button::new(RichText::new("Import").strong()))
+                            .add_enabled(!busy, theme::primary("Import"))
                             .on_hover_text("ImportKeyMaterial")
                             .clicked()
                             && let Some(req) = self.request(key)
@@ -1121,7 +1121,7 @@ fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Actio
                 ui.label(theme::weak(ui, format!("{}. {what}", i + 1)));
                 ui.horizontal(|ui| {
                     if ui
-                        .small_button("📋")
+                        .small_button("🗐")
                         .on_hover_text("Copy this command")
                         .accessible_name(format!("Copy OpenSSL command {}", i + 1))
                         .clicked()

@@ -156,7 +156,7 @@ impl KeyDetail {
             ui.label(theme::weak(ui, "ARN"));
             ui.add(egui::Label::new(RichText::new(key.arn.as_str()).monospace()).selectable(true));
             if ui
-                .button("📋 Copy ARN")
+                .button("🗐 Copy ARN")
                 .on_hover_text("Copy the key ARN")
                 .clicked()
             {
@@ -280,10 +280,12 @@ impl KeyDetail {
                 actions.push(self.run("Disable key", Job::SetEnabled { key: key.id, enabled: false }));
             }
             let rotate_ok = key.rotate_check.is_ok();
-            let rotate = ui.add_enabled(
-                !busy && rotate_ok,
-                egui::Button::new(RichText::new("⟳ Rotate now").strong()),
-            );
+            let rotate_button = if rotate_ok {
+                theme::primary("⟳ Rotate now")
+            } else {
+                egui::Button::new("⟳ Rotate now")
+            };
+            let rotate = ui.add_enabled(!busy && rotate_ok, rotate_button);
             let rotate = match &key.rotate_check {
                 Ok(()) => rotate.on_hover_text(
                     "Make the pending material current (RotateKeyOnDemand, Ctrl+R). The rotation completes in the background.",
@@ -374,13 +376,13 @@ impl KeyDetail {
                 .resizable(false)
                 .vscroll(false)
                 .cell_layout(Layout::left_to_right(Align::Center))
-                .column(Column::exact(104.0))
-                .column(Column::remainder().at_least(110.0).clip(true))
-                .column(Column::exact(178.0))
+                .column(Column::exact(100.0))
+                .column(Column::remainder().at_least(90.0).clip(true))
+                .column(Column::exact(176.0))
                 .column(Column::exact(128.0))
-                .column(Column::exact(126.0))
+                .column(Column::exact(118.0))
                 .column(Column::exact(104.0))
-                .column(Column::exact(178.0))
+                .column(Column::exact(170.0))
                 .max_scroll_height(table_height)
                 .header(26.0, |mut h| {
                     for title in [
@@ -414,7 +416,7 @@ impl KeyDetail {
                                 )
                                 .on_hover_text(m.id.to_string());
                                 if ui
-                                    .small_button("📋")
+                                    .small_button("🗐")
                                     .on_hover_text("Copy the full KeyMaterialId")
                                     .accessible_name(format!("Copy key material ID {}", m.short))
                                     .clicked()

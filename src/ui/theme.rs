@@ -238,6 +238,16 @@ pub fn weak(ui: &Ui, text: impl Into<String>) -> RichText {
     RichText::new(text).color(c)
 }
 
+/// The primary action of a screen: filled in the accent colour.
+pub fn primary(text: &str) -> egui::Button<'static> {
+    egui::Button::new(
+        RichText::new(text.to_owned())
+            .strong()
+            .color(Color32::WHITE),
+    )
+    .fill(BLUE)
+}
+
 /// A card-like frame for sections.
 pub fn card(ui: &Ui) -> egui::Frame {
     egui::Frame::group(ui.style())

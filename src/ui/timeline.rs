@@ -177,6 +177,24 @@ impl Timeline {
                 self.range = None;
                 (t0, t1) = fit;
             }
+            for (label, days) in [
+                ("90 d", 90.0),
+                ("7 d", 7.0),
+                ("1 d", 1.0),
+                ("1 h", 1.0 / 24.0),
+            ] {
+                if ui
+                    .small_button(label)
+                    .on_hover_text(format!("Show the last {label} up to now"))
+                    .accessible_name(format!("Show the last {label}"))
+                    .clicked()
+                {
+                    let span = days * DAY;
+                    let now_ms = now.millis() as f64;
+                    (t0, t1) = (now_ms - span, now_ms + span * 0.12);
+                    self.range = Some((t0, t1));
+                }
+            }
             if ui
                 .add_enabled(self.cursor.is_some(), egui::Button::new("Now"))
                 .on_hover_text("Move the cursor back to now")
@@ -184,20 +202,22 @@ impl Timeline {
             {
                 self.cursor = None;
             }
-            ui.add_space(12.0);
-            legend(ui);
         });
-        ui.label(theme::weak(
-            ui,
-            "Drag the amber cursor (or click) to see the key at any past instant · drag to pan · Ctrl+scroll to zoom",
-        ));
+        ui.horizontal_wrapped(|ui| {
+            legend(ui);
+            ui.add_space(12.0);
+            ui.label(theme::weak(
+                ui,
+                "Drag the amber cursor (or click) for any past instant · drag to pan · Ctrl+scroll to zoom",
+            ));
+        });
 
         // Canvas.
         let lanes = history.lanes.len().max(1);
-        let height = AXIS_H + EVENTS_H + lanes as f32 * (LANE_H + LANE_GAP) + 6.0;
+        let height = AXIS_H + EVENTS_H + lanes as f32 * (LANE_H + LANE_GAP) + 24.0;
         let width = ui.available_width().max(320.0);
         let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click_and_drag());
-        let response = response.accessible_name("Material timeline");
+        let response = response.accessible_name("Material timeline chart");
         let plot = Rect::from_min_max(pos2(rect.left() + GUTTER, rect.top()), rect.max);
         let span = (t1 - t0).max(1.0);
         let (v0, vspan) = (t0, span);
@@ -288,14 +308,17 @@ impl Timeline {
                 [pos2(x, rect.top() + AXIS_H - 6.0), pos2(x, rect.bottom())],
                 Stroke::new(1.0, faint),
             );
-            let label = tick_label(Timestamp::from_millis(tick as i64), step);
-            painter.text(
-                pos2(x + 3.0, rect.top() + 6.0),
-                Align2::LEFT_TOP,
-                label,
-                small_font.clone(),
-                ink,
-            );
+            // A label that would run off the right edge is left out.
+            if x + 80.0 < plot.right() {
+                let label = tick_label(Timestamp::from_millis(tick as i64), step);
+                painter.text(
+                    pos2(x + 3.0, rect.top() + 6.0),
+                    Align2::LEFT_TOP,
+                    label,
+                    small_font.clone(),
+                    ink,
+                );
+            }
             tick += step;
         }
         painter.line_segment(
@@ -484,13 +507,16 @@ impl Timeline {
                         [pos2(x, top - 3.0), pos2(x, top + LANE_H + 3.0)],
                         Stroke::new(3.0, theme::RED),
                     );
-                    painter.text(
-                        pos2(x + 4.0, top - 2.0),
-                        Align2::LEFT_TOP,
-                        "ValidTo",
-                        small_font.clone(),
-                        theme::RED,
-                    );
+                    // The flag goes on whichever side has room.
+                    let (anchor, at) = if x + 70.0 < plot.right() {
+                        (Align2::LEFT_TOP, pos2(x + 5.0, top + 2.0))
+                    } else {
+                        (Align2::RIGHT_TOP, pos2(x - 5.0, top + 2.0))
+                    };
+                    let galley_rect =
+                        painter.text(at, anchor, "ValidTo", small_font.clone(), Color32::WHITE);
+                    painter.rect_filled(galley_rect.expand(2.0), CornerRadius::same(3), theme::RED);
+                    painter.text(at, anchor, "ValidTo", small_font.clone(), Color32::WHITE);
                     if pointer
                         .is_some_and(|p| (p.x - x).abs() < 6.0 && p.y > top && p.y < top + LANE_H)
                     {
@@ -522,8 +548,8 @@ impl Timeline {
                 Stroke::new(2.0, now_color),
             );
             painter.text(
-                pos2(xn - 4.0, rect.top() + AXIS_H + 2.0),
-                Align2::RIGHT_TOP,
+                pos2(xn - 5.0, rect.bottom() - 3.0),
+                Align2::RIGHT_BOTTOM,
                 "now",
                 body_font.clone(),
                 now_color,

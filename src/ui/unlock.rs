@@ -250,7 +250,7 @@ impl UnlockScreen {
         let clicked = ui
             .add_enabled(
                 !busy,
-                egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(140.0, 32.0)),
+                theme::primary(label).min_size(egui::vec2(140.0, 32.0)),
             )
             .clicked();
         if (clicked || submit) && !busy {
@@ -312,7 +312,7 @@ impl UnlockScreen {
         if ui
             .add_enabled(
                 !busy,
-                egui::Button::new(RichText::new("🎓 Open training demo").strong()).min_size(egui::vec2(200.0, 32.0)),
+                theme::primary("🎓 Open training demo").min_size(egui::vec2(200.0, 32.0)),
             )
             .on_hover_text("Creates a throwaway store in a temporary folder; it is deleted when you lock or quit.")
             .clicked()
