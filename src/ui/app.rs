@@ -521,8 +521,7 @@ impl ConsoleApp {
                         .dropped_files
                         .iter()
                         .map(|f| f.path().to_path_buf())
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .next()
+                        .find(|p| !p.as_os_str().is_empty())
                 });
                 if let Some(p) = dropped {
                     self.unlock.set_path(p);
