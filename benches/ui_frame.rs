@@ -191,10 +191,13 @@ fn measure(n: usize, frames: usize) -> Figures {
         assert!(Instant::now() < deadline, "the store never opened");
     }
     // Let the timeline read the audit trail and every cache fill.
-    let warm = Instant::now();
-    while warm.elapsed() < Duration::from_secs(3) {
+    while !app.timeline_ready() {
         run(&mut app);
         std::thread::sleep(Duration::from_millis(10));
+        assert!(Instant::now() < deadline, "the timeline never loaded");
+    }
+    for _ in 0..60 {
+        run(&mut app);
     }
     let mut ui_ms = Vec::with_capacity(frames);
     let mut total_ms = Vec::with_capacity(frames);

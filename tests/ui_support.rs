@@ -77,6 +77,7 @@ pub fn wait_part(h: &mut App<'_>, part: &str) {
 #[track_caller]
 pub fn click(h: &mut App<'_>, label: &str) {
     wait_label(h, label);
+    settle_node(h, label);
     h.get_by_label(label).click();
     // Press and release, then a frame for the action to apply and one for a
     // new window or popup to lay itself out.
@@ -132,8 +133,22 @@ pub fn settle(h: &mut App<'_>) {
 #[track_caller]
 pub fn click_first(h: &mut App<'_>, label: &str) {
     wait_label(h, label);
+    settle_node(h, label);
     h.get_all_by_label(label).next().expect("a node").click();
     for _ in 0..4 {
         h.step();
+    }
+}
+
+/// Steps until the first node labelled `label` stops moving (a window that
+/// grew re-centres itself over a frame or two).
+pub fn settle_node(h: &mut App<'_>, label: &str) {
+    let rect = |h: &App<'_>| h.get_all_by_label(label).next().map(|n| n.rect());
+    for _ in 0..30 {
+        let before = rect(h);
+        h.step();
+        if rect(h) == before {
+            return;
+        }
     }
 }

@@ -174,6 +174,11 @@ impl ConsoleApp {
         matches!(self.phase, Phase::Open) && self.ws.view.is_some()
     }
 
+    /// Whether the key detail shows its timeline (the audit trail was read).
+    pub fn timeline_ready(&self) -> bool {
+        self.ws.detail.timeline.has_history()
+    }
+
     /// The latest view of the store.
     pub fn view(&self) -> Option<&Arc<StoreView>> {
         self.ws.view.as_ref()

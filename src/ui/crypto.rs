@@ -413,13 +413,19 @@ impl CryptoPanel {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Encrypt data").strong().size(17.0));
-            ui.add(
-                egui::TextEdit::multiline(&mut *self.plaintext)
-                    .desired_rows(3)
-                    .desired_width(f32::INFINITY)
-                    .hint_text("text to encrypt (up to 4096 bytes)"),
-            )
-            .accessible_name("Plaintext");
+            let field = ui
+                .add(
+                    egui::TextEdit::multiline(&mut *self.plaintext)
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY)
+                        .hint_text("text to encrypt (up to 4096 bytes)"),
+                )
+                .accessible_name("Plaintext");
+            // Plaintext is not kept in the undo history.
+            if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), field.id) {
+                state.clear_undoer();
+                state.store(ui.ctx(), field.id);
+            }
             ui.horizontal(|ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut self.plain_file_path)

@@ -415,10 +415,12 @@ impl ImportWizard {
                 }
             });
             ui.separator();
-            let max_h = (ctx.content_rect().height() - 220.0).max(240.0);
+            // A dialog of constant size: Back and Next stay where they are.
+            let height = (ctx.content_rect().height() - 220.0).clamp(240.0, 640.0);
             egui::ScrollArea::vertical()
-                .max_height(max_h)
-                .auto_shrink([false, true])
+                .max_height(height)
+                .min_scrolled_height(height)
+                .auto_shrink([false, false])
                 .show(ui, |ui| {
                     // Room for the scroll bar: nothing runs under it.
                     ui.set_max_width(ui.available_width() - 18.0);
@@ -524,7 +526,7 @@ impl ImportWizard {
             "Get new import parameters"
         };
         if ui
-            .add_enabled(!busy && key.state != KeyState::PendingDeletion, theme::primary(label))
+            .add_enabled(!busy, theme::primary(label))
             .on_hover_text("GetParametersForImport: a fresh RSA key pair and an import token valid for 24 hours")
             .clicked()
         {

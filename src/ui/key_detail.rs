@@ -263,21 +263,19 @@ impl KeyDetail {
         // Actions.
         ui.add_space(4.0);
         ui.horizontal_wrapped(|ui| {
-            let can_toggle = matches!(key.state, KeyState::Enabled | KeyState::Disabled);
-            if key.state == KeyState::Disabled || (!can_toggle && !key.enabled_flag) {
-                if ui
-                    .add_enabled(!busy && can_toggle, egui::Button::new("Enable key"))
-                    .on_disabled_hover_text("Only an enabled or disabled key can be switched")
-                    .clicked()
-                {
-                    actions.push(self.run("Enable key", Job::SetEnabled { key: key.id, enabled: true }));
-                }
-            } else if ui
-                .add_enabled(!busy && can_toggle, egui::Button::new("Disable key"))
-                .on_disabled_hover_text("Only an enabled or disabled key can be switched")
+            // The engine decides whether the switch is allowed (a key pending
+            // import or deletion refuses both); its answer shows inline.
+            let (label, enable) = if key.enabled_flag {
+                ("Disable key", false)
+            } else {
+                ("Enable key", true)
+            };
+            if ui
+                .add_enabled(!busy, egui::Button::new(label))
+                .on_hover_text(if enable { "EnableKey" } else { "DisableKey" })
                 .clicked()
             {
-                actions.push(self.run("Disable key", Job::SetEnabled { key: key.id, enabled: false }));
+                actions.push(self.run(label, Job::SetEnabled { key: key.id, enabled: enable }));
             }
             let rotate_ok = key.rotate_check.is_ok();
             let rotate_button = if rotate_ok {
@@ -302,12 +300,8 @@ impl KeyDetail {
             }
             if key.origin == Origin::External
                 && ui
-                    .add_enabled(
-                        !busy && key.state != KeyState::PendingDeletion,
-                        egui::Button::new("📥 Import key material…"),
-                    )
+                    .add_enabled(!busy, egui::Button::new("📥 Import key material…"))
                     .on_hover_text("GetParametersForImport, wrap, ImportKeyMaterial (Ctrl+I)")
-                    .on_disabled_hover_text("A key pending deletion accepts no material")
                     .clicked()
             {
                 actions.push(Action::OpenImportWizard { key: key.id, reimport: None });
@@ -508,10 +502,7 @@ impl KeyDetail {
                                         });
                                     }
                                 } else if ui
-                                    .add_enabled(
-                                        !busy && key.state != KeyState::PendingDeletion,
-                                        egui::Button::new("Reimport…"),
-                                    )
+                                    .add_enabled(!busy, egui::Button::new("Reimport…"))
                                     .accessible_name(format!("Reimport key material {}", m.short))
                                     .on_hover_text("Import this same material again")
                                     .clicked()
@@ -529,7 +520,8 @@ impl KeyDetail {
     }
 
     fn metadata_ui(&mut self, ui: &mut Ui, key: &KeyView, busy: bool, actions: &mut Vec<Action>) {
-        let editable = key.state != KeyState::PendingDeletion && !busy;
+        // The engine refuses changes to a key pending deletion; it says so inline.
+        let editable = !busy;
         ui.label(RichText::new("Aliases").strong());
         if key.aliases.is_empty() {
             ui.label(theme::weak(ui, "No aliases."));

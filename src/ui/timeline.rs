@@ -73,6 +73,11 @@ impl Timeline {
         }
     }
 
+    /// Whether the history of a key has been derived (the chart is drawn).
+    pub fn has_history(&self) -> bool {
+        self.history.is_some()
+    }
+
     /// Records read elsewhere (the audit tab) are shared.
     pub fn offer_records(&mut self, records: &Arc<Vec<AuditRecord>>, sequence: u64) {
         if sequence >= self.records_seq {

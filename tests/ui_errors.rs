@@ -1,0 +1,120 @@
+//! Engine errors show inline where the action was taken, in plain words with
+//! the AWS exception name: in the wizard step that caused them, and under the
+//! key's actions. The console lets the engine decide, it does not guess.
+
+#[path = "ui_support.rs"]
+mod support;
+
+use byok::kms::{KeyState, ManualClock};
+use support::*;
+
+#[test]
+fn errors_show_in_the_step_that_caused_them() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    click(&mut h, "➕ New key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let key = h.state().selected_key().expect("a key");
+
+    // The engine refuses to disable a key that is pending import.
+    click(&mut h, "Disable key");
+    wait_label(&mut h, "Disable key failed:");
+    assert!(shows(&h, "KMSInvalidStateException"));
+    assert!(shows(&h, "⚠ The key is not in a state that allows this."));
+
+    click(&mut h, "📥 Import key material…");
+    click(&mut h, "Get import parameters");
+    wait_label(&mut h, "Import parameters ready");
+    click(&mut h, "Next ›");
+
+    // A path that does not exist: said in step 2, nothing imported.
+    let missing = dir.path().join("nowhere.bin");
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &missing.display().to_string(),
+    );
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "⚠ The file could not be read.");
+    assert!(
+        shows(&h, "Where is the wrapped key material?"),
+        "still step 2"
+    );
+
+    // Bytes that are not material wrapped under this key pair: the import
+    // fails and the wizard goes back to step 2 with the engine's words.
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, [7u8; 512]).unwrap();
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &junk.display().to_string(),
+    );
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    click(&mut h, "Import");
+    wait_label(&mut h, "InvalidCiphertextException");
+    assert!(
+        shows(&h, "Where is the wrapped key material?"),
+        "back in step 2"
+    );
+    assert!(shows_part(&h, "could not be decrypted or unwrapped"));
+    click(&mut h, "Cancel");
+
+    // A key pending deletion: GetParametersForImport is refused in step 1.
+    click(&mut h, "🗑 Schedule deletion…");
+    click(&mut h, "Schedule deletion");
+    wait_for(&mut h, "Pending deletion", |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::PendingDeletion)
+    });
+    click(&mut h, "📥 Import key material…");
+    click(&mut h, "Get import parameters");
+    wait_label(&mut h, "KMSInvalidStateException");
+    assert!(shows_part(&h, "is pending deletion."));
+    assert!(shows(&h, "Wrapping algorithm"), "step 1");
+    click(&mut h, "Cancel");
+
+    // Cancel deletion brings it back (PendingImport: it never had material).
+    click(&mut h, "Cancel deletion");
+    wait_for(&mut h, "deletion cancelled", |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::PendingImport)
+    });
+}
+
+#[test]
+fn the_filter_and_sorting_of_the_key_list() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    wait_label(&mut h, "9 keys");
+    type_into(&mut h, "Filter keys", "legacy");
+    wait_label(&mut h, "1 of 9 keys");
+    assert!(shows(&h, "alias/legacy-export"));
+    type_into(&mut h, "Filter keys", "EXTERNAL");
+    wait_label(&mut h, "8 of 9 keys");
+    type_into(&mut h, "Filter keys", "");
+    wait_label(&mut h, "9 keys");
+    // Sorting by cost, twice: descending puts the $3 keys first.
+    click(&mut h, "Sort by Cost");
+    click(&mut h, "Sort by Cost");
+    let labels: Vec<String> = {
+        use egui_kittest::kittest::Queryable;
+        h.query_all_by_label_contains("$")
+            .filter_map(|n| n.value())
+            .filter(|v| v.len() <= 3)
+            .collect()
+    };
+    assert_eq!(labels.first().map(String::as_str), Some("$3"), "{labels:?}");
+    assert_eq!(labels.last().map(String::as_str), Some("$1"), "{labels:?}");
+}
