@@ -70,6 +70,9 @@ fn screenshots_of_the_main_screens() {
     click(&mut h, "🎓 Open training demo");
     wait_for(&mut h, "the training store", |h| h.state().is_ready());
     clock.advance(Duration::from_secs(2));
+    // Let the "Training store ready" notice fade before the pictures.
+    std::thread::sleep(Duration::from_millis(5200));
+    h.step();
 
     // Keys: the key with many rotations, its materials and timeline.
     click_first(&mut h, "alias/payments-master");
@@ -102,6 +105,16 @@ fn screenshots_of_the_main_screens() {
     wait_part(&mut h, "Rotation in progress");
     click(&mut h, "Show the last 1 d");
     shoot(&mut h, "rotation");
+    // The engine completes it when its clock passes the delay: the table
+    // animates the move to CURRENT / NON_CURRENT.
+    clock.advance(Duration::from_millis(
+        byok::ui::demo::DEMO_ROTATION_DELAY_MS,
+    ));
+    wait_part(&mut h, "Rotation complete");
+    let image = h.render().expect("render");
+    image
+        .save(assets().join("screenshot-rotation-complete.png"))
+        .expect("write png");
 
     // The import wizard, parameters ready.
     click_first(&mut h, "alias/new-partner");

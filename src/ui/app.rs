@@ -866,7 +866,12 @@ impl ConsoleApp {
                     egui::Frame::popup(ui.style())
                         .fill(theme::BLUE)
                         .show(ui, |ui| {
-                            ui.label(RichText::new(text.as_str()).color(Color32::WHITE).strong());
+                            ui.add(
+                                egui::Label::new(
+                                    RichText::new(text.as_str()).color(Color32::WHITE).strong(),
+                                )
+                                .wrap_mode(egui::TextWrapMode::Extend),
+                            );
                         });
                 }
             });

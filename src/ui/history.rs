@@ -258,6 +258,37 @@ pub struct StateAt {
     pub rotating: bool,
 }
 
+impl StateAt {
+    /// The key as the engine has it now (the view model).
+    pub fn from_view(key: &KeyView, now: Timestamp) -> StateAt {
+        let materials = key
+            .materials
+            .iter()
+            .map(|m| MaterialAt {
+                id: m.id,
+                role: Role::from_state(m.state),
+                presence: match (m.import_state, m.valid_to) {
+                    (crate::kms::ImportState::Imported, _) => Presence::Imported,
+                    (_, Some(v)) if v <= now => Presence::Expired,
+                    _ => Presence::Deleted,
+                },
+            })
+            .collect();
+        StateAt {
+            at: now,
+            existed: true,
+            key_state: key.state,
+            current: key
+                .materials
+                .iter()
+                .find(|m| m.state == KeyMaterialState::Current)
+                .map(|m| m.id),
+            materials,
+            rotating: key.rotation_started.is_some(),
+        }
+    }
+}
+
 /// Everything the timeline draws for one key.
 #[derive(Clone, Debug)]
 pub struct KeyHistory {

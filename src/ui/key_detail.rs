@@ -228,6 +228,39 @@ impl KeyDetail {
             KeyState::Enabled => {}
         }
 
+        // A rotation the engine just completed: said in place of the
+        // in-progress banner while the table animates, so nothing jumps.
+        if key.rotation_started.is_none()
+            && let Some(t) = transitions
+                .iter()
+                .find(|t| t.key == key.id && t.progress() < 1.0)
+        {
+            theme::note_box(ui, theme::GREEN, |ui| {
+                ui.label(
+                    RichText::new(format!(
+                        "✔ Rotation complete: {}… is now CURRENT",
+                        t.to.short()
+                    ))
+                    .strong()
+                    .size(17.0),
+                );
+                ui.label(match t.from {
+                    Some(from) => format!(
+                        "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
+                        from.short(),
+                        t.to.short()
+                    ),
+                    None => format!("New ciphertext uses {}….", t.to.short()),
+                });
+                ui.add(
+                    egui::ProgressBar::new(1.0)
+                        .desired_height(8.0)
+                        .fill(theme::GREEN),
+                );
+            });
+            ui.ctx().request_repaint();
+        }
+
         // Rotation in progress.
         if let Some(started) = key.rotation_started {
             let pending = key

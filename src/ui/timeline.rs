@@ -591,8 +591,11 @@ impl Timeline {
         }
 
         // The key as it was at the cursor.
-        let at = self.cursor.unwrap_or(now);
-        let state = history.state_at(at);
+        // The past comes from the trail; the present from the engine itself.
+        let state = match self.cursor {
+            Some(at) => history.state_at(at),
+            None => StateAt::from_view(key, now),
+        };
         state_at_ui(ui, &state, now, self.cursor.is_some());
         actions
     }
