@@ -48,7 +48,7 @@ fn frames_keep_coming_while_another_thread_holds_the_vault() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(frames >= 20, "only {frames} frames in 1.2 s");
+    assert!(frames >= 10, "only {frames} frames in 1.2 s");
     assert!(
         slowest < Duration::from_millis(400),
         "a frame took {slowest:?} while the vault was held: the UI thread waited"

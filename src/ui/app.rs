@@ -133,7 +133,9 @@ impl ConsoleApp {
     /// The console on an `egui::Context` (tests and benchmarks drive it
     /// without a window).
     pub fn with_context(ctx: egui::Context, mut config: AppConfig, prefs: Prefs) -> Self {
+        // The store opened last, unless BYOK_STORE names one explicitly.
         if config.load_preferences
+            && std::env::var_os(crate::store::env::STORE_VAR).is_none()
             && let Some(last) = prefs.last_store.clone()
         {
             config.store_path = Some(last);
