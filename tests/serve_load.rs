@@ -52,6 +52,7 @@ struct Tally {
     acknowledged: HashMap<&'static str, u64>,
     sent: u64,
     answered: u64,
+    reconnects: u64,
     failures: Vec<String>,
 }
 
@@ -72,7 +73,7 @@ async fn client_loop(mut c: Client, key: String, deadline: Instant, seed: u64) -
         let mut plaintext = vec![0u8; len];
         rng.fill_bytes(&mut plaintext);
         // Encrypt, or GenerateDataKey, then Decrypt what came back.
-        let (op, body) = if i % 2 == 0 {
+        let (op, body) = if i.is_multiple_of(2) {
             (
                 "Encrypt",
                 json!({"KeyId": key, "Plaintext": B64.encode(&plaintext), "EncryptionContext": {"n": i.to_string()}}),
@@ -137,6 +138,7 @@ async fn client_loop(mut c: Client, key: String, deadline: Instant, seed: u64) -
             fail(&mut t, format!("Decrypt of {op} output did not round-trip"));
         }
     }
+    t.reconnects = c.reconnects;
     t
 }
 
@@ -185,6 +187,7 @@ async fn sustained_load_loses_nothing_and_every_call_is_audited() {
         let t = t.await.unwrap();
         total.sent += t.sent;
         total.answered += t.answered;
+        total.reconnects += t.reconnects;
         total.failures.extend(t.failures);
         for (op, n) in t.acknowledged {
             *total.acknowledged.entry(op).or_default() += n;
@@ -206,6 +209,10 @@ async fn sustained_load_loses_nothing_and_every_call_is_audited() {
         total.failures.len()
     );
     assert_eq!(total.sent, total.answered, "every request was answered");
+    assert_eq!(
+        total.reconnects, 0,
+        "the endpoint kept every connection alive"
+    );
     assert_eq!(acknowledged, total.answered, "every answer was a 200");
     assert!(acknowledged > 0);
     let served = endpoint.requests_served();

@@ -45,12 +45,12 @@ export BYOK_STORE="$work/store.byok" BYOK_PASSPHRASE="interop-$$" BYOK_INSECURE_
 ROTATION_DELAY_MS=4000
 creds=$("$BYOK_BIN" serve --rotation-delay-ms "$ROTATION_DELAY_MS" --show-credentials)
 eval "$creds"
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION
 expect_match "$AWS_ACCESS_KEY_ID" '^BYOK[A-Z2-7]{16}$' "--show-credentials prints an access key id"
 expect_eq "${#AWS_SECRET_ACCESS_KEY}" 40 "--show-credentials prints a 40-character secret"
 # Nothing from the user's own AWS setup.
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" AWS_DEFAULT_OUTPUT=json
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KMS 2>/dev/null || true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KMS 2>/dev/null || true
 
 "$BYOK_BIN" serve --port 0 >serve.out 2>serve.err &
 server_pid=$!

@@ -39,7 +39,7 @@ pub const DEFAULT_PORT: u16 = 8600;
 #[command(
     name = "byok serve",
     about = "Serve the store through the AWS KMS JSON protocol (SigV4-signed, loopback by default)",
-    after_help = "Point the AWS CLI or an SDK at it:\n  eval \"$(byok serve --show-credentials)\"\n  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION\n  aws --endpoint-url http://127.0.0.1:8600 kms list-keys\n\nThe store and passphrase come from --store / BYOK_STORE and BYOK_PASSPHRASE (or a prompt)."
+    after_help = "Point the AWS CLI or an SDK at it:\n  eval \"$(byok serve --show-credentials)\"\n  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n  aws --endpoint-url http://127.0.0.1:8600 kms list-keys\n\nThe store and passphrase come from --store / BYOK_STORE and BYOK_PASSPHRASE (or a prompt)."
 )]
 struct Args {
     /// The store file (default: BYOK_STORE, then the per-user data folder).
@@ -133,6 +133,7 @@ fn run(args: Args) -> Result<(), String> {
         println!("AWS_ACCESS_KEY_ID={}", c.access_key_id);
         println!("AWS_SECRET_ACCESS_KEY={}", c.secret_str());
         println!("AWS_DEFAULT_REGION={region}");
+        println!("AWS_REGION={region}");
         return vault.close().map_err(|e| e.to_string());
     }
     if args.print_audit {

@@ -110,32 +110,48 @@ impl Answer {
     }
 }
 
-/// One keep-alive connection.
+/// One keep-alive connection; a new one when the server closed it between
+/// requests (moto's server answers HTTP/1.0 and closes after each request).
 pub struct Client {
     pub addr: SocketAddr,
     pub signer: Signer,
     sender: SendRequest<Full<Bytes>>,
+    /// How often the server had closed the connection before a request.
+    pub reconnects: u64,
+}
+
+async fn open(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 impl Client {
     pub async fn connect(addr: SocketAddr, signer: Signer) -> std::io::Result<Client> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         Ok(Client {
             addr,
             signer,
-            sender,
+            sender: open(addr).await?,
+            reconnects: 0,
         })
     }
 
     /// Sends `req` as it is.
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Answer, hyper::Error> {
+        if self.sender.ready().await.is_err() {
+            // Closed by the server after the previous answer: nothing was
+            // sent on it, so nothing is lost by opening another.
+            if let Ok(sender) = open(self.addr).await {
+                self.sender = sender;
+                self.reconnects += 1;
+            }
+        }
         self.sender.ready().await?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status();
