@@ -707,3 +707,101 @@ async fn slow_clients_are_cut_off_while_others_are_served() {
     ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
     f.stop_and_read_audit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_never_takes_the_server_down() {
+    let f = Fixture::start();
+    let addr = f.addr();
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let day = &now[..8];
+    let id = f.signer.access_key_id.clone();
+    let authorizations = [
+        String::new(),
+        "AWS4-HMAC-SHA256".into(),
+        "AWS4-HMAC-SHA256 ".into(),
+        "AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=, Signature=00"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host;;;, Signature=zz"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host;x-missing;HOST;x-amz-date, Signature={}",
+            "0".repeat(64)
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request/extra, SignedHeaders=host, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/19700101/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+            "A".repeat(5000)
+        ),
+        "AWS4-ECDSA-P256-SHA256 Credential=x".into(),
+    ];
+    let dates = [
+        now.clone(),
+        String::new(),
+        "2026".into(),
+        "99999999T999999Z".into(),
+        "20261301T000000Z".into(),
+    ];
+    let mut c = f.client().await;
+    for auth in &authorizations {
+        for date in &dates {
+            let mut req = request(addr, "ListKeys", b"{}");
+            if let Ok(v) = auth.parse() {
+                req.headers_mut().insert("authorization", v);
+            }
+            if let Ok(v) = date.parse() {
+                req.headers_mut().insert("x-amz-date", v);
+            }
+            let a = c.send(req).await.unwrap();
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{auth:?} {date:?}");
+            let (t, _) = a.error();
+            assert!(t.ends_with("Exception"), "{t}");
+        }
+    }
+    // Header values that are not ASCII.
+    let mut req = request(addr, "ListKeys", b"{}");
+    req.headers_mut().insert(
+        "authorization",
+        hyper::header::HeaderValue::from_bytes(b"AWS4-HMAC-SHA256 \xff\xfe").unwrap(),
+    );
+    req.headers_mut().insert(
+        "user-agent",
+        hyper::header::HeaderValue::from_bytes(b"caf\xc3\xa9 \xff").unwrap(),
+    );
+    assert_eq!(c.send(req).await.unwrap().status, StatusCode::BAD_REQUEST);
+    // Raw garbage, a truncated request, a huge header.
+    for garbage in [
+        b"\x00\x01\x02 not http at all\r\n\r\n".to_vec(),
+        b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".to_vec(),
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        [
+            b"POST / HTTP/1.1\r\nX-Big: ".to_vec(),
+            vec![b'a'; 1 << 20],
+            b"\r\n\r\n".to_vec(),
+        ]
+        .concat(),
+    ] {
+        tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(&garbage);
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+        })
+        .await
+        .unwrap();
+    }
+    // Still serving, and the audit trail is whole.
+    ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
+    f.stop_and_read_audit().await;
+}

@@ -357,6 +357,10 @@ async fn serve(
         }
     };
     let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        .keep_alive(true);
     let slots = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
     loop {
         let slot = tokio::select! {
@@ -380,12 +384,7 @@ async fn serve(
             let shared = Arc::clone(&shared);
             service_fn(move |req| handler::handle(req, Arc::clone(&shared), peer))
         };
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(shared.config.header_read_timeout)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = conn.await;
             drop(slot);

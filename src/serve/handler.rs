@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use zeroize::Zeroizing;
 
 use super::endpoint::Shared;
-use super::sigv4::Refusal;
+use super::sigv4::{Refusal, sanitize_key_id};
 use crate::api::{ApiError, Body};
 use crate::kms::{CallSource, Caller};
 
@@ -63,12 +63,7 @@ fn refused(
 /// checked.
 fn claimed_access_key_id(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
-    let id = auth.split("Credential=").nth(1)?.split('/').next()?;
-    let id: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(128)
-        .collect();
+    let id = sanitize_key_id(auth.split("Credential=").nth(1)?.split('/').next()?);
     (!id.is_empty()).then_some(id)
 }
 

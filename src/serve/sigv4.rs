@@ -42,8 +42,8 @@ fn refuse(error_type: &str, message: impl Into<String>, access_key_id: Option<&s
     }
 }
 
-/// A claimed access key id as it may be recorded: printable ASCII, bounded.
-fn sanitize_key_id(id: &str) -> String {
+/// A claimed access key id as it may be recorded: alphanumeric, bounded.
+pub(crate) fn sanitize_key_id(id: &str) -> String {
     id.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(128)
