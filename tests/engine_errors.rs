@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use byok::kms::clock::days;
 use byok::kms::{
-    CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, EncryptionContext,
-    ExpirationModel, ImportType, KeyId, KeyState, Origin, Tag, WrappingAlgorithm, WrappingKeySpec,
+    CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, EncryptionContext, ExpirationModel, ImportType,
+    KeyId, KeyState, Origin, Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 use common::*;
 use rsa::pkcs8::DecodePublicKey;
@@ -15,8 +15,7 @@ use sha2::Sha256;
 
 fn oaep_wrap(public_key_der: &[u8], bytes: &[u8]) -> Vec<u8> {
     let pk = rsa::PublicKey::from_public_key_der(public_key_der).unwrap();
-    pk.oaep_encrypt_with_rng::<Sha256, _>(&mut seeded(9), bytes)
-        .unwrap()
+    pk.oaep_encrypt_with_rng::<Sha256, _>(&mut seeded(9), bytes).unwrap()
 }
 
 // ----- import tokens -----
@@ -127,41 +126,21 @@ fn existing_import_with_unknown_bytes() {
     let (key, _) = h.enabled_external();
     let stranger = h.material();
     let params = h.params(key);
-    let req = h.import_request(
-        key,
-        &params,
-        &stranger,
-        Some(ImportType::ExistingKeyMaterial),
-    );
+    let req = h.import_request(key, &params, &stranger, Some(ImportType::ExistingKeyMaterial));
     let arn = h.arn(key);
     assert_err(
         h.try_import(&req),
         "IncorrectKeyMaterialException",
-        &format!(
-            "The key material in the request is not associated with KMS key {arn}. To import new key material, set ImportType to NEW_KEY_MATERIAL."
-        ),
+        &format!("The key material in the request is not associated with KMS key {arn}. To import new key material, set ImportType to NEW_KEY_MATERIAL."),
     );
     // the default import type for a key that has material is EXISTING
     let req = h.import_request(key, &params, &stranger, None);
-    assert_err_contains(
-        h.try_import(&req),
-        "IncorrectKeyMaterialException",
-        "is not associated with KMS key",
-    );
+    assert_err_contains(h.try_import(&req), "IncorrectKeyMaterialException", "is not associated with KMS key");
     // and EXISTING on a key that never had material
     let fresh = h.create_external();
     let params = h.params(fresh);
-    let req = h.import_request(
-        fresh,
-        &params,
-        &stranger,
-        Some(ImportType::ExistingKeyMaterial),
-    );
-    assert_err_contains(
-        h.try_import(&req),
-        "IncorrectKeyMaterialException",
-        "is not associated with KMS key",
-    );
+    let req = h.import_request(fresh, &params, &stranger, Some(ImportType::ExistingKeyMaterial));
+    assert_err_contains(h.try_import(&req), "IncorrectKeyMaterialException", "is not associated with KMS key");
 }
 
 #[test]
@@ -169,9 +148,7 @@ fn existing_import_whose_id_differs_from_the_given_key_material_id() {
     let mut h = Harness::new();
     let (key, m1) = h.enabled_external();
     let m2 = h.material();
-    let id2 = h
-        .import(key, &m2, Some(ImportType::NewKeyMaterial))
-        .key_material_id;
+    let id2 = h.import(key, &m2, Some(ImportType::NewKeyMaterial)).key_material_id;
     let params = h.params(key);
     let mut req = h.import_request(key, &params, &m1, Some(ImportType::ExistingKeyMaterial));
     req.key_material_id = Some(id2.to_string());
@@ -179,9 +156,7 @@ fn existing_import_whose_id_differs_from_the_given_key_material_id() {
     assert_err(
         h.try_import(&req),
         "IncorrectKeyMaterialException",
-        &format!(
-            "The key material in the request does not match key material {id2} of KMS key {arn}."
-        ),
+        &format!("The key material in the request does not match key material {id2} of KMS key {arn}."),
     );
 }
 
@@ -196,9 +171,7 @@ fn new_import_with_known_bytes() {
     assert_err(
         h.try_import(&req),
         "IncorrectKeyMaterialException",
-        &format!(
-            "The key material in the request is already associated with KMS key {arn} (key material {id1}). To reimport it, set ImportType to EXISTING_KEY_MATERIAL."
-        ),
+        &format!("The key material in the request is already associated with KMS key {arn} (key material {id1}). To reimport it, set ImportType to EXISTING_KEY_MATERIAL."),
     );
 }
 
@@ -207,9 +180,7 @@ fn a_second_pending_material() {
     let mut h = Harness::new();
     let (key, _) = h.enabled_external();
     let m2 = h.material();
-    let pending = h
-        .import(key, &m2, Some(ImportType::NewKeyMaterial))
-        .key_material_id;
+    let pending = h.import(key, &m2, Some(ImportType::NewKeyMaterial)).key_material_id;
     let m3 = h.material();
     let new_id = byok::kms::material::key_material_id(key, &m3);
     let params = h.params(key);
@@ -218,9 +189,7 @@ fn a_second_pending_material() {
     assert_err(
         h.try_import(&req),
         "KMSInvalidStateException",
-        &format!(
-            "New key material (id: {new_id}) cannot be imported into KMS key {arn}, because another key material (id: {pending}) is pending rotation."
-        ),
+        &format!("New key material (id: {new_id}) cannot be imported into KMS key {arn}, because another key material (id: {pending}) is pending rotation."),
     );
 }
 
@@ -311,8 +280,7 @@ fn valid_to_missing_past_too_far_or_not_allowed() {
     // exactly 365 days ahead is allowed
     req.expiration_model = Some(ExpirationModel::KeyMaterialExpires);
     req.valid_to = Some(START.plus(days(365)));
-    h.try_import(&req)
-        .expect("365 days ahead is the limit, not past it");
+    h.try_import(&req).expect("365 days ahead is the limit, not past it");
 }
 
 // ----- rotation -----
@@ -337,11 +305,7 @@ fn rotation_while_one_is_in_progress() {
     h.import(key, &m2, Some(ImportType::NewKeyMaterial));
     h.rotate(key).unwrap();
     let arn = h.arn(key);
-    assert_err(
-        h.rotate(key),
-        "ConflictException",
-        &format!("A rotation of key {arn} is already in progress."),
-    );
+    assert_err(h.rotate(key), "ConflictException", &format!("A rotation of key {arn} is already in progress."));
 }
 
 #[test]
@@ -351,8 +315,7 @@ fn the_twenty_sixth_on_demand_rotation() {
     for i in 0..25 {
         let m = h.material();
         h.import(key, &m, Some(ImportType::NewKeyMaterial));
-        h.rotate(key)
-            .unwrap_or_else(|e| panic!("rotation {}: {e}", i + 1));
+        h.rotate(key).unwrap_or_else(|e| panic!("rotation {}: {e}", i + 1));
         h.finish_rotation();
     }
     assert_eq!(h.kms.key(key).unwrap().on_demand_rotations(), 25);
@@ -363,9 +326,7 @@ fn the_twenty_sixth_on_demand_rotation() {
     assert_err(
         h.rotate(key),
         "LimitExceededException",
-        &format!(
-            "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}"
-        ),
+        &format!("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}"),
     );
     // the cost estimate is capped after the second rotation
     assert_eq!(h.kms.key(key).unwrap().monthly_cost_usd(), 3);
@@ -378,20 +339,11 @@ fn automatic_rotation_switches_are_for_aws_kms_keys_only() {
     let arn = h.arn(key);
     let caller = h.caller.clone();
     let msg = format!("{arn} origin is EXTERNAL which is not valid for this operation.");
-    assert_err(
-        h.kms.enable_key_rotation(&caller, &key.to_string(), None),
-        "UnsupportedOperationException",
-        &msg,
-    );
-    assert_err(
-        h.kms.disable_key_rotation(&caller, &key.to_string()),
-        "UnsupportedOperationException",
-        &msg,
-    );
+    assert_err(h.kms.enable_key_rotation(&caller, &key.to_string(), None), "UnsupportedOperationException", &msg);
+    assert_err(h.kms.disable_key_rotation(&caller, &key.to_string()), "UnsupportedOperationException", &msg);
     let aws = h.create_aws_kms();
     assert_err(
-        h.kms
-            .enable_key_rotation(&caller, &aws.to_string(), Some(89)),
+        h.kms.enable_key_rotation(&caller, &aws.to_string(), Some(89)),
         "ValidationException",
         "1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90",
     );
@@ -405,21 +357,11 @@ fn import_operations_refuse_aws_kms_keys() {
     let caller = h.caller.clone();
     let msg = format!("{arn} origin is AWS_KMS which is not valid for this operation.");
     assert_err(
-        h.kms.get_parameters_for_import(
-            &caller,
-            &key.to_string(),
-            WrappingAlgorithm::RsaesOaepSha256,
-            WrappingKeySpec::Rsa2048,
-        ),
+        h.kms.get_parameters_for_import(&caller, &key.to_string(), WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
         "UnsupportedOperationException",
         &msg,
     );
-    assert_err(
-        h.kms
-            .delete_imported_key_material(&caller, &key.to_string(), None),
-        "UnsupportedOperationException",
-        &msg,
-    );
+    assert_err(h.kms.delete_imported_key_material(&caller, &key.to_string(), None), "UnsupportedOperationException", &msg);
 }
 
 #[test]
@@ -428,12 +370,7 @@ fn pkcs1_v1_5_wrapping_is_refused() {
     let key = h.create_external();
     let caller = h.caller.clone();
     assert_err_contains(
-        h.kms.get_parameters_for_import(
-            &caller,
-            &key.to_string(),
-            WrappingAlgorithm::RsaesPkcs1V15,
-            WrappingKeySpec::Rsa2048,
-        ),
+        h.kms.get_parameters_for_import(&caller, &key.to_string(), WrappingAlgorithm::RsaesPkcs1V15, WrappingKeySpec::Rsa2048),
         "ValidationException",
         "RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported",
     );
@@ -462,9 +399,7 @@ fn deleting_unknown_or_already_deleted_material() {
     assert_err(
         h.delete_material(key, Some(&id.to_string())),
         "KMSInvalidStateException",
-        &format!(
-            "Key material {id} of KMS key {arn} is already deleted (its import state is PENDING_IMPORT)."
-        ),
+        &format!("Key material {id} of KMS key {arn} is already deleted (its import state is PENDING_IMPORT)."),
     );
     let empty = h.create_external();
     let arn = h.arn(empty);
@@ -480,9 +415,7 @@ fn deleting_a_pending_material_removes_it_and_leaves_the_state() {
     let mut h = Harness::new();
     let (key, _) = h.enabled_external();
     let m2 = h.material();
-    let pending = h
-        .import(key, &m2, Some(ImportType::NewKeyMaterial))
-        .key_material_id;
+    let pending = h.import(key, &m2, Some(ImportType::NewKeyMaterial)).key_material_id;
     h.delete_material(key, Some(&pending.to_string())).unwrap();
     let k = h.kms.key(key).unwrap();
     assert_eq!(k.state(), KeyState::Enabled);
@@ -508,9 +441,7 @@ fn key_in(h: &mut Harness, state: KeyState) -> KeyId {
         }
         KeyState::PendingImport => h.delete_material(key, None).unwrap(),
         KeyState::PendingDeletion => {
-            h.kms
-                .schedule_key_deletion(&caller, &key.to_string(), Some(7))
-                .unwrap();
+            h.kms.schedule_key_deletion(&caller, &key.to_string(), Some(7)).unwrap();
         }
     }
     assert_eq!(h.kms.key(key).unwrap().state(), state);
@@ -521,25 +452,15 @@ fn expected_refusal(h: &Harness, key: KeyId, state: KeyState) -> (&'static str, 
     let arn = h.arn(key);
     match state {
         KeyState::Disabled => ("DisabledException", format!("{arn} is disabled.")),
-        KeyState::PendingImport => (
-            "KMSInvalidStateException",
-            format!("{arn} is pending import."),
-        ),
-        KeyState::PendingDeletion => (
-            "KMSInvalidStateException",
-            format!("{arn} is pending deletion."),
-        ),
+        KeyState::PendingImport => ("KMSInvalidStateException", format!("{arn} is pending import.")),
+        KeyState::PendingDeletion => ("KMSInvalidStateException", format!("{arn} is pending deletion.")),
         KeyState::Enabled => unreachable!(),
     }
 }
 
 #[test]
 fn cryptographic_operations_need_an_enabled_key() {
-    for state in [
-        KeyState::Disabled,
-        KeyState::PendingImport,
-        KeyState::PendingDeletion,
-    ] {
+    for state in [KeyState::Disabled, KeyState::PendingImport, KeyState::PendingDeletion] {
         let mut h = Harness::new();
         let good = key_in(&mut h, KeyState::Enabled);
         let blob = h.encrypt(good, b"secret").unwrap();
@@ -551,13 +472,7 @@ fn cryptographic_operations_need_an_enabled_key() {
         assert_err(h.kms.encrypt(&caller, &k, b"x", &ctx), name, &msg);
         for with_plaintext in [true, false] {
             assert_err(
-                h.kms.generate_data_key(
-                    &caller,
-                    &k,
-                    Some(DataKeyLength::Bytes(16)),
-                    &ctx,
-                    with_plaintext,
-                ),
+                h.kms.generate_data_key(&caller, &k, Some(DataKeyLength::Bytes(16)), &ctx, with_plaintext),
                 name,
                 &msg,
             );
@@ -573,9 +488,7 @@ fn cryptographic_operations_need_an_enabled_key() {
             }
             KeyState::PendingImport => h2.delete_material(key2, None).unwrap(),
             KeyState::PendingDeletion => {
-                h2.kms
-                    .schedule_key_deletion(&caller2, &key2.to_string(), None)
-                    .unwrap();
+                h2.kms.schedule_key_deletion(&caller2, &key2.to_string(), None).unwrap();
             }
             KeyState::Enabled => unreachable!(),
         }
@@ -593,27 +506,15 @@ fn cryptographic_operations_need_an_enabled_key() {
 
 #[test]
 fn rotation_and_enable_refused_by_state() {
-    for state in [
-        KeyState::Disabled,
-        KeyState::PendingImport,
-        KeyState::PendingDeletion,
-    ] {
+    for state in [KeyState::Disabled, KeyState::PendingImport, KeyState::PendingDeletion] {
         let mut h = Harness::new();
         let key = key_in(&mut h, state);
         let (name, msg) = expected_refusal(&h, key, state);
         assert_err(h.rotate(key), name, &msg);
         let caller = h.caller.clone();
         if state != KeyState::Disabled {
-            assert_err(
-                h.kms.enable_key(&caller, &key.to_string()),
-                "KMSInvalidStateException",
-                &msg,
-            );
-            assert_err(
-                h.kms.disable_key(&caller, &key.to_string()),
-                "KMSInvalidStateException",
-                &msg,
-            );
+            assert_err(h.kms.enable_key(&caller, &key.to_string()), "KMSInvalidStateException", &msg);
+            assert_err(h.kms.disable_key(&caller, &key.to_string()), "KMSInvalidStateException", &msg);
         } else {
             h.kms.enable_key(&caller, &key.to_string()).unwrap();
         }
@@ -628,12 +529,7 @@ fn pending_deletion_refuses_management_but_not_reading() {
     let k = key.to_string();
     let (name, msg) = expected_refusal(&h, key, KeyState::PendingDeletion);
     assert_err(
-        h.kms.get_parameters_for_import(
-            &caller,
-            &k,
-            WrappingAlgorithm::RsaesOaepSha256,
-            WrappingKeySpec::Rsa2048,
-        ),
+        h.kms.get_parameters_for_import(&caller, &k, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
         name,
         &msg,
     );
@@ -641,23 +537,14 @@ fn pending_deletion_refuses_management_but_not_reading() {
     assert_err(h.kms.create_alias(&caller, "alias/late", &k), name, &msg);
     assert_err(h.kms.update_key_description(&caller, &k, "x"), name, &msg);
     assert_err(
-        h.kms.tag_resource(
-            &caller,
-            &k,
-            &[Tag {
-                key: "a".into(),
-                value: "b".into(),
-            }],
-        ),
+        h.kms.tag_resource(&caller, &k, &[Tag { key: "a".into(), value: "b".into() }]),
         name,
         &msg,
     );
     assert_err(h.kms.untag_resource(&caller, &k, &["a".into()]), name, &msg);
     // reading works in every state
     h.kms.describe_key(&caller, &k).unwrap();
-    h.kms
-        .list_key_rotations(&caller, &k, None, None, None)
-        .unwrap();
+    h.kms.list_key_rotations(&caller, &k, None, None, None).unwrap();
     h.kms.list_resource_tags(&caller, &k, None, None).unwrap();
     h.kms.list_aliases(&caller, Some(&k), None, None).unwrap();
     // deleting material is allowed and the state stays
@@ -670,12 +557,7 @@ fn pending_deletion_refuses_management_but_not_reading() {
         other.params(k2)
     };
     let m = h.material();
-    let mut req = h.import_request(
-        key,
-        &params_holder,
-        &m,
-        Some(ImportType::ExistingKeyMaterial),
-    );
+    let mut req = h.import_request(key, &params_holder, &m, Some(ImportType::ExistingKeyMaterial));
     req.key_id = k.clone();
     assert_err(h.try_import(&req), name, &msg);
 }
@@ -691,32 +573,18 @@ fn cancel_key_deletion() {
         "KMSInvalidStateException",
         &format!("{arn} is not pending deletion."),
     );
-    let out = h
-        .kms
-        .schedule_key_deletion(&caller, &key.to_string(), None)
-        .unwrap();
+    let out = h.kms.schedule_key_deletion(&caller, &key.to_string(), None).unwrap();
     assert_eq!(out.deletion_date, START.plus(days(30)));
     assert_eq!(out.pending_window_days, 30);
-    h.kms
-        .cancel_key_deletion(&caller, &key.to_string())
-        .unwrap();
-    assert_eq!(
-        h.kms.key(key).unwrap().state(),
-        KeyState::Disabled,
-        "comes back disabled"
-    );
+    h.kms.cancel_key_deletion(&caller, &key.to_string()).unwrap();
+    assert_eq!(h.kms.key(key).unwrap().state(), KeyState::Disabled, "comes back disabled");
     // a key missing material comes back PendingImport
-    h.kms
-        .schedule_key_deletion(&caller, &key.to_string(), Some(7))
-        .unwrap();
+    h.kms.schedule_key_deletion(&caller, &key.to_string(), Some(7)).unwrap();
     h.delete_material(key, None).unwrap();
-    h.kms
-        .cancel_key_deletion(&caller, &key.to_string())
-        .unwrap();
+    h.kms.cancel_key_deletion(&caller, &key.to_string()).unwrap();
     assert_eq!(h.kms.key(key).unwrap().state(), KeyState::PendingImport);
     assert_err(
-        h.kms
-            .schedule_key_deletion(&caller, &key.to_string(), Some(6)),
+        h.kms.schedule_key_deletion(&caller, &key.to_string(), Some(6)),
         "ValidationException",
         "1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 7",
     );
@@ -727,13 +595,9 @@ fn scheduled_deletion_erases_key_aliases_and_materials_on_time() {
     let mut h = Harness::new();
     let (key, _) = h.enabled_external();
     let caller = h.caller.clone();
-    h.kms
-        .create_alias(&caller, "alias/doomed", &key.to_string())
-        .unwrap();
+    h.kms.create_alias(&caller, "alias/doomed", &key.to_string()).unwrap();
     let blob = h.encrypt(key, b"x").unwrap();
-    h.kms
-        .schedule_key_deletion(&caller, &key.to_string(), Some(7))
-        .unwrap();
+    h.kms.schedule_key_deletion(&caller, &key.to_string(), Some(7)).unwrap();
     h.advance(days(7) - Duration::from_millis(1));
     h.kms.tick();
     assert!(h.kms.key(key).is_some());
@@ -743,10 +607,7 @@ fn scheduled_deletion_erases_key_aliases_and_materials_on_time() {
     assert_eq!(h.kms.aliases().count(), 0);
     let records = h.kms.take_audit_records();
     let last = records.last().unwrap();
-    assert_eq!(
-        (last.event_name.as_str(), last.event_type.as_str()),
-        ("DeleteKey", "AwsServiceEvent")
-    );
+    assert_eq!((last.event_name.as_str(), last.event_type.as_str()), ("DeleteKey", "AwsServiceEvent"));
     assert_eq!(last.event_time, "2026-01-08T00:00:00Z");
     assert_err(h.decrypt(&blob), "InvalidCiphertextException", "");
     let arn = h.arn(key);
@@ -763,11 +624,7 @@ fn scheduled_deletion_erases_key_aliases_and_materials_on_time() {
 fn malformed_and_unknown_key_identifiers() {
     let mut h = Harness::new();
     let caller = h.caller.clone();
-    assert_err(
-        h.kms.describe_key(&caller, "not-a-key"),
-        "NotFoundException",
-        "Invalid keyId 'not-a-key'",
-    );
+    assert_err(h.kms.describe_key(&caller, "not-a-key"), "NotFoundException", "Invalid keyId 'not-a-key'");
     let unknown = "11111111-2222-4333-8444-555555555555";
     assert_err(
         h.kms.describe_key(&caller, unknown),
@@ -786,22 +643,11 @@ fn malformed_and_unknown_key_identifiers() {
     );
     // management operations take key ids and ARNs, not aliases
     let (key, _) = h.enabled_external();
-    h.kms
-        .create_alias(&caller, "alias/mine", &key.to_string())
-        .unwrap();
+    h.kms.create_alias(&caller, "alias/mine", &key.to_string()).unwrap();
     assert_eq!(h.kms.describe_key(&caller, "alias/mine").unwrap(), key);
-    assert_eq!(
-        h.kms
-            .describe_key(&caller, &h.kms.alias_arn("alias/mine"))
-            .unwrap(),
-        key
-    );
+    assert_eq!(h.kms.describe_key(&caller, &h.kms.alias_arn("alias/mine")).unwrap(), key);
     assert_eq!(h.kms.describe_key(&caller, &h.arn(key)).unwrap(), key);
-    assert_err(
-        h.kms.disable_key(&caller, "alias/mine"),
-        "NotFoundException",
-        "Invalid keyId 'alias/mine'",
-    );
+    assert_err(h.kms.disable_key(&caller, "alias/mine"), "NotFoundException", "Invalid keyId 'alias/mine'");
     h.kms.disable_key(&caller, &h.arn(key)).unwrap();
 }
 
@@ -822,11 +668,7 @@ fn aliases() {
         "InvalidAliasNameException",
         "Alias names beginning with alias/aws/ are reserved for AWS managed keys.",
     );
-    assert_err_contains(
-        h.kms.create_alias(&caller, "app", &k),
-        "InvalidAliasNameException",
-        "alias/",
-    );
+    assert_err_contains(h.kms.create_alias(&caller, "app", &k), "InvalidAliasNameException", "alias/");
     assert_err(
         h.kms.create_alias(&caller, "alias/with space", &k),
         "ValidationException",
@@ -838,15 +680,7 @@ fn aliases() {
         "Alias arn:aws:kms:us-east-1:000000000000:alias/none is not found.",
     );
     // encrypt through the alias
-    let blob = h
-        .kms
-        .encrypt(
-            &caller,
-            "alias/app",
-            b"via alias",
-            &EncryptionContext::new(),
-        )
-        .unwrap();
+    let blob = h.kms.encrypt(&caller, "alias/app", b"via alias", &EncryptionContext::new()).unwrap();
     assert_eq!(blob.key_id, key);
 }
 
@@ -877,11 +711,7 @@ fn tampered_ciphertext_and_wrong_context() {
     let (key, _) = h.enabled_external();
     let caller = h.caller.clone();
     let ctx = EncryptionContext::from([("dept".to_string(), "finance".to_string())]);
-    let blob = h
-        .kms
-        .encrypt(&caller, &key.to_string(), b"payroll", &ctx)
-        .unwrap()
-        .ciphertext_blob;
+    let blob = h.kms.encrypt(&caller, &key.to_string(), b"payroll", &ctx).unwrap().ciphertext_blob;
     let decrypt = |h: &mut Harness, blob: &[u8], ctx: &EncryptionContext| {
         h.kms.decrypt(
             &caller,
@@ -892,34 +722,15 @@ fn tampered_ciphertext_and_wrong_context() {
             },
         )
     };
-    assert_eq!(
-        decrypt(&mut h, &blob, &ctx).unwrap().plaintext.expose(),
-        b"payroll"
-    );
+    assert_eq!(decrypt(&mut h, &blob, &ctx).unwrap().plaintext.expose(), b"payroll");
     let mut tampered = blob.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    assert_err(
-        decrypt(&mut h, &tampered, &ctx),
-        "InvalidCiphertextException",
-        "",
-    );
-    assert_err(
-        decrypt(&mut h, &blob, &EncryptionContext::new()),
-        "InvalidCiphertextException",
-        "",
-    );
+    assert_err(decrypt(&mut h, &tampered, &ctx), "InvalidCiphertextException", "");
+    assert_err(decrypt(&mut h, &blob, &EncryptionContext::new()), "InvalidCiphertextException", "");
     let wrong = EncryptionContext::from([("dept".to_string(), "sales".to_string())]);
-    assert_err(
-        decrypt(&mut h, &blob, &wrong),
-        "InvalidCiphertextException",
-        "",
-    );
-    assert_err(
-        decrypt(&mut h, b"hello", &ctx),
-        "InvalidCiphertextException",
-        "",
-    );
+    assert_err(decrypt(&mut h, &blob, &wrong), "InvalidCiphertextException", "");
+    assert_err(decrypt(&mut h, b"hello", &ctx), "InvalidCiphertextException", "");
 }
 
 #[test]
@@ -939,40 +750,25 @@ fn member_constraints_on_crypto_operations() {
         "ValidationException",
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1",
     );
-    h.kms
-        .encrypt(&caller, &k, &vec![0; 4096], &ctx)
-        .expect("4096 bytes is allowed");
+    h.kms.encrypt(&caller, &k, &vec![0; 4096], &ctx).expect("4096 bytes is allowed");
     assert_err(
         h.kms.generate_data_key(&caller, &k, None, &ctx, true),
         "ValidationException",
         "Please specify either number of bytes or key spec.",
     );
     assert_err(
-        h.kms
-            .generate_data_key(&caller, &k, Some(DataKeyLength::Bytes(1025)), &ctx, true),
+        h.kms.generate_data_key(&caller, &k, Some(DataKeyLength::Bytes(1025)), &ctx, true),
         "ValidationException",
         "1 validation error detected: Value at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
     );
     let d = h
         .kms
-        .generate_data_key(
-            &caller,
-            &k,
-            Some(DataKeyLength::Spec(DataKeySpec::Aes128)),
-            &ctx,
-            false,
-        )
+        .generate_data_key(&caller, &k, Some(DataKeyLength::Spec(DataKeySpec::Aes128)), &ctx, false)
         .unwrap();
     assert!(d.plaintext.is_none());
     assert_eq!(h.decrypt(&d.ciphertext_blob).unwrap().plaintext.len(), 16);
     assert_err(
-        h.kms.decrypt(
-            &caller,
-            &DecryptRequest {
-                ciphertext_blob: vec![1; 6145],
-                ..Default::default()
-            },
-        ),
+        h.kms.decrypt(&caller, &DecryptRequest { ciphertext_blob: vec![1; 6145], ..Default::default() }),
         "ValidationException",
         "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144",
     );
@@ -984,16 +780,11 @@ fn listing_with_a_marker_that_was_never_issued() {
     let (key, _) = h.enabled_external();
     let caller = h.caller.clone();
     assert_err(
-        h.kms
-            .list_key_rotations(&caller, &key.to_string(), None, None, Some("bogus")),
+        h.kms.list_key_rotations(&caller, &key.to_string(), None, None, Some("bogus")),
         "InvalidMarkerException",
         "Invalid marker",
     );
-    assert_err(
-        h.kms.list_keys(&caller, None, Some("bogus")),
-        "InvalidMarkerException",
-        "Invalid marker",
-    );
+    assert_err(h.kms.list_keys(&caller, None, Some("bogus")), "InvalidMarkerException", "Invalid marker");
     assert_err(
         h.kms.list_keys(&caller, Some(0), None),
         "ValidationException",
@@ -1014,14 +805,7 @@ fn list_key_rotations_pages() {
     let m = h.material();
     h.import(key, &m, Some(ImportType::NewKeyMaterial));
     let caller = h.caller.clone();
-    let all: Vec<_> = h
-        .kms
-        .key(key)
-        .unwrap()
-        .materials()
-        .iter()
-        .map(|m| m.id())
-        .collect();
+    let all: Vec<_> = h.kms.key(key).unwrap().materials().iter().map(|m| m.id()).collect();
     assert_eq!(all.len(), 6);
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
@@ -1042,10 +826,7 @@ fn list_key_rotations_pages() {
             None => break,
         }
     }
-    assert_eq!(
-        seen, all,
-        "first, rotations in order, then the pending one; every one once"
-    );
+    assert_eq!(seen, all, "first, rotations in order, then the pending one; every one once");
 }
 
 #[test]
@@ -1068,10 +849,7 @@ fn create_key_constraints() {
         h.kms.create_key(
             &caller,
             CreateKeyRequest {
-                tags: vec![Tag {
-                    key: "aws:owner".into(),
-                    value: "me".into(),
-                }],
+                tags: vec![Tag { key: "aws:owner".into(), value: "me".into() }],
                 ..Default::default()
             },
         ),
@@ -1086,9 +864,5 @@ fn arn_of_another_region_is_not_found() {
     let (key, _) = h.enabled_external();
     let caller = h.caller.clone();
     let arn = format!("arn:aws:kms:eu-west-1:000000000000:key/{key}");
-    assert_err(
-        h.kms.describe_key(&caller, &arn),
-        "NotFoundException",
-        &format!("Key '{arn}' does not exist"),
-    );
+    assert_err(h.kms.describe_key(&caller, &arn), "NotFoundException", &format!("Key '{arn}' does not exist"));
 }

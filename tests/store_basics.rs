@@ -56,10 +56,7 @@ fn changes_survive_reopening_and_the_audit_chain_continues() {
     assert_eq!(json["KeyMetadata"]["KeyState"], "PendingImport");
     let records = v.audit_records().unwrap();
     assert_eq!(
-        records
-            .iter()
-            .map(|r| r.event_name.as_str())
-            .collect::<Vec<_>>(),
+        records.iter().map(|r| r.event_name.as_str()).collect::<Vec<_>>(),
         ["CreateKey", "DescribeKey"]
     );
     let report = verify_chain(&records).unwrap();
@@ -72,19 +69,13 @@ fn wrong_passphrase_gives_one_clear_error_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.byok");
     let clock = ManualClock::new(START);
-    Vault::create(&path, &pass("right"), options(&clock))
-        .unwrap()
-        .close()
-        .unwrap();
+    Vault::create(&path, &pass("right"), options(&clock)).unwrap().close().unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = Vault::open(&path, &pass("wrong"), options(&clock)).unwrap_err();
     assert!(matches!(err, StoreError::Unreadable { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        format!(
-            "wrong passphrase, or the store is damaged: {}",
-            path.display()
-        )
+        format!("wrong passphrase, or the store is damaged: {}", path.display())
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -98,10 +89,7 @@ fn a_second_opener_is_refused_with_the_pid() {
     let err = Vault::open(&path, &pass("p"), options(&clock)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "store is in use by another byok process (pid {})",
-            std::process::id()
-        )
+        format!("store is in use by another byok process (pid {})", std::process::id())
     );
 }
 
@@ -113,11 +101,8 @@ fn events_due_while_closed_are_applied_at_open_with_their_own_times() {
     let caller = Caller::cli();
     let key = {
         let mut v = Vault::create(&path, &pass("p"), options(&clock)).unwrap();
-        let key = v
-            .apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
-            .unwrap();
-        v.apply(|k| k.schedule_key_deletion(&caller, &key.to_string(), Some(7)))
-            .unwrap();
+        let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
+        v.apply(|k| k.schedule_key_deletion(&caller, &key.to_string(), Some(7))).unwrap();
         v.close().unwrap();
         key
     };
@@ -138,9 +123,7 @@ fn passphrase_change_and_backup() {
     let clock = ManualClock::new(START);
     let caller = Caller::cli();
     let mut v = Vault::create(&path, &pass("old"), options(&clock)).unwrap();
-    let key = v
-        .apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
-        .unwrap();
+    let key = v.apply(|k| k.create_key(&caller, CreateKeyRequest::default())).unwrap();
     v.change_passphrase(&pass("new"), None).unwrap();
     let backup = dir.path().join("copy.byok");
     v.backup_to(&backup).unwrap();

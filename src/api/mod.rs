@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::kms::{
-    Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
-    ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms,
-    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
+    Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind, ExpirationModel,
+    ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms, KmsError, Origin, ReEncryptRequest,
+    Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 use shapes::*;
 use wire::{OutBlob, SecretBlob, Time};
@@ -50,11 +50,7 @@ impl ApiError {
 
 impl From<KmsError> for ApiError {
     fn from(e: KmsError) -> Self {
-        let status = if e.kind() == ErrorKind::KmsInternal {
-            500
-        } else {
-            400
-        };
+        let status = if e.kind() == ErrorKind::KmsInternal { 500 } else { 400 };
         Self::new(e.aws_name(), e.message(), status)
     }
 }
@@ -121,11 +117,7 @@ fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Failure> {
     })
 }
 
-fn enum_member<E>(
-    parse: fn(&str, &str) -> Result<E, KmsError>,
-    member: &str,
-    v: Option<&str>,
-) -> Result<Option<E>, Failure> {
+fn enum_member<E>(parse: fn(&str, &str) -> Result<E, KmsError>, member: &str, v: Option<&str>) -> Result<Option<E>, Failure> {
     v.map(|s| parse(member, s)).transpose().map_err(wire)
 }
 
@@ -161,18 +153,14 @@ fn json<T: Serialize>(value: &T, hint: usize) -> Handled {
 /// Runs `operation` (`Encrypt`, `ImportKeyMaterial`, ...) with the request
 /// JSON `body` and returns the response JSON, or the AWS error. Every call,
 /// successful or not, leaves one audit record in the engine's outbox.
-pub fn dispatch(
-    kms: &mut Kms,
-    caller: &Caller,
-    operation: &str,
-    body: &[u8],
-) -> Result<Body, ApiError> {
+pub fn dispatch(kms: &mut Kms, caller: &Caller, operation: &str, body: &[u8]) -> Result<Body, ApiError> {
     let result = match operation {
         "CreateKey" => create_key(kms, caller, body),
         "DescribeKey" => describe_key(kms, caller, body),
         "ListKeys" => list_keys(kms, caller, body),
-        "EnableKey" | "DisableKey" | "CancelKeyDeletion" | "RotateKeyOnDemand"
-        | "DisableKeyRotation" => key_only(kms, caller, operation, body),
+        "EnableKey" | "DisableKey" | "CancelKeyDeletion" | "RotateKeyOnDemand" | "DisableKeyRotation" => {
+            key_only(kms, caller, operation, body)
+        }
         "GetParametersForImport" => get_parameters_for_import(kms, caller, body),
         "ImportKeyMaterial" => import_key_material(kms, caller, body),
         "DeleteImportedKeyMaterial" => delete_imported_key_material(kms, caller, body),
@@ -210,10 +198,7 @@ pub fn dispatch(
 fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: CreateKeyInput = parse(body)?;
     let origin = enum_member(Origin::parse_member, "origin", r.origin.as_deref())?;
-    let spec = r
-        .key_spec
-        .as_deref()
-        .or(r.customer_master_key_spec.as_deref());
+    let spec = r.key_spec.as_deref().or(r.customer_master_key_spec.as_deref());
     if let Some(spec) = spec.filter(|s| *s != "SYMMETRIC_DEFAULT") {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
@@ -238,30 +223,16 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         tags: tags(r.tags)?,
     };
     let id = kms.create_key(caller, req)?;
-    let key = kms
-        .key(id)
-        .ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "created key vanished"))?;
-    json(
-        &KeyMetadataOutput {
-            key_metadata: KeyMetadata::of(kms, key),
-        },
-        0,
-    )
+    let key = kms.key(id).ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "created key vanished"))?;
+    json(&KeyMetadataOutput { key_metadata: KeyMetadata::of(kms, key) }, 0)
 }
 
 fn describe_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: KeyIdInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
     let id = kms.describe_key(caller, &key_id)?;
-    let key = kms
-        .key(id)
-        .ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "described key vanished"))?;
-    json(
-        &KeyMetadataOutput {
-            key_metadata: KeyMetadata::of(kms, key),
-        },
-        0,
-    )
+    let key = kms.key(id).ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "described key vanished"))?;
+    json(&KeyMetadataOutput { key_metadata: KeyMetadata::of(kms, key) }, 0)
 }
 
 fn list_keys(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
@@ -300,21 +271,11 @@ fn key_only(kms: &mut Kms, caller: &Caller, operation: &str, body: &[u8]) -> Han
         }
         "CancelKeyDeletion" => {
             let id = kms.cancel_key_deletion(caller, &key_id)?;
-            json(
-                &KeyIdOutput {
-                    key_id: kms.arn(id),
-                },
-                0,
-            )
+            json(&KeyIdOutput { key_id: kms.arn(id) }, 0)
         }
         _ => {
             let id = kms.rotate_key_on_demand(caller, &key_id)?;
-            json(
-                &KeyIdOutput {
-                    key_id: kms.arn(id),
-                },
-                0,
-            )
+            json(&KeyIdOutput { key_id: kms.arn(id) }, 0)
         }
     }
 }
@@ -323,19 +284,11 @@ fn get_parameters_for_import(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Han
     let r: GetParametersForImportInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
     let algorithm = required(
-        enum_member(
-            WrappingAlgorithm::parse_member,
-            "wrappingAlgorithm",
-            r.wrapping_algorithm.as_deref(),
-        )?,
+        enum_member(WrappingAlgorithm::parse_member, "wrappingAlgorithm", r.wrapping_algorithm.as_deref())?,
         "wrappingAlgorithm",
     )?;
     let spec = required(
-        enum_member(
-            WrappingKeySpec::parse_member,
-            "wrappingKeySpec",
-            r.wrapping_key_spec.as_deref(),
-        )?,
+        enum_member(WrappingKeySpec::parse_member, "wrappingKeySpec", r.wrapping_key_spec.as_deref())?,
         "wrappingKeySpec",
     )?;
     let out = kms.get_parameters_for_import(caller, &key_id, algorithm, spec)?;
@@ -355,20 +308,10 @@ fn import_key_material(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let req = ImportKeyMaterialRequest {
         key_id: required(r.key_id, "keyId")?,
         import_token: required(r.import_token, "importToken")?.bytes().to_vec(),
-        encrypted_key_material: required(r.encrypted_key_material, "encryptedKeyMaterial")?
-            .bytes()
-            .to_vec(),
-        expiration_model: enum_member(
-            ExpirationModel::parse_member,
-            "expirationModel",
-            r.expiration_model.as_deref(),
-        )?,
+        encrypted_key_material: required(r.encrypted_key_material, "encryptedKeyMaterial")?.bytes().to_vec(),
+        expiration_model: enum_member(ExpirationModel::parse_member, "expirationModel", r.expiration_model.as_deref())?,
         valid_to: r.valid_to.map(|t| t.0),
-        import_type: enum_member(
-            ImportType::parse_member,
-            "importType",
-            r.import_type.as_deref(),
-        )?,
+        import_type: enum_member(ImportType::parse_member, "importType", r.import_type.as_deref())?,
         key_material_description: r.key_material_description,
         key_material_id: r.key_material_id,
     };
@@ -385,8 +328,7 @@ fn import_key_material(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
 fn delete_imported_key_material(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: DeleteImportedKeyMaterialInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
-    let (id, material) =
-        kms.delete_imported_key_material(caller, &key_id, r.key_material_id.as_deref())?;
+    let (id, material) = kms.delete_imported_key_material(caller, &key_id, r.key_material_id.as_deref())?;
     json(
         &KeyMaterialOutput {
             key_id: kms.arn(id),
@@ -430,11 +372,7 @@ fn list_key_rotations(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let page = kms.list_key_rotations(caller, &key_id, include, r.limit, r.marker.as_deref())?;
     json(
         &ListKeyRotationsOutput {
-            rotations: page
-                .items
-                .iter()
-                .map(RotationsListEntryShape::from)
-                .collect(),
+            rotations: page.items.iter().map(RotationsListEntryShape::from).collect(),
             truncated: page.next_marker.is_some(),
             next_marker: page.next_marker,
         },
@@ -447,12 +385,7 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let key_id = required(r.key_id, "keyId")?;
     let plaintext = required(r.plaintext, "plaintext")?;
     symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
-    let out = kms.encrypt(
-        caller,
-        &key_id,
-        plaintext.bytes(),
-        &r.encryption_context.unwrap_or_default(),
-    )?;
+    let out = kms.encrypt(caller, &key_id, plaintext.bytes(), &r.encryption_context.unwrap_or_default())?;
     json(
         &EncryptOutputShape {
             ciphertext_blob: OutBlob(&out.ciphertext_blob),
@@ -488,14 +421,8 @@ fn re_encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: ReEncryptInput = parse(body)?;
     let blob = required(r.ciphertext_blob, "ciphertextBlob")?;
     let destination = required(r.destination_key_id, "destinationKeyId")?;
-    symmetric_only(
-        "sourceEncryptionAlgorithm",
-        r.source_encryption_algorithm.as_deref(),
-    )?;
-    symmetric_only(
-        "destinationEncryptionAlgorithm",
-        r.destination_encryption_algorithm.as_deref(),
-    )?;
+    symmetric_only("sourceEncryptionAlgorithm", r.source_encryption_algorithm.as_deref())?;
+    symmetric_only("destinationEncryptionAlgorithm", r.destination_encryption_algorithm.as_deref())?;
     let req = ReEncryptRequest {
         ciphertext_blob: blob.bytes().to_vec(),
         source_encryption_context: r.source_encryption_context.unwrap_or_default(),
@@ -532,13 +459,7 @@ fn generate_data_key(kms: &mut Kms, caller: &Caller, body: &[u8], with_plaintext
         (None, Some(n)) => Some(DataKeyLength::Bytes(n)),
         (None, None) => None,
     };
-    let out = kms.generate_data_key(
-        caller,
-        &key_id,
-        length,
-        &r.encryption_context.unwrap_or_default(),
-        with_plaintext,
-    )?;
+    let out = kms.generate_data_key(caller, &key_id, length, &r.encryption_context.unwrap_or_default(), with_plaintext)?;
     json(
         &GenerateDataKeyOutputShape {
             ciphertext_blob: OutBlob(&out.ciphertext_blob),
@@ -589,11 +510,7 @@ fn list_aliases(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let page = kms.list_aliases(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())?;
     json(
         &ListAliasesOutput {
-            aliases: page
-                .items
-                .iter()
-                .map(|a| AliasListEntry::of(kms, a))
-                .collect(),
+            aliases: page.items.iter().map(|a| AliasListEntry::of(kms, a)).collect(),
             truncated: page.next_marker.is_some(),
             next_marker: page.next_marker,
         },

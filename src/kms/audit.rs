@@ -120,11 +120,7 @@ pub struct AuditRecord {
     /// The store's region.
     pub aws_region: String,
     /// The client address of an endpoint call.
-    #[serde(
-        rename = "sourceIPAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "sourceIPAddress", default, skip_serializing_if = "Option::is_none")]
     pub source_ip_address: Option<String>,
     /// The client's `User-Agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,9 +168,7 @@ impl AuditRecord {
 
     /// The bare key id this record concerns, if any.
     pub fn key_id(&self) -> Option<&str> {
-        self.key_arn()
-            .and_then(|a| a.rsplit_once("key/"))
-            .map(|(_, id)| id)
+        self.key_arn().and_then(|a| a.rsplit_once("key/")).map(|(_, id)| id)
     }
 
     /// `additionalEventData.<name>` as a string.

@@ -68,8 +68,7 @@ fn cipher_for(material: &MaterialBytes, header: &[u8]) -> Aes256Gcm {
     info.extend_from_slice(&header[1..49]);
     let hk = Hkdf::<Sha256>::new(Some(salt), material.expose());
     let mut okm = Zeroizing::new([0u8; 32]);
-    hk.expand(&info, &mut okm[..])
-        .expect("32 bytes is a valid HKDF length");
+    hk.expand(&info, &mut okm[..]).expect("32 bytes is a valid HKDF length");
     Aes256Gcm::new_from_slice(&okm[..]).expect("32-byte key")
 }
 
@@ -97,13 +96,7 @@ pub(crate) fn seal(
     header[65..77].copy_from_slice(&iv);
     let cipher = cipher_for(material, &header);
     let sealed = cipher
-        .encrypt(
-            &Nonce::from(iv),
-            Payload {
-                msg: plaintext,
-                aad: &aad(&header, context),
-            },
-        )
+        .encrypt(&Nonce::from(iv), Payload { msg: plaintext, aad: &aad(&header, context) })
         .expect("AES-GCM encryption of at most 4 KiB cannot fail");
     let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
     blob.extend_from_slice(&header);
@@ -113,23 +106,13 @@ pub(crate) fn seal(
 
 /// Decrypts a blob whose header names `material`. `None` when the blob is
 /// damaged, the context differs, or the material is not the one that made it.
-pub(crate) fn open(
-    blob: &[u8],
-    material: &MaterialBytes,
-    context: &EncryptionContext,
-) -> Option<SecretVec> {
+pub(crate) fn open(blob: &[u8], material: &MaterialBytes, context: &EncryptionContext) -> Option<SecretVec> {
     parse_header(blob)?;
     let (header, body) = blob.split_at(HEADER_LEN);
     let iv: [u8; 12] = header[65..77].try_into().ok()?;
     let cipher = cipher_for(material, header);
     cipher
-        .decrypt(
-            &Nonce::from(iv),
-            Payload {
-                msg: body,
-                aad: &aad(header, context),
-            },
-        )
+        .decrypt(&Nonce::from(iv), Payload { msg: body, aad: &aad(header, context) })
         .ok()
         .map(SecretVec::new)
 }
@@ -145,11 +128,7 @@ mod tests {
         c.insert("a".into(), "".into());
         assert_eq!(
             canonical_context(&c),
-            [
-                &[0, 0, 0, 1, b'a', 0, 0, 0, 0][..],
-                &[0, 0, 0, 1, b'b', 0, 0, 0, 1, b'2']
-            ]
-            .concat()
+            [&[0, 0, 0, 1, b'a', 0, 0, 0, 0][..], &[0, 0, 0, 1, b'b', 0, 0, 0, 1, b'2']].concat()
         );
     }
 
@@ -161,13 +140,7 @@ mod tests {
         let ctx = EncryptionContext::from([("purpose".to_string(), "test".to_string())]);
         let blob = seal(key, mid, &m, b"hello", &ctx, [3; 16], [4; 12]);
         assert_eq!(blob.len(), MIN_LEN + 5);
-        assert_eq!(
-            parse_header(&blob),
-            Some(BlobHeader {
-                key_id: key,
-                key_material_id: mid
-            })
-        );
+        assert_eq!(parse_header(&blob), Some(BlobHeader { key_id: key, key_material_id: mid }));
         assert_eq!(open(&blob, &m, &ctx).unwrap().expose(), b"hello");
         assert!(open(&blob, &m, &EncryptionContext::new()).is_none());
         for i in 0..blob.len() * 8 {

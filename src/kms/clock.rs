@@ -49,18 +49,12 @@ impl Timestamp {
 
     /// This instant plus `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     /// This instant minus `d` (saturating).
     pub fn minus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     /// The time from `earlier` to `self`, or zero if `earlier` is later.
@@ -92,11 +86,7 @@ impl Timestamp {
         if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
             return Some(Self(dt.timestamp_millis()));
         }
-        for format in [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-        ] {
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
             if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, format) {
                 return Some(Self(dt.and_utc().timestamp_millis()));
             }
@@ -174,20 +164,14 @@ mod tests {
         assert_eq!(Timestamp::parse("2026-01-01T00:00:00"), Some(t));
         assert_eq!(Timestamp::parse("2026-01-01"), Some(t));
         assert_eq!(Timestamp::parse("1767225600"), Some(t));
-        assert_eq!(
-            Timestamp::parse("1767225600.5"),
-            Some(Timestamp::from_millis(1_767_225_600_500))
-        );
+        assert_eq!(Timestamp::parse("1767225600.5"), Some(Timestamp::from_millis(1_767_225_600_500)));
         assert_eq!(Timestamp::parse("next tuesday"), None);
         assert_eq!(Timestamp::parse("NaN"), None);
     }
 
     #[test]
     fn formats_like_cloudtrail() {
-        assert_eq!(
-            Timestamp::from_secs(1_767_225_600).to_rfc3339(),
-            "2026-01-01T00:00:00Z"
-        );
+        assert_eq!(Timestamp::from_secs(1_767_225_600).to_rfc3339(), "2026-01-01T00:00:00Z");
         assert_eq!(
             Timestamp::from_millis(1_767_225_600_250).to_rfc3339(),
             "2026-01-01T00:00:00.250Z"

@@ -7,8 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -17,8 +17,8 @@ use super::clock::{Clock, Timestamp};
 use super::error::{ErrorKind, KmsError, KmsResult};
 use super::material::key_material_id;
 use super::model::{
-    ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState,
-    KeyState, MaterialBytes, Origin, RotationType, WrappingAlgorithm, WrappingKeySpec,
+    ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState, KeyState,
+    MaterialBytes, Origin, RotationType, WrappingAlgorithm, WrappingKeySpec,
 };
 use super::secret::{SecretArray, SecretVec};
 use super::wrapping::WrappingKeySource;
@@ -182,8 +182,7 @@ impl Call {
     }
     /// Records `additionalEventData.keyMaterialId`.
     pub(crate) fn material(&mut self, id: KeyMaterialId) {
-        self.extra
-            .insert("keyMaterialId".into(), Value::String(id.to_string()));
+        self.extra.insert("keyMaterialId".into(), Value::String(id.to_string()));
     }
 }
 
@@ -403,20 +402,10 @@ impl Kms {
 
     /// Records a request that was refused before reaching an operation (a
     /// malformed member or an unknown operation caught by the wire layer).
-    pub fn audit_rejected_request(
-        &mut self,
-        caller: &Caller,
-        op: &str,
-        error_code: &str,
-        message: &str,
-    ) {
+    pub fn audit_rejected_request(&mut self, caller: &Caller, op: &str, error_code: &str, message: &str) {
         let now = self.clock.now();
         self.advance(now);
-        let name: String = op
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(64)
-            .collect();
+        let name: String = op.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
         let call = Call {
             now,
             op: "",
@@ -430,21 +419,10 @@ impl Kms {
     }
 
     fn record_call(&mut self, caller: &Caller, call: Call, error: Option<&KmsError>) {
-        self.record_call_named(
-            caller,
-            call.op,
-            call,
-            error.map(|e| (e.aws_name(), e.message())),
-        );
+        self.record_call_named(caller, call.op, call, error.map(|e| (e.aws_name(), e.message())));
     }
 
-    fn record_call_named(
-        &mut self,
-        caller: &Caller,
-        name: &str,
-        call: Call,
-        error: Option<(&str, &str)>,
-    ) {
+    fn record_call_named(&mut self, caller: &Caller, name: &str, call: Call, error: Option<(&str, &str)>) {
         let identity = UserIdentity {
             identity_type: "byok".into(),
             account_id: self.state.settings.account_id.clone(),
@@ -459,8 +437,7 @@ impl Kms {
         record.read_only = call.read_only;
         record.request_parameters = params;
         record.response_elements = if error.is_none() { call.response } else { None };
-        record.additional_event_data =
-            (!call.extra.is_empty()).then_some(Value::Object(call.extra));
+        record.additional_event_data = (!call.extra.is_empty()).then_some(Value::Object(call.extra));
         record.error_code = error.map(|(code, _)| code.to_string());
         record.error_message = error.map(|(_, message)| message.to_string());
         if caller.source == CallSource::Api {
@@ -470,13 +447,7 @@ impl Kms {
         self.push_record(record);
     }
 
-    fn record_service_event(
-        &mut self,
-        at: Timestamp,
-        name: &'static str,
-        key: KeyId,
-        extra: Value,
-    ) {
+    fn record_service_event(&mut self, at: Timestamp, name: &'static str, key: KeyId, extra: Value) {
         let identity = UserIdentity {
             identity_type: "AWSService".into(),
             account_id: self.state.settings.account_id.clone(),
@@ -555,10 +526,7 @@ impl Kms {
         b
     }
 
-    pub(crate) fn take_wrapping_key(
-        &mut self,
-        spec: WrappingKeySpec,
-    ) -> KmsResult<rsa::PrivateKey> {
+    pub(crate) fn take_wrapping_key(&mut self, spec: WrappingKeySpec) -> KmsResult<rsa::PrivateKey> {
         self.wrapping_keys.take(spec)
     }
 
@@ -569,9 +537,7 @@ impl Kms {
         let invalid = || KmsError::new(ErrorKind::NotFound, format!("Invalid keyId '{value}'"));
         let (region_account, resource) = if let Some(rest) = value.strip_prefix("arn:aws:kms:") {
             let mut parts = rest.splitn(3, ':');
-            let (Some(region), Some(account), Some(resource)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(invalid());
             };
             (Some((region, account)), resource)
@@ -579,8 +545,7 @@ impl Kms {
             (None, value)
         };
         let settings = &self.state.settings;
-        let ours =
-            region_account.is_none_or(|(r, a)| r == settings.region && a == settings.account_id);
+        let ours = region_account.is_none_or(|(r, a)| r == settings.region && a == settings.account_id);
         if resource.starts_with("alias/") {
             if !aliases {
                 return Err(invalid());
@@ -592,12 +557,7 @@ impl Kms {
                 .get(resource)
                 .filter(|_| ours)
                 .map(|a| a.target)
-                .ok_or_else(|| {
-                    KmsError::new(
-                        ErrorKind::NotFound,
-                        format!("Alias {alias_arn} is not found."),
-                    )
-                })?;
+                .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Alias {alias_arn} is not found.")))?;
             return Ok(target);
         }
         let id_text = match region_account {
@@ -610,10 +570,7 @@ impl Kms {
                 Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{id}"),
                 None => self.arn(id),
             };
-            return Err(KmsError::new(
-                ErrorKind::NotFound,
-                format!("Key '{arn}' does not exist"),
-            ));
+            return Err(KmsError::new(ErrorKind::NotFound, format!("Key '{arn}' does not exist")));
         }
         Ok(id)
     }
@@ -647,27 +604,20 @@ impl Kms {
         let arn = self.arn(id);
         match state {
             KeyState::Disabled => KmsError::new(ErrorKind::Disabled, format!("{arn} is disabled.")),
-            KeyState::PendingImport => KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{arn} is pending import."),
-            ),
-            KeyState::PendingDeletion => KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{arn} is pending deletion."),
-            ),
-            KeyState::Enabled => {
-                KmsError::internal(format!("{arn} is enabled; nothing refuses that"))
+            KeyState::PendingImport => {
+                KmsError::new(ErrorKind::KmsInvalidState, format!("{arn} is pending import."))
             }
+            KeyState::PendingDeletion => {
+                KmsError::new(ErrorKind::KmsInvalidState, format!("{arn} is pending deletion."))
+            }
+            KeyState::Enabled => KmsError::internal(format!("{arn} is enabled; nothing refuses that")),
         }
     }
 
     pub(crate) fn origin_error(&self, id: KeyId, origin: Origin) -> KmsError {
         KmsError::new(
             ErrorKind::UnsupportedOperation,
-            format!(
-                "{} origin is {origin} which is not valid for this operation.",
-                self.arn(id)
-            ),
+            format!("{} origin is {origin} which is not valid for this operation.", self.arn(id)),
         )
     }
 
@@ -744,27 +694,20 @@ impl Kms {
             Due::ParametersExpire(token_id) => {
                 self.state.import_parameters.remove(&token_id);
             }
-            Due::MaterialExpires(key_id, material_id) => {
-                self.expire_material(at, key_id, material_id)
-            }
-            Due::RotationCompletes(key_id) => {
-                self.complete_rotation(at, key_id, RotationType::OnDemand)
-            }
+            Due::MaterialExpires(key_id, material_id) => self.expire_material(at, key_id, material_id),
+            Due::RotationCompletes(key_id) => self.complete_rotation(at, key_id, RotationType::OnDemand),
             Due::AutomaticRotation(key_id) => {
                 if let Some(key) = self.state.keys.get_mut(&key_id)
                     && let Some(auto) = key.automatic_rotation.as_mut()
                 {
-                    auto.next_rotation_date =
-                        at.plus(super::clock::days(u64::from(auto.period_days)));
+                    auto.next_rotation_date = at.plus(super::clock::days(u64::from(auto.period_days)));
                 }
                 self.complete_rotation(at, key_id, RotationType::Automatic);
             }
             Due::KeyDeletion(key_id) => {
                 self.state.keys.remove(&key_id);
                 self.state.aliases.retain(|_, a| a.target != key_id);
-                self.state
-                    .import_parameters
-                    .retain(|_, p| p.key_id != key_id);
+                self.state.import_parameters.retain(|_, p| p.key_id != key_id);
                 self.record_service_event(at, "DeleteKey", key_id, json!({}));
             }
         }
@@ -772,12 +715,8 @@ impl Kms {
     }
 
     fn expire_material(&mut self, at: Timestamp, key_id: KeyId, material_id: KeyMaterialId) {
-        let Some(key) = self.state.keys.get_mut(&key_id) else {
-            return;
-        };
-        let Some(pos) = key.materials.iter().position(|m| m.id == material_id) else {
-            return;
-        };
+        let Some(key) = self.state.keys.get_mut(&key_id) else { return };
+        let Some(pos) = key.materials.iter().position(|m| m.id == material_id) else { return };
         if key.materials[pos].state == KeyMaterialState::PendingRotation {
             key.materials.remove(pos);
             key.rotation_started = None;
@@ -798,14 +737,10 @@ impl Kms {
     /// makes current a new one (`AWS_KMS` keys).
     fn complete_rotation(&mut self, at: Timestamp, key_id: KeyId, rotation_type: RotationType) {
         let generated = {
-            let Some(key) = self.state.keys.get(&key_id) else {
-                return;
-            };
+            let Some(key) = self.state.keys.get(&key_id) else { return };
             (key.origin == Origin::AwsKms).then(|| MaterialBytes::random(&mut self.rng))
         };
-        let Some(key) = self.state.keys.get_mut(&key_id) else {
-            return;
-        };
+        let Some(key) = self.state.keys.get_mut(&key_id) else { return };
         key.rotation_started = None;
         if let Some(bytes) = generated {
             let m = Self::new_material(key_id, bytes, KeyMaterialState::PendingRotation, at);

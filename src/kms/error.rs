@@ -83,7 +83,9 @@ impl ErrorKind {
             Self::InvalidCiphertext => {
                 "The data could not be decrypted or unwrapped: it is damaged, was wrapped with another public key or algorithm, or is not 32 bytes of key material."
             }
-            Self::IncorrectKeyMaterial => "This is not the key material the import expected.",
+            Self::IncorrectKeyMaterial => {
+                "This is not the key material the import expected."
+            }
             Self::IncorrectKey => "The ciphertext was made by a different key.",
             Self::Conflict => "Another operation on this key is still in progress.",
             Self::LimitExceeded => "A limit has been reached.",

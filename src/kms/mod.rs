@@ -28,19 +28,16 @@ pub use engine::{Alias, Kms, KmsState, Page, ScheduledDeletionOutput, Settings};
 pub use error::{ErrorKind, KmsError, KmsResult};
 pub use model::*;
 pub use ops_crypto::{
-    DataKeyLength, DataKeyOutput, DecryptOutput, DecryptRequest, EncryptOutput, Inspection,
-    ReEncryptOutput, ReEncryptRequest,
+    DataKeyLength, DataKeyOutput, DecryptOutput, DecryptRequest, EncryptOutput, Inspection, ReEncryptOutput,
+    ReEncryptRequest,
 };
 pub use ops_import::{
-    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, MAX_VALID_TO_AHEAD,
-    PARAMETERS_LIFETIME,
+    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, MAX_VALID_TO_AHEAD, PARAMETERS_LIFETIME,
 };
 pub use ops_keys::CreateKeyRequest;
 pub use ops_rotation::{ON_DEMAND_ROTATION_LIMIT, RotationStatus, RotationsListEntry};
 pub use secret::{SecretArray, SecretVec};
-pub use wrapping::{
-    GenerateOnDemand, PregeneratedKeys, WrapError, WrappingKeySource, wrap_material,
-};
+pub use wrapping::{GenerateOnDemand, PregeneratedKeys, WrapError, WrappingKeySource, wrap_material};
 
 /// Every operation the engine implements, by its AWS name.
 pub const OPERATIONS: &[&str] = &[

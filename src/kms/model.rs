@@ -480,10 +480,7 @@ impl Key {
     }
     /// Completed rotations of any type.
     pub fn completed_rotations(&self) -> usize {
-        self.materials
-            .iter()
-            .filter(|m| m.rotation.is_some())
-            .count()
+        self.materials.iter().filter(|m| m.rotation.is_some()).count()
     }
     /// `OnDemandRotationStartDate`, while a rotation is in progress.
     pub fn rotation_started(&self) -> Option<Timestamp> {

@@ -207,9 +207,7 @@ impl Kms {
             call.key(id);
             let n = match length {
                 None => {
-                    return Err(KmsError::validation(
-                        "Please specify either number of bytes or key spec.",
-                    ));
+                    return Err(KmsError::validation("Please specify either number of bytes or key spec."));
                 }
                 Some(DataKeyLength::Spec(s)) => s.len(),
                 Some(DataKeyLength::Bytes(n)) => {
@@ -245,9 +243,7 @@ impl Kms {
     ) -> KmsResult<(KeyId, KeyMaterialId, SecretVec)> {
         check_blob("ciphertextBlob", blob, 1, 6144)?;
         check_context("encryptionContext", context)?;
-        let requested = requested
-            .map(|r| self.resolve(member, r, true))
-            .transpose()?;
+        let requested = requested.map(|r| self.resolve(member, r, true)).transpose()?;
         let header = ciphertext::parse_header(blob).ok_or_else(KmsError::invalid_ciphertext)?;
         if let Some(r) = requested {
             call.key(r);
@@ -270,8 +266,7 @@ impl Kms {
             .material(header.key_material_id)
             .and_then(|m| m.bytes.as_ref())
             .ok_or_else(KmsError::invalid_ciphertext)?;
-        let plaintext =
-            ciphertext::open(blob, bytes, context).ok_or_else(KmsError::invalid_ciphertext)?;
+        let plaintext = ciphertext::open(blob, bytes, context).ok_or_else(KmsError::invalid_ciphertext)?;
         Ok((id, header.key_material_id, plaintext))
     }
 
@@ -295,11 +290,7 @@ impl Kms {
     }
 
     /// ReEncrypt: decrypt, then encrypt under the destination key.
-    pub fn re_encrypt(
-        &mut self,
-        caller: &Caller,
-        req: &ReEncryptRequest,
-    ) -> KmsResult<ReEncryptOutput> {
+    pub fn re_encrypt(&mut self, caller: &Caller, req: &ReEncryptRequest) -> KmsResult<ReEncryptOutput> {
         let params = json!({
             "sourceKeyId": req.source_key_id,
             "destinationKeyId": req.destination_key_id,
@@ -310,10 +301,7 @@ impl Kms {
         });
         self.call(caller, "ReEncrypt", true, params, |kms, call| {
             let destination = kms.resolve("destinationKeyId", &req.destination_key_id, true)?;
-            check_context(
-                "destinationEncryptionContext",
-                &req.destination_encryption_context,
-            )?;
+            check_context("destinationEncryptionContext", &req.destination_encryption_context)?;
             let (source, source_material, plaintext) = kms.open_blob(
                 call,
                 "sourceKeyId",
@@ -321,19 +309,10 @@ impl Kms {
                 &req.source_encryption_context,
                 req.source_key_id.as_deref(),
             )?;
-            let (blob, destination_material) = kms.seal_with_current(
-                destination,
-                plaintext.expose(),
-                &req.destination_encryption_context,
-            )?;
-            call.extra.insert(
-                "sourceKeyMaterialId".into(),
-                source_material.to_string().into(),
-            );
-            call.extra.insert(
-                "destinationKeyMaterialId".into(),
-                destination_material.to_string().into(),
-            );
+            let (blob, destination_material) =
+                kms.seal_with_current(destination, plaintext.expose(), &req.destination_encryption_context)?;
+            call.extra.insert("sourceKeyMaterialId".into(), source_material.to_string().into());
+            call.extra.insert("destinationKeyMaterialId".into(), destination_material.to_string().into());
             Ok(ReEncryptOutput {
                 ciphertext_blob: blob,
                 source_key_id: source,
@@ -353,9 +332,7 @@ impl Kms {
         let material = key.and_then(|k| k.material(header.key_material_id));
         let decryptable = match (key, material) {
             (None, _) => Err(KmsError::invalid_ciphertext()),
-            (Some(k), _) if k.state() != KeyState::Enabled => {
-                Err(self.state_error(k.id(), k.state()))
-            }
+            (Some(k), _) if k.state() != KeyState::Enabled => Err(self.state_error(k.id(), k.state())),
             (Some(_), Some(m)) if m.is_imported() => Ok(()),
             (Some(_), _) => Err(KmsError::invalid_ciphertext()),
         };

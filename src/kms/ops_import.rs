@@ -11,8 +11,8 @@ use super::engine::{ImportParameters, Kms, check_blob, check_len};
 use super::error::{ErrorKind, KmsError, KmsResult};
 use super::material::key_material_id;
 use super::model::{
-    ExpirationModel, ImportState, ImportType, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState,
-    KeyState, Origin, WrappingAlgorithm, WrappingKeySpec,
+    ExpirationModel, ImportState, ImportType, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState, KeyState,
+    Origin, WrappingAlgorithm, WrappingKeySpec,
 };
 use super::token::{self, TokenClaims};
 use super::wrapping::{private_key_from_der, private_key_to_der, public_key_der, unwrap_material};
@@ -71,9 +71,10 @@ pub struct ImportOutput {
 
 fn check_description(d: &str) -> KmsResult<()> {
     check_len("keyMaterialDescription", d, 0, 256)?;
-    if !d.chars().all(|c| {
-        c.is_ascii_alphanumeric() || c.is_whitespace() || matches!(c, ':' | '/' | '_' | '.' | '-')
-    }) || d.is_empty()
+    if !d
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || matches!(c, ':' | '/' | '_' | '.' | '-'))
+        || d.is_empty()
     {
         return Err(KmsError::constraint(
             "keyMaterialDescription",
@@ -142,11 +143,7 @@ impl Kms {
     }
 
     /// ImportKeyMaterial.
-    pub fn import_key_material(
-        &mut self,
-        caller: &Caller,
-        req: &ImportKeyMaterialRequest,
-    ) -> KmsResult<ImportOutput> {
+    pub fn import_key_material(&mut self, caller: &Caller, req: &ImportKeyMaterialRequest) -> KmsResult<ImportOutput> {
         let params = json!({
             "keyId": req.key_id,
             "expirationModel": req.expiration_model.map(|e| e.as_str()),

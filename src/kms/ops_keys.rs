@@ -7,9 +7,7 @@ use super::audit::Caller;
 use super::clock::days;
 use super::engine::{Alias, Kms, Page, ScheduledDeletionOutput, check_len, check_range, paginate};
 use super::error::{ErrorKind, KmsError, KmsResult};
-use super::model::{
-    Key, KeyId, KeyMaterialState, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag,
-};
+use super::model::{Key, KeyId, KeyMaterialState, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag};
 
 /// CreateKey's inputs (SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT keys only).
 #[derive(Clone, Debug, Default)]
@@ -28,21 +26,14 @@ const ALL_STATES: &[KeyState] = &[
     KeyState::PendingImport,
     KeyState::PendingDeletion,
 ];
-const NOT_PENDING_DELETION: &[KeyState] = &[
-    KeyState::Enabled,
-    KeyState::Disabled,
-    KeyState::PendingImport,
-];
+const NOT_PENDING_DELETION: &[KeyState] = &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport];
 
 fn check_tags(tags: &[Tag]) -> KmsResult<()> {
     for t in tags {
         check_len("tags.member.tagKey", &t.key, 1, 128)?;
         check_len("tags.member.tagValue", &t.value, 0, 256)?;
         if t.key.starts_with("aws:") {
-            return Err(KmsError::new(
-                ErrorKind::Tag,
-                "Tag keys beginning with 'aws:' are reserved",
-            ));
+            return Err(KmsError::new(ErrorKind::Tag, "Tag keys beginning with 'aws:' are reserved"));
         }
     }
     Ok(())
@@ -116,41 +107,19 @@ impl Kms {
     /// DescribeKey: resolves the identifier (aliases allowed) and returns the
     /// key's id; read the key with [`Kms::key`].
     pub fn describe_key(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
-        self.call(
-            caller,
-            "DescribeKey",
-            true,
-            json!({"keyId": key_id}),
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, true)?;
-                call.key(id);
-                Ok(id)
-            },
-        )
+        self.call(caller, "DescribeKey", true, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, true)?;
+            call.key(id);
+            Ok(id)
+        })
     }
 
     /// ListKeys: every key, in any state.
-    pub fn list_keys(
-        &mut self,
-        caller: &Caller,
-        limit: Option<i64>,
-        marker: Option<&str>,
-    ) -> KmsResult<Page<KeyId>> {
-        self.call(
-            caller,
-            "ListKeys",
-            true,
-            json!({"limit": limit, "marker": marker}),
-            |kms, _| {
-                let entries = kms
-                    .state
-                    .keys
-                    .keys()
-                    .map(|id| (id.to_string(), *id))
-                    .collect();
-                paginate(entries, limit, marker, 100, 1000)
-            },
-        )
+    pub fn list_keys(&mut self, caller: &Caller, limit: Option<i64>, marker: Option<&str>) -> KmsResult<Page<KeyId>> {
+        self.call(caller, "ListKeys", true, json!({"limit": limit, "marker": marker}), |kms, _| {
+            let entries = kms.state.keys.keys().map(|id| (id.to_string(), *id)).collect();
+            paginate(entries, limit, marker, 100, 1000)
+        })
     }
 
     /// EnableKey.
@@ -211,61 +180,39 @@ impl Kms {
 
     /// CancelKeyDeletion: the key comes back `Disabled` (or `PendingImport`).
     pub fn cancel_key_deletion(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
-        self.call(
-            caller,
-            "CancelKeyDeletion",
-            false,
-            json!({"keyId": key_id}),
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, false)?;
-                call.key(id);
-                if kms.key_ref(id)?.state() != KeyState::PendingDeletion {
-                    return Err(KmsError::new(
-                        ErrorKind::KmsInvalidState,
-                        format!("{} is not pending deletion.", kms.arn(id)),
-                    ));
-                }
-                let key = kms.key_mut(id)?;
-                key.deletion = None;
-                key.enabled = false;
-                kms.changed();
-                Ok(id)
-            },
-        )
+        self.call(caller, "CancelKeyDeletion", false, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            if kms.key_ref(id)?.state() != KeyState::PendingDeletion {
+                return Err(KmsError::new(
+                    ErrorKind::KmsInvalidState,
+                    format!("{} is not pending deletion.", kms.arn(id)),
+                ));
+            }
+            let key = kms.key_mut(id)?;
+            key.deletion = None;
+            key.enabled = false;
+            kms.changed();
+            Ok(id)
+        })
     }
 
     /// UpdateKeyDescription.
-    pub fn update_key_description(
-        &mut self,
-        caller: &Caller,
-        key_id: &str,
-        description: &str,
-    ) -> KmsResult<KeyId> {
+    pub fn update_key_description(&mut self, caller: &Caller, key_id: &str, description: &str) -> KmsResult<KeyId> {
         let params = json!({"keyId": key_id, "description": description});
-        self.call(
-            caller,
-            "UpdateKeyDescription",
-            false,
-            params,
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, false)?;
-                call.key(id);
-                check_len("description", description, 0, 8192)?;
-                kms.require_state(id, NOT_PENDING_DELETION)?;
-                kms.key_mut(id)?.description = description.to_string();
-                kms.changed();
-                Ok(id)
-            },
-        )
+        self.call(caller, "UpdateKeyDescription", false, params, |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            check_len("description", description, 0, 8192)?;
+            kms.require_state(id, NOT_PENDING_DELETION)?;
+            kms.key_mut(id)?.description = description.to_string();
+            kms.changed();
+            Ok(id)
+        })
     }
 
     /// TagResource: adds tags or replaces their values.
-    pub fn tag_resource(
-        &mut self,
-        caller: &Caller,
-        key_id: &str,
-        tags: &[Tag],
-    ) -> KmsResult<KeyId> {
+    pub fn tag_resource(&mut self, caller: &Caller, key_id: &str, tags: &[Tag]) -> KmsResult<KeyId> {
         let params = json!({"keyId": key_id, "tags": tag_json(tags)});
         self.call(caller, "TagResource", false, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, false)?;
@@ -276,10 +223,7 @@ impl Kms {
             let mut merged = key.tags.clone();
             merge_tags(&mut merged, tags);
             if merged.len() > 50 {
-                return Err(KmsError::new(
-                    ErrorKind::LimitExceeded,
-                    "A key can have at most 50 tags.",
-                ));
+                return Err(KmsError::new(ErrorKind::LimitExceeded, "A key can have at most 50 tags."));
             }
             key.tags = merged;
             kms.changed();
@@ -288,12 +232,7 @@ impl Kms {
     }
 
     /// UntagResource.
-    pub fn untag_resource(
-        &mut self,
-        caller: &Caller,
-        key_id: &str,
-        tag_keys: &[String],
-    ) -> KmsResult<KeyId> {
+    pub fn untag_resource(&mut self, caller: &Caller, key_id: &str, tag_keys: &[String]) -> KmsResult<KeyId> {
         let params = json!({"keyId": key_id, "tagKeys": tag_keys});
         self.call(caller, "UntagResource", false, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, false)?;
@@ -321,22 +260,14 @@ impl Kms {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
             kms.require_state(id, ALL_STATES)?;
-            let entries = kms
-                .key_ref(id)?
-                .tags
-                .iter()
-                .map(|t| (t.key.clone(), t.clone()))
-                .collect();
+            let entries = kms.key_ref(id)?.tags.iter().map(|t| (t.key.clone(), t.clone())).collect();
             paginate(entries, limit, marker, 50, 50)
         })
     }
 
     fn check_alias_name(&self, name: &str) -> KmsResult<()> {
         check_len("aliasName", name, 1, 256)?;
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'))
-        {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-')) {
             return Err(KmsError::constraint(
                 "aliasName",
                 "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
@@ -358,12 +289,7 @@ impl Kms {
     }
 
     /// CreateAlias.
-    pub fn create_alias(
-        &mut self,
-        caller: &Caller,
-        alias_name: &str,
-        target_key_id: &str,
-    ) -> KmsResult<()> {
+    pub fn create_alias(&mut self, caller: &Caller, alias_name: &str, target_key_id: &str) -> KmsResult<()> {
         let params = json!({"aliasName": alias_name, "targetKeyId": target_key_id});
         self.call(caller, "CreateAlias", false, params, |kms, call| {
             kms.check_alias_name(alias_name)?;
@@ -373,10 +299,7 @@ impl Kms {
             if kms.state.aliases.contains_key(alias_name) {
                 return Err(KmsError::new(
                     ErrorKind::AlreadyExists,
-                    format!(
-                        "An alias with the name {} already exists",
-                        kms.alias_arn(alias_name)
-                    ),
+                    format!("An alias with the name {} already exists", kms.alias_arn(alias_name)),
                 ));
             }
             kms.state.aliases.insert(
@@ -394,12 +317,7 @@ impl Kms {
     }
 
     /// UpdateAlias: points an alias at another key.
-    pub fn update_alias(
-        &mut self,
-        caller: &Caller,
-        alias_name: &str,
-        target_key_id: &str,
-    ) -> KmsResult<()> {
+    pub fn update_alias(&mut self, caller: &Caller, alias_name: &str, target_key_id: &str) -> KmsResult<()> {
         let params = json!({"aliasName": alias_name, "targetKeyId": target_key_id});
         self.call(caller, "UpdateAlias", false, params, |kms, call| {
             kms.check_alias_name(alias_name)?;
@@ -407,9 +325,11 @@ impl Kms {
             call.key(id);
             kms.require_state(id, NOT_PENDING_DELETION)?;
             let arn = kms.alias_arn(alias_name);
-            let alias = kms.state.aliases.get_mut(alias_name).ok_or_else(|| {
-                KmsError::new(ErrorKind::NotFound, format!("Alias {arn} is not found."))
-            })?;
+            let alias = kms
+                .state
+                .aliases
+                .get_mut(alias_name)
+                .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Alias {arn} is not found.")))?;
             alias.target = id;
             alias.last_updated_date = call.now;
             kms.changed();
@@ -419,22 +339,18 @@ impl Kms {
 
     /// DeleteAlias.
     pub fn delete_alias(&mut self, caller: &Caller, alias_name: &str) -> KmsResult<()> {
-        self.call(
-            caller,
-            "DeleteAlias",
-            false,
-            json!({"aliasName": alias_name}),
-            |kms, call| {
-                check_len("aliasName", alias_name, 1, 256)?;
-                let arn = kms.alias_arn(alias_name);
-                let alias = kms.state.aliases.remove(alias_name).ok_or_else(|| {
-                    KmsError::new(ErrorKind::NotFound, format!("Alias {arn} is not found."))
-                })?;
-                call.key(alias.target);
-                kms.changed();
-                Ok(())
-            },
-        )
+        self.call(caller, "DeleteAlias", false, json!({"aliasName": alias_name}), |kms, call| {
+            check_len("aliasName", alias_name, 1, 256)?;
+            let arn = kms.alias_arn(alias_name);
+            let alias = kms
+                .state
+                .aliases
+                .remove(alias_name)
+                .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Alias {arn} is not found.")))?;
+            call.key(alias.target);
+            kms.changed();
+            Ok(())
+        })
     }
 
     /// ListAliases, optionally of one key.

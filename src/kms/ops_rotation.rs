@@ -8,8 +8,8 @@ use super::clock::{Timestamp, days};
 use super::engine::{Kms, Page, paginate};
 use super::error::{ErrorKind, KmsError, KmsResult};
 use super::model::{
-    AutomaticRotation, ExpirationModel, ImportState, IncludeKeyMaterial, KeyId, KeyMaterialId,
-    KeyMaterialState, KeyState, Origin, RotationType,
+    AutomaticRotation, ExpirationModel, ImportState, IncludeKeyMaterial, KeyId, KeyMaterialId, KeyMaterialState,
+    KeyState, Origin, RotationType,
 };
 
 /// The most on-demand rotations a key may have.
@@ -57,12 +57,9 @@ impl Kms {
     /// Whether RotateKeyOnDemand would be accepted for `id` now, and if not,
     /// the exception it would raise (the console enables "Rotate now" by this).
     pub fn check_rotate_on_demand(&self, id: KeyId) -> KmsResult<()> {
-        let key = self.key(id).ok_or_else(|| {
-            KmsError::new(
-                ErrorKind::NotFound,
-                format!("Key '{}' does not exist", self.arn(id)),
-            )
-        })?;
+        let key = self
+            .key(id)
+            .ok_or_else(|| KmsError::new(ErrorKind::NotFound, format!("Key '{}' does not exist", self.arn(id))))?;
         match key.state() {
             KeyState::Enabled => {}
             s => return Err(self.state_error(id, s)),
@@ -94,51 +91,35 @@ impl Kms {
     /// RotateKeyOnDemand: records `OnDemandRotationStartDate` and returns; the
     /// rotation completes after the store's rotation delay.
     pub fn rotate_key_on_demand(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
-        self.call(
-            caller,
-            "RotateKeyOnDemand",
-            false,
-            json!({"keyId": key_id}),
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, false)?;
-                call.key(id);
-                kms.check_rotate_on_demand(id)?;
-                let pending = kms.key_ref(id)?.pending_material().map(|m| m.id);
-                if let Some(p) = pending {
-                    call.material(p);
-                }
-                kms.key_mut(id)?.rotation_started = Some(call.now);
-                kms.changed();
-                call.response = Some(json!({"keyId": kms.arn(id)}));
-                Ok(id)
-            },
-        )
+        self.call(caller, "RotateKeyOnDemand", false, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            kms.check_rotate_on_demand(id)?;
+            let pending = kms.key_ref(id)?.pending_material().map(|m| m.id);
+            if let Some(p) = pending {
+                call.material(p);
+            }
+            kms.key_mut(id)?.rotation_started = Some(call.now);
+            kms.changed();
+            call.response = Some(json!({"keyId": kms.arn(id)}));
+            Ok(id)
+        })
     }
 
     /// GetKeyRotationStatus.
-    pub fn get_key_rotation_status(
-        &mut self,
-        caller: &Caller,
-        key_id: &str,
-    ) -> KmsResult<RotationStatus> {
-        self.call(
-            caller,
-            "GetKeyRotationStatus",
-            true,
-            json!({"keyId": key_id}),
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, false)?;
-                call.key(id);
-                let key = kms.key_ref(id)?;
-                Ok(RotationStatus {
-                    key_id: id,
-                    key_rotation_enabled: key.automatic_rotation.is_some(),
-                    rotation_period_in_days: key.automatic_rotation.map(|a| a.period_days),
-                    next_rotation_date: key.automatic_rotation.map(|a| a.next_rotation_date),
-                    on_demand_rotation_start_date: key.rotation_started,
-                })
-            },
-        )
+    pub fn get_key_rotation_status(&mut self, caller: &Caller, key_id: &str) -> KmsResult<RotationStatus> {
+        self.call(caller, "GetKeyRotationStatus", true, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let key = kms.key_ref(id)?;
+            Ok(RotationStatus {
+                key_id: id,
+                key_rotation_enabled: key.automatic_rotation.is_some(),
+                rotation_period_in_days: key.automatic_rotation.map(|a| a.period_days),
+                next_rotation_date: key.automatic_rotation.map(|a| a.next_rotation_date),
+                on_demand_rotation_start_date: key.rotation_started,
+            })
+        })
     }
 
     /// EnableKeyRotation (`AWS_KMS` keys; `RotationPeriodInDays` 90..2560,
@@ -171,24 +152,18 @@ impl Kms {
 
     /// DisableKeyRotation (`AWS_KMS` keys).
     pub fn disable_key_rotation(&mut self, caller: &Caller, key_id: &str) -> KmsResult<KeyId> {
-        self.call(
-            caller,
-            "DisableKeyRotation",
-            false,
-            json!({"keyId": key_id}),
-            |kms, call| {
-                let id = kms.resolve("keyId", key_id, false)?;
-                call.key(id);
-                let origin = kms.key_ref(id)?.origin;
-                if origin != Origin::AwsKms {
-                    return Err(kms.origin_error(id, origin));
-                }
-                kms.require_state(id, &[KeyState::Enabled])?;
-                kms.key_mut(id)?.automatic_rotation = None;
-                kms.changed();
-                Ok(id)
-            },
-        )
+        self.call(caller, "DisableKeyRotation", false, json!({"keyId": key_id}), |kms, call| {
+            let id = kms.resolve("keyId", key_id, false)?;
+            call.key(id);
+            let origin = kms.key_ref(id)?.origin;
+            if origin != Origin::AwsKms {
+                return Err(kms.origin_error(id, origin));
+            }
+            kms.require_state(id, &[KeyState::Enabled])?;
+            kms.key_mut(id)?.automatic_rotation = None;
+            kms.changed();
+            Ok(id)
+        })
     }
 
     /// ListKeyRotations. Order **[byok]**: the first material, completed

@@ -48,13 +48,7 @@ pub(crate) fn seal(secret: &SecretArray<32>, claims: &TokenClaims, nonce: [u8; 1
     plain[34..].copy_from_slice(&claims.valid_to.millis().to_be_bytes());
     let cipher = Aes256Gcm::new_from_slice(secret.expose()).expect("32-byte key");
     let sealed = cipher
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: &plain,
-                aad: AAD,
-            },
-        )
+        .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad: AAD })
         .expect("AES-GCM encryption of a short message cannot fail");
     let mut out = Vec::with_capacity(TOKEN_LEN);
     out.push(VERSION);
@@ -72,13 +66,7 @@ pub(crate) fn open(secret: &SecretArray<32>, token: &[u8]) -> Option<TokenClaims
     let nonce: [u8; 12] = token[1..13].try_into().ok()?;
     let cipher = Aes256Gcm::new_from_slice(secret.expose()).ok()?;
     let plain = cipher
-        .decrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: &token[13..],
-                aad: AAD,
-            },
-        )
+        .decrypt(&Nonce::from(nonce), Payload { msg: &token[13..], aad: AAD })
         .ok()?;
     if plain.len() != CLAIMS_LEN {
         return None;

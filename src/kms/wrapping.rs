@@ -50,11 +50,7 @@ impl PregeneratedKeys {
             2048 => WrappingKeySpec::Rsa2048,
             3072 => WrappingKeySpec::Rsa3072,
             4096 => WrappingKeySpec::Rsa4096,
-            bits => {
-                return Err(KmsError::internal(format!(
-                    "no wrapping key spec has {bits} bits"
-                )));
-            }
+            bits => return Err(KmsError::internal(format!("no wrapping key spec has {bits} bits"))),
         };
         match self.pairs.iter_mut().find(|(s, _)| *s == spec) {
             Some((_, q)) => q.push_back(key),
@@ -105,9 +101,7 @@ pub(crate) fn public_key_der(key: &PrivateKey) -> KmsResult<Vec<u8>> {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WrapError {
     /// The file is not a DER SubjectPublicKeyInfo RSA public key.
-    #[error(
-        "the public key is not a DER-encoded RSA public key (PublicKey.bin from GetParametersForImport)"
-    )]
+    #[error("the public key is not a DER-encoded RSA public key (PublicKey.bin from GetParametersForImport)")]
     BadPublicKey,
     /// AWS no longer accepts this algorithm.
     #[error("RSAES_PKCS1_V1_5 is no longer accepted for importing key material")]
@@ -125,8 +119,7 @@ pub fn wrap_material(
     material: &[u8; MATERIAL_LEN],
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Vec<u8>, WrapError> {
-    let public =
-        PublicKey::from_public_key_der(public_key_der).map_err(|_| WrapError::BadPublicKey)?;
+    let public = PublicKey::from_public_key_der(public_key_der).map_err(|_| WrapError::BadPublicKey)?;
     let rsa_err = |e: rsa::Error| WrapError::Rsa(e.to_string());
     match algorithm {
         WrappingAlgorithm::RsaesPkcs1V15 => Err(WrapError::UnsupportedAlgorithm),
@@ -183,12 +176,8 @@ pub(crate) fn unwrap_material(
                 return Err(bad());
             }
             let (rsa_part, kw_part) = blob.split_at(k);
-            let aes_key = oaep(
-                algorithm == WrappingAlgorithm::RsaAesKeyWrapSha256,
-                rsa_part,
-            )?;
-            let kwp =
-                <KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes_key).map_err(|_| bad())?;
+            let aes_key = oaep(algorithm == WrappingAlgorithm::RsaAesKeyWrapSha256, rsa_part)?;
+            let kwp = <KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes_key).map_err(|_| bad())?;
             let mut buf = Zeroizing::new(vec![0u8; kw_part.len()]);
             let len = kwp.unwrap_key(kw_part, &mut buf).map_err(|_| bad())?.len();
             buf.truncate(len);

@@ -54,11 +54,7 @@ impl Default for SimulatedClock {
 impl SimulatedClock {
     fn read(a: &Anchor, real_now: Timestamp) -> Timestamp {
         let elapsed = real_now.millis().saturating_sub(a.real.millis()).max(0) as f64;
-        Timestamp::from_millis(
-            a.simulated
-                .millis()
-                .saturating_add((elapsed * a.speed) as i64),
-        )
+        Timestamp::from_millis(a.simulated.millis().saturating_add((elapsed * a.speed) as i64))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Anchor) -> R) -> R {
@@ -77,11 +73,7 @@ impl SimulatedClock {
         self.with(|a| {
             a.simulated = Self::read(a, real);
             a.real = real;
-            a.speed = if speed.is_finite() {
-                speed.clamp(1.0, 100_000.0)
-            } else {
-                1.0
-            };
+            a.speed = if speed.is_finite() { speed.clamp(1.0, 100_000.0) } else { 1.0 };
         });
     }
 

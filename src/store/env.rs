@@ -26,11 +26,7 @@ pub fn store_path(explicit: Option<&Path>) -> Result<PathBuf, StoreError> {
     if let Some(p) = std::env::var_os(STORE_VAR).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    super::default_path().ok_or_else(|| {
-        StoreError::Other(
-            "cannot find a home directory for the default store; use --store PATH".into(),
-        )
-    })
+    super::default_path().ok_or_else(|| StoreError::Other("cannot find a home directory for the default store; use --store PATH".into()))
 }
 
 /// Key derivation parameters for a store created now.
@@ -53,8 +49,7 @@ pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, StoreErro
             "no passphrase: set {PASSPHRASE_VAR} or run in a terminal"
         )));
     }
-    let first = rpassword::prompt_password(prompt)
-        .map_err(|e| StoreError::Other(format!("cannot read the passphrase: {e}")))?;
+    let first = rpassword::prompt_password(prompt).map_err(|e| StoreError::Other(format!("cannot read the passphrase: {e}")))?;
     if confirm {
         let second = rpassword::prompt_password("Repeat the passphrase: ")
             .map_err(|e| StoreError::Other(format!("cannot read the passphrase: {e}")))?;
@@ -74,10 +69,7 @@ pub fn open_or_create(path: &Path, options: VaultOptions) -> Result<Vault, Store
         let p = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
         Vault::open(path, &p, options)
     } else {
-        let p = passphrase(
-            &format!("New store at {}. Choose a passphrase: ", path.display()),
-            true,
-        )?;
+        let p = passphrase(&format!("New store at {}. Choose a passphrase: ", path.display()), true)?;
         Vault::create(path, &p, options)
     }
 }

@@ -98,8 +98,7 @@ impl Header {
         if file.len() < HEADER_LEN + 16 {
             return Err(HeaderError::Damaged);
         }
-        let u32_at =
-            |i: usize| u32::from_be_bytes([file[i], file[i + 1], file[i + 2], file[i + 3]]);
+        let u32_at = |i: usize| u32::from_be_bytes([file[i], file[i + 1], file[i + 2], file[i + 3]]);
         let version = u16::from_be_bytes([file[8], file[9]]);
         if version > FORMAT_VERSION {
             return Err(HeaderError::TooNew(version));
@@ -144,9 +143,7 @@ pub fn derive_key(passphrase: &[u8], salt: &[u8; 16], kdf: KdfParams) -> Option<
     let params = Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32)).ok()?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(passphrase, salt, &mut out[..])
-        .ok()?;
+    argon.hash_password_into(passphrase, salt, &mut out[..]).ok()?;
     SecretArray::from_slice(&out[..])
 }
 

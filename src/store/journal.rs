@@ -191,9 +191,7 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
         }
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         if !(16..=MAX_FRAME).contains(&len) {
-            scan.damaged = Some(format!(
-                "a record at offset {offset} has an impossible length"
-            ));
+            scan.damaged = Some(format!("a record at offset {offset} has an impossible length"));
             break;
         }
         if rest.len() < 4 + 12 + len {
@@ -210,18 +208,14 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8]) -> SegmentScan {
             if end == bytes.len() {
                 torn(&mut scan);
             } else {
-                scan.damaged = Some(format!(
-                    "the record at offset {offset} fails authentication"
-                ));
+                scan.damaged = Some(format!("the record at offset {offset} fails authentication"));
             }
             break;
         }
         match serde_json::from_slice::<AuditRecord>(&body) {
             Ok(r) => scan.records.push(r),
             Err(_) => {
-                scan.damaged = Some(format!(
-                    "the record at offset {offset} is not an audit record"
-                ));
+                scan.damaged = Some(format!("the record at offset {offset} is not an audit record"));
                 break;
             }
         }
@@ -235,10 +229,7 @@ impl Journal {
     /// Opens (or starts) the journal in `config.dir`: drops a torn record at
     /// the tail, sets damaged segments aside by starting a fresh one, and
     /// returns the journal with the head of the chain it holds.
-    pub fn open(
-        config: JournalConfig,
-        keys: JournalKeys,
-    ) -> Result<(Journal, ChainHead), StoreError> {
+    pub fn open(config: JournalConfig, keys: JournalKeys) -> Result<(Journal, ChainHead), StoreError> {
         fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
         let mut notes = Vec::new();
         let numbers = segment_numbers(&config.dir)?;
@@ -269,8 +260,7 @@ impl Journal {
                             fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
                             start_new = true;
                         } else {
-                            f.set_len(scan.valid_len)
-                                .map_err(|e| StoreError::io(&path, e))?;
+                            f.set_len(scan.valid_len).map_err(|e| StoreError::io(&path, e))?;
                             f.sync_all().map_err(|e| StoreError::io(&path, e))?;
                         }
                         notes.push(format!(
@@ -324,11 +314,7 @@ impl Journal {
     }
 
     /// Opens segment `n` for appending, creating it (with its header) if needed.
-    fn open_segment(
-        config: &JournalConfig,
-        keys: &JournalKeys,
-        n: u64,
-    ) -> Result<File, StoreError> {
+    fn open_segment(config: &JournalConfig, keys: &JournalKeys, n: u64) -> Result<File, StoreError> {
         let path = segment_path(&config.dir, n);
         let exists = path.exists();
         let mut file = OpenOptions::new()
@@ -370,11 +356,7 @@ impl Journal {
             rng.fill_bytes(&mut nonce);
             let (segment, offset) = (p.segment, p.next_offset);
             cipher
-                .encrypt_in_place(
-                    &Nonce::from(nonce),
-                    &aad(&self.shared.keys, segment, offset),
-                    &mut body,
-                )
+                .encrypt_in_place(&Nonce::from(nonce), &aad(&self.shared.keys, segment, offset), &mut body)
                 .map_err(|_| StoreError::Other("cannot seal an audit record".into()))?;
             let chunk = match p.chunks.last_mut() {
                 Some((s, bytes)) if *s == segment => bytes,
@@ -494,9 +476,7 @@ fn retire_old_segments(config: &JournalConfig) -> Result<(), StoreError> {
         return Ok(());
     }
     let numbers = segment_numbers(&config.dir)?;
-    let excess = numbers
-        .len()
-        .saturating_sub(config.retention_segments as usize);
+    let excess = numbers.len().saturating_sub(config.retention_segments as usize);
     for n in &numbers[..excess] {
         let path = segment_path(&config.dir, *n);
         fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;

@@ -35,10 +35,7 @@ impl KeyPairPool {
     pub fn start(depth: usize) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                queues: WrappingKeySpec::ALL
-                    .iter()
-                    .map(|s| (*s, VecDeque::new()))
-                    .collect(),
+                queues: WrappingKeySpec::ALL.iter().map(|s| (*s, VecDeque::new())).collect(),
                 depth: depth.max(1),
                 stop: false,
             }),
@@ -90,9 +87,7 @@ fn generate_loop(shared: &Shared) {
                 st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let Ok(key) = rsa::PrivateKey::new(&mut rng, spec.bits()) else {
-            continue;
-        };
+        let Ok(key) = rsa::PrivateKey::new(&mut rng, spec.bits()) else { continue };
         let mut st = lock(&shared.state);
         if let Some((_, q)) = st.queues.iter_mut().find(|(s, _)| *s == spec) {
             q.push_back(key);

@@ -25,10 +25,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::api::{self, ApiError, Body};
-use crate::kms::{
-    AuditRecord, Caller, Clock, Kms, KmsError, KmsResult, KmsState, SecretArray, SecretVec,
-    Settings, Timestamp, WrappingKeySource,
-};
+use crate::kms::{AuditRecord, Caller, Clock, Kms, KmsError, KmsResult, KmsState, SecretArray, SecretVec, Settings, Timestamp, WrappingKeySource};
 use format::{FORMAT_VERSION, Header, HeaderError, KdfParams};
 use journal::{Journal, JournalConfig, JournalKeys};
 
@@ -222,10 +219,7 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(suffix);
     path.with_file_name(name)
 }
@@ -321,9 +315,7 @@ impl std::fmt::Debug for Vault {
 fn read_store_file(path: &Path) -> Result<(Vec<u8>, Header), StoreError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::Missing(path.to_path_buf()));
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::Missing(path.to_path_buf())),
         Err(e) => return Err(StoreError::io(path, e)),
     };
     let header = Header::parse(&bytes).map_err(|e| match e {
@@ -380,20 +372,13 @@ fn write_atomically(path: &Path, bytes: &[u8], keep_previous: bool) -> Result<()
 
 impl Vault {
     /// Creates a new store at `path` (the folder is created if needed).
-    pub fn create(
-        path: &Path,
-        passphrase: &SecretString,
-        options: VaultOptions,
-    ) -> Result<Vault, StoreError> {
+    pub fn create(path: &Path, passphrase: &SecretString, options: VaultOptions) -> Result<Vault, StoreError> {
         fs::create_dir_all(parent_dir(path)).map_err(|e| StoreError::io(&parent_dir(path), e))?;
         let lock = StoreLock::acquire(path)?;
         if path.exists() {
             return Err(StoreError::Exists(path.to_path_buf()));
         }
-        options
-            .settings
-            .validate()
-            .map_err(|e| StoreError::Other(e.message().to_string()))?;
+        options.settings.validate().map_err(|e| StoreError::Other(e.message().to_string()))?;
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let header = Header {
@@ -403,18 +388,11 @@ impl Vault {
             nonce: [0; 12],
         };
         let key = format::derive_key(passphrase.expose_secret().as_bytes(), &salt, options.kdf)
-            .ok_or_else(|| {
-                StoreError::Other("the key derivation parameters are not usable".into())
-            })?;
+            .ok_or_else(|| StoreError::Other("the key derivation parameters are not usable".into()))?;
         let journal_keys = JournalKeys::generate();
         let settings = StoreSettings::default();
         let (journal, head) = Journal::open(journal_config(path, &settings), journal_keys.clone())?;
-        let mut kms = Kms::new(
-            options.settings,
-            options.clock,
-            options.wrapping_keys,
-            Kms::os_rng(),
-        );
+        let mut kms = Kms::new(options.settings, options.clock, options.wrapping_keys, Kms::os_rng());
         kms.set_chain_head(head);
         let mut vault = Vault {
             kms,
@@ -436,31 +414,17 @@ impl Vault {
     /// Opens the store at `path`. A wrong passphrase or a damaged file gives
     /// [`StoreError::Unreadable`] and leaves every file as it was. Events that
     /// fell due while the store was closed are applied, each at its own time.
-    pub fn open(
-        path: &Path,
-        passphrase: &SecretString,
-        options: VaultOptions,
-    ) -> Result<Vault, StoreError> {
+    pub fn open(path: &Path, passphrase: &SecretString, options: VaultOptions) -> Result<Vault, StoreError> {
         let lock = StoreLock::acquire(path)?;
         let (bytes, header) = read_store_file(path)?;
-        let key = format::derive_key(
-            passphrase.expose_secret().as_bytes(),
-            &header.salt,
-            header.kdf,
-        )
-        .ok_or_else(|| unreadable(path))?;
+        let key = format::derive_key(passphrase.expose_secret().as_bytes(), &header.salt, header.kdf)
+            .ok_or_else(|| unreadable(path))?;
         let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
         let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
         drop(plain);
-        let (journal, head) =
-            Journal::open(journal_config(path, &body.settings), body.journal.clone())?;
+        let (journal, head) = Journal::open(journal_config(path, &body.settings), body.journal.clone())?;
         let notes = journal.notes.clone();
-        let mut kms = Kms::from_state(
-            body.kms,
-            options.clock,
-            options.wrapping_keys,
-            Kms::os_rng(),
-        );
+        let mut kms = Kms::from_state(body.kms, options.clock, options.wrapping_keys, Kms::os_rng());
         kms.set_chain_head(head);
         let mut vault = Vault {
             saved_generation: kms.generation(),
@@ -506,19 +470,10 @@ impl Vault {
     /// Runs an AWS operation by name on the request JSON (the CLI and the
     /// endpoint), persisting before returning. A failure to persist is a
     /// `KMSInternalException` (HTTP 500): the call is not acknowledged.
-    pub fn call(
-        &mut self,
-        caller: &Caller,
-        operation: &str,
-        body: &[u8],
-    ) -> Result<Body, ApiError> {
+    pub fn call(&mut self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Body, ApiError> {
         let result = api::dispatch(&mut self.kms, caller, operation, body);
         if let Err(e) = self.persist() {
-            return Err(ApiError::new(
-                "KMSInternalException",
-                format!("the change could not be saved: {e}"),
-                500,
-            ));
+            return Err(ApiError::new("KMSInternalException", format!("the change could not be saved: {e}"), 500));
         }
         result
     }
@@ -555,8 +510,7 @@ impl Vault {
             settings: &self.settings,
             api: &self.api,
         };
-        let size = postcard::experimental::serialized_size(&body)
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let size = postcard::experimental::serialized_size(&body).map_err(|e| StoreError::Other(e.to_string()))?;
         // Exact size and room for the tag: no reallocation leaves copies behind.
         let mut plain = Zeroizing::new(Vec::with_capacity(size + 16));
         plain.resize(size, 0);
@@ -586,11 +540,7 @@ impl Vault {
     }
 
     /// Replaces store settings and engine settings, and saves.
-    pub fn update_settings(
-        &mut self,
-        store: StoreSettings,
-        engine: Settings,
-    ) -> Result<(), VaultError> {
+    pub fn update_settings(&mut self, store: StoreSettings, engine: Settings) -> Result<(), VaultError> {
         self.kms.set_settings(engine)?;
         self.settings = store;
         self.save_state(true)?;
@@ -611,18 +561,12 @@ impl Vault {
 
     /// Re-encrypts the store under a new passphrase (new salt; the journal
     /// key is inside the state, so the journal stays as it is).
-    pub fn change_passphrase(
-        &mut self,
-        new: &SecretString,
-        kdf: Option<KdfParams>,
-    ) -> Result<(), StoreError> {
+    pub fn change_passphrase(&mut self, new: &SecretString, kdf: Option<KdfParams>) -> Result<(), StoreError> {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let kdf = kdf.unwrap_or(self.header.kdf);
-        let key =
-            format::derive_key(new.expose_secret().as_bytes(), &salt, kdf).ok_or_else(|| {
-                StoreError::Other("the key derivation parameters are not usable".into())
-            })?;
+        let key = format::derive_key(new.expose_secret().as_bytes(), &salt, kdf)
+            .ok_or_else(|| StoreError::Other("the key derivation parameters are not usable".into()))?;
         let (old_header, old_key) = (self.header, self.key.clone());
         self.header.salt = salt;
         self.header.kdf = kdf;
@@ -643,9 +587,7 @@ impl Vault {
             settings: &self.settings,
             api: &self.api,
         };
-        let plain = Zeroizing::new(
-            postcard::to_stdvec(&body).map_err(|e| StoreError::Other(e.to_string()))?,
-        );
+        let plain = Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| StoreError::Other(e.to_string()))?);
         let mut header = self.header;
         rand::rng().fill_bytes(&mut header.nonce);
         let file = format::seal(&self.key, &header, plain);
@@ -662,11 +604,7 @@ impl Vault {
         StoreInfo {
             path: self.path.clone(),
             format_version: self.header.version,
-            kdf: (
-                self.header.kdf.m_cost_kib,
-                self.header.kdf.t_cost,
-                self.header.kdf.p_cost,
-            ),
+            kdf: (self.header.kdf.m_cost_kib, self.header.kdf.t_cost, self.header.kdf.p_cost),
             keys: self.kms.state().key_count(),
             aliases: self.kms.aliases().count(),
             region: settings.region.clone(),

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use byok::kms::{
-    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
-    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, ImportType, KeyId, Kms,
-    KmsError, ManualClock, Origin, PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm,
-    WrappingKeySpec, wrap_material,
+    Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel, ImportKeyMaterialRequest,
+    ImportOutput, ImportParametersOutput, ImportType, KeyId, Kms, KmsError, ManualClock, Origin,
+    PregeneratedKeys, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -34,8 +33,7 @@ pub fn test_keys() -> PregeneratedKeys {
     files.sort();
     for f in files {
         let der = std::fs::read(&f).expect("key file");
-        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8 key"))
-            .expect("known size");
+        keys.add(rsa::PrivateKey::from_pkcs8_der(&der).expect("PKCS#8 key")).expect("known size");
     }
     keys
 }
@@ -59,12 +57,7 @@ impl Harness {
 
     pub fn with_settings(settings: Settings) -> Self {
         let clock = ManualClock::new(START);
-        let kms = Kms::new(
-            settings,
-            Arc::new(clock.clone()),
-            Box::new(test_keys()),
-            seeded(1),
-        );
+        let kms = Kms::new(settings, Arc::new(clock.clone()), Box::new(test_keys()), seeded(1));
         Self {
             kms,
             clock,
@@ -107,11 +100,7 @@ impl Harness {
     }
 
     pub fn params(&mut self, key: KeyId) -> ImportParametersOutput {
-        self.params_with(
-            key,
-            WrappingAlgorithm::RsaesOaepSha256,
-            WrappingKeySpec::Rsa2048,
-        )
+        self.params_with(key, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
     }
 
     pub fn params_with(
@@ -132,12 +121,7 @@ impl Harness {
         m
     }
 
-    pub fn wrap(
-        &mut self,
-        params: &ImportParametersOutput,
-        algorithm: WrappingAlgorithm,
-        material: &[u8],
-    ) -> Vec<u8> {
+    pub fn wrap(&mut self, params: &ImportParametersOutput, algorithm: WrappingAlgorithm, material: &[u8]) -> Vec<u8> {
         let material: [u8; 32] = material.try_into().expect("32 bytes");
         wrap_material(&params.public_key, algorithm, &material, &mut self.rng).expect("wrap")
     }
@@ -166,12 +150,7 @@ impl Harness {
     }
 
     /// GetParametersForImport + wrap + ImportKeyMaterial (never expires).
-    pub fn import(
-        &mut self,
-        key: KeyId,
-        material: &[u8; 32],
-        import_type: Option<ImportType>,
-    ) -> ImportOutput {
+    pub fn import(&mut self, key: KeyId, material: &[u8; 32], import_type: Option<ImportType>) -> ImportOutput {
         let params = self.params(key);
         let req = self.import_request(key, &params, material, import_type);
         self.try_import(&req).expect("ImportKeyMaterial")
@@ -188,12 +167,7 @@ impl Harness {
     pub fn encrypt(&mut self, key: KeyId, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
         let caller = self.caller.clone();
         self.kms
-            .encrypt(
-                &caller,
-                &key.to_string(),
-                plaintext,
-                &EncryptionContext::new(),
-            )
+            .encrypt(&caller, &key.to_string(), plaintext, &EncryptionContext::new())
             .map(|o| o.ciphertext_blob)
     }
 
@@ -233,12 +207,7 @@ pub fn assert_err<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &str, messag
     match r {
         Ok(v) => panic!("expected {name}, got Ok({v:?})"),
         Err(e) => {
-            assert_eq!(
-                e.aws_name(),
-                name,
-                "exception name (message: {})",
-                e.message()
-            );
+            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
             assert_eq!(e.message(), message, "message of {name}");
         }
     }
@@ -250,17 +219,8 @@ pub fn assert_err_contains<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &st
     match r {
         Ok(v) => panic!("expected {name}, got Ok({v:?})"),
         Err(e) => {
-            assert_eq!(
-                e.aws_name(),
-                name,
-                "exception name (message: {})",
-                e.message()
-            );
-            assert!(
-                e.message().contains(part),
-                "message {:?} should contain {part:?}",
-                e.message()
-            );
+            assert_eq!(e.aws_name(), name, "exception name (message: {})", e.message());
+            assert!(e.message().contains(part), "message {:?} should contain {part:?}", e.message());
         }
     }
 }
