@@ -29,7 +29,7 @@ pub use handler::{CONTENT_TYPE_JSON, TARGET_PREFIX};
 use crate::kms::GenerateOnDemand;
 use crate::store::clock::SystemClock;
 use crate::store::keypool::KeyPairPool;
-use crate::store::{Vault, VaultOptions, env};
+use crate::store::{VaultOptions, env};
 
 /// The port `byok serve` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8600;
@@ -39,7 +39,7 @@ pub const DEFAULT_PORT: u16 = 8600;
 #[command(
     name = "byok serve",
     about = "Serve the store through the AWS KMS JSON protocol (SigV4-signed, loopback by default)",
-    after_help = "Point the AWS CLI or an SDK at it:\n  eval \"$(byok serve --show-credentials)\"\n  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n  aws --endpoint-url http://127.0.0.1:8600 kms list-keys\n\nThe store and passphrase come from --store / BYOK_STORE and BYOK_PASSPHRASE (or a prompt)."
+    after_help = "Store settings (region, rotation delay) are changed with `byok store settings`; the audit trail is read with `byok audit export`.\n\nPoint the AWS CLI or an SDK at it:\n  eval \"$(byok serve --show-credentials)\"\n  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n  aws --endpoint-url http://127.0.0.1:8600 kms list-keys\n\nThe store and passphrase come from --store / BYOK_STORE and BYOK_PASSPHRASE (or a prompt)."
 )]
 struct Args {
     /// The store file (default: BYOK_STORE, then the per-user data folder).
@@ -58,14 +58,6 @@ struct Args {
     /// Print the access key id, secret and region as shell assignments, and exit.
     #[arg(long)]
     show_credentials: bool,
-    /// Verify the audit trail's hash chain, print its records as JSON lines
-    /// (no secrets are in them), and exit.
-    #[arg(long, conflicts_with = "show_credentials")]
-    print_audit: bool,
-    /// Set the store's on-demand rotation delay, in milliseconds, before serving
-    /// (a store setting; useful for tests and training).
-    #[arg(long, value_name = "MS")]
-    rotation_delay_ms: Option<u64>,
 }
 
 fn bind_address(text: &str, allow_remote: bool) -> Result<IpAddr, String> {
@@ -106,7 +98,7 @@ fn run(args: Args) -> Result<(), String> {
     let path = env::store_path(args.store.as_deref()).map_err(|e| e.to_string())?;
     let options = VaultOptions {
         clock: Arc::new(SystemClock),
-        wrapping_keys: if args.show_credentials || args.print_audit {
+        wrapping_keys: if args.show_credentials {
             Box::new(GenerateOnDemand(crate::kms::Kms::os_rng()))
         } else {
             // GetParametersForImport answers at once from pairs made in advance.
@@ -115,17 +107,9 @@ fn run(args: Args) -> Result<(), String> {
         kdf: env::kdf_for_new_store(),
         settings: Default::default(),
     };
-    let mut vault = env::open_or_create(&path, options).map_err(|e| e.to_string())?;
+    let vault = env::open_or_create(&path, options).map_err(|e| e.to_string())?;
     for note in vault.notes() {
         eprintln!("byok serve: {note}");
-    }
-    if let Some(ms) = args.rotation_delay_ms {
-        let mut settings = vault.kms().settings().clone();
-        settings.rotation_delay_ms = ms;
-        let store = vault.store_settings().clone();
-        vault
-            .update_settings(store, settings)
-            .map_err(|e| e.to_string())?;
     }
     let region = vault.kms().settings().region.clone();
     if args.show_credentials {
@@ -135,9 +119,6 @@ fn run(args: Args) -> Result<(), String> {
         println!("AWS_DEFAULT_REGION={region}");
         println!("AWS_REGION={region}");
         return vault.close().map_err(|e| e.to_string());
-    }
-    if args.print_audit {
-        return print_audit(vault);
     }
     if !ip.is_loopback() {
         eprintln!(
@@ -176,23 +157,6 @@ fn run(args: Args) -> Result<(), String> {
     vault.close().map_err(|e| e.to_string())?;
     eprintln!("byok serve: stopped after {served} requests; the audit journal is on disk");
     Ok(())
-}
-
-fn print_audit(vault: Vault) -> Result<(), String> {
-    use std::io::Write;
-    let records = vault.audit_records().map_err(|e| e.to_string())?;
-    let report = crate::kms::audit::verify_chain(&records).map_err(|e| e.to_string())?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for r in &records {
-        let line = serde_json::to_string(r).map_err(|e| e.to_string())?;
-        writeln!(out, "{line}").map_err(|e| e.to_string())?;
-    }
-    out.flush().map_err(|e| e.to_string())?;
-    eprintln!(
-        "byok serve: {} audit records, chain verified up to sequence {}",
-        report.records, report.last_sequence
-    );
-    vault.close().map_err(|e| e.to_string())
 }
 
 /// Waits for SIGINT or SIGTERM.
