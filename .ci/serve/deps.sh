@@ -8,7 +8,9 @@ command -v aws >/dev/null 2>&1 || missing+=(awscli)
 python3 -c 'import boto3' 2>/dev/null || missing+=(boto3)
 command -v moto_server >/dev/null 2>&1 || missing+=('moto[server]')
 if [ ${#missing[@]} -gt 0 ]; then
-    python3 -m pip install --quiet "${missing[@]}"
+    python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+    # pyenv puts new console scripts on PATH through its shims.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
 aws --version
