@@ -62,6 +62,14 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         ms(kdf)
     );
+    let t = Instant::now();
+    derive_key(b"bench", &[7; 16], KdfParams::INTERACTIVE).unwrap();
+    println!(
+        "unlock key derivation of a real store (Argon2id {} MiB, t={}): {:.0} ms",
+        KdfParams::INTERACTIVE.m_cost_kib / 1024,
+        KdfParams::INTERACTIVE.t_cost,
+        ms(t.elapsed())
+    );
     println!(
         "{:>7} {:>12} {:>14} {:>14}",
         "keys", "state bytes", "open (ms)", "save (ms)"

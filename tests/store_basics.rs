@@ -3,27 +3,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use byok::kms::audit::verify_chain;
-use byok::kms::{Caller, CreateKeyRequest, KeyState, ManualClock, Origin, Settings};
-use byok::store::format::KdfParams;
+use byok::kms::{Caller, CreateKeyRequest, KeyState, ManualClock, Origin};
 use byok::store::{StoreError, Vault, VaultOptions};
 use common::*;
-use secrecy::SecretString;
 
 fn options(clock: &ManualClock) -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(clock.clone()),
-        wrapping_keys: Box::new(test_keys()),
-        kdf: KdfParams::INSECURE_FAST,
-        settings: Settings::default(),
-    }
-}
-
-fn pass(s: &str) -> SecretString {
-    SecretString::from(s.to_string())
+    vault_options(clock, test_keys())
 }
 
 #[test]

@@ -2,24 +2,14 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use byok::kms::audit::verify_chain;
-use byok::kms::{
-    Caller, CreateKeyRequest, EncryptionContext, ManualClock, PregeneratedKeys, Settings,
-};
-use byok::store::format::KdfParams;
+use byok::kms::{Caller, CreateKeyRequest, EncryptionContext, ManualClock, PregeneratedKeys};
 use byok::store::{StoreSettings, Vault, VaultOptions};
-use common::START;
+use common::*;
 use secrecy::SecretString;
 
 fn options() -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(ManualClock::new(START)),
-        wrapping_keys: Box::new(PregeneratedKeys::default()),
-        kdf: KdfParams::INSECURE_FAST,
-        settings: Settings::default(),
-    }
+    vault_options(&ManualClock::new(START), PregeneratedKeys::default())
 }
 
 fn pass() -> SecretString {

@@ -5,21 +5,15 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use byok::kms::{Caller, CreateKeyRequest, ManualClock, PregeneratedKeys, Settings};
-use byok::store::format::{HEADER_LEN, KdfParams};
+use byok::kms::{Caller, CreateKeyRequest, ManualClock, PregeneratedKeys};
+use byok::store::format::HEADER_LEN;
 use byok::store::{StoreError, Vault, VaultOptions};
-use common::START;
+use common::*;
 use secrecy::SecretString;
 
 fn options() -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(ManualClock::new(START)),
-        wrapping_keys: Box::new(PregeneratedKeys::default()),
-        kdf: KdfParams::INSECURE_FAST,
-        settings: Settings::default(),
-    }
+    vault_options(&ManualClock::new(START), PregeneratedKeys::default())
 }
 
 fn pass() -> SecretString {

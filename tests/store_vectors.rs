@@ -7,17 +7,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use byok::kms::audit::verify_chain;
 use byok::kms::{
     Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
-    ImportKeyMaterialRequest, KeyState, ManualClock, Origin, Settings, WrappingAlgorithm,
-    WrappingKeySpec, wrap_material,
+    ImportKeyMaterialRequest, KeyState, ManualClock, Origin, WrappingAlgorithm, WrappingKeySpec,
+    wrap_material,
 };
-use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
 use common::*;
 use secrecy::SecretString;
@@ -26,12 +24,7 @@ use serde_json::{Value, json};
 const PASSPHRASE: &str = "byok store format 1 test vector";
 
 fn options() -> VaultOptions {
-    VaultOptions {
-        clock: Arc::new(ManualClock::new(START)),
-        wrapping_keys: Box::new(test_keys()),
-        kdf: KdfParams::INSECURE_FAST,
-        settings: Settings::default(),
-    }
+    vault_options(&ManualClock::new(START), test_keys())
 }
 
 fn copy_dir(from: &Path, to: &Path) {

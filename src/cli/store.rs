@@ -132,11 +132,12 @@ pub fn run(cmd: StoreCommand, g: &Global, out: &Printer) -> Result<(), CliError>
             account_id,
         } => {
             // --region is the new value here, not a check against the store.
+            // Settings may be the first thing done with a store: create it then.
             let check = Global {
                 region: None,
                 ..g.clone()
             };
-            let mut vault = super::open_store(&check, false)?;
+            let mut vault = super::open_store(&check, true)?;
             let mut engine = vault.kms().settings().clone();
             let before = engine.clone();
             if let Some(ms) = rotation_delay_ms {

@@ -41,7 +41,7 @@ impl KdfParams {
     /// target for an interactive unlock.
     pub const INTERACTIVE: KdfParams = KdfParams {
         m_cost_kib: 128 * 1024,
-        t_cost: 4,
+        t_cost: 6,
         p_cost: 1,
     };
 

@@ -276,6 +276,22 @@ impl Harness {
     }
 }
 
+/// Options for a test vault: the manual clock, the given key pairs, the
+/// cheapest key derivation, default settings.
+pub fn vault_options(clock: &ManualClock, keys: PregeneratedKeys) -> byok::store::VaultOptions {
+    byok::store::VaultOptions {
+        clock: Arc::new(clock.clone()),
+        wrapping_keys: Box::new(keys),
+        kdf: byok::store::format::KdfParams::INSECURE_FAST,
+        settings: Settings::default(),
+    }
+}
+
+/// A passphrase.
+pub fn pass(s: &str) -> secrecy::SecretString {
+    secrecy::SecretString::from(s.to_string())
+}
+
 /// Asserts an error's AWS name and message.
 #[track_caller]
 pub fn assert_err<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &str, message: &str) {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the endpoint's interop script and benchmark use, if missing:
+# the AWS CLI v1 and boto3 (interop.sh, boto3_checks.py), moto's server
+# (benches/serve_encrypt.rs), openssl.
+set -euo pipefail
+missing=()
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
+python3 -c 'import boto3' 2>/dev/null || missing+=(boto3)
+command -v moto_server >/dev/null 2>&1 || missing+=('moto[server]')
+if [ ${#missing[@]} -gt 0 ]; then
+    python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+    # pyenv puts new console scripts on PATH through its shims.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
+aws --version

@@ -1,0 +1,481 @@
+//! The endpoint: hyper 1 on a small tokio runtime of its own, and one engine
+//! thread that runs the operations on the shared [`Vault`].
+//!
+//! Connections are served by the runtime's workers (HTTP parsing, timeouts,
+//! SigV4 verification). Operations go through a queue to a single engine
+//! thread, which takes the vault's lock once for a whole batch of queued
+//! calls: no lock contention between requests, and a cryptographic call
+//! costs one journal append inside the lock (the journal's own flusher
+//! writes them to disk in groups). A call that changes state is saved by
+//! [`Vault::call`] before its reply is sent, so it is acknowledged only once
+//! durable. The same thread applies due time events (rotation completion,
+//! expiry) on a short interval, so they happen on time without a request.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{Semaphore, oneshot, watch};
+use zeroize::Zeroizing;
+
+use super::handler;
+use super::sigv4::{MAX_CLOCK_SKEW, Verifier};
+use crate::api::{ApiError, Body};
+use crate::kms::Caller;
+use crate::store::Vault;
+
+/// How an [`Endpoint`] runs. [`EndpointConfig::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// Where to listen (port 0: any free port).
+    pub addr: SocketAddr,
+    /// A client must send a request's headers within this time; it also
+    /// bounds how long an idle keep-alive connection stays open.
+    pub header_read_timeout: Duration,
+    /// A client must send a request's body within this time.
+    pub body_read_timeout: Duration,
+    /// Larger request bodies are refused (HTTP 413).
+    pub max_body_bytes: usize,
+    /// Connections beyond this wait until one closes.
+    pub max_connections: usize,
+    /// How often to apply due time events; `None` when the host process
+    /// does it itself (the console's own tick).
+    pub tick_interval: Option<Duration>,
+    /// How far a request's `X-Amz-Date` may be from the real clock.
+    pub max_clock_skew: Duration,
+    /// How long [`Endpoint::stop`] lets requests in flight finish.
+    pub shutdown_grace: Duration,
+    /// Runtime worker threads.
+    pub worker_threads: usize,
+}
+
+impl EndpointConfig {
+    /// The defaults, listening on `addr`: 15 s header and body timeouts,
+    /// 1 MiB bodies, 512 connections, a tick every 250 ms, 5 minutes of
+    /// clock skew, 10 s of grace at shutdown, 2 worker threads.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            header_read_timeout: Duration::from_secs(15),
+            body_read_timeout: Duration::from_secs(15),
+            max_body_bytes: 1 << 20,
+            max_connections: 512,
+            tick_interval: Some(Duration::from_millis(250)),
+            max_clock_skew: MAX_CLOCK_SKEW,
+            shutdown_grace: Duration::from_secs(10),
+            worker_threads: 2,
+        }
+    }
+}
+
+/// Counters of an endpoint, since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Requests answered, whatever the answer.
+    pub requests: u64,
+    /// Of those, answered with an error (HTTP 4xx or 5xx).
+    pub errors: u64,
+    /// Of those, refused before reaching the engine (authentication, size,
+    /// timeouts, unknown operation target).
+    pub refused: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn record(&self, status: u16, refused: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if status >= 400 {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if refused {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> EndpointStats {
+        EndpointStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Work for the engine thread.
+pub(crate) enum Work {
+    /// Run an operation and reply.
+    Call {
+        caller: Caller,
+        operation: String,
+        body: Zeroizing<Vec<u8>>,
+        reply: oneshot::Sender<Result<Body, ApiError>>,
+    },
+    /// Record a request refused before the engine (nothing to reply).
+    Refused {
+        caller: Caller,
+        operation: String,
+        error: ApiError,
+    },
+}
+
+/// What the connection tasks share.
+pub(crate) struct Shared {
+    pub(crate) config: EndpointConfig,
+    pub(crate) counters: Arc<Counters>,
+    verifier: Arc<RwLock<Arc<Verifier>>>,
+    // The engine thread ends when the last clone of this is gone, so only
+    // the connection tasks hold it, never the `Endpoint` itself.
+    jobs: mpsc::Sender<Work>,
+}
+
+impl Shared {
+    pub(crate) fn verifier(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn send(&self, work: Work) -> bool {
+        self.jobs.send(work).is_ok()
+    }
+
+    /// Runs `operation` on the engine thread.
+    pub(crate) async fn call(
+        &self,
+        caller: Caller,
+        operation: String,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<Body, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || {
+            ApiError::new(
+                "KMSInternalException",
+                "The endpoint is shutting down.",
+                500,
+            )
+        };
+        if !self.send(Work::Call {
+            caller,
+            operation,
+            body,
+            reply,
+        }) {
+            return Err(stopped());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Queues the audit record of a refused request.
+    pub(crate) fn audit_refusal(&self, caller: Caller, operation: String, error: ApiError) {
+        self.send(Work::Refused {
+            caller,
+            operation,
+            error,
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn verifier_for(vault: &Vault, config: &EndpointConfig) -> Verifier {
+    Verifier::new(vault.api_credentials(), &vault.kms().settings().region)
+        .with_max_skew(config.max_clock_skew)
+}
+
+/// The AWS KMS endpoint, serving a shared vault until stopped.
+///
+/// ```no_run
+/// # use std::sync::{Arc, Mutex};
+/// # fn demo(vault: byok::store::Vault) -> std::io::Result<()> {
+/// use byok::serve::Endpoint;
+/// let vault = Arc::new(Mutex::new(vault));
+/// let endpoint = Endpoint::start(Arc::clone(&vault), "127.0.0.1:0".parse().unwrap())?;
+/// println!("listening on http://{}", endpoint.local_addr());
+/// // ... the console keeps using `vault` meanwhile ...
+/// println!("{} requests served", endpoint.requests_served());
+/// endpoint.stop(); // waits for requests in flight (bounded by the grace period)
+/// # Ok(()) }
+/// ```
+///
+/// The endpoint runs on threads of its own (a tokio runtime and an engine
+/// thread), so it can be started from code that has no async runtime, such
+/// as the console. It locks the vault's mutex for short batches of calls;
+/// whoever else holds that mutex should do so briefly too. Credentials are
+/// read from the vault at start: after [`Vault::rotate_api_credentials`],
+/// call [`Endpoint::reload_credentials`].
+pub struct Endpoint {
+    addr: SocketAddr,
+    vault: Arc<Mutex<Vault>>,
+    config: EndpointConfig,
+    counters: Arc<Counters>,
+    verifier: Arc<RwLock<Arc<Verifier>>>,
+    stop: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("addr", &self.addr)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Starts serving `vault` on `addr` with the default settings. Returns
+    /// once the socket is bound; [`Endpoint::local_addr`] tells the port.
+    pub fn start(vault: Arc<Mutex<Vault>>, addr: SocketAddr) -> std::io::Result<Endpoint> {
+        Self::start_with(vault, EndpointConfig::new(addr))
+    }
+
+    /// Starts serving `vault` as `config` says.
+    pub fn start_with(
+        vault: Arc<Mutex<Vault>>,
+        config: EndpointConfig,
+    ) -> std::io::Result<Endpoint> {
+        let listener = StdListener::bind(config.addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let verifier = Arc::new(RwLock::new(Arc::new(verifier_for(&lock(&vault), &config))));
+        let counters = Arc::new(Counters::default());
+        let (jobs, queue) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            counters: Arc::clone(&counters),
+            verifier: Arc::clone(&verifier),
+            jobs,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("byok-serve")
+            .enable_all()
+            .build()?;
+        let engine = {
+            let vault = Arc::clone(&vault);
+            let tick = config.tick_interval;
+            std::thread::Builder::new()
+                .name("byok-serve-engine".into())
+                .spawn(move || engine_loop(&vault, &queue, tick))?
+        };
+        let (stop, stopped) = watch::channel(false);
+        let thread = {
+            std::thread::Builder::new()
+                .name("byok-serve-accept".into())
+                .spawn(move || {
+                    let grace = shared.config.shutdown_grace;
+                    runtime.block_on(serve(listener, shared, stopped, grace));
+                    // Dropping the runtime drops the connections left after the
+                    // grace period, and with them the last handles on the queue:
+                    // the engine thread then drains what was queued and ends.
+                    drop(runtime);
+                    let _ = engine.join();
+                })?
+        };
+        Ok(Endpoint {
+            addr,
+            vault,
+            config,
+            counters,
+            verifier,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests answered so far (successful or not).
+    pub fn requests_served(&self) -> u64 {
+        self.stats().requests
+    }
+
+    /// All the counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.counters.snapshot()
+    }
+
+    /// Reads the access key id, secret and region from the vault again (after
+    /// the console rotated the credentials or changed the region).
+    pub fn reload_credentials(&self) {
+        let verifier = verifier_for(&lock(&self.vault), &self.config);
+        *self.verifier.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to
+    /// the grace period), runs every queued call, and returns. Audit records
+    /// are queued in the vault's journal; [`Vault::close`] or
+    /// [`Vault::flush_audit`] puts them on disk at once.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn serve(
+    listener: StdListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("byok serve: cannot listen: {e}");
+            return;
+        }
+    };
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
+            _ = stopped.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    eprintln!("byok serve: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = {
+            let shared = Arc::clone(&shared);
+            service_fn(move |req| handler::handle(req, Arc::clone(&shared), peer))
+        };
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
+            eprintln!("byok serve: some connections were still busy after {grace:?}; closing them");
+        }
+    }
+}
+
+/// Runs queued work on the vault, a batch per lock, and applies due time
+/// events every `tick`. Ends when every sender is gone and the queue is empty.
+fn engine_loop(vault: &Mutex<Vault>, queue: &mpsc::Receiver<Work>, tick: Option<Duration>) {
+    const BATCH: usize = 256;
+    let mut next_tick = tick.map(|t| Instant::now() + t);
+    loop {
+        let first = match next_tick {
+            Some(at) => match queue.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(w) => Some(w),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            None => match queue.recv() {
+                Ok(w) => Some(w),
+                Err(_) => return,
+            },
+        };
+        let mut v = lock(vault);
+        if let Some(w) = first {
+            run(&mut v, w);
+            for w in queue.try_iter().take(BATCH - 1) {
+                run(&mut v, w);
+            }
+        }
+        if let (Some(at), Some(every)) = (next_tick, tick)
+            && Instant::now() >= at
+        {
+            apply_due_events(&mut v);
+            next_tick = Some(Instant::now() + every);
+        }
+    }
+}
+
+fn apply_due_events(v: &mut Vault) {
+    let now = v.kms().now();
+    if v.next_event_time().is_some_and(|due| due <= now)
+        && let Err(e) = v.tick()
+    {
+        eprintln!("byok serve: applying due events failed: {e}");
+    }
+}
+
+fn run(v: &mut Vault, work: Work) {
+    match work {
+        Work::Call {
+            caller,
+            operation,
+            body,
+            reply,
+        } => {
+            // A bug in the engine must not take the endpoint down with it.
+            let result = catch_unwind(AssertUnwindSafe(|| v.call(&caller, &operation, &body)))
+                .unwrap_or_else(|_| {
+                    Err(ApiError::new(
+                        "KMSInternalException",
+                        "The operation failed unexpectedly; nothing was acknowledged.",
+                        500,
+                    ))
+                });
+            let _ = reply.send(result);
+        }
+        Work::Refused {
+            caller,
+            operation,
+            error,
+        } => {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                v.apply(|k| {
+                    k.audit_rejected_request(
+                        &caller,
+                        &operation,
+                        &error.error_type,
+                        &error.message,
+                    );
+                    Ok(())
+                })
+            }));
+        }
+    }
+}

@@ -1,0 +1,794 @@
+//! `byok serve` in process: the endpoint started through its library API on
+//! port 0, driven by a hyper client that signs with `aws-sigv4` as the SDKs
+//! do. The walkthrough's operations over the wire, every kind of refusal,
+//! limits and timeouts, and the audit trail the calls leave.
+
+mod common;
+mod serve_common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use byok::kms::audit::verify_chain;
+use byok::kms::{KeyId, Settings, WrappingAlgorithm, wrap_material};
+use byok::serve::{Endpoint, EndpointConfig};
+use byok::store::clock::SystemClock;
+use byok::store::format::KdfParams;
+use byok::store::{Vault, VaultOptions};
+use hyper::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use serve_common::{Answer, Client, Signer, request};
+
+const ROTATION_DELAY_MS: u64 = 400;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    vault: Arc<Mutex<Vault>>,
+    endpoint: Option<Endpoint>,
+    signer: Signer,
+    secret: String,
+}
+
+fn options() -> VaultOptions {
+    VaultOptions {
+        clock: Arc::new(SystemClock),
+        wrapping_keys: Box::new(common::test_keys()),
+        kdf: KdfParams::INSECURE_FAST,
+        settings: Settings {
+            rotation_delay_ms: ROTATION_DELAY_MS,
+            ..Settings::default()
+        },
+    }
+}
+
+fn passphrase() -> SecretString {
+    SecretString::from("serve protocol test".to_string())
+}
+
+impl Fixture {
+    fn start() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.byok");
+        let vault = Vault::create(&path, &passphrase(), options()).unwrap();
+        let creds = vault.api_credentials().clone();
+        let region = vault.kms().settings().region.clone();
+        let vault = Arc::new(Mutex::new(vault));
+        let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap());
+        config.header_read_timeout = Duration::from_secs(1);
+        config.body_read_timeout = Duration::from_secs(1);
+        config.tick_interval = Some(Duration::from_millis(50));
+        let endpoint = Endpoint::start_with(Arc::clone(&vault), config).unwrap();
+        Fixture {
+            _dir: dir,
+            path,
+            vault,
+            endpoint: Some(endpoint),
+            signer: Signer::new(&creds.access_key_id, creds.secret_str(), &region),
+            secret: creds.secret_str().to_string(),
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.endpoint.as_ref().unwrap().local_addr()
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(self.addr(), self.signer.clone())
+            .await
+            .unwrap()
+    }
+
+    /// Stops the endpoint, closes the store, reopens it and returns its audit trail.
+    async fn stop_and_read_audit(mut self) -> Vec<byok::kms::AuditRecord> {
+        let endpoint = self.endpoint.take().unwrap();
+        tokio::task::spawn_blocking(move || endpoint.stop())
+            .await
+            .unwrap();
+        let vault = Arc::try_unwrap(self.vault).expect("endpoint released the vault");
+        vault.into_inner().unwrap().close().unwrap();
+        let reopened = Vault::open(&self.path, &passphrase(), options()).unwrap();
+        let records = reopened.audit_records().unwrap();
+        verify_chain(&records).unwrap();
+        records
+    }
+}
+
+#[track_caller]
+fn ok(a: &Answer) -> Value {
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{:?}",
+        String::from_utf8_lossy(&a.body)
+    );
+    assert!(
+        a.request_id.as_deref().is_some_and(|id| id.len() == 36),
+        "x-amzn-RequestId"
+    );
+    a.json()
+}
+
+#[track_caller]
+fn refused(a: &Answer, status: u16, error_type: &str, message_part: &str) {
+    assert_eq!(
+        a.status.as_u16(),
+        status,
+        "{:?}",
+        String::from_utf8_lossy(&a.body)
+    );
+    let (t, m) = a.error();
+    assert_eq!(t, error_type, "message: {m}");
+    assert!(
+        m.contains(message_part),
+        "message {m:?} should contain {message_part:?}"
+    );
+    assert!(a.request_id.is_some(), "x-amzn-RequestId on errors too");
+}
+
+fn b64(v: &Value) -> Vec<u8> {
+    B64.decode(v.as_str().expect("base64 string"))
+        .expect("base64")
+}
+
+/// GetParametersForImport (unless `params` are given, as step 7 reuses a
+/// token) + wrap + ImportKeyMaterial over the wire.
+async fn import(
+    c: &mut Client,
+    key: &str,
+    material: &[u8; 32],
+    import_type: &str,
+    params: Option<Value>,
+) -> (Answer, Value) {
+    let params = match params {
+        Some(p) => p,
+        None => ok(&c
+            .call(
+                "GetParametersForImport",
+                &json!({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+            )
+            .await
+            .unwrap()),
+    };
+    let wrapped = wrap_material(
+        &b64(&params["PublicKey"]),
+        WrappingAlgorithm::RsaesOaepSha256,
+        material,
+        &mut common::seeded(u64::from(material[0])),
+    )
+    .unwrap();
+    let answer = c
+        .call(
+            "ImportKeyMaterial",
+            &json!({
+                "KeyId": key,
+                "ImportToken": params["ImportToken"],
+                "EncryptedKeyMaterial": B64.encode(&wrapped),
+                "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+                "ImportType": import_type,
+            }),
+        )
+        .await
+        .unwrap();
+    (answer, params)
+}
+
+fn rotations(v: &Value) -> Vec<(String, String)> {
+    v["Rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["KeyMaterialId"].as_str().unwrap().to_string(),
+                r["KeyMaterialState"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_walkthrough_over_the_wire() {
+    let f = Fixture::start();
+    let mut c = f.client().await;
+
+    // Step 1: a key with EXTERNAL origin and its first material.
+    let created = ok(&c
+        .call(
+            "CreateKey",
+            &json!({"Origin": "EXTERNAL", "Description": "imported key"}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(created["KeyMetadata"]["KeyState"], "PendingImport");
+    let key = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let m1 = [0x11u8; 32];
+    let (imported, params1) = import(&mut c, &key, &m1, "NEW_KEY_MATERIAL", None).await;
+    let imported = ok(&imported);
+    let m1_id = imported["KeyMaterialId"].as_str().unwrap().to_string();
+    assert_eq!(m1_id.len(), 64);
+    assert_eq!(imported["KeyId"], arn.as_str());
+    let described = ok(&c.call("DescribeKey", &json!({"KeyId": key})).await.unwrap());
+    assert_eq!(described["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(
+        described["KeyMetadata"]["CurrentKeyMaterialId"],
+        m1_id.as_str()
+    );
+
+    // Step 2: use it.
+    let dk1 = ok(&c
+        .call(
+            "GenerateDataKey",
+            &json!({"KeyId": key, "KeySpec": "AES_256"}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(dk1["KeyMaterialId"], m1_id.as_str());
+    let plain1 = b64(&dk1["Plaintext"]);
+    assert_eq!(plain1.len(), 32);
+    let ct1 = dk1["CiphertextBlob"].clone();
+    let dec = ok(&c
+        .call("Decrypt", &json!({"CiphertextBlob": ct1}))
+        .await
+        .unwrap());
+    assert_eq!(b64(&dec["Plaintext"]), plain1);
+    assert_eq!(dec["KeyMaterialId"], m1_id.as_str());
+
+    // Step 3: a second material, pending rotation.
+    let m2 = [0x22u8; 32];
+    let (imported2, _) = import(&mut c, &key, &m2, "NEW_KEY_MATERIAL", None).await;
+    let m2_id = ok(&imported2)["KeyMaterialId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = ok(&c
+        .call(
+            "ListKeyRotations",
+            &json!({"KeyId": key, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        rotations(&list),
+        [
+            (m1_id.clone(), "CURRENT".into()),
+            (m2_id.clone(), "PENDING_ROTATION".into())
+        ]
+    );
+
+    // Step 4: rotate; the background tick completes it without a request.
+    ok(&c
+        .call("RotateKeyOnDemand", &json!({"KeyId": key}))
+        .await
+        .unwrap());
+    let status = ok(&c
+        .call("GetKeyRotationStatus", &json!({"KeyId": key}))
+        .await
+        .unwrap());
+    assert!(
+        status.get("OnDemandRotationStartDate").is_some(),
+        "{status}"
+    );
+    tokio::time::sleep(Duration::from_millis(ROTATION_DELAY_MS + 400)).await;
+    {
+        let v = f.vault.lock().unwrap();
+        let id = KeyId::from_uuid(key.parse().unwrap());
+        let k = v.kms().key(id).unwrap();
+        assert_eq!(
+            k.current_material().map(|m| m.id().to_string()),
+            Some(m2_id.clone()),
+            "the tick completed the rotation without a request"
+        );
+    }
+    let status = ok(&c
+        .call("GetKeyRotationStatus", &json!({"KeyId": key}))
+        .await
+        .unwrap());
+    assert!(
+        status.get("OnDemandRotationStartDate").is_none(),
+        "{status}"
+    );
+    let list = ok(&c
+        .call(
+            "ListKeyRotations",
+            &json!({"KeyId": key, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        rotations(&list),
+        [
+            (m1_id.clone(), "NON_CURRENT".into()),
+            (m2_id.clone(), "CURRENT".into())
+        ]
+    );
+
+    // Step 5: new ciphertext uses material 2; the old one still decrypts with material 1.
+    let dk2 = ok(&c
+        .call(
+            "GenerateDataKey",
+            &json!({"KeyId": key, "KeySpec": "AES_256"}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(dk2["KeyMaterialId"], m2_id.as_str());
+    let dec = ok(&c
+        .call("Decrypt", &json!({"CiphertextBlob": ct1}))
+        .await
+        .unwrap());
+    assert_eq!(dec["KeyMaterialId"], m1_id.as_str());
+    assert_eq!(b64(&dec["Plaintext"]), plain1);
+
+    // Step 6: delete material 1; the key becomes unusable.
+    let deleted = ok(&c
+        .call(
+            "DeleteImportedKeyMaterial",
+            &json!({"KeyId": key, "KeyMaterialId": m1_id}),
+        )
+        .await
+        .unwrap());
+    assert_eq!(deleted["KeyMaterialId"], m1_id.as_str());
+    let a = c
+        .call("Decrypt", &json!({"CiphertextBlob": dk2["CiphertextBlob"]}))
+        .await
+        .unwrap();
+    refused(
+        &a,
+        400,
+        "KMSInvalidStateException",
+        &format!("{arn} is pending import."),
+    );
+
+    // Step 7: re-import material 1 with the same token.
+    let (again, _) = import(&mut c, &key, &m1, "EXISTING_KEY_MATERIAL", Some(params1)).await;
+    let again = ok(&again);
+    assert_eq!(again["KeyMaterialId"], m1_id.as_str());
+    let described = ok(&c.call("DescribeKey", &json!({"KeyId": key})).await.unwrap());
+    assert_eq!(described["KeyMetadata"]["KeyState"], "Enabled");
+    for ct in [&ct1, &dk2["CiphertextBlob"]] {
+        ok(&c
+            .call("Decrypt", &json!({"CiphertextBlob": ct}))
+            .await
+            .unwrap());
+    }
+    // A NotFoundException from the engine arrives in the AWS shape.
+    let a = c
+        .call(
+            "DescribeKey",
+            &json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
+        )
+        .await
+        .unwrap();
+    refused(&a, 400, "NotFoundException", "does not exist");
+
+    let served = f.endpoint.as_ref().unwrap().requests_served();
+    assert!(served >= 20, "{served}");
+    let access_key_id = f.signer.access_key_id.clone();
+    let records = f.stop_and_read_audit().await;
+    let api_calls: Vec<_> = records
+        .iter()
+        .filter(|r| r.user_identity.invoked_by == "api")
+        .collect();
+    assert!(
+        api_calls.len() as u64 >= served,
+        "{} records for {served} requests",
+        api_calls.len()
+    );
+    for r in &api_calls {
+        assert_eq!(
+            r.user_identity.access_key_id.as_deref(),
+            Some(access_key_id.as_str())
+        );
+        assert_eq!(r.source_ip_address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(r.user_agent.as_deref(), Some("byok-serve-tests/1.0"));
+    }
+    let rotate_events: Vec<_> = records
+        .iter()
+        .filter(|r| r.event_name == "RotateKey")
+        .collect();
+    assert_eq!(rotate_events.len(), 1);
+    assert_eq!(rotate_events[0].event_type, "AwsServiceEvent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_forged_unknown_and_stale_requests_are_refused_and_change_nothing() {
+    let f = Fixture::start();
+    let addr = f.addr();
+    let mut c = f.client().await;
+    let body = br#"{"Origin":"EXTERNAL"}"#;
+
+    // Unsigned.
+    let a = c.send(request(addr, "CreateKey", body)).await.unwrap();
+    refused(
+        &a,
+        400,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    );
+
+    // Signed with the wrong secret.
+    let wrong = Signer::new(
+        &f.signer.access_key_id,
+        "not-the-secret-not-the-secret-not-the-se",
+        &f.signer.region,
+    );
+    let mut req = request(addr, "CreateKey", body);
+    wrong.sign(&mut req, body, SystemTime::now());
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided.",
+    );
+
+    // An access key id the store does not know.
+    let stranger = Signer::new(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        &f.signer.region,
+    );
+    let mut req = request(addr, "CreateKey", body);
+    stranger.sign(&mut req, body, SystemTime::now());
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    );
+
+    // Signed ten minutes ago, and ten minutes ahead.
+    let mut req = request(addr, "CreateKey", body);
+    f.signer
+        .sign(&mut req, body, SystemTime::now() - Duration::from_secs(600));
+    let a = c.send(req).await.unwrap();
+    refused(&a, 400, "InvalidSignatureException", "Signature expired: ");
+    assert!(
+        a.error().1.contains("is now earlier than"),
+        "{:?}",
+        a.error()
+    );
+    let mut req = request(addr, "CreateKey", body);
+    f.signer
+        .sign(&mut req, body, SystemTime::now() + Duration::from_secs(600));
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "InvalidSignatureException",
+        "Signature not yet current: ",
+    );
+
+    // A body changed after signing.
+    let mut req = request(addr, "CreateKey", br#"{"Origin":"AWS_KMS"}"#);
+    f.signer.sign(&mut req, body, SystemTime::now());
+    let a = c.send(req).await.unwrap();
+    refused(&a, 400, "InvalidSignatureException", "does not match");
+
+    // The wrong region in the credential scope.
+    let elsewhere = Signer::new(&f.signer.access_key_id, &f.secret, "eu-west-3");
+    let mut req = request(addr, "CreateKey", body);
+    elsewhere.sign(&mut req, body, SystemTime::now());
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "InvalidSignatureException",
+        "Credential should be scoped to a valid region",
+    );
+
+    // A malformed Authorization header.
+    let mut req = request(addr, "CreateKey", body);
+    req.headers_mut().insert(
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=x".parse().unwrap(),
+    );
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "IncompleteSignatureException",
+        "requires 'Signature' parameter",
+    );
+
+    // Nothing was created; a properly signed call still works on the same connection.
+    let keys = ok(&c.call("ListKeys", &json!({})).await.unwrap());
+    assert_eq!(keys["Keys"].as_array().unwrap().len(), 0);
+
+    let key_id = f.signer.access_key_id.clone();
+    let records = f.stop_and_read_audit().await;
+    let refusals: Vec<_> = records.iter().filter(|r| r.is_error()).collect();
+    let codes: Vec<&str> = refusals
+        .iter()
+        .map(|r| r.error_code.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "MissingAuthenticationTokenException",
+            "InvalidSignatureException",
+            "UnrecognizedClientException",
+            "InvalidSignatureException",
+            "InvalidSignatureException",
+            "InvalidSignatureException",
+            "InvalidSignatureException",
+            "IncompleteSignatureException",
+        ]
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r.event_name == "CreateKey" && r.user_identity.invoked_by == "api")
+    );
+    assert_eq!(
+        refusals[0].user_identity.access_key_id, None,
+        "unsigned: no key id"
+    );
+    assert_eq!(
+        refusals[1].user_identity.access_key_id.as_deref(),
+        Some(key_id.as_str())
+    );
+    assert_eq!(
+        refusals[2].user_identity.access_key_id.as_deref(),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.event_name != "CreateKey" || r.is_error())
+    );
+    // No secret appears in any record.
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains("wJalrXUtnFEMI") && !text.contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_aws_shaped_errors() {
+    let f = Fixture::start();
+    let addr = f.addr();
+    let mut c = f.client().await;
+
+    // Malformed JSON.
+    let a = c.call_raw("CreateKey", b"{\"Origin\": ").await.unwrap();
+    refused(&a, 400, "SerializationException", "could not be read");
+    // Unknown operation.
+    let a = c.call_raw("MakeCoffee", b"{}").await.unwrap();
+    refused(&a, 400, "UnknownOperationException", "MakeCoffee");
+    // No X-Amz-Target at all, and another service's target.
+    let mut req = request(addr, "ListKeys", b"{}");
+    req.headers_mut().remove("x-amz-target");
+    f.signer.sign(&mut req, b"{}", SystemTime::now());
+    refused(
+        &c.send(req).await.unwrap(),
+        400,
+        "UnknownOperationException",
+        "X-Amz-Target",
+    );
+    let mut req = request(addr, "ListKeys", b"{}");
+    req.headers_mut().insert(
+        "x-amz-target",
+        "DynamoDB_20120810.ListTables".parse().unwrap(),
+    );
+    f.signer.sign(&mut req, b"{}", SystemTime::now());
+    refused(
+        &c.send(req).await.unwrap(),
+        400,
+        "UnknownOperationException",
+        "does not name a KMS operation",
+    );
+    // A member constraint.
+    let a = c
+        .call("Encrypt", &json!({"KeyId": "alias/none"}))
+        .await
+        .unwrap();
+    refused(&a, 400, "ValidationException", "plaintext");
+    // Oversized body: refused before it is read.
+    let big = vec![b' '; (1 << 20) + 1];
+    let a = c.call_raw("ListKeys", &big).await.unwrap();
+    refused(&a, 413, "RequestEntityTooLargeException", "1048576");
+
+    // The server is still there after all that.
+    let mut c = f.client().await;
+    ok(&c.call("ListKeys", &json!({})).await.unwrap());
+    let records = f.stop_and_read_audit().await;
+    let names: Vec<_> = records
+        .iter()
+        .map(|r| (r.event_name.as_str(), r.error_code.as_deref()))
+        .collect();
+    assert!(
+        names.contains(&("MakeCoffee", Some("UnknownOperationException"))),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("ListKeys", Some("RequestEntityTooLargeException"))),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("CreateKey", Some("SerializationException"))),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_while_others_are_served() {
+    let f = Fixture::start();
+    let addr = f.addr();
+
+    // Slowloris: headers one byte at a time, never finished.
+    let slow_headers = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let started = Instant::now();
+        let head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: TrentService.ListKeys\r\nX-Padding: ";
+        s.write_all(head).unwrap();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            if s.write_all(b"a").is_err() || started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            // Has the server closed the connection?
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 512];
+            let closed = match s.read(&mut buf) {
+                Ok(_) => true,
+                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            };
+            s.set_nonblocking(false).unwrap();
+            if closed {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    // A slow body: headers complete, the body never comes.
+    let slow_body = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let started = Instant::now();
+        s.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 100\r\n\r\n{")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
+    });
+
+    // Meanwhile, others are served.
+    let mut c = f.client().await;
+    let started = Instant::now();
+    let mut served = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        ok(&c.call("ListKeys", &json!({})).await.unwrap());
+        served += 1;
+    }
+    assert!(served > 10, "{served}");
+
+    let took = tokio::task::spawn_blocking(move || slow_headers.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        took < Duration::from_secs(4),
+        "slowloris connection closed after {took:?}"
+    );
+    let (took, answer) = tokio::task::spawn_blocking(move || slow_body.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        took < Duration::from_secs(4),
+        "slow body cut after {took:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+
+    ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
+    f.stop_and_read_audit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_never_takes_the_server_down() {
+    let f = Fixture::start();
+    let addr = f.addr();
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let day = &now[..8];
+    let id = f.signer.access_key_id.clone();
+    let authorizations = [
+        String::new(),
+        "AWS4-HMAC-SHA256".into(),
+        "AWS4-HMAC-SHA256 ".into(),
+        "AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=, Signature=00"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host;;;, Signature=zz"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host;x-missing;HOST;x-amz-date, Signature={}",
+            "0".repeat(64)
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/kms/aws4_request/extra, SignedHeaders=host, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/{day}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={id}/19700101/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{day}/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+            "A".repeat(5000)
+        ),
+        "AWS4-ECDSA-P256-SHA256 Credential=x".into(),
+    ];
+    let dates = [
+        now.clone(),
+        String::new(),
+        "2026".into(),
+        "99999999T999999Z".into(),
+        "20261301T000000Z".into(),
+    ];
+    let mut c = f.client().await;
+    for auth in &authorizations {
+        for date in &dates {
+            let mut req = request(addr, "ListKeys", b"{}");
+            if let Ok(v) = auth.parse() {
+                req.headers_mut().insert("authorization", v);
+            }
+            if let Ok(v) = date.parse() {
+                req.headers_mut().insert("x-amz-date", v);
+            }
+            let a = c.send(req).await.unwrap();
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{auth:?} {date:?}");
+            let (t, _) = a.error();
+            assert!(t.ends_with("Exception"), "{t}");
+        }
+    }
+    // Header values that are not ASCII.
+    let mut req = request(addr, "ListKeys", b"{}");
+    req.headers_mut().insert(
+        "authorization",
+        hyper::header::HeaderValue::from_bytes(b"AWS4-HMAC-SHA256 \xff\xfe").unwrap(),
+    );
+    req.headers_mut().insert(
+        "user-agent",
+        hyper::header::HeaderValue::from_bytes(b"caf\xc3\xa9 \xff").unwrap(),
+    );
+    assert_eq!(c.send(req).await.unwrap().status, StatusCode::BAD_REQUEST);
+    // Raw garbage, a truncated request, a huge header.
+    for garbage in [
+        b"\x00\x01\x02 not http at all\r\n\r\n".to_vec(),
+        b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".to_vec(),
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        [
+            b"POST / HTTP/1.1\r\nX-Big: ".to_vec(),
+            vec![b'a'; 1 << 20],
+            b"\r\n\r\n".to_vec(),
+        ]
+        .concat(),
+    ] {
+        tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(&garbage);
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+        })
+        .await
+        .unwrap();
+    }
+    // Still serving, and the audit trail is whole.
+    ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
+    f.stop_and_read_audit().await;
+}
