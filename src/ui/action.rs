@@ -126,6 +126,8 @@ pub enum Owner {
     Timeline,
     /// Settings.
     Settings,
+    /// The endpoint switch in the status bar.
+    Serve,
 }
 
 /// One user intent.

@@ -142,6 +142,7 @@ impl ConsoleApp {
         }
         theme::apply(&ctx, prefs.theme, prefs.presentation);
         let wanted_theme = (prefs.theme, prefs.presentation);
+        let config_serve_addr = config.serve_addr.to_string();
         let repaint_ctx = ctx.clone();
         let worker = Worker::start(config.clone(), move || repaint_ctx.request_repaint());
         egui_extras::install_image_loaders(&ctx);
@@ -160,7 +161,11 @@ impl ConsoleApp {
             toasts: Vec::new(),
             last_activity: Instant::now(),
             vault: None,
-            serve: ServeHook::default(),
+            serve: ServeHook {
+                available: true,
+                address: config_serve_addr,
+                ..ServeHook::default()
+            },
             frames: 0,
         }
     }
@@ -235,6 +240,7 @@ impl ConsoleApp {
         for event in self.worker.poll() {
             match event {
                 WorkerEvent::View(view) => self.new_view(view),
+                WorkerEvent::ServeStats { requests } => self.serve.requests = requests,
                 WorkerEvent::Progress {
                     ticket,
                     fraction,
@@ -354,6 +360,25 @@ impl ConsoleApp {
             }
             Some(Owner::Timeline) => self.ws.detail.timeline.finished(ticket, &outcome),
             Some(Owner::Settings) => self.ws.settings.finished(ticket, &outcome),
+            Some(Owner::Serve) => {
+                self.serve.pending = false;
+                match outcome {
+                    Ok(Outcome::Serving { addr }) => {
+                        self.toast(format!("Serving the AWS KMS endpoint on http://{addr}"));
+                        self.serve.serving = Some(addr);
+                    }
+                    Ok(Outcome::ServeStopped) => {
+                        self.serve.serving = None;
+                        self.toast("The AWS endpoint stopped");
+                    }
+                    Ok(Outcome::Credentials(text)) => {
+                        self.ctx.copy_text(text.to_string());
+                        self.toast("Endpoint credentials copied (the secret included)");
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.toast(format!("{} {}", e.plain, e.message)),
+                }
+            }
             None => {}
         }
     }
@@ -446,6 +471,7 @@ impl ConsoleApp {
                     Owner::Audit => self.ws.audit.submitted(ticket),
                     Owner::Timeline => self.ws.detail.timeline.submitted(ticket),
                     Owner::Settings => self.ws.settings.submitted(ticket),
+                    Owner::Serve => self.serve.pending = true,
                 }
             }
             Action::Clock(cmd) => {
@@ -469,23 +495,22 @@ impl ConsoleApp {
         }
     }
 
-    /// SERVE HOOK: start or stop the endpoint on the shared vault. Wire
-    /// `Endpoint::start(vault, &self.serve.address)` / `stop()` here when
-    /// `src/serve` offers them, and set `self.serve.available = true`.
+    /// Starts or stops the local AWS endpoint (on the worker: it locks the
+    /// vault and waits for requests in flight).
     fn apply_serve(&mut self, on: bool) {
-        if !self.serve.available {
-            self.toast("The AWS endpoint is not available in this build");
+        if !self.serve.available || self.vault.is_none() {
             return;
         }
-        if on && self.vault.is_some() {
-            self.serve.serving = Some(self.serve.address.clone());
-        } else {
-            self.serve.serving = None;
-        }
+        self.serve.pending = true;
+        let job = if on { Job::StartServe } else { Job::StopServe };
+        self.submit(Owner::Serve, job);
     }
 
     fn lock(&mut self, message: Option<String>) {
-        self.apply_serve(false);
+        // The worker stops the endpoint before it closes the store.
+        self.serve.serving = None;
+        self.serve.requests = 0;
+        self.serve.pending = false;
         self.vault = None;
         self.ws = Workspace::new();
         self.phase = Phase::Locked;
@@ -721,7 +746,14 @@ impl ConsoleApp {
             Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now)),
             Tab::Settings => {
                 let (t, p) = (self.prefs.theme, self.prefs.presentation);
-                actions.extend(self.ws.settings.ui(ui, &view, &self.config.clock, t, p));
+                actions.extend(self.ws.settings.ui(
+                    ui,
+                    &view,
+                    &self.config.clock,
+                    t,
+                    p,
+                    &self.serve,
+                ));
             }
         });
 
@@ -891,7 +923,7 @@ impl eframe::App for ConsoleApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        self.apply_serve(false);
+        self.serve.serving = None;
         self.vault = None;
         self.ws = Workspace::new();
         // Persist, flush the audit journal, release the lock, remove a

@@ -3,6 +3,7 @@
 //! uses the real defaults; tests inject a manual clock, cheap key derivation
 //! and key pairs made in advance.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,9 @@ pub struct AppConfig {
     pub demo_dir: Option<PathBuf>,
     /// Whether eframe persistence may be read (window size and theme only).
     pub load_preferences: bool,
+    /// Where the console serves the AWS KMS endpoint when switched on
+    /// (loopback; `byok serve`'s default port).
+    pub serve_addr: SocketAddr,
 }
 
 impl AppConfig {
@@ -126,6 +130,7 @@ impl AppConfig {
             tick_interval: Duration::from_millis(200),
             demo_dir: None,
             load_preferences: true,
+            serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), crate::serve::DEFAULT_PORT),
         }
     }
 
@@ -144,6 +149,7 @@ impl AppConfig {
             wrapping_keys: Arc::new(keys),
             tick_interval: Duration::from_millis(20),
             load_preferences: false,
+            serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
         }
     }
 }

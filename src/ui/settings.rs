@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::action::{Action, ClockCommand, Owner};
 use super::config::AppClock;
 use super::format;
+use super::status_bar::ServeHook;
 use super::theme::{self, ThemeChoice};
 use super::unlock::{secret_buffer, secret_field};
 use super::view::StoreView;
@@ -89,6 +90,7 @@ impl SettingsPanel {
         clock: &AppClock,
         theme_choice: ThemeChoice,
         presentation: bool,
+        serve: &ServeHook,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
         if !self.dirty && self.edits_for != Some(view.revision) {
@@ -110,6 +112,8 @@ impl SettingsPanel {
                     clock_ui(&mut cols[1], clock, &mut actions);
                     cols[1].add_space(10.0);
                     appearance_ui(&mut cols[1], theme_choice, presentation, &mut actions);
+                    cols[1].add_space(10.0);
+                    endpoint_ui(&mut cols[1], serve, &mut actions);
                 });
             });
         actions
@@ -304,5 +308,47 @@ fn appearance_ui(
             actions.push(Action::Appearance { theme: theme_choice, presentation: p });
         }
         ui.label(theme::weak(ui, "Ctrl + and Ctrl − zoom the whole window too. Remembered on this computer (never secrets)."));
+    });
+}
+
+fn endpoint_ui(ui: &mut Ui, serve: &ServeHook, actions: &mut Vec<Action>) {
+    theme::card(ui).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(RichText::new("Local AWS endpoint").strong().size(17.0));
+        ui.label(
+            "The switch in the status bar serves this store through the AWS KMS JSON protocol on \
+             loopback, so the real AWS CLI and SDKs can drive it while the console shows every change.",
+        );
+        let endpoint = serve.serving.as_deref().unwrap_or(&serve.address);
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!("aws --endpoint-url http://{endpoint} kms list-keys")).monospace(),
+            )
+            .selectable(true),
+        );
+        match &serve.serving {
+            Some(addr) => ui.label(theme::colored(
+                ui,
+                format!(
+                    "Serving on {addr} · {}",
+                    super::status_bar::requests_text(serve.requests)
+                ),
+                theme::GREEN,
+            )),
+            None => ui.label(theme::weak(ui, "Not serving.")),
+        };
+        if ui
+            .add_enabled(serve.available, egui::Button::new("Copy credentials as shell variables"))
+            .on_hover_text(
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the region, as `export` lines \
+                 (the secret goes to the clipboard, never on screen)",
+            )
+            .clicked()
+        {
+            actions.push(Action::Run {
+                owner: Owner::Serve,
+                job: Job::ServeCredentials,
+            });
+        }
     });
 }

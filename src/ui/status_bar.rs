@@ -10,30 +10,24 @@ use super::format;
 use super::theme;
 use super::view::{SaveStatus, StoreView};
 
-/// SERVE HOOK — the console may host the AWS endpoint (`src/serve`, built on
-/// another branch). When `Endpoint::start(Arc<Mutex<Vault>>, addr)` /
-/// `stop()` exist, the owner sets `available` and wires
-/// [`Action::Serve`] in `app.rs` (see `ConsoleApp::apply_serve`): start
-/// with the shared vault the worker handed over in `Outcome::Opened`, stop on
-/// lock and on exit. Until then the switch is shown disabled.
-#[derive(Debug, Clone)]
+/// The console's switch for the local AWS endpoint (`src/serve`). The
+/// worker owns the [`crate::serve::Endpoint`] (`Job::StartServe` /
+/// `Job::StopServe`): starting and stopping lock the vault and wait for
+/// requests in flight, which the UI thread never does. Locking the store
+/// stops it.
+#[derive(Debug, Clone, Default)]
 pub struct ServeHook {
-    /// Whether this build has the endpoint.
+    /// Whether this build has the endpoint (a build without `src/serve`
+    /// shows the switch disabled).
     pub available: bool,
     /// The address it serves on, while serving.
     pub serving: Option<String>,
-    /// The address to serve on.
+    /// Requests answered since it started.
+    pub requests: u64,
+    /// A start or stop is in flight.
+    pub pending: bool,
+    /// The address it will serve on.
     pub address: String,
-}
-
-impl Default for ServeHook {
-    fn default() -> Self {
-        ServeHook {
-            available: false,
-            serving: None,
-            address: "127.0.0.1:4599".into(),
-        }
-    }
 }
 
 /// What the status bar shows.
@@ -78,21 +72,35 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
         ui.separator();
         ui.label(format!("{} keys", info.view.keys.len()));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            // SERVE HOOK: the switch; enabled once `ServeHook::available` is set.
+            // The endpoint switch.
             let mut on = info.serve.serving.is_some();
-            let label = match &info.serve.serving {
-                Some(addr) => format!("Serving AWS endpoint on {addr}"),
-                None => "Serve AWS endpoint".to_string(),
-            };
-            let r = ui.add_enabled(info.serve.available, egui::Checkbox::new(&mut on, label));
+            if info.serve.pending {
+                ui.spinner();
+            }
+            let r = ui.add_enabled(
+                info.serve.available && !info.serve.pending,
+                egui::Checkbox::new(&mut on, "Serve AWS endpoint"),
+            );
             let r = if info.serve.available {
+                let endpoint = info.serve.serving.as_deref().unwrap_or(&info.serve.address);
                 r.on_hover_text(format!(
-                    "Serve the AWS KMS JSON protocol on {}",
-                    info.serve.address
+                    "Serve the AWS KMS JSON protocol on http://{endpoint} (loopback, SigV4). \
+                     Settings › Local AWS endpoint copies the credentials; then: \
+                     aws --endpoint-url http://{endpoint} kms list-keys"
                 ))
             } else {
                 r.on_disabled_hover_text("endpoint not available in this build")
             };
+            if let Some(addr) = &info.serve.serving {
+                ui.label(
+                    theme::colored(
+                        ui,
+                        format!("on {addr} · {}", requests_text(info.serve.requests)),
+                        theme::GREEN,
+                    )
+                    .monospace(),
+                );
+            }
             if r.changed() {
                 actions.push(Action::Serve(on));
             }
@@ -132,5 +140,14 @@ pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
             },
         )
         .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
+    }
+}
+
+/// `1 request`, `12 requests`.
+pub fn requests_text(n: u64) -> String {
+    if n == 1 {
+        "1 request".into()
+    } else {
+        format!("{n} requests")
     }
 }

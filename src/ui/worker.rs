@@ -287,6 +287,12 @@ pub enum Job {
         /// Engine settings.
         engine: Settings,
     },
+    /// Serve the AWS KMS JSON protocol on the configured address.
+    StartServe,
+    /// Stop serving.
+    StopServe,
+    /// The endpoint's credentials as shell variables (for the clipboard).
+    ServeCredentials,
     /// Re-encrypt the store under a new passphrase.
     ChangePassphrase {
         /// The current passphrase (checked first).
@@ -308,6 +314,9 @@ impl Job {
                 | Job::VerifyChain
                 | Job::ExportAudit { .. }
                 | Job::PrepareMaterial { .. }
+                | Job::StartServe
+                | Job::StopServe
+                | Job::ServeCredentials
         )
     }
 }
@@ -400,6 +409,15 @@ pub enum Outcome {
     SettingsSaved,
     /// The passphrase was changed.
     PassphraseChanged,
+    /// The endpoint listens.
+    Serving {
+        /// `host:port`.
+        addr: String,
+    },
+    /// The endpoint stopped.
+    ServeStopped,
+    /// `export AWS_ACCESS_KEY_ID=...` lines (the secret included).
+    Credentials(zeroize::Zeroizing<String>),
 }
 
 /// What the worker reports.
@@ -413,6 +431,11 @@ pub enum WorkerEvent {
         ticket: Ticket,
         /// Its result.
         outcome: Result<Outcome, UiError>,
+    },
+    /// Requests the endpoint answered so far (sent when it changes).
+    ServeStats {
+        /// Requests answered.
+        requests: u64,
     },
     /// Progress of a long job (building the training store).
     Progress {
@@ -479,6 +502,8 @@ impl Worker {
                     published: None,
                     save: SaveStatus::Saved,
                     audit_cache: None,
+                    endpoint: None,
+                    served: 0,
                     events: event_tx,
                     repaint: Box::new(repaint),
                 };
@@ -534,6 +559,8 @@ struct WorkerState {
     published: Option<u64>,
     save: SaveStatus,
     audit_cache: Option<(u64, Arc<Vec<AuditRecord>>)>,
+    endpoint: Option<crate::serve::Endpoint>,
+    served: u64,
     events: Sender<WorkerEvent>,
     repaint: Box<dyn Fn() + Send>,
 }
@@ -569,6 +596,13 @@ impl WorkerState {
     /// Applies due time-driven events and publishes a view if anything changed
     /// (also changes made by another front end on the same vault).
     fn tick(&mut self) {
+        if let Some(endpoint) = &self.endpoint {
+            let requests = endpoint.requests_served();
+            if requests != self.served {
+                self.served = requests;
+                self.send(WorkerEvent::ServeStats { requests });
+            }
+        }
         let Some(vault) = self.vault.clone() else {
             return;
         };
@@ -611,6 +645,12 @@ impl WorkerState {
     }
 
     fn close(&mut self) {
+        // The endpoint holds the vault too: it stops first (letting requests
+        // in flight finish), then the store closes.
+        if let Some(endpoint) = self.endpoint.take() {
+            endpoint.stop();
+        }
+        self.served = 0;
         if let Some(vault) = self.vault.take() {
             // The endpoint may still hold a clone; the last holder closes it.
             if let Ok(mutex) = Arc::try_unwrap(vault) {
@@ -883,6 +923,42 @@ impl WorkerState {
                 drop(v);
                 self.published = None;
                 Ok(Outcome::SettingsSaved)
+            }
+            Job::StartServe => {
+                let vault = self.vault()?;
+                if let Some(endpoint) = &self.endpoint {
+                    return Ok(Outcome::Serving {
+                        addr: endpoint.local_addr().to_string(),
+                    });
+                }
+                let addr = self.config.serve_addr;
+                let endpoint = crate::serve::Endpoint::start(vault, addr).map_err(|e| {
+                    UiError::plain(
+                        "The AWS endpoint could not start: is another program using this port?",
+                        format!("{addr}: {e}"),
+                    )
+                })?;
+                let addr = endpoint.local_addr().to_string();
+                self.endpoint = Some(endpoint);
+                self.served = 0;
+                Ok(Outcome::Serving { addr })
+            }
+            Job::StopServe => {
+                if let Some(endpoint) = self.endpoint.take() {
+                    endpoint.stop();
+                }
+                Ok(Outcome::ServeStopped)
+            }
+            Job::ServeCredentials => {
+                let vault = self.vault()?;
+                let v = lock_vault(&vault);
+                let c = v.api_credentials();
+                let region = &v.kms().settings().region;
+                Ok(Outcome::Credentials(zeroize::Zeroizing::new(format!(
+                    "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_DEFAULT_REGION={region}\nexport AWS_REGION={region}\n",
+                    c.access_key_id,
+                    c.secret_str()
+                ))))
             }
             Job::ChangePassphrase { current, new } => {
                 let vault = self.vault()?;

@@ -1,0 +1,91 @@
+//! The console hosts the AWS endpoint: the switch in the status bar starts
+//! it on the worker, a signed AWS request changes the store, the console
+//! shows the change, and locking stops it.
+
+#[path = "serve_common/mod.rs"]
+mod serve_common;
+#[path = "ui_support.rs"]
+mod support;
+
+use std::net::SocketAddr;
+
+use byok::kms::ManualClock;
+use egui_kittest::kittest::Queryable;
+use serve_common::{Client, Signer};
+use support::*;
+
+#[test]
+fn the_status_bar_switch_serves_the_store_to_aws_clients() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+
+    click(&mut h, "Serve AWS endpoint");
+    wait_part(&mut h, "on 127.0.0.1:");
+    let text = h
+        .query_all_by_label_contains("on 127.0.0.1:")
+        .next()
+        .and_then(|n| n.value())
+        .expect("the address");
+    let addr: SocketAddr = text
+        .trim_start_matches("on ")
+        .split(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("an address in {text:?}"));
+
+    // The credentials, as `byok serve --show-credentials` prints them.
+    let (key_id, secret, region) = {
+        let vault = h.state().shared_vault().expect("open");
+        let v = vault.lock().unwrap_or_else(|p| p.into_inner());
+        let c = v.api_credentials();
+        (
+            c.access_key_id.clone(),
+            c.secret_str().to_string(),
+            v.kms().settings().region.clone(),
+        )
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = runtime.block_on(async {
+        let mut client = Client::connect(addr, Signer::new(&key_id, &secret, &region))
+            .await
+            .expect("connect");
+        client
+            .call(
+                "CreateKey",
+                &serde_json::json!({"Description": "made through the endpoint", "Origin": "EXTERNAL"}),
+            )
+            .await
+            .expect("CreateKey")
+    });
+    assert_eq!(
+        answer.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+
+    // The console sees the change the endpoint made, and counts the request.
+    wait_label(&mut h, "made through the endpoint");
+    wait_part(&mut h, "· 1 request");
+
+    // Locking stops the endpoint before the store closes.
+    click(&mut h, "🔒 Lock");
+    wait_label(&mut h, "Open a store");
+    let refused = runtime.block_on(async {
+        let mut stopped = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_err() {
+                stopped = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        stopped
+    });
+    assert!(refused, "the endpoint still listens after locking");
+}
