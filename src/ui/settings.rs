@@ -337,18 +337,20 @@ fn endpoint_ui(ui: &mut Ui, serve: &ServeHook, actions: &mut Vec<Action>) {
             )),
             None => ui.label(theme::weak(ui, "Not serving.")),
         };
-        if ui
-            .add_enabled(serve.available, egui::Button::new("Copy credentials as shell variables"))
-            .on_hover_text(
-                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the region, as `export` lines \
-                 (the secret goes to the clipboard, never on screen)",
-            )
-            .clicked()
-        {
-            actions.push(Action::Run {
-                owner: Owner::Serve,
-                job: Job::ServeCredentials,
-            });
-        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(serve.available, egui::Button::new("Copy credentials as shell variables"))
+                .on_hover_text(
+                    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the region, as `export` lines \
+                     (the secret goes to the clipboard, never on screen)",
+                )
+                .clicked()
+            {
+                actions.push(Action::Run {
+                    owner: Owner::Serve,
+                    job: Job::ServeCredentials,
+                });
+            }
+        });
     });
 }
