@@ -75,7 +75,7 @@ fn crash_child() {
         println!("ACK {description} {id}");
         // Cryptographic calls in between: journal appends without a state save.
         if n % 2 == 1 {
-            for _ in 0..rng.random_range(0..20) {
+            for _ in 0..rng.random_range(0..8) {
                 vault
                     .apply(|k| {
                         k.encrypt(
@@ -161,16 +161,21 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
             missing.is_empty(),
             "round {round}: acknowledged but lost: {missing:?}"
         );
-        let records = vault.audit_records().unwrap();
-        verify_chain(&records).unwrap_or_else(|e| panic!("round {round}: {e}"));
-        let created = records
-            .iter()
-            .filter(|r| r.event_name == "CreateKey" && !r.is_error())
-            .count();
-        assert!(
-            created >= present.len(),
-            "round {round}: every key has its CreateKey record"
-        );
+        // The whole trail is re-read and re-hashed every 25 rounds and at the
+        // end (it grows with every round; checking it each time would make
+        // the test quadratic).
+        if round % 25 == 0 || round + 1 == kills {
+            let records = vault.audit_records().unwrap();
+            verify_chain(&records).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let created = records
+                .iter()
+                .filter(|r| r.event_name == "CreateKey" && !r.is_error())
+                .count();
+            assert!(
+                created >= present.len(),
+                "round {round}: every key has its CreateKey record"
+            );
+        }
         vault.close().unwrap();
     }
     assert!(

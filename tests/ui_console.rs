@@ -339,6 +339,7 @@ fn a_wrong_passphrase_is_answered_in_plain_words() {
         click(&mut h, "🔒 Lock");
         wait_label(&mut h, "Open store");
     }
+    wait_until_released(&store);
     let mut h = console(&store, &clock);
     wait_label(&mut h, "Open store");
     type_into(&mut h, "Passphrase", "not the passphrase");

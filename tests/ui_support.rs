@@ -106,6 +106,31 @@ pub fn type_into(h: &mut App<'_>, label: &str, text: &str) {
 }
 
 /// A temporary folder for a test's store and files.
+/// Waits until no console holds `store` any more: a console's worker closes
+/// the store after the window shows the unlock screen, so a second console
+/// in the same test must wait for that before opening it.
+pub fn wait_until_released(store: &Path) {
+    let mut lock_name = store.file_name().expect("file name").to_os_string();
+    lock_name.push(".lock");
+    let lock = store.with_file_name(lock_name);
+    let start = Instant::now();
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .expect("lock file");
+        if file.try_lock().is_ok() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first console never closed the store"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn temp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("store.byok");

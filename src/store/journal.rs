@@ -164,8 +164,58 @@ struct SegmentScan {
     damaged: Option<String>,
 }
 
-/// Reads a segment. Every frame is authenticated; with `all_records` false
-/// only the last valid one is parsed (opening needs just the chain head).
+/// The frame at `offset`, if its length field is plausible and the frame
+/// fits in `bytes`: (nonce + ciphertext range, end).
+fn frame_at(bytes: &[u8], offset: usize) -> Option<(usize, usize)> {
+    let rest = bytes.get(offset..)?;
+    if rest.len() < 4 + 12 + 16 {
+        return None;
+    }
+    let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    if !(16..=MAX_FRAME).contains(&len) || rest.len() < 4 + 12 + len {
+        return None;
+    }
+    Some((len, offset + 16 + len))
+}
+
+/// Authenticates and decrypts the frame at `offset`.
+fn open_frame(
+    cipher: &Aes256Gcm,
+    keys: &JournalKeys,
+    n: u64,
+    bytes: &[u8],
+    offset: usize,
+) -> Option<(Vec<u8>, usize)> {
+    let (len, end) = frame_at(bytes, offset)?;
+    let nonce: [u8; 12] = bytes[offset + 4..offset + 16].try_into().ok()?;
+    let mut body = bytes[offset + 16..offset + 16 + len].to_vec();
+    cipher
+        .decrypt_in_place(&Nonce::from(nonce), &aad(keys, n, offset as u64), &mut body)
+        .ok()?;
+    Some((body, end))
+}
+
+/// The first offset at or after `from` where a genuine frame starts (its
+/// associated data binds it to its offset, so nothing else authenticates).
+fn resync(
+    cipher: &Aes256Gcm,
+    keys: &JournalKeys,
+    n: u64,
+    bytes: &[u8],
+    from: usize,
+) -> Option<usize> {
+    (from..bytes.len())
+        .find(|&y| frame_at(bytes, y).is_some() && open_frame(cipher, keys, n, bytes, y).is_some())
+}
+
+/// Reads a segment.
+///
+/// Opening (`all_records` false) needs only the chain head and the end of the
+/// valid data: it walks the frame lengths and authenticates the last frame.
+/// If that does not reach the end cleanly, and always when every record is
+/// wanted, every frame is authenticated. After a frame that fails, reading
+/// resumes at the next genuine frame: what follows a damaged record is kept,
+/// and only bytes after the last genuine frame count as a torn tail.
 fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8], all_records: bool) -> SegmentScan {
     let mut scan = SegmentScan {
         records: Vec::new(),
@@ -184,75 +234,67 @@ fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8], all_records: bool) -> 
         return scan;
     }
     let cipher = Aes256Gcm::new_from_slice(keys.key.expose()).expect("32-byte key");
-    let mut offset = header.len();
-    let mut last_body: Option<(usize, Vec<u8>)> = None;
-    scan.valid_len = offset as u64;
-    while offset < bytes.len() {
-        let rest = &bytes[offset..];
-        let torn = |scan: &mut SegmentScan| scan.torn_tail = true;
-        if rest.len() < 4 + 12 + 16 {
-            torn(&mut scan);
-            break;
-        }
-        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if !(16..=MAX_FRAME).contains(&len) {
-            scan.damaged = Some(format!(
-                "a record at offset {offset} has an impossible length"
-            ));
-            break;
-        }
-        if rest.len() < 4 + 12 + len {
-            torn(&mut scan);
-            break;
-        }
-        let nonce: [u8; 12] = rest[4..16].try_into().expect("12 bytes");
-        let mut body = rest[16..16 + len].to_vec();
-        let ok = cipher
-            .decrypt_in_place(&Nonce::from(nonce), &aad(keys, n, offset as u64), &mut body)
-            .is_ok();
-        let end = offset + 16 + len;
-        if !ok {
-            if end == bytes.len() && scan.damaged.is_none() {
-                torn(&mut scan);
-                break;
-            }
-            // Damage in the middle: note it and read on, so that the records
-            // after it are kept and the gap shows in verification.
-            scan.damaged.get_or_insert_with(|| {
-                format!("the record at offset {offset} fails authentication")
-            });
+    let start = header.len();
+    scan.valid_len = start as u64;
+    if bytes.len() == start {
+        return scan;
+    }
+
+    if !all_records {
+        // Fast path: the lengths lead exactly to the end and the last frame is genuine.
+        let mut offset = start;
+        let mut last = None;
+        while let Some((_, end)) = frame_at(bytes, offset) {
+            last = Some(offset);
             offset = end;
-            continue;
         }
-        let is_last = end == bytes.len();
-        if all_records || is_last {
-            match serde_json::from_slice::<AuditRecord>(&body) {
-                Ok(r) => scan.records.push(r),
-                Err(_) => {
-                    scan.damaged.get_or_insert_with(|| {
-                        format!("the record at offset {offset} is not an audit record")
-                    });
-                }
-            }
-        } else {
-            last_body = Some((offset, body));
-        }
-        offset = end;
-        if scan.damaged.is_none() {
-            scan.valid_len = offset as u64;
+        if offset == bytes.len()
+            && let Some(at) = last
+            && let Some((body, _)) = open_frame(&cipher, keys, n, bytes, at)
+            && let Ok(r) = serde_json::from_slice::<AuditRecord>(&body)
+        {
+            scan.records.push(r);
+            scan.valid_len = bytes.len() as u64;
+            return scan;
         }
     }
-    // Stopped early (torn tail or damage): the head is the last whole record.
-    if !all_records
-        && scan.records.is_empty()
-        && let Some((at, body)) = last_body
-    {
-        match serde_json::from_slice::<AuditRecord>(&body) {
-            Ok(r) => scan.records.push(r),
-            Err(_) => {
-                scan.damaged = Some(format!("the record at offset {at} is not an audit record"))
+
+    let mut offset = start;
+    let mut last_record: Option<AuditRecord> = None;
+    while offset < bytes.len() {
+        match open_frame(&cipher, keys, n, bytes, offset) {
+            Some((body, end)) => {
+                match serde_json::from_slice::<AuditRecord>(&body) {
+                    Ok(r) if all_records => scan.records.push(r),
+                    Ok(r) => last_record = Some(r),
+                    Err(_) => {
+                        scan.damaged.get_or_insert_with(|| {
+                            format!("the record at offset {offset} is not an audit record")
+                        });
+                    }
+                }
+                offset = end;
+                if scan.damaged.is_none() {
+                    scan.valid_len = end as u64;
+                }
             }
+            None => match resync(&cipher, keys, n, bytes, offset + 1) {
+                // Nothing genuine follows: a write torn by a crash.
+                None => {
+                    scan.torn_tail = scan.damaged.is_none();
+                    break;
+                }
+                Some(next) => {
+                    scan.damaged.get_or_insert_with(|| {
+                        format!("the record at offset {offset} fails authentication")
+                    });
+                    offset = next;
+                }
+            },
         }
+    }
+    if !all_records {
+        scan.records.extend(last_record);
     }
     scan
 }
