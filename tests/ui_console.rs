@@ -5,7 +5,7 @@
 //! inspector and the audit export. A manual clock, cheap key derivation and
 //! RSA key pairs made in advance keep it fast and deterministic.
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

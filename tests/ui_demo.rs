@@ -3,7 +3,7 @@
 //! rotation in progress completes when the clock passes the delay; and it
 //! is removed when the store is locked.
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the AWS exception name: in the wizard step that caused them, and under the
 //! key's actions. The console lets the engine decide, it does not guess.
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use byok::kms::{KeyState, ManualClock};

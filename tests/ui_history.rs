@@ -2,7 +2,7 @@
 //! material with their periods, and the key's state at any past instant —
 //! checked against what the engine itself said at those instants.
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

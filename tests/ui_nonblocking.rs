@@ -3,7 +3,7 @@
 //! does not stall frames, and the UI thread may not lock the vault at all
 //! (a debug assertion).
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::sync::mpsc;

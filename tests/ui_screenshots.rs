@@ -4,7 +4,7 @@
 //! `XDG_RUNTIME_DIR=$(mktemp -d) cargo test --features snapshots --test ui_screenshots`
 #![cfg(feature = "snapshots")]
 
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 #[path = "serve_common/mod.rs"]
 mod serve_common;
-#[path = "ui_support.rs"]
+#[path = "ui_support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;

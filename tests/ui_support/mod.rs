@@ -3,7 +3,7 @@
 //! background worker while stepping frames.
 #![allow(dead_code)]
 
-#[path = "common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
