@@ -152,6 +152,12 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     click(&mut h, "Save copy");
     wait_for(&mut h, "the plaintext copy", |_| copy.exists());
     let m2: [u8; 32] = std::fs::read(&copy).unwrap().try_into().expect("32 bytes");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the plaintext copy is its owner's only");
+    }
     let id2 = key_material_id(key, &m2);
     assert!(
         shows(&h, &key_check_value(&m2)),

@@ -19,11 +19,27 @@ fn errors_show_in_the_step_that_caused_them() {
     wait_label(&mut h, "Key created");
     let key = h.state().selected_key().expect("a key");
 
-    // The engine refuses to disable a key that is pending import.
-    click(&mut h, "Disable key");
-    wait_label(&mut h, "Disable key failed:");
-    assert!(shows(&h, "KMSInvalidStateException"));
-    assert!(shows(&h, "⚠ The key is not in a state that allows this."));
+    // AWS refuses DisableKey on a key pending import: the button says so
+    // instead of offering it.
+    assert!(
+        is_disabled(&h, "Disable key"),
+        "DisableKey is refused in PendingImport"
+    );
+
+    // An alias the engine refuses: its words show under the key's actions.
+    click(&mut h, "Aliases, tags and description");
+    type_into(&mut h, "New alias", "alias/aws/mine");
+    click(&mut h, "Add alias");
+    wait_label(&mut h, "Add alias failed:");
+    assert!(shows(&h, "InvalidAliasNameException"));
+    assert!(shows_part(&h, "reserved for AWS managed keys"));
+    assert!(
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.aliases.is_empty()),
+        "nothing was added"
+    );
 
     click(&mut h, "📥 Import key material…");
     click(&mut h, "Get import parameters");

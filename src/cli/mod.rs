@@ -285,7 +285,6 @@ fn open_existing(path: &Path, options: VaultOptions) -> Result<Vault, CliError> 
 /// Writes `bytes` to a new file `path` readable by its owner only (0600);
 /// refuses to replace an existing file unless `force`.
 fn write_private_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
-    use std::io::Write;
     let fail = |e: std::io::Error| {
         CliError::Failed(format!(
             "cannot write {}: {}",
@@ -299,27 +298,7 @@ fn write_private_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliE
             path.display()
         )));
     }
-    // Write beside the target, then rename: the target is never half-written
-    // and never readable by others.
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = options
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(())
+    crate::store::files::write_private(path, bytes).map_err(fail)
 }
 
 /// An OS error in words, without Rust's "(os error 2)".

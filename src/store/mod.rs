@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod env;
+pub mod files;
 pub mod format;
 pub mod journal;
 pub mod keypool;

@@ -13,7 +13,7 @@ use super::action::{Action, ClockCommand, Owner, PickTarget, Tab};
 use super::audit::AuditPanel;
 use super::config::AppConfig;
 use super::crypto::CryptoPanel;
-use super::files::FilePickers;
+use super::files::{FilePickers, Picked};
 use super::import_wizard::ImportWizard;
 use super::key_detail::{KeyDetail, RotationTransition};
 use super::key_list::KeyList;
@@ -55,6 +55,8 @@ struct NewKeyDialog {
     pending: Option<Ticket>,
     requested: bool,
     error: Option<UiError>,
+    /// The description field has had its first focus.
+    focused: bool,
 }
 
 /// Everything shown while a store is open.
@@ -425,6 +427,7 @@ impl ConsoleApp {
                     pending: None,
                     requested: false,
                     error: None,
+                    focused: false,
                 });
             }
             Action::RotateSelected => {
@@ -539,10 +542,13 @@ impl ConsoleApp {
         }
         self.poll_worker();
         let mut actions = Vec::new();
-        if let Some((target, picked)) = self.pickers.poll()
-            && let Some(path) = picked
-        {
-            actions.extend(self.picked(target, path));
+        match self.pickers.poll() {
+            Some((target, Picked::Path(path))) => actions.extend(self.picked(target, path)),
+            Some((_, Picked::Unavailable)) => self.toast(
+                "No file dialog could open on this desktop (it needs xdg-desktop-portal or zenity).\n\
+                 Type the path in the field, or drop the file on the window.",
+            ),
+            Some((_, Picked::Cancelled)) | None => {}
         }
         self.track_activity(ui.ctx());
 
@@ -827,12 +833,19 @@ impl ConsoleApp {
             ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
             ui.add_space(6.0);
             let l = ui.label("Description");
-            ui.add(
-                egui::TextEdit::singleline(&mut d.description)
-                    .desired_width(440.0)
-                    .hint_text("what the key protects"),
-            )
-            .labelled_by(l.id);
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut d.description)
+                        .desired_width(440.0)
+                        .hint_text("what the key protects"),
+                )
+                .labelled_by(l.id);
+            // Ready to type when the dialog opens; Enter creates the key.
+            if !d.focused {
+                field.request_focus();
+                d.focused = true;
+            }
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             ui.add_space(6.0);
             ui.label("Origin of the key material");
             ui.radio_value(
@@ -860,6 +873,7 @@ impl ConsoleApp {
                 if ui
                     .add_enabled(!busy, theme::primary("Create key"))
                     .clicked()
+                    || (enter && !busy)
                 {
                     d.requested = true;
                     d.error = None;

@@ -135,7 +135,7 @@ impl Builder {
         let file = self
             .material_dir
             .join(format!("{alias}-{}.bin", out.key_material_id.short()));
-        let _ = std::fs::write(file, material.expose());
+        let _ = crate::store::files::write_private(&file, material.expose());
         Ok(())
     }
 

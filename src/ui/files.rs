@@ -17,8 +17,24 @@ use super::action::PickTarget;
 pub struct OpenPicker {
     /// What it is choosing.
     pub target: PickTarget,
-    answer: Receiver<Option<PathBuf>>,
+    answer: Receiver<Picked>,
 }
+
+/// What a picker answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Picked {
+    /// The user chose this file.
+    Path(PathBuf),
+    /// The user closed the dialog without choosing.
+    Cancelled,
+    /// No dialog could be shown: on Linux rfd needs xdg-desktop-portal or,
+    /// failing that, `zenity`; without them it answers "nothing" at once.
+    Unavailable,
+}
+
+/// A dialog that answers "nothing" faster than this was never on screen:
+/// nobody closes a file dialog within a quarter of a second.
+const NO_DIALOG_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The pickers the console has open (at most one at a time).
 #[derive(Default)]
@@ -47,12 +63,18 @@ impl FilePickers {
                 } else {
                     dialog.set_file_name(target.default_name())
                 };
+                let started = std::time::Instant::now();
                 let picked = if target.saves() {
                     block_on(dialog.save_file())
                 } else {
                     block_on(dialog.pick_file())
                 };
-                let _ = tx.send(picked.map(|h| h.path().to_path_buf()));
+                let answer = match picked {
+                    Some(h) => Picked::Path(h.path().to_path_buf()),
+                    None if started.elapsed() < NO_DIALOG_WITHIN => Picked::Unavailable,
+                    None => Picked::Cancelled,
+                };
+                let _ = tx.send(answer);
                 repaint();
             });
         if spawned.is_ok() {
@@ -60,9 +82,8 @@ impl FilePickers {
         }
     }
 
-    /// The answer of the open picker, once given: `(target, None)` when the
-    /// user cancelled (or no picker is available on this desktop).
-    pub fn poll(&mut self) -> Option<(PickTarget, Option<PathBuf>)> {
+    /// The answer of the open picker, once given.
+    pub fn poll(&mut self) -> Option<(PickTarget, Picked)> {
         let open = self.open.as_ref()?;
         match open.answer.try_recv() {
             Ok(answer) => {
@@ -74,7 +95,7 @@ impl FilePickers {
             Err(TryRecvError::Disconnected) => {
                 let target = open.target;
                 self.open = None;
-                Some((target, None))
+                Some((target, Picked::Unavailable))
             }
         }
     }

@@ -32,7 +32,8 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-fn plural(n: u64, unit: &str) -> String {
+/// `1 key`, `3 keys`.
+pub fn plural(n: u64, unit: &str) -> String {
     if n == 1 {
         format!("1 {unit}")
     } else {

@@ -296,18 +296,30 @@ impl KeyDetail {
         // Actions.
         ui.add_space(4.0);
         ui.horizontal_wrapped(|ui| {
-            // The engine decides whether the switch is allowed (a key pending
-            // import or deletion refuses both); its answer shows inline.
+            // AWS KMS accepts EnableKey and DisableKey only in these two
+            // states (SPEC §2); elsewhere the button says why not.
             let (label, enable) = if key.enabled_flag {
                 ("Disable key", false)
             } else {
                 ("Enable key", true)
             };
-            if ui
-                .add_enabled(!busy, egui::Button::new(label))
-                .on_hover_text(if enable { "EnableKey" } else { "DisableKey" })
-                .clicked()
-            {
+            let op = if enable { "EnableKey" } else { "DisableKey" };
+            let switch_ok = matches!(key.state, KeyState::Enabled | KeyState::Disabled);
+            let switch = ui
+                .add_enabled(!busy && switch_ok, egui::Button::new(label))
+                .on_hover_text(op)
+                .on_disabled_hover_text(match key.state {
+                    KeyState::PendingImport => format!(
+                        "Not possible while the key is Pending import: AWS KMS refuses {op} \
+                         (KMSInvalidStateException). Import its key material first."
+                    ),
+                    KeyState::PendingDeletion => format!(
+                        "Not possible while the key is Pending deletion: AWS KMS refuses {op} \
+                         (KMSInvalidStateException). Cancel the deletion first."
+                    ),
+                    _ => format!("{op} is not possible now."),
+                });
+            if switch.clicked() {
                 actions.push(self.run(label, Job::SetEnabled { key: key.id, enabled: enable }));
             }
             let rotate_ok = key.rotate_check.is_ok();

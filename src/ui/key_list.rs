@@ -180,9 +180,9 @@ impl KeyList {
         let total = view.keys.len();
         ui.horizontal(|ui| {
             let text = if shown == total {
-                format!("{total} keys")
+                super::format::plural(total as u64, "key")
             } else {
-                format!("{shown} of {total} keys")
+                format!("{shown} of {}", super::format::plural(total as u64, "key"))
             };
             ui.label(theme::weak(ui, text));
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {

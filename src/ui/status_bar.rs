@@ -70,7 +70,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
             }
         }
         ui.separator();
-        ui.label(format!("{} keys", info.view.keys.len()));
+        ui.label(super::format::plural(info.view.keys.len() as u64, "key"));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             // The endpoint switch.
             let mut on = info.serve.serving.is_some();

@@ -227,19 +227,39 @@ impl UnlockScreen {
         ));
         ui.add_space(8.0);
         let mut submit = false;
+        let mut edited = false;
+        let enter_pressed = ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let enter = |r: &egui::Response| r.lost_focus() && enter_pressed;
         if creating {
-            let r = secret_field(ui, &mut self.passphrase, "New passphrase", "passphrase");
-            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let r = secret_field(
+            let first = secret_field(ui, &mut self.passphrase, "New passphrase", "passphrase");
+            let second = secret_field(
                 ui,
                 &mut self.confirm,
                 "Repeat the passphrase",
                 "passphrase again",
             );
-            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            edited |= first.changed() || second.changed();
+            // Enter in the first field goes on to the second, as in any form.
+            if enter(&first) {
+                second.request_focus();
+            }
+            submit |= enter(&second);
+            if !busy && ui.memory(|m| m.focused().is_none()) {
+                first.request_focus();
+            }
         } else {
             let r = secret_field(ui, &mut self.passphrase, "Passphrase", "passphrase");
-            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            edited |= r.changed();
+            submit |= enter(&r);
+            // The passphrase is what this screen asks for: typing goes there
+            // unless another field has the focus.
+            if !busy && ui.memory(|m| m.focused().is_none()) {
+                r.request_focus();
+            }
+        }
+        // A message about what was typed before goes once the user types again.
+        if edited && self.pending.is_none() {
+            self.error = None;
         }
         ui.add_space(8.0);
         let label = if creating {

@@ -1072,9 +1072,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UiError> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("byok-tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::store::files::write_private(path, bytes).map_err(io)
 }
 
 /// A job in flight: when it started, what it is, and the previous result
