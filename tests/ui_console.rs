@@ -156,7 +156,11 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the plaintext copy is its owner's only");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the plaintext copy is its owner's only"
+        );
     }
     let id2 = key_material_id(key, &m2);
     assert!(

@@ -138,13 +138,18 @@ impl Timeline {
             }
             return actions;
         };
+        // Fit: the key's whole life, up to its last ValidTo or deletion
+        // date. The view starts on what happened (creation to now): a
+        // ValidTo months ahead would squeeze minutes of history into a
+        // pixel, so a later one is flagged at the right edge instead.
         let (span_start, span_end) = history.span(now);
-        let pad = ((span_end.millis() - span_start.millis()) as f64 * 0.04).max(60_000.0);
-        let fit = (
-            span_start.millis() as f64 - pad,
-            span_end.millis() as f64 + pad,
-        );
-        let (mut t0, mut t1) = self.range.unwrap_or(fit);
+        let around = |start: Timestamp, end: Timestamp| {
+            let pad = ((end.millis() - start.millis()) as f64 * 0.04).max(60_000.0);
+            (start.millis() as f64 - pad, end.millis() as f64 + pad)
+        };
+        let fit = around(span_start, span_end);
+        let history_view = around(span_start, now.max(span_start));
+        let (mut t0, mut t1) = self.range.unwrap_or(history_view);
 
         // Toolbar.
         ui.horizontal_wrapped(|ui| {
@@ -175,11 +180,19 @@ impl Timeline {
                 self.range = Some((t0, t1));
             }
             if ui
-                .button("Fit")
-                .on_hover_text("Show the key's whole life")
+                .button("History")
+                .on_hover_text("Show what happened, from the key's creation to now")
                 .clicked()
             {
                 self.range = None;
+                (t0, t1) = history_view;
+            }
+            if ui
+                .button("Fit")
+                .on_hover_text("Show the key's whole life, up to its last ValidTo or deletion date")
+                .clicked()
+            {
+                self.range = Some(fit);
                 (t0, t1) = fit;
             }
             for (label, days) in [
@@ -506,6 +519,33 @@ impl Timeline {
                         pos2(x.min(plot.right()), mid),
                         theme::AMBER,
                     );
+                }
+                if x > plot.right() {
+                    // Beyond the view: a flag at the edge says when.
+                    let text = format!("ValidTo {} ›", format::relative(v, now));
+                    let at = pos2(plot.right() - 5.0, top + 2.0);
+                    let r = painter.text(
+                        at,
+                        Align2::RIGHT_TOP,
+                        &text,
+                        small_font.clone(),
+                        Color32::WHITE,
+                    );
+                    painter.rect_filled(r.expand(2.0), CornerRadius::same(3), theme::RED);
+                    painter.text(
+                        at,
+                        Align2::RIGHT_TOP,
+                        &text,
+                        small_font.clone(),
+                        Color32::WHITE,
+                    );
+                    if pointer.is_some_and(|p| r.expand(3.0).contains(p)) {
+                        hover_text = Some(format!(
+                            "ValidTo {} ({}) — Fit shows it",
+                            format::date_time(v),
+                            format::relative(v, now)
+                        ));
+                    }
                 }
                 if x >= plot.left() && x <= plot.right() {
                     painter.line_segment(
