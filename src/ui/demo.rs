@@ -40,6 +40,43 @@ pub fn demo_dir(base: Option<&Path>) -> PathBuf {
     base.join(format!("byok-training-{}-{tag}", std::process::id()))
 }
 
+/// Removes the training folders (store and plaintext material files) that
+/// a byok process left in `base` when it was killed before it could clean
+/// up: folders named `byok-training-<pid>-<tag>` whose process is gone.
+/// Returns how many were removed. Only Linux can tell a live pid from a dead
+/// one here (`/proc`); elsewhere nothing is removed.
+pub fn sweep_stale_demo_dirs(base: Option<&Path>) -> usize {
+    let base = base
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("byok-training-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// The folder holding the plaintext of the demo's materials.
 pub fn material_dir(store_path: &Path) -> PathBuf {
     store_path
@@ -508,4 +545,32 @@ fn script(
     b.at(now.minus(Duration::from_secs(5)));
     kms.rotate_key_on_demand(&b.caller, &billing.to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_of_dead_processes_are_swept_and_nothing_else() {
+        let base = tempfile::tempdir().unwrap();
+        let mkdir = |name: &str| {
+            let d = base.path().join(name);
+            std::fs::create_dir_all(d.join("key-material")).unwrap();
+            std::fs::write(d.join("key-material").join("m.bin"), [1u8; 32]).unwrap();
+            d
+        };
+        // Above any Linux pid_max (2^22): no such process can exist.
+        let dead = mkdir("byok-training-4294967-0a0b0c0d");
+        let ours = mkdir(&format!("byok-training-{}-01020304", std::process::id()));
+        let parent = mkdir("byok-training-1-05060708"); // pid 1 is alive
+        let other = mkdir("byok-training-notapid-x");
+        let unrelated = mkdir("something-else-4294967-a");
+        let removed = sweep_stale_demo_dirs(Some(base.path()));
+        assert_eq!(removed, 1);
+        assert!(!dead.exists(), "a dead process's folder is removed");
+        for kept in [&ours, &parent, &other, &unrelated] {
+            assert!(kept.exists(), "{} is kept", kept.display());
+        }
+    }
 }

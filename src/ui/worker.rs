@@ -730,6 +730,7 @@ impl WorkerState {
             }
             Job::OpenDemo => {
                 self.close();
+                super::demo::sweep_stale_demo_dirs(self.config.demo_dir.as_deref());
                 let dir = super::demo::demo_dir(self.config.demo_dir.as_deref());
                 let events = self.events.clone();
                 let repaint = &self.repaint;
