@@ -42,7 +42,7 @@ pub fn run(cmd: AuditCommand, g: &Global) -> Result<ExitCode, CliError> {
             let bytes = to_cloudtrail_json(&records);
             match out.filter(|p| p.as_os_str() != "-") {
                 Some(path) => {
-                    std::fs::write(&path, &bytes).map_err(|e| {
+                    crate::store::files::write_private(&path, &bytes).map_err(|e| {
                         CliError::Failed(format!(
                             "cannot write {}: {}",
                             path.display(),

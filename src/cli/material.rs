@@ -168,7 +168,7 @@ pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliErr
                     crate::kms::WrapError::UnsupportedAlgorithm => CliError::Usage(e.to_string()),
                     other => CliError::Failed(other.to_string()),
                 })?;
-            std::fs::write(&path, &wrapped).map_err(|e| {
+            crate::store::files::write_private(&path, &wrapped).map_err(|e| {
                 CliError::Failed(format!(
                     "cannot write {}: {}",
                     path.display(),
