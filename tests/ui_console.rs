@@ -460,3 +460,27 @@ fn files_dropped_on_the_window_go_where_they_make_sense() {
     wait_label(&mut h, "Decrypted with key material");
     assert!(shows(&h, "dropped secret"));
 }
+
+#[test]
+fn an_idle_console_locks_itself_and_releases_the_store() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    wait_label(&mut h, "✔ Saved");
+
+    // Idle for less than the setting (15 minutes by default): still open.
+    h.state_mut().set_idle_for(Duration::from_secs(14 * 60));
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.state().view().is_some(), "open after 14 idle minutes");
+
+    // Past it: the console locks, says why, and the store is closed.
+    h.state_mut().set_idle_for(Duration::from_secs(15 * 60 + 1));
+    h.step();
+    wait_label(&mut h, "Open a store");
+    assert!(shows_part(&h, "Locked after 15 idle minutes."));
+    assert!(h.state().view().is_none(), "nothing of the store is shown");
+    wait_until_released(&store);
+}

@@ -531,6 +531,16 @@ impl ConsoleApp {
 
     // ----- drawing -----
 
+    /// Makes the console count the user as idle for `idle` already: for
+    /// tests of auto-lock, which counts wall time (the operator's absence),
+    /// not the key clock.
+    #[doc(hidden)]
+    pub fn set_idle_for(&mut self, idle: Duration) {
+        if let Some(t) = Instant::now().checked_sub(idle) {
+            self.last_activity = t;
+        }
+    }
+
     /// Draws one frame (eframe's `ui`, also driven directly by benchmarks).
     pub fn show(&mut self, ui: &mut Ui) {
         worker::mark_ui_thread();
@@ -610,7 +620,10 @@ impl ConsoleApp {
             if minutes > 0
                 && self.last_activity.elapsed() >= Duration::from_secs(u64::from(minutes) * 60)
             {
-                self.lock(Some(format!("Locked after {minutes} idle minutes.")));
+                self.lock(Some(format!(
+                    "Locked after {}.",
+                    super::format::plural(u64::from(minutes), "idle minute")
+                )));
             } else if minutes > 0 {
                 ctx.request_repaint_after(Duration::from_secs(15));
             }
