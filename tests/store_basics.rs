@@ -161,3 +161,28 @@ fn passphrase_change_and_backup() {
     let b = Vault::open(&backup, &pass("new"), options(&clock)).unwrap();
     assert!(b.kms().key(key).is_some());
 }
+
+#[test]
+fn the_endpoint_credentials_can_be_read_while_the_store_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    // Another byok process (the endpoint, the console) holds the store.
+    let v = Vault::create(&path, &pass("correct horse"), options(&clock)).unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    let (c, region) = Vault::read_api_credentials(&path, &pass("correct horse")).unwrap();
+    assert_eq!(c.access_key_id, v.api_credentials().access_key_id);
+    assert_eq!(c.secret_str(), v.api_credentials().secret_str());
+    assert_eq!(region, v.kms().settings().region);
+
+    // A wrong passphrase is the usual clear error.
+    let e = Vault::read_api_credentials(&path, &pass("wrong")).unwrap_err();
+    assert!(matches!(e, StoreError::Unreadable { .. }), "{e:?}");
+    assert!(e.to_string().contains("wrong passphrase, or the store is damaged"), "{e}");
+
+    // Nothing was written, and the holder still holds the lock.
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(Vault::open(&path, &pass("correct horse"), options(&clock)).is_err());
+    v.close().unwrap();
+}

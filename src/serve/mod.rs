@@ -29,7 +29,7 @@ pub use handler::{CONTENT_TYPE_JSON, TARGET_PREFIX};
 use crate::kms::GenerateOnDemand;
 use crate::store::clock::SystemClock;
 use crate::store::keypool::KeyPairPool;
-use crate::store::{VaultOptions, env};
+use crate::store::{ApiCredentials, Vault, VaultOptions, env};
 
 /// The port `byok serve` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8600;
@@ -75,6 +75,14 @@ fn bind_address(text: &str, allow_remote: bool) -> Result<IpAddr, String> {
     Ok(ip)
 }
 
+/// Prints the endpoint's credentials as shell assignments, for `eval`.
+fn print_credentials(c: &ApiCredentials, region: &str) {
+    println!("AWS_ACCESS_KEY_ID={}", c.access_key_id);
+    println!("AWS_SECRET_ACCESS_KEY={}", c.secret_str());
+    println!("AWS_DEFAULT_REGION={region}");
+    println!("AWS_REGION={region}");
+}
+
 /// Runs `byok serve` with `args` (after `serve`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let args = match Args::try_parse_from(std::iter::once("byok serve".into()).chain(args)) {
@@ -107,17 +115,23 @@ fn run(args: Args) -> Result<(), String> {
         kdf: env::kdf_for_new_store(),
         settings: Default::default(),
     };
+    if args.show_credentials && path.exists() {
+        // Read without the lock: works while `byok serve` or the console
+        // has the store open.
+        let passphrase = env::passphrase(&format!("Passphrase for {}: ", path.display()), false)
+            .map_err(|e| e.to_string())?;
+        let (c, region) =
+            Vault::read_api_credentials(&path, &passphrase).map_err(|e| e.to_string())?;
+        print_credentials(&c, &region);
+        return Ok(());
+    }
     let vault = env::open_or_create(&path, options).map_err(|e| e.to_string())?;
     for note in vault.notes() {
         eprintln!("byok serve: {note}");
     }
     let region = vault.kms().settings().region.clone();
     if args.show_credentials {
-        let c = vault.api_credentials();
-        println!("AWS_ACCESS_KEY_ID={}", c.access_key_id);
-        println!("AWS_SECRET_ACCESS_KEY={}", c.secret_str());
-        println!("AWS_DEFAULT_REGION={region}");
-        println!("AWS_REGION={region}");
+        print_credentials(vault.api_credentials(), &region);
         return vault.close().map_err(|e| e.to_string());
     }
     if !ip.is_loopback() {

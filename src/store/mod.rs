@@ -495,6 +495,28 @@ impl Vault {
         Ok(vault)
     }
 
+    /// The endpoint's credentials and the store's region, read from the
+    /// state file without taking the store's lock or changing any file, so
+    /// that `byok serve --show-credentials` works while an endpoint or the
+    /// console has the store open. The state file is only ever replaced
+    /// whole (by rename), so this reads one complete generation.
+    pub fn read_api_credentials(
+        path: &Path,
+        passphrase: &SecretString,
+    ) -> Result<(ApiCredentials, String), StoreError> {
+        let (bytes, header) = read_store_file(path)?;
+        let key = format::derive_key(
+            passphrase.expose_secret().as_bytes(),
+            &header.salt,
+            header.kdf,
+        )
+        .ok_or_else(|| unreadable(path))?;
+        let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
+        let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
+        let region = body.kms.settings.region.clone();
+        Ok((body.api, region))
+    }
+
     /// The engine, for reading.
     pub fn kms(&self) -> &Kms {
         &self.kms
