@@ -179,7 +179,11 @@ fn the_endpoint_credentials_can_be_read_while_the_store_is_open() {
     // A wrong passphrase is the usual clear error.
     let e = Vault::read_api_credentials(&path, &pass("wrong")).unwrap_err();
     assert!(matches!(e, StoreError::Unreadable { .. }), "{e:?}");
-    assert!(e.to_string().contains("wrong passphrase, or the store is damaged"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("wrong passphrase, or the store is damaged"),
+        "{e}"
+    );
 
     // Nothing was written, and the holder still holds the lock.
     assert_eq!(std::fs::read(&path).unwrap(), before);

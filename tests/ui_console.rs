@@ -484,3 +484,37 @@ fn an_idle_console_locks_itself_and_releases_the_store() {
     assert!(h.state().view().is_none(), "nothing of the store is shown");
     wait_until_released(&store);
 }
+
+#[test]
+fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    click(&mut h, "➕ New key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let key = h.state().selected_key().expect("the new key is selected");
+    click(&mut h, "📥 Import key material…");
+    let _ = get_parameters(&mut h, dir.path());
+    click(&mut h, "Next ›");
+    click(&mut h, "Generate and wrap here (training)");
+    click(&mut h, "Generate 32 random bytes and wrap them");
+    wait_label(&mut h, "Key check value");
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "No copy of this material is saved.");
+    assert!(
+        is_disabled(&h, "Import"),
+        "no import of material nobody kept"
+    );
+    click(&mut h, "Import without a copy (training only)");
+    assert!(!is_disabled(&h, "Import"), "the user chose");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    wait_for(&mut h, "the key to be enabled", |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == KeyState::Enabled)
+    });
+}

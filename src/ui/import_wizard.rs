@@ -114,6 +114,8 @@ pub struct ImportWizard {
     /// Typed path for the plaintext copy.
     pub copy_path: String,
     copy_saved: Option<PathBuf>,
+    /// The user chose to import generated material without saving a copy.
+    no_copy_ok: bool,
     import_type: ImportType,
     description: String,
     expires: bool,
@@ -165,6 +167,7 @@ impl ImportWizard {
             prepared: None,
             copy_path: String::new(),
             copy_saved: None,
+            no_copy_ok: false,
             import_type,
             description,
             expires: false,
@@ -314,6 +317,7 @@ impl ImportWizard {
             Ok(Outcome::Prepared(p)) => {
                 self.prepared = Some(p);
                 self.copy_saved = None;
+                self.no_copy_ok = false;
             }
             Ok(Outcome::FileRead { path, bytes }) => {
                 self.loaded = Some((path.display().to_string(), bytes.expose().to_vec()));
@@ -901,6 +905,26 @@ impl ImportWizard {
                 "When ValidTo passes, byok erases the material at once and the key becomes Pending import until it is re-imported.",
             ));
         }
+        if self.source == Source::Generate && self.copy_saved.is_none() {
+            ui.add_space(8.0);
+            theme::note_box(ui, theme::RED, |ui| {
+                ui.label(RichText::new("No copy of this material is saved.").strong());
+                ui.label(
+                    "After the import byok cannot give it back. If it is deleted or expires, this key stays \
+                     unusable for good, and its ciphertexts with it. ‹ Back saves a copy.",
+                );
+                ui.checkbox(
+                    &mut self.no_copy_ok,
+                    "Import without a copy (training only)",
+                );
+            });
+        }
+    }
+
+    /// Generated here, no plaintext copy saved, and the user has not said
+    /// that is fine: the import waits.
+    fn needs_copy_consent(&self) -> bool {
+        self.source == Source::Generate && self.copy_saved.is_none() && !self.no_copy_ok
     }
 
     fn valid_to(&self) -> Option<Timestamp> {
@@ -1040,8 +1064,11 @@ impl ImportWizard {
                     }
                     Step::Options => {
                         if ui
-                            .add_enabled(!busy, theme::primary("Import"))
+                            .add_enabled(!busy && !self.needs_copy_consent(), theme::primary("Import"))
                             .on_hover_text("ImportKeyMaterial")
+                            .on_disabled_hover_text(
+                                "Save a copy of the material (‹ Back), or tick \"Import without a copy\"",
+                            )
                             .clicked()
                             && let Some(req) = self.request(key)
                         {
