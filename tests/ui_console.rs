@@ -125,12 +125,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         "the wizard shows the KeyMaterialId"
     );
     click(&mut h, "Close");
-    wait_for(&mut h, "the key to be enabled", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::Enabled)
-    });
+    wait_key_state(&mut h, key, KeyState::Enabled);
     assert!(shows(&h, "Enabled"));
 
     // Rotate now is refused by the engine while nothing is pending.
@@ -222,12 +217,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_label(&mut h, "The key becomes Pending import.");
     assert!(shows_part(&h, "until every deleted material is"));
     click(&mut h, "Delete key material");
-    wait_for(&mut h, "Pending import", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::PendingImport)
-    });
+    wait_key_state(&mut h, key, KeyState::PendingImport);
     assert!(shows_part(
         &h,
         &format!("material {}… was deleted", id1.short())
@@ -261,12 +251,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_label(&mut h, "Key material imported");
     assert!(shows(&h, "EXISTING_KEY_MATERIAL"));
     click(&mut h, "Close");
-    wait_for(&mut h, "the key to be enabled again", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::Enabled)
-    });
+    wait_key_state(&mut h, key, KeyState::Enabled);
 
     // Encrypt and decrypt, with the material used.
     click(&mut h, "Cryptography");
@@ -428,12 +413,7 @@ fn files_dropped_on_the_window_go_where_they_make_sense() {
     wait_label(&mut h, "Key material imported");
     assert!(shows(&h, &key_material_id(key, &m).to_string()));
     click(&mut h, "Close");
-    wait_for(&mut h, "the key to be enabled", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::Enabled)
-    });
+    wait_key_state(&mut h, key, KeyState::Enabled);
 
     // A ciphertext file dropped anywhere else opens in the Cryptography
     // panel's Decrypt box.
@@ -511,10 +491,5 @@ fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
     assert!(!is_disabled(&h, "Import"), "the user chose");
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
-    wait_for(&mut h, "the key to be enabled", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::Enabled)
-    });
+    wait_key_state(&mut h, key, KeyState::Enabled);
 }

@@ -83,12 +83,7 @@ fn errors_show_in_the_step_that_caused_them() {
     // A key pending deletion: GetParametersForImport is refused in step 1.
     click(&mut h, "🗑 Schedule deletion…");
     click(&mut h, "Schedule deletion");
-    wait_for(&mut h, "Pending deletion", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::PendingDeletion)
-    });
+    wait_key_state(&mut h, key, KeyState::PendingDeletion);
     click(&mut h, "📥 Import key material…");
     click(&mut h, "Get import parameters");
     wait_label(&mut h, "KMSInvalidStateException");
@@ -98,12 +93,7 @@ fn errors_show_in_the_step_that_caused_them() {
 
     // Cancel deletion brings it back (PendingImport: it never had material).
     click(&mut h, "Cancel deletion");
-    wait_for(&mut h, "deletion cancelled", |h| {
-        h.state()
-            .view()
-            .and_then(|v| v.key(key))
-            .is_some_and(|k| k.state == KeyState::PendingImport)
-    });
+    wait_key_state(&mut h, key, KeyState::PendingImport);
 }
 
 #[test]

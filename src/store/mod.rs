@@ -328,6 +328,25 @@ impl std::fmt::Debug for Vault {
 }
 
 /// Reads the whole state file, or says why not.
+/// Reads, unlocks and decodes the state file: its body, header and key.
+/// Any failure past "the file is there" is the one clear
+/// [`StoreError::Unreadable`].
+fn read_body(
+    path: &Path,
+    passphrase: &SecretString,
+) -> Result<(StoreBody, Header, SecretArray<32>), StoreError> {
+    let (bytes, header) = read_store_file(path)?;
+    let key = format::derive_key(
+        passphrase.expose_secret().as_bytes(),
+        &header.salt,
+        header.kdf,
+    )
+    .ok_or_else(|| unreadable(path))?;
+    let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
+    let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
+    Ok((body, header, key))
+}
+
 fn read_store_file(path: &Path) -> Result<(Vec<u8>, Header), StoreError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
@@ -452,16 +471,7 @@ impl Vault {
         options: VaultOptions,
     ) -> Result<Vault, StoreError> {
         let lock = StoreLock::acquire(path)?;
-        let (bytes, header) = read_store_file(path)?;
-        let key = format::derive_key(
-            passphrase.expose_secret().as_bytes(),
-            &header.salt,
-            header.kdf,
-        )
-        .ok_or_else(|| unreadable(path))?;
-        let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
-        let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
-        drop(plain);
+        let (body, header, key) = read_body(path, passphrase)?;
         let (journal, head) =
             Journal::open(journal_config(path, &body.settings), body.journal.clone())?;
         let notes = journal.notes.clone();
@@ -504,15 +514,7 @@ impl Vault {
         path: &Path,
         passphrase: &SecretString,
     ) -> Result<(ApiCredentials, String), StoreError> {
-        let (bytes, header) = read_store_file(path)?;
-        let key = format::derive_key(
-            passphrase.expose_secret().as_bytes(),
-            &header.salt,
-            header.kdf,
-        )
-        .ok_or_else(|| unreadable(path))?;
-        let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
-        let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
+        let (body, _, _) = read_body(path, passphrase)?;
         let region = body.kms.settings.region.clone();
         Ok((body.api, region))
     }

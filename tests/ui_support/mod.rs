@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use byok::kms::ManualClock;
+use byok::kms::{KeyId, KeyState, ManualClock};
 use byok::ui::{AppConfig, ConsoleApp};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -26,6 +26,17 @@ pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(400)
         .build_eframe(move |cc| ConsoleApp::new(cc, config))
+}
+
+/// Waits until the console's view shows `key` in `state`.
+#[track_caller]
+pub fn wait_key_state(h: &mut App<'_>, key: KeyId, state: KeyState) {
+    wait_for(h, &format!("the key in state {state:?}"), |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.state == state)
+    });
 }
 
 /// Steps frames until `cond` holds (the worker answers in the background).
