@@ -56,12 +56,20 @@ fn the_training_demo_has_keys_in_every_state() {
         "it expired"
     );
 
+    // The key list's expiry column says so, in red, rather than "never".
+    assert_eq!(legacy.lapsed_expiry, expired.valid_to);
+    assert!(
+        shows(&h, "5 days ago"),
+        "the list shows when the material expired (the demo's is 5 days back)"
+    );
+
     let sovereign = by_alias("alias/sovereign-eu");
     assert_eq!(
         sovereign.state,
         KeyState::PendingImport,
         "a deleted material"
     );
+    assert_eq!(sovereign.lapsed_expiry, None, "deleted, not expired");
     assert_eq!(
         by_alias("alias/staging-temp").state,
         KeyState::PendingDeletion

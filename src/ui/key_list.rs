@@ -67,7 +67,12 @@ impl Default for KeyList {
 }
 
 fn compare(a: &KeyView, b: &KeyView, column: SortColumn) -> Ordering {
-    let expiry = |k: &KeyView| k.next_expiry.map_or(i64::MAX, Timestamp::millis);
+    // Lapsed expiries (the key is unusable) sort first, then the next to come.
+    let expiry = |k: &KeyView| {
+        k.lapsed_expiry
+            .or(k.next_expiry)
+            .map_or(i64::MAX, Timestamp::millis)
+    };
     match column {
         SortColumn::Name => a.label.to_lowercase().cmp(&b.label.to_lowercase()),
         SortColumn::State => a.state.cmp(&b.state),
@@ -278,8 +283,9 @@ impl KeyList {
                     row.col(|ui| {
                         ui.label(key.materials.len().to_string());
                     });
-                    row.col(|ui| {
-                        expiry_label(ui, key.next_expiry, now);
+                    row.col(|ui| match key.lapsed_expiry {
+                        Some(t) => lapsed_label(ui, t, now),
+                        None => expiry_label(ui, key.next_expiry, now),
                     });
                     row.col(|ui| {
                         ui.label(format!(
@@ -343,6 +349,16 @@ pub fn expiry_label(ui: &mut Ui, expiry: Option<Timestamp>, now: Timestamp) {
             label.on_hover_text(format!("ValidTo {}", format::date_time(t)));
         }
     }
+}
+
+/// The expiry cell of a key whose material expired and was not re-imported.
+fn lapsed_label(ui: &mut Ui, t: Timestamp, now: Timestamp) {
+    // Red says "expired"; the words say when (the column is narrow).
+    ui.label(theme::colored(ui, format::relative(t, now), theme::RED).strong())
+        .on_hover_text(format!(
+            "Material expired at ValidTo {}: the key is unusable until it is re-imported",
+            format::date_time(t)
+        ));
 }
 
 /// Amber within [`EXPIRY_WARNING`], red once passed.

@@ -91,6 +91,9 @@ pub struct KeyView {
     pub automatic_rotation: Option<AutomaticRotation>,
     /// The earliest `ValidTo` of any imported material.
     pub next_expiry: Option<Timestamp>,
+    /// The latest `ValidTo` that has passed on a material still missing
+    /// (expired and not re-imported): the key is unusable since then.
+    pub lapsed_expiry: Option<Timestamp>,
     /// Key-level `ValidTo`.
     pub valid_to: Option<Timestamp>,
     /// Key-level `ExpirationModel`.
@@ -166,6 +169,7 @@ impl StoreView {
     pub fn build(vault: &mut Vault, revision: u64, is_demo: bool, save: SaveStatus) -> StoreView {
         let next_event = vault.next_event_time();
         let kms = vault.kms();
+        let now = kms.now();
         let mut aliases: HashMap<KeyId, Vec<String>> = HashMap::new();
         for a in kms.aliases() {
             aliases.entry(a.target).or_default().push(a.name.clone());
@@ -235,6 +239,14 @@ impl StoreView {
                 deletion: key.deletion(),
                 automatic_rotation: key.automatic_rotation(),
                 next_expiry: key.next_expiry(),
+                lapsed_expiry: materials
+                    .iter()
+                    .filter(|m| {
+                        m.state != KeyMaterialState::PendingRotation
+                            && m.import_state == ImportState::PendingImport
+                    })
+                    .filter_map(|m| m.valid_to.filter(|v| *v <= now))
+                    .max(),
                 valid_to: key.valid_to(),
                 expiration_model: key.expiration_model(),
                 monthly_cost: key.monthly_cost_usd(),
