@@ -249,8 +249,12 @@ fn clock_ui(ui: &mut Ui, clock: &AppClock, actions: &mut Vec<Action>) {
         match clock {
             AppClock::Simulated(_) => {
                 let ahead = clock.offset();
+                // Always one line, so the buttons below never move under
+                // the pointer of a trainer clicking "+30 days" repeatedly.
                 if ahead >= Duration::from_secs(1) {
                     ui.label(theme::colored(ui, format!("{} ahead of real time", format::duration(ahead)), theme::AMBER));
+                } else {
+                    ui.label(theme::weak(ui, "Real time"));
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.label("Speed");
