@@ -121,3 +121,81 @@ fn the_training_demo_has_keys_in_every_state() {
 fn clock_now(c: &ManualClock) -> byok::kms::Timestamp {
     byok::kms::Clock::now(c)
 }
+
+/// A trainer on the real (simulated) clock jumps ahead to show an expiry:
+/// "+30 days" stays under the pointer click after click, the badge says the
+/// clock is not real time, and the engine expires the material on the way.
+#[test]
+fn a_trainer_jumps_ahead_until_a_material_expires() {
+    use byok::store::clock::SimulatedClock;
+    use byok::ui::{AppClock, AppConfig, ConsoleApp};
+    use egui_kittest::kittest::Queryable;
+    use std::sync::Arc;
+
+    let (_dir, store) = temp();
+    let sim = Arc::new(SimulatedClock::default());
+    let mut config = AppConfig::for_tests(store.clone(), ManualClock::new(START), || {
+        Box::new(test_keys())
+    });
+    config.clock = AppClock::Simulated(sim.clone());
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    let vendor = h
+        .state()
+        .view()
+        .and_then(|v| {
+            v.keys
+                .iter()
+                .find(|k| k.aliases.iter().any(|a| a == "alias/vendor-feed"))
+        })
+        .map(|k| (k.id, k.next_expiry))
+        .expect("alias/vendor-feed");
+    let (vendor, expiry) = (vendor.0, vendor.1.expect("its material expires"));
+    assert!(!shows_part(&h, "SIMULATED CLOCK"), "real time: no badge");
+
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Real time");
+    let place = h.get_by_label("+30 days").rect();
+    let mut jumps = 0;
+    while h
+        .state()
+        .view()
+        .and_then(|v| v.key(vendor))
+        .is_some_and(|k| k.state != KeyState::PendingImport)
+    {
+        click(&mut h, "+30 days");
+        jumps += 1;
+        assert_eq!(
+            h.get_by_label("+30 days").rect(),
+            place,
+            "the button stays put"
+        );
+        assert!(jumps <= 13, "a ValidTo is at most 365 days ahead");
+        wait_for(&mut h, "the view after the jump", |h| {
+            h.state().jobs_in_flight() == 0
+        });
+    }
+    // The demo's vendor-feed material expires in five months.
+    assert!((5..=7).contains(&jumps), "{jumps} jumps of 30 days");
+    assert!(
+        sim.offset() >= Duration::from_secs(30 * 86_400 * jumps),
+        "{jumps} jumps"
+    );
+    assert!(shows_part(&h, "ahead of real time"));
+    assert!(shows_part(&h, "SIMULATED CLOCK"), "the badge says so");
+    let now = byok::kms::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    )
+    .plus(sim.offset());
+    assert!(
+        expiry <= now,
+        "it expired because the clock passed its ValidTo"
+    );
+}
