@@ -701,15 +701,8 @@ impl ConsoleApp {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("🔐 byok").heading().strong());
                 if view.is_demo {
-                    theme::badge(
-                        ui,
-                        "TRAINING STORE",
-                        theme::BadgeStyle {
-                            fill: theme::BLUE,
-                            text: Color32::WHITE,
-                        },
-                    )
-                    .on_hover_text("A temporary store, deleted when you lock or quit");
+                    theme::badge(ui, "TRAINING STORE", theme::BadgeStyle::on(theme::BLUE))
+                        .on_hover_text("A temporary store, deleted when you lock or quit");
                 }
                 ui.add_space(16.0);
                 for tab in Tab::ALL {
@@ -796,7 +789,7 @@ impl ConsoleApp {
         if view.is_demo {
             let dir = super::demo::material_dir(&view.path);
             ui.horizontal_wrapped(|ui| {
-                theme::badge(ui, "TRAINING", theme::BadgeStyle { fill: theme::BLUE, text: Color32::WHITE });
+                theme::badge(ui, "TRAINING", theme::BadgeStyle::on(theme::BLUE));
                 ui.label(theme::weak(
                     ui,
                     format!(

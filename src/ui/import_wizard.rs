@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use egui::{Color32, RichText, Ui};
+use egui::{RichText, Ui};
 use jiff::civil::Date;
 
 use super::action::{Action, Owner, PickTarget};
@@ -397,20 +397,11 @@ impl ImportWizard {
                     Step::Result,
                 ] {
                     let style = if s == self.step {
-                        theme::BadgeStyle {
-                            fill: theme::BLUE,
-                            text: Color32::WHITE,
-                        }
+                        theme::BadgeStyle::on(theme::BLUE)
                     } else if s < self.step {
-                        theme::BadgeStyle {
-                            fill: theme::GREEN,
-                            text: Color32::WHITE,
-                        }
+                        theme::BadgeStyle::on(theme::GREEN)
                     } else {
-                        theme::BadgeStyle {
-                            fill: theme::SLATE.gamma_multiply(0.6),
-                            text: Color32::WHITE,
-                        }
+                        theme::BadgeStyle::on(theme::SLATE.gamma_multiply(0.6))
                     };
                     theme::badge(ui, s.title(), style);
                     if s != Step::Result {

@@ -838,14 +838,7 @@ fn material_state_cell(
             } else {
                 m.state.as_str().to_string()
             };
-            theme::badge(
-                ui,
-                &text,
-                theme::BadgeStyle {
-                    fill,
-                    text: Color32::WHITE,
-                },
-            );
+            theme::badge(ui, &text, theme::BadgeStyle::on(fill));
         }
         _ => {
             if m.state == KeyMaterialState::PendingRotation && key.rotation_started.is_some() {

@@ -2,7 +2,7 @@
 //! a badge when it is not real time), and whether the local AWS endpoint is
 //! serving.
 
-use egui::{Align, Color32, Layout, RichText, Ui};
+use egui::{Align, Layout, RichText, Ui};
 
 use super::action::Action;
 use super::config::AppClock;
@@ -131,15 +131,8 @@ pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
                 t
             }
         };
-        theme::badge(
-            ui,
-            &text,
-            theme::BadgeStyle {
-                fill: theme::AMBER,
-                text: Color32::BLACK,
-            },
-        )
-        .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
+        theme::badge(ui, &text, theme::BadgeStyle::on(theme::AMBER))
+            .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
     }
 }
 

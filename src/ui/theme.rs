@@ -94,6 +94,15 @@ pub struct BadgeStyle {
     pub text: Color32,
 }
 
+impl BadgeStyle {
+    /// A badge filled with `fill`, lettered in whatever reads on it: dark
+    /// ink on amber, white on every other colour of the palette.
+    pub fn on(fill: Color32) -> Self {
+        let text = if fill == AMBER { INK } else { WHITE };
+        BadgeStyle { fill, text }
+    }
+}
+
 const WHITE: Color32 = Color32::WHITE;
 const INK: Color32 = Color32::from_rgb(20, 20, 20);
 
@@ -114,56 +123,29 @@ pub const TEAL: Color32 = Color32::from_rgb(13, 148, 136);
 
 /// The badge of a key state.
 pub fn key_state(state: KeyState) -> BadgeStyle {
-    match state {
-        KeyState::Enabled => BadgeStyle {
-            fill: GREEN,
-            text: WHITE,
-        },
-        KeyState::Disabled => BadgeStyle {
-            fill: SLATE,
-            text: WHITE,
-        },
-        KeyState::PendingImport => BadgeStyle {
-            fill: AMBER,
-            text: INK,
-        },
-        KeyState::PendingDeletion => BadgeStyle {
-            fill: RED,
-            text: WHITE,
-        },
-    }
+    BadgeStyle::on(match state {
+        KeyState::Enabled => GREEN,
+        KeyState::Disabled => SLATE,
+        KeyState::PendingImport => AMBER,
+        KeyState::PendingDeletion => RED,
+    })
 }
 
 /// The badge of a material state.
 pub fn material_state(state: KeyMaterialState) -> BadgeStyle {
-    match state {
-        KeyMaterialState::Current => BadgeStyle {
-            fill: GREEN,
-            text: WHITE,
-        },
-        KeyMaterialState::NonCurrent => BadgeStyle {
-            fill: SLATE,
-            text: WHITE,
-        },
-        KeyMaterialState::PendingRotation => BadgeStyle {
-            fill: VIOLET,
-            text: WHITE,
-        },
-    }
+    BadgeStyle::on(match state {
+        KeyMaterialState::Current => GREEN,
+        KeyMaterialState::NonCurrent => SLATE,
+        KeyMaterialState::PendingRotation => VIOLET,
+    })
 }
 
 /// The badge of an import state.
 pub fn import_state(state: ImportState) -> BadgeStyle {
-    match state {
-        ImportState::Imported => BadgeStyle {
-            fill: TEAL,
-            text: WHITE,
-        },
-        ImportState::PendingImport => BadgeStyle {
-            fill: AMBER,
-            text: INK,
-        },
-    }
+    BadgeStyle::on(match state {
+        ImportState::Imported => TEAL,
+        ImportState::PendingImport => AMBER,
+    })
 }
 
 /// The text colour for an origin.

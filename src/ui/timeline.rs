@@ -681,10 +681,7 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
                 theme::badge(
                     ui,
                     "⟳ rotation in progress",
-                    theme::BadgeStyle {
-                        fill: theme::VIOLET,
-                        text: Color32::WHITE,
-                    },
+                    theme::BadgeStyle::on(theme::VIOLET),
                 );
             }
             match state.current {
@@ -702,10 +699,7 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
                 let style = if m.presence == Presence::Imported {
                     theme::material_state(m.role.material_state())
                 } else {
-                    theme::BadgeStyle {
-                        fill: theme::RED,
-                        text: Color32::WHITE,
-                    }
+                    theme::BadgeStyle::on(theme::RED)
                 };
                 theme::badge(
                     ui,
