@@ -121,10 +121,16 @@ impl KeyView {
 
     /// Permanently associated materials whose bytes are missing.
     pub fn missing_materials(&self) -> impl Iterator<Item = &MaterialView> {
-        self.materials.iter().filter(|m| {
-            m.state != KeyMaterialState::PendingRotation
-                && m.import_state == ImportState::PendingImport
-        })
+        self.materials.iter().filter(|m| m.is_missing())
+    }
+}
+
+impl MaterialView {
+    /// Permanently associated to its key, and its bytes are gone (deleted
+    /// or expired): the key is unusable until it is re-imported.
+    pub fn is_missing(&self) -> bool {
+        self.state != KeyMaterialState::PendingRotation
+            && self.import_state == ImportState::PendingImport
     }
 }
 
@@ -241,10 +247,7 @@ impl StoreView {
                 next_expiry: key.next_expiry(),
                 lapsed_expiry: materials
                     .iter()
-                    .filter(|m| {
-                        m.state != KeyMaterialState::PendingRotation
-                            && m.import_state == ImportState::PendingImport
-                    })
+                    .filter(|m| m.is_missing())
                     .filter_map(|m| m.valid_to.filter(|v| *v <= now))
                     .max(),
                 valid_to: key.valid_to(),
