@@ -524,21 +524,7 @@ impl Timeline {
                     // Beyond the view: a flag at the edge says when.
                     let text = format!("ValidTo {} ›", format::relative(v, now));
                     let at = pos2(plot.right() - 5.0, top + 2.0);
-                    let r = painter.text(
-                        at,
-                        Align2::RIGHT_TOP,
-                        &text,
-                        small_font.clone(),
-                        Color32::WHITE,
-                    );
-                    painter.rect_filled(r.expand(2.0), CornerRadius::same(3), theme::RED);
-                    painter.text(
-                        at,
-                        Align2::RIGHT_TOP,
-                        &text,
-                        small_font.clone(),
-                        Color32::WHITE,
-                    );
+                    let r = flag(&painter, at, Align2::RIGHT_TOP, text, small_font.clone());
                     if pointer.is_some_and(|p| r.expand(3.0).contains(p)) {
                         hover_text = Some(format!(
                             "ValidTo {} ({}) — Fit shows it",
@@ -558,10 +544,7 @@ impl Timeline {
                     } else {
                         (Align2::RIGHT_TOP, pos2(x - 5.0, top + 2.0))
                     };
-                    let galley_rect =
-                        painter.text(at, anchor, "ValidTo", small_font.clone(), Color32::WHITE);
-                    painter.rect_filled(galley_rect.expand(2.0), CornerRadius::same(3), theme::RED);
-                    painter.text(at, anchor, "ValidTo", small_font.clone(), Color32::WHITE);
+                    flag(&painter, at, anchor, "ValidTo".into(), small_font.clone());
                     if pointer
                         .is_some_and(|p| (p.x - x).abs() < 6.0 && p.y > top && p.y < top + LANE_H)
                     {
@@ -753,6 +736,15 @@ fn hatch(painter: &egui::Painter, r: Rect, color: Color32) {
         p.line_segment([pos2(x, r.bottom()), pos2(x + r.height(), r.top())], stroke);
         x += 9.0;
     }
+}
+
+/// A ValidTo flag: white text on red, anchored at `at`. Returns its rect.
+fn flag(painter: &egui::Painter, at: Pos2, anchor: Align2, text: String, font: FontId) -> Rect {
+    let galley = painter.layout_no_wrap(text, font, Color32::WHITE);
+    let r = anchor.anchor_size(at, galley.size());
+    painter.rect_filled(r.expand(2.0), CornerRadius::same(3), theme::RED);
+    painter.galley(r.min, galley, Color32::WHITE);
+    r
 }
 
 fn dashed(painter: &egui::Painter, a: Pos2, b: Pos2, color: Color32) {
