@@ -380,16 +380,7 @@ impl Timeline {
                 KeyEventKind::DeletionScheduled(_) => theme::RED,
                 KeyEventKind::DeletionCancelled | KeyEventKind::Disabled => theme::SLATE,
             };
-            painter.add(Shape::convex_polygon(
-                vec![
-                    c + vec2(0.0, -8.0),
-                    c + vec2(8.0, 0.0),
-                    c + vec2(0.0, 8.0),
-                    c + vec2(-8.0, 0.0),
-                ],
-                color,
-                Stroke::new(1.5, ink),
-            ));
+            diamond(&painter, c, 8.0, color, Stroke::new(1.5, ink));
             if let KeyEventKind::DeletionScheduled(Some(d)) = e.kind {
                 let xd = x_of(d.millis() as f64);
                 painter.line_segment([c, pos2(xd, c.y)], Stroke::new(2.0, theme::RED));
@@ -707,16 +698,7 @@ fn marker(painter: &egui::Painter, c: Pos2, kind: MarkerKind, ink: Color32) {
             painter.circle_filled(c, 2.5, ink);
         }
         MarkerKind::RotatedIn => {
-            painter.add(Shape::convex_polygon(
-                vec![
-                    c + vec2(0.0, -9.0),
-                    c + vec2(9.0, 0.0),
-                    c + vec2(0.0, 9.0),
-                    c + vec2(-9.0, 0.0),
-                ],
-                theme::GREEN,
-                outline,
-            ));
+            diamond(painter, c, 9.0, theme::GREEN, outline);
         }
         MarkerKind::Deleted | MarkerKind::Expired | MarkerKind::Removed => {
             painter.circle(c, 8.0, theme::RED, outline);
@@ -726,6 +708,20 @@ fn marker(painter: &egui::Painter, c: Pos2, kind: MarkerKind, ink: Color32) {
             painter.line_segment([c + vec2(-d, d), c + vec2(d, -d)], s);
         }
     }
+}
+
+/// A diamond of half-width `r` centred on `c` (key events, rotations).
+fn diamond(painter: &egui::Painter, c: Pos2, r: f32, fill: Color32, stroke: Stroke) {
+    painter.add(Shape::convex_polygon(
+        vec![
+            c + vec2(0.0, -r),
+            c + vec2(r, 0.0),
+            c + vec2(0.0, r),
+            c + vec2(-r, 0.0),
+        ],
+        fill,
+        stroke,
+    ));
 }
 
 fn hatch(painter: &egui::Painter, r: Rect, color: Color32) {
