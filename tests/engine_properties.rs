@@ -598,11 +598,7 @@ impl Run {
                     key_id: id.to_string(),
                     import_token: token,
                     encrypted_key_material: wrapped,
-                    expiration_model: Some(if valid_to.is_some() {
-                        ExpirationModel::KeyMaterialExpires
-                    } else {
-                        ExpirationModel::KeyMaterialDoesNotExpire
-                    }),
+                    expiration_model: Some(ExpirationModel::for_valid_to(valid_to)),
                     valid_to,
                     import_type: *import_type,
                     key_material_description: None,

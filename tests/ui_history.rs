@@ -48,11 +48,7 @@ fn import(
             key_id: key.to_string(),
             import_token: params.import_token,
             encrypted_key_material: wrapped,
-            expiration_model: Some(if valid_to.is_some() {
-                ExpirationModel::KeyMaterialExpires
-            } else {
-                ExpirationModel::KeyMaterialDoesNotExpire
-            }),
+            expiration_model: Some(ExpirationModel::for_valid_to(valid_to)),
             valid_to,
             import_type: Some(import_type),
             ..Default::default()

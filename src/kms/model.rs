@@ -113,6 +113,18 @@ aws_enum! {
     }
 }
 
+impl ExpirationModel {
+    /// The model that goes with an optional `ValidTo`: it expires if and
+    /// only if it has one.
+    pub fn for_valid_to(valid_to: Option<Timestamp>) -> Self {
+        if valid_to.is_some() {
+            ExpirationModel::KeyMaterialExpires
+        } else {
+            ExpirationModel::KeyMaterialDoesNotExpire
+        }
+    }
+}
+
 aws_enum! {
     /// How a material became current.
     pub enum RotationType {
