@@ -63,6 +63,9 @@ fn tag_json(tags: &[Tag]) -> Value {
         .collect()
 }
 
+/// The key states in which EnableKey and DisableKey are accepted (SPEC §2).
+const SWITCHABLE: [KeyState; 2] = [KeyState::Enabled, KeyState::Disabled];
+
 impl Kms {
     /// CreateKey.
     pub fn create_key(&mut self, caller: &Caller, req: CreateKeyRequest) -> KmsResult<KeyId> {
@@ -163,12 +166,19 @@ impl Kms {
         self.set_enabled(caller, key_id, false)
     }
 
+    /// Whether EnableKey and DisableKey would be accepted for `id` now, and
+    /// if not, the exception they would raise (the console offers the switch
+    /// by this).
+    pub fn check_set_enabled(&self, id: KeyId) -> KmsResult<()> {
+        self.require_state(id, &SWITCHABLE)
+    }
+
     fn set_enabled(&mut self, caller: &Caller, key_id: &str, enabled: bool) -> KmsResult<KeyId> {
         let op = if enabled { "EnableKey" } else { "DisableKey" };
         self.call(caller, op, false, json!({"keyId": key_id}), |kms, call| {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
-            kms.require_state(id, &[KeyState::Enabled, KeyState::Disabled])?;
+            kms.check_set_enabled(id)?;
             let key = kms.key_mut(id)?;
             if key.enabled != enabled {
                 key.enabled = enabled;

@@ -296,29 +296,26 @@ impl KeyDetail {
         // Actions.
         ui.add_space(4.0);
         ui.horizontal_wrapped(|ui| {
-            // AWS KMS accepts EnableKey and DisableKey only in these two
-            // states (SPEC §2); elsewhere the button says why not.
+            // Offered where the engine would accept it; elsewhere the
+            // button says why not.
             let (label, enable) = if key.enabled_flag {
                 ("Disable key", false)
             } else {
                 ("Enable key", true)
             };
             let op = if enable { "EnableKey" } else { "DisableKey" };
-            let switch_ok = matches!(key.state, KeyState::Enabled | KeyState::Disabled);
             let switch = ui
-                .add_enabled(!busy && switch_ok, egui::Button::new(label))
-                .on_hover_text(op)
-                .on_disabled_hover_text(match key.state {
-                    KeyState::PendingImport => format!(
-                        "Not possible while the key is Pending import: AWS KMS refuses {op} \
-                         (KMSInvalidStateException). Import its key material first."
-                    ),
-                    KeyState::PendingDeletion => format!(
-                        "Not possible while the key is Pending deletion: AWS KMS refuses {op} \
-                         (KMSInvalidStateException). Cancel the deletion first."
-                    ),
-                    _ => format!("{op} is not possible now."),
-                });
+                .add_enabled(!busy && key.enable_check.is_ok(), egui::Button::new(label))
+                .on_hover_text(op);
+            let switch = match &key.enable_check {
+                Ok(()) => switch,
+                Err(e) => switch.on_disabled_hover_text(format!(
+                    "Not possible now: {} ({}: {})",
+                    switch_refusal(key.state),
+                    e.aws_name(),
+                    e.message()
+                )),
+            };
             if switch.clicked() {
                 actions.push(self.run(label, Job::SetEnabled { key: key.id, enabled: enable }));
             }
@@ -781,6 +778,15 @@ impl KeyDetail {
         if let Some((what, job)) = run {
             actions.push(self.run(what, job));
         }
+    }
+}
+
+/// Why EnableKey/DisableKey is refused, in plain words, and what fixes it.
+fn switch_refusal(state: KeyState) -> &'static str {
+    match state {
+        KeyState::PendingImport => "the key is Pending import; import its key material first",
+        KeyState::PendingDeletion => "the key is Pending deletion; cancel the deletion first",
+        _ => "the key is not in a state that allows it",
     }
 }
 

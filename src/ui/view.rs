@@ -102,6 +102,8 @@ pub struct KeyView {
     pub monthly_cost: u32,
     /// What RotateKeyOnDemand would answer now (the engine's own check).
     pub rotate_check: Result<(), KmsError>,
+    /// What EnableKey/DisableKey would answer now (the engine's own check).
+    pub enable_check: Result<(), KmsError>,
     /// Lowercase text the filter box searches.
     pub search: String,
 }
@@ -254,6 +256,7 @@ impl StoreView {
                 expiration_model: key.expiration_model(),
                 monthly_cost: key.monthly_cost_usd(),
                 rotate_check: kms.check_rotate_on_demand(id),
+                enable_check: kms.check_set_enabled(id),
                 search,
                 materials,
             });
