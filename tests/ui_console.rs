@@ -380,10 +380,7 @@ fn files_dropped_on_the_window_go_where_they_make_sense() {
     let mut h = console(&store, &clock);
     let mut rng = rand::rng();
     create_store(&mut h);
-    click(&mut h, "➕ New key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let key = h.state().selected_key().expect("the new key is selected");
+    let key = create_external_key(&mut h);
 
     // EncryptedKeyMaterial.bin dropped on step 2 of the wizard is the
     // material to import.
@@ -471,10 +468,7 @@ fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     create_store(&mut h);
-    click(&mut h, "➕ New key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let key = h.state().selected_key().expect("the new key is selected");
+    let key = create_external_key(&mut h);
     click(&mut h, "📥 Import key material…");
     let _ = get_parameters(&mut h, dir.path());
     click(&mut h, "Next ›");

@@ -14,10 +14,7 @@ fn errors_show_in_the_step_that_caused_them() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     create_store(&mut h);
-    click(&mut h, "➕ New key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let key = h.state().selected_key().expect("a key");
+    let key = create_external_key(&mut h);
 
     // AWS refuses DisableKey on a key pending import: the button says so
     // instead of offering it.

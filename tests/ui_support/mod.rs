@@ -28,6 +28,15 @@ pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
         .build_eframe(move |cc| ConsoleApp::new(cc, config))
 }
 
+/// Creates an EXTERNAL key with the New key dialog (no description) and
+/// returns its id; the console selects it.
+pub fn create_external_key(h: &mut App<'_>) -> KeyId {
+    click(h, "➕ New key");
+    click(h, "Create key");
+    wait_label(h, "Key created");
+    h.state().selected_key().expect("the new key is selected")
+}
+
 /// Waits until the console's view shows `key` in `state`.
 #[track_caller]
 pub fn wait_key_state(h: &mut App<'_>, key: KeyId, state: KeyState) {
