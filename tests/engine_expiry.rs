@@ -491,7 +491,10 @@ fn describe_key_expiration_model_and_valid_to_follow_the_permanently_associated_
         (Some(ExpirationModel::KeyMaterialExpires), Some(ta))
     );
     let metadata = byok::api::shapes::KeyMetadata::of(&h.kms, k);
-    assert_eq!(metadata.expiration_model, Some("KEY_MATERIAL_EXPIRES"));
+    assert_eq!(
+        metadata.expiration_model.as_deref(),
+        Some("KEY_MATERIAL_EXPIRES")
+    );
     assert_eq!(metadata.valid_to.map(|t| t.0), Some(ta));
 
     // ValidTo is the earliest over them.

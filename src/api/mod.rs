@@ -2,6 +2,7 @@
 //! shapes, and one [`dispatch`] from (operation name, request JSON) to
 //! response JSON or an AWS error. The CLI and the endpoint call only this.
 
+pub mod op;
 pub mod shapes;
 pub mod wire;
 
@@ -17,7 +18,7 @@ use crate::kms::{
     KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 use shapes::*;
-use wire::{OutBlob, SecretBlob, Time};
+use wire::{Blob, Time};
 
 /// An error as the protocol returns it: `{"__type": ..., "message": ...}`
 /// with an HTTP status.
@@ -347,8 +348,8 @@ fn get_parameters_for_import(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Han
     json(
         &GetParametersForImportOutput {
             key_id: kms.arn(out.key_id),
-            import_token: OutBlob(&out.import_token),
-            public_key: OutBlob(&out.public_key),
+            import_token: Blob::copy_of(&out.import_token),
+            public_key: Blob::copy_of(&out.public_key),
             parameters_valid_to: Time(out.parameters_valid_to),
         },
         out.public_key.len() + out.import_token.len(),
@@ -460,9 +461,9 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     )?;
     json(
         &EncryptOutputShape {
-            ciphertext_blob: OutBlob(&out.ciphertext_blob),
+            ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
             key_id: kms.arn(out.key_id),
-            encryption_algorithm: "SYMMETRIC_DEFAULT",
+            encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
         },
         out.ciphertext_blob.len(),
     )
@@ -481,9 +482,9 @@ fn decrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     json(
         &DecryptOutputShape {
             key_id: kms.arn(out.key_id),
-            plaintext: SecretBlob(&out.plaintext),
-            encryption_algorithm: "SYMMETRIC_DEFAULT",
-            key_material_id: out.key_material_id.to_string(),
+            plaintext: Blob::copy_of(out.plaintext.expose()),
+            encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+            key_material_id: Some(out.key_material_id.to_string()),
         },
         out.plaintext.len(),
     )
@@ -511,13 +512,13 @@ fn re_encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let out = kms.re_encrypt(caller, &req)?;
     json(
         &ReEncryptOutputShape {
-            ciphertext_blob: OutBlob(&out.ciphertext_blob),
+            ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
             source_key_id: kms.arn(out.source_key_id),
             key_id: kms.arn(out.key_id),
-            source_encryption_algorithm: "SYMMETRIC_DEFAULT",
-            destination_encryption_algorithm: "SYMMETRIC_DEFAULT",
-            source_key_material_id: out.source_key_material_id.to_string(),
-            destination_key_material_id: out.destination_key_material_id.to_string(),
+            source_encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+            destination_encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+            source_key_material_id: Some(out.source_key_material_id.to_string()),
+            destination_key_material_id: Some(out.destination_key_material_id.to_string()),
         },
         out.ciphertext_blob.len(),
     )
@@ -546,10 +547,10 @@ fn generate_data_key(kms: &mut Kms, caller: &Caller, body: &[u8], with_plaintext
     )?;
     json(
         &GenerateDataKeyOutputShape {
-            ciphertext_blob: OutBlob(&out.ciphertext_blob),
-            plaintext: out.plaintext.as_ref().map(SecretBlob),
+            ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
+            plaintext: out.plaintext.as_ref().map(|p| Blob::copy_of(p.expose())),
             key_id: kms.arn(out.key_id),
-            key_material_id: out.key_material_id.to_string(),
+            key_material_id: Some(out.key_material_id.to_string()),
         },
         out.ciphertext_blob.len(),
     )
@@ -563,7 +564,7 @@ fn schedule_key_deletion(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled
         &ScheduleKeyDeletionOutputShape {
             key_id: kms.arn(out.key_id),
             deletion_date: Time(out.deletion_date),
-            key_state: KeyState::PendingDeletion.as_str(),
+            key_state: KeyState::PendingDeletion.as_str().into(),
             pending_window_in_days: out.pending_window_days,
         },
         0,

@@ -4,12 +4,18 @@
 //! Request members are all optional here so that a missing required member
 //! is answered with AWS's own ValidationException text rather than a
 //! deserialisation error.
+//!
+//! Every shape goes both ways: the engine's [`dispatch`](super::dispatch)
+//! reads requests and writes responses, and a client of any backend (the
+//! console, the CLI, the AWS backend translating to and from the SDK)
+//! writes requests and reads responses. Output shapes read with
+//! `#[serde(default)]`, so a member AWS leaves out never fails a parse.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{Blob, OutBlob, SecretBlob, Time};
+use super::wire::{Blob, Time};
 use crate::kms::{Alias, Key, Kms, RotationsListEntry, Tag};
 
 /// `{"TagKey", "TagValue"}`.
@@ -25,9 +31,13 @@ pub struct TagShape {
 macro_rules! request {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Default, Deserialize)]
+        #[derive(Clone, Debug, Default, Deserialize, Serialize)]
         #[serde(rename_all = "PascalCase")]
-        pub struct $name { $($(#[$fm])* pub $field: Option<$ty>),* }
+        pub struct $name {
+            $($(#[$fm])*
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub $field: Option<$ty>),*
+        }
     };
 }
 
@@ -287,9 +297,32 @@ request!(
     }
 );
 
+/// `MultiRegionConfiguration` (`PrimaryKey`, `ReplicaKeys`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MultiRegionConfiguration {
+    /// `MultiRegionKeyType`: `PRIMARY` or `REPLICA`.
+    pub multi_region_key_type: String,
+    /// `PrimaryKey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_key: Option<MultiRegionKey>,
+    /// `ReplicaKeys`.
+    pub replica_keys: Vec<MultiRegionKey>,
+}
+
+/// `MultiRegionKey` (`Arn`, `Region`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MultiRegionKey {
+    /// `Arn`.
+    pub arn: String,
+    /// `Region`.
+    pub region: String,
+}
+
 /// `KeyMetadata`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyMetadata {
     /// `AWSAccountId`.
     #[serde(rename = "AWSAccountId")]
@@ -305,9 +338,9 @@ pub struct KeyMetadata {
     /// `Description`.
     pub description: String,
     /// `KeyUsage`.
-    pub key_usage: &'static str,
+    pub key_usage: String,
     /// `KeyState`.
-    pub key_state: &'static str,
+    pub key_state: String,
     /// `DeletionDate`, when pending deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<Time>,
@@ -315,20 +348,42 @@ pub struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<Time>,
     /// `Origin`.
-    pub origin: &'static str,
+    pub origin: String,
+    /// `CustomKeyStoreId` (keys in a custom key store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// `CloudHsmClusterId` (keys in a CloudHSM key store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
     /// `ExpirationModel`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiration_model: Option<&'static str>,
-    /// `KeyManager`.
-    pub key_manager: &'static str,
+    pub expiration_model: Option<String>,
+    /// `KeyManager` (`CUSTOMER` or `AWS`).
+    pub key_manager: String,
     /// `CustomerMasterKeySpec`.
-    pub customer_master_key_spec: &'static str,
+    pub customer_master_key_spec: String,
     /// `KeySpec`.
-    pub key_spec: &'static str,
-    /// `EncryptionAlgorithms`.
-    pub encryption_algorithms: [&'static str; 1],
+    pub key_spec: String,
+    /// `EncryptionAlgorithms` (encryption keys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<String>>,
+    /// `SigningAlgorithms` (signing keys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<String>>,
+    /// `KeyAgreementAlgorithms` (key agreement keys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<String>>,
     /// `MultiRegion`.
     pub multi_region: bool,
+    /// `MultiRegionConfiguration` (multi-Region keys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
+    /// `PendingDeletionWindowInDays`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_deletion_window_in_days: Option<u32>,
+    /// `MacAlgorithms` (HMAC keys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_algorithms: Option<Vec<String>>,
     /// `CurrentKeyMaterialId`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
@@ -345,33 +400,34 @@ impl KeyMetadata {
             creation_date: Time(key.creation_date()),
             enabled: state == crate::kms::KeyState::Enabled,
             description: key.description().to_string(),
-            key_usage: "ENCRYPT_DECRYPT",
-            key_state: state.as_str(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_state: state.as_str().into(),
             deletion_date: key.deletion().map(|d| Time(d.deletion_date)),
             valid_to: key.valid_to().map(Time),
-            origin: key.origin().as_str(),
-            expiration_model: key.expiration_model().map(|e| e.as_str()),
-            key_manager: "CUSTOMER",
-            customer_master_key_spec: "SYMMETRIC_DEFAULT",
-            key_spec: "SYMMETRIC_DEFAULT",
-            encryption_algorithms: ["SYMMETRIC_DEFAULT"],
+            origin: key.origin().as_str().into(),
+            expiration_model: key.expiration_model().map(|e| e.as_str().into()),
+            key_manager: "CUSTOMER".into(),
+            customer_master_key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            encryption_algorithms: Some(vec!["SYMMETRIC_DEFAULT".into()]),
             multi_region: false,
             current_key_material_id: key.current_key_material_id().map(|id| id.to_string()),
+            ..Self::default()
         }
     }
 }
 
 /// `{"KeyMetadata": ...}` (CreateKey, DescribeKey).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyMetadataOutput {
     /// `KeyMetadata`.
     pub key_metadata: KeyMetadata,
 }
 
 /// A `KeyListEntry`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyListEntry {
     /// `KeyId`.
     pub key_id: String,
@@ -380,8 +436,8 @@ pub struct KeyListEntry {
 }
 
 /// ListKeys's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ListKeysOutput {
     /// `Keys`.
     pub keys: Vec<KeyListEntry>,
@@ -393,22 +449,22 @@ pub struct ListKeysOutput {
 }
 
 /// GetParametersForImport's output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetParametersForImportOutput<'a> {
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetParametersForImportOutput {
     /// `KeyId` (ARN).
     pub key_id: String,
     /// `ImportToken`.
-    pub import_token: OutBlob<'a>,
+    pub import_token: Blob,
     /// `PublicKey`.
-    pub public_key: OutBlob<'a>,
+    pub public_key: Blob,
     /// `ParametersValidTo`.
     pub parameters_valid_to: Time,
 }
 
 /// `{"KeyId", "KeyMaterialId"}` (ImportKeyMaterial, DeleteImportedKeyMaterial).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyMaterialOutput {
     /// `KeyId` (ARN).
     pub key_id: String,
@@ -417,16 +473,16 @@ pub struct KeyMaterialOutput {
 }
 
 /// `{"KeyId"}` (RotateKeyOnDemand, CancelKeyDeletion).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyIdOutput {
     /// `KeyId` (ARN).
     pub key_id: String,
 }
 
 /// GetKeyRotationStatus's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct GetKeyRotationStatusOutput {
     /// `KeyRotationEnabled`.
     pub key_rotation_enabled: bool,
@@ -444,8 +500,8 @@ pub struct GetKeyRotationStatusOutput {
 }
 
 /// A `RotationsListEntry` on the wire.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct RotationsListEntryShape {
     /// `KeyId` (bare).
     pub key_id: String,
@@ -456,12 +512,12 @@ pub struct RotationsListEntryShape {
     pub key_material_description: Option<String>,
     /// `ImportState`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub import_state: Option<&'static str>,
+    pub import_state: Option<String>,
     /// `KeyMaterialState`.
-    pub key_material_state: &'static str,
+    pub key_material_state: String,
     /// `ExpirationModel`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiration_model: Option<&'static str>,
+    pub expiration_model: Option<String>,
     /// `ValidTo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<Time>,
@@ -470,7 +526,7 @@ pub struct RotationsListEntryShape {
     pub rotation_date: Option<Time>,
     /// `RotationType`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rotation_type: Option<&'static str>,
+    pub rotation_type: Option<String>,
 }
 
 impl From<&RotationsListEntry> for RotationsListEntryShape {
@@ -479,19 +535,19 @@ impl From<&RotationsListEntry> for RotationsListEntryShape {
             key_id: e.key_id.to_string(),
             key_material_id: e.key_material_id.to_string(),
             key_material_description: e.key_material_description.clone(),
-            import_state: e.import_state.map(|s| s.as_str()),
-            key_material_state: e.key_material_state.as_str(),
-            expiration_model: e.expiration_model.map(|s| s.as_str()),
+            import_state: e.import_state.map(|s| s.as_str().into()),
+            key_material_state: e.key_material_state.as_str().into(),
+            expiration_model: e.expiration_model.map(|s| s.as_str().into()),
             valid_to: e.valid_to.map(Time),
             rotation_date: e.rotation_date.map(Time),
-            rotation_type: e.rotation_type.map(|t| t.as_str()),
+            rotation_type: e.rotation_type.map(|t| t.as_str().into()),
         }
     }
 }
 
 /// ListKeyRotations's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ListKeyRotationsOutput {
     /// `Rotations`.
     pub rotations: Vec<RotationsListEntryShape>,
@@ -503,94 +559,101 @@ pub struct ListKeyRotationsOutput {
 }
 
 /// Encrypt's output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EncryptOutputShape<'a> {
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EncryptOutputShape {
     /// `CiphertextBlob`.
-    pub ciphertext_blob: OutBlob<'a>,
+    pub ciphertext_blob: Blob,
     /// `KeyId` (ARN).
     pub key_id: String,
     /// `EncryptionAlgorithm`.
-    pub encryption_algorithm: &'static str,
+    pub encryption_algorithm: String,
 }
 
 /// Decrypt's output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DecryptOutputShape<'a> {
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DecryptOutputShape {
     /// `KeyId` (ARN).
     pub key_id: String,
-    /// `Plaintext`.
-    pub plaintext: SecretBlob<'a>,
+    /// `Plaintext` (a zeroizing, redacted blob).
+    pub plaintext: Blob,
     /// `EncryptionAlgorithm`.
-    pub encryption_algorithm: &'static str,
+    pub encryption_algorithm: String,
     /// `KeyMaterialId`.
-    pub key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// ReEncrypt's output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ReEncryptOutputShape<'a> {
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ReEncryptOutputShape {
     /// `CiphertextBlob`.
-    pub ciphertext_blob: OutBlob<'a>,
+    pub ciphertext_blob: Blob,
     /// `SourceKeyId` (ARN).
     pub source_key_id: String,
     /// `KeyId` (ARN).
     pub key_id: String,
     /// `SourceEncryptionAlgorithm`.
-    pub source_encryption_algorithm: &'static str,
+    pub source_encryption_algorithm: String,
     /// `DestinationEncryptionAlgorithm`.
-    pub destination_encryption_algorithm: &'static str,
+    pub destination_encryption_algorithm: String,
     /// `SourceKeyMaterialId`.
-    pub source_key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_key_material_id: Option<String>,
     /// `DestinationKeyMaterialId`.
-    pub destination_key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_key_material_id: Option<String>,
 }
 
 /// GenerateDataKey(WithoutPlaintext)'s output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GenerateDataKeyOutputShape<'a> {
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateDataKeyOutputShape {
     /// `CiphertextBlob`.
-    pub ciphertext_blob: OutBlob<'a>,
-    /// `Plaintext` (GenerateDataKey only).
+    pub ciphertext_blob: Blob,
+    /// `Plaintext` (GenerateDataKey only; a zeroizing, redacted blob).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plaintext: Option<SecretBlob<'a>>,
+    pub plaintext: Option<Blob>,
     /// `KeyId` (ARN).
     pub key_id: String,
     /// `KeyMaterialId`.
-    pub key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// ScheduleKeyDeletion's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ScheduleKeyDeletionOutputShape {
     /// `KeyId` (ARN).
     pub key_id: String,
     /// `DeletionDate`.
     pub deletion_date: Time,
     /// `KeyState`.
-    pub key_state: &'static str,
+    pub key_state: String,
     /// `PendingWindowInDays`.
     pub pending_window_in_days: u32,
 }
 
 /// An `AliasListEntry`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AliasListEntry {
     /// `AliasName`.
     pub alias_name: String,
     /// `AliasArn`.
     pub alias_arn: String,
-    /// `TargetKeyId`.
-    pub target_key_id: String,
+    /// `TargetKeyId` (absent for AWS managed aliases not yet in use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_key_id: Option<String>,
     /// `CreationDate`.
-    pub creation_date: Time,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<Time>,
     /// `LastUpdatedDate`.
-    pub last_updated_date: Time,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_date: Option<Time>,
 }
 
 impl AliasListEntry {
@@ -599,16 +662,16 @@ impl AliasListEntry {
         Self {
             alias_name: a.name.clone(),
             alias_arn: kms.alias_arn(&a.name),
-            target_key_id: a.target.to_string(),
-            creation_date: Time(a.creation_date),
-            last_updated_date: Time(a.last_updated_date),
+            target_key_id: Some(a.target.to_string()),
+            creation_date: Some(Time(a.creation_date)),
+            last_updated_date: Some(Time(a.last_updated_date)),
         }
     }
 }
 
 /// ListAliases's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ListAliasesOutput {
     /// `Aliases`.
     pub aliases: Vec<AliasListEntry>,
@@ -620,8 +683,8 @@ pub struct ListAliasesOutput {
 }
 
 /// ListResourceTags's output.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ListResourceTagsOutput {
     /// `Tags`.
     pub tags: Vec<TagShape>,
@@ -642,5 +705,5 @@ impl From<&Tag> for TagShape {
 }
 
 /// `{}`: operations with no output members.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Empty {}

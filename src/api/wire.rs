@@ -26,6 +26,28 @@ impl Blob {
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// A copy of `bytes` (wiped again when the blob drops).
+    pub fn copy_of(bytes: &[u8]) -> Self {
+        Blob(Zeroizing::new(bytes.to_vec()))
+    }
+
+    /// Takes the bytes out (still zeroizing).
+    pub fn into_secret(self) -> SecretVec {
+        SecretVec::from(self.0)
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(bytes: Vec<u8>) -> Self {
+        Blob(Zeroizing::new(bytes))
+    }
+}
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_base64(&self.0, s)
+    }
 }
 
 impl<'de> Deserialize<'de> for Blob {
@@ -55,27 +77,16 @@ pub fn serialize_base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::E
     s.serialize_str(&text)
 }
 
-/// A blob in a response.
-pub struct OutBlob<'a>(pub &'a [u8]);
-
-impl Serialize for OutBlob<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_base64(self.0, s)
-    }
-}
-
-/// A secret blob in a response (a plaintext or data key).
-pub struct SecretBlob<'a>(pub &'a SecretVec);
-
-impl Serialize for SecretBlob<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_base64(self.0.expose(), s)
-    }
-}
-
 /// A timestamp member: epoch seconds with a fraction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Time(pub Timestamp);
+
+impl Default for Time {
+    /// The epoch: only what a response that lacks the member reads as.
+    fn default() -> Self {
+        Time(Timestamp::from_millis(0))
+    }
+}
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

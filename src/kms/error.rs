@@ -66,6 +66,33 @@ impl ErrorKind {
         }
     }
 
+    /// Every kind, for lookups by name.
+    pub const ALL: &'static [ErrorKind] = &[
+        Self::Validation,
+        Self::NotFound,
+        Self::KmsInvalidState,
+        Self::Disabled,
+        Self::UnsupportedOperation,
+        Self::InvalidImportToken,
+        Self::ExpiredImportToken,
+        Self::InvalidCiphertext,
+        Self::IncorrectKeyMaterial,
+        Self::IncorrectKey,
+        Self::Conflict,
+        Self::LimitExceeded,
+        Self::AlreadyExists,
+        Self::InvalidMarker,
+        Self::InvalidAliasName,
+        Self::Tag,
+        Self::KmsInternal,
+    ];
+
+    /// The kind whose exception is named `name` (an answer from AWS or from
+    /// the engine through the protocol).
+    pub fn from_aws_name(name: &str) -> Option<ErrorKind> {
+        Self::ALL.iter().copied().find(|k| k.aws_name() == name)
+    }
+
     /// A sentence a security officer understands, for the console.
     pub fn plain_words(self) -> &'static str {
         match self {
