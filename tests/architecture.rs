@@ -381,6 +381,45 @@ fn front_ends_stand_apart_except_ui_hosting_serve() {
     );
 }
 
+#[test]
+fn the_backend_layer_uses_no_front_end() {
+    let dir = module_dir("backend").expect("src/backend exists");
+    let found = violations_of(&dir, UI_CLI_HTTP_CRATES, &["cli", "serve", "ui"]);
+    assert!(
+        found.is_empty(),
+        "src/backend sits below the front ends (DESIGN.md, Backends):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The UI thread cannot reach the vault: only the worker holds the shared
+/// vault (its `Mutex`), so no screen, and nothing the screens are handed,
+/// names a mutex at all.
+#[test]
+fn only_the_worker_holds_the_vault_mutex() {
+    let dir = module_dir("ui").expect("src/ui exists");
+    let mut files = Vec::new();
+    collect(&dir, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "worker.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("source");
+        for path in ["Mutex", "MutexGuard", "std::sync::Mutex"] {
+            if mentions(&text, path) {
+                found.push(format!("{} names {path}", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "only src/ui/worker.rs may hold the vault's mutex:\n{}",
+        found.join("\n")
+    );
+}
+
 // ----- the checker checks -----
 
 #[test]

@@ -77,9 +77,13 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     type_into(&mut h, "Description", "Payments test key");
     click(&mut h, "Create key");
     wait_label(&mut h, "Key created");
-    let key = h.state().selected_key().expect("the new key is selected");
+    let key = h
+        .state()
+        .selected_key()
+        .expect("the new key is selected")
+        .clone();
     wait_for(&mut h, "the key in the view", |h| {
-        h.state().view().is_some_and(|v| v.key(key).is_some())
+        h.state().view().is_some_and(|v| v.key(&key).is_some())
     });
     assert!(
         shows(&h, "Pending import"),
@@ -119,13 +123,13 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     h.check_accessibility();
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
-    let id1 = key_material_id(key, &m1);
+    let id1 = key_material_id(engine_id(&key), &m1);
     assert!(
         shows(&h, &id1.to_string()),
         "the wizard shows the KeyMaterialId"
     );
     click(&mut h, "Close");
-    wait_key_state(&mut h, key, KeyState::Enabled);
+    wait_key_state(&mut h, &key, KeyState::Enabled);
     assert!(shows(&h, "Enabled"));
 
     // Rotate now is refused by the engine while nothing is pending.
@@ -157,7 +161,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
             "the plaintext copy is its owner's only"
         );
     }
-    let id2 = key_material_id(key, &m2);
+    let id2 = key_material_id(engine_id(&key), &m2);
     assert!(
         shows(&h, &key_check_value(&m2)),
         "the key check value of the plaintext is shown"
@@ -175,7 +179,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_for(&mut h, "the pending material in the view", |h| {
         h.state()
             .view()
-            .and_then(|v| v.key(key))
+            .and_then(|v| v.key(&key))
             .is_some_and(|k| k.pending_material().is_some())
     });
 
@@ -200,7 +204,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         !shows_part(h, "Rotation in progress")
     });
     assert!(shows_part(&h, "is now CURRENT"), "a short notice");
-    let k = h.state().view().unwrap().key(key).unwrap().clone();
+    let k = h.state().view().unwrap().key(&key).unwrap().clone();
     assert_eq!(k.current, Some(id2));
     assert_eq!(k.material(id2).unwrap().state, KeyMaterialState::Current);
     assert_eq!(k.material(id1).unwrap().state, KeyMaterialState::NonCurrent);
@@ -217,7 +221,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_label(&mut h, "The key becomes Pending import.");
     assert!(shows_part(&h, "until every deleted material is"));
     click(&mut h, "Delete key material");
-    wait_key_state(&mut h, key, KeyState::PendingImport);
+    wait_key_state(&mut h, &key, KeyState::PendingImport);
     assert!(shows_part(
         &h,
         &format!("material {}… was deleted", id1.short())
@@ -251,7 +255,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     wait_label(&mut h, "Key material imported");
     assert!(shows(&h, "EXISTING_KEY_MATERIAL"));
     click(&mut h, "Close");
-    wait_key_state(&mut h, key, KeyState::Enabled);
+    wait_key_state(&mut h, &key, KeyState::Enabled);
 
     // Encrypt and decrypt, with the material used.
     click(&mut h, "Cryptography");
@@ -321,7 +325,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     click(&mut h, "Open store");
     wait_for(&mut h, "the store to open again", |h| h.state().is_ready());
     let v = h.state().view().unwrap().clone();
-    assert_eq!(v.key(key).unwrap().state, KeyState::Enabled);
+    assert_eq!(v.key(&key).unwrap().state, KeyState::Enabled);
 }
 
 #[test]
@@ -408,9 +412,9 @@ fn files_dropped_on_the_window_go_where_they_make_sense() {
     wait_label(&mut h, "Import type");
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
-    assert!(shows(&h, &key_material_id(key, &m).to_string()));
+    assert!(shows(&h, &key_material_id(engine_id(&key), &m).to_string()));
     click(&mut h, "Close");
-    wait_key_state(&mut h, key, KeyState::Enabled);
+    wait_key_state(&mut h, &key, KeyState::Enabled);
 
     // A ciphertext file dropped anywhere else opens in the Cryptography
     // panel's Decrypt box.
@@ -485,5 +489,5 @@ fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
     assert!(!is_disabled(&h, "Import"), "the user chose");
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
-    wait_key_state(&mut h, key, KeyState::Enabled);
+    wait_key_state(&mut h, &key, KeyState::Enabled);
 }

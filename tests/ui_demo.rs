@@ -102,11 +102,11 @@ fn the_training_demo_has_keys_in_every_state() {
     click_first(&mut h, "alias/billing-archive");
     wait_part(&mut h, "Rotation in progress");
     clock.advance(Duration::from_millis(DEMO_ROTATION_DELAY_MS));
-    let billing_id = billing.id;
+    let billing_id = billing.id.clone();
     wait_for(&mut h, "the demo rotation to complete", |h| {
         h.state()
             .view()
-            .and_then(|v| v.key(billing_id))
+            .and_then(|v| v.key(&billing_id))
             .is_some_and(|k| k.rotation_started.is_none() && k.on_demand_rotations == 1)
     });
 
@@ -153,7 +153,7 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
                 .iter()
                 .find(|k| k.aliases.iter().any(|a| a == "alias/vendor-feed"))
         })
-        .map(|k| (k.id, k.next_expiry))
+        .map(|k| (k.id.clone(), k.next_expiry))
         .expect("alias/vendor-feed");
     let (vendor, expiry) = (vendor.0, vendor.1.expect("its material expires"));
     assert!(!shows_part(&h, "SIMULATED CLOCK"), "real time: no badge");
@@ -178,7 +178,7 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
         assert!(
             h.state()
                 .view()
-                .and_then(|v| v.key(vendor))
+                .and_then(|v| v.key(&vendor))
                 .is_some_and(|k| k.state != KeyState::PendingImport),
             "not expired before the clock passes ValidTo"
         );
@@ -194,7 +194,7 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
         "the clock passed ValidTo"
     );
     // The engine expires the material on its next tick.
-    wait_key_state(&mut h, vendor, KeyState::PendingImport);
+    wait_key_state(&mut h, &vendor, KeyState::PendingImport);
     assert!(shows_part(&h, "ahead of real time"));
     assert!(shows_part(&h, "SIMULATED CLOCK"), "the badge says so");
 }

@@ -6,6 +6,7 @@
 mod support;
 
 use byok::kms::{KeyState, ManualClock};
+use egui_kittest::kittest::Queryable;
 use support::*;
 
 #[test]
@@ -33,7 +34,7 @@ fn errors_show_in_the_step_that_caused_them() {
     assert!(
         h.state()
             .view()
-            .and_then(|v| v.key(key))
+            .and_then(|v| v.key(&key))
             .is_some_and(|k| k.aliases.is_empty()),
         "nothing was added"
     );
@@ -77,20 +78,22 @@ fn errors_show_in_the_step_that_caused_them() {
     assert!(shows_part(&h, "could not be decrypted or unwrapped"));
     click(&mut h, "Cancel");
 
-    // A key pending deletion: GetParametersForImport is refused in step 1.
+    // A key pending deletion: the engine's verdict for GetParametersForImport
+    // refuses the import, and the button says why with AWS's exception.
     click(&mut h, "🗑 Schedule deletion…");
     click(&mut h, "Schedule deletion");
-    wait_key_state(&mut h, key, KeyState::PendingDeletion);
-    click(&mut h, "📥 Import key material…");
-    click(&mut h, "Get import parameters");
-    wait_label(&mut h, "KMSInvalidStateException");
+    wait_key_state(&mut h, &key, KeyState::PendingDeletion);
+    assert!(
+        is_disabled(&h, "📥 Import key material…"),
+        "GetParametersForImport is refused in PendingDeletion (SPEC §2)"
+    );
+    h.get_by_label("📥 Import key material…").hover();
+    wait_part(&mut h, "KMSInvalidStateException");
     assert!(shows_part(&h, "is pending deletion."));
-    assert!(shows(&h, "Wrapping algorithm"), "step 1");
-    click(&mut h, "Cancel");
 
     // Cancel deletion brings it back (PendingImport: it never had material).
     click(&mut h, "Cancel deletion");
-    wait_key_state(&mut h, key, KeyState::PendingImport);
+    wait_key_state(&mut h, &key, KeyState::PendingImport);
 }
 
 #[test]

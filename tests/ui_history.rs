@@ -1,6 +1,7 @@
-//! The timeline's history is derived from the audit trail: lanes per
-//! material with their periods, and the key's state at any past instant —
-//! checked against what the engine itself said at those instants.
+//! The timeline's history is derived from the audit trail by the engine's
+//! rule (`kms::history`): lanes per material with their periods, and the
+//! key's state at any past instant — checked against what the engine itself
+//! said at those instants.
 
 #[path = "ui_support/mod.rs"]
 mod support;
@@ -8,6 +9,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use byok::backend::local::snapshot;
+use byok::kms::history::{HistoryEvent, KeyHistory, MarkerKind, Presence, Role};
 use byok::kms::{
     Caller, CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportType, KeyId,
     KeyState, Kms, ManualClock, Origin, Timestamp, WrappingAlgorithm, WrappingKeySpec,
@@ -15,8 +18,7 @@ use byok::kms::{
 };
 use byok::store::format::KdfParams;
 use byok::store::{Vault, VaultOptions};
-use byok::ui::history::{KeyHistory, MarkerKind, Presence, Role};
-use byok::ui::view::{SaveStatus, StoreView};
+use byok::ui::view::KeyView;
 use support::*;
 
 fn import(
@@ -131,10 +133,17 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
         })
         .expect("scenario");
 
-    let view = StoreView::build(&mut vault, 1, false, SaveStatus::Saved);
     let records = vault.audit_records().expect("trail");
-    let key_view = view.key(key).expect("key");
-    let h = KeyHistory::from_records(key_view, &records);
+    let record = snapshot(&vault)
+        .into_iter()
+        .find(|r| r.key_id == key.to_string())
+        .expect("key");
+    let key_view = KeyView::from_record(&record, vault.kms().now());
+    let events: Vec<HistoryEvent> = records
+        .iter()
+        .filter_map(HistoryEvent::from_record)
+        .collect();
+    let h = KeyHistory::from_events(&key_view.present(), &events);
 
     assert_eq!(h.lanes.len(), 3, "one lane per material");
     let id = |m: &[u8; 32]| byok::kms::material::key_material_id(key, m);

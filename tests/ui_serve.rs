@@ -37,14 +37,12 @@ fn the_status_bar_switch_serves_the_store_to_aws_clients() {
 
     // The credentials, as `byok serve --show-credentials` prints them.
     let (key_id, secret, region) = {
-        let vault = h.state().shared_vault().expect("open");
-        let v = vault.lock().unwrap_or_else(|p| p.into_inner());
-        let c = v.api_credentials();
-        (
-            c.access_key_id.clone(),
-            c.secret_str().to_string(),
-            v.kms().settings().region.clone(),
+        let (c, region) = byok::store::Vault::read_api_credentials(
+            &store,
+            &secrecy::SecretString::from("correct horse battery".to_string()),
         )
+        .expect("the store's credentials");
+        (c.access_key_id.clone(), c.secret_str().to_string(), region)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -2,11 +2,17 @@
 //! the vault's lock, runs through [`crate::api::dispatch`] (the function
 //! `byok serve` answers with), and is persisted before it returns.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::catalog::{KeyRecord, LocalFacts};
 use super::{Backend, BackendError, BackendInfo, BackendKind};
 use crate::api::Body;
-use crate::kms::Caller;
+use crate::api::shapes::{
+    GetKeyRotationStatusOutput, KeyMetadata, RotationsListEntryShape, TagShape,
+};
+use crate::api::wire::Time;
+use crate::kms::{Caller, IncludeKeyMaterial, KeyId};
 use crate::store::Vault;
 
 /// A local store as a [`Backend`].
@@ -49,4 +55,53 @@ impl Backend for LocalBackend {
             endpoint: None,
         }
     }
+}
+
+/// Every key of `vault`'s engine as the API would show it, read straight
+/// from the engine's state: no call, no audit record (the console's view of
+/// its own store).
+pub fn snapshot(vault: &Vault) -> Vec<KeyRecord> {
+    let kms = vault.kms();
+    let mut aliases: HashMap<KeyId, Vec<String>> = HashMap::new();
+    for a in kms.aliases() {
+        aliases.entry(a.target).or_default().push(a.name.clone());
+    }
+    kms.keys()
+        .map(|key| {
+            let id = key.id();
+            let arn = kms.arn(id);
+            KeyRecord {
+                key_id: id.to_string(),
+                metadata: Some(KeyMetadata::of(kms, key)),
+                materials: Some(
+                    key.rotations_list(IncludeKeyMaterial::AllKeyMaterial)
+                        .iter()
+                        .map(RotationsListEntryShape::from)
+                        .collect(),
+                ),
+                rotation_status: Some(GetKeyRotationStatusOutput {
+                    key_rotation_enabled: key.automatic_rotation().is_some(),
+                    key_id: arn.clone(),
+                    rotation_period_in_days: key.automatic_rotation().map(|a| a.period_days),
+                    next_rotation_date: key
+                        .automatic_rotation()
+                        .map(|a| Time(a.next_rotation_date)),
+                    on_demand_rotation_start_date: key.rotation_started().map(Time),
+                }),
+                aliases: aliases.remove(&id).unwrap_or_default(),
+                tags: Some(key.tags().iter().map(TagShape::from).collect()),
+                fetched: None,
+                error: None,
+                local: Some(LocalFacts {
+                    first_imported: key
+                        .materials()
+                        .iter()
+                        .map(|m| (m.id().to_string(), m.first_imported()))
+                        .collect(),
+                    enabled_flag: key.enabled_flag(),
+                }),
+                arn,
+            }
+        })
+        .collect()
 }

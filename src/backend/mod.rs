@@ -14,6 +14,7 @@
 //! spell an operation name or a member by hand, and no rule is written
 //! twice.
 
+pub mod catalog;
 pub mod local;
 
 use std::fmt;
@@ -77,6 +78,17 @@ impl BackendError {
         }
     }
 
+    /// The IAM action an AccessDeniedException says is missing
+    /// (`kms:ImportKeyMaterial`), when it names one.
+    pub fn missing_permission(&self) -> Option<&str> {
+        match self {
+            BackendError::Service(e) if e.error_type == "AccessDeniedException" => {
+                missing_action(&e.message)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the call never reached KMS or its answer was lost, so that
     /// retrying it later is the remedy.
     pub fn is_transient(&self) -> bool {
@@ -94,6 +106,23 @@ impl BackendError {
             _ => false,
         }
     }
+}
+
+/// The IAM action named in an AccessDeniedException message. AWS words
+/// them "User: arn:aws:iam::111122223333:user/Alice is not authorized to
+/// perform: kms:ImportKeyMaterial on resource: arn:aws:kms:... because no
+/// identity-based policy allows the kms:ImportKeyMaterial action" (the IAM
+/// User Guide's "Troubleshoot access denied error messages").
+pub fn missing_action(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once("to perform: ")?;
+    let action = rest.split(|c: char| c.is_whitespace() || c == ',').next()?;
+    let (service, name) = action.split_once(':')?;
+    let valid = !service.is_empty()
+        && !name.is_empty()
+        && action
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-');
+    valid.then_some(action)
 }
 
 impl From<ApiError> for BackendError {
@@ -201,4 +230,29 @@ pub fn parse_response<O: Operation>(body: &[u8]) -> Result<O::Output, BackendErr
         operation: O::NAME.to_string(),
         detail: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_missing_action_is_read_from_access_denied() {
+        // The shape of the message in the IAM User Guide, "Troubleshoot
+        // access denied error messages" (implicit denial, identity-based).
+        let m = "User: arn:aws:iam::111122223333:user/Alice is not authorized to perform: kms:ImportKeyMaterial on resource: arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab because no identity-based policy allows the kms:ImportKeyMaterial action";
+        assert_eq!(missing_action(m), Some("kms:ImportKeyMaterial"));
+        let e = BackendError::Service(ApiError::new("AccessDeniedException", m, 400));
+        assert_eq!(e.missing_permission(), Some("kms:ImportKeyMaterial"));
+        assert_eq!(missing_action("Access denied"), None);
+        assert_eq!(missing_action("is not authorized to perform: "), None);
+    }
+
+    #[test]
+    fn every_error_kind_is_found_by_its_name() {
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_aws_name(k.aws_name()), Some(*k));
+        }
+        assert_eq!(ErrorKind::from_aws_name("AccessDeniedException"), None);
+    }
 }

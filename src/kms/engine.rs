@@ -654,31 +654,22 @@ impl Kms {
 
     /// The exception that refuses an operation because the key is in `state`.
     pub(crate) fn state_error(&self, id: KeyId, state: KeyState) -> KmsError {
-        let arn = self.arn(id);
-        match state {
-            KeyState::Disabled => KmsError::new(ErrorKind::Disabled, format!("{arn} is disabled.")),
-            KeyState::PendingImport => KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{arn} is pending import."),
-            ),
-            KeyState::PendingDeletion => KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("{arn} is pending deletion."),
-            ),
-            KeyState::Enabled => {
-                KmsError::internal(format!("{arn} is enabled; nothing refuses that"))
-            }
-        }
+        super::rules::state_error(&self.arn(id), state)
     }
 
     pub(crate) fn origin_error(&self, id: KeyId, origin: Origin) -> KmsError {
-        KmsError::new(
-            ErrorKind::UnsupportedOperation,
-            format!(
-                "{} origin is {origin} which is not valid for this operation.",
-                self.arn(id)
-            ),
-        )
+        super::rules::origin_error(&self.arn(id), origin.as_str())
+    }
+
+    /// What the rules read of key `id` (see [`super::rules`]).
+    pub fn facts(&self, id: KeyId) -> KmsResult<super::rules::KeyFacts> {
+        let key = self.key(id).ok_or_else(|| {
+            KmsError::new(
+                ErrorKind::NotFound,
+                format!("Key '{}' does not exist", self.arn(id)),
+            )
+        })?;
+        Ok(key.facts(self.arn(id)))
     }
 
     /// Makes a material record for fresh bytes.

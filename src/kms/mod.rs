@@ -11,12 +11,14 @@ pub mod ciphertext;
 pub mod clock;
 mod engine;
 pub mod error;
+pub mod history;
 pub mod material;
 pub mod model;
 mod ops_crypto;
 mod ops_import;
 mod ops_keys;
 mod ops_rotation;
+pub mod rules;
 pub mod secret;
 pub mod token;
 pub mod wrapping;
@@ -37,7 +39,7 @@ pub use ops_import::{
 };
 pub use ops_keys::CreateKeyRequest;
 pub use ops_rotation::{ON_DEMAND_ROTATION_LIMIT, RotationStatus, RotationsListEntry};
-pub use secret::{SecretArray, SecretVec};
+pub use secret::{SecretArray, SecretText, SecretVec};
 pub use wrapping::{
     GenerateOnDemand, PregeneratedKeys, WrapError, WrappingKeySource, wrap_material,
 };

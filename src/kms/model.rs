@@ -602,7 +602,30 @@ impl Key {
     /// Estimated monthly cost in US dollars (SPEC §7): $1 per key, plus $1
     /// for each of the first two rotations.
     pub fn monthly_cost_usd(&self) -> u32 {
-        1 + self.completed_rotations().min(2) as u32
+        super::rules::monthly_cost_usd(self.completed_rotations())
+    }
+
+    /// What the rules of [`super::rules`] read of this key, as the AWS API
+    /// would show it; `arn` is the key's ARN.
+    pub fn facts(&self, arn: String) -> super::rules::KeyFacts {
+        super::rules::KeyFacts {
+            arn,
+            state: self.state(),
+            origin: Some(self.origin),
+            origin_text: self.origin.as_str().to_string(),
+            key_spec: "SYMMETRIC_DEFAULT".to_string(),
+            materials: self
+                .materials
+                .iter()
+                .map(|m| super::rules::MaterialFacts {
+                    id: m.id.to_string(),
+                    state: m.state,
+                    import_state: (self.origin == Origin::External).then_some(m.import_state),
+                })
+                .collect(),
+            rotation_in_progress: self.rotation_started.is_some(),
+            on_demand_rotations: self.on_demand_rotations,
+        }
     }
 
     pub(in crate::kms) fn material_mut(&mut self, id: KeyMaterialId) -> Option<&mut KeyMaterial> {

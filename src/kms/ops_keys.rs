@@ -64,8 +64,6 @@ fn tag_json(tags: &[Tag]) -> Value {
 }
 
 /// The key states in which EnableKey and DisableKey are accepted (SPEC §2).
-const SWITCHABLE: [KeyState; 2] = [KeyState::Enabled, KeyState::Disabled];
-
 impl Kms {
     /// CreateKey.
     pub fn create_key(&mut self, caller: &Caller, req: CreateKeyRequest) -> KmsResult<KeyId> {
@@ -170,7 +168,7 @@ impl Kms {
     /// if not, the exception they would raise (the console offers the switch
     /// by this).
     pub fn check_set_enabled(&self, id: KeyId) -> KmsResult<()> {
-        self.require_state(id, &SWITCHABLE)
+        super::rules::set_enabled(&self.facts(id)?)
     }
 
     fn set_enabled(&mut self, caller: &Caller, key_id: &str, enabled: bool) -> KmsResult<KeyId> {

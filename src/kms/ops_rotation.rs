@@ -6,14 +6,15 @@ use serde_json::json;
 use super::audit::Caller;
 use super::clock::{Timestamp, days};
 use super::engine::{Kms, Page, paginate};
-use super::error::{ErrorKind, KmsError, KmsResult};
+use super::error::KmsResult;
 use super::model::{
-    AutomaticRotation, ExpirationModel, ImportState, IncludeKeyMaterial, KeyId, KeyMaterialId,
+    AutomaticRotation, ExpirationModel, ImportState, IncludeKeyMaterial, Key, KeyId, KeyMaterialId,
     KeyMaterialState, KeyState, Origin, RotationType,
 };
+use super::rules;
 
 /// The most on-demand rotations a key may have.
-pub const ON_DEMAND_ROTATION_LIMIT: u32 = 25;
+pub use super::rules::ON_DEMAND_ROTATION_LIMIT;
 
 /// GetKeyRotationStatus's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,42 +54,34 @@ pub struct RotationsListEntry {
     pub rotation_type: Option<RotationType>,
 }
 
+impl Key {
+    /// What ListKeyRotations lists for this key (every page at once; no
+    /// audit record: for views of the engine's own state).
+    pub fn rotations_list(&self, include: IncludeKeyMaterial) -> Vec<RotationsListEntry> {
+        let imported = self.origin == Origin::External;
+        self.materials
+            .iter()
+            .filter(|m| include == IncludeKeyMaterial::AllKeyMaterial || m.rotation.is_some())
+            .map(|m| RotationsListEntry {
+                key_id: self.id,
+                key_material_id: m.id,
+                key_material_description: m.description.clone(),
+                import_state: imported.then_some(m.import_state),
+                key_material_state: m.state,
+                expiration_model: imported.then_some(m.expiration_model),
+                valid_to: m.valid_to.filter(|_| imported),
+                rotation_date: m.rotation_date(),
+                rotation_type: m.rotation_type(),
+            })
+            .collect()
+    }
+}
+
 impl Kms {
     /// Whether RotateKeyOnDemand would be accepted for `id` now, and if not,
     /// the exception it would raise (the console enables "Rotate now" by this).
     pub fn check_rotate_on_demand(&self, id: KeyId) -> KmsResult<()> {
-        let key = self.key(id).ok_or_else(|| {
-            KmsError::new(
-                ErrorKind::NotFound,
-                format!("Key '{}' does not exist", self.arn(id)),
-            )
-        })?;
-        match key.state() {
-            KeyState::Enabled => {}
-            s => return Err(self.state_error(id, s)),
-        }
-        let arn = self.arn(id);
-        if key.origin == Origin::External && key.pending_material().is_none() {
-            return Err(KmsError::new(
-                ErrorKind::KmsInvalidState,
-                format!("No available key material pending rotation for the key: {arn}."),
-            ));
-        }
-        if key.rotation_started.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::Conflict,
-                format!("A rotation of key {arn} is already in progress."),
-            ));
-        }
-        if key.on_demand_rotations >= ON_DEMAND_ROTATION_LIMIT {
-            return Err(KmsError::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}"
-                ),
-            ));
-        }
-        Ok(())
+        rules::rotate_on_demand(&self.facts(id)?)
     }
 
     /// RotateKeyOnDemand: records `OnDemandRotationStartDate` and returns; the
@@ -206,26 +199,11 @@ impl Kms {
         self.call(caller, "ListKeyRotations", true, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
-            let key = kms.key_ref(id)?;
-            let imported = key.origin == Origin::External;
-            let entries = key
-                .materials
-                .iter()
-                .filter(|m| include == IncludeKeyMaterial::AllKeyMaterial || m.rotation.is_some())
-                .map(|m| {
-                    let entry = RotationsListEntry {
-                        key_id: id,
-                        key_material_id: m.id,
-                        key_material_description: m.description.clone(),
-                        import_state: imported.then_some(m.import_state),
-                        key_material_state: m.state,
-                        expiration_model: imported.then_some(m.expiration_model),
-                        valid_to: m.valid_to.filter(|_| imported),
-                        rotation_date: m.rotation_date(),
-                        rotation_type: m.rotation_type(),
-                    };
-                    (m.id.to_string(), entry)
-                })
+            let entries = kms
+                .key_ref(id)?
+                .rotations_list(include)
+                .into_iter()
+                .map(|e| (e.key_material_id.to_string(), e))
                 .collect();
             paginate(entries, limit, marker, 100, 1000)
         })

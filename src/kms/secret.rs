@@ -150,9 +150,57 @@ impl<'de> Deserialize<'de> for SecretVec {
     }
 }
 
+/// Secret text (a passphrase, an endpoint's secret access key, a plaintext
+/// shown as text): wiped when dropped, and `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    /// Takes ownership of `text`.
+    pub fn new(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Zeroizing<String>> for SecretText {
+    fn from(v: Zeroizing<String>) -> Self {
+        Self(v)
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretText({} bytes, [REDACTED])", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_text_debug_is_redacted() {
+        let t = SecretText::new("AKIA-secret-passphrase".into());
+        let shown = format!("{t:?} {:?}", Some(&t));
+        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(!shown.contains("secret-passphrase"), "{shown}");
+        assert_eq!(t.expose(), "AKIA-secret-passphrase");
+    }
 
     #[test]
     fn debug_never_shows_the_bytes() {

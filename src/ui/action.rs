@@ -4,10 +4,8 @@
 
 use std::path::PathBuf;
 
-use secrecy::SecretString;
-
-use super::worker::Job;
-use crate::kms::{KeyId, KeyMaterialId};
+use super::view::KeyRef;
+use crate::kms::KeyMaterialId;
 
 /// The main areas of the console.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -109,7 +107,9 @@ impl PickTarget {
     }
 }
 
-/// Which screen asked for a job (its result goes back there).
+/// Which screen asked for a job (its result goes back there). Screens
+/// submit their jobs themselves, through the [`super::worker::Jobs`] queue
+/// they are handed; an `Action` is what changes the application itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owner {
     /// The unlock screen.
@@ -134,34 +134,20 @@ pub enum Owner {
 #[must_use = "an Action does nothing until the app applies it"]
 #[derive(Debug)]
 pub enum Action {
-    /// Open the store at `path` with `passphrase`.
-    OpenStore {
-        /// The state file.
-        path: PathBuf,
-        /// Its passphrase.
-        passphrase: SecretString,
-    },
-    /// Create a store at `path`.
-    CreateStore {
-        /// Where.
-        path: PathBuf,
-        /// The chosen passphrase.
-        passphrase: SecretString,
-    },
-    /// Build and open the training demo.
-    OpenDemo,
+    /// Remember `path` as the store to offer next time.
+    RememberStore(PathBuf),
     /// Lock: close the store and return to the unlock screen.
     Lock,
     /// Show a tab.
     ShowTab(Tab),
     /// Select a key in the list.
-    SelectKey(KeyId),
+    SelectKey(KeyRef),
     /// Open a file picker for `target`.
     Pick(PickTarget),
     /// Open the import wizard for `key` (re-import mode for `reimport`).
     OpenImportWizard {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The material to re-import.
         reimport: Option<KeyMaterialId>,
     },
@@ -171,13 +157,6 @@ pub enum Action {
     RotateSelected,
     /// Focus the key filter.
     FocusFilter,
-    /// Run a job for a screen.
-    Run {
-        /// Who gets the result.
-        owner: Owner,
-        /// The work.
-        job: Job,
-    },
     /// Change the simulated clock (training).
     Clock(ClockCommand),
     /// Change the theme or presentation size.
@@ -189,6 +168,8 @@ pub enum Action {
     },
     /// Start (true) or stop the local AWS endpoint (serve hook).
     Serve(bool),
+    /// Copy the endpoint's credentials as shell variables.
+    CopyServeCredentials,
     /// Copy text to the clipboard.
     Copy(String),
     /// Show a short notice.

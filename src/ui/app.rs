@@ -2,8 +2,7 @@
 //! here, in one place, after drawing. Engine work goes to the
 //! [`Worker`]; its results and views come back through a channel.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Align, Align2, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, Ui};
@@ -21,9 +20,9 @@ use super::settings::SettingsPanel;
 use super::status_bar::{self, ServeHook, StatusInfo};
 use super::theme::{self, ThemeChoice};
 use super::unlock::UnlockScreen;
-use super::view::StoreView;
-use super::worker::{self, Job, Outcome, Ticket, UiError, Worker, WorkerEvent};
-use crate::kms::{KeyId, Origin};
+use super::view::{KeyRef, StoreView};
+use super::worker::{Job, Jobs, Outcome, Pending, Ticket, UiError, Worker, WorkerEvent};
+use crate::kms::Origin;
 use crate::store::Vault;
 
 /// What eframe remembers between runs: preferences only, never secrets.
@@ -52,8 +51,7 @@ pub const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COM
 struct NewKeyDialog {
     description: String,
     origin: Origin,
-    pending: Option<Ticket>,
-    requested: bool,
+    pending: Option<Pending<()>>,
     error: Option<UiError>,
     /// The description field has had its first focus.
     focused: bool,
@@ -63,7 +61,9 @@ struct NewKeyDialog {
 struct Workspace {
     view: Option<Arc<StoreView>>,
     tab: Tab,
-    selected: Option<KeyId>,
+    selected: Option<KeyRef>,
+    /// What the worker was last told is on screen.
+    watched: (Vec<KeyRef>, Option<KeyRef>),
     key_list: KeyList,
     detail: KeyDetail,
     wizard: Option<ImportWizard>,
@@ -81,6 +81,7 @@ impl Workspace {
             view: None,
             tab: Tab::Keys,
             selected: None,
+            watched: (Vec::new(), None),
             key_list: KeyList::default(),
             detail: KeyDetail::default(),
             wizard: None,
@@ -109,12 +110,9 @@ pub struct ConsoleApp {
     phase: Phase,
     unlock: UnlockScreen,
     ws: Workspace,
-    owners: HashMap<Ticket, Owner>,
-    writes: HashSet<Ticket>,
     pickers: FilePickers,
     toasts: Vec<(String, Instant)>,
     last_activity: Instant,
-    vault: Option<Arc<Mutex<Vault>>>,
     serve: ServeHook,
     frames: u64,
 }
@@ -157,12 +155,9 @@ impl ConsoleApp {
             applied_theme: Some(wanted_theme),
             phase: Phase::Locked,
             ws: Workspace::new(),
-            owners: HashMap::new(),
-            writes: HashSet::new(),
             pickers: FilePickers::default(),
             toasts: Vec::new(),
             last_activity: Instant::now(),
-            vault: None,
             serve: ServeHook {
                 available: true,
                 address: config_serve_addr,
@@ -174,8 +169,8 @@ impl ConsoleApp {
 
     /// Hands an already open store to the console (benchmarks, embedding).
     pub fn adopt(&mut self, vault: Vault) {
-        let ticket = self.submit(Owner::Unlock, Job::Adopt(Box::new(vault)));
-        self.unlock.expect_open(ticket);
+        let jobs = self.worker.jobs().clone();
+        self.unlock.adopt(&jobs, vault);
     }
 
     /// Whether a store is open and its first view has arrived.
@@ -193,15 +188,9 @@ impl ConsoleApp {
         self.ws.view.as_ref()
     }
 
-    /// The open vault, shared with the worker (and the endpoint). The UI
-    /// thread never locks it.
-    pub fn shared_vault(&self) -> Option<Arc<Mutex<Vault>>> {
-        self.vault.clone()
-    }
-
     /// The selected key.
-    pub fn selected_key(&self) -> Option<KeyId> {
-        self.ws.selected
+    pub fn selected_key(&self) -> Option<&KeyRef> {
+        self.ws.selected.as_ref()
     }
 
     /// Frames drawn so far.
@@ -211,18 +200,12 @@ impl ConsoleApp {
 
     /// Jobs in flight.
     pub fn jobs_in_flight(&self) -> usize {
-        self.owners.len()
+        self.worker.jobs().in_flight()
     }
 
-    /// Queues a job for a screen (tests use it to hold the vault busy).
-    pub fn submit(&mut self, owner: Owner, job: Job) -> Ticket {
-        let writes = job.writes_store();
-        let ticket = self.worker.submit(job);
-        self.owners.insert(ticket, owner);
-        if writes {
-            self.writes.insert(ticket);
-        }
-        ticket
+    /// The job queue (tests use it to keep the worker busy).
+    pub fn jobs(&self) -> &Jobs {
+        self.worker.jobs()
     }
 
     fn toast(&mut self, text: impl Into<String>) {
@@ -248,7 +231,11 @@ impl ConsoleApp {
                     fraction,
                     text,
                 } => self.unlock.progress(ticket, fraction, text),
-                WorkerEvent::Done { ticket, outcome } => self.done(ticket, outcome),
+                WorkerEvent::Done {
+                    ticket,
+                    owner,
+                    outcome,
+                } => self.done(ticket, owner, outcome),
             }
         }
     }
@@ -262,7 +249,7 @@ impl ConsoleApp {
         if let Some(old) = &self.ws.view {
             let mut notices = Vec::new();
             for id in &old.rotating {
-                let (Some(o), Some(n)) = (old.key(*id), view.key(*id)) else {
+                let (Some(o), Some(n)) = (old.key(id), view.key(id)) else {
                     continue;
                 };
                 if n.rotation_started.is_none()
@@ -270,7 +257,7 @@ impl ConsoleApp {
                     && let Some(to) = n.current
                 {
                     self.ws.transitions.push(RotationTransition {
-                        key: *id,
+                        key: id.clone(),
                         to,
                         from: o.current,
                         seen: Instant::now(),
@@ -289,24 +276,22 @@ impl ConsoleApp {
                 self.toast(n);
             }
         }
-        if self.ws.selected.is_none_or(|s| view.key(s).is_none()) {
-            self.ws.selected = view.keys.first().map(|k| k.id);
+        if self
+            .ws
+            .selected
+            .as_ref()
+            .is_none_or(|s| view.key(s).is_none())
+        {
+            self.ws.selected = view.keys.first().map(|k| k.id.clone());
         }
         self.ws.view = Some(view);
     }
 
-    fn done(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>) {
-        let owner = self.owners.remove(&ticket);
-        self.writes.remove(&ticket);
+    fn done(&mut self, ticket: Ticket, owner: Owner, outcome: Result<Outcome, UiError>) {
+        let jobs = self.worker.jobs().clone();
         match owner {
-            Some(Owner::Unlock) => {
-                if let Ok(Outcome::Opened {
-                    vault,
-                    is_demo,
-                    notes,
-                }) = &outcome
-                {
-                    self.vault = Some(vault.clone());
+            Owner::Unlock => {
+                if let Ok(Outcome::Opened { is_demo, notes }) = &outcome {
                     self.ws = Workspace::new();
                     self.ws.notes = notes.clone();
                     if *is_demo {
@@ -318,14 +303,14 @@ impl ConsoleApp {
                     self.last_activity = Instant::now();
                 }
             }
-            Some(Owner::Keys) => {
+            Owner::Keys => {
                 if let Some(d) = &mut self.ws.new_key
-                    && d.pending == Some(ticket)
+                    && d.pending.as_ref().is_some_and(|p| p.ticket == ticket)
                 {
                     d.pending = None;
                     match &outcome {
                         Ok(Outcome::KeyCreated(id)) => {
-                            self.ws.selected = Some(*id);
+                            self.ws.selected = Some(id.clone());
                             self.ws.key_list.reveal_selected();
                             self.ws.new_key = None;
                             self.ws.tab = Tab::Keys;
@@ -340,29 +325,16 @@ impl ConsoleApp {
                     self.toast(text);
                 }
             }
-            Some(Owner::Wizard) => {
+            Owner::Wizard => {
                 if let Some(w) = &mut self.ws.wizard {
                     let _ = w.finished(ticket, outcome);
                 }
             }
-            Some(Owner::Crypto) => {
-                let selected = self.ws.selected;
-                if let Some(follow_up) = self.ws.crypto.finished(ticket, outcome, selected) {
-                    self.apply(follow_up);
-                }
-            }
-            Some(Owner::Audit) => {
-                self.ws.audit.finished(ticket, outcome);
-                if let (Some(records), Some(view)) = (self.ws.audit.records(), &self.ws.view) {
-                    self.ws
-                        .detail
-                        .timeline
-                        .offer_records(records, view.audit_sequence);
-                }
-            }
-            Some(Owner::Timeline) => self.ws.detail.timeline.finished(ticket, &outcome),
-            Some(Owner::Settings) => self.ws.settings.finished(ticket, &outcome),
-            Some(Owner::Serve) => {
+            Owner::Crypto => self.ws.crypto.finished(ticket, outcome, &jobs),
+            Owner::Audit => self.ws.audit.finished(ticket, outcome),
+            Owner::Timeline => self.ws.detail.timeline.finished(ticket, &outcome),
+            Owner::Settings => self.ws.settings.finished(ticket, &outcome),
+            Owner::Serve => {
                 self.serve.pending = false;
                 match outcome {
                     Ok(Outcome::Serving { addr }) => {
@@ -374,14 +346,13 @@ impl ConsoleApp {
                         self.toast("The AWS endpoint stopped");
                     }
                     Ok(Outcome::Credentials(text)) => {
-                        self.ctx.copy_text(text.to_string());
+                        self.ctx.copy_text(text.expose().to_string());
                         self.toast("Endpoint credentials copied (the secret included)");
                     }
                     Ok(_) => {}
                     Err(e) => self.toast(format!("{} {}", e.plain, e.message)),
                 }
             }
-            None => {}
         }
     }
 
@@ -389,20 +360,7 @@ impl ConsoleApp {
 
     fn apply(&mut self, action: Action) {
         match action {
-            Action::OpenStore { path, passphrase } => {
-                self.prefs.last_store = Some(path.clone());
-                let t = self.submit(Owner::Unlock, Job::OpenStore { path, passphrase });
-                self.unlock.submitted(t);
-            }
-            Action::CreateStore { path, passphrase } => {
-                self.prefs.last_store = Some(path.clone());
-                let t = self.submit(Owner::Unlock, Job::CreateStore { path, passphrase });
-                self.unlock.submitted(t);
-            }
-            Action::OpenDemo => {
-                let t = self.submit(Owner::Unlock, Job::OpenDemo);
-                self.unlock.submitted(t);
-            }
+            Action::RememberStore(path) => self.prefs.last_store = Some(path),
             Action::Lock => self.lock(None),
             Action::ShowTab(tab) => self.ws.tab = tab,
             Action::SelectKey(id) => self.ws.selected = Some(id),
@@ -412,8 +370,8 @@ impl ConsoleApp {
             }
             Action::OpenImportWizard { key, reimport } => {
                 let now = self.now();
-                if let Some(k) = self.ws.view.as_ref().and_then(|v| v.key(key)) {
-                    if k.origin == Origin::External {
+                if let Some(k) = self.ws.view.as_ref().and_then(|v| v.key(&key)) {
+                    if k.is_external() {
                         self.ws.wizard = Some(ImportWizard::new(k, reimport, now));
                     } else {
                         self.toast("Only keys with EXTERNAL origin take imported key material");
@@ -425,7 +383,6 @@ impl ConsoleApp {
                     description: String::new(),
                     origin: Origin::External,
                     pending: None,
-                    requested: false,
                     error: None,
                     focused: false,
                 });
@@ -434,15 +391,18 @@ impl ConsoleApp {
                 let key = self
                     .ws
                     .selected
+                    .as_ref()
                     .and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
-                match key.map(|k| (k.id, k.rotate_check.clone())) {
+                match key.map(|k| (k.id.clone(), k.verdicts.rotate.clone())) {
                     Some((id, Ok(()))) => {
-                        let a = self.ws.detail.rotate_action(id);
-                        self.apply(a);
+                        let jobs = self.worker.jobs().clone();
+                        self.ws.detail.rotate(&jobs, id);
                     }
                     Some((_, Err(e))) => self.toast(format!(
-                        "Rotate now is not possible: {}",
-                        e.kind().plain_words()
+                        "Rotate now is not possible: {}\n{}: {}",
+                        e.kind().plain_words(),
+                        e.aws_name(),
+                        e.message()
                     )),
                     None => {}
                 }
@@ -451,33 +411,11 @@ impl ConsoleApp {
                 self.ws.tab = Tab::Keys;
                 self.ws.key_list.focus_filter();
             }
-            Action::Run { owner, job } => {
-                let ticket = self.submit(owner, job);
-                match owner {
-                    Owner::Unlock => self.unlock.submitted(ticket),
-                    Owner::Keys => {
-                        if let Some(d) = &mut self.ws.new_key
-                            && d.requested
-                        {
-                            d.requested = false;
-                            d.pending = Some(ticket);
-                        } else {
-                            self.ws.detail.submitted(ticket);
-                        }
-                    }
-                    Owner::Wizard => {
-                        if let Some(w) = &mut self.ws.wizard {
-                            w.submitted(ticket);
-                        }
-                    }
-                    Owner::Crypto => self.ws.crypto.submitted(ticket),
-                    Owner::Audit => self.ws.audit.submitted(ticket),
-                    Owner::Timeline => self.ws.detail.timeline.submitted(ticket),
-                    Owner::Settings => self.ws.settings.submitted(ticket),
-                    Owner::Serve => self.serve.pending = true,
-                }
-            }
             Action::Clock(cmd) => {
+                // The simulated clock belongs to training stores only.
+                if !self.ws.view.as_ref().is_some_and(|v| v.is_demo) {
+                    return;
+                }
                 match cmd {
                     ClockCommand::Advance(d) => self.config.clock.advance(d),
                     ClockCommand::SetSpeed(s) => self.config.clock.set_speed(s),
@@ -493,6 +431,12 @@ impl ConsoleApp {
                 self.prefs.presentation = presentation;
             }
             Action::Serve(on) => self.apply_serve(on),
+            Action::CopyServeCredentials => {
+                self.serve.pending = true;
+                self.worker
+                    .jobs()
+                    .submit(Owner::Serve, Job::ServeCredentials);
+            }
             Action::Copy(text) => self.ctx.copy_text(text),
             Action::Notify(text) => self.toast(text),
         }
@@ -501,12 +445,13 @@ impl ConsoleApp {
     /// Starts or stops the local AWS endpoint (on the worker: it locks the
     /// vault and waits for requests in flight).
     fn apply_serve(&mut self, on: bool) {
-        if !self.serve.available || self.vault.is_none() {
+        let local = self.ws.view.as_ref().is_some_and(|v| !v.is_aws());
+        if !self.serve.available || !local {
             return;
         }
         self.serve.pending = true;
         let job = if on { Job::StartServe } else { Job::StopServe };
-        self.submit(Owner::Serve, job);
+        self.worker.jobs().submit(Owner::Serve, job);
     }
 
     fn lock(&mut self, message: Option<String>) {
@@ -514,7 +459,6 @@ impl ConsoleApp {
         self.serve.serving = None;
         self.serve.requests = 0;
         self.serve.pending = false;
-        self.vault = None;
         self.ws = Workspace::new();
         self.phase = Phase::Locked;
         self.unlock = UnlockScreen::new(
@@ -526,7 +470,7 @@ impl ConsoleApp {
         if let Some(m) = message {
             self.unlock.set_message(m);
         }
-        self.submit(Owner::Unlock, Job::CloseStore);
+        self.worker.jobs().submit(Owner::Unlock, Job::CloseStore);
     }
 
     // ----- drawing -----
@@ -543,7 +487,6 @@ impl ConsoleApp {
 
     /// Draws one frame (eframe's `ui`, also driven directly by benchmarks).
     pub fn show(&mut self, ui: &mut Ui) {
-        worker::mark_ui_thread();
         self.frames += 1;
         let wanted = (self.prefs.theme, self.prefs.presentation);
         if self.applied_theme != Some(wanted) {
@@ -574,7 +517,8 @@ impl ConsoleApp {
                 if let Some(p) = dropped {
                     self.unlock.set_path(p);
                 }
-                actions.extend(self.unlock.ui(ui));
+                let jobs = self.worker.jobs().clone();
+                actions.extend(self.unlock.ui(ui, &jobs));
             }
             Phase::Open => actions.extend(self.workspace_ui(ui)),
         }
@@ -598,14 +542,23 @@ impl ConsoleApp {
             | PickTarget::SaveImportToken
             | PickTarget::EncryptedMaterial
             | PickTarget::PlaintextMaterial
-            | PickTarget::SavePlaintextCopy => match &mut self.ws.wizard {
-                Some(w) => w.picked(target, path),
-                None => Vec::new(),
-            },
-            PickTarget::EncryptFile | PickTarget::CiphertextFile | PickTarget::SaveCiphertext => {
-                self.ws.crypto.picked(target, path).into_iter().collect()
+            | PickTarget::SavePlaintextCopy => {
+                let jobs = self.worker.jobs().clone();
+                if let Some(w) = &mut self.ws.wizard {
+                    w.picked(target, path, &jobs);
+                }
+                Vec::new()
             }
-            PickTarget::ExportAudit => self.ws.audit.picked(target, path).into_iter().collect(),
+            PickTarget::EncryptFile | PickTarget::CiphertextFile | PickTarget::SaveCiphertext => {
+                let jobs = self.worker.jobs().clone();
+                self.ws.crypto.picked(target, path, &jobs);
+                Vec::new()
+            }
+            PickTarget::ExportAudit => {
+                let jobs = self.worker.jobs().clone();
+                self.ws.audit.picked(target, path, &jobs);
+                Vec::new()
+            }
         }
     }
 
@@ -647,7 +600,7 @@ impl ConsoleApp {
         if new {
             actions.push(Action::NewKeyDialog);
         }
-        if import && let Some(key) = self.ws.selected {
+        if import && let Some(key) = self.ws.selected.clone() {
             actions.push(Action::OpenImportWizard {
                 key,
                 reimport: None,
@@ -676,6 +629,7 @@ impl ConsoleApp {
             return actions;
         };
         let now = self.now();
+        let jobs = self.worker.jobs().clone();
         self.ws.transitions.retain(|t| t.progress() < 1.0);
 
         // Dropped files go where they make sense.
@@ -692,7 +646,7 @@ impl ConsoleApp {
                 w.dropped(p);
             } else {
                 self.ws.tab = Tab::Crypto;
-                actions.extend(self.ws.crypto.dropped(p));
+                self.ws.crypto.dropped(p, &jobs);
             }
         }
 
@@ -735,7 +689,7 @@ impl ConsoleApp {
                 ui,
                 StatusInfo {
                     view: &view,
-                    saving: !self.writes.is_empty(),
+                    saving: jobs.saving(),
                     clock: &self.config.clock,
                     serve: &self.serve,
                 },
@@ -749,34 +703,65 @@ impl ConsoleApp {
                 .min_size(380.0)
                 .show(ui, |ui| {
                     ui.add_space(6.0);
-                    actions.extend(self.ws.key_list.ui(ui, &view, self.ws.selected, now));
+                    actions.extend(
+                        self.ws
+                            .key_list
+                            .ui(ui, &view, self.ws.selected.as_ref(), now),
+                    );
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| match self.ws.tab {
-            Tab::Keys => actions.extend(self.keys_ui(ui, &view, now)),
-            Tab::Crypto => actions.extend(self.ws.crypto.ui(ui, &view, self.ws.selected, now)),
-            Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now)),
+            Tab::Keys => actions.extend(self.keys_ui(ui, &view, now, &jobs)),
+            Tab::Crypto => {
+                actions.extend(
+                    self.ws
+                        .crypto
+                        .ui(ui, &view, self.ws.selected.as_ref(), now, &jobs),
+                )
+            }
+            Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now, &jobs)),
             Tab::Settings => {
                 let (t, p) = (self.prefs.theme, self.prefs.presentation);
                 actions.extend(self.ws.settings.ui(
                     ui,
                     &view,
                     &self.config.clock,
-                    t,
-                    p,
+                    (t, p),
                     &self.serve,
+                    &jobs,
                 ));
             }
         });
 
         if let Some(w) = &mut self.ws.wizard {
-            actions.extend(w.ui(ui.ctx(), &view, now));
+            actions.extend(w.ui(ui.ctx(), &view, now, &jobs));
             if w.closed {
                 self.ws.wizard = None;
             }
         }
-        actions.extend(self.new_key_ui(ui.ctx()));
+        self.new_key_ui(ui.ctx(), &jobs);
+        self.watch(&view, &jobs);
         actions
+    }
+
+    /// Tells the worker which keys are on screen, when that changed: an AWS
+    /// account describes only those.
+    fn watch(&mut self, view: &StoreView, jobs: &Jobs) {
+        if !view.is_aws() {
+            return;
+        }
+        let visible = self.ws.key_list.visible();
+        if self.ws.watched.0 == visible && self.ws.watched.1 == self.ws.selected {
+            return;
+        }
+        self.ws.watched = (visible.to_vec(), self.ws.selected.clone());
+        jobs.submit(
+            Owner::Keys,
+            Job::Watch {
+                visible: visible.to_vec(),
+                selected: self.ws.selected.clone(),
+            },
+        );
     }
 
     fn keys_ui(
@@ -784,9 +769,12 @@ impl ConsoleApp {
         ui: &mut Ui,
         view: &StoreView,
         now: crate::kms::Timestamp,
+        jobs: &Jobs,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
-        if view.is_demo {
+        if view.is_demo
+            && let Some(settings) = view.settings()
+        {
             let dir = super::demo::material_dir(&view.path);
             ui.horizontal_wrapped(|ui| {
                 theme::badge(ui, "TRAINING", theme::BadgeStyle::on(theme::BLUE));
@@ -794,7 +782,7 @@ impl ConsoleApp {
                     ui,
                     format!(
                         "History built by the engine at past times · rotations take {} · material files for re-import:",
-                        super::format::duration(view.settings.rotation_delay())
+                        super::format::duration(settings.rotation_delay())
                     ),
                 ));
                 ui.add(egui::Label::new(RichText::new(dir.display().to_string()).monospace().small()).selectable(true))
@@ -807,7 +795,7 @@ impl ConsoleApp {
                 ui.label(n.as_str());
             });
         }
-        let Some(key) = self.ws.selected.and_then(|id| view.key(id)) else {
+        let Some(key) = self.ws.selected.as_ref().and_then(|id| view.key(id)) else {
             ui.vertical_centered(|ui| {
                 ui.add_space(60.0);
                 ui.label(RichText::new("No key selected").heading());
@@ -822,15 +810,18 @@ impl ConsoleApp {
             .id_salt("key-detail")
             .auto_shrink(false)
             .show(ui, |ui| {
-                actions.extend(self.ws.detail.ui(ui, key, view, now, &self.ws.transitions));
+                actions.extend(
+                    self.ws
+                        .detail
+                        .ui(ui, key, view, now, &self.ws.transitions, jobs),
+                );
             });
         actions
     }
 
-    fn new_key_ui(&mut self, ctx: &egui::Context) -> Vec<Action> {
-        let mut actions = Vec::new();
+    fn new_key_ui(&mut self, ctx: &egui::Context, jobs: &Jobs) {
         let Some(d) = &mut self.ws.new_key else {
-            return actions;
+            return;
         };
         let mut close = false;
         egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
@@ -875,21 +866,22 @@ impl ConsoleApp {
             }
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                let busy = d.pending.is_some() || d.requested;
+                let busy = d.pending.is_some();
                 if ui
                     .add_enabled(!busy, theme::primary("Create key"))
                     .clicked()
                     || (enter && !busy)
                 {
-                    d.requested = true;
                     d.error = None;
-                    actions.push(Action::Run {
-                        owner: Owner::Keys,
-                        job: Job::CreateKey {
+                    d.pending = Some(Pending::submit(
+                        jobs,
+                        Owner::Keys,
+                        (),
+                        Job::CreateKey {
                             description: d.description.trim().to_string(),
                             origin: d.origin,
                         },
-                    });
+                    ));
                 }
                 if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
                     close = true;
@@ -902,7 +894,6 @@ impl ConsoleApp {
         if close {
             self.ws.new_key = None;
         }
-        actions
     }
 
     fn toasts_ui(&mut self, ctx: &egui::Context) {
@@ -944,7 +935,6 @@ impl eframe::App for ConsoleApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.serve.serving = None;
-        self.vault = None;
         self.ws = Workspace::new();
         // Persist, flush the audit journal, release the lock, remove a
         // training store: the window is closing, so waiting is fine here.

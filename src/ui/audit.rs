@@ -13,8 +13,8 @@ use super::action::{Action, Owner, PickTarget};
 use super::format;
 use super::theme;
 use super::view::StoreView;
-use super::worker::{Async, Job, Outcome, Ticket, UiError};
-use crate::kms::{AuditRecord, KeyId, Timestamp};
+use super::worker::{Async, Job, Jobs, Outcome, Ticket, UiError};
+use crate::kms::{AuditRecord, Timestamp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -40,7 +40,6 @@ pub struct AuditPanel {
     pub export_path: String,
     export: Async<String>,
     chain: Async<Result<String, String>>,
-    requested: Option<Slot>,
 }
 
 impl Default for AuditPanel {
@@ -59,27 +58,17 @@ impl Default for AuditPanel {
             export_path: String::new(),
             export: Async::Idle,
             chain: Async::Idle,
-            requested: None,
         }
     }
 }
 
 impl AuditPanel {
-    fn run(&mut self, slot: Slot, job: Job) -> Action {
-        self.requested = Some(slot);
-        Action::Run {
-            owner: Owner::Audit,
-            job,
-        }
-    }
-
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        match self.requested.take() {
-            Some(Slot::Load) => self.records.start(ticket),
-            Some(Slot::Verify) => self.chain.start(ticket),
-            Some(Slot::Export) => self.export.start(ticket),
-            None => {}
+    fn run(&mut self, jobs: &Jobs, slot: Slot, job: Job) {
+        let owner = Owner::Audit;
+        match slot {
+            Slot::Load => self.records.submit(jobs, owner, job),
+            Slot::Verify => self.chain.submit(jobs, owner, job),
+            Slot::Export => self.export.submit(jobs, owner, job),
         }
     }
 
@@ -128,16 +117,18 @@ impl AuditPanel {
     }
 
     /// A picker answered (export path).
-    pub fn picked(&mut self, target: PickTarget, path: PathBuf) -> Option<Action> {
+    pub fn picked(&mut self, target: PickTarget, path: PathBuf, jobs: &Jobs) {
         if target != PickTarget::ExportAudit {
-            return None;
+            return;
         }
         self.export_path = path.display().to_string();
-        self.export_action()
+        self.export(jobs);
     }
 
-    fn export_action(&mut self) -> Option<Action> {
-        let records = self.records.value()?.clone();
+    fn export(&mut self, jobs: &Jobs) {
+        let Some(records) = self.records.value().cloned() else {
+            return;
+        };
         let chosen: Vec<AuditRecord> = self
             .rows
             .iter()
@@ -145,13 +136,14 @@ impl AuditPanel {
             .filter_map(|&i| records.get(i).cloned())
             .collect();
         let path = PathBuf::from(self.export_path.trim());
-        Some(self.run(
+        self.run(
+            jobs,
             Slot::Export,
             Job::ExportAudit {
                 path,
                 records: chosen,
             },
-        ))
+        );
     }
 
     fn refresh_rows(&mut self, view: &StoreView) {
@@ -176,7 +168,7 @@ impl AuditPanel {
             view.keys
                 .iter()
                 .filter(|k| k.search.contains(&needle))
-                .map(|k| k.id.to_string())
+                .map(|k| k.key_id.clone())
                 .collect()
         };
         let mut names: Vec<String> = records.iter().map(|r| r.event_name.clone()).collect();
@@ -203,12 +195,18 @@ impl AuditPanel {
     }
 
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut Ui, view: &StoreView, now: Timestamp) -> Vec<Action> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        view: &StoreView,
+        now: Timestamp,
+        jobs: &Jobs,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         let stale = self.loaded_seq != Some(view.audit_sequence);
-        if stale && !self.records.is_pending() && self.requested.is_none() {
+        if stale && !self.records.is_pending() {
             self.loaded_seq = Some(view.audit_sequence);
-            actions.push(self.run(Slot::Load, Job::LoadAudit));
+            self.run(jobs, Slot::Load, Job::LoadAudit);
         }
         self.refresh_rows(view);
 
@@ -257,7 +255,7 @@ impl AuditPanel {
                 .on_hover_text("Check every record's hash and its link to the one before")
                 .clicked()
             {
-                actions.push(self.run(Slot::Verify, Job::VerifyChain));
+                self.run(jobs, Slot::Verify, Job::VerifyChain);
             }
             if ui
                 .button("Export…")
@@ -279,9 +277,8 @@ impl AuditPanel {
                     egui::Button::new("Export"),
                 )
                 .clicked()
-                && let Some(a) = self.export_action()
             {
-                actions.push(a);
+                self.export(jobs);
             }
         });
         match self.chain.value() {
@@ -371,9 +368,8 @@ impl AuditPanel {
                     });
                     row.col(|ui| {
                         let label = r
-                            .key_id()
-                            .and_then(KeyId::parse)
-                            .and_then(|id| view.key(id))
+                            .key_arn()
+                            .and_then(|arn| view.key(&super::view::KeyRef::new(arn)))
                             .map(|k| format!("{} ({})", k.label, k.short_id))
                             .or_else(|| r.key_id().map(|k| format::ellipsize(k, 9)))
                             .unwrap_or_else(|| "—".into());

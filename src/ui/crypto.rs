@@ -13,10 +13,10 @@ use zeroize::Zeroizing;
 
 use super::action::{Action, Owner, PickTarget};
 use super::theme;
-use super::view::StoreView;
-use super::worker::{Async, Job, Outcome, Ticket, UiError};
+use super::view::{KeyRef, StoreView};
+use super::worker::{Async, Job, Jobs, Outcome, Ticket, UiError};
 use crate::kms::{
-    DataKeySpec, EncryptionContext, Inspection, KeyId, KeyMaterialId, SecretVec, Timestamp,
+    DataKeySpec, EncryptionContext, Inspection, KeyMaterialId, SecretText, SecretVec, Timestamp,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,10 +35,10 @@ enum Slot {
 pub struct Encrypted {
     /// The blob, base64.
     pub blob_b64: String,
-    /// The material used.
-    pub material: KeyMaterialId,
-    /// The key.
-    pub key: KeyId,
+    /// The material used, when the backend names it.
+    pub material: Option<KeyMaterialId>,
+    /// The key (ARN).
+    pub key: String,
 }
 
 /// Decrypt's result as shown.
@@ -47,20 +47,20 @@ pub struct Decrypted {
     /// The plaintext.
     pub plaintext: SecretVec,
     /// The material used.
-    pub material: KeyMaterialId,
-    /// The key.
-    pub key: KeyId,
+    pub material: Option<KeyMaterialId>,
+    /// The key (ARN).
+    pub key: String,
 }
 
 /// GenerateDataKey's result as shown.
 #[derive(Clone, Debug)]
 pub struct DataKey {
     /// The plaintext data key, base64.
-    pub plaintext_b64: Zeroizing<String>,
+    pub plaintext_b64: SecretText,
     /// The encrypted data key, base64.
     pub blob_b64: String,
     /// The material used.
-    pub material: KeyMaterialId,
+    pub material: Option<KeyMaterialId>,
 }
 
 /// The panel's state.
@@ -83,9 +83,13 @@ pub struct CryptoPanel {
     decrypted: Async<Decrypted>,
     data_key: Async<DataKey>,
     inspection: Async<Option<Inspection>>,
-    file: Async<String>,
-    requested: Option<Slot>,
-    file_ticket: Option<(Ticket, Slot)>,
+    /// The blob the inspection is about, and the view revision it was made
+    /// at: a newer view (a rotation, a deletion) inspects it again.
+    inspected: Option<(Vec<u8>, u64)>,
+    /// Reading or saving a file for the Encrypt card.
+    plain_file_job: Async<String>,
+    /// Reading a ciphertext file for the Decrypt card.
+    cipher_file_job: Async<String>,
     then: Option<Slot>,
 }
 
@@ -104,9 +108,9 @@ impl Default for CryptoPanel {
             decrypted: Async::Idle,
             data_key: Async::Idle,
             inspection: Async::Idle,
-            file: Async::Idle,
-            requested: None,
-            file_ticket: None,
+            inspected: None,
+            plain_file_job: Async::Idle,
+            cipher_file_job: Async::Idle,
             then: None,
         }
     }
@@ -143,140 +147,136 @@ fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
 }
 
 impl CryptoPanel {
-    fn run(&mut self, slot: Slot, job: Job) -> Action {
-        self.requested = Some(slot);
-        Action::Run {
-            owner: Owner::Crypto,
-            job,
-        }
-    }
-
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        match self.requested.take() {
-            Some(Slot::Encrypt) => self.encrypted.start(ticket),
-            Some(Slot::Decrypt) => self.decrypted.start(ticket),
-            Some(Slot::DataKey) => self.data_key.start(ticket),
-            Some(Slot::Inspect) => self.inspection.start(ticket),
-            Some(s @ (Slot::ReadPlainFile | Slot::ReadCipherFile | Slot::SaveCipher)) => {
-                self.file.start(ticket);
-                self.file_ticket = Some((ticket, s));
-            }
-            None => {}
+    fn run(&mut self, jobs: &Jobs, slot: Slot, job: Job) {
+        let owner = Owner::Crypto;
+        match slot {
+            Slot::Encrypt => self.encrypted.submit(jobs, owner, job),
+            Slot::Decrypt => self.decrypted.submit(jobs, owner, job),
+            Slot::DataKey => self.data_key.submit(jobs, owner, job),
+            Slot::Inspect => self.inspection.submit(jobs, owner, job),
+            Slot::ReadPlainFile | Slot::SaveCipher => self.plain_file_job.submit(jobs, owner, job),
+            Slot::ReadCipherFile => self.cipher_file_job.submit(jobs, owner, job),
         }
     }
 
     /// A file dropped on the window: a ciphertext to decrypt or inspect.
-    pub fn dropped(&mut self, path: PathBuf) -> Option<Action> {
+    pub fn dropped(&mut self, path: PathBuf, jobs: &Jobs) {
         self.cipher_file_path = path.display().to_string();
-        Some(self.read_cipher_file(None))
+        self.read_cipher_file(jobs, None);
     }
 
     /// A picker answered.
-    pub fn picked(&mut self, target: PickTarget, path: PathBuf) -> Option<Action> {
+    pub fn picked(&mut self, target: PickTarget, path: PathBuf, jobs: &Jobs) {
         match target {
             PickTarget::EncryptFile => {
                 self.plain_file_path = path.display().to_string();
-                Some(self.run(
+                self.run(
+                    jobs,
                     Slot::ReadPlainFile,
                     Job::ReadFile {
                         path,
                         max_len: 4096,
                     },
-                ))
+                );
             }
             PickTarget::CiphertextFile => {
                 self.cipher_file_path = path.display().to_string();
-                Some(self.read_cipher_file(None))
+                self.read_cipher_file(jobs, None);
             }
             PickTarget::SaveCiphertext => {
                 self.save_path = path.display().to_string();
-                self.save_ciphertext()
+                self.save_ciphertext(jobs);
             }
-            _ => None,
+            _ => {}
         }
     }
 
-    fn read_cipher_file(&mut self, then: Option<Slot>) -> Action {
+    fn read_cipher_file(&mut self, jobs: &Jobs, then: Option<Slot>) {
         self.then = then;
         let path = PathBuf::from(self.cipher_file_path.trim());
         self.run(
+            jobs,
             Slot::ReadCipherFile,
             Job::ReadFile {
                 path,
                 max_len: 6144,
             },
-        )
+        );
     }
 
-    fn save_ciphertext(&mut self) -> Option<Action> {
-        let blob = self
+    fn save_ciphertext(&mut self, jobs: &Jobs) {
+        let Some(blob) = self
             .encrypted
             .value()
-            .and_then(|e| B64.decode(e.blob_b64.as_bytes()).ok())?;
+            .and_then(|e| B64.decode(e.blob_b64.as_bytes()).ok())
+        else {
+            return;
+        };
         let path = PathBuf::from(self.save_path.trim());
-        Some(self.run(
+        self.run(
+            jobs,
             Slot::SaveCipher,
             Job::WriteFile {
                 path,
                 bytes: SecretVec::new(blob),
             },
-        ))
+        );
     }
 
-    /// A job's result; may ask for a follow-up job.
-    pub fn finished(
-        &mut self,
-        ticket: Ticket,
-        outcome: Result<Outcome, UiError>,
-        key: Option<KeyId>,
-    ) -> Option<Action> {
-        if self.file_ticket.is_some_and(|(t, _)| t == ticket) {
-            let (_, slot) = self.file_ticket.take()?;
+    /// A job's result; may submit a follow-up job.
+    pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>, jobs: &Jobs) {
+        let slot = if self.plain_file_job.ticket() == Some(ticket) {
+            Some(Slot::ReadPlainFile)
+        } else if self.cipher_file_job.ticket() == Some(ticket) {
+            Some(Slot::ReadCipherFile)
+        } else {
+            None
+        };
+        if let Some(slot) = slot {
+            let file = if slot == Slot::ReadPlainFile {
+                &mut self.plain_file_job
+            } else {
+                &mut self.cipher_file_job
+            };
             match outcome {
                 Ok(Outcome::FileRead { path, bytes }) => {
                     let path = path.display().to_string();
+                    file.finish(
+                        ticket,
+                        Ok(format!("{} bytes read from {path}", bytes.len())),
+                    );
                     if slot == Slot::ReadPlainFile {
-                        self.file.finish(
-                            ticket,
-                            Ok(format!("{} bytes read from {path}", bytes.len())),
-                        );
                         self.plain_file = Some((path, bytes));
                     } else {
-                        self.file.finish(
-                            ticket,
-                            Ok(format!("{} bytes read from {path}", bytes.len())),
-                        );
                         self.ciphertext = B64.encode(bytes.expose());
-                        return match self.then.take() {
-                            Some(Slot::Decrypt) => self.decrypt_action(),
-                            Some(Slot::Inspect) => self.inspect_action(),
-                            _ => None,
-                        };
+                        match self.then.take() {
+                            Some(Slot::Decrypt) => self.decrypt(jobs),
+                            Some(Slot::Inspect) => self.inspect(jobs, None),
+                            _ => {}
+                        }
                     }
                 }
                 Ok(Outcome::FileWritten(path)) => {
-                    self.file.finish(
+                    file.finish(
                         ticket,
                         Ok(format!("Ciphertext saved to {}", path.display())),
                     );
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    self.file.finish(ticket, Err(e));
+                    file.finish(ticket, Err(e));
                 }
             }
-            return None;
+            return;
         }
-        let _ = key;
         match outcome {
             Ok(Outcome::Encrypted(out)) => {
                 self.encrypted.finish(
                     ticket,
                     Ok(Encrypted {
-                        blob_b64: B64.encode(&out.ciphertext_blob),
-                        material: out.key_material_id,
-                        key: out.key_id,
+                        blob_b64: B64.encode(&out.ciphertext),
+                        material: out.material,
+                        key: out.key,
                     }),
                 );
             }
@@ -285,24 +285,19 @@ impl CryptoPanel {
                     ticket,
                     Ok(Decrypted {
                         plaintext: out.plaintext,
-                        material: out.key_material_id,
-                        key: out.key_id,
+                        material: out.material,
+                        key: out.key,
                     }),
                 );
             }
             Ok(Outcome::DataKey(out)) => {
-                let plaintext_b64 = Zeroizing::new(
-                    out.plaintext
-                        .as_ref()
-                        .map(|p| B64.encode(p.expose()))
-                        .unwrap_or_default(),
-                );
+                let plaintext_b64 = SecretText::new(B64.encode(out.plaintext.expose()));
                 self.data_key.finish(
                     ticket,
                     Ok(DataKey {
                         plaintext_b64,
-                        blob_b64: B64.encode(&out.ciphertext_blob),
-                        material: out.key_material_id,
+                        blob_b64: B64.encode(&out.ciphertext),
+                        material: out.material,
                     }),
                 );
             }
@@ -319,29 +314,35 @@ impl CryptoPanel {
                 }
             }
         }
-        None
     }
 
-    fn decrypt_action(&mut self) -> Option<Action> {
+    fn decrypt(&mut self, jobs: &Jobs) {
         match (decode_blob(&self.ciphertext), parse_context(&self.context)) {
             (Ok(blob), Ok(context)) => {
-                Some(self.run(Slot::Decrypt, Job::Decrypt { blob, context }))
+                self.run(jobs, Slot::Decrypt, Job::Decrypt { blob, context });
             }
             (Err(e), _) | (_, Err(e)) => {
                 self.decrypted = Async::Failed(e);
-                None
             }
         }
     }
 
-    fn inspect_action(&mut self) -> Option<Action> {
-        match decode_blob(&self.ciphertext) {
-            Ok(blob) => Some(self.run(Slot::Inspect, Job::Inspect { blob })),
-            Err(e) => {
-                self.inspection = Async::Failed(e);
-                None
-            }
-        }
+    /// Inspects the blob in the Decrypt box (or `again`, the blob inspected
+    /// before, when the store changed since).
+    fn inspect(&mut self, jobs: &Jobs, again: Option<(Vec<u8>, u64)>) {
+        let (blob, revision) = match again {
+            Some(b) => b,
+            None => match decode_blob(&self.ciphertext) {
+                Ok(blob) => (blob, 0),
+                Err(e) => {
+                    self.inspection = Async::Failed(e);
+                    self.inspected = None;
+                    return;
+                }
+            },
+        };
+        self.inspected = Some((blob.clone(), revision));
+        self.run(jobs, Slot::Inspect, Job::Inspect { blob });
     }
 
     /// Draws the panel for the selected key.
@@ -349,10 +350,25 @@ impl CryptoPanel {
         &mut self,
         ui: &mut Ui,
         view: &StoreView,
-        selected: Option<KeyId>,
+        selected: Option<&KeyRef>,
         now: Timestamp,
+        jobs: &Jobs,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
+        // An inspection describes the store as it was: inspect again after
+        // every change (a rotation makes the old material NON_CURRENT).
+        if let Some((blob, revision)) = &self.inspected
+            && *revision != view.revision
+            && !self.inspection.is_pending()
+            && self.inspection.value().is_some()
+        {
+            let again = (blob.clone(), view.revision);
+            self.inspect(jobs, Some(again));
+        } else if let Some((_, revision)) = &mut self.inspected
+            && *revision == 0
+        {
+            *revision = view.revision;
+        }
         let key = selected.and_then(|id| view.key(id));
         egui::ScrollArea::vertical()
             .auto_shrink(false)
@@ -384,10 +400,10 @@ impl CryptoPanel {
                 });
                 ui.add_space(6.0);
                 ui.columns(2, |cols| {
-                    self.encrypt_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
+                    self.encrypt_ui(&mut cols[0], key.map(|k| k.id.clone()), jobs, &mut actions);
                     cols[0].add_space(10.0);
-                    self.data_key_ui(&mut cols[0], key.map(|k| k.id), &mut actions);
-                    self.decrypt_ui(&mut cols[1], &mut actions);
+                    self.data_key_ui(&mut cols[0], key.map(|k| k.id.clone()), jobs, &mut actions);
+                    self.decrypt_ui(&mut cols[1], jobs, &mut actions);
                     cols[1].add_space(10.0);
                     self.inspector_ui(&mut cols[1], view, now);
                 });
@@ -409,7 +425,13 @@ impl CryptoPanel {
         .accessible_name("Encryption context");
     }
 
-    fn encrypt_ui(&mut self, ui: &mut Ui, key: Option<KeyId>, actions: &mut Vec<Action>) {
+    fn encrypt_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: Option<KeyRef>,
+        jobs: &Jobs,
+        actions: &mut Vec<Action>,
+    ) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Encrypt data").strong().size(17.0));
@@ -449,13 +471,14 @@ impl CryptoPanel {
                     .clicked()
                 {
                     let path = PathBuf::from(self.plain_file_path.trim());
-                    actions.push(self.run(
+                    self.run(
+                        jobs,
                         Slot::ReadPlainFile,
                         Job::ReadFile {
                             path,
                             max_len: 4096,
                         },
-                    ));
+                    );
                 }
             });
             if let Some((p, b)) = &self.plain_file
@@ -486,14 +509,15 @@ impl CryptoPanel {
                     None => SecretVec::new(self.plaintext.as_bytes().to_vec()),
                 };
                 match parse_context(&self.context) {
-                    Ok(context) => actions.push(self.run(
+                    Ok(context) => self.run(
+                        jobs,
                         Slot::Encrypt,
                         Job::Encrypt {
                             key,
                             plaintext,
                             context,
                         },
-                    )),
+                    ),
                     Err(e) => self.encrypted = Async::Failed(e),
                 }
             }
@@ -502,7 +526,15 @@ impl CryptoPanel {
                 theme::error_box(ui, e);
             }
             if let Some(out) = self.encrypted.value().cloned() {
-                material_line(ui, "Encrypted with key material", out.material);
+                match out.material {
+                    Some(m) => material_line(ui, "Encrypted with key material", m),
+                    None => {
+                        ui.label(theme::weak(
+                            ui,
+                            "Encrypted with the key's current material (Encrypt does not name it; Decrypt does).",
+                        ));
+                    }
+                }
                 ui.add(
                     egui::TextEdit::multiline(&mut out.blob_b64.as_str())
                         .desired_rows(3)
@@ -544,17 +576,22 @@ impl CryptoPanel {
                             egui::Button::new("Save ciphertext"),
                         )
                         .clicked()
-                        && let Some(a) = self.save_ciphertext()
                     {
-                        actions.push(a);
+                        self.save_ciphertext(jobs);
                     }
                 });
             }
-            file_status(ui, &self.file);
+            file_status(ui, &self.plain_file_job);
         });
     }
 
-    fn data_key_ui(&mut self, ui: &mut Ui, key: Option<KeyId>, actions: &mut Vec<Action>) {
+    fn data_key_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: Option<KeyRef>,
+        jobs: &Jobs,
+        actions: &mut Vec<Action>,
+    ) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Data key").strong().size(17.0));
@@ -568,14 +605,15 @@ impl CryptoPanel {
                     && let Some(key) = key
                 {
                     match parse_context(&self.context) {
-                        Ok(context) => actions.push(self.run(
+                        Ok(context) => self.run(
+                            jobs,
                             Slot::DataKey,
                             Job::GenerateDataKey {
                                 key,
                                 spec: self.data_key_spec,
                                 context,
                             },
-                        )),
+                        ),
                         Err(e) => self.data_key = Async::Failed(e),
                     }
                 }
@@ -585,25 +623,33 @@ impl CryptoPanel {
                 theme::error_box(ui, e);
             }
             if let Some(dk) = self.data_key.value().cloned() {
-                material_line(ui, "Encrypted under key material", dk.material);
+                if let Some(m) = dk.material {
+                    material_line(ui, "Encrypted under key material", m);
+                }
                 ui.label(theme::weak(
                     ui,
                     "Plaintext data key (base64) — use it, then forget it",
                 ));
                 ui.add(
-                    egui::Label::new(RichText::new(dk.plaintext_b64.as_str()).monospace())
-                        .wrap()
+                    egui::Label::new(RichText::new(dk.plaintext_b64.expose()).monospace())
+                        .wrap_mode(egui::TextWrapMode::Extend)
                         .selectable(true),
                 );
                 ui.label(theme::weak(
                     ui,
                     "CiphertextBlob (base64) — store it with your data",
                 ));
-                ui.add(
-                    egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace())
-                        .wrap()
-                        .selectable(true),
-                );
+                // One unbroken line in a scroll area: a blob wrapped at
+                // arbitrary points reads as if it were damaged.
+                egui::ScrollArea::horizontal()
+                    .id_salt("data-key-blob")
+                    .show(ui, |ui| {
+                        ui.add(
+                            egui::Label::new(RichText::new(dk.blob_b64.as_str()).monospace())
+                                .wrap_mode(egui::TextWrapMode::Extend)
+                                .selectable(true),
+                        );
+                    });
                 ui.horizontal(|ui| {
                     if ui.button("🗐 Copy CiphertextBlob").clicked() {
                         actions.push(Action::Copy(dk.blob_b64.clone()));
@@ -622,7 +668,7 @@ impl CryptoPanel {
         });
     }
 
-    fn decrypt_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+    fn decrypt_ui(&mut self, ui: &mut Ui, jobs: &Jobs, actions: &mut Vec<Action>) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Decrypt data").strong().size(17.0));
@@ -658,16 +704,15 @@ impl CryptoPanel {
                     )
                     .clicked()
                 {
-                    actions.push(self.read_cipher_file(None));
+                    self.read_cipher_file(jobs, None);
                 }
             });
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(!self.decrypted.is_pending(), theme::primary("Decrypt"))
                     .clicked()
-                    && let Some(a) = self.decrypt_action()
                 {
-                    actions.push(a);
+                    self.decrypt(jobs);
                 }
                 if ui
                     .add_enabled(
@@ -679,21 +724,23 @@ impl CryptoPanel {
                     )
                     .accessible_name("Inspect ciphertext")
                     .clicked()
-                    && let Some(a) = self.inspect_action()
                 {
-                    actions.push(a);
+                    self.inspect(jobs, None);
                 }
             });
             ui.label(theme::weak(
                 ui,
                 "Decrypt uses the encryption context typed under Encrypt.",
             ));
+            file_status(ui, &self.cipher_file_job);
             pending_line(ui, self.decrypted.elapsed(), "Decrypting");
             if let Some(e) = self.decrypted.error() {
                 theme::error_box(ui, e);
             }
             if let Some(out) = self.decrypted.value() {
-                material_line(ui, "Decrypted with key material", out.material);
+                if let Some(m) = out.material {
+                    material_line(ui, "Decrypted with key material", m);
+                }
                 let bytes = out.plaintext.expose();
                 match std::str::from_utf8(bytes) {
                     Ok(text)
@@ -742,7 +789,7 @@ impl CryptoPanel {
 }
 
 fn inspection_ui(ui: &mut Ui, i: &Inspection, view: &StoreView, now: Timestamp) {
-    let key = view.key(i.key_id);
+    let key = view.keys.iter().find(|k| k.key_id == i.key_id.to_string());
     egui::Grid::new("inspection")
         .num_columns(2)
         .spacing([14.0, 6.0])

@@ -8,7 +8,6 @@
 //! engine error is shown in the step that caused it.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use egui::{RichText, Ui};
 use jiff::civil::Date;
@@ -16,12 +15,14 @@ use jiff::civil::Date;
 use super::action::{Action, Owner, PickTarget};
 use super::format;
 use super::theme;
-use super::view::{KeyView, StoreView};
-use super::worker::{Job, MaterialSource, Outcome, PreparedMaterial, Ticket, UiError};
+use super::view::{KeyRef, KeyView, StoreView};
+use super::worker::{
+    ImportParameters, ImportRequest, Job, Jobs, MaterialSource, Outcome, Pending, PreparedMaterial,
+    Ticket, UiError,
+};
 use crate::kms::{
-    ErrorKind, ExpirationModel, ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput,
-    ImportType, KeyId, KeyMaterialId, KeyMaterialState, KeyState, SecretVec, Timestamp,
-    WrappingAlgorithm, WrappingKeySpec,
+    ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeyState, SecretVec,
+    Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 
 /// The wizard's steps.
@@ -92,13 +93,13 @@ impl Work {
 /// The wizard's state.
 pub struct ImportWizard {
     /// The key.
-    pub key: KeyId,
+    pub key: KeyRef,
     reimport: Option<KeyMaterialId>,
     /// The step shown.
     pub step: Step,
     algorithm: WrappingAlgorithm,
     spec: WrappingKeySpec,
-    params: Option<ImportParametersOutput>,
+    params: Option<ImportParameters>,
     params_spec: Option<(WrappingAlgorithm, WrappingKeySpec)>,
     /// Folder typed for saving PublicKey.bin and ImportToken.bin.
     pub save_dir: String,
@@ -120,10 +121,13 @@ pub struct ImportWizard {
     description: String,
     expires: bool,
     expiry: Date,
-    result: Option<ImportOutput>,
+    result: Option<(KeyRef, Option<KeyMaterialId>, ImportType)>,
     errors: [Option<UiError>; 4],
-    requested: Option<Work>,
-    pending: Option<(Ticket, Work, Instant)>,
+    /// Jobs asked for while drawing, submitted after.
+    outbox: Vec<(Option<Work>, Job)>,
+    pending: Option<Pending<Work>>,
+    /// Jobs that follow the pending one (the second file of "Save both").
+    followups: Vec<Ticket>,
     advance_after_read: bool,
     /// Set when the wizard should close.
     pub closed: bool,
@@ -151,7 +155,7 @@ impl ImportWizard {
             .and_then(|m| m.description.clone())
             .unwrap_or_default();
         ImportWizard {
-            key: key.id,
+            key: key.id.clone(),
             reimport,
             step: Step::Parameters,
             algorithm: WrappingAlgorithm::RsaAesKeyWrapSha256,
@@ -174,26 +178,27 @@ impl ImportWizard {
             expiry,
             result: None,
             errors: Default::default(),
-            requested: None,
+            outbox: Vec::new(),
             pending: None,
+            followups: Vec::new(),
             advance_after_read: false,
             closed: false,
         }
     }
 
-    fn run(&mut self, work: Work, job: Job) -> Action {
-        self.requested = Some(work);
+    /// Asks for `job`, submitted when the frame's drawing is done.
+    fn run(&mut self, work: Work, job: Job) {
         self.errors[work.step() as usize] = None;
-        Action::Run {
-            owner: Owner::Wizard,
-            job,
-        }
+        self.outbox.push((Some(work), job));
     }
 
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        if let Some(w) = self.requested.take() {
-            self.pending = Some((ticket, w, Instant::now()));
+    /// Submits what was asked for.
+    pub fn flush(&mut self, jobs: &Jobs) {
+        for (work, job) in self.outbox.drain(..) {
+            match work {
+                Some(w) => self.pending = Some(Pending::submit(jobs, Owner::Wizard, w, job)),
+                None => self.followups.push(jobs.submit(Owner::Wizard, job)),
+            }
         }
     }
 
@@ -213,8 +218,7 @@ impl ImportWizard {
     }
 
     /// A picker answered.
-    pub fn picked(&mut self, target: PickTarget, path: PathBuf) -> Vec<Action> {
-        let mut actions = Vec::new();
+    pub fn picked(&mut self, target: PickTarget, path: PathBuf, jobs: &Jobs) {
         match target {
             PickTarget::EncryptedMaterial => {
                 self.source = Source::WrappedFile;
@@ -231,36 +235,37 @@ impl ImportWizard {
                     } else {
                         ("ImportToken.bin", p.import_token.clone())
                     };
-                    actions.push(self.run(
+                    self.run(
                         Work::Save(what),
                         Job::WriteFile {
                             path,
                             bytes: SecretVec::new(bytes),
                         },
-                    ));
+                    );
                 }
             }
             PickTarget::SavePlaintextCopy => {
                 self.copy_path = path.display().to_string();
-                if let Some(a) = self.save_copy() {
-                    actions.push(a);
-                }
+                self.save_copy();
             }
             _ => {}
         }
-        actions
+        self.flush(jobs);
     }
 
-    fn save_copy(&mut self) -> Option<Action> {
-        let bytes = self
+    fn save_copy(&mut self) {
+        let Some(bytes) = self
             .prepared
             .as_ref()
-            .map(|p| SecretVec::new(p.plaintext.expose().to_vec()))?;
+            .map(|p| SecretVec::new(p.plaintext.expose().to_vec()))
+        else {
+            return;
+        };
         let path = PathBuf::from(self.copy_path.trim());
         if self.copy_path.trim().is_empty() {
-            return None;
+            return;
         }
-        Some(self.run(Work::Save("plaintext copy"), Job::WriteFile { path, bytes }))
+        self.run(Work::Save("plaintext copy"), Job::WriteFile { path, bytes });
     }
 
     /// A job's result.
@@ -269,8 +274,14 @@ impl ImportWizard {
         ticket: Ticket,
         outcome: Result<Outcome, UiError>,
     ) -> Option<Result<Outcome, UiError>> {
-        let Some((_, work, _)) = self.pending.filter(|p| p.0 == ticket) else {
+        let Some(work) = self
+            .pending
+            .as_ref()
+            .filter(|p| p.ticket == ticket)
+            .map(|p| p.what)
+        else {
             // A follow-up job (the second file of "Save both to folder").
+            self.followups.retain(|t| *t != ticket);
             match outcome {
                 Ok(Outcome::FileWritten(path)) => {
                     let name = path
@@ -335,8 +346,12 @@ impl ImportWizard {
                         .push(format!("{what} saved to {}", path.display()));
                 }
             }
-            Ok(Outcome::Imported(out)) => {
-                self.result = Some(out);
+            Ok(Outcome::Imported {
+                key,
+                material,
+                import_type,
+            }) => {
+                self.result = Some((key, material, import_type));
                 self.step = Step::Result;
                 // The plaintext is not needed any more.
                 self.prepared = None;
@@ -347,7 +362,7 @@ impl ImportWizard {
     }
 
     fn busy(&self) -> bool {
-        self.pending.is_some() || self.requested.is_some()
+        self.pending.is_some() || !self.outbox.is_empty()
     }
 
     /// The wrapped bytes that will be imported.
@@ -367,9 +382,21 @@ impl ImportWizard {
     }
 
     /// Draws the wizard as a modal.
-    pub fn ui(&mut self, ctx: &egui::Context, view: &StoreView, now: Timestamp) -> Vec<Action> {
+    pub fn ui(
+        &mut self,
+        ctx: &egui::Context,
+        view: &StoreView,
+        now: Timestamp,
+        jobs: &Jobs,
+    ) -> Vec<Action> {
+        let actions = self.draw(ctx, view, now);
+        self.flush(jobs);
+        actions
+    }
+
+    fn draw(&mut self, ctx: &egui::Context, view: &StoreView, now: Timestamp) -> Vec<Action> {
         let mut actions = Vec::new();
-        let Some(key) = view.key(self.key) else {
+        let Some(key) = view.key(&self.key) else {
             self.closed = true;
             return actions;
         };
@@ -429,7 +456,11 @@ impl ImportWizard {
                         ui.add_space(6.0);
                         theme::error_box(ui, e);
                     }
-                    if let Some((_, work, started)) = &self.pending
+                    if let Some(Pending {
+                        what: work,
+                        started,
+                        ..
+                    }) = &self.pending
                         && work.step() == self.step
                     {
                         ui.add_space(6.0);
@@ -444,7 +475,7 @@ impl ImportWizard {
                     }
                 });
             ui.separator();
-            self.buttons_ui(ui, &key, now, &mut actions);
+            self.buttons_ui(ui, &key, now);
         });
         actions
     }
@@ -525,10 +556,10 @@ impl ImportWizard {
             .on_hover_text("GetParametersForImport: a fresh RSA key pair and an import token valid for 24 hours")
             .clicked()
         {
-            actions.push(self.run(
+            self.run(
                 Work::Parameters,
-                Job::GetParameters { key: key.id, algorithm: self.algorithm, spec: self.spec },
-            ));
+                Job::GetParameters { key: key.id.clone(), algorithm: self.algorithm, spec: self.spec },
+            );
         }
         if stale {
             theme::note_box(ui, theme::AMBER, |ui| {
@@ -604,21 +635,21 @@ impl ImportWizard {
                         .clicked()
                     {
                         let dir = PathBuf::from(self.save_dir.trim());
-                        actions.push(self.run(
+                        self.run(
                             Work::Save("PublicKey.bin"),
                             Job::WriteFile {
                                 path: dir.join("PublicKey.bin"),
                                 bytes: SecretVec::new(p.public_key.clone()),
                             },
-                        ));
+                        );
                         // The second file follows the first on the same worker.
-                        actions.push(Action::Run {
-                            owner: Owner::Wizard,
-                            job: Job::WriteFile {
+                        self.outbox.push((
+                            None,
+                            Job::WriteFile {
                                 path: dir.join("ImportToken.bin"),
                                 bytes: SecretVec::new(p.import_token.clone()),
                             },
-                        });
+                        ));
                     }
                 });
                 for s in &self.saved {
@@ -705,14 +736,14 @@ impl ImportWizard {
                     && let Some(p) = &self.params
                 {
                     let job = Job::PrepareMaterial {
-                        key: key.id,
+                        key: key.id.clone(),
                         public_key: p.public_key.clone(),
                         algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
                         source: MaterialSource::PlaintextFile(PathBuf::from(
                             self.plaintext_path.trim(),
                         )),
                     };
-                    actions.push(self.run(Work::Prepare, job));
+                    self.run(Work::Prepare, job);
                 }
             }
             Source::Generate => {
@@ -725,12 +756,12 @@ impl ImportWizard {
                     && let Some(p) = &self.params
                 {
                     let job = Job::PrepareMaterial {
-                        key: key.id,
+                        key: key.id.clone(),
                         public_key: p.public_key.clone(),
                         algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
                         source: MaterialSource::Generate,
                     };
-                    actions.push(self.run(Work::Prepare, job));
+                    self.run(Work::Prepare, job);
                 }
             }
         }
@@ -753,13 +784,22 @@ impl ImportWizard {
                         .on_hover_text("AES-256-ECB of sixteen zero bytes, first three bytes: compare with your HSM");
                     ui.end_row();
                     ui.label("KeyMaterialId in this key");
-                    ui.add(egui::Label::new(RichText::new(material_id.to_string()).monospace()).wrap().selectable(true));
+                    match material_id {
+                        Some(id) => {
+                            ui.add(egui::Label::new(RichText::new(id.to_string()).monospace()).wrap().selectable(true));
+                        }
+                        None => {
+                            ui.label(theme::weak(ui, "assigned by AWS when the material is imported"));
+                        }
+                    }
                     ui.end_row();
                     ui.label("Wrapped");
                     ui.label(format!("{wrapped_len} bytes"));
                     ui.end_row();
                 });
-                if self.reimport.is_some_and(|id| id != material_id) {
+                if let (Some(wanted), Some(id)) = (self.reimport, material_id)
+                    && wanted != id
+                {
                     theme::note_box(ui, theme::RED, |ui| {
                         ui.label("This is not the material being re-imported: its KeyMaterialId differs.");
                     });
@@ -783,9 +823,8 @@ impl ImportWizard {
                         if ui
                             .add_enabled(!busy && !self.copy_path.trim().is_empty(), egui::Button::new("Save copy"))
                             .clicked()
-                            && let Some(a) = self.save_copy()
                         {
-                            actions.push(a);
+                            self.save_copy();
                         }
                     });
                     if let Some(p) = &self.copy_saved {
@@ -930,8 +969,14 @@ impl ImportWizard {
     }
 
     fn result_ui(&mut self, ui: &mut Ui, view: &StoreView) {
-        let Some(out) = &self.result else { return };
-        let key = view.key(out.key_id);
+        let Some((key_ref, material_id, import_type)) = &self.result else {
+            return;
+        };
+        let key = view.key(key_ref);
+        let material_state = key
+            .zip(*material_id)
+            .and_then(|(k, id)| k.material(id))
+            .map(|m| m.state);
         theme::note_box(ui, theme::GREEN, |ui| {
             ui.label(RichText::new("Key material imported").strong().size(18.0));
             egui::Grid::new("import-result")
@@ -941,22 +986,21 @@ impl ImportWizard {
                     ui.label("KeyMaterialId");
                     ui.add(
                         egui::Label::new(
-                            RichText::new(out.key_material_id.to_string()).monospace(),
+                            RichText::new(material_id.map(|m| m.to_string()).unwrap_or_default())
+                                .monospace(),
                         )
                         .wrap()
                         .selectable(true),
                     );
                     ui.end_row();
                     ui.label("Import type");
-                    ui.label(out.import_type.as_str());
+                    ui.label(import_type.as_str());
                     ui.end_row();
-                    ui.label("Material state");
-                    theme::badge(
-                        ui,
-                        out.key_material_state.as_str(),
-                        theme::material_state(out.key_material_state),
-                    );
-                    ui.end_row();
+                    if let Some(state) = material_state {
+                        ui.label("Material state");
+                        theme::badge(ui, state.as_str(), theme::material_state(state));
+                        ui.end_row();
+                    }
                     if let Some(k) = key {
                         ui.label("Key state");
                         theme::badge(
@@ -970,7 +1014,7 @@ impl ImportWizard {
         });
         ui.add_space(6.0);
         ui.label(RichText::new("What next").strong());
-        let next = match (out.import_type, out.key_material_state, key.map(|k| k.state)) {
+        let next = match (*import_type, material_state, key.map(|k| k.state)) {
             (_, _, Some(KeyState::PendingImport)) => {
                 let missing: Vec<String> = key
                     .map(|k| k.missing_materials().map(|m| format!("{}…", m.short)).collect())
@@ -980,7 +1024,7 @@ impl ImportWizard {
                     missing.join(", ")
                 )
             }
-            (_, KeyMaterialState::PendingRotation, _) => {
+            (_, Some(KeyMaterialState::PendingRotation), _) => {
                 "This material waits for rotation. Click Rotate now on the key to make it current; \
                  encryption keeps using the current material until the rotation completes."
                     .into()
@@ -993,13 +1037,7 @@ impl ImportWizard {
         ui.label(next);
     }
 
-    fn buttons_ui(
-        &mut self,
-        ui: &mut Ui,
-        key: &KeyView,
-        now: Timestamp,
-        actions: &mut Vec<Action>,
-    ) {
+    fn buttons_ui(&mut self, ui: &mut Ui, key: &KeyView, now: Timestamp) {
         let busy = self.busy();
         ui.horizontal(|ui| {
             if self.step == Step::Result {
@@ -1038,13 +1076,13 @@ impl ImportWizard {
                             if self.source == Source::WrappedFile && self.wrapped().is_none() {
                                 self.advance_after_read = true;
                                 let path = PathBuf::from(self.wrapped_path.trim());
-                                actions.push(self.run(
+                                self.run(
                                     Work::ReadWrapped,
                                     Job::ReadFile {
                                         path,
                                         max_len: 6144,
                                     },
-                                ));
+                                );
                             } else {
                                 self.step = Step::Options;
                             }
@@ -1063,7 +1101,7 @@ impl ImportWizard {
                             .clicked()
                             && let Some(req) = self.request(key)
                         {
-                            actions.push(self.run(Work::Import, Job::Import(req)));
+                            self.run(Work::Import, Job::Import(req));
                         }
                         if ui.add_enabled(!busy, egui::Button::new("‹ Back")).clicked() {
                             self.step = Step::Material;
@@ -1075,24 +1113,26 @@ impl ImportWizard {
         });
     }
 
-    fn request(&mut self, key: &KeyView) -> Option<ImportKeyMaterialRequest> {
+    fn request(&mut self, key: &KeyView) -> Option<ImportRequest> {
         let params = self.params.as_ref()?;
         let wrapped = self.wrapped()?.to_vec();
         let description = self.description.trim();
-        Some(ImportKeyMaterialRequest {
-            key_id: key.id.to_string(),
+        Some(ImportRequest {
+            key: key.id.clone(),
             import_token: params.import_token.clone(),
             encrypted_key_material: wrapped,
-            expiration_model: Some(if self.expires {
+            expiration_model: if self.expires {
                 ExpirationModel::KeyMaterialExpires
             } else {
                 ExpirationModel::KeyMaterialDoesNotExpire
-            }),
+            },
+            // An expiring import with an invalid date goes to the engine,
+            // which answers with AWS's message.
             valid_to: if self.expires { self.valid_to() } else { None },
-            import_type: Some(self.import_type),
-            key_material_description: (!description.is_empty()).then(|| description.to_string()),
+            import_type: self.import_type,
+            description: (!description.is_empty()).then(|| description.to_string()),
             key_material_id: if self.import_type == ImportType::ExistingKeyMaterial {
-                self.reimport.map(|id| id.to_string())
+                self.reimport
             } else {
                 None
             },

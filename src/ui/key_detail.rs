@@ -14,11 +14,11 @@ use super::format;
 use super::key_list::{expiry_color, state_explanation};
 use super::theme;
 use super::timeline::Timeline;
-use super::view::{KeyView, MaterialView, StoreView};
-use super::worker::{Job, Outcome, Ticket, UiError};
+use super::view::{KeyRef, KeyView, MaterialView, StoreView};
+use super::worker::{Job, Jobs, Outcome, Pending, Ticket, UiError};
 use crate::kms::{
-    ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState,
-    ON_DEMAND_ROTATION_LIMIT, Origin, Tag, Timestamp,
+    ExpirationModel, ImportState, KeyMaterialId, KeyMaterialState, KeyState,
+    ON_DEMAND_ROTATION_LIMIT, Tag, Timestamp,
 };
 
 /// How long a completed rotation stays highlighted.
@@ -30,7 +30,7 @@ pub const TRANSITION: Duration = Duration::from_millis(2200);
 #[derive(Clone, Debug)]
 pub struct RotationTransition {
     /// The key.
-    pub key: KeyId,
+    pub key: KeyRef,
     /// The material that became current.
     pub to: KeyMaterialId,
     /// The material that became non-current.
@@ -47,37 +47,35 @@ impl RotationTransition {
 }
 
 enum Dialog {
-    DeleteMaterial { key: KeyId, material: KeyMaterialId },
-    ScheduleDeletion { key: KeyId, days: u32 },
+    DeleteMaterial {
+        key: KeyRef,
+        material: KeyMaterialId,
+    },
+    ScheduleDeletion {
+        key: KeyRef,
+        days: u32,
+    },
 }
 
 /// The key detail's state.
 #[derive(Default)]
 pub struct KeyDetail {
-    edits_for: Option<KeyId>,
+    edits_for: Option<KeyRef>,
     description: String,
     new_alias: String,
     tag_key: String,
     tag_value: String,
     dialog: Option<Dialog>,
-    requested: Option<&'static str>,
-    pending: Option<(Ticket, &'static str, Instant)>,
+    pending: Option<Pending<&'static str>>,
     error: Option<(&'static str, UiError)>,
     /// The timeline below the table.
     pub timeline: Timeline,
 }
 
 impl KeyDetail {
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        if let Some(what) = self.requested.take() {
-            self.pending = Some((ticket, what, Instant::now()));
-        }
-    }
-
     /// Whether `ticket` is this screen's.
     pub fn owns(&self, ticket: Ticket) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.0 == ticket)
+        self.pending.as_ref().is_some_and(|p| p.ticket == ticket)
     }
 
     /// A job's result; returns a notice to show on success.
@@ -89,7 +87,7 @@ impl KeyDetail {
         if !self.owns(ticket) {
             return None;
         }
-        let (_, what, _) = self.pending.take()?;
+        let what = self.pending.take()?.what;
         match outcome {
             Ok(Outcome::Changed(text)) => {
                 self.error = None;
@@ -113,17 +111,13 @@ impl KeyDetail {
     }
 
     /// Rotate `key` now (the Ctrl+R shortcut).
-    pub fn rotate_action(&mut self, key: KeyId) -> Action {
-        self.run("Rotate now", Job::Rotate { key })
+    pub fn rotate(&mut self, jobs: &Jobs, key: KeyRef) {
+        self.run(jobs, "Rotate now", Job::Rotate { key });
     }
 
-    fn run(&mut self, what: &'static str, job: Job) -> Action {
-        self.requested = Some(what);
+    fn run(&mut self, jobs: &Jobs, what: &'static str, job: Job) {
         self.error = None;
-        Action::Run {
-            owner: Owner::Keys,
-            job,
-        }
+        self.pending = Some(Pending::submit(jobs, Owner::Keys, what, job));
     }
 
     /// Draws the detail of `key`.
@@ -134,10 +128,11 @@ impl KeyDetail {
         view: &StoreView,
         now: Timestamp,
         transitions: &[RotationTransition],
+        jobs: &Jobs,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
-        if self.edits_for != Some(key.id) {
-            self.edits_for = Some(key.id);
+        if self.edits_for.as_ref() != Some(&key.id) {
+            self.edits_for = Some(key.id.clone());
             self.description = key.description.clone();
             self.new_alias.clear();
             self.tag_key.clear();
@@ -150,7 +145,9 @@ impl KeyDetail {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(key.label.as_str()).heading().strong());
             super::key_list::state_badge(ui, key, now);
-            ui.label(theme::colored(ui, key.origin.as_str(), theme::origin(key.origin)).strong());
+            ui.label(
+                theme::colored(ui, key.origin_text.as_str(), theme::origin(key.origin)).strong(),
+            );
         });
         ui.horizontal_wrapped(|ui| {
             ui.label(theme::weak(ui, "ARN"));
@@ -202,7 +199,7 @@ impl KeyDetail {
                 let color = theme::key_state(key.state).fill;
                 theme::note_box(ui, color, |ui| {
                     ui.label(RichText::new(state_explanation(key, now)).strong());
-                    if key.state == KeyState::PendingImport && key.origin == Origin::External {
+                    if key.state == KeyState::PendingImport && key.is_external() {
                         ui.horizontal_wrapped(|ui| {
                             for m in key.missing_materials() {
                                 if ui
@@ -216,7 +213,7 @@ impl KeyDetail {
                                     .clicked()
                                 {
                                     actions.push(Action::OpenImportWizard {
-                                        key: key.id,
+                                        key: key.id.clone(),
                                         reimport: Some(m.id),
                                     });
                                 }
@@ -277,19 +274,34 @@ impl KeyDetail {
                     );
                 });
                 let elapsed = now.since(started);
-                let delay = view.settings.rotation_delay();
-                ui.label(format!(
-                    "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
-                    format::date_time_secs(started),
-                    format::clock_duration(elapsed),
-                    format::duration(delay)
-                ));
-                let fraction = if delay.is_zero() {
-                    1.0
-                } else {
-                    (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
-                };
-                ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
+                match view.settings().map(|s| s.rotation_delay()) {
+                    Some(delay) => {
+                        ui.label(format!(
+                            "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
+                            format::date_time_secs(started),
+                            format::clock_duration(elapsed),
+                            format::duration(delay)
+                        ));
+                        let fraction = if delay.is_zero() {
+                            1.0
+                        } else {
+                            (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
+                        };
+                        ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
+                    }
+                    None => {
+                        ui.label(format!(
+                            "OnDemandRotationStartDate {} · elapsed {} · AWS completes the rotation in the background; byok asks every few seconds",
+                            format::date_time_secs(started),
+                            format::clock_duration(elapsed),
+                        ));
+                        ui.add(
+                            egui::ProgressBar::new(0.5)
+                                .animate(true)
+                                .desired_height(8.0),
+                        );
+                    }
+                }
             });
         }
 
@@ -305,9 +317,9 @@ impl KeyDetail {
             };
             let op = if enable { "EnableKey" } else { "DisableKey" };
             let switch = ui
-                .add_enabled(!busy && key.enable_check.is_ok(), egui::Button::new(label))
+                .add_enabled(!busy && key.verdicts.set_enabled.is_ok(), egui::Button::new(label))
                 .on_hover_text(op);
-            let switch = match &key.enable_check {
+            let switch = match &key.verdicts.set_enabled {
                 Ok(()) => switch,
                 Err(e) => switch.on_disabled_hover_text(format!(
                     "Not possible now: {} ({}: {})",
@@ -317,16 +329,16 @@ impl KeyDetail {
                 )),
             };
             if switch.clicked() {
-                actions.push(self.run(label, Job::SetEnabled { key: key.id, enabled: enable }));
+                self.run(jobs, label, Job::SetEnabled { key: key.id.clone(), enabled: enable });
             }
-            let rotate_ok = key.rotate_check.is_ok();
+            let rotate_ok = key.verdicts.rotate.is_ok();
             let rotate_button = if rotate_ok {
                 theme::primary("⟳ Rotate now")
             } else {
                 egui::Button::new("⟳ Rotate now")
             };
             let rotate = ui.add_enabled(!busy && rotate_ok, rotate_button);
-            let rotate = match &key.rotate_check {
+            let rotate = match &key.verdicts.rotate {
                 Ok(()) => rotate.on_hover_text(
                     "Make the pending material current (RotateKeyOnDemand, Ctrl+R). The rotation completes in the background.",
                 ),
@@ -338,29 +350,47 @@ impl KeyDetail {
                 )),
             };
             if rotate.clicked() {
-                actions.push(self.run("Rotate now", Job::Rotate { key: key.id }));
+                self.run(jobs, "Rotate now", Job::Rotate { key: key.id.clone() });
             }
-            if key.origin == Origin::External
-                && ui
-                    .add_enabled(!busy, egui::Button::new("📥 Import key material…"))
-                    .on_hover_text("GetParametersForImport, wrap, ImportKeyMaterial (Ctrl+I)")
-                    .clicked()
-            {
-                actions.push(Action::OpenImportWizard { key: key.id, reimport: None });
+            if key.is_external() {
+                let import = ui
+                    .add_enabled(
+                        !busy && key.verdicts.get_parameters.is_ok(),
+                        egui::Button::new("📥 Import key material…"),
+                    )
+                    .on_hover_text("GetParametersForImport, wrap, ImportKeyMaterial (Ctrl+I)");
+                let import = match &key.verdicts.get_parameters {
+                    Ok(()) => import,
+                    Err(e) => import.on_disabled_hover_text(refusal_text(e)),
+                };
+                if import.clicked() {
+                    actions.push(Action::OpenImportWizard { key: key.id.clone(), reimport: None });
+                }
             }
             if key.state == KeyState::PendingDeletion {
-                if ui.add_enabled(!busy, egui::Button::new("Cancel deletion")).clicked() {
-                    actions.push(self.run("Cancel deletion", Job::CancelDeletion { key: key.id }));
+                if ui
+                    .add_enabled(!busy && key.verdicts.cancel_deletion.is_ok(), egui::Button::new("Cancel deletion"))
+                    .clicked()
+                {
+                    self.run(jobs, "Cancel deletion", Job::CancelDeletion { key: key.id.clone() });
                 }
-            } else if ui
-                .add_enabled(!busy, egui::Button::new(theme::colored(ui, "🗑 Schedule deletion…", theme::RED)))
-                .clicked()
-            {
-                self.dialog = Some(Dialog::ScheduleDeletion { key: key.id, days: 30 });
+            } else {
+                let schedule = ui
+                    .add_enabled(
+                        !busy && key.verdicts.schedule_deletion.is_ok(),
+                        egui::Button::new(theme::colored(ui, "🗑 Schedule deletion…", theme::RED)),
+                    );
+                let schedule = match &key.verdicts.schedule_deletion {
+                    Ok(()) => schedule,
+                    Err(e) => schedule.on_disabled_hover_text(refusal_text(e)),
+                };
+                if schedule.clicked() {
+                    self.dialog = Some(Dialog::ScheduleDeletion { key: key.id.clone(), days: 30 });
+                }
             }
-            if let Some((_, what, started)) = &self.pending {
+            if let Some(p) = &self.pending {
                 ui.spinner();
-                ui.label(format!("{what}… {:.1} s", started.elapsed().as_secs_f32()));
+                ui.label(format!("{}… {:.1} s", p.what, p.started.elapsed().as_secs_f32()));
             }
         });
         if let Some((what, e)) = &self.error {
@@ -384,13 +414,13 @@ impl KeyDetail {
         ui.add_space(8.0);
         egui::CollapsingHeader::new("Aliases, tags and description")
             .default_open(false)
-            .show(ui, |ui| self.metadata_ui(ui, key, busy, &mut actions));
+            .show(ui, |ui| self.metadata_ui(ui, key, busy, jobs));
 
         ui.add_space(10.0);
-        let mut timeline_actions = self.timeline.ui(ui, key, view, now);
+        let mut timeline_actions = self.timeline.ui(ui, key, view, now, jobs);
         actions.append(&mut timeline_actions);
 
-        self.dialogs(ui, view, &mut actions);
+        self.dialogs(ui, view, jobs);
         actions
     }
 
@@ -406,7 +436,7 @@ impl KeyDetail {
         let row_h = 34.0;
         let transition = transitions.iter().find(|t| t.key == key.id);
         let table_height = row_h * key.materials.len() as f32 + 40.0;
-        ui.push_id(("materials", key.id), |ui| {
+        ui.push_id(("materials", &key.id), |ui| {
             TableBuilder::new(ui)
                 .striped(true)
                 .resizable(false)
@@ -525,32 +555,49 @@ impl KeyDetail {
                             });
                             row.col(|ui| {
                                 paint_glow(ui, glow);
-                                if key.origin != Origin::External {
-                                    ui.label(theme::weak(ui, "generated by byok"));
+                                if !key.is_external() {
+                                    ui.label(theme::weak(ui, "generated by KMS"));
                                     return;
                                 }
                                 if m.import_state == ImportState::Imported {
-                                    if ui
+                                    let delete = ui
                                         .add_enabled(
-                                            !busy,
-                                            egui::Button::new("Delete key material…"),
+                                            !busy && m.delete_check.is_ok(),
+                                            egui::Button::new("Delete…"),
                                         )
                                         .accessible_name(format!("Delete key material {}", m.short))
-                                        .clicked()
-                                    {
+                                        .on_hover_text("DeleteImportedKeyMaterial");
+                                    let delete = match &m.delete_check {
+                                        Ok(()) => delete,
+                                        Err(e) => delete.on_disabled_hover_text(refusal_text(e)),
+                                    };
+                                    if delete.clicked() {
                                         self.dialog = Some(Dialog::DeleteMaterial {
-                                            key: key.id,
+                                            key: key.id.clone(),
                                             material: m.id,
                                         });
                                     }
-                                } else if ui
-                                    .add_enabled(!busy, egui::Button::new("Reimport…"))
+                                }
+                                // As in the AWS console, re-import is always
+                                // offered: it also changes a material's expiry.
+                                let reimport = ui
+                                    .add_enabled(
+                                        !busy && key.verdicts.reimport.is_ok(),
+                                        egui::Button::new("Reimport…"),
+                                    )
                                     .accessible_name(format!("Reimport key material {}", m.short))
-                                    .on_hover_text("Import this same material again")
-                                    .clicked()
-                                {
+                                    .on_hover_text(if m.import_state == ImportState::Imported {
+                                        "Import this same material again (to change its expiration)"
+                                    } else {
+                                        "Import this same material again"
+                                    });
+                                let reimport = match &key.verdicts.reimport {
+                                    Ok(()) => reimport,
+                                    Err(e) => reimport.on_disabled_hover_text(refusal_text(e)),
+                                };
+                                if reimport.clicked() {
                                     actions.push(Action::OpenImportWizard {
-                                        key: key.id,
+                                        key: key.id.clone(),
                                         reimport: Some(m.id),
                                     });
                                 }
@@ -561,7 +608,7 @@ impl KeyDetail {
         });
     }
 
-    fn metadata_ui(&mut self, ui: &mut Ui, key: &KeyView, busy: bool, actions: &mut Vec<Action>) {
+    fn metadata_ui(&mut self, ui: &mut Ui, key: &KeyView, busy: bool, jobs: &Jobs) {
         // The engine refuses changes to a key pending deletion; it says so inline.
         let editable = !busy;
         ui.label(RichText::new("Aliases").strong());
@@ -576,7 +623,14 @@ impl KeyDetail {
                     .accessible_name(format!("Remove alias {a}"))
                     .clicked()
                 {
-                    actions.push(self.run("Remove alias", Job::DeleteAlias { name: a.clone() }));
+                    self.run(
+                        jobs,
+                        "Remove alias",
+                        Job::DeleteAlias {
+                            key: key.id.clone(),
+                            name: a.clone(),
+                        },
+                    );
                 }
             });
         }
@@ -600,7 +654,14 @@ impl KeyDetail {
                     name = format!("alias/{name}");
                 }
                 self.new_alias.clear();
-                actions.push(self.run("Add alias", Job::CreateAlias { key: key.id, name }));
+                self.run(
+                    jobs,
+                    "Add alias",
+                    Job::CreateAlias {
+                        key: key.id.clone(),
+                        name,
+                    },
+                );
             }
         });
         ui.add_space(6.0);
@@ -616,13 +677,14 @@ impl KeyDetail {
                     .accessible_name(format!("Remove tag {}", t.key))
                     .clicked()
                 {
-                    actions.push(self.run(
+                    self.run(
+                        jobs,
                         "Remove tag",
                         Job::Untag {
-                            key: key.id,
+                            key: key.id.clone(),
                             tag_key: t.key.clone(),
                         },
-                    ));
+                    );
                 }
             });
         }
@@ -654,7 +716,14 @@ impl KeyDetail {
                 };
                 self.tag_key.clear();
                 self.tag_value.clear();
-                actions.push(self.run("Set tag", Job::Tag { key: key.id, tag }));
+                self.run(
+                    jobs,
+                    "Set tag",
+                    Job::Tag {
+                        key: key.id.clone(),
+                        tag,
+                    },
+                );
             }
         });
         ui.add_space(6.0);
@@ -672,18 +741,19 @@ impl KeyDetail {
                 )
                 .clicked()
             {
-                actions.push(self.run(
+                self.run(
+                    jobs,
                     "Save description",
                     Job::UpdateDescription {
-                        key: key.id,
+                        key: key.id.clone(),
                         description: self.description.clone(),
                     },
-                ));
+                );
             }
         });
     }
 
-    fn dialogs(&mut self, ui: &mut Ui, view: &StoreView, actions: &mut Vec<Action>) {
+    fn dialogs(&mut self, ui: &mut Ui, view: &StoreView, jobs: &Jobs) {
         let Some(dialog) = &mut self.dialog else {
             return;
         };
@@ -691,8 +761,8 @@ impl KeyDetail {
         let mut run: Option<(&'static str, Job)> = None;
         match dialog {
             Dialog::DeleteMaterial { key, material } => {
-                let (key, material) = (*key, *material);
-                let Some(k) = view.key(key) else {
+                let (key, material) = (key.clone(), *material);
+                let Some(k) = view.key(&key) else {
                     self.dialog = None;
                     return;
                 };
@@ -732,7 +802,7 @@ impl KeyDetail {
                             .add(egui::Button::new(RichText::new("Delete key material").strong().color(Color32::WHITE)).fill(theme::RED))
                             .clicked()
                         {
-                            run = Some(("Delete key material", Job::DeleteMaterial { key, material }));
+                            run = Some(("Delete key material", Job::DeleteMaterial { key: key.clone(), material }));
                             close = true;
                         }
                         if ui.button("Cancel").clicked() {
@@ -742,7 +812,7 @@ impl KeyDetail {
                 });
             }
             Dialog::ScheduleDeletion { key, days } => {
-                let key = *key;
+                let key = key.clone();
                 egui::Modal::new(egui::Id::unique("schedule-deletion")).show(ui.ctx(), |ui| {
                     ui.set_max_width(520.0);
                     ui.heading("Schedule key deletion");
@@ -762,7 +832,7 @@ impl KeyDetail {
                             .add(egui::Button::new(RichText::new("Schedule deletion").strong().color(Color32::WHITE)).fill(theme::RED))
                             .clicked()
                         {
-                            run = Some(("Schedule deletion", Job::ScheduleDeletion { key, days: *days }));
+                            run = Some(("Schedule deletion", Job::ScheduleDeletion { key: key.clone(), days: *days }));
                             close = true;
                         }
                         if ui.button("Cancel").clicked() {
@@ -776,9 +846,19 @@ impl KeyDetail {
             self.dialog = None;
         }
         if let Some((what, job)) = run {
-            actions.push(self.run(what, job));
+            self.run(jobs, what, job);
         }
     }
+}
+
+/// A refusal as a tooltip: the plain words, then AWS's exception and message.
+fn refusal_text(e: &crate::kms::KmsError) -> String {
+    format!(
+        "Not possible now: {} ({}: {})",
+        e.kind().plain_words().trim_end_matches('.'),
+        e.aws_name(),
+        e.message()
+    )
 }
 
 /// Why EnableKey/DisableKey is refused, in plain words, and what fixes it.

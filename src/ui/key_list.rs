@@ -14,8 +14,8 @@ use egui_extras::{Column, TableBuilder};
 use super::action::Action;
 use super::format;
 use super::theme;
-use super::view::{KeyView, StoreView};
-use crate::kms::{KeyId, KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
+use super::view::{KeyRef, KeyView, Knowledge, StoreView};
+use crate::kms::{KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
 
 /// A sortable column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct KeyList {
     cache_key: Option<(u64, String, SortColumn, bool)>,
     focus_filter: bool,
     scroll_to_selected: bool,
+    /// The keys drawn in the last frame (an AWS store describes those).
+    visible: Vec<KeyRef>,
 }
 
 impl Default for KeyList {
@@ -62,6 +64,7 @@ impl Default for KeyList {
             cache_key: None,
             focus_filter: false,
             scroll_to_selected: false,
+            visible: Vec::new(),
         }
     }
 }
@@ -89,6 +92,11 @@ impl KeyList {
     /// Focuses the filter box on the next frame.
     pub fn focus_filter(&mut self) {
         self.focus_filter = true;
+    }
+
+    /// The keys drawn in the last frame.
+    pub fn visible(&self) -> &[KeyRef] {
+        &self.visible
     }
 
     /// Scrolls the selected key into view on the next frame.
@@ -145,7 +153,7 @@ impl KeyList {
         &mut self,
         ui: &mut Ui,
         view: &StoreView,
-        selected: Option<KeyId>,
+        selected: Option<&KeyRef>,
         now: Timestamp,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
@@ -184,10 +192,14 @@ impl KeyList {
         let shown = self.order(view).len();
         let total = view.keys.len();
         ui.horizontal(|ui| {
+            let more = if view.complete { "" } else { "+ (listing…)" };
             let text = if shown == total {
-                super::format::plural(total as u64, "key")
+                format!("{}{more}", super::format::plural(total as u64, "key"))
             } else {
-                format!("{shown} of {}", super::format::plural(total as u64, "key"))
+                format!(
+                    "{shown} of {}{more}",
+                    super::format::plural(total as u64, "key")
+                )
             };
             ui.label(theme::weak(ui, text));
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -209,7 +221,7 @@ impl KeyList {
         let scroll_to = if self.scroll_to_selected {
             self.scroll_to_selected = false;
             selected
-                .and_then(|s| view.index.get(&s))
+                .and_then(|s| view.index.get(s))
                 .and_then(|&i| self.rows.iter().position(|&r| r == i))
         } else {
             None
@@ -234,7 +246,8 @@ impl KeyList {
             table = table.scroll_to_row(row, Some(Align::Center));
         }
         let rows = std::mem::take(&mut self.rows);
-        let mut clicked: Option<KeyId> = None;
+        let mut clicked: Option<KeyRef> = None;
+        let mut visible = Vec::new();
         table
             .header(28.0, |mut header| {
                 header.col(|ui| self.header_button(ui, "Key", SortColumn::Name));
@@ -250,7 +263,15 @@ impl KeyList {
                     let Some(key) = rows.get(row.index()).and_then(|&i| view.keys.get(i)) else {
                         return;
                     };
-                    row.set_selected(selected == Some(key.id));
+                    row.set_selected(selected == Some(&key.id));
+                    visible.push(key.id.clone());
+                    if key.knowledge == Knowledge::Listed {
+                        listed_row(&mut row, key);
+                        if row.response().clicked() {
+                            clicked = Some(key.id.clone());
+                        }
+                        return;
+                    }
                     row.col(|ui| {
                         ui.vertical(|ui| {
                             ui.add(
@@ -262,7 +283,7 @@ impl KeyList {
                                 ui.label(
                                     theme::colored(
                                         ui,
-                                        key.origin.as_str(),
+                                        key.origin_text.as_str(),
                                         theme::origin(key.origin),
                                     )
                                     .small(),
@@ -298,11 +319,12 @@ impl KeyList {
                         ui.label(format::usd(key.monthly_cost));
                     });
                     if row.response().clicked() {
-                        clicked = Some(key.id);
+                        clicked = Some(key.id.clone());
                     }
                 });
             });
         self.rows = rows;
+        self.visible = visible;
         if let Some(id) = clicked {
             actions.push(Action::SelectKey(id));
         }
@@ -310,8 +332,41 @@ impl KeyList {
     }
 }
 
+/// A row for a key known only by its ARN (an AWS account's ListKeys page):
+/// what is known, and that the rest is on its way.
+fn listed_row(row: &mut egui_extras::TableRow<'_, '_>, key: &KeyView) {
+    row.col(|ui| {
+        ui.vertical(|ui| {
+            ui.label(RichText::new(key.label.as_str()).strong());
+            ui.label(RichText::new(key.key_id.as_str()).monospace().small());
+        });
+    });
+    row.col(|ui| match &key.error {
+        Some(e) => {
+            ui.label(theme::colored(
+                ui,
+                e.aws_name.as_deref().unwrap_or("error"),
+                theme::RED,
+            ))
+            .on_hover_text(format!("{} {}", e.plain, e.message));
+        }
+        None => {
+            ui.spinner().on_hover_text("DescribeKey is on its way");
+        }
+    });
+    for _ in 0..5 {
+        row.col(|ui| {
+            ui.label(theme::weak(ui, "…"));
+        });
+    }
+}
+
 /// The state badge of a key, pulsing while a rotation is in progress.
 pub fn state_badge(ui: &mut Ui, key: &KeyView, now: Timestamp) -> egui::Response {
+    if let Some(reason) = &key.readonly {
+        return theme::badge(ui, &key.state_text, theme::BadgeStyle::on(theme::SLATE))
+            .on_hover_text(format!("Read-only in byok: {reason}"));
+    }
     let style = theme::key_state(key.state);
     if let Some(started) = key.rotation_started {
         let phase = (ui.input(|i| i.time) as f32 * 0.8).fract();
@@ -388,12 +443,12 @@ pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
         KeyState::Disabled => {
             "Disabled: Encrypt and Decrypt fail with DisabledException. Enable the key to use it again.".into()
         }
-        KeyState::PendingDeletion => match key.deletion {
+        KeyState::PendingDeletion => match key.deletion_date {
             Some(d) => format!(
                 "Pending deletion: the key and all its materials will be erased on {} ({}). \
                  Cryptography fails meanwhile. Cancel deletion to keep it (it comes back disabled).",
-                format::date_time(d.deletion_date),
-                format::relative(d.deletion_date, now)
+                format::date_time(d),
+                format::relative(d, now)
             ),
             None => "Pending deletion.".into(),
         },

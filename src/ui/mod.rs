@@ -11,7 +11,6 @@ pub mod crypto;
 pub mod demo;
 pub mod files;
 pub mod format;
-pub mod history;
 pub mod import_wizard;
 pub mod key_detail;
 pub mod key_list;

@@ -15,15 +15,9 @@ use super::status_bar::ServeHook;
 use super::theme::{self, ThemeChoice};
 use super::unlock::{secret_buffer, secret_field};
 use super::view::StoreView;
-use super::worker::{Async, Job, Outcome, Ticket, UiError};
+use super::worker::{Async, Job, Jobs, Outcome, Ticket, UiError};
 use crate::kms::Settings;
 use crate::store::StoreSettings;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Save,
-    Passphrase,
-}
 
 /// The settings screen's state.
 pub struct SettingsPanel {
@@ -37,7 +31,6 @@ pub struct SettingsPanel {
     confirm: Zeroizing<String>,
     save: Async<()>,
     passphrase: Async<()>,
-    requested: Option<Slot>,
     dirty: bool,
 }
 
@@ -54,22 +47,12 @@ impl Default for SettingsPanel {
             confirm: secret_buffer(),
             save: Async::Idle,
             passphrase: Async::Idle,
-            requested: None,
             dirty: false,
         }
     }
 }
 
 impl SettingsPanel {
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        match self.requested.take() {
-            Some(Slot::Save) => self.save.start(ticket),
-            Some(Slot::Passphrase) => self.passphrase.start(ticket),
-            None => {}
-        }
-    }
-
     /// A job's result.
     pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) {
         let result = outcome.as_ref().map(|_| ()).map_err(Clone::clone);
@@ -88,16 +71,18 @@ impl SettingsPanel {
         ui: &mut Ui,
         view: &StoreView,
         clock: &AppClock,
-        theme_choice: ThemeChoice,
-        presentation: bool,
+        (theme_choice, presentation): (ThemeChoice, bool),
         serve: &ServeHook,
+        jobs: &Jobs,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
         if !self.dirty && self.edits_for != Some(view.revision) {
             self.edits_for = Some(view.revision);
-            self.region = view.settings.region.clone();
-            self.account = view.settings.account_id.clone();
-            self.rotation_delay_s = view.settings.rotation_delay_ms as f64 / 1000.0;
+            if let Some(settings) = view.settings() {
+                self.region = settings.region.clone();
+                self.account = settings.account_id.clone();
+                self.rotation_delay_s = settings.rotation_delay_ms as f64 / 1000.0;
+            }
             self.auto_lock = view.store_settings.auto_lock_minutes;
         }
         egui::ScrollArea::vertical()
@@ -106,10 +91,22 @@ impl SettingsPanel {
                 ui.heading("Settings");
                 ui.add_space(6.0);
                 ui.columns(2, |cols| {
-                    self.store_ui(&mut cols[0], view, &mut actions);
+                    self.store_ui(&mut cols[0], view, jobs);
                     cols[0].add_space(10.0);
-                    self.passphrase_ui(&mut cols[0], &mut actions);
-                    clock_ui(&mut cols[1], clock, &mut actions);
+                    self.passphrase_ui(&mut cols[0], jobs);
+                    if view.is_demo {
+                        clock_ui(&mut cols[1], clock, &mut actions);
+                    } else {
+                        theme::card(&cols[1]).show(&mut cols[1], |ui| {
+                            ui.set_width(ui.available_width());
+                            ui.label(RichText::new("Simulated clock").strong().size(17.0));
+                            ui.label(
+                                "Only training stores run on a simulated clock: jumping ahead would expire and \
+                                 erase real key material and write audit records dated in the future. Open the \
+                                 training demo (Lock, then Open training demo) to show time-driven events.",
+                            );
+                        });
+                    }
                     cols[1].add_space(10.0);
                     appearance_ui(&mut cols[1], theme_choice, presentation, &mut actions);
                     cols[1].add_space(10.0);
@@ -119,12 +116,14 @@ impl SettingsPanel {
         actions
     }
 
-    fn store_ui(&mut self, ui: &mut Ui, view: &StoreView, actions: &mut Vec<Action>) {
+    fn store_ui(&mut self, ui: &mut Ui, view: &StoreView, jobs: &Jobs) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Store").strong().size(17.0));
             ui.label(theme::weak(ui, view.path.display().to_string()));
+            let local = view.settings().is_some();
             egui::Grid::new("store-settings").num_columns(2).spacing([14.0, 8.0]).show(ui, |ui| {
+                if local {
                 let l = ui.label("Region");
                 self.dirty |= ui.add(egui::TextEdit::singleline(&mut self.region).desired_width(180.0)).labelled_by(l.id).changed();
                 ui.end_row();
@@ -138,6 +137,7 @@ impl SettingsPanel {
                     .on_hover_text("How long an on-demand rotation takes to complete (AWS takes minutes; byok defaults to 3 s)")
                     .changed();
                 ui.end_row();
+                }
                 let l = ui.label("Auto-lock after");
                 self.dirty |= ui
                     .add(egui::DragValue::new(&mut self.auto_lock).range(0..=1440).suffix(" idle minutes"))
@@ -146,23 +146,24 @@ impl SettingsPanel {
                     .changed();
                 ui.end_row();
             });
-            ui.label(theme::weak(ui, "Region and account appear in every ARN and audit record."));
+            if local {
+                ui.label(theme::weak(ui, "Region and account appear in every ARN and audit record."));
+            }
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(self.dirty && !self.save.is_pending(), egui::Button::new(RichText::new("Save settings").strong()))
                     .clicked()
                 {
-                    let engine = Settings {
+                    let engine = local.then(|| Settings {
                         region: self.region.trim().to_string(),
                         account_id: self.account.trim().to_string(),
                         rotation_delay_ms: (self.rotation_delay_s * 1000.0).round() as u64,
-                    };
+                    });
                     let store = StoreSettings {
                         auto_lock_minutes: self.auto_lock,
                         ..view.store_settings.clone()
                     };
-                    self.requested = Some(Slot::Save);
-                    actions.push(Action::Run { owner: Owner::Settings, job: Job::UpdateSettings { store, engine } });
+                    self.save.submit(jobs, Owner::Settings, Job::UpdateSettings { store, engine });
                 }
                 if self.dirty && ui.button("Revert").clicked() {
                     self.dirty = false;
@@ -180,7 +181,7 @@ impl SettingsPanel {
         });
     }
 
-    fn passphrase_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+    fn passphrase_ui(&mut self, ui: &mut Ui, jobs: &Jobs) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new("Change passphrase").strong().size(17.0));
@@ -215,11 +216,11 @@ impl SettingsPanel {
                         self.current = secret_buffer();
                         self.new = secret_buffer();
                         self.confirm = secret_buffer();
-                        self.requested = Some(Slot::Passphrase);
-                        actions.push(Action::Run {
-                            owner: Owner::Settings,
-                            job: Job::ChangePassphrase { current, new },
-                        });
+                        self.passphrase.submit(
+                            jobs,
+                            Owner::Settings,
+                            Job::ChangePassphrase { current, new },
+                        );
                     }
                 }
                 if let Some(e) = self.passphrase.elapsed() {
@@ -350,10 +351,7 @@ fn endpoint_ui(ui: &mut Ui, serve: &ServeHook, actions: &mut Vec<Action>) {
                 )
                 .clicked()
             {
-                actions.push(Action::Run {
-                    owner: Owner::Serve,
-                    job: Job::ServeCredentials,
-                });
+                actions.push(Action::CopyServeCredentials);
             }
         });
     });

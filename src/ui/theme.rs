@@ -149,10 +149,11 @@ pub fn import_state(state: ImportState) -> BadgeStyle {
 }
 
 /// The text colour for an origin.
-pub fn origin(origin: Origin) -> Color32 {
+pub fn origin(origin: Option<Origin>) -> Color32 {
     match origin {
-        Origin::External => TEAL,
-        Origin::AwsKms => BLUE,
+        Some(Origin::External) => TEAL,
+        Some(Origin::AwsKms) => BLUE,
+        None => SLATE,
     }
 }
 

@@ -15,11 +15,11 @@ use egui::{
 
 use super::action::{Action, Owner};
 use super::format;
-use super::history::{KeyEventKind, KeyHistory, MarkerKind, Presence, Role, StateAt};
 use super::theme;
-use super::view::{KeyView, StoreView};
-use super::worker::{Job, Outcome, Ticket, UiError};
-use crate::kms::{AuditRecord, KeyId, Timestamp};
+use super::view::{KeyRef, KeyView, StoreView};
+use super::worker::{Job, Jobs, Outcome, Pending, Ticket, UiError};
+use crate::kms::Timestamp;
+use crate::kms::history::{KeyEventKind, KeyHistory, MarkerKind, Presence, Role, StateAt};
 
 const GUTTER: f32 = 200.0;
 const AXIS_H: f32 = 30.0;
@@ -30,15 +30,14 @@ const LANE_GAP: f32 = 10.0;
 /// The timeline's state.
 #[derive(Default)]
 pub struct Timeline {
-    records: Option<Arc<Vec<AuditRecord>>>,
-    records_seq: u64,
-    pending: Option<Ticket>,
-    requested: bool,
+    /// The history shown: for which key, as of which view revision.
+    history: Option<(KeyRef, u64, Arc<KeyHistory>)>,
+    /// The history asked for: for which key and revision.
+    pending: Option<Pending<(KeyRef, u64)>>,
     error: Option<UiError>,
-    history: Option<(KeyId, u64, usize, Arc<KeyHistory>)>,
     /// Visible range in milliseconds; `None` fits the key's life.
     range: Option<(f64, f64)>,
-    range_key: Option<KeyId>,
+    range_key: Option<KeyRef>,
     /// The cursor; `None` follows "now".
     cursor: Option<Timestamp>,
     dragging_cursor: bool,
@@ -49,23 +48,15 @@ fn role_color(role: Role) -> Color32 {
 }
 
 impl Timeline {
-    /// The ticket of the job it asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        if self.requested {
-            self.requested = false;
-            self.pending = Some(ticket);
-        }
-    }
-
     /// A job's result.
     pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) {
-        if self.pending != Some(ticket) {
+        let Some(p) = self.pending.take_if(|p| p.ticket == ticket) else {
             return;
-        }
-        self.pending = None;
+        };
+        let (key, revision) = p.what;
         match outcome {
-            Ok(Outcome::Audit(records)) => {
-                self.records = Some(records.clone());
+            Ok(Outcome::History(h)) => {
+                self.history = Some((key, revision, h.clone()));
                 self.error = None;
             }
             Err(e) => self.error = Some(e.clone()),
@@ -78,28 +69,26 @@ impl Timeline {
         self.history.is_some()
     }
 
-    /// Records read elsewhere (the audit tab) are shared.
-    pub fn offer_records(&mut self, records: &Arc<Vec<AuditRecord>>, sequence: u64) {
-        if sequence >= self.records_seq {
-            self.records = Some(records.clone());
-            self.records_seq = sequence;
+    /// The key's history, asked of the worker again when the key or the
+    /// view changed (the previous one stays on screen meanwhile).
+    fn history(&mut self, key: &KeyView, view: &StoreView, jobs: &Jobs) -> Option<Arc<KeyHistory>> {
+        let current = self.history.as_ref().filter(|(k, _, _)| *k == key.id);
+        let fresh = current.is_some_and(|(_, rev, _)| *rev == view.revision);
+        let asked = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.what.0 == key.id && p.what.1 == view.revision);
+        if !fresh && !asked && self.pending.is_none() {
+            self.pending = Some(Pending::submit(
+                jobs,
+                Owner::Timeline,
+                (key.id.clone(), view.revision),
+                Job::History {
+                    key: Box::new(key.present()),
+                },
+            ));
         }
-    }
-
-    /// The key's history, derived when the key, the view or the records change.
-    fn history(&mut self, key: &KeyView, view: &StoreView) -> Option<Arc<KeyHistory>> {
-        let records = self.records.as_ref()?;
-        let stamp = Arc::as_ptr(records) as usize;
-        if let Some((k, rev, ptr, h)) = &self.history
-            && *k == key.id
-            && *rev == view.revision
-            && *ptr == stamp
-        {
-            return Some(h.clone());
-        }
-        let h = Arc::new(KeyHistory::from_records(key, records));
-        self.history = Some((key.id, view.revision, stamp, h.clone()));
-        Some(h)
+        current.map(|(_, _, h)| h.clone())
     }
 
     /// Draws the timeline of `key`.
@@ -109,29 +98,22 @@ impl Timeline {
         key: &KeyView,
         view: &StoreView,
         now: Timestamp,
+        jobs: &Jobs,
     ) -> Vec<Action> {
-        let mut actions = Vec::new();
-        // Read the trail again when it grew (and nothing is in flight).
-        if self.pending.is_none()
-            && !self.requested
-            && (self.records.is_none() || self.records_seq < view.audit_sequence)
-        {
-            self.requested = true;
-            self.records_seq = view.audit_sequence;
-            actions.push(Action::Run {
-                owner: Owner::Timeline,
-                job: Job::LoadAudit,
-            });
-        }
-        if self.range_key != Some(key.id) {
+        let actions = Vec::new();
+        if self.range_key.as_ref() != Some(&key.id) {
             self.range = None;
             self.cursor = None;
-            self.range_key = Some(key.id);
+            self.range_key = Some(key.id.clone());
         }
-        let Some(history) = self.history(key, view) else {
+        let Some(history) = self.history(key, view, jobs) else {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Reading the audit trail…");
+                ui.label(if view.is_aws() {
+                    "Reading the key's history (CloudTrail, ListKeyRotations)…"
+                } else {
+                    "Reading the audit trail…"
+                });
             });
             if let Some(e) = &self.error {
                 theme::error_box(ui, e);
@@ -608,7 +590,7 @@ impl Timeline {
         // The past comes from the trail; the present from the engine itself.
         let state = match self.cursor {
             Some(at) => history.state_at(at),
-            None => StateAt::from_view(key, now),
+            None => StateAt::from_present(&key.present(), now),
         };
         state_at_ui(ui, &state, now, self.cursor.is_some());
         actions

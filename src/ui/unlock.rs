@@ -3,15 +3,14 @@
 //! demo. Key derivation runs on the worker, with a visible indicator.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use egui::{Align, Layout, RichText, Ui};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::action::{Action, PickTarget};
+use super::action::{Action, Owner, PickTarget};
 use super::theme;
-use super::worker::{Outcome, Ticket, UiError};
+use super::worker::{Job, Jobs, Outcome, Pending, Ticket, UiError};
 
 /// A labelled text field for a secret: masked, its undo history dropped
 /// every frame, its buffer zeroized when replaced or dropped.
@@ -57,8 +56,7 @@ pub struct UnlockScreen {
     path_exists: bool,
     passphrase: Zeroizing<String>,
     confirm: Zeroizing<String>,
-    requested: Option<Waiting>,
-    pending: Option<(Ticket, Waiting, Instant)>,
+    pending: Option<Pending<Waiting>>,
     progress: Option<(f32, String)>,
     error: Option<UiError>,
     message: Option<String>,
@@ -73,7 +71,6 @@ impl UnlockScreen {
             path_exists: false,
             passphrase: secret_buffer(),
             confirm: secret_buffer(),
-            requested: None,
             pending: None,
             progress: None,
             error: None,
@@ -97,30 +94,27 @@ impl UnlockScreen {
         self.pending.is_some()
     }
 
-    /// The ticket of the job it just asked for.
-    pub fn submitted(&mut self, ticket: Ticket) {
-        if let Some(w) = self.requested.take() {
-            self.pending = Some((ticket, w, Instant::now()));
-            self.progress = None;
-        }
+    fn start(&mut self, jobs: &Jobs, waiting: Waiting, job: Job) {
+        self.pending = Some(Pending::submit(jobs, Owner::Unlock, waiting, job));
+        self.progress = None;
+        self.error = None;
     }
 
     /// A store handed over by the application (no passphrase asked).
-    pub fn expect_open(&mut self, ticket: Ticket) {
-        self.requested = None;
-        self.pending = Some((ticket, Waiting::Open, Instant::now()));
+    pub fn adopt(&mut self, jobs: &Jobs, vault: crate::store::Vault) {
+        self.start(jobs, Waiting::Open, Job::Adopt(Box::new(vault)));
     }
 
     /// Progress of the demo build.
     pub fn progress(&mut self, ticket: Ticket, fraction: f32, text: String) {
-        if self.pending.as_ref().is_some_and(|p| p.0 == ticket) {
+        if self.pending.as_ref().is_some_and(|p| p.ticket == ticket) {
             self.progress = Some((fraction, text));
         }
     }
 
     /// A job's result. Returns true when a store is now open.
     pub fn finished(&mut self, ticket: Ticket, outcome: &Result<Outcome, UiError>) -> bool {
-        if self.pending.as_ref().is_none_or(|p| p.0 != ticket) {
+        if self.pending.as_ref().is_none_or(|p| p.ticket != ticket) {
             return false;
         }
         self.pending = None;
@@ -150,7 +144,7 @@ impl UnlockScreen {
     }
 
     /// Draws the screen.
-    pub fn ui(&mut self, ui: &mut Ui) -> Vec<Action> {
+    pub fn ui(&mut self, ui: &mut Ui, jobs: &Jobs) -> Vec<Action> {
         let mut actions = Vec::new();
         self.refresh_exists();
         let busy = self.pending.is_some();
@@ -170,12 +164,12 @@ impl UnlockScreen {
                         |ui| {
                             theme::card(ui).show(ui, |ui| {
                                 ui.set_width(ui.available_width());
-                                self.store_ui(ui, busy, &mut actions);
+                                self.store_ui(ui, jobs, busy, &mut actions);
                             });
                             ui.add_space(14.0);
                             theme::card(ui).show(ui, |ui| {
                                 ui.set_width(ui.available_width());
-                                self.demo_ui(ui, busy, &mut actions);
+                                self.demo_ui(ui, jobs, busy);
                             });
                         },
                     );
@@ -185,7 +179,7 @@ impl UnlockScreen {
         actions
     }
 
-    fn store_ui(&mut self, ui: &mut Ui, busy: bool, actions: &mut Vec<Action>) {
+    fn store_ui(&mut self, ui: &mut Ui, jobs: &Jobs, busy: bool, actions: &mut Vec<Action>) {
         if let Some(m) = &self.message {
             theme::note_box(ui, theme::BLUE, |ui| {
                 ui.label(m.as_str());
@@ -289,16 +283,19 @@ impl UnlockScreen {
                 let passphrase = SecretString::from(self.passphrase.as_str());
                 self.passphrase = secret_buffer();
                 self.confirm = secret_buffer();
+                actions.push(Action::RememberStore(path.clone()));
                 if creating {
-                    self.requested = Some(Waiting::Create);
-                    actions.push(Action::CreateStore { path, passphrase });
+                    self.start(jobs, Waiting::Create, Job::CreateStore { path, passphrase });
                 } else {
-                    self.requested = Some(Waiting::Open);
-                    actions.push(Action::OpenStore { path, passphrase });
+                    self.start(jobs, Waiting::Open, Job::OpenStore { path, passphrase });
                 }
             }
         }
-        if let Some((_, waiting, started)) = &self.pending
+        if let Some(Pending {
+            what: waiting,
+            started,
+            ..
+        }) = &self.pending
             && !matches!(waiting, Waiting::Demo)
         {
             ui.add_space(8.0);
@@ -321,7 +318,7 @@ impl UnlockScreen {
         }
     }
 
-    fn demo_ui(&mut self, ui: &mut Ui, busy: bool, actions: &mut Vec<Action>) {
+    fn demo_ui(&mut self, ui: &mut Ui, jobs: &Jobs, busy: bool) {
         ui.heading("Training");
         ui.label(
             "A temporary store with keys in every state: pending import, a material waiting for rotation, \
@@ -337,11 +334,14 @@ impl UnlockScreen {
             .on_hover_text("Creates a throwaway store in a temporary folder; it is deleted when you lock or quit.")
             .clicked()
         {
-            self.requested = Some(Waiting::Demo);
-            self.error = None;
-            actions.push(Action::OpenDemo);
+            self.start(jobs, Waiting::Demo, Job::OpenDemo);
         }
-        if let Some((_, Waiting::Demo, started)) = &self.pending {
+        if let Some(Pending {
+            what: Waiting::Demo,
+            started,
+            ..
+        }) = &self.pending
+        {
             ui.add_space(6.0);
             let (fraction, text) = self
                 .progress

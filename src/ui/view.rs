@@ -1,16 +1,54 @@
 //! The view model: an immutable picture of the store that the worker builds
-//! after every change and hands to the UI thread. It holds identifiers,
-//! states and display strings, never key material, so the UI never touches
-//! the vault (or its mutex) and never holds a secret it did not ask for.
+//! after every change and hands to the UI thread. It is built from the
+//! backend's [`KeyRecord`]s — the AWS API's own shapes — the same way for a
+//! local store and for an AWS account, so no screen knows which one it
+//! shows. It holds identifiers, states and display strings, never key
+//! material, so the UI never touches the vault (or its mutex) and never
+//! holds a secret it did not ask for.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::worker::UiError;
+use crate::backend::catalog::KeyRecord;
+use crate::backend::{BackendInfo, BackendKind};
+use crate::kms::rules::{self, Verdicts};
 use crate::kms::{
-    AutomaticRotation, ExpirationModel, ImportState, KeyId, KeyMaterialId, KeyMaterialState,
-    KeyState, KmsError, Origin, RotationType, ScheduledDeletion, Settings, Tag, Timestamp,
+    AutomaticRotation, ExpirationModel, ImportState, KeyMaterialId, KeyMaterialState, KeyState,
+    KmsError, Origin, RotationType, Settings, Tag, Timestamp,
 };
-use crate::store::{StoreSettings, Vault};
+use crate::store::StoreSettings;
+
+/// A key's identity in the console: its ARN (unique across the regions and
+/// accounts of a store; multi-Region replicas share a key id, not an ARN).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyRef(Arc<str>);
+
+impl KeyRef {
+    /// The key with ARN `arn`.
+    pub fn new(arn: &str) -> Self {
+        KeyRef(Arc::from(arn))
+    }
+
+    /// The ARN (every operation accepts it as `KeyId`).
+    pub fn arn(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyRef({})", self.0)
+    }
+}
 
 /// Whether the last change reached the disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,17 +80,30 @@ pub struct MaterialView {
     pub rotation_date: Option<Timestamp>,
     /// `RotationType`.
     pub rotation_type: Option<RotationType>,
-    /// When it first entered the key.
-    pub first_imported: Timestamp,
-    /// When its bytes were last imported.
-    pub last_imported: Timestamp,
+    /// When it first entered the key, when the backend knows.
+    pub first_imported: Option<Timestamp>,
+    /// What DeleteImportedKeyMaterial of this material would answer now.
+    pub delete_check: Result<(), KmsError>,
+}
+
+/// How much the console knows of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Knowledge {
+    /// Only its ARN (a ListKeys entry): not described yet.
+    Listed,
+    /// Described (metadata and materials).
+    Described,
+    /// Described with its rotation status and tags (the key on screen).
+    Detailed,
 }
 
 /// One key, as the console shows it.
 #[derive(Clone, Debug)]
 pub struct KeyView {
-    /// `KeyId`.
-    pub id: KeyId,
+    /// The key's identity (its ARN).
+    pub id: KeyRef,
+    /// The bare key id.
+    pub key_id: String,
     /// The key ARN.
     pub arn: String,
     /// The first eight characters of the id.
@@ -63,17 +114,22 @@ pub struct KeyView {
     pub aliases: Vec<String>,
     /// What the list shows: the first alias, else the description, else the short id.
     pub label: String,
-    /// `Origin`.
-    pub origin: Origin,
-    /// `KeyState`.
+    /// `Origin`, when it is one byok manages.
+    pub origin: Option<Origin>,
+    /// `Origin` as AWS spells it.
+    pub origin_text: String,
+    /// `KeyState` (for keys byok does not manage, the nearest; see
+    /// `state_text`).
     pub state: KeyState,
-    /// The operator's enabled flag.
+    /// `KeyState` as AWS spells it.
+    pub state_text: String,
+    /// The operator's enabled flag, where it is known.
     pub enabled_flag: bool,
     /// `CreationDate`.
     pub creation_date: Timestamp,
-    /// Tags.
+    /// Tags (empty until listed).
     pub tags: Vec<Tag>,
-    /// Materials in the engine's order.
+    /// Materials in ListKeyRotations's order.
     pub materials: Vec<MaterialView>,
     /// `CurrentKeyMaterialId`.
     pub current: Option<KeyMaterialId>,
@@ -85,8 +141,8 @@ pub struct KeyView {
     pub completed_rotations: usize,
     /// `OnDemandRotationStartDate`, while a rotation is in progress.
     pub rotation_started: Option<Timestamp>,
-    /// A scheduled deletion.
-    pub deletion: Option<ScheduledDeletion>,
+    /// `DeletionDate`, when pending deletion.
+    pub deletion_date: Option<Timestamp>,
     /// Automatic rotation (`AWS_KMS` keys).
     pub automatic_rotation: Option<AutomaticRotation>,
     /// The earliest `ValidTo` of any imported material.
@@ -100,10 +156,16 @@ pub struct KeyView {
     pub expiration_model: Option<ExpirationModel>,
     /// Estimated monthly cost in USD.
     pub monthly_cost: u32,
-    /// What RotateKeyOnDemand would answer now (the engine's own check).
-    pub rotate_check: Result<(), KmsError>,
-    /// What EnableKey/DisableKey would answer now (the engine's own check).
-    pub enable_check: Result<(), KmsError>,
+    /// What each operation would answer now (the engine's rules).
+    pub verdicts: Verdicts,
+    /// Why byok shows the key but will not change it.
+    pub readonly: Option<String>,
+    /// How much is known of it.
+    pub knowledge: Knowledge,
+    /// When it was fetched from the backend (`None`: live).
+    pub fetched: Option<Timestamp>,
+    /// Why describing it failed, if it did.
+    pub error: Option<UiError>,
     /// Lowercase text the filter box searches.
     pub search: String,
 }
@@ -125,6 +187,199 @@ impl KeyView {
     pub fn missing_materials(&self) -> impl Iterator<Item = &MaterialView> {
         self.materials.iter().filter(|m| m.is_missing())
     }
+
+    /// Whether the key takes imported material.
+    pub fn is_external(&self) -> bool {
+        self.origin == Some(Origin::External)
+    }
+
+    /// The key as the history rule reads it.
+    pub fn present(&self) -> crate::kms::history::PresentKey {
+        crate::kms::history::PresentKey {
+            key_id: self.key_id.clone(),
+            created: self.creation_date,
+            state: self.state,
+            materials: self
+                .materials
+                .iter()
+                .map(|m| crate::kms::history::PresentMaterial {
+                    id: m.id,
+                    description: m.description.clone(),
+                    import_state: m.import_state,
+                    state: m.state,
+                    valid_to: m.valid_to,
+                    rotation_date: m.rotation_date,
+                    first_imported: m.first_imported,
+                })
+                .collect(),
+            rotation_started: self.rotation_started,
+        }
+    }
+
+    /// The view of `record` at `now`.
+    pub fn from_record(record: &KeyRecord, now: Timestamp) -> KeyView {
+        let short_id: String = record.key_id.chars().take(8).collect();
+        let readonly = record.unmanageable();
+        let facts = record.facts();
+        let no_facts = || match &readonly {
+            Some(reason) => KmsError::new(crate::kms::ErrorKind::UnsupportedOperation, reason),
+            None => KmsError::new(
+                crate::kms::ErrorKind::KmsInvalidState,
+                "The key has not been described yet.",
+            ),
+        };
+        let verdicts = match &facts {
+            Some(f) => Verdicts::of(f),
+            None => {
+                let e = Err(no_facts());
+                Verdicts {
+                    rotate: e.clone(),
+                    set_enabled: e.clone(),
+                    get_parameters: e.clone(),
+                    import_new: e.clone(),
+                    reimport: e.clone(),
+                    schedule_deletion: e.clone(),
+                    cancel_deletion: e,
+                }
+            }
+        };
+        let local = record.local.as_ref();
+        let materials: Vec<MaterialView> = record
+            .materials
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let id = KeyMaterialId::parse(&e.key_material_id)?;
+                let time = |t: Option<crate::api::wire::Time>| t.map(|t| t.0);
+                Some(MaterialView {
+                    id,
+                    short: id.short(),
+                    description: e.key_material_description.clone(),
+                    import_state: e
+                        .import_state
+                        .as_deref()
+                        .and_then(|s| ImportState::parse_member("importState", s).ok())
+                        .unwrap_or(ImportState::Imported),
+                    state: KeyMaterialState::parse_member(
+                        "keyMaterialState",
+                        &e.key_material_state,
+                    )
+                    .ok()?,
+                    expiration_model: e
+                        .expiration_model
+                        .as_deref()
+                        .and_then(|s| ExpirationModel::parse_member("expirationModel", s).ok())
+                        .unwrap_or(ExpirationModel::KeyMaterialDoesNotExpire),
+                    valid_to: time(e.valid_to),
+                    rotation_date: time(e.rotation_date),
+                    rotation_type: e
+                        .rotation_type
+                        .as_deref()
+                        .and_then(|s| RotationType::parse_member("rotationType", s).ok()),
+                    first_imported: local
+                        .and_then(|l| l.first_imported.get(&e.key_material_id).copied()),
+                    delete_check: match &facts {
+                        Some(f) => rules::delete_imported_key_material(f, Some(&e.key_material_id)),
+                        None => Err(no_facts()),
+                    },
+                })
+            })
+            .collect();
+        let meta = record.metadata.as_ref();
+        let description = meta.map(|m| m.description.clone()).unwrap_or_default();
+        let label = record
+            .aliases
+            .first()
+            .cloned()
+            .or_else(|| (!description.is_empty()).then(|| description.clone()))
+            .unwrap_or_else(|| format!("Key {short_id}"));
+        let state_text = meta.map(|m| m.key_state.clone()).unwrap_or_default();
+        let state = KeyState::parse_member("keyState", &state_text).unwrap_or(KeyState::Disabled);
+        let origin_text = meta.map(|m| m.origin.clone()).unwrap_or_default();
+        let origin = Origin::parse_member("origin", &origin_text).ok();
+        let mut search = format!("{} {description} {origin_text}", record.key_id).to_lowercase();
+        for a in &record.aliases {
+            search.push(' ');
+            search.push_str(&a.to_lowercase());
+        }
+        for m in &materials {
+            search.push(' ');
+            search.push_str(&m.short);
+        }
+        let status = record.rotation_status.as_ref();
+        let completed_rotations = materials
+            .iter()
+            .filter(|m| m.rotation_date.is_some())
+            .count();
+        let current = meta
+            .and_then(|m| m.current_key_material_id.as_deref())
+            .and_then(KeyMaterialId::parse);
+        let knowledge = match (meta, status, &record.tags) {
+            (None, _, _) => Knowledge::Listed,
+            (Some(_), Some(_), Some(_)) => Knowledge::Detailed,
+            _ => Knowledge::Described,
+        };
+        KeyView {
+            id: KeyRef::new(&record.arn),
+            key_id: record.key_id.clone(),
+            arn: record.arn.clone(),
+            short_id,
+            description,
+            aliases: record.aliases.clone(),
+            label,
+            origin,
+            origin_text,
+            state,
+            enabled_flag: local.map_or(state == KeyState::Enabled, |l| l.enabled_flag),
+            state_text,
+            creation_date: meta.map_or(Timestamp::from_millis(0), |m| m.creation_date.0),
+            tags: record
+                .tags
+                .iter()
+                .flatten()
+                .filter_map(|t| {
+                    Some(Tag {
+                        key: t.tag_key.clone()?,
+                        value: t.tag_value.clone().unwrap_or_default(),
+                    })
+                })
+                .collect(),
+            current,
+            current_short: current.map(|c| c.short()).unwrap_or_default(),
+            on_demand_rotations: record.on_demand_rotations(),
+            completed_rotations,
+            rotation_started: status.and_then(|s| s.on_demand_rotation_start_date.map(|t| t.0)),
+            deletion_date: meta.and_then(|m| m.deletion_date.map(|t| t.0)),
+            automatic_rotation: status.filter(|s| s.key_rotation_enabled).and_then(|s| {
+                Some(AutomaticRotation {
+                    period_days: s.rotation_period_in_days?,
+                    next_rotation_date: s.next_rotation_date?.0,
+                })
+            }),
+            next_expiry: materials
+                .iter()
+                .filter(|m| m.import_state == ImportState::Imported)
+                .filter_map(|m| m.valid_to)
+                .min(),
+            lapsed_expiry: materials
+                .iter()
+                .filter(|m| m.is_missing())
+                .filter_map(|m| m.valid_to.filter(|v| *v <= now))
+                .max(),
+            valid_to: meta.and_then(|m| m.valid_to.map(|t| t.0)),
+            expiration_model: meta
+                .and_then(|m| m.expiration_model.as_deref())
+                .and_then(|s| ExpirationModel::parse_member("expirationModel", s).ok()),
+            monthly_cost: rules::monthly_cost_usd(completed_rotations),
+            verdicts,
+            readonly,
+            knowledge,
+            fetched: record.fetched,
+            error: record.error.as_ref().map(UiError::from),
+            search,
+            materials,
+        }
+    }
 }
 
 impl MaterialView {
@@ -136,145 +391,121 @@ impl MaterialView {
     }
 }
 
+/// What only a local store has: its settings and the training flag.
+#[derive(Clone, Debug)]
+pub struct LocalStoreView {
+    /// Whether this is a throwaway training store.
+    pub is_demo: bool,
+    /// Engine settings.
+    pub settings: Settings,
+    /// When the engine's next time-driven event falls due.
+    pub next_event: Option<Timestamp>,
+}
+
 /// The whole store, as of one instant.
 #[derive(Clone, Debug)]
 pub struct StoreView {
     /// Grows with every view the worker publishes.
     pub revision: u64,
-    /// The engine's generation this view shows.
-    pub generation: u64,
     /// The state file.
     pub path: PathBuf,
+    /// What the backend is (local or AWS, account, region).
+    pub backend: BackendInfo,
+    /// Set for a local store.
+    pub local: Option<LocalStoreView>,
     /// Whether this is a throwaway training store.
     pub is_demo: bool,
-    /// Engine settings.
-    pub settings: Settings,
     /// Store settings.
     pub store_settings: StoreSettings,
-    /// Keys in id order.
+    /// Keys in the backend's order.
     pub keys: Vec<KeyView>,
     /// Position of each key in `keys`.
-    pub index: HashMap<KeyId, usize>,
+    pub index: HashMap<KeyRef, usize>,
+    /// Whether every key of the backend is listed (an AWS account is listed
+    /// a page at a time).
+    pub complete: bool,
     /// Sum of the keys' monthly cost estimates.
     pub total_cost: u32,
     /// Keys with a rotation in progress.
-    pub rotating: Vec<KeyId>,
+    pub rotating: Vec<KeyRef>,
     /// The audit chain's last sequence number (grows with every record).
     pub audit_sequence: u64,
     /// Whether everything is on disk.
     pub save: SaveStatus,
-    /// When the engine's next time-driven event falls due.
-    pub next_event: Option<Timestamp>,
+    /// A note for the status bar (throttling, a refresh that failed).
+    pub notice: Option<String>,
 }
 
 impl StoreView {
-    /// The key with `id`.
-    pub fn key(&self, id: KeyId) -> Option<&KeyView> {
-        self.index.get(&id).and_then(|&i| self.keys.get(i))
+    /// The key `id`.
+    pub fn key(&self, id: &KeyRef) -> Option<&KeyView> {
+        self.index.get(id).and_then(|&i| self.keys.get(i))
     }
 
-    /// Builds the view of `vault` (on the worker thread).
-    pub fn build(vault: &mut Vault, revision: u64, is_demo: bool, save: SaveStatus) -> StoreView {
-        let next_event = vault.next_event_time();
-        let kms = vault.kms();
-        let now = kms.now();
-        let mut aliases: HashMap<KeyId, Vec<String>> = HashMap::new();
-        for a in kms.aliases() {
-            aliases.entry(a.target).or_default().push(a.name.clone());
-        }
-        let mut keys = Vec::with_capacity(kms.keys().len());
-        let mut index = HashMap::with_capacity(kms.keys().len());
+    /// Whether the store is an AWS account.
+    pub fn is_aws(&self) -> bool {
+        self.backend.kind == BackendKind::Aws
+    }
+
+    /// Engine settings of a local store.
+    pub fn settings(&self) -> Option<&Settings> {
+        self.local.as_ref().map(|l| &l.settings)
+    }
+
+    /// Builds the view of `records` (on the worker thread).
+    pub fn build(parts: ViewParts, records: &[KeyRecord], now: Timestamp) -> StoreView {
+        let mut keys = Vec::with_capacity(records.len());
+        let mut index = HashMap::with_capacity(records.len());
         let mut rotating = Vec::new();
         let mut total_cost = 0;
-        for key in kms.keys() {
-            let id = key.id();
-            let materials: Vec<MaterialView> = key
-                .materials()
-                .iter()
-                .map(|m| MaterialView {
-                    id: m.id(),
-                    short: m.id().short(),
-                    description: m.description().map(str::to_owned),
-                    import_state: m.import_state(),
-                    state: m.state(),
-                    expiration_model: m.expiration_model(),
-                    valid_to: m.valid_to(),
-                    rotation_date: m.rotation_date(),
-                    rotation_type: m.rotation_type(),
-                    first_imported: m.first_imported(),
-                    last_imported: m.last_imported(),
-                })
-                .collect();
-            let key_aliases = aliases.remove(&id).unwrap_or_default();
-            let short_id = id.short();
-            let label = key_aliases
-                .first()
-                .cloned()
-                .or_else(|| (!key.description().is_empty()).then(|| key.description().to_string()))
-                .unwrap_or_else(|| format!("Key {short_id}"));
-            let mut search = format!("{id} {} {}", key.description(), key.origin()).to_lowercase();
-            for a in &key_aliases {
-                search.push(' ');
-                search.push_str(&a.to_lowercase());
+        for r in records {
+            let k = KeyView::from_record(r, now);
+            if k.rotation_started.is_some() {
+                rotating.push(k.id.clone());
             }
-            for m in &materials {
-                search.push(' ');
-                search.push_str(&m.short);
+            if k.knowledge > Knowledge::Listed {
+                total_cost += k.monthly_cost;
             }
-            if key.rotation_started().is_some() {
-                rotating.push(id);
-            }
-            total_cost += key.monthly_cost_usd();
-            let current = key.current_key_material_id();
-            index.insert(id, keys.len());
-            keys.push(KeyView {
-                id,
-                arn: kms.arn(id),
-                short_id,
-                description: key.description().to_string(),
-                aliases: key_aliases,
-                label,
-                origin: key.origin(),
-                state: key.state(),
-                enabled_flag: key.enabled_flag(),
-                creation_date: key.creation_date(),
-                tags: key.tags().to_vec(),
-                current,
-                current_short: current.map(|c| c.short()).unwrap_or_default(),
-                on_demand_rotations: key.on_demand_rotations(),
-                completed_rotations: key.completed_rotations(),
-                rotation_started: key.rotation_started(),
-                deletion: key.deletion(),
-                automatic_rotation: key.automatic_rotation(),
-                next_expiry: key.next_expiry(),
-                lapsed_expiry: materials
-                    .iter()
-                    .filter(|m| m.is_missing())
-                    .filter_map(|m| m.valid_to.filter(|v| *v <= now))
-                    .max(),
-                valid_to: key.valid_to(),
-                expiration_model: key.expiration_model(),
-                monthly_cost: key.monthly_cost_usd(),
-                rotate_check: kms.check_rotate_on_demand(id),
-                enable_check: kms.check_set_enabled(id),
-                search,
-                materials,
-            });
+            index.insert(k.id.clone(), keys.len());
+            keys.push(k);
         }
         StoreView {
-            revision,
-            generation: kms.generation(),
-            path: vault.path().to_path_buf(),
-            is_demo,
-            settings: kms.settings().clone(),
-            store_settings: vault.store_settings().clone(),
+            revision: parts.revision,
+            is_demo: parts.local.as_ref().is_some_and(|l| l.is_demo),
+            path: parts.path,
+            backend: parts.backend,
+            local: parts.local,
+            store_settings: parts.store_settings,
             keys,
             index,
+            complete: parts.complete,
             total_cost,
             rotating,
-            audit_sequence: kms.chain_head().sequence,
-            save,
-            next_event,
+            audit_sequence: parts.audit_sequence,
+            save: parts.save,
+            notice: parts.notice,
         }
     }
+}
+
+/// Everything but the keys that goes into a view.
+pub struct ViewParts {
+    /// The revision.
+    pub revision: u64,
+    /// The state file.
+    pub path: PathBuf,
+    /// The backend.
+    pub backend: BackendInfo,
+    /// The local store's part.
+    pub local: Option<LocalStoreView>,
+    /// Store settings.
+    pub store_settings: StoreSettings,
+    /// Whether every key is listed.
+    pub complete: bool,
+    /// The audit chain's last sequence number.
+    pub audit_sequence: u64,
+    /// Save status.
+    pub save: SaveStatus,
+    /// A status note.
+    pub notice: Option<String>,
 }

@@ -1,27 +1,37 @@
-//! The background worker: one named thread that owns the open store, runs
-//! every engine operation, save, key derivation, file read and write, and
-//! applies time-driven events (`Vault::tick`) every few hundred
-//! milliseconds. The UI thread only sends [`Job`]s and reads
-//! [`WorkerEvent`]s; it never locks the vault (a debug assertion checks it).
+//! The background worker: one named thread that owns the open store and
+//! its backend, runs every AWS KMS operation, save, key derivation, file
+//! read and write, and applies time-driven events every few hundred
+//! milliseconds. Screens submit [`Job`]s through the [`Jobs`] queue they are
+//! handed and read [`WorkerEvent`]s; the UI thread never holds the vault or
+//! its mutex — no type the UI receives contains it.
+//!
+//! Every key operation goes through the [`Backend`] interface (the AWS KMS
+//! API's own shapes), so the same job works on a local store and on an AWS
+//! account.
 
-use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
+use super::action::Owner;
 use super::config::AppConfig;
-use super::view::{SaveStatus, StoreView};
+use super::view::{KeyRef, LocalStoreView, SaveStatus, StoreView, ViewParts};
+use crate::api::op::{self, Operation};
+use crate::api::shapes::*;
+use crate::api::wire::{Blob, Time};
+use crate::backend::local::{LocalBackend, snapshot};
+use crate::backend::{Backend, BackendError, BackendInfo, send};
 use crate::kms::audit::{ChainError, ChainReport, verify_chain};
+use crate::kms::history::{HistoryEvent, KeyHistory, PresentKey};
 use crate::kms::{
-    AuditRecord, Caller, CreateKeyRequest, DataKeyLength, DataKeyOutput, DataKeySpec,
-    DecryptOutput, DecryptRequest, EncryptOutput, EncryptionContext, ErrorKind,
-    ImportKeyMaterialRequest, ImportOutput, ImportParametersOutput, Inspection, KeyId,
-    KeyMaterialId, KmsError, Origin, SecretArray, SecretVec, Settings, Tag, WrappingAlgorithm,
-    WrappingKeySpec,
+    AuditRecord, Caller, DataKeySpec, EncryptionContext, ErrorKind, ExpirationModel, ImportType,
+    Inspection, KeyMaterialId, KmsError, Origin, SecretArray, SecretText, SecretVec, Settings, Tag,
+    Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
 
@@ -29,21 +39,21 @@ use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
 pub type Ticket = u64;
 
 /// An error the console shows inline: plain words first, then the AWS
-/// exception name and message when the engine raised it.
+/// exception name and message when KMS raised it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UiError {
     /// What a security officer reads first.
     pub plain: String,
-    /// `KMSInvalidStateException`, ... (engine errors only).
+    /// `KMSInvalidStateException`, ... (answers from KMS only).
     pub aws_name: Option<String>,
-    /// The AWS message, or the details of a file or store error.
+    /// The AWS message, or the details of a file, store or network error.
     pub message: String,
-    /// The engine's error kind, when it is an engine error.
+    /// The engine's error kind of the same name, when there is one.
     pub kind: Option<ErrorKind>,
 }
 
 impl UiError {
-    /// An error that is not the engine's.
+    /// An error that is not KMS's.
     pub fn plain(plain: impl Into<String>, message: impl Into<String>) -> Self {
         UiError {
             plain: plain.into(),
@@ -67,6 +77,77 @@ impl From<&KmsError> for UiError {
 
 impl From<KmsError> for UiError {
     fn from(e: KmsError) -> Self {
+        UiError::from(&e)
+    }
+}
+
+/// Plain words for an AWS exception the engine never raises.
+fn aws_plain_words(name: &str, message: &str) -> String {
+    match name {
+        "AccessDeniedException" => match crate::backend::missing_action(message) {
+            Some(action) => format!(
+                "You are not allowed to do this: your IAM identity lacks the permission {action} for this key."
+            ),
+            None => "You are not allowed to do this: an IAM or key policy denies it.".into(),
+        },
+        "ThrottlingException" => {
+            "AWS is throttling requests and the retries ran out; try again in a moment.".into()
+        }
+        "ExpiredTokenException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
+            "AWS refused the credentials (expired or unknown): sign in again.".into()
+        }
+        "DryRunOperationException" => "The request would have succeeded (dry run).".into(),
+        "KMSInvalidSignatureException" => "The signature is not valid.".into(),
+        "DependencyTimeoutException" | "KMSInternalException" => {
+            "KMS could not answer in time; try again.".into()
+        }
+        _ => "KMS refused the request.".into(),
+    }
+}
+
+impl From<&BackendError> for UiError {
+    fn from(e: &BackendError) -> Self {
+        match e {
+            BackendError::Service(api) => {
+                let kind = ErrorKind::from_aws_name(&api.error_type);
+                UiError {
+                    plain: kind.map_or_else(
+                        || aws_plain_words(&api.error_type, &api.message),
+                        |k| k.plain_words().to_string(),
+                    ),
+                    aws_name: Some(api.error_type.clone()),
+                    message: api.message.clone(),
+                    kind,
+                }
+            }
+            BackendError::Unreachable { endpoint, detail } => UiError::plain(
+                "KMS could not be reached: no network, or the endpoint is not answering. Nothing was lost; try again.",
+                format!("{endpoint}: {detail}"),
+            ),
+            BackendError::Credentials {
+                profile,
+                detail,
+                fix,
+            } => UiError::plain(
+                match fix {
+                    Some(fix) => format!("Your AWS sign-in has expired or is missing. Run: {fix}"),
+                    None => "No AWS credentials could be found for this connection.".to_string(),
+                },
+                match profile {
+                    Some(p) => format!("profile {p}: {detail}"),
+                    None => detail.clone(),
+                },
+            ),
+            BackendError::Response { operation, detail } => UiError::plain(
+                "The answer from KMS could not be read.",
+                format!("{operation}: {detail}"),
+            ),
+        }
+    }
+}
+
+impl From<BackendError> for UiError {
+    fn from(e: BackendError) -> Self {
         UiError::from(&e)
     }
 }
@@ -109,6 +190,41 @@ pub enum MaterialSource {
     PlaintextFile(PathBuf),
 }
 
+/// The parameters of an import (GetParametersForImport's answer).
+#[derive(Clone, Debug)]
+pub struct ImportParameters {
+    /// The key they are for.
+    pub key: KeyRef,
+    /// DER SubjectPublicKeyInfo of the wrapping key.
+    pub public_key: Vec<u8>,
+    /// The import token.
+    pub import_token: Vec<u8>,
+    /// When they expire.
+    pub parameters_valid_to: Timestamp,
+}
+
+/// What ImportKeyMaterial is asked (the wizard keeps it, so a failed
+/// import can be sent again unchanged).
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    /// The key.
+    pub key: KeyRef,
+    /// The token.
+    pub import_token: Vec<u8>,
+    /// The wrapped material.
+    pub encrypted_key_material: Vec<u8>,
+    /// `ExpirationModel`.
+    pub expiration_model: ExpirationModel,
+    /// `ValidTo`.
+    pub valid_to: Option<Timestamp>,
+    /// `ImportType`.
+    pub import_type: ImportType,
+    /// `KeyMaterialDescription`.
+    pub description: Option<String>,
+    /// `KeyMaterialId` (EXISTING_KEY_MATERIAL only).
+    pub key_material_id: Option<KeyMaterialId>,
+}
+
 /// A unit of background work.
 #[derive(Debug)]
 pub enum Job {
@@ -132,6 +248,15 @@ pub enum Job {
     CloseStore,
     /// Take over a store opened elsewhere (benchmarks, embedding).
     Adopt(Box<Vault>),
+    /// Which keys are on screen (an AWS account describes only those).
+    Watch {
+        /// The rows visible in the key list.
+        visible: Vec<KeyRef>,
+        /// The key shown in detail.
+        selected: Option<KeyRef>,
+    },
+    /// Read every key again from the backend.
+    Refresh,
     /// CreateKey.
     CreateKey {
         /// `Description`.
@@ -142,59 +267,61 @@ pub enum Job {
     /// EnableKey / DisableKey.
     SetEnabled {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// Enable or disable.
         enabled: bool,
     },
     /// ScheduleKeyDeletion.
     ScheduleDeletion {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// `PendingWindowInDays`.
         days: u32,
     },
     /// CancelKeyDeletion.
     CancelDeletion {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
     },
     /// UpdateKeyDescription.
     UpdateDescription {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The new description.
         description: String,
     },
     /// CreateAlias.
     CreateAlias {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// `alias/...`.
         name: String,
     },
     /// DeleteAlias.
     DeleteAlias {
+        /// The key it points at (its view is refreshed).
+        key: KeyRef,
         /// `alias/...`.
         name: String,
     },
     /// TagResource.
     Tag {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The tag.
         tag: Tag,
     },
     /// UntagResource.
     Untag {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The tag key.
         tag_key: String,
     },
     /// GetParametersForImport.
     GetParameters {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// `WrappingAlgorithm`.
         algorithm: WrappingAlgorithm,
         /// `WrappingKeySpec`.
@@ -202,8 +329,8 @@ pub enum Job {
     },
     /// Generate or read plaintext material and wrap it under `public_key`.
     PrepareMaterial {
-        /// The key (for the material id it will get).
-        key: KeyId,
+        /// The key (for the material id a local store will give it).
+        key: KeyRef,
         /// DER SubjectPublicKeyInfo.
         public_key: Vec<u8>,
         /// How to wrap.
@@ -218,7 +345,7 @@ pub enum Job {
         /// Refuse anything longer.
         max_len: u64,
     },
-    /// Write a file (atomically enough for the console's exports).
+    /// Write a file (whole or not at all, owner-only).
     WriteFile {
         /// The file.
         path: PathBuf,
@@ -226,23 +353,23 @@ pub enum Job {
         bytes: SecretVec,
     },
     /// ImportKeyMaterial.
-    Import(ImportKeyMaterialRequest),
+    Import(ImportRequest),
     /// RotateKeyOnDemand.
     Rotate {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
     },
     /// DeleteImportedKeyMaterial.
     DeleteMaterial {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The material.
         material: KeyMaterialId,
     },
     /// Encrypt.
     Encrypt {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The plaintext.
         plaintext: SecretVec,
         /// `EncryptionContext`.
@@ -258,16 +385,21 @@ pub enum Job {
     /// GenerateDataKey.
     GenerateDataKey {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// `KeySpec`.
         spec: DataKeySpec,
         /// `EncryptionContext`.
         context: EncryptionContext,
     },
-    /// The ciphertext inspector.
+    /// The ciphertext inspector (local stores: byok's blob format).
     Inspect {
         /// The blob.
         blob: Vec<u8>,
+    },
+    /// A key's history, for the timeline.
+    History {
+        /// The key as the view shows it now.
+        key: Box<PresentKey>,
     },
     /// Read the audit trail.
     LoadAudit,
@@ -284,8 +416,8 @@ pub enum Job {
     UpdateSettings {
         /// Store settings.
         store: StoreSettings,
-        /// Engine settings.
-        engine: Settings,
+        /// Engine settings (local stores).
+        engine: Option<Settings>,
     },
     /// Serve the AWS KMS JSON protocol on the configured address.
     StartServe,
@@ -300,6 +432,9 @@ pub enum Job {
         /// The new one.
         new: SecretString,
     },
+    /// Keep the worker busy for a while (tests of a UI that must not wait).
+    #[doc(hidden)]
+    Stall(Duration),
 }
 
 impl Job {
@@ -310,6 +445,7 @@ impl Job {
             Job::ReadFile { .. }
                 | Job::WriteFile { .. }
                 | Job::Inspect { .. }
+                | Job::History { .. }
                 | Job::LoadAudit
                 | Job::VerifyChain
                 | Job::ExportAudit { .. }
@@ -317,6 +453,9 @@ impl Job {
                 | Job::StartServe
                 | Job::StopServe
                 | Job::ServeCredentials
+                | Job::Watch { .. }
+                | Job::Refresh
+                | Job::Stall(_)
         )
     }
 }
@@ -327,8 +466,8 @@ pub struct PreparedMaterial {
     pub wrapped: Vec<u8>,
     /// The key check value of the plaintext.
     pub kcv: String,
-    /// The `KeyMaterialId` it will get in this key.
-    pub material_id: KeyMaterialId,
+    /// The `KeyMaterialId` a local store gives it (AWS assigns its own).
+    pub material_id: Option<KeyMaterialId>,
     /// The plaintext (kept only until the wizard closes, to save a copy).
     pub plaintext: SecretArray<32>,
     /// Whether it was generated here.
@@ -344,13 +483,47 @@ impl std::fmt::Debug for PreparedMaterial {
     }
 }
 
+/// Encrypt's answer.
+#[derive(Clone, Debug)]
+pub struct Encrypted {
+    /// The key (ARN).
+    pub key: String,
+    /// The blob.
+    pub ciphertext: Vec<u8>,
+    /// The material that made it: a local store's engine names it (Encrypt
+    /// itself does not return one).
+    pub material: Option<KeyMaterialId>,
+}
+
+/// Decrypt's answer.
+#[derive(Clone, Debug)]
+pub struct Decrypted {
+    /// The key (ARN).
+    pub key: String,
+    /// The plaintext.
+    pub plaintext: SecretVec,
+    /// `KeyMaterialId`.
+    pub material: Option<KeyMaterialId>,
+}
+
+/// GenerateDataKey's answer.
+#[derive(Clone, Debug)]
+pub struct DataKey {
+    /// The key (ARN).
+    pub key: String,
+    /// The encrypted data key.
+    pub ciphertext: Vec<u8>,
+    /// The plaintext data key.
+    pub plaintext: SecretVec,
+    /// `KeyMaterialId`.
+    pub material: Option<KeyMaterialId>,
+}
+
 /// What a job produced.
 #[derive(Debug)]
 pub enum Outcome {
     /// A store is open.
     Opened {
-        /// The shared vault (for the endpoint hook; the UI never locks it).
-        vault: Arc<Mutex<Vault>>,
         /// Whether it is a training store.
         is_demo: bool,
         /// What opening noticed.
@@ -358,12 +531,14 @@ pub enum Outcome {
     },
     /// The store is closed.
     Closed,
+    /// Nothing to report (Watch, Refresh, Stall).
+    Nothing,
     /// A key was created.
-    KeyCreated(KeyId),
+    KeyCreated(KeyRef),
     /// A change was made (the message says which).
     Changed(String),
     /// GetParametersForImport's result.
-    Parameters(ImportParametersOutput),
+    Parameters(ImportParameters),
     /// Wrapped material.
     Prepared(Box<PreparedMaterial>),
     /// A file's contents.
@@ -376,24 +551,33 @@ pub enum Outcome {
     /// A file was written.
     FileWritten(PathBuf),
     /// ImportKeyMaterial's result.
-    Imported(ImportOutput),
+    Imported {
+        /// The key.
+        key: KeyRef,
+        /// `KeyMaterialId`.
+        material: Option<KeyMaterialId>,
+        /// What was asked.
+        import_type: ImportType,
+    },
     /// RotateKeyOnDemand was accepted.
-    RotationStarted(KeyId),
+    RotationStarted(KeyRef),
     /// A material was deleted.
     MaterialDeleted {
         /// The key.
-        key: KeyId,
+        key: KeyRef,
         /// The material.
         material: KeyMaterialId,
     },
     /// Encrypt's result.
-    Encrypted(EncryptOutput),
+    Encrypted(Encrypted),
     /// Decrypt's result.
-    Decrypted(DecryptOutput),
+    Decrypted(Decrypted),
     /// GenerateDataKey's result.
-    DataKey(DataKeyOutput),
+    DataKey(DataKey),
     /// The inspector's finding (`None`: not a byok ciphertext blob).
     Inspected(Option<Inspection>),
+    /// A key's history.
+    History(Arc<KeyHistory>),
     /// The audit trail.
     Audit(Arc<Vec<AuditRecord>>),
     /// Chain verification.
@@ -417,7 +601,7 @@ pub enum Outcome {
     /// The endpoint stopped.
     ServeStopped,
     /// `export AWS_ACCESS_KEY_ID=...` lines (the secret included).
-    Credentials(zeroize::Zeroizing<String>),
+    Credentials(SecretText),
 }
 
 /// What the worker reports.
@@ -429,6 +613,8 @@ pub enum WorkerEvent {
     Done {
         /// Its ticket.
         ticket: Ticket,
+        /// The screen that asked.
+        owner: Owner,
         /// Its result.
         outcome: Result<Outcome, UiError>,
     },
@@ -450,37 +636,80 @@ pub enum WorkerEvent {
 
 struct Envelope {
     ticket: Ticket,
+    owner: Owner,
     job: Job,
 }
 
-thread_local! {
-    static UI_THREAD: Cell<bool> = const { Cell::new(false) };
+/// The queue every screen submits its jobs to (cloneable, like rerun's
+/// command sender): a submission returns its ticket at once, and the
+/// result comes back to the screen that owns it.
+#[derive(Clone)]
+pub struct Jobs {
+    tx: Sender<Envelope>,
+    next: Arc<AtomicU64>,
+    in_flight: Arc<Mutex<std::collections::HashMap<Ticket, bool>>>,
 }
 
-/// Marks the calling thread as the UI thread (done by the app every frame).
-pub fn mark_ui_thread() {
-    UI_THREAD.with(|f| f.set(true));
+impl Jobs {
+    /// Queues `job` for `owner`; its result comes back with the ticket.
+    pub fn submit(&self, owner: Owner, job: Job) -> Ticket {
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        let writes = job.writes_store();
+        self.in_flight_map().insert(ticket, writes);
+        if self.tx.send(Envelope { ticket, owner, job }).is_err() {
+            eprintln!("byok: the worker thread has stopped");
+        }
+        ticket
+    }
+
+    /// Jobs submitted and not finished yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight_map().len()
+    }
+
+    /// Whether a job that changes the store is in flight.
+    pub fn saving(&self) -> bool {
+        self.in_flight_map().values().any(|w| *w)
+    }
+
+    fn finished(&self, ticket: Ticket) {
+        self.in_flight_map().remove(&ticket);
+    }
+
+    fn in_flight_map(&self) -> MutexGuard<'_, std::collections::HashMap<Ticket, bool>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// Whether the calling thread is the UI thread.
-pub fn on_ui_thread() -> bool {
-    UI_THREAD.with(Cell::get)
+/// A job in flight: which, since when, and what it is doing (one type for
+/// every screen's pending work).
+#[derive(Clone, Debug)]
+pub struct Pending<W> {
+    /// Its ticket.
+    pub ticket: Ticket,
+    /// What it does.
+    pub what: W,
+    /// When it was submitted.
+    pub started: Instant,
 }
 
-/// Locks the vault. The UI thread must never wait on it: debug builds check.
-pub fn lock_vault(vault: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
-    debug_assert!(
-        !on_ui_thread(),
-        "the UI thread must never lock the vault; send a Job to the worker"
-    );
-    vault.lock().unwrap_or_else(PoisonError::into_inner)
+impl<W> Pending<W> {
+    /// Submits `job` for `owner` and remembers it as `what`.
+    pub fn submit(jobs: &Jobs, owner: Owner, what: W, job: Job) -> Self {
+        Pending {
+            ticket: jobs.submit(owner, job),
+            what,
+            started: Instant::now(),
+        }
+    }
 }
 
 /// The UI's handle on the worker.
 pub struct Worker {
-    jobs: Sender<Envelope>,
+    jobs: Jobs,
     events: Receiver<WorkerEvent>,
-    next_ticket: Ticket,
 }
 
 impl Worker {
@@ -489,21 +718,24 @@ impl Worker {
     pub fn start(config: AppConfig, repaint: impl Fn() + Send + 'static) -> Worker {
         let (job_tx, job_rx) = mpsc::channel::<Envelope>();
         let (event_tx, event_rx) = mpsc::channel::<WorkerEvent>();
+        let jobs = Jobs {
+            tx: job_tx,
+            next: Arc::new(AtomicU64::new(1)),
+            in_flight: Arc::default(),
+        };
+        let worker_jobs = jobs.clone();
         let spawned = std::thread::Builder::new()
             .name("byok-worker".into())
             .spawn(move || {
                 let mut state = WorkerState {
                     tick_interval: config.tick_interval,
                     config,
-                    vault: None,
-                    is_demo: false,
-                    demo_dir: None,
+                    session: None,
                     revision: 0,
                     published: None,
                     save: SaveStatus::Saved,
                     audit_cache: None,
-                    endpoint: None,
-                    served: 0,
+                    jobs: worker_jobs,
                     events: event_tx,
                     repaint: Box::new(repaint),
                 };
@@ -513,20 +745,14 @@ impl Worker {
             eprintln!("byok: cannot start the worker thread: {e}");
         }
         Worker {
-            jobs: job_tx,
+            jobs,
             events: event_rx,
-            next_ticket: 1,
         }
     }
 
-    /// Queues `job`; its result comes back with the returned ticket.
-    pub fn submit(&mut self, job: Job) -> Ticket {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        if self.jobs.send(Envelope { ticket, job }).is_err() {
-            eprintln!("byok: the worker thread has stopped");
-        }
-        ticket
+    /// The queue screens submit to.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// The events that arrived since the last call (never blocks).
@@ -537,7 +763,7 @@ impl Worker {
     /// Closes the store and waits (at most `timeout`) until it is closed:
     /// for application exit only, when nothing is drawn any more.
     pub fn shutdown(&mut self, timeout: Duration) {
-        let ticket = self.submit(Job::CloseStore);
+        let ticket = self.jobs.submit(Owner::Unlock, Job::CloseStore);
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.events.recv_timeout(left) {
@@ -549,27 +775,44 @@ impl Worker {
     }
 }
 
+/// The open store, as the worker holds it.
+struct Session {
+    /// Every key operation goes through it.
+    backend: Arc<dyn Backend>,
+    /// The local store (the engine, its file and its trail).
+    vault: Arc<Mutex<Vault>>,
+    is_demo: bool,
+    demo_dir: Option<PathBuf>,
+    endpoint: Option<crate::serve::Endpoint>,
+    served: u64,
+}
+
+fn lock(vault: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
+    vault.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 struct WorkerState {
     config: AppConfig,
     tick_interval: Duration,
-    vault: Option<Arc<Mutex<Vault>>>,
-    is_demo: bool,
-    demo_dir: Option<PathBuf>,
+    session: Option<Session>,
     revision: u64,
     published: Option<u64>,
     save: SaveStatus,
     audit_cache: Option<(u64, Arc<Vec<AuditRecord>>)>,
-    endpoint: Option<crate::serve::Endpoint>,
-    served: u64,
+    jobs: Jobs,
     events: Sender<WorkerEvent>,
     repaint: Box<dyn Fn() + Send>,
+}
+
+fn no_store() -> UiError {
+    UiError::plain("No store is open.", "open or create a store first")
 }
 
 impl WorkerState {
     fn run(&mut self, jobs: Receiver<Envelope>) {
         loop {
             match jobs.recv_timeout(self.tick_interval) {
-                Ok(Envelope { ticket, job }) => {
+                Ok(Envelope { ticket, owner, job }) => {
                     let result =
                         std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job(ticket, job)));
                     let outcome = result.unwrap_or_else(|_| {
@@ -578,7 +821,12 @@ impl WorkerState {
                             "a background job panicked",
                         ))
                     });
-                    self.send(WorkerEvent::Done { ticket, outcome });
+                    self.jobs.finished(ticket);
+                    self.send(WorkerEvent::Done {
+                        ticket,
+                        owner,
+                        outcome,
+                    });
                     self.publish(false);
                 }
                 Err(RecvTimeoutError::Timeout) => self.tick(),
@@ -593,34 +841,45 @@ impl WorkerState {
         (self.repaint)();
     }
 
-    /// Applies due time-driven events and publishes a view if anything changed
-    /// (also changes made by another front end on the same vault).
+    fn session(&self) -> Result<&Session, UiError> {
+        self.session.as_ref().ok_or_else(no_store)
+    }
+
+    fn backend(&self) -> Result<Arc<dyn Backend>, UiError> {
+        Ok(self.session()?.backend.clone())
+    }
+
+    fn vault(&self) -> Result<Arc<Mutex<Vault>>, UiError> {
+        Ok(self.session()?.vault.clone())
+    }
+
+    /// Applies due time-driven events and publishes a view if anything
+    /// changed (also changes made by another front end on the same vault).
     fn tick(&mut self) {
-        if let Some(endpoint) = &self.endpoint {
-            let requests = endpoint.requests_served();
-            if requests != self.served {
-                self.served = requests;
-                self.send(WorkerEvent::ServeStats { requests });
-            }
-        }
-        let Some(vault) = self.vault.clone() else {
+        let Some(session) = &mut self.session else {
             return;
         };
-        {
-            let mut v = lock_vault(&vault);
-            match v.tick() {
-                Ok(_) => {
-                    if matches!(self.save, SaveStatus::Failed(_)) {
-                        self.save = SaveStatus::Saved;
-                        self.published = None;
-                    }
+        if let Some(endpoint) = &session.endpoint {
+            let requests = endpoint.requests_served();
+            if requests != session.served {
+                session.served = requests;
+                let _ = self.events.send(WorkerEvent::ServeStats { requests });
+                (self.repaint)();
+            }
+        }
+        let result = lock(&session.vault).tick();
+        match result {
+            Ok(_) => {
+                if matches!(self.save, SaveStatus::Failed(_)) {
+                    self.save = SaveStatus::Saved;
+                    self.published = None;
                 }
-                Err(e) => {
-                    let message = e.to_string();
-                    if self.save != SaveStatus::Failed(message.clone()) {
-                        self.save = SaveStatus::Failed(message);
-                        self.published = None;
-                    }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if self.save != SaveStatus::Failed(message.clone()) {
+                    self.save = SaveStatus::Failed(message);
+                    self.published = None;
                 }
             }
         }
@@ -629,17 +888,36 @@ impl WorkerState {
 
     /// Sends a new view when the engine's generation moved (or `force`).
     fn publish(&mut self, force: bool) {
-        let Some(vault) = self.vault.clone() else {
+        let Some(session) = &self.session else {
             return;
         };
-        let mut v = lock_vault(&vault);
+        let v = lock(&session.vault);
         let generation = v.kms().generation();
         if !force && self.published == Some(generation) {
             return;
         }
+        let records = snapshot(&v);
+        let mut vault = v;
+        let local = LocalStoreView {
+            is_demo: session.is_demo,
+            settings: vault.kms().settings().clone(),
+            next_event: vault.next_event_time(),
+        };
+        let now = vault.kms().now();
+        let parts = ViewParts {
+            revision: self.revision + 1,
+            path: vault.path().to_path_buf(),
+            backend: local_info(&vault),
+            local: Some(local),
+            store_settings: vault.store_settings().clone(),
+            complete: true,
+            audit_sequence: vault.kms().chain_head().sequence,
+            save: self.save.clone(),
+            notice: None,
+        };
+        drop(vault);
         self.revision += 1;
-        let view = StoreView::build(&mut v, self.revision, self.is_demo, self.save.clone());
-        drop(v);
+        let view = StoreView::build(parts, &records, now);
         self.published = Some(generation);
         self.send(WorkerEvent::View(Arc::new(view)));
     }
@@ -647,41 +925,40 @@ impl WorkerState {
     fn close(&mut self) {
         // The endpoint holds the vault too: it stops first (letting requests
         // in flight finish), then the store closes.
-        if let Some(endpoint) = self.endpoint.take() {
-            endpoint.stop();
-        }
-        self.served = 0;
-        if let Some(vault) = self.vault.take() {
-            // The endpoint may still hold a clone; the last holder closes it.
+        if let Some(mut session) = self.session.take() {
+            if let Some(endpoint) = session.endpoint.take() {
+                endpoint.stop();
+            }
+            let Session {
+                backend,
+                vault,
+                demo_dir,
+                ..
+            } = session;
+            drop(backend);
+            // The last holder closes it.
             if let Ok(mutex) = Arc::try_unwrap(vault) {
                 let v = mutex.into_inner().unwrap_or_else(PoisonError::into_inner);
                 let _ = v.close();
             }
+            if let Some(dir) = demo_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
         self.audit_cache = None;
         self.published = None;
-        if let Some(dir) = self.demo_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
     }
 
-    fn vault(&self) -> Result<Arc<Mutex<Vault>>, UiError> {
-        self.vault
-            .clone()
-            .ok_or_else(|| UiError::plain("No store is open.", "open or create a store first"))
-    }
-
-    /// Runs `f` on the engine through the vault (persisting before it returns).
-    fn apply<T>(
-        &mut self,
-        f: impl FnOnce(&mut crate::kms::Kms, &Caller) -> Result<T, KmsError>,
-    ) -> Result<T, UiError> {
-        let vault = self.vault()?;
-        let mut v = lock_vault(&vault);
-        let caller = Caller::console();
-        let result = v.apply(|kms| f(kms, &caller));
+    /// Runs one operation through the backend, tracking whether the store
+    /// could save it.
+    fn call<O: Operation>(&mut self, input: &O::Input) -> Result<O::Output, UiError> {
+        let backend = self.backend()?;
+        let result = send::<O>(backend.as_ref(), input);
         match &result {
-            Err(VaultError::Store(e)) => self.save = SaveStatus::Failed(e.to_string()),
+            Err(BackendError::Service(e)) if e.status >= 500 => {
+                self.save = SaveStatus::Failed(e.message.clone());
+                self.published = None;
+            }
             _ => {
                 if matches!(self.save, SaveStatus::Failed(_)) {
                     self.save = SaveStatus::Saved;
@@ -701,32 +978,36 @@ impl WorkerState {
         }
     }
 
-    fn opened(&mut self, vault: Vault, is_demo: bool) -> Outcome {
+    fn opened(&mut self, vault: Vault, is_demo: bool, demo_dir: Option<PathBuf>) -> Outcome {
         let notes = vault.notes().to_vec();
         let vault = Arc::new(Mutex::new(vault));
-        self.vault = Some(vault.clone());
-        self.is_demo = is_demo;
-        self.save = SaveStatus::Saved;
-        self.published = None;
-        Outcome::Opened {
+        self.session = Some(Session {
+            backend: Arc::new(LocalBackend::new(vault.clone(), Caller::console())),
             vault,
             is_demo,
-            notes,
-        }
+            demo_dir,
+            endpoint: None,
+            served: 0,
+        });
+        self.save = SaveStatus::Saved;
+        self.published = None;
+        Outcome::Opened { is_demo, notes }
     }
 
     fn run_job(&mut self, ticket: Ticket, job: Job) -> Result<Outcome, UiError> {
-        let key_arg = |k: KeyId| k.to_string();
+        let key_input = |k: &KeyRef| KeyIdInput {
+            key_id: Some(k.arn().to_string()),
+        };
         match job {
             Job::OpenStore { path, passphrase } => {
                 self.close();
                 let vault = Vault::open(&path, &passphrase, self.options())?;
-                Ok(self.opened(vault, false))
+                Ok(self.opened(vault, false, None))
             }
             Job::CreateStore { path, passphrase } => {
                 self.close();
                 let vault = Vault::create(&path, &passphrase, self.options())?;
-                Ok(self.opened(vault, false))
+                Ok(self.opened(vault, false, None))
             }
             Job::OpenDemo => {
                 self.close();
@@ -742,13 +1023,8 @@ impl WorkerState {
                     });
                     repaint();
                 };
-                let built = super::demo::build(&dir, &self.config, progress);
-                match built {
-                    Ok(vault) => {
-                        let out = self.opened(vault, true);
-                        self.demo_dir = Some(dir);
-                        Ok(out)
-                    }
+                match super::demo::build(&dir, &self.config, progress) {
+                    Ok(vault) => Ok(self.opened(vault, true, Some(dir))),
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(&dir);
                         Err(e)
@@ -761,32 +1037,33 @@ impl WorkerState {
             }
             Job::Adopt(vault) => {
                 self.close();
-                Ok(self.opened(*vault, false))
+                Ok(self.opened(*vault, false, None))
+            }
+            Job::Watch { .. } | Job::Refresh => {
+                self.published = None;
+                Ok(Outcome::Nothing)
+            }
+            Job::Stall(d) => {
+                std::thread::sleep(d);
+                Ok(Outcome::Nothing)
             }
             Job::CreateKey {
                 description,
                 origin,
             } => {
-                let id = self.apply(|kms, c| {
-                    kms.create_key(
-                        c,
-                        CreateKeyRequest {
-                            description: (!description.is_empty()).then_some(description),
-                            origin: Some(origin),
-                            tags: vec![],
-                        },
-                    )
+                let out = self.call::<op::CreateKey>(&CreateKeyInput {
+                    description: (!description.is_empty()).then_some(description),
+                    origin: Some(origin.as_str().to_string()),
+                    ..CreateKeyInput::default()
                 })?;
-                Ok(Outcome::KeyCreated(id))
+                Ok(Outcome::KeyCreated(KeyRef::new(&out.key_metadata.arn)))
             }
             Job::SetEnabled { key, enabled } => {
-                self.apply(|kms, c| {
-                    if enabled {
-                        kms.enable_key(c, &key_arg(key))
-                    } else {
-                        kms.disable_key(c, &key_arg(key))
-                    }
-                })?;
+                if enabled {
+                    self.call::<op::EnableKey>(&key_input(&key))?;
+                } else {
+                    self.call::<op::DisableKey>(&key_input(&key))?;
+                }
                 Ok(Outcome::Changed(
                     if enabled {
                         "Key enabled"
@@ -797,43 +1074,55 @@ impl WorkerState {
                 ))
             }
             Job::ScheduleDeletion { key, days } => {
-                let out = self.apply(|kms, c| {
-                    kms.schedule_key_deletion(c, &key_arg(key), Some(i64::from(days)))
+                let out = self.call::<op::ScheduleKeyDeletion>(&ScheduleKeyDeletionInput {
+                    key_id: Some(key.arn().to_string()),
+                    pending_window_in_days: Some(i64::from(days)),
                 })?;
                 Ok(Outcome::Changed(format!(
                     "Deletion scheduled for {}",
-                    super::format::date_time(out.deletion_date)
+                    super::format::date_time(out.deletion_date.0)
                 )))
             }
             Job::CancelDeletion { key } => {
-                self.apply(|kms, c| kms.cancel_key_deletion(c, &key_arg(key)))?;
+                self.call::<op::CancelKeyDeletion>(&key_input(&key))?;
                 Ok(Outcome::Changed(
                     "Deletion cancelled; the key is disabled".into(),
                 ))
             }
             Job::UpdateDescription { key, description } => {
-                self.apply(|kms, c| kms.update_key_description(c, &key_arg(key), &description))?;
+                self.call::<op::UpdateKeyDescription>(&UpdateKeyDescriptionInput {
+                    key_id: Some(key.arn().to_string()),
+                    description: Some(description),
+                })?;
                 Ok(Outcome::Changed("Description saved".into()))
             }
             Job::CreateAlias { key, name } => {
-                self.apply(|kms, c| kms.create_alias(c, &name, &key_arg(key)))?;
+                self.call::<op::CreateAlias>(&AliasInput {
+                    alias_name: Some(name.clone()),
+                    target_key_id: Some(key.arn().to_string()),
+                })?;
                 Ok(Outcome::Changed(format!("Alias {name} created")))
             }
-            Job::DeleteAlias { name } => {
-                self.apply(|kms, c| kms.delete_alias(c, &name))?;
+            Job::DeleteAlias { key: _, name } => {
+                self.call::<op::DeleteAlias>(&AliasInput {
+                    alias_name: Some(name.clone()),
+                    target_key_id: None,
+                })?;
                 Ok(Outcome::Changed(format!("Alias {name} deleted")))
             }
             Job::Tag { key, tag } => {
                 let text = format!("Tag {} set", tag.key);
-                self.apply(|kms, c| {
-                    kms.tag_resource(c, &key_arg(key), std::slice::from_ref(&tag))
+                self.call::<op::TagResource>(&TagResourceInput {
+                    key_id: Some(key.arn().to_string()),
+                    tags: Some(vec![TagShape::from(&tag)]),
                 })?;
                 Ok(Outcome::Changed(text))
             }
             Job::Untag { key, tag_key } => {
                 let text = format!("Tag {tag_key} removed");
-                self.apply(|kms, c| {
-                    kms.untag_resource(c, &key_arg(key), std::slice::from_ref(&tag_key))
+                self.call::<op::UntagResource>(&UntagResourceInput {
+                    key_id: Some(key.arn().to_string()),
+                    tag_keys: Some(vec![tag_key]),
                 })?;
                 Ok(Outcome::Changed(text))
             }
@@ -842,70 +1131,138 @@ impl WorkerState {
                 algorithm,
                 spec,
             } => {
-                let out = self.apply(|kms, c| {
-                    kms.get_parameters_for_import(c, &key_arg(key), algorithm, spec)
-                })?;
-                Ok(Outcome::Parameters(out))
+                let out =
+                    self.call::<op::GetParametersForImport>(&GetParametersForImportInput {
+                        key_id: Some(key.arn().to_string()),
+                        wrapping_algorithm: Some(algorithm.as_str().to_string()),
+                        wrapping_key_spec: Some(spec.as_str().to_string()),
+                    })?;
+                Ok(Outcome::Parameters(ImportParameters {
+                    key,
+                    public_key: out.public_key.bytes().to_vec(),
+                    import_token: out.import_token.bytes().to_vec(),
+                    parameters_valid_to: out.parameters_valid_to.0,
+                }))
             }
             Job::PrepareMaterial {
                 key,
                 public_key,
                 algorithm,
                 source,
-            } => prepare_material(key, &public_key, algorithm, source),
+            } => {
+                // A local store's engine names material by a rule byok
+                // publishes; AWS assigns its ids itself.
+                let local_key = self.session.as_ref().map(|s| lock(&s.vault)).and_then(|v| {
+                    crate::kms::KeyId::parse(
+                        key.arn()
+                            .rsplit_once("key/")
+                            .map_or(key.arn(), |(_, id)| id),
+                    )
+                    .filter(|id| v.kms().key(*id).is_some())
+                });
+                prepare_material(local_key, &public_key, algorithm, source)
+            }
             Job::ReadFile { path, max_len } => read_file(&path, max_len),
             Job::WriteFile { path, bytes } => {
                 write_file(&path, bytes.expose())?;
                 Ok(Outcome::FileWritten(path))
             }
             Job::Import(req) => {
-                let out = self.apply(|kms, c| kms.import_key_material(c, &req))?;
-                Ok(Outcome::Imported(out))
+                let out = self.call::<op::ImportKeyMaterial>(&ImportKeyMaterialInput {
+                    key_id: Some(req.key.arn().to_string()),
+                    import_token: Some(Blob::from(req.import_token)),
+                    encrypted_key_material: Some(Blob::from(req.encrypted_key_material)),
+                    valid_to: req.valid_to.map(Time),
+                    expiration_model: Some(req.expiration_model.as_str().to_string()),
+                    import_type: Some(req.import_type.as_str().to_string()),
+                    key_material_description: req.description,
+                    key_material_id: req.key_material_id.map(|m| m.to_string()),
+                })?;
+                Ok(Outcome::Imported {
+                    key: req.key,
+                    material: KeyMaterialId::parse(&out.key_material_id),
+                    import_type: req.import_type,
+                })
             }
             Job::Rotate { key } => {
-                self.apply(|kms, c| kms.rotate_key_on_demand(c, &key_arg(key)))?;
+                self.call::<op::RotateKeyOnDemand>(&key_input(&key))?;
                 Ok(Outcome::RotationStarted(key))
             }
             Job::DeleteMaterial { key, material } => {
-                let (key, material) = self.apply(|kms, c| {
-                    kms.delete_imported_key_material(c, &key_arg(key), Some(&material.to_string()))
-                })?;
-                Ok(Outcome::MaterialDeleted { key, material })
+                let out =
+                    self.call::<op::DeleteImportedKeyMaterial>(&DeleteImportedKeyMaterialInput {
+                        key_id: Some(key.arn().to_string()),
+                        key_material_id: Some(material.to_string()),
+                    })?;
+                Ok(Outcome::MaterialDeleted {
+                    key,
+                    material: KeyMaterialId::parse(&out.key_material_id).unwrap_or(material),
+                })
             }
             Job::Encrypt {
                 key,
                 plaintext,
                 context,
             } => {
-                let out = self
-                    .apply(|kms, c| kms.encrypt(c, &key_arg(key), plaintext.expose(), &context))?;
-                Ok(Outcome::Encrypted(out))
+                let out = self.call::<op::Encrypt>(&EncryptInput {
+                    key_id: Some(key.arn().to_string()),
+                    plaintext: Some(Blob::copy_of(plaintext.expose())),
+                    encryption_context: (!context.is_empty()).then_some(context),
+                    ..EncryptInput::default()
+                })?;
+                let ciphertext = out.ciphertext_blob.bytes().to_vec();
+                let material = self.inspect(&ciphertext).map(|i| i.key_material_id);
+                Ok(Outcome::Encrypted(Encrypted {
+                    key: out.key_id,
+                    ciphertext,
+                    material,
+                }))
             }
             Job::Decrypt { blob, context } => {
-                let req = DecryptRequest {
-                    ciphertext_blob: blob,
-                    encryption_context: context,
-                    key_id: None,
-                };
-                let out = self.apply(|kms, c| kms.decrypt(c, &req))?;
-                Ok(Outcome::Decrypted(out))
+                let out = self.call::<op::Decrypt>(&DecryptInput {
+                    ciphertext_blob: Some(Blob::from(blob)),
+                    encryption_context: (!context.is_empty()).then_some(context),
+                    ..DecryptInput::default()
+                })?;
+                Ok(Outcome::Decrypted(Decrypted {
+                    key: out.key_id,
+                    material: out
+                        .key_material_id
+                        .as_deref()
+                        .and_then(KeyMaterialId::parse),
+                    plaintext: out.plaintext.into_secret(),
+                }))
             }
             Job::GenerateDataKey { key, spec, context } => {
-                let out = self.apply(|kms, c| {
-                    kms.generate_data_key(
-                        c,
-                        &key_arg(key),
-                        Some(DataKeyLength::Spec(spec)),
-                        &context,
-                        true,
-                    )
+                let out = self.call::<op::GenerateDataKey>(&GenerateDataKeyInput {
+                    key_id: Some(key.arn().to_string()),
+                    key_spec: Some(spec.as_str().to_string()),
+                    encryption_context: (!context.is_empty()).then_some(context),
+                    ..GenerateDataKeyInput::default()
                 })?;
-                Ok(Outcome::DataKey(out))
+                Ok(Outcome::DataKey(DataKey {
+                    key: out.key_id,
+                    ciphertext: out.ciphertext_blob.bytes().to_vec(),
+                    plaintext: out.plaintext.map(Blob::into_secret).unwrap_or_default(),
+                    material: out
+                        .key_material_id
+                        .as_deref()
+                        .and_then(KeyMaterialId::parse),
+                }))
             }
             Job::Inspect { blob } => {
-                let vault = self.vault()?;
-                let v = lock_vault(&vault);
-                Ok(Outcome::Inspected(v.kms().inspect_ciphertext(&blob)))
+                self.session()?;
+                Ok(Outcome::Inspected(self.inspect(&blob)))
+            }
+            Job::History { key } => {
+                let records = self.audit()?;
+                let events: Vec<HistoryEvent> = records
+                    .iter()
+                    .filter_map(HistoryEvent::from_record)
+                    .collect();
+                Ok(Outcome::History(Arc::new(KeyHistory::from_events(
+                    &key, &events,
+                ))))
             }
             Job::LoadAudit => Ok(Outcome::Audit(self.audit()?)),
             Job::VerifyChain => {
@@ -919,43 +1276,45 @@ impl WorkerState {
             }
             Job::UpdateSettings { store, engine } => {
                 let vault = self.vault()?;
-                let mut v = lock_vault(&vault);
+                let mut v = lock(&vault);
+                let engine = engine.unwrap_or_else(|| v.kms().settings().clone());
                 v.update_settings(store, engine)?;
                 drop(v);
                 self.published = None;
                 Ok(Outcome::SettingsSaved)
             }
             Job::StartServe => {
-                let vault = self.vault()?;
-                if let Some(endpoint) = &self.endpoint {
+                let addr = self.config.serve_addr;
+                let session = self.session.as_mut().ok_or_else(no_store)?;
+                if let Some(endpoint) = &session.endpoint {
                     return Ok(Outcome::Serving {
                         addr: endpoint.local_addr().to_string(),
                     });
                 }
-                let addr = self.config.serve_addr;
-                let endpoint = crate::serve::Endpoint::start(vault, addr).map_err(|e| {
-                    UiError::plain(
-                        "The AWS endpoint could not start: is another program using this port?",
-                        format!("{addr}: {e}"),
-                    )
-                })?;
+                let endpoint =
+                    crate::serve::Endpoint::start(session.vault.clone(), addr).map_err(|e| {
+                        UiError::plain(
+                            "The AWS endpoint could not start: is another program using this port?",
+                            format!("{addr}: {e}"),
+                        )
+                    })?;
                 let addr = endpoint.local_addr().to_string();
-                self.endpoint = Some(endpoint);
-                self.served = 0;
+                session.endpoint = Some(endpoint);
+                session.served = 0;
                 Ok(Outcome::Serving { addr })
             }
             Job::StopServe => {
-                if let Some(endpoint) = self.endpoint.take() {
+                if let Some(endpoint) = self.session.as_mut().and_then(|s| s.endpoint.take()) {
                     endpoint.stop();
                 }
                 Ok(Outcome::ServeStopped)
             }
             Job::ServeCredentials => {
                 let vault = self.vault()?;
-                let v = lock_vault(&vault);
+                let v = lock(&vault);
                 let c = v.api_credentials();
                 let region = &v.kms().settings().region;
-                Ok(Outcome::Credentials(zeroize::Zeroizing::new(format!(
+                Ok(Outcome::Credentials(SecretText::new(format!(
                     "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_DEFAULT_REGION={region}\nexport AWS_REGION={region}\n",
                     c.access_key_id,
                     c.secret_str()
@@ -963,7 +1322,7 @@ impl WorkerState {
             }
             Job::ChangePassphrase { current, new } => {
                 let vault = self.vault()?;
-                let mut v = lock_vault(&vault);
+                let mut v = lock(&vault);
                 if !v.check_passphrase(&current) {
                     return Err(UiError::plain(
                         "The current passphrase is not right.",
@@ -976,10 +1335,16 @@ impl WorkerState {
         }
     }
 
+    /// What the local engine reads in a byok ciphertext blob (no audit).
+    fn inspect(&self, blob: &[u8]) -> Option<Inspection> {
+        let session = self.session.as_ref()?;
+        lock(&session.vault).kms().inspect_ciphertext(blob)
+    }
+
     /// The retained audit trail, read again only when the chain moved.
     fn audit(&mut self) -> Result<Arc<Vec<AuditRecord>>, UiError> {
         let vault = self.vault()?;
-        let v = lock_vault(&vault);
+        let v = lock(&vault);
         let head = v.kms().chain_head().sequence;
         if let Some((seq, records)) = &self.audit_cache
             && *seq == head
@@ -993,8 +1358,19 @@ impl WorkerState {
     }
 }
 
+fn local_info(v: &Vault) -> BackendInfo {
+    let settings = v.kms().settings();
+    BackendInfo {
+        kind: crate::backend::BackendKind::Local,
+        account: Some(settings.account_id.clone()),
+        region: settings.region.clone(),
+        profile: None,
+        endpoint: None,
+    }
+}
+
 fn prepare_material(
-    key: KeyId,
+    local_key: Option<crate::kms::KeyId>,
     public_key: &[u8],
     algorithm: WrappingAlgorithm,
     source: MaterialSource,
@@ -1026,7 +1402,8 @@ fn prepare_material(
     Ok(Outcome::Prepared(Box::new(PreparedMaterial {
         wrapped,
         kcv: crate::kms::material::key_check_value(plaintext.expose()),
-        material_id: crate::kms::material::key_material_id(key, plaintext.expose()),
+        material_id: local_key
+            .map(|k| crate::kms::material::key_material_id(k, plaintext.expose())),
         plaintext,
         generated,
     })))
@@ -1076,18 +1453,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UiError> {
     crate::store::files::write_private(path, bytes).map_err(io)
 }
 
-/// A job in flight: when it started, what it is, and the previous result
-/// that stays on screen meanwhile.
-#[derive(Clone, Debug)]
-pub struct Pending<T> {
-    /// The job's ticket.
-    pub ticket: Ticket,
-    /// When it was submitted.
-    pub started: Instant,
-    /// What is shown until the result arrives.
-    pub previous: Option<T>,
-}
-
 /// The state of a value a job produces.
 #[derive(Clone, Debug, Default)]
 pub enum Async<T> {
@@ -1095,7 +1460,12 @@ pub enum Async<T> {
     #[default]
     Idle,
     /// Asked; the previous value stays visible.
-    Pending(Pending<T>),
+    Pending {
+        /// The job.
+        pending: Pending<()>,
+        /// What is shown until the result arrives.
+        previous: Option<T>,
+    },
     /// Arrived.
     Ready(T),
     /// Failed; shown inline.
@@ -1103,14 +1473,13 @@ pub enum Async<T> {
 }
 
 impl<T: Clone> Async<T> {
-    /// Starts waiting for `ticket`, keeping the current value visible.
-    pub fn start(&mut self, ticket: Ticket) {
+    /// Submits `job` for `owner`, keeping the current value visible.
+    pub fn submit(&mut self, jobs: &Jobs, owner: Owner, job: Job) {
         let previous = self.value().cloned();
-        *self = Async::Pending(Pending {
-            ticket,
-            started: Instant::now(),
+        *self = Async::Pending {
+            pending: Pending::submit(jobs, owner, (), job),
             previous,
-        });
+        };
     }
 }
 
@@ -1119,7 +1488,7 @@ impl<T> Async<T> {
     pub fn value(&self) -> Option<&T> {
         match self {
             Async::Ready(v) => Some(v),
-            Async::Pending(p) => p.previous.as_ref(),
+            Async::Pending { previous, .. } => previous.as_ref(),
             _ => None,
         }
     }
@@ -1127,20 +1496,20 @@ impl<T> Async<T> {
     /// The ticket being waited for.
     pub fn ticket(&self) -> Option<Ticket> {
         match self {
-            Async::Pending(p) => Some(p.ticket),
+            Async::Pending { pending, .. } => Some(pending.ticket),
             _ => None,
         }
     }
 
     /// Whether a job is in flight.
     pub fn is_pending(&self) -> bool {
-        matches!(self, Async::Pending(_))
+        matches!(self, Async::Pending { .. })
     }
 
     /// How long the job has been running.
     pub fn elapsed(&self) -> Option<Duration> {
         match self {
-            Async::Pending(p) => Some(p.started.elapsed()),
+            Async::Pending { pending, .. } => Some(pending.started.elapsed()),
             _ => None,
         }
     }
@@ -1163,5 +1532,12 @@ impl<T> Async<T> {
             Err(e) => Async::Failed(e),
         };
         true
+    }
+
+    /// Forgets the value (it no longer describes the store).
+    pub fn clear(&mut self) {
+        if !self.is_pending() {
+            *self = Async::Idle;
+        }
     }
 }

@@ -9,7 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use byok::kms::{KeyId, KeyState, ManualClock};
+use byok::kms::{KeyState, ManualClock};
+use byok::ui::view::KeyRef;
 use byok::ui::{AppConfig, ConsoleApp};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -30,16 +31,26 @@ pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
 
 /// Creates an EXTERNAL key with the New key dialog (no description) and
 /// returns its id; the console selects it.
-pub fn create_external_key(h: &mut App<'_>) -> KeyId {
+pub fn create_external_key(h: &mut App<'_>) -> KeyRef {
     click(h, "➕ New key");
     click(h, "Create key");
     wait_label(h, "Key created");
-    h.state().selected_key().expect("the new key is selected")
+    h.state()
+        .selected_key()
+        .expect("the new key is selected")
+        .clone()
+}
+
+/// The engine's id of a key the console shows (a local store's keys are
+/// named by the engine).
+pub fn engine_id(key: &KeyRef) -> byok::kms::KeyId {
+    let id = key.arn().rsplit_once("key/").expect("a key ARN").1;
+    byok::kms::KeyId::parse(id).expect("an engine key id")
 }
 
 /// Waits until the console's view shows `key` in `state`.
 #[track_caller]
-pub fn wait_key_state(h: &mut App<'_>, key: KeyId, state: KeyState) {
+pub fn wait_key_state(h: &mut App<'_>, key: &KeyRef, state: KeyState) {
     wait_for(h, &format!("the key in state {state:?}"), |h| {
         h.state()
             .view()

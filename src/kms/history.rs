@@ -1,14 +1,166 @@
-//! A key's history, derived from its audit trail: one lane per material
-//! with the periods it spent pending rotation, current, non-current,
-//! deleted or expired, the markers of what happened, and the key-level
-//! events (creation, rotation requests, deletion scheduling, enable and
-//! disable). The timeline draws it and answers "what was the key's state at
-//! this instant?" from it.
+//! A key's history, rebuilt from what was recorded about it: the audit
+//! records of this engine or the CloudTrail events of an AWS account (the
+//! records are CloudTrail-shaped, so one reading serves both). One lane per
+//! material with the periods it spent pending rotation, current,
+//! non-current, deleted or expired; the markers of what happened; the
+//! key-level events (creation, rotation requests, deletion scheduling,
+//! enable and disable); and the key's state at any instant, by the state
+//! rule of SPEC §2 ([`KeyState::derive`]). The console's timeline draws it.
 
 use std::collections::HashMap;
 
-use super::view::KeyView;
-use crate::kms::{AuditRecord, KeyMaterialId, KeyMaterialState, KeyState, Timestamp};
+use serde_json::Value;
+
+use super::audit::AuditRecord;
+use super::clock::Timestamp;
+use super::model::{ImportState, ImportType, KeyMaterialId, KeyMaterialState, KeyState};
+
+/// One recorded event about a key, whichever trail it comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// `eventTime`.
+    pub at: Timestamp,
+    /// Position in its trail (ties in time keep this order).
+    pub order: u64,
+    /// `eventName`.
+    pub name: String,
+    /// Whether the call failed (`errorCode`): failed calls changed nothing.
+    pub failed: bool,
+    /// The key it concerns (the bare key id), if it names one.
+    pub key_id: Option<String>,
+    /// `keyMaterialId` (additional data, response or request).
+    pub material: Option<KeyMaterialId>,
+    /// RotateKey: the material that stopped being current.
+    pub previous_material: Option<KeyMaterialId>,
+    /// RotateKey: the material that became current.
+    pub current_material: Option<KeyMaterialId>,
+    /// ImportKeyMaterial: `importType`.
+    pub import_type: Option<ImportType>,
+    /// ImportKeyMaterial: `validTo`.
+    pub valid_to: Option<Timestamp>,
+    /// ImportKeyMaterial: `keyMaterialDescription`.
+    pub description: Option<String>,
+    /// ScheduleKeyDeletion: `deletionDate`.
+    pub deletion_date: Option<Timestamp>,
+}
+
+fn text<'a>(v: &'a Value, section: &str, name: &str) -> Option<&'a str> {
+    v.get(section)?.get(name)?.as_str()
+}
+
+/// A timestamp as CloudTrail writes one: ISO 8601, or the console style
+/// AWS uses for `validTo` in ImportKeyMaterial events ("May 21, 2025,
+/// 5:47:45 AM", as in the Developer Guide's ct-importkeymaterial example).
+pub fn parse_event_time(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(s).or_else(|| {
+        chrono::NaiveDateTime::parse_from_str(s.trim(), "%b %d, %Y, %l:%M:%S %p")
+            .ok()
+            .map(|dt| Timestamp::from_millis(dt.and_utc().timestamp_millis()))
+    })
+}
+
+fn key_id_of(v: &Value) -> Option<String> {
+    let arn = v
+        .get("resources")
+        .and_then(|r| r.as_array())
+        .and_then(|r| r.iter().find_map(|x| x.get("ARN").and_then(Value::as_str)))
+        .or_else(|| text(v, "responseElements", "keyId"))
+        .or_else(|| text(v, "requestParameters", "keyId"))?;
+    Some(match arn.rsplit_once("key/") {
+        Some((_, id)) => id.to_string(),
+        None => arn.to_string(),
+    })
+}
+
+impl HistoryEvent {
+    /// Reads a CloudTrail event (a record of `LookupEvents`'s
+    /// `CloudTrailEvent`, or an audit record of this engine as JSON).
+    /// `None` when it has no event name or time.
+    pub fn from_cloudtrail(v: &Value, order: u64) -> Option<HistoryEvent> {
+        let name = v.get("eventName")?.as_str()?.to_string();
+        let at = parse_event_time(v.get("eventTime")?.as_str()?)?;
+        // AWS puts material ids in serviceEventDetails (RotateKey) or
+        // responseElements (ImportKeyMaterial); this engine in
+        // additionalEventData.
+        let material_named = |field: &str| {
+            [
+                "additionalEventData",
+                "serviceEventDetails",
+                "responseElements",
+                "requestParameters",
+            ]
+            .iter()
+            .find_map(|s| text(v, s, field))
+            .and_then(KeyMaterialId::parse)
+        };
+        let import_type = ["additionalEventData", "requestParameters"]
+            .iter()
+            .find_map(|s| text(v, s, "importType"))
+            .and_then(|t| ImportType::parse_member("importType", t).ok());
+        Some(HistoryEvent {
+            at,
+            order,
+            name,
+            failed: v.get("errorCode").is_some_and(|e| !e.is_null()),
+            key_id: key_id_of(v),
+            material: material_named("keyMaterialId"),
+            previous_material: material_named("previousKeyMaterialId"),
+            current_material: material_named("currentKeyMaterialId"),
+            import_type,
+            valid_to: text(v, "requestParameters", "validTo").and_then(parse_event_time),
+            description: text(v, "requestParameters", "keyMaterialDescription").map(str::to_owned),
+            deletion_date: text(v, "responseElements", "deletionDate").and_then(parse_event_time),
+        })
+    }
+
+    /// Reads an audit record of this engine.
+    pub fn from_record(r: &AuditRecord) -> Option<HistoryEvent> {
+        let v = serde_json::to_value(r).ok()?;
+        HistoryEvent::from_cloudtrail(&v, r.byok.sequence)
+    }
+}
+
+/// A material of the key as it is now (from ListKeyRotations with
+/// `ALL_KEY_MATERIAL`), for what the trail does not cover.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresentMaterial {
+    /// `KeyMaterialId`.
+    pub id: KeyMaterialId,
+    /// `KeyMaterialDescription`.
+    pub description: Option<String>,
+    /// `ImportState`.
+    pub import_state: ImportState,
+    /// `KeyMaterialState`.
+    pub state: KeyMaterialState,
+    /// `ValidTo`.
+    pub valid_to: Option<Timestamp>,
+    /// `RotationDate`.
+    pub rotation_date: Option<Timestamp>,
+    /// When it entered the key, when known (this engine knows; AWS says it
+    /// only in CloudTrail).
+    pub first_imported: Option<Timestamp>,
+}
+
+/// The key as it is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresentKey {
+    /// The bare key id (events are matched on it).
+    pub key_id: String,
+    /// `CreationDate`.
+    pub created: Timestamp,
+    /// `KeyState`.
+    pub state: KeyState,
+    /// Its materials.
+    pub materials: Vec<PresentMaterial>,
+    /// `OnDemandRotationStartDate`, while a rotation is in progress.
+    pub rotation_started: Option<Timestamp>,
+}
+
+impl PresentKey {
+    fn material(&self, id: KeyMaterialId) -> Option<&PresentMaterial> {
+        self.materials.iter().find(|m| m.id == id)
+    }
+}
 
 /// A material's role in the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +188,8 @@ impl Role {
         }
     }
 
-    fn from_state(s: KeyMaterialState) -> Role {
+    /// The role a material in state `s` has.
+    pub fn from_state(s: KeyMaterialState) -> Role {
         match s {
             KeyMaterialState::PendingRotation => Role::PendingRotation,
             KeyMaterialState::Current => Role::Current,
@@ -259,8 +412,8 @@ pub struct StateAt {
 }
 
 impl StateAt {
-    /// The key as the engine has it now (the view model).
-    pub fn from_view(key: &KeyView, now: Timestamp) -> StateAt {
+    /// The key as it is now.
+    pub fn from_present(key: &PresentKey, now: Timestamp) -> StateAt {
         let materials = key
             .materials
             .iter()
@@ -268,7 +421,7 @@ impl StateAt {
                 id: m.id,
                 role: Role::from_state(m.state),
                 presence: match (m.import_state, m.valid_to) {
-                    (crate::kms::ImportState::Imported, _) => Presence::Imported,
+                    (ImportState::Imported, _) => Presence::Imported,
                     (_, Some(v)) if v <= now => Presence::Expired,
                     _ => Presence::Deleted,
                 },
@@ -304,38 +457,31 @@ pub struct KeyHistory {
     deletion_periods: Vec<(Timestamp, Option<Timestamp>)>,
     /// Rotation in progress periods (start, end when completed or abandoned).
     rotation_periods: Vec<(Timestamp, Option<Timestamp>)>,
-    /// Records of this key that were read.
+    /// Events of this key that were read.
     pub records: usize,
 }
 
-fn parse_time(v: Option<&str>) -> Option<Timestamp> {
-    v.and_then(Timestamp::parse)
-}
-
-fn material_of(r: &AuditRecord, name: &str) -> Option<KeyMaterialId> {
-    r.additional(name).and_then(KeyMaterialId::parse)
-}
-
 impl KeyHistory {
-    /// Derives the history of `key` from its audit records (any order; other
-    /// keys' records are skipped). Materials the trail does not cover (older
-    /// segments retired, or the generated first material of an `AWS_KMS`
-    /// key) are filled in from the key's present state.
-    pub fn from_records(key: &KeyView, records: &[AuditRecord]) -> KeyHistory {
-        let key_text = key.id.to_string();
-        let mut mine: Vec<&AuditRecord> = records
+    /// Derives the history of `key` from recorded events (any order; other
+    /// keys' events and failed calls are skipped). Materials the events do
+    /// not cover (older segments retired, a trail that starts later, the
+    /// generated first material of an `AWS_KMS` key) are filled in from the
+    /// key's present state.
+    pub fn from_events(key: &PresentKey, events: &[HistoryEvent]) -> KeyHistory {
+        let mut mine: Vec<&HistoryEvent> = events
             .iter()
-            .filter(|r| r.key_id() == Some(key_text.as_str()) && !r.is_error())
+            .filter(|e| e.key_id.as_deref() == Some(key.key_id.as_str()) && !e.failed)
             .collect();
-        mine.sort_by_key(|r| (Timestamp::parse(&r.event_time), r.byok.sequence));
+        mine.sort_by_key(|e| (e.at, e.order));
+        let created = key.created;
         let mut h = KeyHistory {
-            created: key.creation_date,
+            created,
             lanes: Vec::new(),
             key_events: vec![KeyEvent {
-                at: key.creation_date,
+                at: created,
                 kind: KeyEventKind::Created,
             }],
-            enabled_changes: vec![(key.creation_date, true)],
+            enabled_changes: vec![(created, true)],
             deletion_periods: Vec::new(),
             rotation_periods: Vec::new(),
             records: mine.len(),
@@ -343,20 +489,20 @@ impl KeyHistory {
         let mut index: HashMap<KeyMaterialId, usize> = HashMap::new();
         let described = |id: KeyMaterialId| key.material(id).and_then(|m| m.description.clone());
         for r in mine {
-            let Some(at) = Timestamp::parse(&r.event_time) else {
-                continue;
-            };
-            let name = r.event_name.clone();
-            match r.event_name.as_str() {
+            let at = r.at;
+            let name = r.name.clone();
+            match r.name.as_str() {
                 "ImportKeyMaterial" => {
-                    let Some(id) = material_of(r, "keyMaterialId") else {
+                    let Some(id) = r.material else {
                         continue;
                     };
-                    let existing = r.additional("importType") == Some("EXISTING_KEY_MATERIAL");
-                    let valid_to = parse_time(r.request_parameter("validTo"));
-                    let description = r
-                        .request_parameter("keyMaterialDescription")
-                        .map(str::to_owned);
+                    let existing = match r.import_type {
+                        Some(t) => t == ImportType::ExistingKeyMaterial,
+                        // AWS's default: EXISTING once the key has material.
+                        None => index.contains_key(&id),
+                    };
+                    let valid_to = r.valid_to;
+                    let description = r.description.clone();
                     match index.get(&id) {
                         Some(&i) if existing => {
                             let lane = &mut h.lanes[i];
@@ -393,13 +539,13 @@ impl KeyHistory {
                     }
                 }
                 "RotateKey" => {
-                    if let Some(prev) = material_of(r, "previousKeyMaterialId") {
+                    if let Some(prev) = r.previous_material {
                         let i = *index.entry(prev).or_insert_with(|| {
                             // The generated first material of an AWS_KMS key.
                             let mut lane = Lane::new(prev, described(prev));
-                            lane.change(key.creation_date, Role::Current, Presence::Imported);
+                            lane.change(created, Role::Current, Presence::Imported);
                             lane.markers.push(Marker {
-                                at: key.creation_date,
+                                at: created,
                                 kind: MarkerKind::Imported,
                                 event: "CreateKey".into(),
                             });
@@ -410,7 +556,7 @@ impl KeyHistory {
                         let presence = lane.last().map_or(Presence::Imported, |s| s.presence);
                         lane.change(at, Role::NonCurrent, presence);
                     }
-                    if let Some(cur) = material_of(r, "currentKeyMaterialId") {
+                    if let Some(cur) = r.current_material {
                         let i = *index.entry(cur).or_insert_with(|| {
                             let mut lane = Lane::new(cur, described(cur));
                             lane.markers.push(Marker {
@@ -437,11 +583,10 @@ impl KeyHistory {
                     }
                 }
                 "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => {
-                    let Some(&i) = material_of(r, "keyMaterialId").and_then(|id| index.get(&id))
-                    else {
+                    let Some(&i) = r.material.and_then(|id| index.get(&id)) else {
                         continue;
                     };
-                    let expired = r.event_name == "DeleteExpiredKeyMaterial";
+                    let expired = r.name == "DeleteExpiredKeyMaterial";
                     let lane = &mut h.lanes[i];
                     match lane.role() {
                         Some(Role::PendingRotation) => {
@@ -487,12 +632,7 @@ impl KeyHistory {
                     h.rotation_periods.push((at, None));
                 }
                 "ScheduleKeyDeletion" => {
-                    let date = r
-                        .response_elements
-                        .as_ref()
-                        .and_then(|v| v.get("deletionDate"))
-                        .and_then(|v| v.as_str())
-                        .and_then(Timestamp::parse);
+                    let date = r.deletion_date;
                     h.key_events.push(KeyEvent {
                         at,
                         kind: KeyEventKind::DeletionScheduled(date),
@@ -518,7 +658,7 @@ impl KeyHistory {
                     h.enabled_changes.push((at, false));
                 }
                 "EnableKey" | "DisableKey" => {
-                    let enabled = r.event_name == "EnableKey";
+                    let enabled = r.name == "EnableKey";
                     let was = h.enabled_changes.last().is_some_and(|c| c.1);
                     if was != enabled {
                         h.key_events.push(KeyEvent {
@@ -541,17 +681,24 @@ impl KeyHistory {
                 continue;
             }
             let mut lane = Lane::new(m.id, m.description.clone());
-            let presence = if m.import_state == crate::kms::ImportState::Imported {
+            let presence = if m.import_state == ImportState::Imported {
                 Presence::Imported
             } else {
                 Presence::Deleted
             };
-            lane.change(m.first_imported, Role::from_state(m.state), presence);
+            // When it entered the key: recorded here, else the rotation that
+            // made it current, else the key's creation.
+            let (since, event) = match (m.first_imported, m.rotation_date) {
+                (Some(t), _) => (t, "(before the retained audit trail)"),
+                (None, Some(t)) => (t, "(RotationDate of ListKeyRotations)"),
+                (None, None) => (created, "(ListKeyRotations; import time not recorded)"),
+            };
+            lane.change(since, Role::from_state(m.state), presence);
             lane.valid_to = m.valid_to;
             lane.markers.push(Marker {
-                at: m.first_imported,
+                at: since,
                 kind: MarkerKind::Imported,
-                event: "(before the retained audit trail)".into(),
+                event: event.into(),
             });
             index.insert(m.id, h.lanes.len());
             h.lanes.push(lane);
@@ -591,7 +738,7 @@ impl KeyHistory {
         (self.created, end)
     }
 
-    /// The key as it was at `t`, by the engine's state rule.
+    /// The key as it was at `t`, by the state rule of SPEC §2.
     pub fn state_at(&self, t: Timestamp) -> StateAt {
         let existed = t >= self.created;
         let materials: Vec<MaterialAt> = self
@@ -639,5 +786,136 @@ impl KeyHistory {
     /// Rotation periods (start, end).
     pub fn rotation_periods(&self) -> &[(Timestamp, Option<Timestamp>)] {
         &self.rotation_periods
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    const ARN: &str = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const M1: &str = "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0";
+    const M2: &str = "96083e4fb6dbc41d77578a213a6b6669c044dd4c143e96755d8a1d0b4a26a4b1";
+
+    fn resources() -> Value {
+        json!([{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": ARN}])
+    }
+
+    /// CloudTrail events as AWS writes them: the shapes of the Developer
+    /// Guide's examples ct-importkeymaterial (validTo in the console style,
+    /// the material id in responseElements), ct-rotatekeyondemand and
+    /// ct-rotatekey (the ids in serviceEventDetails).
+    #[test]
+    fn a_history_from_aws_cloudtrail_events() {
+        let import = |at: &str, material: &str, t: &str| {
+            json!({
+                "eventTime": at, "eventName": "ImportKeyMaterial", "eventType": "AwsApiCall",
+                "requestParameters": {"keyId": KEY, "validTo": "May 21, 2026, 5:47:45 AM",
+                    "expirationModel": "KEY_MATERIAL_EXPIRES", "importType": t,
+                    "keyMaterialDescription": "ExampleKeyMaterialA"},
+                "responseElements": {"keyId": ARN, "keyMaterialId": material},
+                "resources": resources()
+            })
+        };
+        let events: Vec<Value> = vec![
+            import("2025-05-21T05:42:31Z", M1, "NEW_KEY_MATERIAL"),
+            import("2025-05-22T05:42:31Z", M2, "NEW_KEY_MATERIAL"),
+            json!({"eventTime": "2025-05-23T17:41:57Z", "eventName": "RotateKeyOnDemand",
+                "requestParameters": {"keyId": KEY}, "responseElements": {"keyId": KEY},
+                "resources": resources()}),
+            json!({"eventTime": "2025-05-23T17:45:00Z", "eventName": "RotateKey",
+                "eventType": "AwsServiceEvent", "requestParameters": null, "responseElements": null,
+                "resources": resources(),
+                "serviceEventDetails": {"rotationType": "ON_DEMAND", "keyOrigin": "EXTERNAL",
+                    "previousKeyMaterialId": M1, "currentKeyMaterialId": M2}}),
+        ];
+        let events: Vec<HistoryEvent> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| HistoryEvent::from_cloudtrail(v, i as u64))
+            .collect();
+        assert_eq!(events.len(), 4);
+        assert_eq!(
+            events[0].valid_to,
+            Timestamp::parse("2026-05-21T05:47:45Z"),
+            "the console-style validTo"
+        );
+        let m1 = KeyMaterialId::parse(M1).unwrap();
+        let m2 = KeyMaterialId::parse(M2).unwrap();
+        let present = PresentKey {
+            key_id: KEY.into(),
+            created: Timestamp::parse("2025-05-21T05:00:00Z").unwrap(),
+            state: KeyState::Enabled,
+            materials: vec![
+                PresentMaterial {
+                    id: m1,
+                    description: None,
+                    import_state: ImportState::Imported,
+                    state: KeyMaterialState::NonCurrent,
+                    valid_to: None,
+                    rotation_date: None,
+                    first_imported: None,
+                },
+                PresentMaterial {
+                    id: m2,
+                    description: None,
+                    import_state: ImportState::Imported,
+                    state: KeyMaterialState::Current,
+                    valid_to: None,
+                    rotation_date: Timestamp::parse("2025-05-23T17:45:00Z"),
+                    first_imported: None,
+                },
+            ],
+            rotation_started: None,
+        };
+        let h = KeyHistory::from_events(&present, &events);
+        assert_eq!(h.lanes.len(), 2);
+        let roles = |id| -> Vec<Role> {
+            h.lanes
+                .iter()
+                .find(|l| l.id == id)
+                .unwrap()
+                .segments
+                .iter()
+                .map(|s| s.role)
+                .collect()
+        };
+        assert_eq!(roles(m1), [Role::Current, Role::NonCurrent]);
+        assert_eq!(roles(m2), [Role::PendingRotation, Role::Current]);
+        let before = h.state_at(Timestamp::parse("2025-05-23T17:44:00Z").unwrap());
+        assert_eq!(before.current, Some(m1));
+        assert!(before.rotating, "between RotateKeyOnDemand and RotateKey");
+        let after = h.state_at(Timestamp::parse("2025-05-24T00:00:00Z").unwrap());
+        assert_eq!(after.current, Some(m2));
+        assert_eq!(after.key_state, KeyState::Enabled);
+    }
+
+    /// Without CloudTrail (denied, or not kept that long), the lanes come
+    /// from ListKeyRotations alone: a material made current by a rotation
+    /// starts at its RotationDate.
+    #[test]
+    fn without_events_the_present_state_draws_the_lanes() {
+        let m1 = KeyMaterialId::parse(M1).unwrap();
+        let rotated = Timestamp::parse("2025-06-01T00:00:00Z").unwrap();
+        let present = PresentKey {
+            key_id: KEY.into(),
+            created: Timestamp::parse("2025-05-21T05:00:00Z").unwrap(),
+            state: KeyState::Enabled,
+            materials: vec![PresentMaterial {
+                id: m1,
+                description: Some("vault A".into()),
+                import_state: ImportState::Imported,
+                state: KeyMaterialState::Current,
+                valid_to: None,
+                rotation_date: Some(rotated),
+                first_imported: None,
+            }],
+            rotation_started: None,
+        };
+        let h = KeyHistory::from_events(&present, &[]);
+        assert_eq!(h.lanes[0].start(), Some(rotated));
+        assert_eq!(h.records, 0);
     }
 }
