@@ -2,6 +2,7 @@
 //! shapes, and one [`dispatch`] from (operation name, request JSON) to
 //! response JSON or an AWS error. The CLI and the endpoint call only this.
 
+pub mod cloudtrail;
 pub mod op;
 pub mod shapes;
 pub mod wire;

@@ -14,7 +14,7 @@ use super::{Backend, BackendError, send};
 use crate::api::op;
 use crate::api::shapes::{
     GetKeyRotationStatusOutput, KeyIdInput, KeyMetadata, ListAliasesInput, ListKeyRotationsInput,
-    ListKeysInput, ListResourceTagsInput, RotationsListEntryShape, TagShape,
+    ListKeysInput, ListKeysOutput, ListResourceTagsInput, RotationsListEntryShape, TagShape,
 };
 use crate::kms::rules::{KeyFacts, MaterialFacts};
 use crate::kms::{ImportState, KeyMaterialState, KeyState, Origin, RotationType, Timestamp};
@@ -185,12 +185,7 @@ impl Catalog {
     /// A catalog restored from a cache (its records are stale until
     /// refreshed).
     pub fn restore(mut self) -> Self {
-        self.index = self
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.arn.clone(), i))
-            .collect();
+        self.reindex();
         self
     }
 
@@ -229,45 +224,70 @@ impl Catalog {
         i
     }
 
-    /// Reads the next page of ListKeys (up to [`LIST_PAGE`] keys). Returns
-    /// how many keys the page named; 0 when the listing is complete.
-    pub fn list_next_page(&mut self, backend: &dyn Backend) -> Result<usize, BackendError> {
+    /// The marker of the next ListKeys page: `None` when the listing is
+    /// complete, `Some(None)` for the first page.
+    pub fn next_page(&self) -> Option<Option<String>> {
         if self.complete() {
-            return Ok(0);
+            None
+        } else if self.listed {
+            Some(self.next_marker.clone())
+        } else {
+            Some(None)
         }
-        let out = send::<op::ListKeys>(
+    }
+
+    /// Asks for the ListKeys page at `marker` (up to [`LIST_PAGE`] keys).
+    pub fn fetch_page(
+        backend: &dyn Backend,
+        marker: Option<String>,
+    ) -> Result<ListKeysOutput, BackendError> {
+        send::<op::ListKeys>(
             backend,
             &ListKeysInput {
                 limit: Some(LIST_PAGE),
-                marker: self.next_marker.clone(),
+                marker,
             },
-        )?;
+        )
+    }
+
+    /// Takes in a ListKeys page (`first`: the listing's first page).
+    pub fn apply_page(&mut self, first: bool, out: ListKeysOutput) {
         self.calls += 1;
-        let first_page = !self.listed;
         self.listed = true;
         self.next_marker = out.next_marker.filter(|_| out.truncated);
-        if first_page && self.next_marker.is_none() {
-            // A complete listing: keys deleted since the last one go.
+        if first && self.next_marker.is_none() {
+            // A complete listing in one page: keys deleted since go.
             let live: std::collections::HashSet<&str> =
                 out.keys.iter().map(|k| k.key_arn.as_str()).collect();
             self.keys.retain(|k| live.contains(k.arn.as_str()));
-            self.index = self
-                .keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (k.arn.clone(), i))
-                .collect();
+            self.reindex();
         }
         for k in &out.keys {
             self.upsert(&k.key_arn, &k.key_id);
         }
-        Ok(out.keys.len())
     }
 
-    /// Reads every alias (ListAliases pages of 100).
-    pub fn load_aliases(&mut self, backend: &dyn Backend) -> Result<(), BackendError> {
+    /// Reads the next page of ListKeys. Returns how many keys the page
+    /// named; 0 when the listing is complete.
+    pub fn list_next_page(&mut self, backend: &dyn Backend) -> Result<usize, BackendError> {
+        let Some(marker) = self.next_page() else {
+            return Ok(0);
+        };
+        let first = marker.is_none();
+        let out = Catalog::fetch_page(backend, marker)?;
+        let n = out.keys.len();
+        self.apply_page(first, out);
+        Ok(n)
+    }
+
+    /// Asks for every alias (ListAliases pages of 100), by target key id;
+    /// also says how many calls it took.
+    pub fn fetch_aliases(
+        backend: &dyn Backend,
+    ) -> Result<(HashMap<String, Vec<String>>, u64), BackendError> {
         let mut marker = None;
         let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+        let mut calls = 0;
         // Bounded: AWS allows 100,000 keys and aliases per region.
         for _ in 0..2_000 {
             let out = send::<op::ListAliases>(
@@ -278,7 +298,7 @@ impl Catalog {
                     marker: marker.clone(),
                 },
             )?;
-            self.calls += 1;
+            calls += 1;
             for a in out.aliases {
                 if let Some(target) = a.target_key_id {
                     by_key.entry(target).or_default().push(a.alias_name);
@@ -289,12 +309,43 @@ impl Catalog {
                 break;
             }
         }
+        Ok((by_key, calls))
+    }
+
+    /// Takes in every alias.
+    pub fn apply_aliases(&mut self, by_key: HashMap<String, Vec<String>>, calls: u64) {
+        self.calls += calls;
         for k in &mut self.keys {
             k.aliases = by_key.get(&k.key_id).cloned().unwrap_or_default();
         }
         self.aliases = by_key;
         self.aliases_loaded = true;
+    }
+
+    /// Reads every alias.
+    pub fn load_aliases(&mut self, backend: &dyn Backend) -> Result<(), BackendError> {
+        let (by_key, calls) = Catalog::fetch_aliases(backend)?;
+        self.apply_aliases(by_key, calls);
         Ok(())
+    }
+
+    /// Marks every description as old (to be asked again).
+    pub fn mark_stale(&mut self) {
+        for k in &mut self.keys {
+            if k.fetched.is_some() {
+                k.fetched = Some(Timestamp::from_millis(0));
+            }
+            k.error = None;
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.arn.clone(), i))
+            .collect();
     }
 
     /// Whether aliases were read.
@@ -414,13 +465,9 @@ impl Catalog {
 
     /// Forgets key `arn` (it was deleted).
     pub fn remove(&mut self, arn: &str) {
-        if let Some(i) = self.index.remove(arn) {
-            self.keys.remove(i);
-            for v in self.index.values_mut() {
-                if *v > i {
-                    *v -= 1;
-                }
-            }
+        if self.index.remove(arn).is_some() {
+            self.keys.retain(|k| k.arn != arn);
+            self.reindex();
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod local;
+pub mod refresher;
 
 use std::fmt;
 

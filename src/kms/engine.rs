@@ -145,6 +145,33 @@ pub struct ScheduledDeletionOutput {
     pub pending_window_days: u32,
 }
 
+/// A call byok made to another KMS, for [`Kms::audit_remote_call`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteCall {
+    /// When it was made.
+    pub at: Timestamp,
+    /// The region it went to.
+    pub region: String,
+    /// The account it concerned, when known.
+    pub account: Option<String>,
+    /// The operation (`ImportKeyMaterial`, ...).
+    pub operation: String,
+    /// The key it concerned.
+    pub key_arn: Option<String>,
+    /// The request's members, without secrets or blobs.
+    pub request_parameters: Option<Value>,
+    /// The answer's members, without secrets or blobs.
+    pub response_elements: Option<Value>,
+    /// The exception, on failure.
+    pub error_code: Option<String>,
+    /// Its message.
+    pub error_message: Option<String>,
+    /// The KMS request id (`x-amzn-RequestId`).
+    pub request_id: Option<String>,
+    /// Attempts made (retries after throttling included).
+    pub attempts: u32,
+}
+
 /// One page of a listing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
@@ -469,6 +496,42 @@ impl Kms {
         if caller.source == CallSource::Api {
             record.source_ip_address = caller.source_ip.clone();
             record.user_agent = caller.user_agent.clone();
+        }
+        self.push_record(record);
+    }
+
+    /// Records a call byok made to another KMS (an AWS account) on the
+    /// store's behalf: the store's own CloudTrail-shaped trail of what it
+    /// asked, linked into the same hash chain as every other record. The
+    /// record names AWS's region, key ARN and request id; `call` carries no
+    /// secret (its parameters were redacted before they got here).
+    pub fn audit_remote_call(&mut self, caller: &Caller, call: RemoteCall) {
+        let identity = UserIdentity {
+            identity_type: "byok".into(),
+            account_id: call.account.clone().unwrap_or_default(),
+            invoked_by: caller.source.as_str().into(),
+            access_key_id: None,
+        };
+        let mut record = self.new_record(identity, call.at, &call.operation, "AwsApiCall", None);
+        if let Some(arn) = call.key_arn {
+            record.resources = vec![Resource {
+                account_id: arn.split(':').nth(4).unwrap_or_default().to_string(),
+                arn,
+                resource_type: "AWS::KMS::Key".into(),
+            }];
+        }
+        record.aws_region = call.region;
+        record.recipient_account_id = call.account.unwrap_or_default();
+        record.read_only = false;
+        record.request_parameters = call.request_parameters;
+        record.response_elements = call.response_elements;
+        record.error_code = call.error_code;
+        record.error_message = call.error_message;
+        if let Some(id) = call.request_id {
+            record.request_id = id;
+        }
+        if call.attempts > 1 {
+            record.additional_event_data = Some(serde_json::json!({"attempts": call.attempts}));
         }
         self.push_record(record);
     }

@@ -26,7 +26,7 @@ pub mod wrapping;
 pub use audit::{AuditRecord, CallSource, Caller, ChainHead};
 pub use ciphertext::EncryptionContext;
 pub use clock::{Clock, ManualClock, Timestamp};
-pub use engine::{Alias, Kms, KmsState, Page, ScheduledDeletionOutput, Settings};
+pub use engine::{Alias, Kms, KmsState, Page, RemoteCall, ScheduledDeletionOutput, Settings};
 pub use error::{ErrorKind, KmsError, KmsResult};
 pub use model::*;
 pub use ops_crypto::{
