@@ -197,7 +197,7 @@ pub fn lookup_events(records: &[AuditRecord], body: &[u8]) -> Result<Vec<u8>, Ap
                 && end.is_none_or(|e| at.is_some_and(|t| t <= e))
         })
         .collect();
-    chosen.sort_by(|a, b| b.byok.sequence.cmp(&a.byok.sequence));
+    chosen.sort_by_key(|r| std::cmp::Reverse(r.byok.sequence));
     let more = chosen.len() > max as usize;
     chosen.truncate(max as usize);
     let next_token = more
