@@ -94,6 +94,13 @@ impl Refresher {
         self.shared.wake.notify_all();
     }
 
+    /// Describes `arn` on the calling thread (byok just changed it), so the
+    /// next snapshot shows the change.
+    pub fn describe_now(&self, backend: &dyn Backend, arn: &str, detail: bool, now: Timestamp) {
+        describe(&self.shared, backend, arn, detail, now);
+        self.shared.changed.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Lists every key again and describes what is on screen again.
     pub fn refresh_all(&self) {
         {
