@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod aws;
 pub mod backend;
 pub mod cli;
 pub mod kms;

@@ -46,6 +46,21 @@ pub enum BackendError {
         /// (`aws sso login --profile prod`).
         fix: Option<String>,
     },
+    /// The backend's configuration cannot work: no region, a malformed
+    /// region name or endpoint URL, no threads for the client.
+    Configuration {
+        /// What is wrong, and how to fix it.
+        detail: String,
+    },
+    /// The request was not sent: an operation the backend does not know,
+    /// a request that is not the operation's shape, or a key ARN in a
+    /// region the connection does not include.
+    Request {
+        /// The operation.
+        operation: String,
+        /// Why it was not sent.
+        detail: String,
+    },
     /// An answer arrived but could not be read as the operation's shape.
     Response {
         /// The operation.
@@ -75,6 +90,12 @@ impl BackendError {
             BackendError::Service(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Whether AWS refused the call for want of an IAM permission
+    /// (`AccessDeniedException`); [`crate::aws::missing_iam_action`] names it.
+    pub fn is_access_denied(&self) -> bool {
+        self.aws_name() == Some("AccessDeniedException")
     }
 
     /// Whether the call never reached KMS or its answer was lost, so that
@@ -125,6 +146,10 @@ impl fmt::Display for BackendError {
                     write!(f, " Run: {fix}")?;
                 }
                 Ok(())
+            }
+            BackendError::Configuration { detail } => f.write_str(detail),
+            BackendError::Request { operation, detail } => {
+                write!(f, "{operation} was not sent: {detail}")
             }
             BackendError::Response { operation, detail } => {
                 write!(f, "The answer to {operation} could not be read: {detail}")
