@@ -8,9 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod aws;
 pub mod backend;
 pub mod cli;
 pub mod kms;
 pub mod serve;
 pub mod store;
 pub mod ui;
+pub mod workspace;

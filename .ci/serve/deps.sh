@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the endpoint's interop script and benchmark use, if missing:
 # the AWS CLI v1 and boto3 (interop.sh, boto3_checks.py), moto's server
-# (benches/serve_encrypt.rs), openssl.
+# (benches/serve_encrypt.rs), openssl; and the pinned localstack-core venv
+# (localstack.sh) with curl for its health check.
 set -euo pipefail
 missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
@@ -13,4 +14,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
+command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
+bash "$(dirname "${BASH_SOURCE[0]}")/localstack.sh" install
 aws --version

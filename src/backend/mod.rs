@@ -48,6 +48,21 @@ pub enum BackendError {
         /// (`aws sso login --profile prod`).
         fix: Option<String>,
     },
+    /// The backend's configuration cannot work: no region, a malformed
+    /// region name or endpoint URL, no threads for the client.
+    Configuration {
+        /// What is wrong, and how to fix it.
+        detail: String,
+    },
+    /// The request was not sent: an operation the backend does not know,
+    /// a request that is not the operation's shape, or a key ARN in a
+    /// region the connection does not include.
+    Request {
+        /// The operation.
+        operation: String,
+        /// Why it was not sent.
+        detail: String,
+    },
     /// An answer arrived but could not be read as the operation's shape.
     Response {
         /// The operation.
@@ -90,6 +105,12 @@ impl BackendError {
         }
     }
 
+    /// Whether AWS refused the call for want of an IAM permission
+    /// (`AccessDeniedException`); [`BackendError::missing_permission`] names it.
+    pub fn is_access_denied(&self) -> bool {
+        self.aws_name() == Some("AccessDeniedException")
+    }
+
     /// Whether the call never reached KMS or its answer was lost, so that
     /// retrying it later is the remedy.
     pub fn is_transient(&self) -> bool {
@@ -120,9 +141,10 @@ pub fn missing_action(message: &str) -> Option<&str> {
     let (service, name) = action.split_once(':')?;
     let valid = !service.is_empty()
         && !name.is_empty()
+        && !name.contains(':')
         && action
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-');
+            .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-' || c == '*');
     valid.then_some(action)
 }
 
@@ -155,6 +177,10 @@ impl fmt::Display for BackendError {
                     write!(f, " Run: {fix}")?;
                 }
                 Ok(())
+            }
+            BackendError::Configuration { detail } => f.write_str(detail),
+            BackendError::Request { operation, detail } => {
+                write!(f, "{operation} was not sent: {detail}")
             }
             BackendError::Response { operation, detail } => {
                 write!(f, "The answer to {operation} could not be read: {detail}")

@@ -1,15 +1,13 @@
 //! `byok kms <verb>`: the AWS CLI's verbs and flags for every operation in
-//! [`crate::kms::OPERATIONS`]. Each verb builds the AWS JSON request; the
-//! vault runs it.
+//! [`crate::kms::OPERATIONS`]. Each verb builds the AWS JSON request; a
+//! [`Backend`] (the local store, or AWS) runs it.
 
 use clap::{Args, Subcommand};
 
 use super::CliError;
 use super::output::Json;
 use super::params;
-use crate::api::ApiError;
-use crate::kms::Caller;
-use crate::store::Vault;
+use crate::backend::{Backend, BackendError};
 
 /// Builds a request object member by member, in the AWS model's order.
 #[derive(Default)]
@@ -793,24 +791,22 @@ impl KmsVerb {
     }
 }
 
-/// Runs `call` on the vault. A list operation without --limit/--marker
+/// Runs `call` on `backend`. A list operation without --limit/--marker
 /// fetches every page and prints `{<items>: [...]}` alone, as the AWS CLI's
 /// automatic pagination does.
-pub fn run(vault: &mut Vault, call: &Call) -> Result<Json, ApiError> {
-    let caller = Caller::cli();
+pub fn run(backend: &dyn Backend, call: &Call) -> Result<Json, BackendError> {
     let Some((result_key, page_size)) = call.paginate else {
-        let out = vault.call(&caller, call.operation, &body_bytes(&call.body))?;
-        return parse_response(&out);
+        let out = backend.call(call.operation, &body_bytes(&call.body))?;
+        return parse_response(call.operation, &out);
     };
     let mut items = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let Json::Object(mut members) = call.body.clone() else {
-            return Err(ApiError::new(
-                "SerializationException",
-                "request is not an object",
-                400,
-            ));
+            return Err(BackendError::Request {
+                operation: call.operation.to_string(),
+                detail: "request is not an object".into(),
+            });
         };
         if let Some(n) = page_size {
             members.push(("Limit".into(), Json::Number(n.into())));
@@ -818,8 +814,8 @@ pub fn run(vault: &mut Vault, call: &Call) -> Result<Json, ApiError> {
         if let Some(m) = &marker {
             members.push(("Marker".into(), Json::str(m.clone())));
         }
-        let out = vault.call(&caller, call.operation, &body_bytes(&Json::Object(members)))?;
-        let page = parse_response(&out)?;
+        let out = backend.call(call.operation, &body_bytes(&Json::Object(members)))?;
+        let page = parse_response(call.operation, &out)?;
         if let Some(Json::Array(page_items)) = page.get(result_key) {
             items.extend(page_items.iter().cloned());
         }
@@ -843,12 +839,9 @@ fn body_bytes(body: &Json) -> zeroize::Zeroizing<Vec<u8>> {
     zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn parse_response(out: &[u8]) -> Result<Json, ApiError> {
-    Json::parse(out).map_err(|e| {
-        ApiError::new(
-            "KMSInternalException",
-            format!("unreadable response: {e}"),
-            500,
-        )
+fn parse_response(operation: &str, out: &[u8]) -> Result<Json, BackendError> {
+    Json::parse(out).map_err(|e| BackendError::Response {
+        operation: operation.to_string(),
+        detail: format!("unreadable response: {e}"),
     })
 }

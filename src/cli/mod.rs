@@ -2,10 +2,17 @@
 //! and errors), `byok material ...` (what a key custodian does outside KMS),
 //! `byok store ...` and `byok audit ...`.
 //!
-//! Exit status, as the AWS CLI v2: 0 success; 252 a usage or parameter
-//! error; 254 the service refused the request (`An error occurred (...)`);
-//! 255 anything else (the store cannot be opened, a file cannot be written);
-//! 1 `byok audit verify` found a broken chain.
+//! `byok kms` talks to the local store, or with `--profile` or
+//! `--endpoint-url` to AWS KMS (or a server that speaks for it) through
+//! [`crate::aws::AwsBackend`]; both through the one [`Backend`](crate::backend::Backend) interface.
+//!
+//! Exit status, as the AWS CLI v2 ("Command line return codes in the AWS
+//! CLI", AWS CLI User Guide): 0 success; 252 a usage or parameter error;
+//! 253 the environment or configuration is invalid (no credentials, an
+//! expired SSO session, no region); 254 the service refused the request
+//! (`An error occurred (...)`); 255 anything else (the endpoint could not be
+//! reached, the store cannot be opened, a file cannot be written); 1
+//! `byok audit verify` found a broken chain.
 
 mod audit;
 mod kms;
@@ -18,12 +25,15 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::ApiError;
-use crate::kms::{GenerateOnDemand, Kms, Settings};
+use crate::aws::{AwsBackend, AwsConnection, ConnectOptions};
+use crate::backend::BackendError;
+use crate::backend::local::LocalBackend;
+use crate::kms::{Caller, GenerateOnDemand, Kms, Settings};
 use crate::store::{StoreError, Vault, VaultOptions, env};
 use output::{Json, OutputFormat, Query};
 
@@ -39,7 +49,12 @@ pub enum CliError {
         /// The error.
         error: ApiError,
     },
-    /// Anything else: store, files, environment (255).
+    /// The environment or configuration is invalid: no credentials, an
+    /// expired SSO session, no region (253).
+    Configuration(String),
+    /// The endpoint could not be reached, or did not answer in time (255).
+    Unreachable(String),
+    /// Anything else: store, files (255).
     Failed(String),
     /// A check that ran and found a problem (1): `audit verify`.
     CheckFailed(String),
@@ -48,7 +63,11 @@ pub enum CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Failed(m) | CliError::CheckFailed(m) => f.write_str(m),
+            CliError::Usage(m)
+            | CliError::Configuration(m)
+            | CliError::Unreachable(m)
+            | CliError::Failed(m)
+            | CliError::CheckFailed(m) => f.write_str(m),
             CliError::Service { operation, error } => write!(
                 f,
                 "An error occurred ({}) when calling the {operation} operation: {}",
@@ -65,9 +84,62 @@ impl From<StoreError> for CliError {
 }
 
 impl CliError {
+    /// A backend's failure of `operation`, worded as the AWS CLI words it
+    /// (botocore/exceptions.py: EndpointConnectionError, ReadTimeoutError,
+    /// NoCredentialsError, UnauthorizedSSOTokenError, NoRegionError).
+    fn from_backend(operation: &str, e: BackendError) -> CliError {
+        match e {
+            BackendError::Service(error) => CliError::Service {
+                operation: operation.to_string(),
+                error,
+            },
+            BackendError::Unreachable { endpoint, detail } => {
+                if detail == "timed out" {
+                    CliError::Unreachable(format!("Read timeout on endpoint URL: \"{endpoint}\""))
+                } else {
+                    CliError::Unreachable(format!(
+                        "Could not connect to the endpoint URL: \"{endpoint}\""
+                    ))
+                }
+            }
+            BackendError::Credentials {
+                profile,
+                detail,
+                fix,
+            } => {
+                let head = match fix.as_deref() {
+                    Some(f) if f.starts_with("aws sso login") => {
+                        "The SSO session associated with this profile has expired or is \
+                         otherwise invalid. To refresh this SSO session run aws sso login with \
+                         the corresponding profile."
+                            .to_string()
+                    }
+                    Some(f) if f.starts_with("aws configure") => {
+                        "Unable to locate credentials".to_string()
+                    }
+                    _ => format!(
+                        "Error when retrieving credentials from {}: {detail}",
+                        profile
+                            .as_deref()
+                            .map_or("the default chain".to_string(), |p| format!("profile {p}"))
+                    ),
+                };
+                match fix {
+                    Some(f) => CliError::Configuration(format!("{head}\nRun: {f}")),
+                    None => CliError::Configuration(head),
+                }
+            }
+            BackendError::Configuration { detail } => CliError::Configuration(detail),
+            BackendError::Request { detail, .. } => CliError::Usage(detail),
+            e @ BackendError::Response { .. } => CliError::Failed(e.to_string()),
+        }
+    }
+
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 252,
+            CliError::Configuration(_) => 253,
+            CliError::Unreachable(_) => 255,
             CliError::Service { .. } => 254,
             CliError::Failed(_) => 255,
             CliError::CheckFailed(_) => 1,
@@ -77,7 +149,9 @@ impl CliError {
     fn report(&self) {
         match self {
             // The AWS CLI's own layout: a blank line, then the message.
-            CliError::Usage(m) => eprintln!("\n{m}\n"),
+            CliError::Usage(m) | CliError::Configuration(m) | CliError::Unreachable(m) => {
+                eprintln!("\n{m}\n")
+            }
             CliError::Service { .. } => eprintln!("\n{self}"),
             CliError::Failed(m) | CliError::CheckFailed(m) => eprintln!("byok: {m}"),
         }
@@ -97,8 +171,10 @@ the other commands do what a key custodian does outside KMS.",
 byok serve --help    a local endpoint that speaks the AWS KMS JSON protocol\n\n\
 Store: --store PATH, else $BYOK_STORE, else the default location; the passphrase comes from \
 $BYOK_PASSPHRASE or is asked without echo. The first `byok kms` command creates the store.\n\n\
-Exit status: 0 ok, 252 usage error, 254 the service refused the request, 255 store or file problem, \
-1 `audit verify` found a broken chain.",
+AWS: `byok kms --profile P --region R <verb>` (or --endpoint-url URL) calls AWS KMS with the AWS CLI's \
+profiles and credentials instead of the local store.\n\n\
+Exit status: 0 ok, 252 usage error, 253 configuration or credentials problem, 254 the service refused \
+the request, 255 endpoint unreachable, store or file problem, 1 `audit verify` found a broken chain.",
     subcommand_required = true,
     arg_required_else_help = true
 )]
@@ -116,9 +192,21 @@ struct Global {
     /// The store file (default: $BYOK_STORE, else the per-user data directory).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<PathBuf>,
-    /// Must match the store's region (see `byok store settings`); a new store is created in it.
+    /// With --profile or --endpoint-url: the AWS region to call (else the
+    /// profile's). Otherwise: must match the store's region (see `byok store
+    /// settings`); a new store is created in it.
     #[arg(long, global = true, value_name = "REGION")]
     region: Option<String>,
+    /// `byok kms` calls AWS KMS with this profile of ~/.aws/config and
+    /// ~/.aws/credentials (SSO, credential_process, assume-role, ...) instead
+    /// of the local store.
+    #[arg(long, global = true, value_name = "PROFILE")]
+    profile: Option<String>,
+    /// `byok kms` sends its requests to this URL (a server that speaks the
+    /// AWS KMS API, such as `byok serve` or LocalStack) instead of the local
+    /// store; credentials from --profile or the default chain.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
     /// Output format (default json).
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     output: Option<OutputFormat>,
@@ -198,13 +286,19 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Kms(verb) => {
             // Read parameter files first: a wrong path costs no passphrase.
             let call = verb.call(g.no_paginate, g.cli_binary_format.unwrap_or_default())?;
-            let mut vault = open_store(&g, true)?;
-            let result = kms::run(&mut vault, &call);
-            vault.close()?;
-            let response = result.map_err(|error| CliError::Service {
-                operation: call.operation.to_string(),
-                error,
-            })?;
+            let result = if g.profile.is_some() || g.endpoint_url.is_some() {
+                let backend =
+                    aws_backend(&g).map_err(|e| CliError::from_backend(call.operation, e))?;
+                kms::run(&backend, &call)
+            } else {
+                let vault = Arc::new(Mutex::new(open_store(&g, true)?));
+                let backend = LocalBackend::new(Arc::clone(&vault), Caller::cli());
+                let result = kms::run(&backend, &call);
+                drop(backend);
+                close_shared(vault)?;
+                result
+            };
+            let response = result.map_err(|e| CliError::from_backend(call.operation, e))?;
             out.print(response, call.operation)?;
         }
         Command::Material(cmd) => material::run(cmd, &g, &out)?,
@@ -212,6 +306,33 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Audit(cmd) => return audit::run(cmd, &g),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The AWS backend of `--profile`, `--region` and `--endpoint-url`.
+fn aws_backend(g: &Global) -> Result<AwsBackend, BackendError> {
+    let connection = AwsConnection {
+        profile: g.profile.clone(),
+        regions: g.region.iter().cloned().collect(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+    // Three attempts, as the AWS CLI v2 makes by default ("AWS CLI retries",
+    // standard mode): a script learns of an unreachable endpoint in seconds.
+    let options = ConnectOptions {
+        max_attempts: 3,
+        ..ConnectOptions::default()
+    };
+    AwsBackend::connect(&connection, options)
+}
+
+/// Closes a vault that was shared with a backend that is gone.
+fn close_shared(vault: Arc<Mutex<Vault>>) -> Result<(), CliError> {
+    match Arc::try_unwrap(vault) {
+        Ok(m) => Ok(m
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .close()?),
+        Err(_) => Err(CliError::Failed("the store is still in use".into())),
+    }
 }
 
 /// `--output` and `--query`.

@@ -136,6 +136,8 @@ pub enum Owner {
 pub enum Action {
     /// Remember `path` as the store to offer next time.
     RememberStore(PathBuf),
+    /// Remember the AWS account card's fields.
+    RememberAws(super::unlock::AwsForm),
     /// Lock: close the store and return to the unlock screen.
     Lock,
     /// Show a tab.

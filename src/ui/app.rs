@@ -35,6 +35,9 @@ pub struct Prefs {
     pub presentation: bool,
     /// The store opened last (a path, not a secret).
     pub last_store: Option<std::path::PathBuf>,
+    /// The AWS account card as last filled in (profile, regions, endpoint,
+    /// file: no secret).
+    pub aws: super::unlock::AwsForm,
 }
 
 /// Shortcuts for the frequent actions.
@@ -146,8 +149,10 @@ impl ConsoleApp {
         let repaint_ctx = ctx.clone();
         let worker = Worker::start(config.clone(), move || repaint_ctx.request_repaint());
         egui_extras::install_image_loaders(&ctx);
+        let mut unlock = UnlockScreen::new(config.store_path.as_deref());
+        unlock.aws = prefs.aws.clone();
         ConsoleApp {
-            unlock: UnlockScreen::new(config.store_path.as_deref()),
+            unlock,
             config,
             ctx,
             worker,
@@ -361,6 +366,7 @@ impl ConsoleApp {
     fn apply(&mut self, action: Action) {
         match action {
             Action::RememberStore(path) => self.prefs.last_store = Some(path),
+            Action::RememberAws(form) => self.prefs.aws = form,
             Action::Lock => self.lock(None),
             Action::ShowTab(tab) => self.ws.tab = tab,
             Action::SelectKey(id) => self.ws.selected = Some(id),
@@ -467,6 +473,7 @@ impl ConsoleApp {
                 .as_deref()
                 .or(self.config.store_path.as_deref()),
         );
+        self.unlock.aws = self.prefs.aws.clone();
         if let Some(m) = message {
             self.unlock.set_message(m);
         }

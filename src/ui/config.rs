@@ -116,6 +116,9 @@ pub struct AppConfig {
     /// Where the console serves the AWS KMS endpoint when switched on
     /// (loopback; `byok serve`'s default port).
     pub serve_addr: SocketAddr,
+    /// How AWS stores connect (`None`: the SDK's defaults; tests pass
+    /// explicit credentials and short retries).
+    pub aws_options: Option<crate::aws::ConnectOptions>,
 }
 
 impl AppConfig {
@@ -131,6 +134,7 @@ impl AppConfig {
             demo_dir: None,
             load_preferences: true,
             serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), crate::serve::DEFAULT_PORT),
+            aws_options: None,
         }
     }
 
@@ -150,6 +154,7 @@ impl AppConfig {
             tick_interval: Duration::from_millis(20),
             load_preferences: false,
             serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
+            aws_options: None,
         }
     }
 }

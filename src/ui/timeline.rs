@@ -35,6 +35,8 @@ pub struct Timeline {
     /// The history asked for: for which key and revision.
     pending: Option<Pending<(KeyRef, u64)>>,
     error: Option<UiError>,
+    /// Where the history shown came from.
+    source: Option<crate::workspace::HistorySource>,
     /// Visible range in milliseconds; `None` fits the key's life.
     range: Option<(f64, f64)>,
     range_key: Option<KeyRef>,
@@ -55,8 +57,9 @@ impl Timeline {
         };
         let (key, revision) = p.what;
         match outcome {
-            Ok(Outcome::History(h)) => {
+            Ok(Outcome::History(h, source)) => {
                 self.history = Some((key, revision, h.clone()));
+                self.source = Some(source.clone());
                 self.error = None;
             }
             Err(e) => self.error = Some(e.clone()),
@@ -84,6 +87,7 @@ impl Timeline {
                 Owner::Timeline,
                 (key.id.clone(), view.revision),
                 Job::History {
+                    arn: key.id.clone(),
                     key: Box::new(key.present()),
                 },
             ));
@@ -133,6 +137,29 @@ impl Timeline {
         let history_view = around(span_start, now.max(span_start));
         let (mut t0, mut t1) = self.range.unwrap_or(history_view);
 
+        // Where the history comes from (an AWS store reads CloudTrail).
+        match &self.source {
+            Some(crate::workspace::HistorySource::CloudTrail { events }) => {
+                ui.label(theme::weak(
+                    ui,
+                    format!(
+                        "From the account's CloudTrail: {} of this key (LookupEvents).",
+                        format::plural(*events as u64, "event")
+                    ),
+                ));
+            }
+            Some(crate::workspace::HistorySource::OwnTrail { why, denied }) => {
+                theme::note_box(ui, theme::AMBER, |ui| {
+                    ui.label(if *denied {
+                        "CloudTrail is not permitted for you (cloudtrail:LookupEvents is denied): the lanes come from ListKeyRotations and from what byok itself asked AWS."
+                    } else {
+                        "CloudTrail could not be read: the lanes come from ListKeyRotations and from what byok itself asked AWS."
+                    });
+                    ui.label(theme::weak(ui, why.as_str()));
+                });
+            }
+            _ => {}
+        }
         // Toolbar.
         ui.horizontal_wrapped(|ui| {
             ui.heading("Material timeline");

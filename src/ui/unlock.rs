@@ -47,6 +47,60 @@ enum Waiting {
     Open,
     Create,
     Demo,
+    Aws,
+}
+
+/// The "AWS account" card's fields (remembered between runs: none is a
+/// secret).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AwsForm {
+    /// The profile (empty: the default credential chain).
+    pub profile: String,
+    /// Regions, comma separated; the first is the home region.
+    pub regions: String,
+    /// An endpoint URL in place of AWS's (a local KMS).
+    pub endpoint_url: String,
+    /// The store file that keeps the trail and the cache.
+    pub store: String,
+}
+
+impl AwsForm {
+    /// The connection the fields describe.
+    pub fn connection(&self) -> crate::aws::AwsConnection {
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        crate::aws::AwsConnection {
+            profile: text(&self.profile),
+            regions: self
+                .regions
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+            endpoint_url: text(&self.endpoint_url),
+        }
+    }
+
+    /// Where this account's store file goes by default.
+    pub fn default_store(&self) -> String {
+        let name = match self.profile.trim() {
+            "" => "aws-default.byok".to_string(),
+            p => format!(
+                "aws-{}.byok",
+                p.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    })
+                    .collect::<String>()
+            ),
+        };
+        crate::store::default_path()
+            .and_then(|p| p.parent().map(|d| d.join(name.clone())))
+            .map_or(name, |p| p.display().to_string())
+    }
 }
 
 /// The unlock screen's state.
@@ -60,6 +114,14 @@ pub struct UnlockScreen {
     progress: Option<(f32, String)>,
     error: Option<UiError>,
     message: Option<String>,
+    /// The AWS account card.
+    pub aws: AwsForm,
+    aws_profiles: Option<Vec<String>>,
+    aws_passphrase: Zeroizing<String>,
+    aws_confirm: Zeroizing<String>,
+    aws_error: Option<UiError>,
+    /// Whether the job in flight is the AWS card's (its error shows there).
+    pending_was_aws: Option<bool>,
 }
 
 impl UnlockScreen {
@@ -75,6 +137,12 @@ impl UnlockScreen {
             progress: None,
             error: None,
             message: None,
+            aws: AwsForm::default(),
+            aws_profiles: None,
+            aws_passphrase: secret_buffer(),
+            aws_confirm: secret_buffer(),
+            aws_error: None,
+            pending_was_aws: None,
         }
     }
 
@@ -95,6 +163,9 @@ impl UnlockScreen {
     }
 
     fn start(&mut self, jobs: &Jobs, waiting: Waiting, job: Job) {
+        if !matches!(waiting, Waiting::Aws) {
+            self.pending_was_aws = None;
+        }
         self.pending = Some(Pending::submit(jobs, Owner::Unlock, waiting, job));
         self.progress = None;
         self.error = None;
@@ -129,7 +200,11 @@ impl UnlockScreen {
             }
             Ok(_) => false,
             Err(e) => {
-                self.error = Some(e.clone());
+                if self.pending_was_aws.take().unwrap_or(false) {
+                    self.aws_error = Some(e.clone());
+                } else {
+                    self.error = Some(e.clone());
+                }
                 false
             }
         }
@@ -158,25 +233,64 @@ impl UnlockScreen {
                         "AWS KMS keys with imported key material — create, import, rotate, expire, delete, audit",
                     ));
                     ui.add_space(18.0);
-                    ui.allocate_ui_with_layout(
-                        egui::vec2(560.0_f32.min(ui.available_width()), 0.0),
-                        Layout::top_down(Align::Min),
-                        |ui| {
-                            theme::card(ui).show(ui, |ui| {
-                                ui.set_width(ui.available_width());
-                                self.store_ui(ui, jobs, busy, &mut actions);
-                            });
-                            ui.add_space(14.0);
-                            theme::card(ui).show(ui, |ui| {
-                                ui.set_width(ui.available_width());
-                                self.demo_ui(ui, jobs, busy);
-                            });
-                        },
-                    );
+                    // Two columns where there is room (the local store and
+                    // training on the left, an AWS account on the right),
+                    // else one below the other.
+                    let wide = ui.available_width() >= 1180.0;
+                    let column = 560.0_f32.min(ui.available_width());
+                    if wide {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(column * 2.0 + 24.0, 0.0),
+                            Layout::left_to_right(Align::Min),
+                            |ui| {
+                                ui.allocate_ui_with_layout(
+                                    egui::vec2(column, 0.0),
+                                    Layout::top_down(Align::Min),
+                                    |ui| self.local_cards(ui, jobs, busy, &mut actions),
+                                );
+                                ui.add_space(24.0);
+                                ui.allocate_ui_with_layout(
+                                    egui::vec2(column, 0.0),
+                                    Layout::top_down(Align::Min),
+                                    |ui| {
+                                        theme::card(ui).show(ui, |ui| {
+                                            ui.set_width(ui.available_width());
+                                            self.aws_ui(ui, jobs, busy, &mut actions);
+                                        });
+                                    },
+                                );
+                            },
+                        );
+                    } else {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(column, 0.0),
+                            Layout::top_down(Align::Min),
+                            |ui| {
+                                self.local_cards(ui, jobs, busy, &mut actions);
+                                ui.add_space(14.0);
+                                theme::card(ui).show(ui, |ui| {
+                                    ui.set_width(ui.available_width());
+                                    self.aws_ui(ui, jobs, busy, &mut actions);
+                                });
+                            },
+                        );
+                    }
                 });
             });
         });
         actions
+    }
+
+    fn local_cards(&mut self, ui: &mut Ui, jobs: &Jobs, busy: bool, actions: &mut Vec<Action>) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            self.store_ui(ui, jobs, busy, actions);
+        });
+        ui.add_space(14.0);
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            self.demo_ui(ui, jobs, busy);
+        });
     }
 
     fn store_ui(&mut self, ui: &mut Ui, jobs: &Jobs, busy: bool, actions: &mut Vec<Action>) {
@@ -314,6 +428,160 @@ impl UnlockScreen {
         }
         if let Some(e) = &self.error {
             ui.add_space(8.0);
+            theme::error_box(ui, e);
+        }
+    }
+
+    fn aws_ui(&mut self, ui: &mut Ui, jobs: &Jobs, busy: bool, actions: &mut Vec<Action>) {
+        ui.heading("AWS account");
+        ui.label(theme::weak(
+            ui,
+            "Manage the keys of an AWS account with your AWS CLI profile (SSO, credential_process and \
+             assume-role work as in the AWS CLI). byok copies no credentials: its own encrypted file \
+             keeps the connection, the trail of what it asked AWS, and the key list for a fast start.",
+        ));
+        ui.add_space(4.0);
+        let profiles = self
+            .aws_profiles
+            .get_or_insert_with(crate::aws::profiles)
+            .clone();
+        egui::Grid::new("aws-connection")
+            .num_columns(2)
+            .spacing([12.0, 6.0])
+            .show(ui, |ui| {
+                let l = ui.label("Profile");
+                ui.horizontal(|ui| {
+                    ui.add_enabled(
+                        !busy,
+                        egui::TextEdit::singleline(&mut self.aws.profile)
+                            .hint_text("default credential chain")
+                            .desired_width(200.0),
+                    )
+                    .labelled_by(l.id);
+                    if !profiles.is_empty() {
+                        egui::ComboBox::from_id_salt("aws-profiles")
+                            .selected_text("choose…")
+                            .show_ui(ui, |ui| {
+                                for p in &profiles {
+                                    if ui.selectable_label(self.aws.profile == *p, p).clicked() {
+                                        self.aws.profile = p.clone();
+                                    }
+                                }
+                            });
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Regions");
+                ui.add_enabled(
+                    !busy,
+                    egui::TextEdit::singleline(&mut self.aws.regions)
+                        .hint_text("us-east-1, eu-west-1 (first: home region)")
+                        .desired_width(300.0),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Endpoint URL");
+                ui.add_enabled(
+                    !busy,
+                    egui::TextEdit::singleline(&mut self.aws.endpoint_url)
+                        .hint_text("optional: a local KMS such as byok serve")
+                        .desired_width(300.0),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("byok file");
+                let hint = self.aws.default_store();
+                ui.add_enabled(
+                    !busy,
+                    egui::TextEdit::singleline(&mut self.aws.store)
+                        .hint_text(hint)
+                        .desired_width(300.0),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            });
+        let store = match self.aws.store.trim() {
+            "" => self.aws.default_store(),
+            s => s.to_string(),
+        };
+        let exists = Path::new(&store).is_file();
+        let first = secret_field(
+            ui,
+            &mut self.aws_passphrase,
+            "Passphrase of the byok file",
+            if exists {
+                "passphrase"
+            } else {
+                "new passphrase"
+            },
+        );
+        let second = (!exists).then(|| {
+            secret_field(
+                ui,
+                &mut self.aws_confirm,
+                "Repeat the passphrase of the byok file",
+                "new passphrase again",
+            )
+        });
+        if first.changed() || second.as_ref().is_some_and(|r| r.changed()) {
+            self.aws_error = None;
+        }
+        ui.add_space(6.0);
+        let label = if exists {
+            "Connect"
+        } else {
+            "Connect and create the byok file"
+        };
+        if ui
+            .add_enabled(
+                !busy,
+                theme::primary(label).min_size(egui::vec2(140.0, 32.0)),
+            )
+            .on_hover_text("Nothing is sent to AWS until the key list loads")
+            .clicked()
+        {
+            if self.aws_passphrase.is_empty() {
+                self.aws_error = Some(UiError::plain("Type the passphrase of the byok file.", ""));
+            } else if !exists && *self.aws_passphrase != *self.aws_confirm {
+                self.aws_error = Some(UiError::plain(
+                    "The two passphrases differ.",
+                    "type the same passphrase twice",
+                ));
+            } else {
+                let passphrase = SecretString::from(self.aws_passphrase.as_str());
+                self.aws_passphrase = secret_buffer();
+                self.aws_confirm = secret_buffer();
+                self.aws_error = None;
+                actions.push(Action::RememberAws(self.aws.clone()));
+                self.pending_was_aws = Some(true);
+                self.start(
+                    jobs,
+                    Waiting::Aws,
+                    Job::ConnectAws {
+                        path: PathBuf::from(&store),
+                        passphrase,
+                        connection: self.aws.connection(),
+                        create: !exists,
+                    },
+                );
+            }
+        }
+        if let Some(Pending {
+            what: Waiting::Aws,
+            started,
+            ..
+        }) = &self.pending
+        {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "Opening the byok file and reading the AWS configuration… {:.1} s",
+                    started.elapsed().as_secs_f32()
+                ));
+            });
+        }
+        if let Some(e) = &self.aws_error {
+            ui.add_space(6.0);
             theme::error_box(ui, e);
         }
     }

@@ -24,16 +24,18 @@ use super::view::{KeyRef, LocalStoreView, SaveStatus, StoreView, ViewParts};
 use crate::api::op::{self, Operation};
 use crate::api::shapes::*;
 use crate::api::wire::{Blob, Time};
-use crate::backend::local::{LocalBackend, snapshot};
-use crate::backend::{Backend, BackendError, BackendInfo, send};
+use crate::aws::AwsConnection;
+use crate::backend::catalog::Catalog;
+use crate::backend::{Backend, BackendError, send};
 use crate::kms::audit::{ChainError, ChainReport, verify_chain};
-use crate::kms::history::{HistoryEvent, KeyHistory, PresentKey};
+use crate::kms::history::{KeyHistory, PresentKey};
 use crate::kms::{
     AuditRecord, Caller, DataKeySpec, EncryptionContext, ErrorKind, ExpirationModel, ImportType,
     Inspection, KeyMaterialId, KmsError, Origin, SecretArray, SecretText, SecretVec, Settings, Tag,
     Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
+use crate::workspace::{HistorySource, Workspace};
 
 /// Identifies a submitted job; its result carries the same ticket.
 pub type Ticket = u64;
@@ -142,6 +144,14 @@ impl From<&BackendError> for UiError {
                 "The answer from KMS could not be read.",
                 format!("{operation}: {detail}"),
             ),
+            BackendError::Configuration { detail } => UiError::plain(
+                "The AWS connection is not set up right (profile, region or endpoint).",
+                detail.clone(),
+            ),
+            BackendError::Request { operation, detail } => UiError::plain(
+                "byok did not send this request.",
+                format!("{operation}: {detail}"),
+            ),
         }
     }
 }
@@ -244,6 +254,18 @@ pub enum Job {
     },
     /// Build and open a training store.
     OpenDemo,
+    /// Open (or create) an AWS store: the file that keeps the connection,
+    /// the trail of what byok asked AWS and the cached key list.
+    ConnectAws {
+        /// The store file.
+        path: PathBuf,
+        /// Its passphrase.
+        passphrase: SecretString,
+        /// The account, profile, regions, endpoint.
+        connection: AwsConnection,
+        /// Create the file (else open it).
+        create: bool,
+    },
     /// Close (lock) the store.
     CloseStore,
     /// Take over a store opened elsewhere (benchmarks, embedding).
@@ -398,6 +420,8 @@ pub enum Job {
     },
     /// A key's history, for the timeline.
     History {
+        /// The key.
+        arn: KeyRef,
         /// The key as the view shows it now.
         key: Box<PresentKey>,
     },
@@ -576,8 +600,8 @@ pub enum Outcome {
     DataKey(DataKey),
     /// The inspector's finding (`None`: not a byok ciphertext blob).
     Inspected(Option<Inspection>),
-    /// A key's history.
-    History(Arc<KeyHistory>),
+    /// A key's history, and where it came from.
+    History(Arc<KeyHistory>, HistorySource),
     /// The audit trail.
     Audit(Arc<Vec<AuditRecord>>),
     /// Chain verification.
@@ -715,7 +739,7 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker thread (`byok-worker`). `repaint` is called after
     /// every event it sends.
-    pub fn start(config: AppConfig, repaint: impl Fn() + Send + 'static) -> Worker {
+    pub fn start(config: AppConfig, repaint: impl Fn() + Send + Sync + 'static) -> Worker {
         let (job_tx, job_rx) = mpsc::channel::<Envelope>();
         let (event_tx, event_rx) = mpsc::channel::<WorkerEvent>();
         let jobs = Jobs {
@@ -737,7 +761,7 @@ impl Worker {
                     audit_cache: None,
                     jobs: worker_jobs,
                     events: event_tx,
-                    repaint: Box::new(repaint),
+                    repaint: Arc::new(repaint),
                 };
                 state.run(job_rx);
             });
@@ -777,10 +801,8 @@ impl Worker {
 
 /// The open store, as the worker holds it.
 struct Session {
-    /// Every key operation goes through it.
-    backend: Arc<dyn Backend>,
-    /// The local store (the engine, its file and its trail).
-    vault: Arc<Mutex<Vault>>,
+    /// The store: every key operation goes through its backend.
+    ws: Workspace,
     is_demo: bool,
     demo_dir: Option<PathBuf>,
     endpoint: Option<crate::serve::Endpoint>,
@@ -801,7 +823,8 @@ struct WorkerState {
     audit_cache: Option<(u64, Arc<Vec<AuditRecord>>)>,
     jobs: Jobs,
     events: Sender<WorkerEvent>,
-    repaint: Box<dyn Fn() + Send>,
+    /// Wakes the UI (also from other threads: the AWS key list's refresher).
+    repaint: Arc<dyn Fn() + Send + Sync>,
 }
 
 fn no_store() -> UiError {
@@ -846,11 +869,18 @@ impl WorkerState {
     }
 
     fn backend(&self) -> Result<Arc<dyn Backend>, UiError> {
-        Ok(self.session()?.backend.clone())
+        Ok(self.session()?.ws.backend().clone())
     }
 
     fn vault(&self) -> Result<Arc<Mutex<Vault>>, UiError> {
-        Ok(self.session()?.vault.clone())
+        Ok(self.session()?.ws.vault().clone())
+    }
+
+    /// byok changed key `key`: an AWS store describes it again now.
+    fn changed(&self, key: &KeyRef) {
+        if let Some(s) = &self.session {
+            s.ws.changed(key.arn());
+        }
     }
 
     /// Applies due time-driven events and publishes a view if anything
@@ -867,7 +897,7 @@ impl WorkerState {
                 (self.repaint)();
             }
         }
-        let result = lock(&session.vault).tick();
+        let result = lock(session.ws.vault()).tick();
         match result {
             Ok(_) => {
                 if matches!(self.save, SaveStatus::Failed(_)) {
@@ -891,29 +921,31 @@ impl WorkerState {
         let Some(session) = &self.session else {
             return;
         };
-        let v = lock(&session.vault);
-        let generation = v.kms().generation();
+        let ws = &session.ws;
+        let generation = ws.generation();
         if !force && self.published == Some(generation) {
             return;
         }
-        let records = snapshot(&v);
-        let mut vault = v;
-        let local = LocalStoreView {
+        let (records, complete) = ws.records();
+        let backend = ws.info();
+        let notice = ws.notice();
+        let mut vault = lock(ws.vault());
+        let local = (!ws.is_aws()).then(|| LocalStoreView {
             is_demo: session.is_demo,
             settings: vault.kms().settings().clone(),
             next_event: vault.next_event_time(),
-        };
+        });
         let now = vault.kms().now();
         let parts = ViewParts {
             revision: self.revision + 1,
             path: vault.path().to_path_buf(),
-            backend: local_info(&vault),
-            local: Some(local),
+            backend,
+            local,
             store_settings: vault.store_settings().clone(),
-            complete: true,
+            complete,
             audit_sequence: vault.kms().chain_head().sequence,
             save: self.save.clone(),
-            notice: None,
+            notice,
         };
         drop(vault);
         self.revision += 1;
@@ -929,18 +961,8 @@ impl WorkerState {
             if let Some(endpoint) = session.endpoint.take() {
                 endpoint.stop();
             }
-            let Session {
-                backend,
-                vault,
-                demo_dir,
-                ..
-            } = session;
-            drop(backend);
-            // The last holder closes it.
-            if let Ok(mutex) = Arc::try_unwrap(vault) {
-                let v = mutex.into_inner().unwrap_or_else(PoisonError::into_inner);
-                let _ = v.close();
-            }
+            let Session { ws, demo_dir, .. } = session;
+            let _ = ws.close();
             if let Some(dir) = demo_dir {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -982,8 +1004,7 @@ impl WorkerState {
         let notes = vault.notes().to_vec();
         let vault = Arc::new(Mutex::new(vault));
         self.session = Some(Session {
-            backend: Arc::new(LocalBackend::new(vault.clone(), Caller::console())),
-            vault,
+            ws: Workspace::local(vault, Caller::console()),
             is_demo,
             demo_dir,
             endpoint: None,
@@ -1031,6 +1052,44 @@ impl WorkerState {
                     }
                 }
             }
+            Job::ConnectAws {
+                path,
+                passphrase,
+                connection,
+                create,
+            } => {
+                self.close();
+                let vault = if create {
+                    Vault::create(&path, &passphrase, self.options())?
+                } else {
+                    Vault::open(&path, &passphrase, self.options())?
+                };
+                let notes = vault.notes().to_vec();
+                let vault = Arc::new(Mutex::new(vault));
+                let notify = self.repaint.clone();
+                let options = self.config.aws_options.clone().unwrap_or_default();
+                let ws = Workspace::aws(
+                    vault,
+                    &connection,
+                    options,
+                    Caller::console(),
+                    Catalog::default(),
+                    notify,
+                )?;
+                self.session = Some(Session {
+                    ws,
+                    is_demo: false,
+                    demo_dir: None,
+                    endpoint: None,
+                    served: 0,
+                });
+                self.save = SaveStatus::Saved;
+                self.published = None;
+                Ok(Outcome::Opened {
+                    is_demo: false,
+                    notes,
+                })
+            }
             Job::CloseStore => {
                 self.close();
                 Ok(Outcome::Closed)
@@ -1039,7 +1098,19 @@ impl WorkerState {
                 self.close();
                 Ok(self.opened(*vault, false, None))
             }
-            Job::Watch { .. } | Job::Refresh => {
+            Job::Watch { visible, selected } => {
+                if let Some(s) = &self.session {
+                    s.ws.watch(
+                        visible.iter().map(|k| k.arn().to_string()).collect(),
+                        selected.map(|k| k.arn().to_string()),
+                    );
+                }
+                Ok(Outcome::Nothing)
+            }
+            Job::Refresh => {
+                if let Some(s) = &self.session {
+                    s.ws.refresh();
+                }
                 self.published = None;
                 Ok(Outcome::Nothing)
             }
@@ -1056,7 +1127,9 @@ impl WorkerState {
                     origin: Some(origin.as_str().to_string()),
                     ..CreateKeyInput::default()
                 })?;
-                Ok(Outcome::KeyCreated(KeyRef::new(&out.key_metadata.arn)))
+                let key = KeyRef::new(&out.key_metadata.arn);
+                self.changed(&key);
+                Ok(Outcome::KeyCreated(key))
             }
             Job::SetEnabled { key, enabled } => {
                 if enabled {
@@ -1064,6 +1137,7 @@ impl WorkerState {
                 } else {
                     self.call::<op::DisableKey>(&key_input(&key))?;
                 }
+                self.changed(&key);
                 Ok(Outcome::Changed(
                     if enabled {
                         "Key enabled"
@@ -1078,6 +1152,7 @@ impl WorkerState {
                     key_id: Some(key.arn().to_string()),
                     pending_window_in_days: Some(i64::from(days)),
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed(format!(
                     "Deletion scheduled for {}",
                     super::format::date_time(out.deletion_date.0)
@@ -1085,6 +1160,7 @@ impl WorkerState {
             }
             Job::CancelDeletion { key } => {
                 self.call::<op::CancelKeyDeletion>(&key_input(&key))?;
+                self.changed(&key);
                 Ok(Outcome::Changed(
                     "Deletion cancelled; the key is disabled".into(),
                 ))
@@ -1094,6 +1170,7 @@ impl WorkerState {
                     key_id: Some(key.arn().to_string()),
                     description: Some(description),
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed("Description saved".into()))
             }
             Job::CreateAlias { key, name } => {
@@ -1101,13 +1178,15 @@ impl WorkerState {
                     alias_name: Some(name.clone()),
                     target_key_id: Some(key.arn().to_string()),
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} created")))
             }
-            Job::DeleteAlias { key: _, name } => {
+            Job::DeleteAlias { key, name } => {
                 self.call::<op::DeleteAlias>(&AliasInput {
                     alias_name: Some(name.clone()),
                     target_key_id: None,
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} deleted")))
             }
             Job::Tag { key, tag } => {
@@ -1116,6 +1195,7 @@ impl WorkerState {
                     key_id: Some(key.arn().to_string()),
                     tags: Some(vec![TagShape::from(&tag)]),
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed(text))
             }
             Job::Untag { key, tag_key } => {
@@ -1124,6 +1204,7 @@ impl WorkerState {
                     key_id: Some(key.arn().to_string()),
                     tag_keys: Some(vec![tag_key]),
                 })?;
+                self.changed(&key);
                 Ok(Outcome::Changed(text))
             }
             Job::GetParameters {
@@ -1152,14 +1233,18 @@ impl WorkerState {
             } => {
                 // A local store's engine names material by a rule byok
                 // publishes; AWS assigns its ids itself.
-                let local_key = self.session.as_ref().map(|s| lock(&s.vault)).and_then(|v| {
-                    crate::kms::KeyId::parse(
-                        key.arn()
-                            .rsplit_once("key/")
-                            .map_or(key.arn(), |(_, id)| id),
-                    )
-                    .filter(|id| v.kms().key(*id).is_some())
-                });
+                let local_key = self
+                    .session
+                    .as_ref()
+                    .map(|s| lock(s.ws.vault()))
+                    .and_then(|v| {
+                        crate::kms::KeyId::parse(
+                            key.arn()
+                                .rsplit_once("key/")
+                                .map_or(key.arn(), |(_, id)| id),
+                        )
+                        .filter(|id| v.kms().key(*id).is_some())
+                    });
                 prepare_material(local_key, &public_key, algorithm, source)
             }
             Job::ReadFile { path, max_len } => read_file(&path, max_len),
@@ -1178,6 +1263,7 @@ impl WorkerState {
                     key_material_description: req.description,
                     key_material_id: req.key_material_id.map(|m| m.to_string()),
                 })?;
+                self.changed(&req.key);
                 Ok(Outcome::Imported {
                     key: req.key,
                     material: KeyMaterialId::parse(&out.key_material_id),
@@ -1186,6 +1272,7 @@ impl WorkerState {
             }
             Job::Rotate { key } => {
                 self.call::<op::RotateKeyOnDemand>(&key_input(&key))?;
+                self.changed(&key);
                 Ok(Outcome::RotationStarted(key))
             }
             Job::DeleteMaterial { key, material } => {
@@ -1194,6 +1281,7 @@ impl WorkerState {
                         key_id: Some(key.arn().to_string()),
                         key_material_id: Some(material.to_string()),
                     })?;
+                self.changed(&key);
                 Ok(Outcome::MaterialDeleted {
                     key,
                     material: KeyMaterialId::parse(&out.key_material_id).unwrap_or(material),
@@ -1254,15 +1342,11 @@ impl WorkerState {
                 self.session()?;
                 Ok(Outcome::Inspected(self.inspect(&blob)))
             }
-            Job::History { key } => {
+            Job::History { arn, key } => {
                 let records = self.audit()?;
-                let events: Vec<HistoryEvent> = records
-                    .iter()
-                    .filter_map(HistoryEvent::from_record)
-                    .collect();
-                Ok(Outcome::History(Arc::new(KeyHistory::from_events(
-                    &key, &events,
-                ))))
+                let session = self.session()?;
+                let (h, source) = session.ws.history(&key, arn.arn(), &records);
+                Ok(Outcome::History(Arc::new(h), source))
             }
             Job::LoadAudit => Ok(Outcome::Audit(self.audit()?)),
             Job::VerifyChain => {
@@ -1286,13 +1370,19 @@ impl WorkerState {
             Job::StartServe => {
                 let addr = self.config.serve_addr;
                 let session = self.session.as_mut().ok_or_else(no_store)?;
+                if session.ws.is_aws() {
+                    return Err(UiError::plain(
+                        "The local endpoint serves local stores only.",
+                        "this store is an AWS account",
+                    ));
+                }
                 if let Some(endpoint) = &session.endpoint {
                     return Ok(Outcome::Serving {
                         addr: endpoint.local_addr().to_string(),
                     });
                 }
-                let endpoint =
-                    crate::serve::Endpoint::start(session.vault.clone(), addr).map_err(|e| {
+                let endpoint = crate::serve::Endpoint::start(session.ws.vault().clone(), addr)
+                    .map_err(|e| {
                         UiError::plain(
                             "The AWS endpoint could not start: is another program using this port?",
                             format!("{addr}: {e}"),
@@ -1337,8 +1427,8 @@ impl WorkerState {
 
     /// What the local engine reads in a byok ciphertext blob (no audit).
     fn inspect(&self, blob: &[u8]) -> Option<Inspection> {
-        let session = self.session.as_ref()?;
-        lock(&session.vault).kms().inspect_ciphertext(blob)
+        let session = self.session.as_ref().filter(|s| !s.ws.is_aws())?;
+        lock(session.ws.vault()).kms().inspect_ciphertext(blob)
     }
 
     /// The retained audit trail, read again only when the chain moved.
@@ -1355,17 +1445,6 @@ impl WorkerState {
         let records = Arc::new(v.audit_records()?);
         self.audit_cache = Some((head, records.clone()));
         Ok(records)
-    }
-}
-
-fn local_info(v: &Vault) -> BackendInfo {
-    let settings = v.kms().settings();
-    BackendInfo {
-        kind: crate::backend::BackendKind::Local,
-        account: Some(settings.account_id.clone()),
-        region: settings.region.clone(),
-        profile: None,
-        endpoint: None,
     }
 }
 

@@ -1,0 +1,339 @@
+//! An open store of either kind, as the console (and the key manager) use
+//! it: a **local** store — the engine in an encrypted file — or an **AWS**
+//! store — an account and its regions, with an encrypted file of its own
+//! that holds the connection, the console's own CloudTrail-shaped trail of
+//! everything it asked AWS, and the cached key list. Both answer through
+//! the one [`Backend`] interface; what differs (where key records come
+//! from, where a key's history comes from) is decided here, once, so the
+//! front ends do not know which kind they hold.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::aws::{AwsBackend, AwsConnection, CallRecord, CallRecorder, ConnectOptions};
+use crate::backend::catalog::{Catalog, KeyRecord};
+use crate::backend::local::{LocalBackend, snapshot};
+use crate::backend::refresher::Refresher;
+use crate::backend::{Backend, BackendError, BackendInfo, BackendKind};
+use crate::kms::history::{HistoryEvent, KeyHistory, PresentKey};
+use crate::kms::{AuditRecord, Caller, RemoteCall, Timestamp};
+use crate::store::{StoreError, Vault};
+
+fn lock(v: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
+    v.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a key's history came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistorySource {
+    /// The local store's audit trail.
+    AuditTrail {
+        /// Records of the key read.
+        records: usize,
+    },
+    /// The account's CloudTrail (`LookupEvents`).
+    CloudTrail {
+        /// Events of the key read.
+        events: usize,
+    },
+    /// CloudTrail could not be read: the history comes from
+    /// ListKeyRotations and this store's own trail of what it asked AWS.
+    OwnTrail {
+        /// Why CloudTrail was not used (AWS's words).
+        why: String,
+        /// Whether the caller may not call `cloudtrail:LookupEvents`.
+        denied: bool,
+    },
+}
+
+/// Puts every call the AWS backend records into the store's own trail.
+struct TrailRecorder {
+    vault: Arc<Mutex<Vault>>,
+    caller: Caller,
+}
+
+impl CallRecorder for TrailRecorder {
+    fn record(&self, call: &CallRecord) {
+        let key_arn = call
+            .request_parameters
+            .get("keyId")
+            .or_else(|| call.request_parameters.get("targetKeyId"))
+            .and_then(|v| v.as_str())
+            .filter(|k| k.starts_with("arn:"))
+            .map(str::to_string)
+            .or_else(|| {
+                call.response_elements
+                    .as_ref()
+                    .and_then(|r| r.get("keyId").or_else(|| r.pointer("/keyMetadata/arn")))
+                    .and_then(|v| v.as_str())
+                    .filter(|k| k.starts_with("arn:"))
+                    .map(str::to_string)
+            });
+        let account = key_arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(4))
+            .map(str::to_string);
+        let remote = RemoteCall {
+            at: call.event_time,
+            region: call.region.clone(),
+            account,
+            operation: call.operation.clone(),
+            key_arn,
+            request_parameters: Some(call.request_parameters.clone()),
+            response_elements: call.response_elements.clone(),
+            error_code: call.error_code.clone(),
+            error_message: call.error_message.clone(),
+            request_id: call.request_id.clone(),
+            attempts: call.attempts,
+        };
+        let mut v = lock(&self.vault);
+        let _ = v.apply(|kms| {
+            kms.audit_remote_call(&self.caller, remote);
+            Ok(())
+        });
+        // What byok asked AWS to change is durable before it answers on.
+        let _ = v.flush_audit();
+    }
+}
+
+struct AwsSide {
+    backend: Arc<AwsBackend>,
+    refresher: Refresher,
+}
+
+/// An open store.
+pub struct Workspace {
+    vault: Arc<Mutex<Vault>>,
+    backend: Arc<dyn Backend>,
+    aws: Option<AwsSide>,
+}
+
+impl Workspace {
+    /// A local store: the engine in `vault`, calls audited as `caller`'s.
+    pub fn local(vault: Arc<Mutex<Vault>>, caller: Caller) -> Workspace {
+        Workspace {
+            backend: Arc::new(LocalBackend::new(vault.clone(), caller)),
+            vault,
+            aws: None,
+        }
+    }
+
+    /// An AWS store: `vault` keeps the trail and the cache, `connection`
+    /// says where the account is. Calls nothing on the network; the key
+    /// list fills in the background (`notify` is called after each change).
+    pub fn aws(
+        vault: Arc<Mutex<Vault>>,
+        connection: &AwsConnection,
+        options: ConnectOptions,
+        caller: Caller,
+        cached: Catalog,
+        notify: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<Workspace, BackendError> {
+        let recorder = Arc::new(TrailRecorder {
+            vault: vault.clone(),
+            caller,
+        });
+        let aws = Arc::new(AwsBackend::connect(connection, options)?.with_recorder(recorder));
+        let clock_vault = vault.clone();
+        let now: Arc<dyn Fn() -> Timestamp + Send + Sync> =
+            Arc::new(move || lock(&clock_vault).kms().now());
+        let backend: Arc<dyn Backend> = aws.clone();
+        let refresher = Refresher::start(backend.clone(), cached.restore(), now, notify);
+        Ok(Workspace {
+            vault,
+            backend,
+            aws: Some(AwsSide {
+                backend: aws,
+                refresher,
+            }),
+        })
+    }
+
+    /// The interface every operation goes through.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The store file (the engine of a local store; the trail and cache of
+    /// an AWS store).
+    pub fn vault(&self) -> &Arc<Mutex<Vault>> {
+        &self.vault
+    }
+
+    /// The AWS backend, for an AWS store.
+    pub fn aws_backend(&self) -> Option<&AwsBackend> {
+        self.aws.as_ref().map(|a| a.backend.as_ref())
+    }
+
+    /// Whether this is an AWS store.
+    pub fn is_aws(&self) -> bool {
+        self.aws.is_some()
+    }
+
+    /// What the backend is.
+    pub fn info(&self) -> BackendInfo {
+        match &self.aws {
+            Some(a) => a.backend.info(),
+            None => self.backend.info(),
+        }
+    }
+
+    /// The keys as known now, and whether every key is listed.
+    pub fn records(&self) -> (Vec<KeyRecord>, bool) {
+        match &self.aws {
+            Some(a) => a.refresher.snapshot(),
+            None => (snapshot(&lock(&self.vault)), true),
+        }
+    }
+
+    /// Grows whenever the records change.
+    pub fn generation(&self) -> u64 {
+        match &self.aws {
+            // Two counters, one number: the trail grows with every call too.
+            Some(a) => a
+                .refresher
+                .generation()
+                .wrapping_mul(1 << 20)
+                .wrapping_add(lock(&self.vault).kms().chain_head().sequence),
+            None => lock(&self.vault).kms().generation(),
+        }
+    }
+
+    /// The keys on screen (an AWS store describes those).
+    pub fn watch(&self, visible: Vec<String>, selected: Option<String>) {
+        if let Some(a) = &self.aws {
+            a.refresher.watch(visible, selected);
+        }
+    }
+
+    /// Reads every key again.
+    pub fn refresh(&self) {
+        if let Some(a) = &self.aws {
+            a.refresher.refresh_all();
+        }
+    }
+
+    /// Key `arn` was changed (or created) by byok: describe it again now,
+    /// on the calling thread, so the next view shows the change.
+    pub fn changed(&self, arn: &str) {
+        if let Some(a) = &self.aws {
+            let now = lock(&self.vault).kms().now();
+            a.refresher
+                .describe_now(self.backend.as_ref(), arn, true, now);
+        }
+    }
+
+    /// Key `arn` is gone from the account.
+    pub fn forget(&self, arn: &str) {
+        if let Some(a) = &self.aws {
+            a.refresher.update(|c| c.remove(arn));
+        }
+    }
+
+    /// A note for the status bar: AWS throttling, a listing that failed.
+    pub fn notice(&self) -> Option<String> {
+        let a = self.aws.as_ref()?;
+        let retry = a.backend.retry_state();
+        if retry.waiting {
+            return Some(format!(
+                "AWS is throttling requests: waiting to retry ({} throttled so far)",
+                retry.throttled_attempts
+            ));
+        }
+        a.refresher
+            .error()
+            .map(|e| format!("The key list could not be read: {e}"))
+    }
+
+    /// API calls made by the background refresh so far.
+    pub fn refresh_calls(&self) -> u64 {
+        self.aws.as_ref().map_or(0, |a| a.refresher.calls())
+    }
+
+    /// The store's own trail.
+    pub fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let v = lock(&self.vault);
+        v.flush_audit()?;
+        v.audit_records()
+    }
+
+    /// The history of `key`: from the audit trail of a local store; from
+    /// CloudTrail for an AWS store, or, where CloudTrail is denied or fails,
+    /// from ListKeyRotations and the store's own trail.
+    pub fn history(
+        &self,
+        key: &PresentKey,
+        arn: &str,
+        own: &[AuditRecord],
+    ) -> (KeyHistory, HistorySource) {
+        let own_events =
+            || -> Vec<HistoryEvent> { own.iter().filter_map(HistoryEvent::from_record).collect() };
+        let Some(a) = &self.aws else {
+            let events = own_events();
+            let h = KeyHistory::from_events(key, &events);
+            let records = h.records;
+            return (h, HistorySource::AuditTrail { records });
+        };
+        match a.backend.lookup_key_events(arn, None) {
+            Ok(events) => {
+                let events: Vec<HistoryEvent> = events
+                    .iter()
+                    .enumerate()
+                    // Newest first from CloudTrail: order numbers ascend in time.
+                    .filter_map(|(i, v)| {
+                        HistoryEvent::from_cloudtrail(v, (events.len() - i) as u64)
+                    })
+                    .collect();
+                let h = KeyHistory::from_events(key, &events);
+                let n = h.records;
+                (h, HistorySource::CloudTrail { events: n })
+            }
+            Err(e) => {
+                let denied = e.aws_name().is_some_and(|n| n == "AccessDeniedException");
+                let events = own_events();
+                (
+                    KeyHistory::from_events(key, &events),
+                    HistorySource::OwnTrail {
+                        why: e.to_string(),
+                        denied,
+                    },
+                )
+            }
+        }
+    }
+
+    /// The cached key list (an AWS store keeps it between sessions).
+    pub fn catalog(&self) -> Option<Catalog> {
+        self.aws.as_ref().map(|a| a.refresher.catalog())
+    }
+
+    /// Stops the background work and closes the store (the last holder of
+    /// the vault closes it).
+    pub fn close(self) -> Result<(), StoreError> {
+        let Workspace {
+            vault,
+            backend,
+            aws,
+        } = self;
+        if let Some(a) = aws {
+            a.refresher.stop();
+            drop(a.backend);
+        }
+        drop(backend);
+        match Arc::try_unwrap(vault) {
+            Ok(m) => m
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .close(),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Whether this kind of store is `kind`.
+    pub fn kind(&self) -> BackendKind {
+        if self.is_aws() {
+            BackendKind::Aws
+        } else {
+            BackendKind::Local
+        }
+    }
+}
