@@ -362,6 +362,40 @@ fn the_store_uses_no_front_end() {
 }
 
 #[test]
+fn the_aws_backend_knows_the_shapes_and_the_sdk_not_the_store() {
+    let Some(dir) = module_dir("aws") else {
+        return;
+    };
+    let ui_and_cli = ["egui", "eframe", "egui_extras", "egui_plot", "rfd", "clap"];
+    let found = violations_of(&dir, &ui_and_cli, &["store", "cli", "serve", "ui"]);
+    assert!(
+        found.is_empty(),
+        "src/aws knows the API shapes and the SDK, not the store or a front end (DESIGN.md):\n{}",
+        found.join("\n")
+    );
+    // Of the engine, only its timestamp.
+    let mut files = Vec::new();
+    collect(&dir, &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = strip_comments_and_strings(&text);
+        for (i, line) in code.lines().enumerate() {
+            if let Some(at) = line.find("kms::") {
+                let before = &line[..at];
+                if before.ends_with("crate::") || before.ends_with("byok::") {
+                    assert!(
+                        line[at..].starts_with("kms::Timestamp"),
+                        "{}:{}: src/aws uses the engine: {line}",
+                        file.display(),
+                        i + 1
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn front_ends_stand_apart_except_ui_hosting_serve() {
     let mut found = Vec::new();
     for from in ["cli", "serve", "ui"] {

@@ -535,6 +535,7 @@ fn check_region(region: &str) -> Result<(), BackendError> {
     }
 }
 
+/// The AWS CLI's own check and words (awscli's `_resolve_endpoint_url`).
 fn check_endpoint_url(url: &str) -> Result<(), BackendError> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() > "https://".len()
