@@ -95,9 +95,24 @@ impl CallRecorder for TrailRecorder {
     }
 }
 
+/// One region of an AWS store: its backend and the refresher of its keys.
+struct Region {
+    name: String,
+    backend: Arc<dyn Backend>,
+    refresher: Refresher,
+}
+
 struct AwsSide {
     backend: Arc<AwsBackend>,
-    refresher: Refresher,
+    regions: Vec<Region>,
+}
+
+impl AwsSide {
+    /// The region of key `arn`'s refresher.
+    fn region_of(&self, arn: &str) -> Option<&Region> {
+        let name = arn.split(':').nth(3)?;
+        self.regions.iter().find(|r| r.name == name)
+    }
 }
 
 /// An open store.
@@ -125,7 +140,7 @@ impl Workspace {
         connection: &AwsConnection,
         options: ConnectOptions,
         caller: Caller,
-        cached: Catalog,
+        cached: Vec<(String, Catalog)>,
         notify: Arc<dyn Fn() + Send + Sync>,
     ) -> Result<Workspace, BackendError> {
         let recorder = Arc::new(TrailRecorder {
@@ -133,17 +148,34 @@ impl Workspace {
             caller,
         });
         let aws = Arc::new(AwsBackend::connect(connection, options)?.with_recorder(recorder));
-        let clock_vault = vault.clone();
+        // How old a description is, is wall time (the key clock of a
+        // training store never applies to an AWS account).
         let now: Arc<dyn Fn() -> Timestamp + Send + Sync> =
-            Arc::new(move || lock(&clock_vault).kms().now());
+            Arc::new(|| crate::kms::Clock::now(&crate::store::clock::SystemClock));
+        let mut cached = cached;
+        let mut regions = Vec::new();
+        // Every region of the connection lists and refreshes its own keys.
+        for name in aws.connection().regions.clone() {
+            let backend: Arc<dyn Backend> = Arc::new(aws.in_region(&name)?);
+            let catalog = cached
+                .iter()
+                .position(|(r, _)| *r == name)
+                .map(|i| cached.swap_remove(i).1.restore())
+                .unwrap_or_default();
+            let refresher = Refresher::start(backend.clone(), catalog, now.clone(), notify.clone());
+            regions.push(Region {
+                name,
+                backend,
+                refresher,
+            });
+        }
         let backend: Arc<dyn Backend> = aws.clone();
-        let refresher = Refresher::start(backend.clone(), cached.restore(), now, notify);
         Ok(Workspace {
             vault,
             backend,
             aws: Some(AwsSide {
                 backend: aws,
-                refresher,
+                regions,
             }),
         })
     }
@@ -180,7 +212,16 @@ impl Workspace {
     /// The keys as known now, and whether every key is listed.
     pub fn records(&self) -> (Vec<KeyRecord>, bool) {
         match &self.aws {
-            Some(a) => a.refresher.snapshot(),
+            Some(a) => {
+                let mut all = Vec::new();
+                let mut complete = true;
+                for r in &a.regions {
+                    let (records, done) = r.refresher.snapshot();
+                    all.extend(records);
+                    complete &= done;
+                }
+                (all, complete)
+            }
             None => (snapshot(&lock(&self.vault)), true),
         }
     }
@@ -190,8 +231,10 @@ impl Workspace {
         match &self.aws {
             // Two counters, one number: the trail grows with every call too.
             Some(a) => a
-                .refresher
-                .generation()
+                .regions
+                .iter()
+                .map(|r| r.refresher.generation())
+                .sum::<u64>()
                 .wrapping_mul(1 << 20)
                 .wrapping_add(lock(&self.vault).kms().chain_head().sequence),
             None => lock(&self.vault).kms().generation(),
@@ -201,31 +244,38 @@ impl Workspace {
     /// The keys on screen (an AWS store describes those).
     pub fn watch(&self, visible: Vec<String>, selected: Option<String>) {
         if let Some(a) = &self.aws {
-            a.refresher.watch(visible, selected);
+            for r in &a.regions {
+                let mine = |arn: &String| a.region_of(arn).is_some_and(|x| x.name == r.name);
+                r.refresher.watch(
+                    visible.iter().filter(|k| mine(k)).cloned().collect(),
+                    selected.clone().filter(|k| mine(k)),
+                );
+            }
         }
     }
 
     /// Reads every key again.
     pub fn refresh(&self) {
         if let Some(a) = &self.aws {
-            a.refresher.refresh_all();
+            for r in &a.regions {
+                r.refresher.refresh_all();
+            }
         }
     }
 
     /// Key `arn` was changed (or created) by byok: describe it again now,
     /// on the calling thread, so the next view shows the change.
     pub fn changed(&self, arn: &str) {
-        if let Some(a) = &self.aws {
-            let now = lock(&self.vault).kms().now();
-            a.refresher
-                .describe_now(self.backend.as_ref(), arn, true, now);
+        if let Some(r) = self.aws.as_ref().and_then(|a| a.region_of(arn)) {
+            let now = crate::kms::Clock::now(&crate::store::clock::SystemClock);
+            r.refresher.describe_now(r.backend.as_ref(), arn, true, now);
         }
     }
 
     /// Key `arn` is gone from the account.
     pub fn forget(&self, arn: &str) {
-        if let Some(a) = &self.aws {
-            a.refresher.update(|c| c.remove(arn));
+        if let Some(r) = self.aws.as_ref().and_then(|a| a.region_of(arn)) {
+            r.refresher.update(|c| c.remove(arn));
         }
     }
 
@@ -239,14 +289,18 @@ impl Workspace {
                 retry.throttled_attempts
             ));
         }
-        a.refresher
-            .error()
-            .map(|e| format!("The key list could not be read: {e}"))
+        a.regions.iter().find_map(|r| {
+            r.refresher
+                .error()
+                .map(|e| format!("The key list of {} could not be read: {e}", r.name))
+        })
     }
 
     /// API calls made by the background refresh so far.
     pub fn refresh_calls(&self) -> u64 {
-        self.aws.as_ref().map_or(0, |a| a.refresher.calls())
+        self.aws
+            .as_ref()
+            .map_or(0, |a| a.regions.iter().map(|r| r.refresher.calls()).sum())
     }
 
     /// The store's own trail.
@@ -302,8 +356,13 @@ impl Workspace {
     }
 
     /// The cached key list (an AWS store keeps it between sessions).
-    pub fn catalog(&self) -> Option<Catalog> {
-        self.aws.as_ref().map(|a| a.refresher.catalog())
+    pub fn catalogs(&self) -> Vec<(String, Catalog)> {
+        self.aws.as_ref().map_or_else(Vec::new, |a| {
+            a.regions
+                .iter()
+                .map(|r| (r.name.clone(), r.refresher.catalog()))
+                .collect()
+        })
     }
 
     /// Stops the background work and closes the store (the last holder of
@@ -315,7 +374,9 @@ impl Workspace {
             aws,
         } = self;
         if let Some(a) = aws {
-            a.refresher.stop();
+            for r in a.regions {
+                r.refresher.stop();
+            }
             drop(a.backend);
         }
         drop(backend);

@@ -413,6 +413,116 @@ impl AwsBackend {
     }
 }
 
+impl AwsBackend {
+    /// Sends `operation` to `region` (already checked to be one of the
+    /// connection's), records it, and answers.
+    fn send_to(
+        &self,
+        region: &str,
+        started: std::time::SystemTime,
+        operation: &str,
+        request: &[u8],
+    ) -> Result<Body, BackendError> {
+        let client = self.kms_client(region);
+        let observer = retry::CallObserver::new(self.retry.clone());
+        let stats = observer.stats();
+        let op = operation.to_string();
+        let req = zeroize::Zeroizing::new(request.to_vec());
+        let cx = errors::Context {
+            operation: operation.to_string(),
+            endpoint: self.endpoint("kms", region),
+            profile: self.connection.profile.clone(),
+            sso: self.sso,
+        };
+        let result = self
+            .block_on(async move {
+                let _guard = retry::WaitGuard(observer.clone());
+                ops::run(&client, &op, &req, observer, &cx).await
+            })
+            .unwrap_or_else(|| Err(self.no_answer(region)));
+        if let Ok(body) = &result {
+            self.learn_account(operation, body);
+        }
+        self.record(
+            started,
+            region,
+            operation,
+            request,
+            &result,
+            stats.request_id(),
+            stats.attempts(),
+        );
+        result
+    }
+
+    /// The connection's `region` as a backend of its own: every call goes
+    /// there (ListKeys and ListAliases of that region), a key ARN of
+    /// another region is refused before sending.
+    pub fn in_region(self: &Arc<Self>, region: &str) -> Result<RegionalBackend, BackendError> {
+        if !self.connection.regions.iter().any(|r| r == region) {
+            return Err(BackendError::Request {
+                operation: "ListKeys".to_string(),
+                detail: format!(
+                    "region {region} is not one of this connection's ({})",
+                    self.connection.regions.join(", ")
+                ),
+            });
+        }
+        Ok(RegionalBackend {
+            inner: self.clone(),
+            region: region.to_string(),
+        })
+    }
+}
+
+/// One region of an AWS connection (see [`AwsBackend::in_region`]).
+pub struct RegionalBackend {
+    inner: Arc<AwsBackend>,
+    region: String,
+}
+
+impl RegionalBackend {
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+impl Backend for RegionalBackend {
+    fn call(&self, operation: &str, request: &[u8]) -> Result<Body, BackendError> {
+        let started = std::time::SystemTime::now();
+        let checked =
+            ops::check_operation(operation).and_then(|()| match ops::arn_region(request) {
+                Some((arn, r)) if r != self.region => Err(BackendError::Request {
+                    operation: operation.to_string(),
+                    detail: format!("{arn} is not in region {}", self.region),
+                }),
+                _ => Ok(()),
+            });
+        if let Err(e) = checked {
+            self.inner.record(
+                started,
+                &self.region,
+                operation,
+                request,
+                &Err(e.clone()),
+                None,
+                0,
+            );
+            return Err(e);
+        }
+        self.inner
+            .send_to(&self.region, started, operation, request)
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            region: self.region.clone(),
+            ..self.inner.info()
+        }
+    }
+}
+
 impl Backend for AwsBackend {
     fn call(&self, operation: &str, request: &[u8]) -> Result<Body, BackendError> {
         let started = std::time::SystemTime::now();
@@ -434,36 +544,7 @@ impl Backend for AwsBackend {
                 return Err(e);
             }
         };
-        let client = self.kms_client(&region);
-        let observer = retry::CallObserver::new(self.retry.clone());
-        let stats = observer.stats();
-        let op = operation.to_string();
-        let req = zeroize::Zeroizing::new(request.to_vec());
-        let cx = errors::Context {
-            operation: operation.to_string(),
-            endpoint: self.endpoint("kms", &region),
-            profile: self.connection.profile.clone(),
-            sso: self.sso,
-        };
-        let result = self
-            .block_on(async move {
-                let _guard = retry::WaitGuard(observer.clone());
-                ops::run(&client, &op, &req, observer, &cx).await
-            })
-            .unwrap_or_else(|| Err(self.no_answer(&region)));
-        if let Ok(body) = &result {
-            self.learn_account(operation, body);
-        }
-        self.record(
-            started,
-            &region,
-            operation,
-            request,
-            &result,
-            stats.request_id(),
-            stats.attempts(),
-        );
-        result
+        self.send_to(&region, started, operation, request)
     }
 
     fn info(&self) -> BackendInfo {

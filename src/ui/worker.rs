@@ -25,7 +25,6 @@ use crate::api::op::{self, Operation};
 use crate::api::shapes::*;
 use crate::api::wire::{Blob, Time};
 use crate::aws::AwsConnection;
-use crate::backend::catalog::Catalog;
 use crate::backend::{Backend, BackendError, send};
 use crate::kms::audit::{ChainError, ChainReport, verify_chain};
 use crate::kms::history::{KeyHistory, PresentKey};
@@ -1073,7 +1072,7 @@ impl WorkerState {
                     &connection,
                     options,
                     Caller::console(),
-                    Catalog::default(),
+                    Vec::new(),
                     notify,
                 )?;
                 self.session = Some(Session {
