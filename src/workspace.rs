@@ -196,6 +196,12 @@ impl Workspace {
         self.aws.as_ref().map(|a| a.backend.as_ref())
     }
 
+    /// A live reading of AWS's throttling (for the status bar, which polls
+    /// it while a call waits), for an AWS store.
+    pub fn retry_watch(&self) -> Option<crate::aws::RetryWatch> {
+        self.aws.as_ref().map(|a| a.backend.retry_watch())
+    }
+
     /// Whether this is an AWS store.
     pub fn is_aws(&self) -> bool {
         self.aws.is_some()

@@ -274,6 +274,42 @@ fn the_seven_steps_through_the_console_on_an_aws_store() {
         assert_eq!(k.materials().len(), 2);
     }
 
+    // No secret reached a file byok wrote: not the account's secret access
+    // key, not the key material (raw, hex, base64), not the plaintext. The
+    // plaintext copy the officer saved on purpose is the one exception.
+    let m2 = std::fs::read(&copy).unwrap();
+    let mut needles: Vec<(String, Vec<u8>)> = vec![
+        (
+            "secret access key".into(),
+            served.secret.as_bytes().to_vec(),
+        ),
+        ("plaintext".into(), b"hello from the officer".to_vec()),
+    ];
+    for (name, m) in [("material 1", m1.to_vec()), ("material 2", m2)] {
+        use base64::Engine as _;
+        needles.push((format!("{name} raw"), m.clone()));
+        needles.push((format!("{name} hex"), hex(&m).into_bytes()));
+        needles.push((
+            format!("{name} base64"),
+            base64::engine::general_purpose::STANDARD
+                .encode(&m)
+                .into_bytes(),
+        ));
+    }
+    for file in files_under(dir.path()) {
+        if file == copy {
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        for (name, needle) in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{name} found in {}",
+                file.display()
+            );
+        }
+    }
+
     // Lock and connect again: the same store file, its trail kept.
     click(&mut h, "🔒 Lock");
     wait_label(&mut h, "AWS account");
@@ -283,4 +319,182 @@ fn the_seven_steps_through_the_console_on_an_aws_store() {
         h.state().view().is_some_and(|v| v.key(&key).is_some())
     });
     std::thread::sleep(Duration::from_millis(10));
+}
+
+/// A console on `url` (a proxy in front of `served`), a new EXTERNAL key,
+/// and the import wizard on its Options step with material wrapped for it.
+fn wizard_ready_to_import(
+    served: &aws::Served,
+    url: &str,
+    dir: &std::path::Path,
+    options: byok::aws::ConnectOptions,
+) -> (App<'static>, byok::ui::view::KeyRef) {
+    let mut config = AppConfig::for_tests(dir.join("local.byok"), ManualClock::new(START), || {
+        Box::new(test_keys())
+    });
+    config.aws_options = Some(options);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    wait_label(&mut h, "AWS account");
+    type_into(&mut h, "Regions", &served.region);
+    type_into(&mut h, "Endpoint URL", url);
+    type_into(
+        &mut h,
+        "byok file",
+        &dir.join("aws.byok").display().to_string(),
+    );
+    type_into(&mut h, "Passphrase of the byok file", "p");
+    type_into(&mut h, "Repeat the passphrase of the byok file", "p");
+    click(&mut h, "Connect and create the byok file");
+    wait_for(&mut h, "the AWS store", |h| {
+        h.state().view().is_some_and(|v| v.is_aws() && v.complete)
+    });
+    click(&mut h, "➕ New key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let key = h.state().selected_key().unwrap().clone();
+    wait_key_state(&mut h, &key, KeyState::PendingImport);
+    click(&mut h, "📥 Import key material…");
+    let public_key = get_parameters(&mut h, dir);
+    let wrapped = wrap_material(
+        &public_key,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        &[0x22u8; 32],
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let path = dir.join("EncryptedKeyMaterial.bin");
+    std::fs::write(&path, wrapped).unwrap();
+    click(&mut h, "Next ›");
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &path.display().to_string(),
+    );
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    (h, key)
+}
+
+fn trail(h: &mut App<'_>, dir: &std::path::Path) -> Vec<serde_json::Value> {
+    click_first(h, "Audit trail");
+    wait_for(h, "records", |h| !shows(h, "reading…"));
+    let export = dir.join("trail.json");
+    let _ = std::fs::remove_file(&export);
+    type_into(h, "Export path", &export.display().to_string());
+    click(h, "Export");
+    wait_for(h, "the export", |_| export.exists());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    json["Records"].as_array().unwrap().clone()
+}
+
+fn materials_in_account(served: &aws::Served, key: &byok::ui::view::KeyRef) -> usize {
+    let v = served.vault.lock().unwrap();
+    let id = byok::kms::KeyId::parse(key.arn().rsplit_once("key/").unwrap().1).unwrap();
+    v.kms().key(id).map_or(0, |k| k.materials().len())
+}
+
+/// AWS throttles the import three times: the console says it waits, the
+/// import completes, and it ran once — one material, four attempts.
+#[test]
+fn a_throttled_import_waits_and_runs_once() {
+    let served = aws::Served::start(1000);
+    let proxy = aws::Proxy::start(served.endpoint.as_ref().unwrap().local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let options = byok::aws::ConnectOptions {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(400),
+        max_backoff: Duration::from_secs(2),
+        ..served.options()
+    };
+    let (mut h, key) = wizard_ready_to_import(&served, &proxy.url(), dir.path(), options);
+    *proxy.rules.lock().unwrap() = aws::ProxyRules {
+        throttle: 3,
+        throttle_op: "ImportKeyMaterial".into(),
+    };
+    click(&mut h, "Import");
+    wait_part(&mut h, "AWS is throttling requests: waiting to retry");
+    wait_label(&mut h, "Key material imported");
+    assert_eq!(
+        proxy.calls_of("ImportKeyMaterial"),
+        4,
+        "3 throttled, then the one that ran"
+    );
+    assert_eq!(
+        materials_in_account(&served, &key),
+        1,
+        "never imported twice"
+    );
+    click(&mut h, "Close");
+    wait_key_state(&mut h, &key, KeyState::Enabled);
+    let records = trail(&mut h, dir.path());
+    let imports: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["eventName"] == "ImportKeyMaterial")
+        .collect();
+    assert_eq!(imports.len(), 1, "one call, retried inside the SDK");
+    assert_eq!(imports[0]["additionalEventData"]["attempts"], 4);
+    assert!(imports[0]["errorCode"].is_null());
+}
+
+/// The network goes away between GetParametersForImport and
+/// ImportKeyMaterial (connection refused): a clear error in the step, the
+/// parameters and the file kept, a retry succeeds, and the trail shows
+/// both attempts.
+#[test]
+fn a_lost_network_mid_ceremony_loses_nothing() {
+    let served = aws::Served::start(1000);
+    let mut proxy = aws::Proxy::start(served.endpoint.as_ref().unwrap().local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let options = byok::aws::ConnectOptions {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(20),
+        ..served.options()
+    };
+    let (mut h, key) = wizard_ready_to_import(&served, &proxy.url(), dir.path(), options);
+    proxy.pause();
+    click(&mut h, "Import");
+    wait_part(&mut h, "KMS could not be reached");
+    assert!(shows_part(&h, "Nothing was lost"));
+    assert!(
+        shows_part(&h, &proxy.addr.to_string()),
+        "the endpoint is named"
+    );
+    assert!(shows(&h, "Import type"), "still the options step");
+    assert!(!is_disabled(&h, "Import"), "the import can be sent again");
+    assert_eq!(materials_in_account(&served, &key), 0);
+    proxy.resume();
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    click(&mut h, "Close");
+    wait_key_state(&mut h, &key, KeyState::Enabled);
+    assert_eq!(materials_in_account(&served, &key), 1);
+    let records = trail(&mut h, dir.path());
+    let imports: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["eventName"] == "ImportKeyMaterial")
+        .collect();
+    assert_eq!(imports.len(), 2, "both attempts are in the trail");
+    assert_eq!(imports[0]["errorCode"], "Unreachable");
+    assert!(imports[1]["errorCode"].is_null());
+    assert_eq!(imports[1]["resources"][0]["ARN"], key.arn());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -61,7 +61,7 @@ use crate::backend::{Backend, BackendError, BackendInfo, BackendKind};
 pub use crate::backend::missing_action as missing_iam_action;
 pub use ops::OPERATIONS;
 pub use recorder::{CallRecord, CallRecorder, is_recorded, redacted};
-pub use retry::RetryState;
+pub use retry::{RetryState, RetryWatch};
 
 /// Where an AWS store lives: the profile, the regions, the endpoint. It
 /// never holds credentials (those stay where the AWS CLI keeps them).
@@ -281,6 +281,11 @@ impl AwsBackend {
     /// The home region.
     pub fn home_region(&self) -> &str {
         &self.home
+    }
+
+    /// A handle that reads [`AwsBackend::retry_state`] from anywhere.
+    pub fn retry_watch(&self) -> RetryWatch {
+        RetryWatch(self.retry.clone())
     }
 
     /// Throttled attempts since connecting, and whether a call is waiting

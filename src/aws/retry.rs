@@ -23,6 +23,18 @@ pub struct RetryState {
     pub waiting: bool,
 }
 
+/// A cheap, shareable reading of a backend's throttling, for a screen that
+/// polls it every frame while the worker waits on a throttled call.
+#[derive(Clone, Debug)]
+pub struct RetryWatch(pub(crate) Arc<Shared>);
+
+impl RetryWatch {
+    /// The state now.
+    pub fn state(&self) -> RetryState {
+        self.0.snapshot()
+    }
+}
+
 /// The backend's counters, shared by all calls.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {

@@ -172,6 +172,8 @@ pub enum Action {
     Serve(bool),
     /// Copy the endpoint's credentials as shell variables.
     CopyServeCredentials,
+    /// Read the keys again from the backend (an AWS account).
+    RefreshKeys,
     /// Copy text to the clipboard.
     Copy(String),
     /// Show a short notice.

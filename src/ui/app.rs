@@ -76,6 +76,8 @@ struct Workspace {
     new_key: Option<NewKeyDialog>,
     transitions: Vec<RotationTransition>,
     notes: Vec<String>,
+    /// AWS's throttling, read every frame (AWS stores).
+    retry: Option<crate::aws::RetryWatch>,
 }
 
 impl Workspace {
@@ -94,6 +96,7 @@ impl Workspace {
             new_key: None,
             transitions: Vec::new(),
             notes: Vec::new(),
+            retry: None,
         }
     }
 }
@@ -296,8 +299,14 @@ impl ConsoleApp {
         let jobs = self.worker.jobs().clone();
         match owner {
             Owner::Unlock => {
-                if let Ok(Outcome::Opened { is_demo, notes }) = &outcome {
+                if let Ok(Outcome::Opened {
+                    is_demo,
+                    retry,
+                    notes,
+                }) = &outcome
+                {
                     self.ws = Workspace::new();
+                    self.ws.retry = retry.clone();
                     self.ws.notes = notes.clone();
                     if *is_demo {
                         self.toast("Training store ready");
@@ -437,6 +446,9 @@ impl ConsoleApp {
                 self.prefs.presentation = presentation;
             }
             Action::Serve(on) => self.apply_serve(on),
+            Action::RefreshKeys => {
+                self.worker.jobs().submit(Owner::Keys, Job::Refresh);
+            }
             Action::CopyServeCredentials => {
                 self.serve.pending = true;
                 self.worker
@@ -699,6 +711,7 @@ impl ConsoleApp {
                     saving: jobs.saving(),
                     clock: &self.config.clock,
                     serve: &self.serve,
+                    throttling: self.ws.retry.as_ref().map(|r| r.state()),
                 },
             ));
             ui.add_space(2.0);

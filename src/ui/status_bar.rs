@@ -40,21 +40,64 @@ pub struct StatusInfo<'a> {
     pub clock: &'a AppClock,
     /// The endpoint hook.
     pub serve: &'a ServeHook,
+    /// AWS's throttling right now (AWS stores), read every frame.
+    pub throttling: Option<crate::aws::RetryState>,
 }
 
 /// Draws the status bar.
 pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.horizontal(|ui| {
-        let store = if info.view.is_demo {
-            "Training store (temporary)".to_string()
+        if info.view.is_aws() {
+            let b = &info.view.backend;
+            theme::badge(ui, "AWS", theme::BadgeStyle::on(theme::AMBER))
+                .on_hover_text(format!("Keys of an AWS account; byok's own file: {}", info.view.path.display()));
+            let mut text = match &b.account {
+                Some(a) => format!("account {a} · {}", b.region),
+                None => b.region.clone(),
+            };
+            if let Some(p) = &b.profile {
+                text.push_str(&format!(" · profile {p}"));
+            }
+            if let Some(e) = &b.endpoint {
+                text.push_str(&format!(" · {e}"));
+            }
+            ui.label(RichText::new(text).monospace());
+            ui.separator();
+            match info.throttling {
+                Some(t) if t.waiting => {
+                    ui.spinner();
+                    ui.label(theme::colored(ui, "AWS is throttling requests: waiting to retry", theme::AMBER).strong())
+                        .on_hover_text(format!("{} throttled attempts so far; the SDK's adaptive retry slows down and tries again", t.throttled_attempts));
+                    ui.ctx().request_repaint_after(std::time::Duration::from_millis(200));
+                    ui.separator();
+                }
+                _ => {}
+            }
+            if let Some(n) = &info.view.notice {
+                ui.label(theme::colored(ui, format!("⚠ {}", format::ellipsize(n, 80)), theme::AMBER))
+                    .on_hover_text(n.as_str());
+                ui.separator();
+            }
+            if ui
+                .small_button("⟳ Refresh")
+                .on_hover_text("Read the key list and the keys on screen from AWS again")
+                .clicked()
+            {
+                actions.push(Action::RefreshKeys);
+            }
+            ui.separator();
         } else {
-            info.view.path.display().to_string()
-        };
-        ui.label(theme::weak(ui, "Store"));
-        ui.label(RichText::new(format::ellipsize(&store, 60)).monospace())
-            .on_hover_text(info.view.path.display().to_string());
-        ui.separator();
+            let store = if info.view.is_demo {
+                "Training store (temporary)".to_string()
+            } else {
+                info.view.path.display().to_string()
+            };
+            ui.label(theme::weak(ui, "Store"));
+            ui.label(RichText::new(format::ellipsize(&store, 60)).monospace())
+                .on_hover_text(info.view.path.display().to_string());
+            ui.separator();
+        }
         match (&info.view.save, info.saving) {
             (SaveStatus::Failed(msg), _) => {
                 ui.label(theme::colored(ui, "⚠ Not saved", theme::RED).strong())
@@ -72,6 +115,10 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
         ui.separator();
         ui.label(super::format::plural(info.view.keys.len() as u64, "key"));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if info.view.is_aws() {
+                clock_ui(ui, info.clock);
+                return;
+            }
             // The endpoint switch.
             let mut on = info.serve.serving.is_some();
             if info.serve.pending {

@@ -549,6 +549,8 @@ pub enum Outcome {
     Opened {
         /// Whether it is a training store.
         is_demo: bool,
+        /// AWS's throttling, readable every frame (AWS stores).
+        retry: Option<crate::aws::RetryWatch>,
         /// What opening noticed.
         notes: Vec<String>,
     },
@@ -1011,7 +1013,11 @@ impl WorkerState {
         });
         self.save = SaveStatus::Saved;
         self.published = None;
-        Outcome::Opened { is_demo, notes }
+        Outcome::Opened {
+            is_demo,
+            retry: None,
+            notes,
+        }
     }
 
     fn run_job(&mut self, ticket: Ticket, job: Job) -> Result<Outcome, UiError> {
@@ -1075,6 +1081,7 @@ impl WorkerState {
                     Vec::new(),
                     notify,
                 )?;
+                let retry = ws.retry_watch();
                 self.session = Some(Session {
                     ws,
                     is_demo: false,
@@ -1086,6 +1093,7 @@ impl WorkerState {
                 self.published = None;
                 Ok(Outcome::Opened {
                     is_demo: false,
+                    retry,
                     notes,
                 })
             }

@@ -229,3 +229,183 @@ pub fn create_external(b: &AwsBackend, description: &str) -> KeyMetadata {
     .expect("CreateKey")
     .key_metadata
 }
+
+/// What the [`Proxy`] does with a request.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyRules {
+    /// Answer this many calls of `throttle_op` with ThrottlingException.
+    pub throttle: u32,
+    /// The operation throttled (`ImportKeyMaterial`).
+    pub throttle_op: String,
+}
+
+/// A proxy in front of an endpoint, standing in for what AWS does and a
+/// network does: it forwards requests, can answer an operation with AWS's
+/// ThrottlingException a number of times, and can stop listening (the
+/// port then refuses connections) and listen again on the same port.
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    pub rules: Arc<Mutex<ProxyRules>>,
+    /// Calls of each operation that reached the proxy.
+    pub seen: Arc<Mutex<Vec<String>>>,
+    runtime: tokio::runtime::Runtime,
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The open connections (closed by `pause`, as a network loss would).
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+/// AWS's throttling answer: status 400 and the message of "Throttling AWS
+/// KMS requests", AWS KMS Developer Guide
+/// (https://docs.aws.amazon.com/kms/latest/developerguide/throttling.html).
+pub const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}"#;
+
+impl Proxy {
+    /// A proxy on 127.0.0.1 (a free port) in front of `target`.
+    pub fn start(target: std::net::SocketAddr) -> Proxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut p = Proxy {
+            addr,
+            target,
+            rules: Arc::default(),
+            seen: Arc::default(),
+            runtime,
+            task: None,
+            connections: Arc::default(),
+        };
+        p.serve(listener);
+        p
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (rules, seen, target) = (self.rules.clone(), self.seen.clone(), self.target);
+        let connections = self.connections.clone();
+        self.task = Some(self.runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (rules, seen) = (rules.clone(), seen.clone());
+                let handle = tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        forward(req, target, rules.clone(), seen.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+                connections.lock().unwrap().push(handle);
+            }
+        }));
+    }
+
+    /// Stops listening and drops every open connection: new connections
+    /// to the port are refused.
+    pub fn pause(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = self.runtime.block_on(t);
+        }
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    /// Listens again on the same port.
+    pub fn resume(&mut self) {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind(self.addr))
+            .expect("bind the same port again");
+        self.serve(listener);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many calls of `op` reached the proxy.
+    pub fn calls_of(&self, op: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| *o == op)
+            .count()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.pause();
+    }
+}
+
+async fn forward(
+    req: hyper::Request<hyper::body::Incoming>,
+    target: std::net::SocketAddr,
+    rules: Arc<Mutex<ProxyRules>>,
+    seen: Arc<Mutex<Vec<String>>>,
+) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let op = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("")
+        .to_string();
+    seen.lock().unwrap().push(op.clone());
+    let throttle = {
+        let mut r = rules.lock().unwrap();
+        let hit = r.throttle > 0 && r.throttle_op == op;
+        if hit {
+            r.throttle -= 1;
+        }
+        hit
+    };
+    let answer = |status: u16, body: bytes::Bytes| {
+        let mut r = hyper::Response::new(http_body_util::Full::new(body));
+        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+        r.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        r
+    };
+    if throttle {
+        return Ok(answer(400, bytes::Bytes::from_static(THROTTLED.as_bytes())));
+    }
+    let Ok(stream) = tokio::net::TcpStream::connect(target).await else {
+        return Ok(answer(502, bytes::Bytes::new()));
+    };
+    let Ok((mut sender, conn)) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+    else {
+        return Ok(answer(502, bytes::Bytes::new()));
+    };
+    tokio::spawn(conn);
+    let upstream = hyper::Request::from_parts(parts, http_body_util::Full::new(body));
+    match sender.send_request(upstream).await {
+        Ok(resp) => {
+            let (p, b) = resp.into_parts();
+            let b = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            Ok(hyper::Response::from_parts(p, http_body_util::Full::new(b)))
+        }
+        Err(_) => Ok(answer(502, bytes::Bytes::new())),
+    }
+}
