@@ -5,6 +5,9 @@
 //! backend, its key list from ListKeys/DescribeKey/ListKeyRotations, and
 //! what it asked AWS goes into its own store's trail, with AWS's request ids.
 
+// Both helper modules bring the shared fixtures (tests/common) with them.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "aws_support/mod.rs"]
 mod aws;
 #[path = "ui_support/mod.rs"]
