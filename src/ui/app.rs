@@ -181,6 +181,25 @@ impl ConsoleApp {
         self.unlock.adopt(&jobs, vault);
     }
 
+    /// Connects to an AWS store (benchmarks, embedding): what the unlock
+    /// screen's AWS account card does.
+    pub fn connect_aws(
+        &mut self,
+        path: std::path::PathBuf,
+        passphrase: secrecy::SecretString,
+        connection: crate::aws::AwsConnection,
+        create: bool,
+    ) {
+        let jobs = self.worker.jobs().clone();
+        self.unlock
+            .connect_aws(&jobs, path, passphrase, connection, create);
+    }
+
+    /// The keys the key list drew in the last frame.
+    pub fn visible_keys(&self) -> &[KeyRef] {
+        self.ws.key_list.visible()
+    }
+
     /// Whether a store is open and its first view has arrived.
     pub fn is_ready(&self) -> bool {
         matches!(self.phase, Phase::Open) && self.ws.view.is_some()

@@ -77,7 +77,7 @@ fn compare(a: &KeyView, b: &KeyView, column: SortColumn) -> Ordering {
             .map_or(i64::MAX, Timestamp::millis)
     };
     match column {
-        SortColumn::Name => a.label.to_lowercase().cmp(&b.label.to_lowercase()),
+        SortColumn::Name => a.sort_name.cmp(&b.sort_name),
         SortColumn::State => a.state.cmp(&b.state),
         SortColumn::Current => a.current_short.cmp(&b.current_short),
         SortColumn::Materials => a.materials.len().cmp(&b.materials.len()),

@@ -171,6 +171,28 @@ impl UnlockScreen {
         self.error = None;
     }
 
+    /// Connects to an AWS store (what the AWS account card submits).
+    pub fn connect_aws(
+        &mut self,
+        jobs: &Jobs,
+        path: PathBuf,
+        passphrase: SecretString,
+        connection: crate::aws::AwsConnection,
+        create: bool,
+    ) {
+        self.pending_was_aws = Some(true);
+        self.start(
+            jobs,
+            Waiting::Aws,
+            Job::ConnectAws {
+                path,
+                passphrase,
+                connection,
+                create,
+            },
+        );
+    }
+
     /// A store handed over by the application (no passphrase asked).
     pub fn adopt(&mut self, jobs: &Jobs, vault: crate::store::Vault) {
         self.start(jobs, Waiting::Open, Job::Adopt(Box::new(vault)));
@@ -553,17 +575,8 @@ impl UnlockScreen {
                 self.aws_confirm = secret_buffer();
                 self.aws_error = None;
                 actions.push(Action::RememberAws(self.aws.clone()));
-                self.pending_was_aws = Some(true);
-                self.start(
-                    jobs,
-                    Waiting::Aws,
-                    Job::ConnectAws {
-                        path: PathBuf::from(&store),
-                        passphrase,
-                        connection: self.aws.connection(),
-                        create: !exists,
-                    },
-                );
+                let connection = self.aws.connection();
+                self.connect_aws(jobs, PathBuf::from(&store), passphrase, connection, !exists);
             }
         }
         if let Some(Pending {

@@ -168,6 +168,8 @@ pub struct KeyView {
     pub error: Option<UiError>,
     /// Lowercase text the filter box searches.
     pub search: String,
+    /// The label in lowercase, for sorting (made once, off the UI thread).
+    pub sort_name: String,
 }
 
 impl KeyView {
@@ -326,7 +328,6 @@ impl KeyView {
             short_id,
             description,
             aliases: record.aliases.clone(),
-            label,
             origin,
             origin_text,
             state,
@@ -377,6 +378,8 @@ impl KeyView {
             fetched: record.fetched,
             error: record.error.as_ref().map(UiError::from),
             search,
+            sort_name: label.to_lowercase(),
+            label,
             materials,
         }
     }
@@ -434,6 +437,8 @@ pub struct StoreView {
     pub save: SaveStatus,
     /// A note for the status bar (throttling, a refresh that failed).
     pub notice: Option<String>,
+    /// API calls the background refresh of an AWS store made so far.
+    pub refresh_calls: u64,
 }
 
 impl StoreView {
@@ -484,6 +489,7 @@ impl StoreView {
             audit_sequence: parts.audit_sequence,
             save: parts.save,
             notice: parts.notice,
+            refresh_calls: parts.refresh_calls,
         }
     }
 }
@@ -508,4 +514,6 @@ pub struct ViewParts {
     pub save: SaveStatus,
     /// A status note.
     pub notice: Option<String>,
+    /// API calls of the background refresh.
+    pub refresh_calls: u64,
 }

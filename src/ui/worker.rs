@@ -837,6 +837,10 @@ impl WorkerState {
         loop {
             match jobs.recv_timeout(self.tick_interval) {
                 Ok(Envelope { ticket, owner, job }) => {
+                    // Telling the worker what is on screen changes nothing
+                    // to show: the next tick publishes what the refresh found
+                    // (a view at most every tick while a list scrolls).
+                    let quiet = matches!(job, Job::Watch { .. });
                     let result =
                         std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job(ticket, job)));
                     let outcome = result.unwrap_or_else(|_| {
@@ -851,7 +855,9 @@ impl WorkerState {
                         owner,
                         outcome,
                     });
-                    self.publish(false);
+                    if !quiet {
+                        self.publish(false);
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => self.tick(),
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -947,6 +953,7 @@ impl WorkerState {
             audit_sequence: vault.kms().chain_head().sequence,
             save: self.save.clone(),
             notice,
+            refresh_calls: ws.refresh_calls(),
         };
         drop(vault);
         self.revision += 1;
