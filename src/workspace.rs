@@ -9,6 +9,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::api::wire::Blob;
 use crate::aws::{AwsBackend, AwsConnection, CallRecord, CallRecorder, ConnectOptions};
 use crate::backend::catalog::{Catalog, KeyRecord};
 use crate::backend::local::{LocalBackend, snapshot};
@@ -20,6 +24,90 @@ use crate::store::{StoreError, Vault};
 
 fn lock(v: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
     v.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The store section of an AWS store: where the account is, and the key
+/// list as last seen (so the console opens instantly; every record keeps the
+/// time it was fetched and shows as stale until described again). Never a
+/// credential: those stay in `~/.aws` and the SDK's chain.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AwsSection {
+    /// Profile, regions and endpoint URL.
+    pub connection: AwsConnection,
+    /// Each region's cached key list.
+    #[serde(default)]
+    pub catalogs: Vec<(String, Catalog)>,
+}
+
+/// The name of [`AwsSection`]'s section.
+pub const AWS_SECTION: &str = "aws";
+
+/// The name of the section of [`ImportInFlight`]s.
+pub const IMPORTS_SECTION: &str = "imports";
+
+/// Import parameters downloaded and not used yet: a ceremony can pause (the
+/// console closed, the custodian wrapping the material elsewhere) and
+/// resume with them until `parameters_valid_to` (24 hours at AWS).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportInFlight {
+    /// The key.
+    pub key_arn: String,
+    /// `WrappingAlgorithm` asked for.
+    pub wrapping_algorithm: String,
+    /// `WrappingKeySpec` asked for.
+    pub wrapping_key_spec: String,
+    /// `PublicKey` (DER SubjectPublicKeyInfo).
+    pub public_key: Blob,
+    /// `ImportToken`.
+    pub import_token: Blob,
+    /// `ParametersValidTo`.
+    pub parameters_valid_to: Timestamp,
+    /// When byok downloaded them.
+    pub downloaded: Timestamp,
+}
+
+fn read_section<T: DeserializeOwned>(vault: &Vault, name: &str) -> Result<Option<T>, StoreError> {
+    vault
+        .sections()
+        .get(name)
+        .map(|bytes| {
+            // Damage is reported, never repaired: the section stays as it is.
+            serde_json::from_slice(bytes).map_err(|e| {
+                StoreError::Other(format!(
+                    "the store's {name} section cannot be read ({e}); the file was left as it is"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn write_section<T: Serialize>(vault: &mut Vault, name: &str, value: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Other(e.to_string()))?;
+    vault.set_section(name, Some(bytes))
+}
+
+/// Import parameters kept in `vault` and still valid at `now` (a section
+/// that cannot be read gives none; opening it reports the damage).
+pub fn imports_in_flight(vault: &Vault, now: Timestamp) -> Vec<ImportInFlight> {
+    read_section::<Vec<ImportInFlight>>(vault, IMPORTS_SECTION)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.parameters_valid_to > now)
+        .collect()
+}
+
+impl AwsSection {
+    /// The AWS section of `vault`: `None` for a local store.
+    pub fn read(vault: &Vault) -> Result<Option<AwsSection>, StoreError> {
+        read_section(vault, AWS_SECTION)
+    }
+
+    /// Saves it into `vault`.
+    pub fn write(&self, vault: &mut Vault) -> Result<(), StoreError> {
+        write_section(vault, AWS_SECTION, self)
+    }
 }
 
 /// Where a key's history came from.
@@ -43,6 +131,17 @@ pub enum HistorySource {
         /// Whether the caller may not call `cloudtrail:LookupEvents`.
         denied: bool,
     },
+}
+
+/// Why a workspace could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The store file.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The connection.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }
 
 /// Puts every call the AWS backend records into the store's own trail.
@@ -103,6 +202,8 @@ struct Region {
 }
 
 struct AwsSide {
+    /// The connection as the store holds it (regions unresolved).
+    asked: AwsConnection,
     backend: Arc<AwsBackend>,
     regions: Vec<Region>,
 }
@@ -130,6 +231,49 @@ impl Workspace {
             vault,
             aws: None,
         }
+    }
+
+    /// An AWS store opened from its file: `connection` replaces the one the
+    /// file holds (`None`: the file's own). The cached key list is used
+    /// when the connection is the one it was read through. The file then
+    /// holds the connection, so opening it again needs no form.
+    pub fn open_aws(
+        vault: Arc<Mutex<Vault>>,
+        connection: Option<&AwsConnection>,
+        options: ConnectOptions,
+        caller: Caller,
+        notify: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<Workspace, WorkspaceError> {
+        let section = AwsSection::read(&lock(&vault))?;
+        let (connection, cached) = match (connection, section) {
+            (Some(c), Some(s)) if *c == s.connection => (c.clone(), s.catalogs),
+            (Some(c), _) => (c.clone(), Vec::new()),
+            (None, Some(s)) => (s.connection, s.catalogs),
+            (None, None) => {
+                return Err(WorkspaceError::Store(StoreError::Other(
+                    "this store holds no AWS connection".into(),
+                )));
+            }
+        };
+        {
+            let mut v = lock(&vault);
+            let unchanged = AwsSection::read(&v)?.is_some_and(|s| s.connection == connection);
+            if !unchanged {
+                AwsSection {
+                    connection: connection.clone(),
+                    catalogs: Vec::new(),
+                }
+                .write(&mut v)?;
+            }
+        }
+        Ok(Workspace::aws(
+            vault,
+            &connection,
+            options,
+            caller,
+            cached,
+            notify,
+        )?)
     }
 
     /// An AWS store: `vault` keeps the trail and the cache, `connection`
@@ -174,6 +318,7 @@ impl Workspace {
             vault,
             backend,
             aws: Some(AwsSide {
+                asked: connection.clone(),
                 backend: aws,
                 regions,
             }),
@@ -371,9 +516,54 @@ impl Workspace {
         })
     }
 
+    /// Saves the key list as it is now into the store (an AWS store opens
+    /// with it next time).
+    pub fn save_cache(&self) -> Result<(), StoreError> {
+        let Some(a) = &self.aws else {
+            return Ok(());
+        };
+        let section = AwsSection {
+            connection: a.asked.clone(),
+            catalogs: self.catalogs(),
+        };
+        section.write(&mut lock(&self.vault))
+    }
+
+    /// Keeps import parameters just downloaded, to resume the ceremony
+    /// later (replaces those of the same key; drops expired ones).
+    pub fn remember_import(
+        &self,
+        import: ImportInFlight,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut v = lock(&self.vault);
+        let mut all: Vec<ImportInFlight> = read_section(&v, IMPORTS_SECTION)?.unwrap_or_default();
+        all.retain(|i| i.key_arn != import.key_arn && i.parameters_valid_to > now);
+        all.push(import);
+        write_section(&mut v, IMPORTS_SECTION, &all)
+    }
+
+    /// The parameters of key `arn` were used (or are not wanted).
+    pub fn forget_import(&self, arn: &str) -> Result<(), StoreError> {
+        let mut v = lock(&self.vault);
+        let mut all: Vec<ImportInFlight> = read_section(&v, IMPORTS_SECTION)?.unwrap_or_default();
+        let before = all.len();
+        all.retain(|i| i.key_arn != arn);
+        if all.len() == before {
+            return Ok(());
+        }
+        write_section(&mut v, IMPORTS_SECTION, &all)
+    }
+
+    /// Import parameters kept and still valid at `now`.
+    pub fn imports_in_flight(&self, now: Timestamp) -> Vec<ImportInFlight> {
+        imports_in_flight(&lock(&self.vault), now)
+    }
+
     /// Stops the background work and closes the store (the last holder of
-    /// the vault closes it).
+    /// the vault closes it). An AWS store saves its key list first.
     pub fn close(self) -> Result<(), StoreError> {
+        let cached = self.save_cache();
         let Workspace {
             vault,
             backend,
@@ -386,13 +576,14 @@ impl Workspace {
             drop(a.backend);
         }
         drop(backend);
-        match Arc::try_unwrap(vault) {
+        let closed = match Arc::try_unwrap(vault) {
             Ok(m) => m
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner)
                 .close(),
             Err(_) => Ok(()),
-        }
+        };
+        cached.and(closed)
     }
 
     /// Whether this kind of store is `kind`.

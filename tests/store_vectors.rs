@@ -199,3 +199,49 @@ fn format_1_vector_opens() {
     );
     assert!(verify_chain(&records).unwrap().from_genesis);
 }
+
+/// Format 2 appends named sections to the body (the AWS workspace keeps its
+/// connection and cached key list there). A format-1 store opens, is
+/// rewritten as format 2 at its next change, and loses nothing; sections
+/// survive closing and reopening.
+#[test]
+fn a_format_1_store_becomes_format_2_and_keeps_its_sections() {
+    let data = data_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let path: PathBuf = tmp.path().join("store-v1.byok");
+    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
+    copy_dir(
+        &data.join("store-v1.byok.audit"),
+        &tmp.path().join("store-v1.byok.audit"),
+    );
+    let pass = SecretString::from(PASSPHRASE.to_string());
+    let mut v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 1);
+    assert_eq!(v.sections().names().count(), 0);
+    v.set_section("aws", Some(b"{\"profile\":\"officer\"}".to_vec()))
+        .unwrap();
+    v.set_section("other", Some(vec![0, 1, 2])).unwrap();
+    v.set_section("other", None).unwrap();
+    assert_eq!(v.info().format_version, 2);
+    let keys = v.kms().keys().count();
+    v.close().unwrap();
+
+    let v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 2);
+    assert_eq!(
+        v.sections().get("aws"),
+        Some(&b"{\"profile\":\"officer\"}"[..])
+    );
+    assert_eq!(v.sections().names().collect::<Vec<_>>(), ["aws"]);
+    assert_eq!(v.kms().keys().count(), keys);
+    assert!(v.kms().aliases().any(|a| a.name == "alias/vector"));
+    // The backup written by the same code path is format 2 and opens too.
+    let backup = tmp.path().join("copy.byok");
+    v.backup_to(&backup).unwrap();
+    v.close().unwrap();
+    let b = Vault::open(&backup, &pass, options()).unwrap();
+    assert_eq!(
+        b.sections().get("aws"),
+        Some(&b"{\"profile\":\"officer\"}"[..])
+    );
+}

@@ -501,3 +501,115 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The byok file of an AWS store holds the connection, the key list as last
+/// seen and the import parameters in flight: opened again with only its
+/// passphrase ("Open store", no form), it is the same account; with the
+/// network gone, the key list still shows, from the cache; and a ceremony
+/// paused after GetParametersForImport resumes with the same parameters —
+/// AWS is asked for them once.
+#[test]
+fn the_byok_file_reopens_the_account_its_cache_and_a_paused_ceremony() {
+    let served = aws::Served::start(1000);
+    let mut proxy = aws::Proxy::start(served.endpoint.as_ref().unwrap().local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aws.byok");
+    let (mut h, key) = {
+        let mut config = AppConfig::for_tests(
+            dir.path().join("local.byok"),
+            ManualClock::new(START),
+            || Box::new(test_keys()),
+        );
+        config.aws_options = Some(served.options());
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1600.0, 1000.0))
+            .with_max_steps(400)
+            .build_eframe(move |cc| ConsoleApp::new(cc, config));
+        wait_label(&mut h, "AWS account");
+        type_into(&mut h, "Regions", &served.region);
+        type_into(&mut h, "Endpoint URL", &proxy.url());
+        type_into(&mut h, "byok file", &file.display().to_string());
+        type_into(&mut h, "Passphrase of the byok file", "p");
+        type_into(&mut h, "Repeat the passphrase of the byok file", "p");
+        click(&mut h, "Connect and create the byok file");
+        wait_for(&mut h, "the AWS store", |h| {
+            h.state().view().is_some_and(|v| v.is_aws() && v.complete)
+        });
+        click(&mut h, "➕ New key");
+        type_into(&mut h, "Description", "paused ceremony");
+        click(&mut h, "Create key");
+        wait_label(&mut h, "Key created");
+        let key = h.state().selected_key().unwrap().clone();
+        wait_key_state(&mut h, &key, KeyState::PendingImport);
+        (h, key)
+    };
+    click(&mut h, "📥 Import key material…");
+    let public_key = get_parameters(&mut h, dir.path());
+    assert_eq!(proxy.calls_of("GetParametersForImport"), 1);
+    // The custodian takes PublicKey.bin away; the officer closes the console.
+    click(&mut h, "Cancel");
+    click(&mut h, "🔒 Lock");
+    drop(h);
+    wait_until_released(&file);
+
+    // The next morning, offline: the file alone opens the account's view.
+    proxy.pause();
+    let mut config = AppConfig::for_tests(file.clone(), ManualClock::new(START), || {
+        Box::new(test_keys())
+    });
+    config.aws_options = Some(byok::aws::ConnectOptions {
+        max_attempts: 1,
+        ..served.options()
+    });
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    type_into(&mut h, "Store file", &file.display().to_string());
+    type_into(&mut h, "Passphrase", "p");
+    click(&mut h, "Open store");
+    wait_for(&mut h, "the AWS store from its file", |h| {
+        h.state().view().is_some_and(|v| v.is_aws())
+    });
+    let view = h.state().view().unwrap();
+    let cached = view.key(&key).expect("the key, from the cache");
+    assert_eq!(cached.description, "paused ceremony");
+    assert!(
+        cached.fetched.is_some(),
+        "a cached record says when it was read"
+    );
+    wait_part(&mut h, "could not be read");
+
+    // Back online: the wizard resumes with the parameters of yesterday.
+    proxy.resume();
+    let wrapped = wrap_material(
+        &public_key,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        &[0x33u8; 32],
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let path = dir.path().join("EncryptedKeyMaterial.bin");
+    std::fs::write(&path, wrapped).unwrap();
+    click_first(&mut h, "paused ceremony");
+    click(&mut h, "📥 Import key material…");
+    wait_part(&mut h, "Kept from earlier in this ceremony");
+    assert!(shows(&h, "Import parameters ready"));
+    click(&mut h, "Next ›");
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &path.display().to_string(),
+    );
+    click(&mut h, "Next ›");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    assert_eq!(
+        proxy.calls_of("GetParametersForImport"),
+        1,
+        "the parameters came from the byok file"
+    );
+    assert_eq!(materials_in_account(&served, &key), 1);
+    click(&mut h, "Close");
+    wait_key_state(&mut h, &key, KeyState::Enabled);
+}

@@ -182,10 +182,12 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// A catalog restored from a cache (its records are stale until
-    /// refreshed).
+    /// A catalog restored from a cache: its records keep the time they
+    /// were fetched (so they show as stale until described again) and the
+    /// listing starts over, to find keys created or deleted since.
     pub fn restore(mut self) -> Self {
         self.reindex();
+        self.relist();
         self
     }
 

@@ -4,7 +4,7 @@
 //! ```text
 //! magic "BYOKSTOR" (8) | format version u16 | kdf id u8 (1 = Argon2id v19)
 //! | m_cost KiB u32 | t_cost u32 | p_cost u32 | salt (16) | nonce (12)
-//! | ciphertext of postcard(StoreBody) | tag (16)
+//! | ciphertext of postcard(StoreBody) [format 2: then postcard(Sections)] | tag (16)
 //! ```
 //! All integers big-endian. The key is Argon2id(passphrase, salt) with the
 //! parameters in the header, so they can be raised later without breaking
@@ -20,8 +20,8 @@ use crate::kms::SecretArray;
 /// First bytes of every store file.
 pub const MAGIC: &[u8; 8] = b"BYOKSTOR";
 /// The format this build writes.
-pub const FORMAT_VERSION: u16 = 1;
-/// Header length of format 1.
+pub const FORMAT_VERSION: u16 = 2;
+/// Header length (formats 1 and 2).
 pub const HEADER_LEN: usize = 8 + 2 + 1 + 4 + 4 + 4 + 16 + 12;
 const KDF_ARGON2ID: u8 = 1;
 

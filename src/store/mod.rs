@@ -15,6 +15,7 @@ pub mod format;
 pub mod journal;
 pub mod keypool;
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -161,7 +162,10 @@ impl ApiCredentials {
     }
 }
 
-/// The encrypted body of a store file (format 1).
+/// The encrypted body of a store file. Format 1 is these four fields;
+/// format 2 appends the [`Sections`]. postcard writes a struct as its
+/// fields one after the other, so a format-2 body is a format-1 body
+/// followed by the sections.
 #[derive(Serialize, Deserialize)]
 struct StoreBody {
     kms: KmsState,
@@ -170,13 +174,33 @@ struct StoreBody {
     api: ApiCredentials,
 }
 
-/// The same, borrowed, for saving without copying the state.
+/// The same, borrowed, for saving without copying the state (format 2).
 #[derive(Serialize)]
 struct StoreBodyRef<'a> {
     kms: &'a KmsState,
     journal: &'a JournalKeys,
     settings: &'a StoreSettings,
     api: &'a ApiCredentials,
+    sections: &'a Sections,
+}
+
+/// What a store keeps beside the engine, by name: each section is the
+/// owner's own serialisation (the AWS workspace keeps its connection, its
+/// cached key list and the import parameters in flight in one). They are
+/// inside the encrypted body like everything else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sections(BTreeMap<String, Vec<u8>>);
+
+impl Sections {
+    /// Section `name`, if the store has one.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(Vec::as_slice)
+    }
+
+    /// The names of the sections present.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// What the engine inside a vault is given.
@@ -311,6 +335,7 @@ pub struct Vault {
     journal_keys: JournalKeys,
     settings: StoreSettings,
     api: ApiCredentials,
+    sections: Sections,
     saved_generation: u64,
     // Dropped after the fields above: flushes, then releases the lock.
     journal: Journal,
@@ -334,7 +359,7 @@ impl std::fmt::Debug for Vault {
 fn read_body(
     path: &Path,
     passphrase: &SecretString,
-) -> Result<(StoreBody, Header, SecretArray<32>), StoreError> {
+) -> Result<(StoreBody, Sections, Header, SecretArray<32>), StoreError> {
     let (bytes, header) = read_store_file(path)?;
     let key = format::derive_key(
         passphrase.expose_secret().as_bytes(),
@@ -343,8 +368,14 @@ fn read_body(
     )
     .ok_or_else(|| unreadable(path))?;
     let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
-    let body: StoreBody = postcard::from_bytes(&plain).map_err(|_| unreadable(path))?;
-    Ok((body, header, key))
+    let (body, rest): (StoreBody, _) =
+        postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
+    let sections = match header.version {
+        1 if rest.is_empty() => Sections::default(),
+        1 => return Err(unreadable(path)),
+        _ => postcard::from_bytes(rest).map_err(|_| unreadable(path))?,
+    };
+    Ok((body, sections, header, key))
 }
 
 fn read_store_file(path: &Path) -> Result<(Vec<u8>, Header), StoreError> {
@@ -453,6 +484,7 @@ impl Vault {
             journal_keys,
             settings,
             api: ApiCredentials::generate(),
+            sections: Sections::default(),
             saved_generation: u64::MAX,
             journal,
             _lock: lock,
@@ -471,7 +503,7 @@ impl Vault {
         options: VaultOptions,
     ) -> Result<Vault, StoreError> {
         let lock = StoreLock::acquire(path)?;
-        let (body, header, key) = read_body(path, passphrase)?;
+        let (body, sections, header, key) = read_body(path, passphrase)?;
         let (journal, head) =
             Journal::open(journal_config(path, &body.settings), body.journal.clone())?;
         let notes = journal.notes.clone();
@@ -497,6 +529,7 @@ impl Vault {
             journal_keys: body.journal,
             settings: body.settings,
             api: body.api,
+            sections,
             journal,
             _lock: lock,
             notes,
@@ -514,7 +547,7 @@ impl Vault {
         path: &Path,
         passphrase: &SecretString,
     ) -> Result<(ApiCredentials, String), StoreError> {
-        let (body, _, _) = read_body(path, passphrase)?;
+        let (body, _, _, _) = read_body(path, passphrase)?;
         let region = body.kms.settings.region.clone();
         Ok((body.api, region))
     }
@@ -588,12 +621,15 @@ impl Vault {
         Ok(())
     }
 
-    fn save_state(&mut self, keep_previous: bool) -> Result<(), StoreError> {
+    /// The state sealed under the store's key with a fresh nonce, in the
+    /// current format: the file's bytes and its header.
+    fn sealed(&self) -> Result<(Vec<u8>, Header), StoreError> {
         let body = StoreBodyRef {
             kms: self.kms.state(),
             journal: &self.journal_keys,
             settings: &self.settings,
             api: &self.api,
+            sections: &self.sections,
         };
         let size = postcard::experimental::serialized_size(&body)
             .map_err(|e| StoreError::Other(e.to_string()))?;
@@ -602,8 +638,13 @@ impl Vault {
         plain.resize(size, 0);
         postcard::to_slice(&body, &mut plain).map_err(|e| StoreError::Other(e.to_string()))?;
         let mut header = self.header;
+        header.version = FORMAT_VERSION;
         rand::rng().fill_bytes(&mut header.nonce);
-        let file = format::seal(&self.key, &header, plain);
+        Ok((format::seal(&self.key, &header, plain), header))
+    }
+
+    fn save_state(&mut self, keep_previous: bool) -> Result<(), StoreError> {
+        let (file, header) = self.sealed()?;
         write_atomically(&self.path, &file, keep_previous)?;
         self.header = header;
         self.saved_generation = self.kms.generation();
@@ -634,6 +675,28 @@ impl Vault {
         self.kms.set_settings(engine)?;
         self.settings = store;
         self.save_state(true)?;
+        Ok(())
+    }
+
+    /// What the store keeps beside the engine.
+    pub fn sections(&self) -> &Sections {
+        &self.sections
+    }
+
+    /// Replaces section `name` (`None` removes it) and saves. Nothing is
+    /// changed in memory when the save fails.
+    pub fn set_section(&mut self, name: &str, bytes: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let previous = match bytes {
+            Some(b) => self.sections.0.insert(name.to_string(), b),
+            None => self.sections.0.remove(name),
+        };
+        if let Err(e) = self.save_state(true) {
+            match previous {
+                Some(p) => self.sections.0.insert(name.to_string(), p),
+                None => self.sections.0.remove(name),
+            };
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -700,18 +763,7 @@ impl Vault {
 
     /// Writes an encrypted copy of the state to `out` (same passphrase).
     pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
-        let body = StoreBodyRef {
-            kms: self.kms.state(),
-            journal: &self.journal_keys,
-            settings: &self.settings,
-            api: &self.api,
-        };
-        let plain = Zeroizing::new(
-            postcard::to_stdvec(&body).map_err(|e| StoreError::Other(e.to_string()))?,
-        );
-        let mut header = self.header;
-        rand::rng().fill_bytes(&mut header.nonce);
-        let file = format::seal(&self.key, &header, plain);
+        let (file, _) = self.sealed()?;
         if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         }

@@ -404,9 +404,11 @@ impl ConsoleApp {
             }
             Action::OpenImportWizard { key, reimport } => {
                 let now = self.now();
-                if let Some(k) = self.ws.view.as_ref().and_then(|v| v.key(&key)) {
+                let view = self.ws.view.as_ref();
+                if let Some(k) = view.and_then(|v| v.key(&key)) {
                     if k.is_external() {
-                        self.ws.wizard = Some(ImportWizard::new(k, reimport, now));
+                        let resume = view.and_then(|v| v.import_in_flight(&key));
+                        self.ws.wizard = Some(ImportWizard::new(k, reimport, now, resume));
                     } else {
                         self.toast("Only keys with EXTERNAL origin take imported key material");
                     }

@@ -24,6 +24,7 @@ use crate::kms::{
     ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeyState, SecretVec,
     Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
+use crate::workspace::ImportInFlight;
 
 /// The wizard's steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +102,8 @@ pub struct ImportWizard {
     spec: WrappingKeySpec,
     params: Option<ImportParameters>,
     params_spec: Option<(WrappingAlgorithm, WrappingKeySpec)>,
+    /// When the parameters resumed from the store were downloaded.
+    resumed: Option<Timestamp>,
     /// Folder typed for saving PublicKey.bin and ImportToken.bin.
     pub save_dir: String,
     saved: Vec<String>,
@@ -135,7 +138,15 @@ pub struct ImportWizard {
 
 impl ImportWizard {
     /// A wizard for `key`; `reimport` names the material to import again.
-    pub fn new(key: &KeyView, reimport: Option<KeyMaterialId>, now: Timestamp) -> Self {
+    ///
+    /// `resume`: import parameters of this key kept in the store from an
+    /// earlier step of the ceremony (a paused ceremony resumes with them).
+    pub fn new(
+        key: &KeyView,
+        reimport: Option<KeyMaterialId>,
+        now: Timestamp,
+        resume: Option<&ImportInFlight>,
+    ) -> Self {
         let today = now.to_datetime().date_naive();
         let default_expiry = today + chrono::Days::new(180);
         use chrono::Datelike;
@@ -154,14 +165,35 @@ impl ImportWizard {
             .and_then(|id| key.material(id))
             .and_then(|m| m.description.clone())
             .unwrap_or_default();
+        let resume = resume
+            .filter(|r| r.key_arn == key.id.arn() && r.parameters_valid_to > now)
+            .and_then(|r| {
+                let a = r.wrapping_algorithm.parse::<WrappingAlgorithm>().ok()?;
+                let s = r.wrapping_key_spec.parse::<WrappingKeySpec>().ok()?;
+                Some((a, s, r))
+            });
+        let (algorithm, spec) = resume.as_ref().map_or(
+            (
+                WrappingAlgorithm::RsaAesKeyWrapSha256,
+                WrappingKeySpec::Rsa4096,
+            ),
+            |(a, s, _)| (*a, *s),
+        );
+        let params = resume.as_ref().map(|(_, _, r)| ImportParameters {
+            key: key.id.clone(),
+            public_key: r.public_key.bytes().to_vec(),
+            import_token: r.import_token.bytes().to_vec(),
+            parameters_valid_to: r.parameters_valid_to,
+        });
         ImportWizard {
             key: key.id.clone(),
             reimport,
             step: Step::Parameters,
-            algorithm: WrappingAlgorithm::RsaAesKeyWrapSha256,
-            spec: WrappingKeySpec::Rsa4096,
-            params: None,
-            params_spec: None,
+            algorithm,
+            spec,
+            resumed: resume.as_ref().map(|(_, _, r)| r.downloaded),
+            params_spec: params.as_ref().map(|_| (algorithm, spec)),
+            params,
             save_dir: String::new(),
             saved: Vec::new(),
             source: Source::WrappedFile,
@@ -319,6 +351,7 @@ impl ImportWizard {
                 self.advance_after_read = false;
             }
             Ok(Outcome::Parameters(p)) => {
+                self.resumed = None;
                 self.params_spec = Some((self.algorithm, self.spec));
                 self.params = Some(p);
                 self.errors[step] = None;
@@ -577,6 +610,12 @@ impl ImportWizard {
                         ui.label(theme::weak(ui, format!("{a} · {s}")));
                     }
                 });
+                if let Some(at) = self.resumed {
+                    ui.label(format!(
+                        "Kept from earlier in this ceremony: downloaded {}. Wrap with the PublicKey.bin of that download.",
+                        format::date_time(at)
+                    ));
+                }
                 if p.parameters_valid_to > now {
                     ui.label(
                         RichText::new(format!(

@@ -20,6 +20,7 @@ use crate::kms::{
     KmsError, Origin, RotationType, Settings, Tag, Timestamp,
 };
 use crate::store::StoreSettings;
+use crate::workspace::ImportInFlight;
 
 /// A key's identity in the console: its ARN (unique across the regions and
 /// accounts of a store; multi-Region replicas share a key id, not an ARN).
@@ -439,6 +440,8 @@ pub struct StoreView {
     pub notice: Option<String>,
     /// API calls the background refresh of an AWS store made so far.
     pub refresh_calls: u64,
+    /// Import parameters kept in the store (to resume a ceremony).
+    pub imports_in_flight: Vec<ImportInFlight>,
 }
 
 impl StoreView {
@@ -450,6 +453,14 @@ impl StoreView {
     /// Whether the store is an AWS account.
     pub fn is_aws(&self) -> bool {
         self.backend.kind == BackendKind::Aws
+    }
+
+    /// Import parameters of key `id` kept from an earlier step of the
+    /// ceremony, if still valid.
+    pub fn import_in_flight(&self, id: &KeyRef) -> Option<&ImportInFlight> {
+        self.imports_in_flight
+            .iter()
+            .find(|i| i.key_arn == id.arn())
     }
 
     /// Engine settings of a local store.
@@ -490,6 +501,7 @@ impl StoreView {
             save: parts.save,
             notice: parts.notice,
             refresh_calls: parts.refresh_calls,
+            imports_in_flight: parts.imports_in_flight,
         }
     }
 }
@@ -516,4 +528,6 @@ pub struct ViewParts {
     pub notice: Option<String>,
     /// API calls of the background refresh.
     pub refresh_calls: u64,
+    /// Import parameters kept in the store and still valid.
+    pub imports_in_flight: Vec<ImportInFlight>,
 }

@@ -34,7 +34,7 @@ use crate::kms::{
     Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
-use crate::workspace::{HistorySource, Workspace};
+use crate::workspace::{AwsSection, HistorySource, ImportInFlight, Workspace, WorkspaceError};
 
 /// Identifies a submitted job; its result carries the same ticket.
 pub type Ticket = u64;
@@ -954,6 +954,7 @@ impl WorkerState {
             save: self.save.clone(),
             notice,
             refresh_calls: ws.refresh_calls(),
+            imports_in_flight: crate::workspace::imports_in_flight(&vault, now),
         };
         drop(vault);
         self.revision += 1;
@@ -1008,6 +1009,38 @@ impl WorkerState {
         }
     }
 
+    /// An AWS store: `connection` (`None`: the one the file holds).
+    fn opened_aws(
+        &mut self,
+        vault: Vault,
+        connection: Option<&AwsConnection>,
+    ) -> Result<Outcome, UiError> {
+        let notes = vault.notes().to_vec();
+        let vault = Arc::new(Mutex::new(vault));
+        let notify = self.repaint.clone();
+        let options = self.config.aws_options.clone().unwrap_or_default();
+        let ws = Workspace::open_aws(vault, connection, options, Caller::console(), notify)
+            .map_err(|e| match e {
+                WorkspaceError::Store(e) => UiError::from(e),
+                WorkspaceError::Backend(e) => UiError::from(e),
+            })?;
+        let retry = ws.retry_watch();
+        self.session = Some(Session {
+            ws,
+            is_demo: false,
+            demo_dir: None,
+            endpoint: None,
+            served: 0,
+        });
+        self.save = SaveStatus::Saved;
+        self.published = None;
+        Ok(Outcome::Opened {
+            is_demo: false,
+            retry,
+            notes,
+        })
+    }
+
     fn opened(&mut self, vault: Vault, is_demo: bool, demo_dir: Option<PathBuf>) -> Outcome {
         let notes = vault.notes().to_vec();
         let vault = Arc::new(Mutex::new(vault));
@@ -1035,6 +1068,10 @@ impl WorkerState {
             Job::OpenStore { path, passphrase } => {
                 self.close();
                 let vault = Vault::open(&path, &passphrase, self.options())?;
+                // A store that holds an AWS connection opens as that account.
+                if AwsSection::read(&vault)?.is_some() {
+                    return self.opened_aws(vault, None);
+                }
                 Ok(self.opened(vault, false, None))
             }
             Job::CreateStore { path, passphrase } => {
@@ -1076,33 +1113,7 @@ impl WorkerState {
                 } else {
                     Vault::open(&path, &passphrase, self.options())?
                 };
-                let notes = vault.notes().to_vec();
-                let vault = Arc::new(Mutex::new(vault));
-                let notify = self.repaint.clone();
-                let options = self.config.aws_options.clone().unwrap_or_default();
-                let ws = Workspace::aws(
-                    vault,
-                    &connection,
-                    options,
-                    Caller::console(),
-                    Vec::new(),
-                    notify,
-                )?;
-                let retry = ws.retry_watch();
-                self.session = Some(Session {
-                    ws,
-                    is_demo: false,
-                    demo_dir: None,
-                    endpoint: None,
-                    served: 0,
-                });
-                self.save = SaveStatus::Saved;
-                self.published = None;
-                Ok(Outcome::Opened {
-                    is_demo: false,
-                    retry,
-                    notes,
-                })
+                self.opened_aws(vault, Some(&connection))
             }
             Job::CloseStore => {
                 self.close();
@@ -1232,6 +1243,31 @@ impl WorkerState {
                         wrapping_algorithm: Some(algorithm.as_str().to_string()),
                         wrapping_key_spec: Some(spec.as_str().to_string()),
                     })?;
+                // Kept in the store: the ceremony can pause and resume with
+                // them until they expire. Not keeping them loses nothing
+                // now, so a failure here is only a note.
+                if let Some(s) = &self.session {
+                    // The engine's time: a training store's simulated clock.
+                    let now = lock(s.ws.vault()).kms().now();
+                    let kept = s.ws.remember_import(
+                        ImportInFlight {
+                            key_arn: key.arn().to_string(),
+                            wrapping_algorithm: algorithm.as_str().to_string(),
+                            wrapping_key_spec: spec.as_str().to_string(),
+                            public_key: out.public_key.clone(),
+                            import_token: out.import_token.clone(),
+                            parameters_valid_to: out.parameters_valid_to.0,
+                            downloaded: now,
+                        },
+                        now,
+                    );
+                    if let Err(e) = kept {
+                        self.save = SaveStatus::Failed(format!(
+                            "the import parameters could not be kept for later: {e}"
+                        ));
+                    }
+                }
+                self.published = None;
                 Ok(Outcome::Parameters(ImportParameters {
                     key,
                     public_key: out.public_key.bytes().to_vec(),
@@ -1278,6 +1314,10 @@ impl WorkerState {
                     key_material_id: req.key_material_id.map(|m| m.to_string()),
                 })?;
                 self.changed(&req.key);
+                if let Some(s) = &self.session {
+                    // The token is spent (AWS accepts a token once per material).
+                    let _ = s.ws.forget_import(req.key.arn());
+                }
                 Ok(Outcome::Imported {
                     key: req.key,
                     material: KeyMaterialId::parse(&out.key_material_id),
