@@ -81,6 +81,11 @@ pub enum StoreError {
     Other(String),
 }
 
+/// The one refusal of an empty passphrase, for a new store and a new
+/// passphrase, wherever it comes from (prompt, `BYOK_PASSPHRASE`, stdin, the
+/// console): the check is here, in the store layer.
+pub const EMPTY_PASSPHRASE: &str = "the passphrase must not be empty";
+
 fn backup_hint(backup: &Option<PathBuf>) -> String {
     match backup {
         Some(b) => format!(" (the previous generation is kept as {})", b.display()),
@@ -445,6 +450,9 @@ impl Vault {
         passphrase: &SecretString,
         options: VaultOptions,
     ) -> Result<Vault, StoreError> {
+        if passphrase.expose_secret().is_empty() {
+            return Err(StoreError::Other(EMPTY_PASSPHRASE.into()));
+        }
         fs::create_dir_all(parent_dir(path)).map_err(|e| StoreError::io(&parent_dir(path), e))?;
         let lock = StoreLock::acquire(path)?;
         if path.exists() {
@@ -719,6 +727,9 @@ impl Vault {
         new: &SecretString,
         kdf: Option<KdfParams>,
     ) -> Result<(), StoreError> {
+        if new.expose_secret().is_empty() {
+            return Err(StoreError::Other(EMPTY_PASSPHRASE.into()));
+        }
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let kdf = kdf.unwrap_or(self.header.kdf);
