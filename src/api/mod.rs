@@ -43,10 +43,15 @@ impl ApiError {
         }
     }
 
-    /// The JSON body.
+    /// The JSON body. An empty message is left out, as AWS does
+    /// (`{"__type":"InvalidCiphertextException"}`).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"__type": self.error_type, "message": self.message}))
-            .unwrap_or_default()
+        let body = if self.message.is_empty() {
+            serde_json::json!({"__type": self.error_type})
+        } else {
+            serde_json::json!({"__type": self.error_type, "message": self.message})
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 

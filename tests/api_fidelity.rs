@@ -1,0 +1,22 @@
+//! Fidelity to AWS KMS's JSON protocol (issue 8's "Deviations to fix").
+
+use byok::api::ApiError;
+use serde_json::{Value, json};
+
+/// An error with an empty message has no `message` member: AWS answers a
+/// Decrypt of a ciphertext it cannot use with
+/// `{"__type":"InvalidCiphertextException"}` (as issue 8 reports; not yet
+/// checked against a public AWS recording).
+#[test]
+fn an_empty_message_has_no_message_member() {
+    let e = ApiError::new("InvalidCiphertextException", "", 400);
+    let body: Value = serde_json::from_slice(&e.to_json()).unwrap();
+    assert_eq!(body, json!({"__type": "InvalidCiphertextException"}));
+
+    let e = ApiError::new("NotFoundException", "Key 'x' does not exist", 400);
+    let body: Value = serde_json::from_slice(&e.to_json()).unwrap();
+    assert_eq!(
+        body,
+        json!({"__type": "NotFoundException", "message": "Key 'x' does not exist"})
+    );
+}
