@@ -245,6 +245,7 @@ impl Workspace {
         notify: Arc<dyn Fn() + Send + Sync>,
     ) -> Result<Workspace, WorkspaceError> {
         let section = AwsSection::read(&lock(&vault))?;
+        let stored = section.as_ref().map(|s| s.connection.clone());
         let (connection, cached) = match (connection, section) {
             (Some(c), Some(s)) if *c == s.connection => (c.clone(), s.catalogs),
             (Some(c), _) => (c.clone(), Vec::new()),
@@ -255,16 +256,12 @@ impl Workspace {
                 )));
             }
         };
-        {
-            let mut v = lock(&vault);
-            let unchanged = AwsSection::read(&v)?.is_some_and(|s| s.connection == connection);
-            if !unchanged {
-                AwsSection {
-                    connection: connection.clone(),
-                    catalogs: Vec::new(),
-                }
-                .write(&mut v)?;
+        if stored.as_ref() != Some(&connection) {
+            AwsSection {
+                connection: connection.clone(),
+                catalogs: Vec::new(),
             }
+            .write(&mut lock(&vault))?;
         }
         Ok(Workspace::aws(
             vault,

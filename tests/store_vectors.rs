@@ -1,8 +1,9 @@
 //! One test-vector store per format version (tests/data/store-v<N>.byok and
 //! its audit journal), so that a store written by an older byok always opens.
 //!
-//! To write the vector of the current format (only when the format changes):
-//! `BYOK_WRITE_STORE_VECTORS=1 cargo test --test store_vectors`.
+//! The format-1 vector was written by a format-1 byok
+//! (`BYOK_WRITE_STORE_VECTORS=1 cargo test --test store_vectors` on such a
+//! build) and is frozen: this build writes format 2, so the switch refuses.
 
 mod common;
 
@@ -33,6 +34,18 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
+}
+
+/// A copy of the format-1 vector (state file and journal) in a new folder.
+fn copy_of_vector(data: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("store-v1.byok");
+    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
+    copy_dir(
+        &data.join("store-v1.byok.audit"),
+        &tmp.path().join("store-v1.byok.audit"),
+    );
+    (tmp, path)
 }
 
 /// Writes the format-1 vector: an EXTERNAL key holding SPEC §8's material
@@ -123,17 +136,16 @@ fn write_vector(dir: &Path) {
 fn format_1_vector_opens() {
     let data = data_dir();
     if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "1") {
+        assert_eq!(
+            byok::store::format::FORMAT_VERSION,
+            1,
+            "the format-1 vector is frozen: a format-2 build must not rewrite it"
+        );
         write_vector(&data);
     }
     let expect: Value =
         serde_json::from_slice(&std::fs::read(data.join("store-v1.expect.json")).unwrap()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let path: PathBuf = tmp.path().join("store-v1.byok");
-    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
-    copy_dir(
-        &data.join("store-v1.byok.audit"),
-        &tmp.path().join("store-v1.byok.audit"),
-    );
+    let (_tmp, path) = copy_of_vector(&data);
 
     let mut v = Vault::open(
         &path,
@@ -207,13 +219,7 @@ fn format_1_vector_opens() {
 #[test]
 fn a_format_1_store_becomes_format_2_and_keeps_its_sections() {
     let data = data_dir();
-    let tmp = tempfile::tempdir().unwrap();
-    let path: PathBuf = tmp.path().join("store-v1.byok");
-    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
-    copy_dir(
-        &data.join("store-v1.byok.audit"),
-        &tmp.path().join("store-v1.byok.audit"),
-    );
+    let (tmp, path) = copy_of_vector(&data);
     let pass = SecretString::from(PASSPHRASE.to_string());
     let mut v = Vault::open(&path, &pass, options()).unwrap();
     assert_eq!(v.info().format_version, 1);

@@ -332,6 +332,38 @@ fn wizard_ready_to_import(
     dir: &std::path::Path,
     options: byok::aws::ConnectOptions,
 ) -> (App<'static>, byok::ui::view::KeyRef) {
+    let (mut h, key) = new_key_on_aws_store(served, url, dir, options, "");
+    click(&mut h, "📥 Import key material…");
+    let public_key = get_parameters(&mut h, dir);
+    let wrapped = wrap_material(
+        &public_key,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        &[0x22u8; 32],
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let path = dir.join("EncryptedKeyMaterial.bin");
+    std::fs::write(&path, wrapped).unwrap();
+    click(&mut h, "Next ›");
+    type_into(
+        &mut h,
+        "EncryptedKeyMaterial.bin path",
+        &path.display().to_string(),
+    );
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    (h, key)
+}
+
+/// A console connected through `url` to a new AWS store `dir/aws.byok`
+/// (passphrase "p"), with a new EXTERNAL key described as `description`.
+fn new_key_on_aws_store(
+    served: &aws::Served,
+    url: &str,
+    dir: &std::path::Path,
+    options: byok::aws::ConnectOptions,
+    description: &str,
+) -> (App<'static>, byok::ui::view::KeyRef) {
     let mut config = AppConfig::for_tests(dir.join("local.byok"), ManualClock::new(START), || {
         Box::new(test_keys())
     });
@@ -355,29 +387,13 @@ fn wizard_ready_to_import(
         h.state().view().is_some_and(|v| v.is_aws() && v.complete)
     });
     click(&mut h, "➕ New key");
+    if !description.is_empty() {
+        type_into(&mut h, "Description", description);
+    }
     click(&mut h, "Create key");
     wait_label(&mut h, "Key created");
     let key = h.state().selected_key().unwrap().clone();
     wait_key_state(&mut h, &key, KeyState::PendingImport);
-    click(&mut h, "📥 Import key material…");
-    let public_key = get_parameters(&mut h, dir);
-    let wrapped = wrap_material(
-        &public_key,
-        WrappingAlgorithm::RsaAesKeyWrapSha256,
-        &[0x22u8; 32],
-        &mut rand::rng(),
-    )
-    .unwrap();
-    let path = dir.join("EncryptedKeyMaterial.bin");
-    std::fs::write(&path, wrapped).unwrap();
-    click(&mut h, "Next ›");
-    type_into(
-        &mut h,
-        "EncryptedKeyMaterial.bin path",
-        &path.display().to_string(),
-    );
-    click(&mut h, "Next ›");
-    wait_label(&mut h, "Import type");
     (h, key)
 }
 
@@ -514,35 +530,13 @@ fn the_byok_file_reopens_the_account_its_cache_and_a_paused_ceremony() {
     let mut proxy = aws::Proxy::start(served.endpoint.as_ref().unwrap().local_addr());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("aws.byok");
-    let (mut h, key) = {
-        let mut config = AppConfig::for_tests(
-            dir.path().join("local.byok"),
-            ManualClock::new(START),
-            || Box::new(test_keys()),
-        );
-        config.aws_options = Some(served.options());
-        let mut h = Harness::builder()
-            .with_size(egui::vec2(1600.0, 1000.0))
-            .with_max_steps(400)
-            .build_eframe(move |cc| ConsoleApp::new(cc, config));
-        wait_label(&mut h, "AWS account");
-        type_into(&mut h, "Regions", &served.region);
-        type_into(&mut h, "Endpoint URL", &proxy.url());
-        type_into(&mut h, "byok file", &file.display().to_string());
-        type_into(&mut h, "Passphrase of the byok file", "p");
-        type_into(&mut h, "Repeat the passphrase of the byok file", "p");
-        click(&mut h, "Connect and create the byok file");
-        wait_for(&mut h, "the AWS store", |h| {
-            h.state().view().is_some_and(|v| v.is_aws() && v.complete)
-        });
-        click(&mut h, "➕ New key");
-        type_into(&mut h, "Description", "paused ceremony");
-        click(&mut h, "Create key");
-        wait_label(&mut h, "Key created");
-        let key = h.state().selected_key().unwrap().clone();
-        wait_key_state(&mut h, &key, KeyState::PendingImport);
-        (h, key)
-    };
+    let (mut h, key) = new_key_on_aws_store(
+        &served,
+        &proxy.url(),
+        dir.path(),
+        served.options(),
+        "paused ceremony",
+    );
     click(&mut h, "📥 Import key material…");
     let public_key = get_parameters(&mut h, dir.path());
     assert_eq!(proxy.calls_of("GetParametersForImport"), 1);

@@ -34,7 +34,7 @@ use crate::kms::{
     Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
-use crate::workspace::{AwsSection, HistorySource, ImportInFlight, Workspace, WorkspaceError};
+use crate::workspace::{AWS_SECTION, HistorySource, ImportInFlight, Workspace, WorkspaceError};
 
 /// Identifies a submitted job; its result carries the same ticket.
 pub type Ticket = u64;
@@ -174,6 +174,15 @@ impl From<StoreError> for UiError {
             StoreError::Other(_) => "The store could not be used.",
         };
         UiError::plain(plain, e.to_string())
+    }
+}
+
+impl From<WorkspaceError> for UiError {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::Store(e) => e.into(),
+            WorkspaceError::Backend(e) => e.into(),
+        }
     }
 }
 
@@ -1019,33 +1028,21 @@ impl WorkerState {
         let vault = Arc::new(Mutex::new(vault));
         let notify = self.repaint.clone();
         let options = self.config.aws_options.clone().unwrap_or_default();
-        let ws = Workspace::open_aws(vault, connection, options, Caller::console(), notify)
-            .map_err(|e| match e {
-                WorkspaceError::Store(e) => UiError::from(e),
-                WorkspaceError::Backend(e) => UiError::from(e),
-            })?;
+        let ws = Workspace::open_aws(vault, connection, options, Caller::console(), notify)?;
+        Ok(self.install(ws, false, None, notes))
+    }
+
+    /// Makes `ws` the open session.
+    fn install(
+        &mut self,
+        ws: Workspace,
+        is_demo: bool,
+        demo_dir: Option<PathBuf>,
+        notes: Vec<String>,
+    ) -> Outcome {
         let retry = ws.retry_watch();
         self.session = Some(Session {
             ws,
-            is_demo: false,
-            demo_dir: None,
-            endpoint: None,
-            served: 0,
-        });
-        self.save = SaveStatus::Saved;
-        self.published = None;
-        Ok(Outcome::Opened {
-            is_demo: false,
-            retry,
-            notes,
-        })
-    }
-
-    fn opened(&mut self, vault: Vault, is_demo: bool, demo_dir: Option<PathBuf>) -> Outcome {
-        let notes = vault.notes().to_vec();
-        let vault = Arc::new(Mutex::new(vault));
-        self.session = Some(Session {
-            ws: Workspace::local(vault, Caller::console()),
             is_demo,
             demo_dir,
             endpoint: None,
@@ -1055,9 +1052,15 @@ impl WorkerState {
         self.published = None;
         Outcome::Opened {
             is_demo,
-            retry: None,
+            retry,
             notes,
         }
+    }
+
+    fn opened(&mut self, vault: Vault, is_demo: bool, demo_dir: Option<PathBuf>) -> Outcome {
+        let notes = vault.notes().to_vec();
+        let ws = Workspace::local(Arc::new(Mutex::new(vault)), Caller::console());
+        self.install(ws, is_demo, demo_dir, notes)
     }
 
     fn run_job(&mut self, ticket: Ticket, job: Job) -> Result<Outcome, UiError> {
@@ -1069,7 +1072,7 @@ impl WorkerState {
                 self.close();
                 let vault = Vault::open(&path, &passphrase, self.options())?;
                 // A store that holds an AWS connection opens as that account.
-                if AwsSection::read(&vault)?.is_some() {
+                if vault.sections().get(AWS_SECTION).is_some() {
                     return self.opened_aws(vault, None);
                 }
                 Ok(self.opened(vault, false, None))
