@@ -316,7 +316,12 @@ fn breakdown(dir: &std::path::Path) {
     let t = Instant::now();
     for _ in 0..n {
         verifier
-            .verify(&parts, &body, std::time::SystemTime::now())
+            .verify(
+                &parts,
+                &body,
+                std::time::SystemTime::now(),
+                byok::serve::sigv4::SERVICE,
+            )
             .unwrap();
     }
     let sigv4 = t.elapsed() / n;

@@ -552,6 +552,115 @@ async fn unsigned_forged_unknown_and_stale_requests_are_refused_and_change_nothi
     assert!(!text.contains("wJalrXUtnFEMI") && !text.contains("not-the-secret"));
 }
 
+/// Issue 9, item 3: a refused request is audited like any other, whatever
+/// its size — its size, not its content — and the trail still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_refused_request_is_audited_by_its_size_and_the_chain_holds() {
+    let f = Fixture::start();
+    let mut c = f.client().await;
+    let description = "d".repeat(1_000_000);
+    let a = c
+        .call("CreateKey", &json!({ "Description": description }))
+        .await
+        .unwrap();
+    assert_eq!(a.status.as_u16(), 400, "{:?}", a.error());
+    assert_eq!(a.error().0, "ValidationException");
+    // The endpoint goes on, and the next call links after the refused one.
+    ok(&c.call("ListKeys", &json!({})).await.unwrap());
+    let records = f.stop_and_read_audit().await; // verifies the chain
+    let refused = records
+        .iter()
+        .find(|r| r.event_name == "CreateKey")
+        .expect("the refused CreateKey is in the trail");
+    assert_eq!(refused.error_code.as_deref(), Some("ValidationException"));
+    assert_eq!(
+        refused.request_parameters.as_ref().unwrap()["description"],
+        json!({ "byokOmitted": { "characters": 1_000_000 } }),
+        "{:?}",
+        refused.request_parameters
+    );
+    assert!(
+        serde_json::to_vec(refused).unwrap().len() < 64 * 1024,
+        "the record keeps the size, not the content"
+    );
+    assert!(records.iter().any(|r| r.event_name == "ListKeys"));
+}
+
+/// Issue 9, item 11: a request whose signature does not cover X-Amz-Target
+/// could be re-sent as any other operation. The headers that choose what a
+/// request does must be signed (every AWS SDK and the AWS CLI sign them);
+/// the wording follows AWS's for an unsigned Host ("'Host' or ':authority'
+/// must be a 'SignedHeader' in the AWS Authorization.").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_signed_without_its_target_cannot_be_replayed_as_another_operation() {
+    let f = Fixture::start();
+    let addr = f.addr();
+    let mut c = f.client().await;
+    let created = ok(&c
+        .call("CreateKey", &json!({"Description": "replay target"}))
+        .await
+        .unwrap());
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::to_vec(&json!({ "KeyId": key_id })).unwrap();
+
+    // A DescribeKey signed over host, content-type and x-amz-date only, then
+    // re-sent with X-Amz-Target: TrentService.DisableKey.
+    let mut req = request(addr, "DescribeKey", &body);
+    req.headers_mut().remove("x-amz-target");
+    f.signer.sign(&mut req, &body, SystemTime::now());
+    req.headers_mut()
+        .insert("x-amz-target", "TrentService.DisableKey".parse().unwrap());
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "InvalidSignatureException",
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+    );
+
+    // The same with an unsigned Content-Type.
+    let mut req = request(addr, "DescribeKey", &body);
+    req.headers_mut().remove("content-type");
+    f.signer.sign(&mut req, &body, SystemTime::now());
+    req.headers_mut().insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().unwrap(),
+    );
+    let a = c.send(req).await.unwrap();
+    refused(
+        &a,
+        400,
+        "InvalidSignatureException",
+        "'Content-Type' must be a 'SignedHeader' in the AWS Authorization.",
+    );
+
+    // A target that was signed cannot be changed either.
+    let mut req = request(addr, "DescribeKey", &body);
+    f.signer.sign(&mut req, &body, SystemTime::now());
+    req.headers_mut()
+        .insert("x-amz-target", "TrentService.DisableKey".parse().unwrap());
+    let a = c.send(req).await.unwrap();
+    refused(&a, 400, "InvalidSignatureException", "does not match");
+
+    // The key was never disabled.
+    let d = ok(&c
+        .call("DescribeKey", &json!({ "KeyId": key_id }))
+        .await
+        .unwrap());
+    assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(d["KeyMetadata"]["Enabled"], true);
+    let records = f.stop_and_read_audit().await;
+    assert!(
+        records
+            .iter()
+            .all(|r| r.event_name != "DisableKey" || r.is_error()),
+        "no DisableKey succeeded"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_aws_shaped_errors() {
     let f = Fixture::start();

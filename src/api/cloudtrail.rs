@@ -19,9 +19,13 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use crate::kms::{AuditRecord, Timestamp};
 
-/// The `X-Amz-Target` of `LookupEvents`.
+/// The `X-Amz-Target` of `LookupEvents`, as the AWS model's target prefix
+/// names it (botocore and the AWS CLI send this)...
 pub const LOOKUP_EVENTS_TARGET: &str =
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+/// ...and as the AWS SDK for Rust sends it (aws-sdk-cloudtrail 1.130,
+/// `operation/lookup_events.rs`).
+pub const LOOKUP_EVENTS_TARGET_SHORT: &str = "CloudTrail_20131101.LookupEvents";
 
 /// A `LookupAttribute`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

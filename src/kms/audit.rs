@@ -91,6 +91,12 @@ pub struct Resource {
     pub resource_type: String,
 }
 
+/// The longest string member an audit record keeps verbatim.
+pub const MAX_AUDITED_STRING: usize = 16 * 1024;
+/// The most JSON an audit record keeps of a request's (or an answer's)
+/// members; a journal frame holds up to 1 MiB.
+pub const MAX_AUDITED_MEMBERS_BYTES: usize = 192 * 1024;
+
 /// The hash chain link **[byok]**.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,6 +196,66 @@ impl AuditRecord {
     /// Whether the call failed.
     pub fn is_error(&self) -> bool {
         self.error_code.is_some()
+    }
+
+    /// Bounds what the record keeps of a request, so that every record fits
+    /// a journal frame whatever a client sent: a string member longer than
+    /// [`MAX_AUDITED_STRING`] characters (AWS's own limits stop far below:
+    /// a Description is at most 8,192) is replaced by its size,
+    /// `{"byokOmitted": {"characters": n}}`; so is an error message that long.
+    /// A refused oversized request is audited like any other — its size, not
+    /// its content.
+    pub fn bound_sizes(&mut self) {
+        fn bound(v: &mut Value) {
+            match v {
+                Value::String(s) if s.chars().count() > MAX_AUDITED_STRING => {
+                    *v = omitted(s.chars().count());
+                }
+                Value::Array(items) => items.iter_mut().for_each(bound),
+                Value::Object(members) => members.values_mut().for_each(bound),
+                _ => {}
+            }
+        }
+        fn omitted(characters: usize) -> Value {
+            serde_json::json!({ "byokOmitted": { "characters": characters } })
+        }
+        for v in [
+            &mut self.request_parameters,
+            &mut self.response_elements,
+            &mut self.additional_event_data,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bound(v);
+        }
+        for text in [&mut self.error_message, &mut self.user_agent]
+            .into_iter()
+            .flatten()
+        {
+            if text.chars().count() > MAX_AUDITED_STRING {
+                let n = text.chars().count();
+                *text = format!(
+                    "{}… [byok: {n} characters, the rest not recorded]",
+                    text.chars().take(256).collect::<String>()
+                );
+            }
+        }
+        // Many members each within the bound (a list of 100,000 grant
+        // tokens, say): keep only the size of the whole.
+        for v in [
+            &mut self.request_parameters,
+            &mut self.response_elements,
+            &mut self.additional_event_data,
+        ] {
+            let size = v
+                .as_ref()
+                .and_then(|v| serde_json::to_vec(v).ok())
+                .map_or(0, |b| b.len());
+            if size > MAX_AUDITED_MEMBERS_BYTES {
+                *v = Some(serde_json::json!({ "byokOmitted": { "bytes": size } }));
+            }
+        }
     }
 
     /// The hash this record should carry, given its `previous_hash`.

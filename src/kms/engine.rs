@@ -612,6 +612,7 @@ impl Kms {
     }
 
     fn push_record(&mut self, mut record: AuditRecord) {
+        record.bound_sizes();
         self.chain.link(&mut record);
         self.audit_outbox.push(record);
     }

@@ -124,6 +124,11 @@ pub(crate) enum Work {
         body: Zeroizing<Vec<u8>>,
         reply: oneshot::Sender<Result<Body, ApiError>>,
     },
+    /// CloudTrail's `LookupEvents` over the store's audit trail.
+    LookupEvents {
+        body: Zeroizing<Vec<u8>>,
+        reply: oneshot::Sender<Result<Body, ApiError>>,
+    },
     /// Record a request refused before the engine (nothing to reply).
     Refused {
         caller: Caller,
@@ -172,6 +177,25 @@ impl Shared {
             body,
             reply,
         }) {
+            return Err(stopped());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Answers CloudTrail's `LookupEvents` from the store's audit trail, on
+    /// the engine thread (so every record acknowledged before is in it).
+    /// A read of the trail, not recorded in it, as AWS's own backend treats
+    /// it.
+    pub(crate) async fn lookup_events(&self, body: Zeroizing<Vec<u8>>) -> Result<Body, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || {
+            ApiError::new(
+                "KMSInternalException",
+                "The endpoint is shutting down.",
+                500,
+            )
+        };
+        if !self.send(Work::LookupEvents { body, reply }) {
             return Err(stopped());
         }
         answer.await.unwrap_or_else(|_| Err(stopped()))
@@ -458,6 +482,30 @@ fn run(v: &mut Vault, work: Work) {
                         500,
                     ))
                 });
+            let _ = reply.send(result);
+        }
+        Work::LookupEvents { body, reply } => {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                // `InternalFailure` is the common error of every AWS API
+                // ("The request processing has failed because of an
+                // unknown error, exception or failure." — CloudTrail API
+                // Reference, Common Errors).
+                let records = v.audit_records().map_err(|e| {
+                    ApiError::new(
+                        "InternalFailure",
+                        format!("The audit trail could not be read: {e}"),
+                        500,
+                    )
+                })?;
+                crate::api::cloudtrail::lookup_events(&records, &body).map(Zeroizing::new)
+            }))
+            .unwrap_or_else(|_| {
+                Err(ApiError::new(
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error, exception or failure.",
+                    500,
+                ))
+            });
             let _ = reply.send(result);
         }
         Work::Refused {

@@ -1,5 +1,6 @@
 //! One request, from the wire to the answer: body size and read time, SigV4,
-//! the `X-Amz-Target` operation, the engine call, and the AWS-shaped reply
+//! the `X-Amz-Target` operation (a KMS operation, or CloudTrail's
+//! `LookupEvents` over the store's own trail), the engine call, and the AWS-shaped reply
 //! (`200` with the JSON, or `{"__type", "message"}` with 400/413/500).
 
 use std::convert::Infallible;
@@ -17,7 +18,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use zeroize::Zeroizing;
 
 use super::endpoint::Shared;
-use super::sigv4::{Refusal, sanitize_key_id};
+use super::sigv4::{self, Refusal, sanitize_key_id};
+use crate::api::cloudtrail::{LOOKUP_EVENTS_TARGET, LOOKUP_EVENTS_TARGET_SHORT};
 use crate::api::{ApiError, Body};
 use crate::kms::{CallSource, Caller};
 
@@ -77,8 +79,35 @@ fn header_text(
     Some(text.chars().filter(|c| !c.is_control()).take(max).collect())
 }
 
-/// The operation named by `X-Amz-Target: TrentService.<Operation>`.
-fn operation(parts: &Parts) -> Result<String, Refused> {
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Target {
+    /// A KMS operation, `X-Amz-Target: TrentService.<Operation>`.
+    Kms(String),
+    /// CloudTrail's `LookupEvents`, answered from the store's audit trail.
+    LookupEvents,
+}
+
+impl Target {
+    /// The SigV4 signing name of the target's service.
+    fn service(&self) -> &'static str {
+        match self {
+            Target::Kms(_) => sigv4::SERVICE,
+            Target::LookupEvents => sigv4::CLOUDTRAIL_SERVICE,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Target::Kms(op) => op.clone(),
+            Target::LookupEvents => "LookupEvents".into(),
+        }
+    }
+}
+
+/// The operation named by `X-Amz-Target: TrentService.<Operation>` (or
+/// CloudTrail's `LookupEvents`).
+fn operation(parts: &Parts) -> Result<Target, Refused> {
     let unknown = |message: String| {
         refused(
             "UnknownOperationException",
@@ -100,13 +129,16 @@ fn operation(parts: &Parts) -> Result<String, Refused> {
         )));
     };
     let target = target.to_str().unwrap_or("");
+    if target == LOOKUP_EVENTS_TARGET || target == LOOKUP_EVENTS_TARGET_SHORT {
+        return Ok(Target::LookupEvents);
+    }
     match target.strip_prefix(TARGET_PREFIX) {
         Some(op)
             if !op.is_empty()
                 && op.len() <= 64
                 && op.bytes().all(|b| b.is_ascii_alphanumeric()) =>
         {
-            Ok(op.to_string())
+            Ok(Target::Kms(op.to_string()))
         }
         _ => Err(unknown(format!(
             "X-Amz-Target '{}' does not name a KMS operation (expected {TARGET_PREFIX}<Operation>).",
@@ -236,16 +268,22 @@ pub(crate) async fn handle(
     let target = operation(&parts);
     let outcome = async {
         let body = read_body(&shared, &parts, body).await?;
-        let access_key_id = shared.verifier().verify(&parts, &body, SystemTime::now())?;
+        let service = target.as_ref().map_or(sigv4::SERVICE, Target::service);
+        let access_key_id = shared
+            .verifier()
+            .verify(&parts, &body, SystemTime::now(), service)?;
         caller.access_key_id = Some(access_key_id);
-        let op = target.as_ref().map_err(|r| Refused {
+        let target = target.as_ref().map_err(|r| Refused {
             refusal: Refusal {
                 error: r.refusal.error.clone(),
                 access_key_id: caller.access_key_id.clone(),
             },
             close: false,
         })?;
-        Ok::<_, Refused>(shared.call(caller.clone(), op.clone(), body).await)
+        Ok::<_, Refused>(match target {
+            Target::Kms(op) => shared.call(caller.clone(), op.clone(), body).await,
+            Target::LookupEvents => shared.lookup_events(body).await,
+        })
     }
     .await;
     let (status, json, close) = match outcome {
@@ -255,7 +293,7 @@ pub(crate) async fn handle(
             let json = Zeroizing::new(refusal.error.to_json());
             let status = refusal.error.status;
             caller.access_key_id = refusal.access_key_id;
-            let op = target.unwrap_or_else(|_| audit_name(&parts.headers));
+            let op = target.map_or_else(|_| audit_name(&parts.headers), |t| t.name());
             shared.audit_refusal(caller, op, refusal.error);
             shared.counters.record(status, true);
             return Ok(answer(status, request_id, json, close));

@@ -19,6 +19,17 @@ use crate::store::ApiCredentials;
 
 /// The signing name of KMS.
 pub const SERVICE: &str = "kms";
+/// The signing name of CloudTrail (byok serve answers its `LookupEvents`).
+pub const CLOUDTRAIL_SERVICE: &str = "cloudtrail";
+
+/// Headers that choose what a request does: when present they must be
+/// signed, or a captured request could be replayed as another operation
+/// (`X-Amz-Target`) or with its body read another way (`Content-Type`).
+/// Every AWS SDK and the AWS CLI sign both.
+const MUST_BE_SIGNED: [(&str, &str); 2] = [
+    ("x-amz-target", "X-Amz-Target"),
+    ("content-type", "Content-Type"),
+];
 /// How far `X-Amz-Date` may be from the server's clock (AWS: 5 minutes).
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -205,7 +216,15 @@ impl Verifier {
 
     /// Verifies the signature of a request received with `parts` and `body`
     /// at `now`. Returns the access key id that signed it.
-    pub fn verify(&self, parts: &Parts, body: &[u8], now: SystemTime) -> Result<String, Refusal> {
+    /// Checks the signature of a request for `service` (its signing name:
+    /// [`SERVICE`] or [`CLOUDTRAIL_SERVICE`]); answers the access key id.
+    pub fn verify(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        now: SystemTime,
+        service: &str,
+    ) -> Result<String, Refusal> {
         let Some(auth) = parts.headers.get(hyper::header::AUTHORIZATION) else {
             return Err(refuse(
                 "MissingAuthenticationTokenException",
@@ -304,10 +323,10 @@ impl Verifier {
                 key_id,
             ));
         }
-        if auth.service != SERVICE {
+        if auth.service != service {
             return Err(refuse(
                 "InvalidSignatureException",
-                format!("Credential should be scoped to correct service: '{SERVICE}'."),
+                format!("Credential should be scoped to correct service: '{service}'."),
                 key_id,
             ));
         }
@@ -330,6 +349,17 @@ impl Verifier {
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
                 key_id,
             ));
+        }
+        for (name, shown) in MUST_BE_SIGNED {
+            if parts.headers.contains_key(name) && !signed.contains(&name) {
+                // AWS documents no text for this case; the message follows
+                // its wording for an unsigned Host.
+                return Err(refuse(
+                    "InvalidSignatureException",
+                    format!("'{shown}' must be a 'SignedHeader' in the AWS Authorization."),
+                    key_id,
+                ));
+            }
         }
         let mismatch = || {
             refuse(
@@ -363,7 +393,7 @@ impl Verifier {
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
-            .name(SERVICE)
+            .name(service)
             .time(signed_at)
             .settings(settings)
             .build()

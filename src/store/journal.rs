@@ -29,7 +29,7 @@ const SEGMENT_MAGIC: &[u8; 8] = b"BYOKJRNL";
 const SEGMENT_VERSION: u16 = 1;
 /// Bytes before the first frame of a segment.
 pub const SEGMENT_HEADER_LEN: u64 = 8 + 2 + 16 + 8;
-const MAX_FRAME: usize = 1 << 20;
+pub(super) const MAX_FRAME: usize = 1 << 20;
 /// How far the background flush may lag behind an append.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -103,11 +103,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn segment_path(dir: &Path, n: u64) -> PathBuf {
+pub(super) fn segment_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("segment-{n:08}.log"))
 }
 
-fn segment_numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
+pub(super) fn segment_numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
     let mut out = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -130,7 +130,7 @@ fn segment_numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
     Ok(out)
 }
 
-fn segment_header(keys: &JournalKeys, n: u64) -> Vec<u8> {
+pub(super) fn segment_header(keys: &JournalKeys, n: u64) -> Vec<u8> {
     let mut h = Vec::with_capacity(SEGMENT_HEADER_LEN as usize);
     h.extend_from_slice(SEGMENT_MAGIC);
     h.extend_from_slice(&SEGMENT_VERSION.to_be_bytes());
@@ -166,7 +166,7 @@ struct SegmentScan {
 
 /// The frame at `offset`, if its length field is plausible and the frame
 /// fits in `bytes`: (nonce + ciphertext range, end).
-fn frame_at(bytes: &[u8], offset: usize) -> Option<(usize, usize)> {
+pub(super) fn frame_at(bytes: &[u8], offset: usize) -> Option<(usize, usize)> {
     let rest = bytes.get(offset..)?;
     if rest.len() < 4 + 12 + 16 {
         return None;
@@ -179,7 +179,7 @@ fn frame_at(bytes: &[u8], offset: usize) -> Option<(usize, usize)> {
 }
 
 /// Authenticates and decrypts the frame at `offset`.
-fn open_frame(
+pub(super) fn open_frame(
     cipher: &Aes256Gcm,
     keys: &JournalKeys,
     n: u64,
@@ -197,7 +197,7 @@ fn open_frame(
 
 /// The first offset at or after `from` where a genuine frame starts (its
 /// associated data binds it to its offset, so nothing else authenticates).
-fn resync(
+pub(super) fn resync(
     cipher: &Aes256Gcm,
     keys: &JournalKeys,
     n: u64,

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod env;
 pub mod files;
 pub mod format;
+pub mod integrity;
 pub mod journal;
 pub mod keypool;
 
