@@ -313,6 +313,14 @@ fn the_seven_steps_through_the_console_on_an_aws_store() {
         }
     }
 
+    // Settings on an AWS store: nothing that only a local store has (the
+    // simulated clock, serving the store on loopback).
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Appearance");
+    assert!(!shows_part(&h, "Local AWS endpoint"));
+    assert!(!shows_part(&h, "Simulated clock"));
+    click(&mut h, "Keys");
+
     // Lock and connect again: the same store file, its trail kept.
     click(&mut h, "🔒 Lock");
     wait_label(&mut h, "AWS account");

@@ -96,6 +96,9 @@ impl SettingsPanel {
                     self.passphrase_ui(&mut cols[0], jobs);
                     if view.is_demo {
                         clock_ui(&mut cols[1], clock, &mut actions);
+                    } else if view.is_aws() {
+                        // An AWS store runs on AWS's clock and is not served
+                        // by byok: neither card applies.
                     } else {
                         theme::card(&cols[1]).show(&mut cols[1], |ui| {
                             ui.set_width(ui.available_width());
@@ -107,10 +110,14 @@ impl SettingsPanel {
                             );
                         });
                     }
-                    cols[1].add_space(10.0);
+                    if !view.is_aws() {
+                        cols[1].add_space(10.0);
+                    }
                     appearance_ui(&mut cols[1], theme_choice, presentation, &mut actions);
-                    cols[1].add_space(10.0);
-                    endpoint_ui(&mut cols[1], serve, &mut actions);
+                    if !view.is_aws() {
+                        cols[1].add_space(10.0);
+                        endpoint_ui(&mut cols[1], serve, &mut actions);
+                    }
                 });
             });
         actions
