@@ -892,6 +892,47 @@ fn audit_export_and_verify() {
         "{}",
         r.stdout
     );
+    // Without a file: the store's own journal, proven whole against the
+    // checkpoint in the state file (issue 9).
+    let r = s.ok(&["audit", "verify"]);
+    assert!(
+        r.stdout.starts_with("OK: 3 records, sequence 1 to 3, segment 1; every record the state file vouches for (up to sequence 3) is present and authentic"),
+        "{}",
+        r.stdout
+    );
+    // One bit of the second record: named, with what it destroyed, and the
+    // segment left as it is.
+    let audit = s.path().join(format!(
+        "{}.audit",
+        s.store().file_name().unwrap().to_str().unwrap()
+    ));
+    let seg = audit.join("segment-00000001.log");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let second = {
+        let first = byok::store::journal::SEGMENT_HEADER_LEN as usize;
+        let len = u32::from_be_bytes(bytes[first..first + 4].try_into().unwrap()) as usize;
+        first + 4 + 12 + len
+    };
+    bytes[second + 30] ^= 0x04;
+    std::fs::write(&seg, &bytes).unwrap();
+    let r = s.byok(&["audit", "verify"]);
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("DAMAGED: 1 problem in "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("segment 1 at offset ") && r.stdout.contains("record 2 is missing"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        bytes,
+        "verify changes nothing"
+    );
+
     // Not an export at all.
     std::fs::write(s.file("junk.json"), "[1, 2]").unwrap();
     let r = s.byok(&["audit", "verify", "junk.json"]);

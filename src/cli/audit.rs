@@ -19,12 +19,72 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Checks the hash chain of an export; exit status 1 when it is broken.
+    /// Proves the store's trail whole: every journal segment, record and
+    /// sequence number, against the checkpoint in the state file (read
+    /// only, no lock: works while `byok serve` runs). Given FILE, checks the
+    /// hash chain of an export instead. Exit status 1 when anything is
+    /// missing or damaged.
     Verify {
-        /// An export written by `byok audit export`.
+        /// An export written by `byok audit export` (default: the store's
+        /// own journal).
         #[arg(value_name = "FILE")]
-        file: PathBuf,
+        file: Option<PathBuf>,
     },
+}
+
+/// `byok audit verify` of the store's own journal.
+fn verify_store(g: &Global) -> Result<ExitCode, CliError> {
+    let path = crate::store::env::store_path(g.store.as_deref())?;
+    if !path.exists() {
+        return Err(crate::store::StoreError::Missing(path.to_path_buf()).into());
+    }
+    let passphrase =
+        crate::store::env::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+    let report = crate::store::Vault::check_journal_at(&path, &passphrase)?;
+    let dir = crate::store::audit_dir_of(&path);
+    let span = match (report.first_sequence, report.last_sequence) {
+        (Some(a), Some(b)) => format!("sequence {a} to {b}"),
+        _ => "no records".into(),
+    };
+    let segments = match (report.segments.first(), report.segments.last()) {
+        (Some(a), Some(b)) if a == b => format!("segment {a}"),
+        (Some(a), Some(b)) => format!("segments {a} to {b}"),
+        _ => "no segment".into(),
+    };
+    let vouched = match &report.checkpoint {
+        Some(c) => format!(
+            "every record the state file vouches for (up to sequence {}) is present and authentic",
+            c.sequence
+        ),
+        None => "the state file holds no checkpoint yet (a store from before byok kept one): \
+                 linkage and authenticity only"
+            .into(),
+    };
+    if let Some(t) = &report.torn_tail {
+        say(&format!(
+            "note: segment {} ends in an incomplete record ({} bytes at offset {}) left by an interrupted write; it was never acknowledged",
+            t.segment, t.bytes, t.offset
+        ));
+    }
+    if report.is_whole() {
+        say(&format!(
+            "OK: {} records, {span}, {segments}; {vouched}: {}",
+            report.readable,
+            dir.display()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    say(&format!(
+        "DAMAGED: {} problem{} in {} ({} records readable, {span}):",
+        report.problems.len(),
+        if report.problems.len() == 1 { "" } else { "s" },
+        dir.display(),
+        report.readable
+    ));
+    for p in &report.problems {
+        say(&format!("  {p}"));
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// Prints the verdict line; a closed pipe is not an error.
@@ -67,7 +127,8 @@ pub fn run(cmd: AuditCommand, g: &Global) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { file } => {
+        AuditCommand::Verify { file: None } => verify_store(g),
+        AuditCommand::Verify { file: Some(file) } => {
             let bytes = super::read_file("audit verify", &file)?;
             let records = from_cloudtrail_json(&bytes).map_err(|e| {
                 CliError::CheckFailed(format!(

@@ -48,6 +48,11 @@ pub struct Checkpoint {
     /// The oldest segment that must exist (older ones were retired by the
     /// retention setting).
     pub oldest_segment: u64,
+    /// Damage already found and recorded in the trail (an
+    /// `AuditJournalDamaged` record each), so that opening does not record
+    /// it again; `audit verify` still reports it.
+    #[serde(default)]
+    pub acknowledged: Vec<Problem>,
 }
 
 impl Checkpoint {
@@ -80,6 +85,21 @@ pub struct Problem {
     /// when there are any and they are known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<(u64, u64)>,
+}
+
+impl Problem {
+    /// Whether `other` is this problem as found again (a later open names
+    /// the same damage by the records it leaves out, or by where it is).
+    pub fn same_as(&self, other: &Problem) -> bool {
+        match (self.missing, other.missing) {
+            (Some(a), Some(b)) => a == b,
+            _ => {
+                self.segment == other.segment
+                    && self.offset == other.offset
+                    && self.what == other.what
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {

@@ -9,7 +9,9 @@
 //! background thread (group commit), at most [`FLUSH_INTERVAL`] behind; a
 //! caller that must not acknowledge before the records are durable calls
 //! [`Journal::flush`]. Segments roll over by size; old ones are retired by a
-//! retention count.
+//! retention count, and deleted only once the state file's checkpoint no
+//! longer requires them (so a missing segment is always damage). Opening
+//! checks the whole journal ([`integrity`](super::integrity)).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -23,6 +25,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::Rng;
 
 use super::StoreError;
+use super::integrity::{self, Checkpoint, JournalReport, Problem};
 use crate::kms::{AuditRecord, ChainHead, SecretArray};
 
 const SEGMENT_MAGIC: &[u8; 8] = b"BYOKJRNL";
@@ -74,6 +77,8 @@ struct Pending {
     next_offset: u64,
     stop: bool,
     failure: Option<String>,
+    /// Sequence number and hash of the last record appended.
+    last: (u64, String),
 }
 
 struct Io {
@@ -87,6 +92,8 @@ struct Shared {
     wake: Condvar,
     config: JournalConfig,
     keys: JournalKeys,
+    /// The oldest segment that must exist.
+    oldest: Mutex<u64>,
 }
 
 /// An open journal with its background flusher.
@@ -96,7 +103,7 @@ pub struct Journal {
     /// What opening found and did (a torn tail dropped, damage kept aside).
     pub notes: Vec<String>,
     /// The damage opening found (also in `notes`), for the audit trail.
-    pub damage: Vec<String>,
+    pub damage: Vec<Problem>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -153,17 +160,6 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::io(dir, e))
 }
 
-/// What reading one segment found.
-struct SegmentScan {
-    records: Vec<AuditRecord>,
-    /// Length of the valid prefix.
-    valid_len: u64,
-    /// Whether bytes after the valid prefix are only a torn tail.
-    torn_tail: bool,
-    /// Whether something other than a torn tail is wrong.
-    damaged: Option<String>,
-}
-
 /// The frame at `offset`, if its length field is plausible and the frame
 /// fits in `bytes`: (nonce + ciphertext range, end).
 pub(super) fn frame_at(bytes: &[u8], offset: usize) -> Option<(usize, usize)> {
@@ -208,153 +204,67 @@ pub(super) fn resync(
         .find(|&y| frame_at(bytes, y).is_some() && open_frame(cipher, keys, n, bytes, y).is_some())
 }
 
-/// Reads a segment.
-///
-/// Opening (`all_records` false) needs only the chain head and the end of the
-/// valid data: it walks the frame lengths and authenticates the last frame.
-/// If that does not reach the end cleanly, and always when every record is
-/// wanted, every frame is authenticated. After a frame that fails, reading
-/// resumes at the next genuine frame: what follows a damaged record is kept,
-/// and only bytes after the last genuine frame count as a torn tail.
-fn scan_segment(keys: &JournalKeys, n: u64, bytes: &[u8], all_records: bool) -> SegmentScan {
-    let mut scan = SegmentScan {
-        records: Vec::new(),
-        valid_len: 0,
-        torn_tail: false,
-        damaged: None,
-    };
-    let header = segment_header(keys, n);
-    if bytes.len() < header.len() {
-        // A crash while creating the segment: nothing in it was acknowledged.
-        scan.torn_tail = true;
-        return scan;
-    }
-    if bytes[..header.len()] != header[..] {
-        scan.damaged = Some("its header does not belong to this store".into());
-        return scan;
-    }
-    let cipher = Aes256Gcm::new_from_slice(keys.key.expose()).expect("32-byte key");
-    let start = header.len();
-    scan.valid_len = start as u64;
-    if bytes.len() == start {
-        return scan;
-    }
-
-    if !all_records {
-        // Fast path: the lengths lead exactly to the end and the last frame is genuine.
-        let mut offset = start;
-        let mut last = None;
-        while let Some((_, end)) = frame_at(bytes, offset) {
-            last = Some(offset);
-            offset = end;
-        }
-        if offset == bytes.len()
-            && let Some(at) = last
-            && let Some((body, _)) = open_frame(&cipher, keys, n, bytes, at)
-            && let Ok(r) = serde_json::from_slice::<AuditRecord>(&body)
-        {
-            scan.records.push(r);
-            scan.valid_len = bytes.len() as u64;
-            return scan;
-        }
-    }
-
-    let mut offset = start;
-    let mut last_record: Option<AuditRecord> = None;
-    while offset < bytes.len() {
-        match open_frame(&cipher, keys, n, bytes, offset) {
-            Some((body, end)) => {
-                match serde_json::from_slice::<AuditRecord>(&body) {
-                    Ok(r) if all_records => scan.records.push(r),
-                    Ok(r) => last_record = Some(r),
-                    Err(_) => {
-                        scan.damaged.get_or_insert_with(|| {
-                            format!("the record at offset {offset} is not an audit record")
-                        });
-                    }
-                }
-                offset = end;
-                if scan.damaged.is_none() {
-                    scan.valid_len = end as u64;
-                }
-            }
-            None => match resync(&cipher, keys, n, bytes, offset + 1) {
-                // Nothing genuine follows: a write torn by a crash.
-                None => {
-                    scan.torn_tail = scan.damaged.is_none();
-                    break;
-                }
-                Some(next) => {
-                    scan.damaged.get_or_insert_with(|| {
-                        format!("the record at offset {offset} fails authentication")
-                    });
-                    offset = next;
-                }
-            },
-        }
-    }
-    if !all_records {
-        scan.records.extend(last_record);
-    }
-    scan
-}
-
 impl Journal {
-    /// Opens (or starts) the journal in `config.dir`: drops a torn record at
-    /// the tail, sets damaged segments aside by starting a fresh one, and
-    /// returns the journal with the head of the chain it holds.
+    /// Opens (or starts) the journal in `config.dir`, checked whole against
+    /// `checkpoint` (see [`integrity`](super::integrity)). A torn tail — an
+    /// incomplete last frame left by a crash, after every record the
+    /// checkpoint vouches for — is cut off and reported in `notes`. Any other
+    /// damage is left exactly as it is, reported in `notes` and `damage`,
+    /// and new records go to a new segment. Returns the journal, the head of
+    /// the chain the next record links to, and the report.
     pub fn open(
         config: JournalConfig,
         keys: JournalKeys,
-    ) -> Result<(Journal, ChainHead), StoreError> {
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(Journal, ChainHead, JournalReport), StoreError> {
         fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
+        let report = integrity::check(&config.dir, &keys, checkpoint, false)?;
         let mut notes = Vec::new();
         let mut damage = Vec::new();
-        let numbers = segment_numbers(&config.dir)?;
-        let mut head = ChainHead::default();
-        let mut segment = numbers.last().copied().unwrap_or(1);
-        let mut start_new = numbers.is_empty();
-        if let Some(&last) = numbers.last() {
-            // The head is the last record of the newest segment that has one.
-            for &n in numbers.iter().rev() {
-                let path = segment_path(&config.dir, n);
-                let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-                let scan = scan_segment(&keys, n, &bytes, false);
-                if n == last {
-                    if let Some(why) = &scan.damaged {
-                        damage.push(format!("segment {n}: {why}"));
-                        notes.push(format!(
-                            "audit journal segment {} is damaged ({why}); it is kept unchanged and new records go to a new segment",
-                            path.display()
-                        ));
-                        start_new = true;
-                        segment = last + 1;
-                    } else if scan.torn_tail {
-                        let f = OpenOptions::new()
-                            .write(true)
-                            .open(&path)
-                            .map_err(|e| StoreError::io(&path, e))?;
-                        if scan.valid_len < SEGMENT_HEADER_LEN {
-                            drop(f);
-                            fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-                            start_new = true;
-                        } else {
-                            f.set_len(scan.valid_len)
-                                .map_err(|e| StoreError::io(&path, e))?;
-                            f.sync_all().map_err(|e| StoreError::io(&path, e))?;
-                        }
-                        notes.push(format!(
-                            "dropped an incomplete audit record at the end of {} (left by an interrupted write)",
-                            path.display()
-                        ));
-                    }
-                }
-                if let Some(r) = scan.records.last() {
-                    head = ChainHead::after(r);
-                    break;
-                }
+        let newest = report.segments.last().copied();
+        let mut segment = newest.unwrap_or(1);
+        let mut start_new = newest.is_none();
+        if let Some(t) = &report.torn_tail {
+            let path = segment_path(&config.dir, t.segment);
+            if t.offset < SEGMENT_HEADER_LEN {
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                sync_dir(&config.dir)?;
+                start_new = true;
+            } else {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StoreError::io(&path, e))?;
+                f.set_len(t.offset).map_err(|e| StoreError::io(&path, e))?;
+                f.sync_all().map_err(|e| StoreError::io(&path, e))?;
+            }
+            notes.push(format!(
+                "dropped an incomplete audit record at the end of {} ({} bytes at offset {}, left by an interrupted write and never acknowledged)",
+                path.display(),
+                t.bytes,
+                t.offset
+            ));
+        }
+        if !report.problems.is_empty() {
+            for p in &report.problems {
+                damage.push(p.clone());
+                notes.push(format!(
+                    "the audit journal in {} is damaged: {p}; its files are kept exactly as they are",
+                    config.dir.display()
+                ));
+            }
+            if let Some(n) = newest {
+                segment = n + 1;
+                start_new = true;
+                notes.push(format!("new audit records go to a new segment ({segment})"));
             }
         }
+        let head = report.head();
+        let oldest = checkpoint
+            .map(|c| c.oldest_segment.max(1))
+            .or(report.segments.first().copied())
+            .unwrap_or(1)
+            .min(segment);
         let next_offset = if start_new {
             SEGMENT_HEADER_LEN
         } else {
@@ -370,11 +280,13 @@ impl Journal {
                 next_offset,
                 stop: false,
                 failure: None,
+                last: (head.sequence, head.hash.clone()),
             }),
             io: Mutex::new(Io { file, segment }),
             wake: Condvar::new(),
             config,
             keys,
+            oldest: Mutex::new(oldest),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -391,6 +303,7 @@ impl Journal {
                 damage,
             },
             head,
+            report,
         ))
     }
 
@@ -428,8 +341,22 @@ impl Journal {
         if let Some(f) = &p.failure {
             return Err(StoreError::Other(f.clone()));
         }
+        let mut bodies = Vec::with_capacity(records.len());
         for r in records {
-            let mut body = serde_json::to_vec(r).map_err(|e| StoreError::Other(e.to_string()))?;
+            let body = serde_json::to_vec(r).map_err(|e| StoreError::Other(e.to_string()))?;
+            // A frame that could not be read back would break the chain:
+            // refuse it before anything is queued (records bound their own
+            // sizes, so this is a bug's last line of defence).
+            if body.len() + 16 > MAX_FRAME {
+                return Err(StoreError::Other(format!(
+                    "an audit record of {} bytes (sequence {}) is larger than a journal frame",
+                    body.len(),
+                    r.byok.sequence
+                )));
+            }
+            bodies.push(body);
+        }
+        for (r, mut body) in records.iter().zip(bodies) {
             let frame_len = 4 + 12 + body.len() + 16;
             if p.next_offset > SEGMENT_HEADER_LEN
                 && p.next_offset + frame_len as u64 > self.shared.config.max_segment_bytes
@@ -458,6 +385,7 @@ impl Journal {
             chunk.extend_from_slice(&nonce);
             chunk.extend_from_slice(&body);
             p.next_offset += frame_len as u64;
+            p.last = (r.byok.sequence, r.byok.hash.clone());
         }
         drop(p);
         self.shared.wake.notify_one();
@@ -473,14 +401,79 @@ impl Journal {
     pub fn read_all(&self) -> Result<Vec<AuditRecord>, StoreError> {
         self.flush()?;
         let _io = lock(&self.shared.io);
-        let dir = &self.shared.config.dir;
-        let mut out = Vec::new();
-        for n in segment_numbers(dir)? {
-            let path = segment_path(dir, n);
-            let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-            out.extend(scan_segment(&self.shared.keys, n, &bytes, true).records);
+        Ok(integrity::check(&self.shared.config.dir, &self.shared.keys, None, true)?.records)
+    }
+
+    /// Checks the journal on disk against `checkpoint` (after writing
+    /// everything queued): every segment, frame and sequence number.
+    pub fn check(&self, checkpoint: Option<&Checkpoint>) -> Result<JournalReport, StoreError> {
+        self.flush()?;
+        let _io = lock(&self.shared.io);
+        integrity::check(
+            &self.shared.config.dir,
+            &self.shared.keys,
+            checkpoint,
+            false,
+        )
+    }
+
+    /// What the state file may vouch for once [`Journal::flush`] returned:
+    /// the last record appended, and the oldest segment that must exist.
+    pub fn checkpoint(&self) -> Checkpoint {
+        let p = lock(&self.shared.pending);
+        Checkpoint {
+            sequence: p.last.0,
+            hash: p.last.1.clone(),
+            oldest_segment: *lock(&self.shared.oldest),
+            acknowledged: Vec::new(),
         }
-        Ok(out)
+    }
+
+    /// The segment new records go to.
+    pub fn current_segment(&self) -> u64 {
+        lock(&self.shared.pending).segment
+    }
+
+    /// The oldest segment that must exist.
+    pub fn oldest_segment(&self) -> u64 {
+        *lock(&self.shared.oldest)
+    }
+
+    /// The oldest segment the retention setting keeps, if older ones exist.
+    pub fn retention_cut(&self) -> Option<u64> {
+        let keep = u64::from(self.shared.config.retention_segments);
+        if keep == 0 {
+            return None;
+        }
+        let cut = self.current_segment().saturating_sub(keep - 1).max(1);
+        (cut > self.oldest_segment()).then_some(cut)
+    }
+
+    /// Marks segments before `cut` as retired (the checkpoint written next
+    /// no longer requires them), for [`Journal::delete_retired`] once the
+    /// state file says so.
+    pub fn retire_before(&self, cut: u64) {
+        let mut oldest = lock(&self.shared.oldest);
+        *oldest = (*oldest).max(cut);
+    }
+
+    /// Deletes the segments older than the oldest one that must exist. Call
+    /// only after a checkpoint that no longer requires them is durable.
+    pub fn delete_retired(&self) -> Result<(), StoreError> {
+        let dir = &self.shared.config.dir;
+        let oldest = self.oldest_segment();
+        let mut removed = false;
+        for n in segment_numbers(dir)? {
+            if n < oldest {
+                let path = segment_path(dir, n);
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(dir)?;
+        }
+        Ok(())
     }
 
     /// Number and total size of the segments on disk.
@@ -549,7 +542,6 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
                 .map_err(|e| StoreError::io(&config.dir, e))?;
             io.file = Journal::open_segment(config, &shared.keys, segment)?;
             io.segment = segment;
-            retire_old_segments(config)?;
         }
         io.file
             .write_all(&bytes)
@@ -558,22 +550,4 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
     io.file
         .sync_data()
         .map_err(|e| StoreError::io(&config.dir, e))
-}
-
-fn retire_old_segments(config: &JournalConfig) -> Result<(), StoreError> {
-    if config.retention_segments == 0 {
-        return Ok(());
-    }
-    let numbers = segment_numbers(&config.dir)?;
-    let excess = numbers
-        .len()
-        .saturating_sub(config.retention_segments as usize);
-    for n in &numbers[..excess] {
-        let path = segment_path(&config.dir, *n);
-        fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-    }
-    if excess > 0 {
-        sync_dir(&config.dir)?;
-    }
-    Ok(())
 }

@@ -33,6 +33,7 @@ use crate::kms::{
     Settings, Timestamp, WrappingKeySource,
 };
 use format::{FORMAT_VERSION, Header, HeaderError, KdfParams};
+use integrity::{CHECKPOINT_SECTION, Checkpoint, JournalReport, Problem};
 use journal::{Journal, JournalConfig, JournalKeys};
 
 /// What can go wrong with a store file.
@@ -274,6 +275,11 @@ fn audit_dir(path: &Path) -> PathBuf {
     sibling(path, ".audit")
 }
 
+/// `store.byok.audit`: the folder of the store's audit journal.
+pub fn audit_dir_of(path: &Path) -> PathBuf {
+    audit_dir(path)
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -343,6 +349,10 @@ pub struct Vault {
     api: ApiCredentials,
     sections: Sections,
     saved_generation: u64,
+    /// The checkpoint in the state file on disk.
+    saved_checkpoint: Option<Checkpoint>,
+    /// Journal damage found at open and recorded in the trail.
+    journal_problems: Vec<Problem>,
     // Dropped after the fields above: flushes, then releases the lock.
     journal: Journal,
     _lock: StoreLock,
@@ -477,7 +487,8 @@ impl Vault {
             })?;
         let journal_keys = JournalKeys::generate();
         let settings = StoreSettings::default();
-        let (journal, head) = Journal::open(journal_config(path, &settings), journal_keys.clone())?;
+        let (journal, head, _) =
+            Journal::open(journal_config(path, &settings), journal_keys.clone(), None)?;
         let mut kms = Kms::new(
             options.settings,
             options.clock,
@@ -495,6 +506,8 @@ impl Vault {
             api: ApiCredentials::generate(),
             sections: Sections::default(),
             saved_generation: u64::MAX,
+            saved_checkpoint: None,
+            journal_problems: Vec::new(),
             journal,
             _lock: lock,
             notes: Vec::new(),
@@ -513,8 +526,12 @@ impl Vault {
     ) -> Result<Vault, StoreError> {
         let lock = StoreLock::acquire(path)?;
         let (body, sections, header, key) = read_body(path, passphrase)?;
-        let (journal, head) =
-            Journal::open(journal_config(path, &body.settings), body.journal.clone())?;
+        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        let (journal, head, _) = Journal::open(
+            journal_config(path, &body.settings),
+            body.journal.clone(),
+            checkpoint.as_ref(),
+        )?;
         let notes = journal.notes.clone();
         let mut kms = Kms::from_state(
             body.kms,
@@ -523,12 +540,27 @@ impl Vault {
             Kms::os_rng(),
         );
         kms.set_chain_head(head);
-        for damage in &journal.damage {
-            kms.audit_store_event(
-                "AuditJournalDamaged",
-                serde_json::json!({ "detail": damage }),
-            );
+        // Damage is recorded once, when first found; every open and `audit
+        // verify` still report it.
+        let acknowledged = checkpoint
+            .as_ref()
+            .map(|c| c.acknowledged.clone())
+            .unwrap_or_default();
+        for p in &journal.damage {
+            if !acknowledged.iter().any(|a| a.same_as(p)) {
+                kms.audit_store_event(
+                    "AuditJournalDamaged",
+                    serde_json::json!({
+                        "segment": p.segment,
+                        "offset": p.offset,
+                        "detail": p.to_string(),
+                        "missingFrom": p.missing.map(|m| m.0),
+                        "missingTo": p.missing.map(|m| m.1),
+                    }),
+                );
+            }
         }
+        let journal_problems = journal.damage.clone();
         let mut vault = Vault {
             saved_generation: kms.generation(),
             kms,
@@ -539,6 +571,8 @@ impl Vault {
             settings: body.settings,
             api: body.api,
             sections,
+            saved_checkpoint: checkpoint,
+            journal_problems,
             journal,
             _lock: lock,
             notes,
@@ -618,16 +652,55 @@ impl Vault {
     }
 
     /// Queues the engine's audit records; if the state changed, flushes them
-    /// and saves the state.
+    /// and saves the state (with the journal's checkpoint). Also saves when
+    /// the retention setting retires a segment.
     pub fn persist(&mut self) -> Result<(), StoreError> {
         let records = self.kms.take_audit_records();
         self.journal.append(&records)?;
         if self.kms.generation() != self.saved_generation {
-            // Write-ahead: the records of a change are durable before the change.
-            self.journal.flush()?;
+            // Write-ahead: the records of a change are durable before the
+            // change (save_state flushes the journal first).
             self.save_state(true)?;
+        } else if self.journal.retention_cut().is_some() {
+            self.save_state(false)?;
         }
         Ok(())
+    }
+
+    /// Saves the state when the journal has records the state file's
+    /// checkpoint does not vouch for yet (at close: so that a closed store
+    /// proves its whole trail).
+    fn checkpoint_journal(&mut self) -> Result<(), StoreError> {
+        self.journal.flush()?;
+        let now = self.journal.checkpoint();
+        let behind = self.saved_checkpoint.as_ref().is_none_or(|c| {
+            c.sequence != now.sequence
+                || c.oldest_segment != now.oldest_segment
+                || c.acknowledged != self.journal_problems
+        });
+        if behind {
+            self.save_state(false)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the journal on disk, whole, against the state file's
+    /// checkpoint: see [`integrity`].
+    pub fn check_journal(&self) -> Result<JournalReport, StoreError> {
+        self.journal.check(self.saved_checkpoint.as_ref())
+    }
+
+    /// Checks the journal of the store at `path` without opening it for
+    /// writing: no lock, no file changed (the state file is only ever
+    /// replaced whole, so this reads one complete generation). For `byok
+    /// audit verify` while an endpoint or the console has the store open.
+    pub fn check_journal_at(
+        path: &Path,
+        passphrase: &SecretString,
+    ) -> Result<JournalReport, StoreError> {
+        let (body, sections, _, _) = read_body(path, passphrase)?;
+        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        integrity::check(&audit_dir(path), &body.journal, checkpoint.as_ref(), false)
     }
 
     /// The state sealed under the store's key with a fresh nonce, in the
@@ -652,11 +725,29 @@ impl Vault {
         Ok((format::seal(&self.key, &header, plain), header))
     }
 
+    /// Writes the state file with a checkpoint of the journal: every record
+    /// up to it is on disk first (write-ahead), and segments the retention
+    /// setting retires are deleted only once the new checkpoint no longer
+    /// requires them.
     fn save_state(&mut self, keep_previous: bool) -> Result<(), StoreError> {
+        self.journal.flush()?;
+        let cut = self.journal.retention_cut();
+        if let Some(cut) = cut {
+            self.journal.retire_before(cut);
+        }
+        let mut checkpoint = self.journal.checkpoint();
+        checkpoint.acknowledged = self.journal_problems.clone();
+        self.sections
+            .0
+            .insert(CHECKPOINT_SECTION.to_string(), checkpoint.to_section());
         let (file, header) = self.sealed()?;
         write_atomically(&self.path, &file, keep_previous)?;
         self.header = header;
         self.saved_generation = self.kms.generation();
+        self.saved_checkpoint = Some(checkpoint);
+        if cut.is_some() {
+            self.journal.delete_retired()?;
+        }
         Ok(())
     }
 
@@ -809,7 +900,9 @@ impl Drop for Vault {
     /// Best effort: whatever was not persisted yet is persisted now. Call
     /// [`Vault::close`] to see an error.
     fn drop(&mut self) {
-        let _ = self.persist();
+        if self.persist().is_ok() {
+            let _ = self.checkpoint_journal();
+        }
     }
 }
 
@@ -817,7 +910,7 @@ impl Vault {
     /// Persists anything outstanding, flushes the journal and releases the lock.
     pub fn close(mut self) -> Result<(), StoreError> {
         self.persist()?;
-        self.journal.flush()
+        self.checkpoint_journal()
     }
 }
 
