@@ -520,3 +520,151 @@ fn every_flip_and_cut_of_a_two_segment_journal_is_reported_with_what_it_destroye
     assert!(cases >= 2300, "{cases} cases");
     assert_eq!(last_sequence, frames[1].last().unwrap().2);
 }
+
+/// A small file system of its own (tmpfs), mounted for the test; unmounted
+/// when dropped. The test needs root (CI runs as root): without it, it
+/// fails, it does not pass vacuously.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "the full-disk test mounts a small tmpfs and needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the file system to the last byte; returns the filler file.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write as _;
+        let filler = self.path().join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        loop {
+            if f.write_all(&block).is_err() {
+                break;
+            }
+        }
+        let _ = f.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Issue 9, item 4: a full disk. While it is full no call is acknowledged
+/// whose record is not durable (crypto calls are refused once the journal
+/// cannot write; a state change fails as KMSInternalException and is
+/// undone); once space returns the same open store recovers by itself; and
+/// afterwards every acknowledged call has its record, every key in the
+/// state its CreateKey, and the trail proves itself whole.
+#[test]
+fn a_full_disk_fails_cleanly_acknowledges_nothing_undurable_and_recovers_without_a_restart() {
+    let disk = SmallDisk::mount(4 << 20);
+    let path = disk.path().join("store.byok");
+    let caller = Caller::cli();
+    let mut v = Vault::create(&path, &pass(), options()).unwrap();
+    let key = v
+        .apply(|k| k.create_key(&caller, CreateKeyRequest::default()))
+        .unwrap()
+        .to_string();
+    let mut acknowledged_encrypts = 1;
+    v.apply(|k| k.encrypt(&caller, &key, b"before", &EncryptionContext::new()))
+        .unwrap();
+    let keys_before = v.kms().keys().count();
+
+    let filler = disk.fill();
+    // Crypto calls: at most the ones already queued before the journal
+    // notices the disk is full are acknowledged; then they are refused.
+    let mut refused = 0;
+    for _ in 0..50 {
+        match v.apply(|k| k.encrypt(&caller, &key, b"full", &EncryptionContext::new())) {
+            Ok(_) => acknowledged_encrypts += 1,
+            Err(_) => refused += 1,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(refused > 0, "no crypto call was refused on a full disk");
+    assert!(v.flush_audit().is_err(), "the journal cannot write");
+    // A state change: AWS's KMSInternalException shape, and nothing kept.
+    let e = v
+        .call(&caller, "CreateKey", br#"{"Description":"on a full disk"}"#)
+        .expect_err("CreateKey on a full disk");
+    assert_eq!(
+        (e.error_type.as_str(), e.status),
+        ("KMSInternalException", 500)
+    );
+    assert_eq!(v.kms().keys().count(), keys_before, "the change was undone");
+
+    // Space returns: the same open store works again, no restart.
+    std::fs::remove_file(&filler).unwrap();
+    let created = v
+        .call(
+            &caller,
+            "CreateKey",
+            br#"{"Description":"after the disk was freed"}"#,
+        )
+        .expect("CreateKey after space returned");
+    let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    for _ in 0..5 {
+        v.apply(|k| k.encrypt(&caller, &key, b"after", &EncryptionContext::new()))
+            .unwrap();
+        acknowledged_encrypts += 1;
+    }
+    v.close().unwrap();
+
+    let report = Vault::check_journal_at(&path, &pass()).unwrap();
+    assert!(report.is_whole(), "{:?}", report.problems);
+    let v = Vault::open(&path, &pass(), options()).unwrap();
+    let records = v.audit_records().unwrap();
+    verify_chain(&records).unwrap();
+    let encrypts = records
+        .iter()
+        .filter(|r| r.event_name == "Encrypt" && !r.is_error())
+        .count();
+    assert_eq!(
+        encrypts, acknowledged_encrypts,
+        "every acknowledged Encrypt has its record"
+    );
+    for k in v.kms().keys() {
+        let id = k.id().to_string();
+        assert!(
+            records.iter().any(|r| r.event_name == "CreateKey"
+                && !r.is_error()
+                && r.key_id() == Some(id.as_str())),
+            "key {id} is in the state without its CreateKey record"
+        );
+    }
+    assert_eq!(v.kms().keys().count(), keys_before + 1);
+    assert!(
+        v.kms()
+            .keys()
+            .any(|k| k.id().to_string() == created["KeyMetadata"]["KeyId"].as_str().unwrap())
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.request_parameter("description") == Some("on a full disk") && !r.is_error()),
+        "the undone CreateKey is not claimed by the trail"
+    );
+}

@@ -312,6 +312,16 @@ impl Kms {
         self.clock = clock;
     }
 
+    /// Puts back a state saved earlier (the store undoes a change it could
+    /// not save), with the generation it had then. Queued audit records are
+    /// dropped with it; the store sets the chain head.
+    pub fn restore_state(&mut self, state: KmsState, generation: u64) {
+        self.state = state;
+        self.generation = generation;
+        self.next_due = None;
+        self.audit_outbox.clear();
+    }
+
     /// Counts changes of state: it grows whenever something that must be
     /// persisted changed.
     pub fn generation(&self) -> u64 {

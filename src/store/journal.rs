@@ -69,16 +69,30 @@ impl JournalKeys {
     }
 }
 
-/// Bytes waiting to be written, grouped by the segment they belong to.
+/// A sealed record waiting to be written.
+struct Queued {
+    segment: u64,
+    offset: u64,
+    sequence: u64,
+    hash: String,
+    frame: Vec<u8>,
+}
+
+/// Frames waiting to be written, in order.
 struct Pending {
-    chunks: Vec<(u64, Vec<u8>)>,
+    frames: Vec<Queued>,
     /// Segment and offset where the next frame will land.
     segment: u64,
     next_offset: u64,
     stop: bool,
+    /// Why the last write failed (a full disk, say); cleared by the next
+    /// write that succeeds. While set, appends first try to write what is
+    /// queued and are refused if that fails.
     failure: Option<String>,
     /// Sequence number and hash of the last record appended.
     last: (u64, String),
+    /// Sequence number and hash of the last record on disk.
+    durable: (u64, String),
 }
 
 struct Io {
@@ -275,12 +289,13 @@ impl Journal {
         let file = Self::open_segment(&config, &keys, segment)?;
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
-                chunks: Vec::new(),
+                frames: Vec::new(),
                 segment,
                 next_offset,
                 stop: false,
                 failure: None,
                 last: (head.sequence, head.hash.clone()),
+                durable: (head.sequence, head.hash.clone()),
             }),
             io: Mutex::new(Io { file, segment }),
             wake: Condvar::new(),
@@ -320,7 +335,10 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        if !exists || file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if !exists || len < SEGMENT_HEADER_LEN {
+            // A header cut short by a full disk is written again whole.
+            file.set_len(0).map_err(|e| StoreError::io(&path, e))?;
             file.write_all(&segment_header(keys, n))
                 .and_then(|_| file.sync_all())
                 .map_err(|e| StoreError::io(&path, e))?;
@@ -337,10 +355,13 @@ impl Journal {
         }
         let cipher = Aes256Gcm::new_from_slice(self.shared.keys.key.expose()).expect("32-byte key");
         let mut rng = rand::rng();
-        let mut p = lock(&self.shared.pending);
-        if let Some(f) = &p.failure {
-            return Err(StoreError::Other(f.clone()));
+        // After a failed write (a full disk), nothing more is accepted until
+        // what is queued reaches the disk: a call is not answered on the
+        // strength of a record that may never be written.
+        if lock(&self.shared.pending).failure.is_some() {
+            flush_shared(&self.shared)?;
         }
+        let mut p = lock(&self.shared.pending);
         let mut bodies = Vec::with_capacity(records.len());
         for r in records {
             let body = serde_json::to_vec(r).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -374,16 +395,17 @@ impl Journal {
                     &mut body,
                 )
                 .map_err(|_| StoreError::Other("cannot seal an audit record".into()))?;
-            let chunk = match p.chunks.last_mut() {
-                Some((s, bytes)) if *s == segment => bytes,
-                _ => {
-                    p.chunks.push((segment, Vec::new()));
-                    &mut p.chunks.last_mut().expect("just pushed").1
-                }
-            };
-            chunk.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            chunk.extend_from_slice(&nonce);
-            chunk.extend_from_slice(&body);
+            let mut frame = Vec::with_capacity(frame_len);
+            frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&nonce);
+            frame.extend_from_slice(&body);
+            p.frames.push(Queued {
+                segment,
+                offset,
+                sequence: r.byok.sequence,
+                hash: r.byok.hash.clone(),
+                frame,
+            });
             p.next_offset += frame_len as u64;
             p.last = (r.byok.sequence, r.byok.hash.clone());
         }
@@ -395,6 +417,34 @@ impl Journal {
     /// Writes every queued record and waits until the disk has them.
     pub fn flush(&self) -> Result<(), StoreError> {
         flush_shared(&self.shared)
+    }
+
+    /// Drops the queued records after `sequence` (the records of a change
+    /// that could not be saved, so that the trail does not claim it) and
+    /// returns the head the next record links to. Records already on disk
+    /// stay: the head is then the last of them.
+    pub fn discard_after(&self, sequence: u64) -> ChainHead {
+        let mut p = lock(&self.shared.pending);
+        if let Some(i) = p.frames.iter().position(|f| f.sequence > sequence) {
+            let first = &p.frames[i];
+            let (segment, offset) = (first.segment, first.offset);
+            p.frames.truncate(i);
+            p.segment = segment;
+            p.next_offset = offset;
+            p.last = match p.frames.last() {
+                Some(f) => (f.sequence, f.hash.clone()),
+                None => p.durable.clone(),
+            };
+        }
+        ChainHead {
+            sequence: p.last.0,
+            hash: p.last.1.clone(),
+        }
+    }
+
+    /// Why writing the journal fails now, if it does.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.shared.pending).failure.clone()
     }
 
     /// Every record in every retained segment, oldest first (flushes first).
@@ -512,9 +562,12 @@ fn flusher_loop(shared: &Shared) {
             if p.stop {
                 return;
             }
+            let failing = p.failure.is_some();
             let (p, _) = shared
                 .wake
-                .wait_timeout_while(p, FLUSH_INTERVAL, |p| p.chunks.is_empty() && !p.stop)
+                .wait_timeout_while(p, FLUSH_INTERVAL, |p| {
+                    (p.frames.is_empty() || failing) && !p.stop
+                })
                 .unwrap_or_else(|e| e.into_inner());
             if p.stop {
                 return;
@@ -522,32 +575,83 @@ fn flusher_loop(shared: &Shared) {
         }
         // Let a burst of appends gather into one write and one fsync.
         std::thread::sleep(Duration::from_millis(20));
-        if let Err(e) = flush_shared(shared) {
-            lock(&shared.pending).failure = Some(e.to_string());
+        // A failure is retried here every FLUSH_INTERVAL, so the journal
+        // recovers by itself once the disk has room again.
+        let _ = flush_shared(shared);
+    }
+}
+
+/// Writes the queued frames, in order, and syncs them. On failure the file
+/// is cut back to where the failed write began (no partial frame stays),
+/// the frames not written are queued again in front, and the failure is
+/// kept until a write succeeds.
+fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
+    let mut io = lock(&shared.io);
+    let frames = std::mem::take(&mut lock(&shared.pending).frames);
+    if frames.is_empty() {
+        return match lock(&shared.pending).failure.take() {
+            // Nothing was waiting: the failure was a sync; try one again.
+            Some(_) => io
+                .file
+                .sync_data()
+                .map_err(|e| fail(shared, StoreError::io(&shared.config.dir, e))),
+            None => Ok(()),
+        };
+    }
+    let config = &shared.config;
+    let mut written = 0;
+    let result = (|| {
+        while written < frames.len() {
+            let segment = frames[written].segment;
+            if segment != io.segment {
+                io.file
+                    .sync_data()
+                    .map_err(|e| StoreError::io(&config.dir, e))?;
+                io.file = Journal::open_segment(config, &shared.keys, segment)?;
+                io.segment = segment;
+            }
+            let end = frames[written..]
+                .iter()
+                .position(|f| f.segment != segment)
+                .map_or(frames.len(), |i| written + i);
+            let path = segment_path(&config.dir, segment);
+            let start = frames[written].offset;
+            let mut bytes =
+                Vec::with_capacity(frames[written..end].iter().map(|f| f.frame.len()).sum());
+            for f in &frames[written..end] {
+                bytes.extend_from_slice(&f.frame);
+            }
+            if let Err(e) = io.file.write_all(&bytes).and_then(|_| io.file.sync_data()) {
+                // No partial frame may stay behind: the next write goes
+                // where this one began.
+                let _ = io.file.set_len(start);
+                return Err(StoreError::io(&path, e));
+            }
+            written = end;
+        }
+        Ok(())
+    })();
+    let mut p = lock(&shared.pending);
+    if written > 0 {
+        let last = &frames[written - 1];
+        p.durable = (last.sequence, last.hash.clone());
+    }
+    match result {
+        Ok(()) => {
+            p.failure = None;
+            Ok(())
+        }
+        Err(e) => {
+            let mut again: Vec<Queued> = frames.into_iter().skip(written).collect();
+            again.append(&mut p.frames);
+            p.frames = again;
+            p.failure = Some(e.to_string());
+            Err(e)
         }
     }
 }
 
-fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
-    let mut io = lock(&shared.io);
-    let chunks = std::mem::take(&mut lock(&shared.pending).chunks);
-    if chunks.is_empty() {
-        return Ok(());
-    }
-    let config = &shared.config;
-    for (segment, bytes) in chunks {
-        if segment != io.segment {
-            io.file
-                .sync_data()
-                .map_err(|e| StoreError::io(&config.dir, e))?;
-            io.file = Journal::open_segment(config, &shared.keys, segment)?;
-            io.segment = segment;
-        }
-        io.file
-            .write_all(&bytes)
-            .map_err(|e| StoreError::io(&segment_path(&config.dir, segment), e))?;
-    }
-    io.file
-        .sync_data()
-        .map_err(|e| StoreError::io(&config.dir, e))
+fn fail(shared: &Shared, e: StoreError) -> StoreError {
+    lock(&shared.pending).failure = Some(e.to_string());
+    e
 }

@@ -655,16 +655,56 @@ impl Vault {
     /// and saves the state (with the journal's checkpoint). Also saves when
     /// the retention setting retires a segment.
     pub fn persist(&mut self) -> Result<(), StoreError> {
+        let before = self.journal.checkpoint().sequence;
         let records = self.kms.take_audit_records();
-        self.journal.append(&records)?;
-        if self.kms.generation() != self.saved_generation {
-            // Write-ahead: the records of a change are durable before the
-            // change (save_state flushes the journal first).
-            self.save_state(true)?;
-        } else if self.journal.retention_cut().is_some() {
-            self.save_state(false)?;
+        let changed = self.kms.generation() != self.saved_generation;
+        let result = self.journal.append(&records).and_then(|()| {
+            if changed {
+                // Write-ahead: the records of a change are durable before
+                // the change (save_state flushes the journal first).
+                self.save_state(true)
+            } else if self.journal.retention_cut().is_some() {
+                self.save_state(false)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            // Nothing is acknowledged that is not durable: a change that
+            // could not be saved is undone, and its queued records dropped
+            // (the chain links on from the last record kept).
+            let head = self.journal.discard_after(before);
+            let on_disk = head.sequence > before;
+            self.kms.set_chain_head(head);
+            if changed && self.saved_generation != u64::MAX {
+                if let Ok(state) = self.saved_kms_state() {
+                    self.kms.restore_state(state, self.saved_generation);
+                }
+                if on_disk {
+                    // Its records reached the journal before the state file
+                    // failed: say that the change they describe was undone.
+                    self.kms.audit_store_event(
+                        "ChangeNotSaved",
+                        serde_json::json!({
+                            "fromSequence": before + 1,
+                            "reason": e.to_string(),
+                        }),
+                    );
+                }
+            }
+            return Err(e);
         }
         Ok(())
+    }
+
+    /// The engine state of the state file on disk (the last saved one).
+    fn saved_kms_state(&self) -> Result<KmsState, StoreError> {
+        let (bytes, header) = read_store_file(&self.path)?;
+        let plain =
+            format::open(&self.key, &header, &bytes).ok_or_else(|| unreadable(&self.path))?;
+        let (body, _): (StoreBody, _) =
+            postcard::take_from_bytes(&plain).map_err(|_| unreadable(&self.path))?;
+        Ok(body.kms)
     }
 
     /// Saves the state when the journal has records the state file's
