@@ -13,10 +13,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+use crate::kms::error::{Violations, null_violation};
 use crate::kms::{
     Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
     ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms,
-    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
+    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec, len_violation,
 };
 use shapes::*;
 use wire::{Blob, Time};
@@ -105,14 +106,7 @@ fn wire(e: KmsError) -> Failure {
 }
 
 fn required<T>(v: Option<T>, member: &str) -> Result<T, Failure> {
-    v.ok_or_else(|| {
-        wire(KmsError::new(
-            ErrorKind::Validation,
-            format!(
-                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-            ),
-        ))
-    })
+    v.ok_or_else(|| wire(KmsError::violations(&[null_violation(member)])))
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Failure> {
@@ -150,15 +144,30 @@ fn symmetric_only(member: &str, v: Option<&str>) -> Result<(), Failure> {
     }
 }
 
-fn tags(shapes: Option<Vec<TagShape>>) -> Result<Vec<Tag>, Failure> {
+/// The `Tags` of a request, with the violations of their member
+/// constraints (a missing key or value, a length out of range) added to
+/// `found`; members are named by their 1-based place (`tags.1.member.tagKey`).
+fn tags(shapes: Option<Vec<TagShape>>, found: &mut Violations) -> Vec<Tag> {
+    let mut member = |place: &str, v: Option<String>, min: usize, max: usize| match v {
+        None => {
+            found.add(Some(null_violation(place)));
+            String::new()
+        }
+        Some(v) => {
+            found.add(len_violation(place, &v, min, max));
+            v
+        }
+    };
     shapes
         .unwrap_or_default()
         .into_iter()
-        .map(|t| {
-            Ok(Tag {
-                key: required(t.tag_key, "tags.member.tagKey")?,
-                value: required(t.tag_value, "tags.member.tagValue")?,
-            })
+        .enumerate()
+        .map(|(i, t)| {
+            let n = i + 1;
+            Tag {
+                key: member(&format!("tags.{n}.member.tagKey"), t.tag_key, 1, 128),
+                value: member(&format!("tags.{n}.member.tagValue"), t.tag_value, 0, 256),
+            }
         })
         .collect()
 }
@@ -244,10 +253,13 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             "Multi-Region keys and custom key stores are not supported by byok.",
         )));
     }
+    let mut found = Violations::default();
+    let tags = tags(r.tags, &mut found);
+    found.check().map_err(wire)?;
     let req = CreateKeyRequest {
         description: r.description,
         origin,
-        tags: tags(r.tags)?,
+        tags,
     };
     let id = kms.create_key(caller, req)?;
     let key = kms
@@ -616,7 +628,10 @@ fn list_aliases(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
 fn tag_resource(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: TagResourceInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
-    let tags = tags(Some(required(r.tags, "tags")?))?;
+    let mut found = Violations::default();
+    found.add(len_violation("keyId", &key_id, 1, 2048));
+    let tags = tags(Some(required(r.tags, "tags")?), &mut found);
+    found.check().map_err(wire)?;
     kms.tag_resource(caller, &key_id, &tags)?;
     json(&Empty {}, 0)
 }

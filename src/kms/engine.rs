@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{AuditRecord, CallSource, Caller, ChainHead, ChainLink, Resource, UserIdentity};
 use super::clock::{Clock, Timestamp};
-use super::error::{ErrorKind, KmsError, KmsResult};
+use super::error::{ErrorKind, KmsError, KmsResult, violation};
 use super::material::key_material_id;
 use super::model::{
     ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState,
@@ -919,52 +919,64 @@ impl Kms {
     }
 }
 
-/// `Member must have length ...` checks, counting characters as AWS does.
-pub(crate) fn check_len(member: &str, value: &str, min: usize, max: usize) -> KmsResult<()> {
+/// The `Member must have length ...` violation of a string member, if any,
+/// counting characters as AWS does and quoting the value as AWS does for
+/// members that are not sensitive.
+pub(crate) fn len_violation(member: &str, value: &str, min: usize, max: usize) -> Option<String> {
     let n = value.chars().count();
-    if n < min {
-        return Err(KmsError::constraint(
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(KmsError::constraint(
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    let constraint = if n < min {
+        format!("Member must have length greater than or equal to {min}")
+    } else if n > max {
+        format!("Member must have length less than or equal to {max}")
+    } else {
+        return None;
+    };
+    Some(violation(member, Some(value), &constraint))
 }
 
-/// Byte-length checks for blobs.
+/// `Member must have length ...` checks of a string member.
+pub(crate) fn check_len(member: &str, value: &str, min: usize, max: usize) -> KmsResult<()> {
+    match len_violation(member, value, min, max) {
+        Some(v) => Err(KmsError::violations(&[v])),
+        None => Ok(()),
+    }
+}
+
+/// Byte-length checks for blobs. AWS does not quote a blob's value
+/// (`Value at 'plaintext'`, `Value at 'ciphertextBlob'`).
 pub(crate) fn check_blob(member: &str, value: &[u8], min: usize, max: usize) -> KmsResult<()> {
     if value.len() < min {
         return Err(KmsError::constraint(
             member,
+            None,
             &format!("Member must have length greater than or equal to {min}"),
         ));
     }
     if value.len() > max {
         return Err(KmsError::constraint(
             member,
+            None,
             &format!("Member must have length less than or equal to {max}"),
         ));
     }
     Ok(())
 }
 
-/// Range checks for numbers.
+/// Range checks for numbers; AWS quotes the number (`Value '0' at
+/// 'numberOfBytes'`).
 pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> KmsResult<()> {
+    let text = value.to_string();
     if value < min {
         return Err(KmsError::constraint(
             member,
+            Some(&text),
             &format!("Member must have value greater than or equal to {min}"),
         ));
     }
     if value > max {
         return Err(KmsError::constraint(
             member,
+            Some(&text),
             &format!("Member must have value less than or equal to {max}"),
         ));
     }
