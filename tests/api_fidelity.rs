@@ -314,3 +314,67 @@ fn constraint_errors_quote_values_except_sensitive_ones() {
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
     );
 }
+
+/// Item 3: an alias name without `alias/`.
+#[test]
+fn an_alias_must_start_with_the_prefix() {
+    let mut api = Api::new();
+    let key = api.key();
+    // Source: the localstack snapshot, test_create_alias (recorded
+    // 2023-04-13); the same text in aws-controllers-k8s/community issue
+    // #1878, from AWS's answer in eu-west-2.
+    let expected = pair(
+        "ValidationException",
+        "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+    );
+    assert_eq!(
+        api.err(
+            "CreateAlias",
+            json!({"AliasName": "mine", "TargetKeyId": key})
+        ),
+        expected
+    );
+    api.ok(
+        "CreateAlias",
+        json!({"AliasName": "alias/mine", "TargetKeyId": key}),
+    );
+    assert_eq!(
+        api.err(
+            "UpdateAlias",
+            json!({"AliasName": "mine", "TargetKeyId": key})
+        ),
+        expected
+    );
+}
+
+/// Item 3: the member's pattern admits ':', the alias rules do not.
+#[test]
+fn an_alias_may_not_contain_a_colon() {
+    let mut api = Api::new();
+    let key = api.key();
+    // Source: hashicorp/terraform-provider-aws issue #12891 quotes AWS's
+    // answer to CreateAlias of `alias/Service:Test`: "ValidationException:
+    // alias/Service:Test contains invalid characters for an alias" (the
+    // provider then dropped ':' from its check, pull request #13000).
+    assert_eq!(
+        api.err(
+            "CreateAlias",
+            json!({"AliasName": "alias/Service:Test", "TargetKeyId": key})
+        ),
+        pair(
+            "ValidationException",
+            "alias/Service:Test contains invalid characters for an alias"
+        )
+    );
+    // A character outside the pattern is a member constraint, value quoted.
+    assert_eq!(
+        api.err(
+            "CreateAlias",
+            json!({"AliasName": "alias/Service.Test", "TargetKeyId": key})
+        ),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value 'alias/Service.Test' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        )
+    );
+}

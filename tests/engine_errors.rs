@@ -825,8 +825,15 @@ fn aliases() {
         "InvalidAliasNameException",
         "Alias names beginning with alias/aws/ are reserved for AWS managed keys.",
     );
-    assert_err_contains(
+    // Source: localstack/localstack's AWS-recorded snapshot
+    // (tests/aws/services/kms/test_kms.snapshot.json, test_create_alias).
+    assert_err(
         h.kms.create_alias(&caller, "app", &k),
+        "ValidationException",
+        "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+    );
+    assert_err_contains(
+        h.kms.create_alias(&caller, "alias/", &k),
         "InvalidAliasNameException",
         "alias/",
     );

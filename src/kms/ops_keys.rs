@@ -409,7 +409,18 @@ impl Kms {
                 "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
             ));
         }
-        if !name.starts_with("alias/") || name.len() == "alias/".len() {
+        if !name.starts_with("alias/") {
+            return Err(KmsError::validation(
+                "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+            ));
+        }
+        // The member's pattern admits ':', the alias rules do not.
+        if name.contains(':') {
+            return Err(KmsError::validation(format!(
+                "{name} contains invalid characters for an alias"
+            )));
+        }
+        if name.len() == "alias/".len() {
             return Err(KmsError::new(
                 ErrorKind::InvalidAliasName,
                 format!("Alias must start with the prefix \"alias/\" and name something: {name}"),
