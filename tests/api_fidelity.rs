@@ -378,3 +378,24 @@ fn an_alias_may_not_contain_a_colon() {
         )
     );
 }
+
+/// Item 4: a Multi-Region key id is a key id: unknown, it is not found.
+#[test]
+fn an_unknown_multi_region_key_id_is_not_found() {
+    let mut api = Api::new();
+    let mrk = "mrk-d3b95762d3b95762d3b95762d3b95762";
+    // Source: the localstack snapshot, test_get_key_does_not_exist
+    // ["describe-key-with-valid-id-mrk"]: DescribeKey of this id answers
+    // NotFoundException "Key '<mrk-key-arn>' does not exist" (recorded
+    // 2025-09-08); and test_get_key_invalid_uuid: `mrk-fake-key-id` stays
+    // "Invalid keyId 'mrk-fake-key-id'" (recorded 2023-11-07).
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{mrk}");
+    let expected = pair("NotFoundException", &format!("Key '{arn}' does not exist"));
+    assert_eq!(api.err("DescribeKey", json!({"KeyId": mrk})), expected);
+    assert_eq!(api.err("DescribeKey", json!({"KeyId": arn})), expected);
+    assert_eq!(api.err("EnableKey", json!({"KeyId": mrk})), expected);
+    assert_eq!(
+        api.err("DescribeKey", json!({"KeyId": "mrk-fake-key-id"})),
+        pair("NotFoundException", "Invalid keyId 'mrk-fake-key-id'")
+    );
+}

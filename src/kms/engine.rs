@@ -677,16 +677,27 @@ impl Kms {
             Some(_) => resource.strip_prefix("key/").ok_or_else(invalid)?,
             None => resource,
         };
-        let id = KeyId::parse(id_text).ok_or_else(invalid)?;
-        if !ours || !self.state.keys.contains_key(&id) {
+        let not_found = |key: &str| {
             let arn = match region_account {
-                Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{id}"),
-                None => self.arn(id),
+                Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{key}"),
+                None => format!(
+                    "arn:aws:kms:{}:{}:key/{key}",
+                    settings.region, settings.account_id
+                ),
             };
-            return Err(KmsError::new(
-                ErrorKind::NotFound,
-                format!("Key '{arn}' does not exist"),
-            ));
+            KmsError::new(ErrorKind::NotFound, format!("Key '{arn}' does not exist"))
+        };
+        let Some(id) = KeyId::parse(id_text) else {
+            // A multi-Region key id (`mrk-` and 32 hex digits) is well
+            // formed; the engine holds none, so it names no key here.
+            return Err(if is_multi_region_key_id(id_text) {
+                not_found(id_text)
+            } else {
+                invalid()
+            });
+        };
+        if !ours || !self.state.keys.contains_key(&id) {
+            return Err(not_found(&id.to_string()));
         }
         Ok(id)
     }
@@ -917,6 +928,12 @@ impl Kms {
             }),
         );
     }
+}
+
+/// Whether `s` is a multi-Region key id: `mrk-` and 32 hex digits.
+fn is_multi_region_key_id(s: &str) -> bool {
+    s.strip_prefix("mrk-")
+        .is_some_and(|h| h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The `Member must have length ...` violation of a string member, if any,
