@@ -399,3 +399,98 @@ fn an_unknown_multi_region_key_id_is_not_found() {
         pair("NotFoundException", "Invalid keyId 'mrk-fake-key-id'")
     );
 }
+
+/// Item 5: an unknown KeySpec or KeyUsage is a ValidationException with
+/// AWS's enum lists, before any refusal of byok's. Enum lists: the current
+/// AWS KMS API Reference for CreateKey (as in AWS's API model,
+/// boto/botocore botocore/data/kms/2014-11-01/service-2.json, shapes
+/// `KeySpec` and `KeyUsageType`). The message form: the localstack
+/// snapshot, test_hmac_create_key_invalid_operations (recorded 2023-04-13,
+/// with the lists of that time).
+#[test]
+fn create_key_validates_spec_and_usage_before_refusing() {
+    let mut api = Api::new();
+    assert_eq!(
+        api.err("CreateKey", json!({"KeySpec": "HMAC_random"})),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519]"
+        )
+    );
+    assert_eq!(
+        api.err(
+            "CreateKey",
+            json!({"KeySpec": "HMAC_256", "KeyUsage": "RANDOM"})
+        ),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]"
+        )
+    );
+    // Source: the same test, "create-hmac-key-without-key-usage".
+    let must_specify = pair(
+        "ValidationException",
+        "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+    );
+    assert_eq!(
+        api.err("CreateKey", json!({"KeySpec": "HMAC_256"})),
+        must_specify
+    );
+    assert_eq!(
+        api.err("CreateKey", json!({"KeySpec": "ML_DSA_65"})),
+        must_specify
+    );
+    // Source: the localstack snapshot, "response-invalid-key-spec": "KeyUsage
+    // KEY_AGREEMENT is not compatible with KeySpec RSA_2048" (the usages per
+    // spec: CreateKey's KeyUsage in the API Reference).
+    assert_eq!(
+        api.err(
+            "CreateKey",
+            json!({"KeySpec": "RSA_2048", "KeyUsage": "KEY_AGREEMENT"})
+        ),
+        pair(
+            "ValidationException",
+            "KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048"
+        )
+    );
+    // Valid for AWS, out of byok's scope: still refused (SPEC §3).
+    let (kind, message) = api.err(
+        "CreateKey",
+        json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+    );
+    assert_eq!(kind, "UnsupportedOperationException");
+    assert!(message.contains("HMAC_256"), "{message}");
+    // Origin: AWS's four values pass validation; the two byok does not
+    // model are refused after it (OriginType in the API Reference).
+    let (kind, _) = api.err("CreateKey", json!({"Origin": "AWS_CLOUDHSM"}));
+    assert_eq!(kind, "UnsupportedOperationException");
+    assert_eq!(
+        api.err("CreateKey", json!({"Origin": "ELSEWHERE"})).1,
+        "1 validation error detected: Value 'ELSEWHERE' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+    );
+    // Every member constraint is reported at once, in CreateKey's member
+    // order (see SEVERAL).
+    let long_key = "k".repeat(129);
+    let body = json!({
+        "KeySpec": "AES_256",
+        "KeyUsage": "WRAP",
+        "Tags": tags(&[(&long_key, "v")]),
+    });
+    assert_eq!(
+        api.err("CreateKey", body),
+        pair(
+            "ValidationException",
+            &format!(
+                "3 {SEVERAL}\
+                 Value 'WRAP' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]; \
+                 Value 'AES_256' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519]; \
+                 Value '{long_key}' at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128"
+            )
+        )
+    );
+    // The supported combination still works.
+    api.ok(
+        "CreateKey",
+        json!({"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    );
+}

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::kms::error::{Violations, null_violation};
+use crate::kms::error::{Violations, null_violation, violation};
 use crate::kms::{
     Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
     ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms,
@@ -172,6 +172,86 @@ fn tags(shapes: Option<Vec<TagShape>>, found: &mut Violations) -> Vec<Tag> {
         .collect()
 }
 
+/// CreateKey's `KeySpec` values, in the order the AWS KMS API Reference
+/// lists them (AWS's API model: boto/botocore
+/// botocore/data/kms/2014-11-01/service-2.json, shape `KeySpec`; the
+/// `KeyUsageType`, `CustomerMasterKeySpec` and `OriginType` lists below are
+/// from the same model).
+const KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+
+/// CreateKey's deprecated `CustomerMasterKeySpec` values.
+const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+];
+
+/// CreateKey's `KeyUsage` values.
+const KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+
+/// CreateKey's `Origin` values.
+const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+
+/// The key usages AWS allows for a key spec (the API Reference's
+/// description of CreateKey's `KeyUsage`; ECC_NIST_EDWARDS25519 signs only,
+/// per the developer guide's key spec reference).
+fn usages_for(spec: &str) -> &'static [&'static str] {
+    match spec {
+        "SYMMETRIC_DEFAULT" => &["ENCRYPT_DECRYPT"],
+        "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => &["GENERATE_VERIFY_MAC"],
+        "RSA_2048" | "RSA_3072" | "RSA_4096" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
+        "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" => &["SIGN_VERIFY", "KEY_AGREEMENT"],
+        "SM2" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"],
+        // ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_DSA_*.
+        _ => &["SIGN_VERIFY"],
+    }
+}
+
+/// The `Member must satisfy enum value set` violation of `value`, if any.
+fn enum_violation(member: &str, value: Option<&str>, set: &[&str]) -> Option<String> {
+    let v = value?;
+    (!set.contains(&v)).then(|| {
+        violation(
+            member,
+            Some(v),
+            &format!("Member must satisfy enum value set: [{}]", set.join(", ")),
+        )
+    })
+}
+
 fn json<T: Serialize>(value: &T, hint: usize) -> Handled {
     let mut out = Zeroizing::new(Vec::with_capacity(256 + hint * 2));
     serde_json::to_writer(&mut *out, value)
@@ -230,32 +310,64 @@ pub fn dispatch(
 
 fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: CreateKeyInput = parse(body)?;
-    let origin = enum_member(Origin::parse_member, "origin", r.origin.as_deref())?;
+    // 1. The member constraints, all at once, in the request's member order.
+    let mut found = Violations::default();
+    if let Some(d) = &r.description {
+        found.add(len_violation("description", d, 0, 8192));
+    }
+    found.add(enum_violation(
+        "keyUsage",
+        r.key_usage.as_deref(),
+        KEY_USAGES,
+    ));
+    found.add(enum_violation(
+        "customerMasterKeySpec",
+        r.customer_master_key_spec.as_deref(),
+        CUSTOMER_MASTER_KEY_SPECS,
+    ));
+    found.add(enum_violation("keySpec", r.key_spec.as_deref(), KEY_SPECS));
+    found.add(enum_violation("origin", r.origin.as_deref(), ORIGINS));
+    let tags = tags(r.tags, &mut found);
+    found.check().map_err(wire)?;
+    // 2. The combination of spec and usage.
     let spec = r
         .key_spec
         .as_deref()
-        .or(r.customer_master_key_spec.as_deref());
-    if let Some(spec) = spec.filter(|s| *s != "SYMMETRIC_DEFAULT") {
+        .or(r.customer_master_key_spec.as_deref())
+        .unwrap_or("SYMMETRIC_DEFAULT");
+    if spec != "SYMMETRIC_DEFAULT" && r.key_usage.is_none() {
+        return Err(wire(KmsError::validation(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+        )));
+    }
+    let usage = r.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
+    if !usages_for(spec).contains(&usage) {
+        return Err(wire(KmsError::validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        ))));
+    }
+    // 3. What AWS accepts and byok does not model.
+    if spec != "SYMMETRIC_DEFAULT" {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
             format!("KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT keys only."),
         )));
     }
-    if let Some(usage) = r.key_usage.as_deref().filter(|u| *u != "ENCRYPT_DECRYPT") {
-        return Err(wire(KmsError::new(
-            ErrorKind::UnsupportedOperation,
-            format!("KeyUsage {usage} is not supported: byok models ENCRYPT_DECRYPT keys only."),
-        )));
-    }
+    let origin = match r.origin.as_deref() {
+        None => None,
+        Some(o) => Some(Origin::parse_member("origin", o).map_err(|_| {
+            wire(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                format!("Origin {o} is not supported: byok models AWS_KMS and EXTERNAL keys only."),
+            ))
+        })?),
+    };
     if r.multi_region == Some(true) || r.custom_key_store_id.is_some() {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
             "Multi-Region keys and custom key stores are not supported by byok.",
         )));
     }
-    let mut found = Violations::default();
-    let tags = tags(r.tags, &mut found);
-    found.check().map_err(wire)?;
     let req = CreateKeyRequest {
         description: r.description,
         origin,
