@@ -526,11 +526,19 @@ fn protocol_errors_and_their_audit_records() {
         "ValidationException",
         "1 validation error detected: Value 'RSA_1024' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]",
     );
+    // AWS_CLOUDHSM is one of AWS's origins (OriginType in the AWS KMS API
+    // Reference): valid, and refused only because byok does not model it.
     let e = api.err("CreateKey", json!({"Origin": "AWS_CLOUDHSM"}));
     assert_error(
         &e,
+        "UnsupportedOperationException",
+        "Origin AWS_CLOUDHSM is not supported: byok models AWS_KMS and EXTERNAL keys only.",
+    );
+    let e = api.err("CreateKey", json!({"Origin": "CLOUDHSM"}));
+    assert_error(
+        &e,
         "ValidationException",
-        "1 validation error detected: Value 'AWS_CLOUDHSM' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL]",
+        "1 validation error detected: Value 'CLOUDHSM' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]",
     );
     let e = api.err(
         "ListKeyRotations",
@@ -574,7 +582,7 @@ fn protocol_errors_and_their_audit_records() {
     // Every call above, rejected on the wire or by the engine, left exactly
     // one record (checked per call by `Api::raw`), all of them errors, and
     // the trail verifies.
-    assert_eq!(api.trail.len(), 17);
+    assert_eq!(api.trail.len(), 18);
     assert!(api.trail.iter().all(AuditRecord::is_error));
     assert_eq!(api.trail[0].event_name, "DescribeKey");
     assert_eq!(

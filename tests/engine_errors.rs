@@ -250,13 +250,16 @@ fn bad_key_material_descriptions() {
     assert_err(
         h.try_import(&req),
         "ValidationException",
-        "1 validation error detected: Value at 'keyMaterialDescription' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\\s.-]+$",
+        "1 validation error detected: Value 'vault <A>' at 'keyMaterialDescription' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\\s.-]+$",
     );
     req.key_material_description = Some("a".repeat(257));
     assert_err(
         h.try_import(&req),
         "ValidationException",
-        "1 validation error detected: Value at 'keyMaterialDescription' failed to satisfy constraint: Member must have length less than or equal to 256",
+        &format!(
+            "1 validation error detected: Value '{}' at 'keyMaterialDescription' failed to satisfy constraint: Member must have length less than or equal to 256",
+            "a".repeat(257)
+        ),
     );
 }
 
@@ -393,7 +396,7 @@ fn automatic_rotation_switches_are_for_aws_kms_keys_only() {
         h.kms
             .enable_key_rotation(&caller, &aws.to_string(), Some(89)),
         "ValidationException",
-        "1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90",
+        "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90",
     );
 }
 
@@ -456,7 +459,7 @@ fn deleting_unknown_or_already_deleted_material() {
     assert_err(
         h.delete_material(key, Some("not-hex")),
         "ValidationException",
-        "1 validation error detected: Value at 'keyMaterialId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-f0-9]{64}$",
+        "1 validation error detected: Value 'not-hex' at 'keyMaterialId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-f0-9]{64}$",
     );
     h.delete_material(key, None).unwrap(); // the current one
     assert_err(
@@ -718,7 +721,7 @@ fn cancel_key_deletion() {
         h.kms
             .schedule_key_deletion(&caller, &key.to_string(), Some(6)),
         "ValidationException",
-        "1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 7",
+        "1 validation error detected: Value '6' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 7",
     );
 }
 
@@ -782,7 +785,7 @@ fn malformed_and_unknown_key_identifiers() {
     assert_err(
         h.kms.describe_key(&caller, ""),
         "ValidationException",
-        "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        "1 validation error detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
     );
     // management operations take key ids and ARNs, not aliases
     let (key, _) = h.enabled_external();
@@ -822,15 +825,22 @@ fn aliases() {
         "InvalidAliasNameException",
         "Alias names beginning with alias/aws/ are reserved for AWS managed keys.",
     );
-    assert_err_contains(
+    // Source: localstack/localstack's AWS-recorded snapshot
+    // (tests/aws/services/kms/test_kms.snapshot.json, test_create_alias).
+    assert_err(
         h.kms.create_alias(&caller, "app", &k),
+        "ValidationException",
+        "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+    );
+    assert_err_contains(
+        h.kms.create_alias(&caller, "alias/", &k),
         "InvalidAliasNameException",
         "alias/",
     );
     assert_err(
         h.kms.create_alias(&caller, "alias/with space", &k),
         "ValidationException",
-        "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+        "1 validation error detected: Value 'alias/with space' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
     );
     assert_err(
         h.kms.delete_alias(&caller, "alias/none"),
@@ -951,7 +961,7 @@ fn member_constraints_on_crypto_operations() {
         h.kms
             .generate_data_key(&caller, &k, Some(DataKeyLength::Bytes(1025)), &ctx, true),
         "ValidationException",
-        "1 validation error detected: Value at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
+        "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
     );
     let d = h
         .kms
@@ -997,7 +1007,7 @@ fn listing_with_a_marker_that_was_never_issued() {
     assert_err(
         h.kms.list_keys(&caller, Some(0), None),
         "ValidationException",
-        "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
     );
 }
 
@@ -1062,7 +1072,10 @@ fn create_key_constraints() {
             },
         ),
         "ValidationException",
-        "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+        &format!(
+            "1 validation error detected: Value '{}' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+            "d".repeat(8193)
+        ),
     );
     assert_err(
         h.kms.create_key(
@@ -1075,8 +1088,11 @@ fn create_key_constraints() {
                 ..Default::default()
             },
         ),
+        // Source: localstack/localstack's AWS-recorded snapshot
+        // (tests/aws/services/kms/test_kms.snapshot.json,
+        // test_create_key_with_invalid_tag_key[lowercase_prefix]).
         "TagException",
-        "Tag keys beginning with 'aws:' are reserved",
+        "Tags beginning with aws: are reserved",
     );
 }
 

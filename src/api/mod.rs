@@ -13,10 +13,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+use crate::kms::error::{Violations, null_violation, violation};
 use crate::kms::{
     Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
     ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms,
-    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
+    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec, len_violation,
 };
 use shapes::*;
 use wire::{Blob, Time};
@@ -105,14 +106,7 @@ fn wire(e: KmsError) -> Failure {
 }
 
 fn required<T>(v: Option<T>, member: &str) -> Result<T, Failure> {
-    v.ok_or_else(|| {
-        wire(KmsError::new(
-            ErrorKind::Validation,
-            format!(
-                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-            ),
-        ))
-    })
+    v.ok_or_else(|| wire(KmsError::violations(&[null_violation(member)])))
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Failure> {
@@ -150,17 +144,112 @@ fn symmetric_only(member: &str, v: Option<&str>) -> Result<(), Failure> {
     }
 }
 
-fn tags(shapes: Option<Vec<TagShape>>) -> Result<Vec<Tag>, Failure> {
+/// The `Tags` of a request, with the violations of their member
+/// constraints (a missing key or value, a length out of range) added to
+/// `found`; members are named by their 1-based place (`tags.1.member.tagKey`).
+fn tags(shapes: Option<Vec<TagShape>>, found: &mut Violations) -> Vec<Tag> {
+    let mut member = |place: &str, v: Option<String>, min: usize, max: usize| match v {
+        None => {
+            found.add(Some(null_violation(place)));
+            String::new()
+        }
+        Some(v) => {
+            found.add(len_violation(place, &v, min, max));
+            v
+        }
+    };
     shapes
         .unwrap_or_default()
         .into_iter()
-        .map(|t| {
-            Ok(Tag {
-                key: required(t.tag_key, "tags.member.tagKey")?,
-                value: required(t.tag_value, "tags.member.tagValue")?,
-            })
+        .enumerate()
+        .map(|(i, t)| {
+            let n = i + 1;
+            Tag {
+                key: member(&format!("tags.{n}.member.tagKey"), t.tag_key, 1, 128),
+                value: member(&format!("tags.{n}.member.tagValue"), t.tag_value, 0, 256),
+            }
         })
         .collect()
+}
+
+/// CreateKey's `KeySpec` values, in the order the AWS KMS API Reference
+/// lists them (AWS's API model: boto/botocore
+/// botocore/data/kms/2014-11-01/service-2.json, shape `KeySpec`; the
+/// `KeyUsageType`, `CustomerMasterKeySpec` and `OriginType` lists below are
+/// from the same model).
+const KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+
+/// CreateKey's deprecated `CustomerMasterKeySpec` values.
+const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+];
+
+/// CreateKey's `KeyUsage` values.
+const KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+
+/// CreateKey's `Origin` values.
+const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+
+/// The key usages AWS allows for a key spec (the API Reference's
+/// description of CreateKey's `KeyUsage`; ECC_NIST_EDWARDS25519 signs only,
+/// per the developer guide's key spec reference).
+fn usages_for(spec: &str) -> &'static [&'static str] {
+    match spec {
+        "SYMMETRIC_DEFAULT" => &["ENCRYPT_DECRYPT"],
+        "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => &["GENERATE_VERIFY_MAC"],
+        "RSA_2048" | "RSA_3072" | "RSA_4096" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
+        "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" => &["SIGN_VERIFY", "KEY_AGREEMENT"],
+        "SM2" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"],
+        // ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_DSA_*.
+        _ => &["SIGN_VERIFY"],
+    }
+}
+
+/// The `Member must satisfy enum value set` violation of `value`, if any.
+fn enum_violation(member: &str, value: Option<&str>, set: &[&str]) -> Option<String> {
+    let v = value?;
+    (!set.contains(&v)).then(|| {
+        violation(
+            member,
+            Some(v),
+            &format!("Member must satisfy enum value set: [{}]", set.join(", ")),
+        )
+    })
 }
 
 fn json<T: Serialize>(value: &T, hint: usize) -> Handled {
@@ -221,23 +310,58 @@ pub fn dispatch(
 
 fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: CreateKeyInput = parse(body)?;
-    let origin = enum_member(Origin::parse_member, "origin", r.origin.as_deref())?;
+    // 1. The member constraints, all at once, in the request's member order.
+    let mut found = Violations::default();
+    if let Some(d) = &r.description {
+        found.add(len_violation("description", d, 0, 8192));
+    }
+    found.add(enum_violation(
+        "keyUsage",
+        r.key_usage.as_deref(),
+        KEY_USAGES,
+    ));
+    found.add(enum_violation(
+        "customerMasterKeySpec",
+        r.customer_master_key_spec.as_deref(),
+        CUSTOMER_MASTER_KEY_SPECS,
+    ));
+    found.add(enum_violation("keySpec", r.key_spec.as_deref(), KEY_SPECS));
+    found.add(enum_violation("origin", r.origin.as_deref(), ORIGINS));
+    let tags = tags(r.tags, &mut found);
+    found.check().map_err(wire)?;
+    // 2. The combination of spec and usage.
     let spec = r
         .key_spec
         .as_deref()
-        .or(r.customer_master_key_spec.as_deref());
-    if let Some(spec) = spec.filter(|s| *s != "SYMMETRIC_DEFAULT") {
+        .or(r.customer_master_key_spec.as_deref())
+        .unwrap_or("SYMMETRIC_DEFAULT");
+    if spec != "SYMMETRIC_DEFAULT" && r.key_usage.is_none() {
+        return Err(wire(KmsError::validation(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+        )));
+    }
+    let usage = r.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
+    if !usages_for(spec).contains(&usage) {
+        return Err(wire(KmsError::validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        ))));
+    }
+    // 3. What AWS accepts and byok does not model.
+    if spec != "SYMMETRIC_DEFAULT" {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
             format!("KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT keys only."),
         )));
     }
-    if let Some(usage) = r.key_usage.as_deref().filter(|u| *u != "ENCRYPT_DECRYPT") {
-        return Err(wire(KmsError::new(
-            ErrorKind::UnsupportedOperation,
-            format!("KeyUsage {usage} is not supported: byok models ENCRYPT_DECRYPT keys only."),
-        )));
-    }
+    let origin = match r.origin.as_deref() {
+        None => None,
+        Some(o) => Some(Origin::parse_member("origin", o).map_err(|_| {
+            wire(KmsError::new(
+                ErrorKind::UnsupportedOperation,
+                format!("Origin {o} is not supported: byok models AWS_KMS and EXTERNAL keys only."),
+            ))
+        })?),
+    };
     if r.multi_region == Some(true) || r.custom_key_store_id.is_some() {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
@@ -247,7 +371,7 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let req = CreateKeyRequest {
         description: r.description,
         origin,
-        tags: tags(r.tags)?,
+        tags,
     };
     let id = kms.create_key(caller, req)?;
     let key = kms
@@ -616,7 +740,10 @@ fn list_aliases(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
 fn tag_resource(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: TagResourceInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
-    let tags = tags(Some(required(r.tags, "tags")?))?;
+    let mut found = Violations::default();
+    found.add(len_violation("keyId", &key_id, 1, 2048));
+    let tags = tags(Some(required(r.tags, "tags")?), &mut found);
+    found.check().map_err(wire)?;
     kms.tag_resource(caller, &key_id, &tags)?;
     json(&Empty {}, 0)
 }

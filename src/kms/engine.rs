@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{AuditRecord, CallSource, Caller, ChainHead, ChainLink, Resource, UserIdentity};
 use super::clock::{Clock, Timestamp};
-use super::error::{ErrorKind, KmsError, KmsResult};
+use super::error::{ErrorKind, KmsError, KmsResult, violation};
 use super::material::key_material_id;
 use super::model::{
     ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState,
@@ -688,16 +688,27 @@ impl Kms {
             Some(_) => resource.strip_prefix("key/").ok_or_else(invalid)?,
             None => resource,
         };
-        let id = KeyId::parse(id_text).ok_or_else(invalid)?;
-        if !ours || !self.state.keys.contains_key(&id) {
+        let not_found = |key: &str| {
             let arn = match region_account {
-                Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{id}"),
-                None => self.arn(id),
+                Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{key}"),
+                None => format!(
+                    "arn:aws:kms:{}:{}:key/{key}",
+                    settings.region, settings.account_id
+                ),
             };
-            return Err(KmsError::new(
-                ErrorKind::NotFound,
-                format!("Key '{arn}' does not exist"),
-            ));
+            KmsError::new(ErrorKind::NotFound, format!("Key '{arn}' does not exist"))
+        };
+        let Some(id) = KeyId::parse(id_text) else {
+            // A multi-Region key id (`mrk-` and 32 hex digits) is well
+            // formed; the engine holds none, so it names no key here.
+            return Err(if is_multi_region_key_id(id_text) {
+                not_found(id_text)
+            } else {
+                invalid()
+            });
+        };
+        if !ours || !self.state.keys.contains_key(&id) {
+            return Err(not_found(&id.to_string()));
         }
         Ok(id)
     }
@@ -930,52 +941,70 @@ impl Kms {
     }
 }
 
-/// `Member must have length ...` checks, counting characters as AWS does.
-pub(crate) fn check_len(member: &str, value: &str, min: usize, max: usize) -> KmsResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(KmsError::constraint(
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(KmsError::constraint(
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+/// Whether `s` is a multi-Region key id: `mrk-` and 32 hex digits.
+fn is_multi_region_key_id(s: &str) -> bool {
+    s.strip_prefix("mrk-")
+        .is_some_and(|h| h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Byte-length checks for blobs.
+/// The `Member must have length ...` violation of a string member, if any,
+/// counting characters as AWS does and quoting the value as AWS does for
+/// members that are not sensitive.
+pub(crate) fn len_violation(member: &str, value: &str, min: usize, max: usize) -> Option<String> {
+    let n = value.chars().count();
+    let constraint = if n < min {
+        format!("Member must have length greater than or equal to {min}")
+    } else if n > max {
+        format!("Member must have length less than or equal to {max}")
+    } else {
+        return None;
+    };
+    Some(violation(member, Some(value), &constraint))
+}
+
+/// `Member must have length ...` checks of a string member.
+pub(crate) fn check_len(member: &str, value: &str, min: usize, max: usize) -> KmsResult<()> {
+    match len_violation(member, value, min, max) {
+        Some(v) => Err(KmsError::violations(&[v])),
+        None => Ok(()),
+    }
+}
+
+/// Byte-length checks for blobs. AWS does not quote a blob's value
+/// (`Value at 'plaintext'`, `Value at 'ciphertextBlob'`).
 pub(crate) fn check_blob(member: &str, value: &[u8], min: usize, max: usize) -> KmsResult<()> {
     if value.len() < min {
         return Err(KmsError::constraint(
             member,
+            None,
             &format!("Member must have length greater than or equal to {min}"),
         ));
     }
     if value.len() > max {
         return Err(KmsError::constraint(
             member,
+            None,
             &format!("Member must have length less than or equal to {max}"),
         ));
     }
     Ok(())
 }
 
-/// Range checks for numbers.
+/// Range checks for numbers; AWS quotes the number (`Value '0' at
+/// 'numberOfBytes'`).
 pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> KmsResult<()> {
+    let text = value.to_string();
     if value < min {
         return Err(KmsError::constraint(
             member,
+            Some(&text),
             &format!("Member must have value greater than or equal to {min}"),
         ));
     }
     if value > max {
         return Err(KmsError::constraint(
             member,
+            Some(&text),
             &format!("Member must have value less than or equal to {max}"),
         ));
     }

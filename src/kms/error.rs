@@ -158,11 +158,24 @@ impl KmsError {
         Self::new(ErrorKind::Validation, message)
     }
 
-    /// `1 validation error detected: Value at '<member>' failed to satisfy
-    /// constraint: <constraint>`, the shape of AWS's constraint messages.
-    pub(crate) fn constraint(member: &str, constraint: &str) -> Self {
+    /// `1 validation error detected: Value '<value>' at '<member>' failed to
+    /// satisfy constraint: <constraint>`, the shape of AWS's constraint
+    /// messages. AWS quotes the value of every member except the sensitive
+    /// ones (`Plaintext`) and blobs; for those `value` is `None` and the
+    /// message reads `Value at '<member>'`.
+    pub(crate) fn constraint(member: &str, value: Option<&str>, constraint: &str) -> Self {
+        Self::violations(&[violation(member, value, constraint)])
+    }
+
+    /// The ValidationException for one or more constraint violations, each
+    /// written by [`violation`]: `1 validation error detected: <v>`, or
+    /// `<n> validation errors detected: <v1>; <v2>` as AWS joins them.
+    pub(crate) fn violations(list: &[String]) -> Self {
+        let n = list.len();
+        let noun = if n == 1 { "error" } else { "errors" };
         Self::validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: {constraint}"
+            "{n} validation {noun} detected: {}",
+            list.join("; ")
         ))
     }
 
@@ -193,6 +206,46 @@ impl fmt::Display for KmsError {
 }
 
 impl std::error::Error for KmsError {}
+
+/// One constraint violation as AWS words it inside a ValidationException:
+/// `Value '<value>' at '<member>' failed to satisfy constraint:
+/// <constraint>`, or `Value at '<member>' ...` when the value is not shown
+/// (sensitive members and blobs: `value` is `None`).
+pub(crate) fn violation(member: &str, value: Option<&str>, constraint: &str) -> String {
+    match value {
+        Some(v) => format!("Value '{v}' at '{member}' failed to satisfy constraint: {constraint}"),
+        None => format!("Value at '{member}' failed to satisfy constraint: {constraint}"),
+    }
+}
+
+/// The violation of a required member that the request leaves out:
+/// `Value null at '<member>' failed to satisfy constraint: Member must not
+/// be null`.
+pub(crate) fn null_violation(member: &str) -> String {
+    format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
+}
+
+/// The constraint violations found in one request, reported together in one
+/// ValidationException as AWS reports them.
+#[derive(Debug, Default)]
+pub(crate) struct Violations(Vec<String>);
+
+impl Violations {
+    /// Adds a violation, if there is one.
+    pub(crate) fn add(&mut self, v: Option<String>) {
+        self.0.extend(v);
+    }
+
+    /// `Ok` when nothing was found; otherwise the ValidationException that
+    /// lists every violation.
+    pub(crate) fn check(self) -> KmsResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(KmsError::violations(&self.0))
+        }
+    }
+}
 
 /// Result of an engine operation.
 pub type KmsResult<T> = Result<T, KmsError>;

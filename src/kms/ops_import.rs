@@ -77,6 +77,7 @@ fn check_description(d: &str) -> KmsResult<()> {
     {
         return Err(KmsError::constraint(
             "keyMaterialDescription",
+            Some(d),
             "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\\s.-]+$",
         ));
     }
@@ -198,6 +199,7 @@ impl Kms {
                     Some(KeyMaterialId::parse(given).ok_or_else(|| {
                         KmsError::constraint(
                             "keyMaterialId",
+                            Some(given),
                             "Member must satisfy regular expression pattern: ^[a-f0-9]{64}$",
                         )
                     })?)
@@ -358,6 +360,7 @@ impl Kms {
                 Some(text) => Some(KeyMaterialId::parse(text).ok_or_else(|| {
                     KmsError::constraint(
                         "keyMaterialId",
+                        Some(text),
                         "Member must satisfy regular expression pattern: ^[a-f0-9]{64}$",
                     )
                 })?),

@@ -5,8 +5,10 @@ use serde_json::{Value, json};
 
 use super::audit::Caller;
 use super::clock::days;
-use super::engine::{Alias, Kms, Page, ScheduledDeletionOutput, check_len, check_range, paginate};
-use super::error::{ErrorKind, KmsError, KmsResult};
+use super::engine::{
+    Alias, Kms, Page, ScheduledDeletionOutput, check_len, check_range, len_violation, paginate,
+};
+use super::error::{ErrorKind, KmsError, KmsResult, Violations};
 use super::model::{
     Key, KeyId, KeyMaterialState, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag,
 };
@@ -34,16 +36,55 @@ const NOT_PENDING_DELETION: &[KeyState] = &[
     KeyState::PendingImport,
 ];
 
-fn check_tags(tags: &[Tag]) -> KmsResult<()> {
-    for t in tags {
-        check_len("tags.member.tagKey", &t.key, 1, 128)?;
-        check_len("tags.member.tagValue", &t.value, 0, 256)?;
-        if t.key.starts_with("aws:") {
-            return Err(KmsError::new(
-                ErrorKind::Tag,
-                "Tag keys beginning with 'aws:' are reserved",
-            ));
-        }
+/// The member constraints of a request's `Tags` (checked with the other
+/// members, before the operation runs): each key 1..128 characters, each
+/// value 0..256, named by their 1-based place in the list as AWS names them
+/// (`tags.1.member.tagKey`).
+pub(crate) fn tag_violations(tags: &[Tag], found: &mut Violations) {
+    for (i, t) in tags.iter().enumerate() {
+        let n = i + 1;
+        found.add(len_violation(
+            &format!("tags.{n}.member.tagKey"),
+            &t.key,
+            1,
+            128,
+        ));
+        found.add(len_violation(
+            &format!("tags.{n}.member.tagValue"),
+            &t.value,
+            0,
+            256,
+        ));
+    }
+}
+
+/// The most tags a key can have.
+const TAG_LIMIT: usize = 50;
+
+fn too_many_tags() -> KmsError {
+    KmsError::new(ErrorKind::Tag, "Too many tags")
+}
+
+/// The tag rules of CreateKey and TagResource, after the member
+/// constraints: no key twice, at most 50 tags, no key beginning with
+/// `aws:` in any case.
+fn check_tag_rules(tags: &[Tag]) -> KmsResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    if !tags.iter().all(|t| seen.insert(t.key.as_str())) {
+        return Err(KmsError::new(ErrorKind::Tag, "Duplicate tag keys"));
+    }
+    if tags.len() > TAG_LIMIT {
+        return Err(too_many_tags());
+    }
+    if tags.iter().any(|t| {
+        t.key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+    }) {
+        return Err(KmsError::new(
+            ErrorKind::Tag,
+            "Tags beginning with aws: are reserved",
+        ));
     }
     Ok(())
 }
@@ -76,13 +117,13 @@ impl Kms {
             "tags": tag_json(&req.tags),
         });
         self.call(caller, "CreateKey", false, params, |kms, call| {
+            let mut found = Violations::default();
             if let Some(d) = &req.description {
-                check_len("description", d, 0, 8192)?;
+                found.add(len_violation("description", d, 0, 8192));
             }
-            check_tags(&req.tags)?;
-            if req.tags.len() > 50 {
-                return Err(KmsError::new(ErrorKind::LimitExceeded, "A key can have at most 50 tags."));
-            }
+            tag_violations(&req.tags, &mut found);
+            found.check()?;
+            check_tag_rules(&req.tags)?;
             let id = KeyId::from_uuid(kms.new_uuid());
             let mut tags = Vec::new();
             merge_tags(&mut tags, &req.tags);
@@ -284,18 +325,19 @@ impl Kms {
     ) -> KmsResult<KeyId> {
         let params = json!({"keyId": key_id, "tags": tag_json(tags)});
         self.call(caller, "TagResource", false, params, |kms, call| {
+            let mut found = Violations::default();
+            found.add(len_violation("keyId", key_id, 1, 2048));
+            tag_violations(tags, &mut found);
+            found.check()?;
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
-            check_tags(tags)?;
+            check_tag_rules(tags)?;
             kms.require_state(id, NOT_PENDING_DELETION)?;
             let key = kms.key_mut(id)?;
             let mut merged = key.tags.clone();
             merge_tags(&mut merged, tags);
-            if merged.len() > 50 {
-                return Err(KmsError::new(
-                    ErrorKind::LimitExceeded,
-                    "A key can have at most 50 tags.",
-                ));
+            if merged.len() > TAG_LIMIT {
+                return Err(too_many_tags());
             }
             key.tags = merged;
             kms.changed();
@@ -312,11 +354,19 @@ impl Kms {
     ) -> KmsResult<KeyId> {
         let params = json!({"keyId": key_id, "tagKeys": tag_keys});
         self.call(caller, "UntagResource", false, params, |kms, call| {
+            let mut found = Violations::default();
+            found.add(len_violation("keyId", key_id, 1, 2048));
+            for (i, k) in tag_keys.iter().enumerate() {
+                found.add(len_violation(
+                    &format!("tagKeys.{}.member", i + 1),
+                    k,
+                    1,
+                    128,
+                ));
+            }
+            found.check()?;
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
-            for k in tag_keys {
-                check_len("tagKeys.member", k, 1, 128)?;
-            }
             kms.require_state(id, NOT_PENDING_DELETION)?;
             kms.key_mut(id)?.tags.retain(|t| !tag_keys.contains(&t.key));
             kms.changed();
@@ -355,10 +405,22 @@ impl Kms {
         {
             return Err(KmsError::constraint(
                 "aliasName",
+                Some(name),
                 "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
             ));
         }
-        if !name.starts_with("alias/") || name.len() == "alias/".len() {
+        if !name.starts_with("alias/") {
+            return Err(KmsError::validation(
+                "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+            ));
+        }
+        // The member's pattern admits ':', the alias rules do not.
+        if name.contains(':') {
+            return Err(KmsError::validation(format!(
+                "{name} contains invalid characters for an alias"
+            )));
+        }
+        if name.len() == "alias/".len() {
             return Err(KmsError::new(
                 ErrorKind::InvalidAliasName,
                 format!("Alias must start with the prefix \"alias/\" and name something: {name}"),
