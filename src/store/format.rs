@@ -52,14 +52,42 @@ impl KdfParams {
         p_cost: 1,
     };
 
-    /// Bounds that keep a damaged header from asking for gigabytes of memory
-    /// or minutes of work before authentication fails.
+    /// The most a store may ask of an unlock: four times what new stores
+    /// use ([`KdfParams::INTERACTIVE`]) in memory, in passes and in total
+    /// work (memory × passes), so about two seconds and 512 MiB at most.
+    /// Argon2 costs memory × passes whatever the lanes (this build computes
+    /// them one after the other). A header asking for more is refused before
+    /// any derivation, and byok never writes such a store.
+    pub const MAX: KdfParams = KdfParams {
+        m_cost_kib: 4 * Self::INTERACTIVE.m_cost_kib,
+        t_cost: 4 * Self::INTERACTIVE.t_cost,
+        p_cost: 8,
+    };
+
+    /// Values no byok ever wrote (a damaged header, not a costly one).
     fn plausible(&self) -> bool {
         (8..=1024 * 1024).contains(&self.m_cost_kib)
             && (1..=16).contains(&self.t_cost)
             && (1..=8).contains(&self.p_cost)
     }
+
+    /// Whether an unlock with these parameters stays within [`KdfParams::MAX`].
+    pub fn within_limits(&self) -> bool {
+        let max = Self::MAX;
+        let work = u64::from(self.m_cost_kib) * u64::from(self.t_cost);
+        let max_work =
+            u64::from(Self::INTERACTIVE.m_cost_kib) * u64::from(Self::INTERACTIVE.t_cost) * 4;
+        (8..=max.m_cost_kib).contains(&self.m_cost_kib)
+            && (1..=max.t_cost).contains(&self.t_cost)
+            && (1..=max.p_cost).contains(&self.p_cost)
+            && work <= max_work
+    }
 }
+
+/// The largest store file byok reads (and writes): far beyond any real
+/// store (a key with its materials takes about a kilobyte), small enough
+/// that a wrong file named as the store costs no more than this in memory.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// The parsed header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,13 +117,21 @@ impl Header {
         h
     }
 
-    /// Parses a header; `None` if the bytes are not a byok store header this
-    /// build can read.
+    /// Parses the header of a whole file.
     pub fn parse(file: &[u8]) -> Result<Header, HeaderError> {
+        Self::parse_prefix(file, file.len() as u64)
+    }
+
+    /// Parses a header from the first bytes of a file (at least
+    /// [`HEADER_LEN`] of them when the file has that many) and the file's
+    /// length, so that a file is judged before its body is read: not a
+    /// store, damaged, too new, too large, or asking for too costly a key
+    /// derivation.
+    pub fn parse_prefix(file: &[u8], file_len: u64) -> Result<Header, HeaderError> {
         if file.len() < 8 || &file[..8] != MAGIC {
             return Err(HeaderError::NotAStore);
         }
-        if file.len() < HEADER_LEN + 16 {
+        if file.len() < HEADER_LEN || file_len < (HEADER_LEN + 16) as u64 {
             return Err(HeaderError::Damaged);
         }
         let u32_at =
@@ -114,6 +150,12 @@ impl Header {
         };
         if !kdf.plausible() {
             return Err(HeaderError::Damaged);
+        }
+        if !kdf.within_limits() {
+            return Err(HeaderError::TooCostly(kdf));
+        }
+        if file_len > MAX_FILE_BYTES {
+            return Err(HeaderError::TooLarge(file_len));
         }
         let mut salt = [0u8; 16];
         salt.copy_from_slice(&file[23..39]);
@@ -137,6 +179,10 @@ pub enum HeaderError {
     Damaged,
     /// Written by a newer byok.
     TooNew(u16),
+    /// Asks for a key derivation beyond [`KdfParams::MAX`].
+    TooCostly(KdfParams),
+    /// The file (this many bytes) is larger than [`MAX_FILE_BYTES`].
+    TooLarge(u64),
 }
 
 /// Derives the store key from a passphrase.

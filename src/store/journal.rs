@@ -77,7 +77,8 @@ struct Pending {
 }
 
 struct Io {
-    file: File,
+    /// `None` for a journal opened read-only.
+    file: Option<File>,
     segment: u64,
 }
 
@@ -307,7 +308,28 @@ impl Journal {
         config: JournalConfig,
         keys: JournalKeys,
     ) -> Result<(Journal, ChainHead), StoreError> {
-        fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
+        Self::open_inner(config, keys, false)
+    }
+
+    /// Opens the journal for reading only: nothing on disk is created,
+    /// truncated or set aside (a torn tail may be a write in progress by the
+    /// process that has the store open), no flusher runs, and
+    /// [`Journal::append`] is refused.
+    pub fn open_read_only(
+        config: JournalConfig,
+        keys: JournalKeys,
+    ) -> Result<(Journal, ChainHead), StoreError> {
+        Self::open_inner(config, keys, true)
+    }
+
+    fn open_inner(
+        config: JournalConfig,
+        keys: JournalKeys,
+        read_only: bool,
+    ) -> Result<(Journal, ChainHead), StoreError> {
+        if !read_only {
+            fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
+        }
         let mut notes = Vec::new();
         let mut damage = Vec::new();
         let numbers = segment_numbers(&config.dir)?;
@@ -318,9 +340,22 @@ impl Journal {
             // The head is the last record of the newest segment that has one.
             for &n in numbers.iter().rev() {
                 let path = segment_path(&config.dir, n);
-                let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    // Retired by the writer meanwhile (read-only opens only).
+                    Err(e) if read_only && e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                };
                 let scan = scan_segment(&keys, n, &bytes, false);
-                if n == last {
+                if n == last && read_only {
+                    if let Some(why) = &scan.damaged {
+                        damage.push(format!("segment {n}: {why}"));
+                        notes.push(format!(
+                            "audit journal segment {} is damaged ({why}); it is left unchanged",
+                            path.display()
+                        ));
+                    }
+                } else if n == last {
                     if let Some(why) = &scan.damaged {
                         damage.push(format!("segment {n}: {why}"));
                         notes.push(format!(
@@ -355,14 +390,18 @@ impl Journal {
                 }
             }
         }
-        let next_offset = if start_new {
+        let next_offset = if start_new || read_only {
             SEGMENT_HEADER_LEN
         } else {
             fs::metadata(segment_path(&config.dir, segment))
                 .map(|m| m.len())
                 .map_err(|e| StoreError::io(&config.dir, e))?
         };
-        let file = Self::open_segment(&config, &keys, segment)?;
+        let file = if read_only {
+            None
+        } else {
+            Some(Self::open_segment(&config, &keys, segment)?)
+        };
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 chunks: Vec::new(),
@@ -376,17 +415,20 @@ impl Journal {
             config,
             keys,
         });
-        let flusher = {
+        let flusher = if read_only {
+            None
+        } else {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("byok-audit-flush".into())
                 .spawn(move || flusher_loop(&shared))
-                .map_err(|e| StoreError::Other(format!("cannot start the audit flusher: {e}")))?
+                .map_err(|e| StoreError::Other(format!("cannot start the audit flusher: {e}")))
+                .map(Some)?
         };
         Ok((
             Journal {
                 shared,
-                flusher: Some(flusher),
+                flusher,
                 notes,
                 damage,
             },
@@ -421,6 +463,12 @@ impl Journal {
     pub fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
+        }
+        if self.flusher.is_none() {
+            return Err(StoreError::Other(format!(
+                "the audit journal {} is open for reading only",
+                self.shared.config.dir.display()
+            )));
         }
         let cipher = Aes256Gcm::new_from_slice(self.shared.keys.key.expose()).expect("32-byte key");
         let mut rng = rand::rng();
@@ -477,7 +525,12 @@ impl Journal {
         let mut out = Vec::new();
         for n in segment_numbers(dir)? {
             let path = segment_path(dir, n);
-            let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                // Retired by retention since the listing (a reader beside the writer).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&path, e)),
+            };
             out.extend(scan_segment(&self.shared.keys, n, &bytes, true).records);
         }
         Ok(out)
@@ -542,20 +595,27 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
         return Ok(());
     }
     let config = &shared.config;
+    let read_only = || StoreError::Other("the audit journal is open for reading only".into());
     for (segment, bytes) in chunks {
         if segment != io.segment {
             io.file
+                .as_ref()
+                .ok_or_else(read_only)?
                 .sync_data()
                 .map_err(|e| StoreError::io(&config.dir, e))?;
-            io.file = Journal::open_segment(config, &shared.keys, segment)?;
+            io.file = Some(Journal::open_segment(config, &shared.keys, segment)?);
             io.segment = segment;
             retire_old_segments(config)?;
         }
         io.file
+            .as_mut()
+            .ok_or_else(read_only)?
             .write_all(&bytes)
             .map_err(|e| StoreError::io(&segment_path(&config.dir, segment), e))?;
     }
     io.file
+        .as_ref()
+        .ok_or_else(read_only)?
         .sync_data()
         .map_err(|e| StoreError::io(&config.dir, e))
 }
