@@ -414,7 +414,7 @@ fn a_header_asking_for_too_costly_a_derivation_is_refused_before_deriving() {
     assert_ne!(r.status, 0);
     assert!(
         r.stderr.contains(
-            "asks for a key derivation of 1024 MiB, 16 passes, 1 lanes, beyond what byok accepts"
+            "asks for Argon2id with memory 1024 MiB, 16 passes and parallelism 1, beyond what byok accepts"
         ),
         "{}",
         r.stderr

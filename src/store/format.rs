@@ -64,6 +64,11 @@ impl KdfParams {
         p_cost: 8,
     };
 
+    /// The most memory × passes (KiB) an unlock may cost: four times
+    /// [`KdfParams::INTERACTIVE`].
+    pub const MAX_WORK_KIB: u64 =
+        4 * Self::INTERACTIVE.m_cost_kib as u64 * Self::INTERACTIVE.t_cost as u64;
+
     /// Values no byok ever wrote (a damaged header, not a costly one).
     fn plausible(&self) -> bool {
         (8..=1024 * 1024).contains(&self.m_cost_kib)
@@ -75,18 +80,19 @@ impl KdfParams {
     pub fn within_limits(&self) -> bool {
         let max = Self::MAX;
         let work = u64::from(self.m_cost_kib) * u64::from(self.t_cost);
-        let max_work =
-            u64::from(Self::INTERACTIVE.m_cost_kib) * u64::from(Self::INTERACTIVE.t_cost) * 4;
         (8..=max.m_cost_kib).contains(&self.m_cost_kib)
             && (1..=max.t_cost).contains(&self.t_cost)
             && (1..=max.p_cost).contains(&self.p_cost)
-            && work <= max_work
+            && work <= Self::MAX_WORK_KIB
     }
 }
 
-/// The largest store file byok reads (and writes): far beyond any real
-/// store (a key with its materials takes about a kilobyte), small enough
-/// that a wrong file named as the store costs no more than this in memory.
+/// The largest store file byok reads (and writes). A key with five
+/// materials takes about 550 bytes (README, "Store open and save": 10 000
+/// keys make 5.5 MB), so this holds some 480 000 such keys, several times
+/// AWS KMS's default quota of 100 000 keys per region; and it is small
+/// enough that a wrong file named as the store costs no more than this in
+/// memory before it is refused.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// The parsed header.
@@ -255,6 +261,37 @@ mod tests {
         file.extend_from_slice(&[0; 16]);
         assert_eq!(Header::parse(&file), Err(HeaderError::Damaged));
         assert_eq!(Header::parse(b"hello world"), Err(HeaderError::NotAStore));
+    }
+
+    #[test]
+    fn the_key_derivation_cost_is_bounded() {
+        assert!(KdfParams::INTERACTIVE.within_limits());
+        assert!(KdfParams::INSECURE_FAST.within_limits());
+        let at_most = KdfParams {
+            t_cost: KdfParams::INTERACTIVE.t_cost,
+            ..KdfParams::MAX
+        };
+        assert!(at_most.within_limits());
+        let more_passes = KdfParams {
+            t_cost: at_most.t_cost + 1,
+            ..at_most
+        };
+        assert!(!more_passes.within_limits(), "memory × passes is bounded");
+        let mut h = header();
+        h.kdf = more_passes;
+        let mut file = h.encode().to_vec();
+        file.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            Header::parse(&file),
+            Err(HeaderError::TooCostly(more_passes))
+        );
+        h.kdf = KdfParams::INSECURE_FAST;
+        let file = h.encode();
+        assert_eq!(
+            Header::parse_prefix(&file, MAX_FILE_BYTES + 1),
+            Err(HeaderError::TooLarge(MAX_FILE_BYTES + 1))
+        );
+        assert!(Header::parse_prefix(&file, MAX_FILE_BYTES).is_ok());
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub enum StoreError {
         bytes: u64,
     },
     /// The header asks for more key derivation work than byok accepts.
-    #[error("{} asks for a key derivation of {} MiB, {} passes, {} lanes, beyond what byok accepts (at most {} MiB, {} passes, {} lanes, and {} MiB × passes in all); it was refused before deriving", path.display(), kdf.m_cost_kib / 1024, kdf.t_cost, kdf.p_cost, KdfParams::MAX.m_cost_kib / 1024, KdfParams::MAX.t_cost, KdfParams::MAX.p_cost, 4 * (KdfParams::INTERACTIVE.m_cost_kib / 1024) * KdfParams::INTERACTIVE.t_cost)]
+    #[error("{} asks for Argon2id with memory {} MiB, {} passes and parallelism {}, beyond what byok accepts (at most memory {} MiB, {} passes, parallelism {}, and memory × passes {} MiB); it was refused before deriving", path.display(), kdf.m_cost_kib / 1024, kdf.t_cost, kdf.p_cost, KdfParams::MAX.m_cost_kib / 1024, KdfParams::MAX.t_cost, KdfParams::MAX.p_cost, KdfParams::MAX_WORK_KIB / 1024)]
     KdfTooCostly {
         /// The file (or the store being created).
         path: PathBuf,
