@@ -656,3 +656,30 @@ fn a_read_only_store_can_be_read_and_refuses_changes_losing_nothing() {
     v.close().expect("close");
     assert_eq!(snapshot(&ro.dir), before, "a file changed");
 }
+
+#[test]
+fn a_store_in_a_read_only_folder_opens_for_reading() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    let dir = s.file("kept");
+    std::fs::create_dir(&dir).expect("folder");
+    let path = dir.join("store.byok");
+    let v = Vault::create(&path, &passphrase(), options()).expect("create");
+    v.close().expect("close");
+    // The folder's mode says "do not write here", whoever runs the test;
+    // the store file itself stays 0600.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let before = snapshot(&dir);
+
+    let mut v = Vault::open(&path, &passphrase(), options()).expect("open");
+    let reason = v.read_only().map(str::to_string);
+    let e = v
+        .call(&Caller::cli(), "CreateKey", br#"{"Origin":"EXTERNAL"}"#)
+        .map(|_| ())
+        .expect_err("a change in a read-only folder");
+    drop(v);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_eq!(reason.as_deref(), Some("its folder is read-only"));
+    assert!(e.message.contains("open for reading only"), "{}", e.message);
+    assert_eq!(snapshot(&dir), before, "a file changed");
+}

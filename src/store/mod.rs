@@ -786,6 +786,10 @@ impl Vault {
                 "the store file is read-only",
             );
         }
+        // Saving creates a temporary file beside the store and renames it.
+        if fs::metadata(parent_dir(path)).is_ok_and(|m| m.permissions().readonly()) {
+            return Self::open_for_reading(path, passphrase, options, "its folder is read-only");
+        }
         let lock = match StoreLock::acquire(path) {
             Ok(lock) => lock,
             Err(e) => match read_only_reason(&e) {
