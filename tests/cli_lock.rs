@@ -1,5 +1,6 @@
-//! One process at a time: while this test process holds the store open, the
-//! CLI is refused with the holder's pid and leaves the store untouched.
+//! One writer at a time: while this test process holds the store open, the
+//! CLI is refused with the holder's pid and leaves the store untouched;
+//! commands that only read work beside it.
 
 mod cli_common;
 
@@ -48,8 +49,6 @@ fn a_store_held_by_another_process_is_refused_and_untouched() {
     for args in [
         vec!["kms", "list-keys"],
         vec!["kms", "schedule-key-deletion", "--key-id", &key],
-        vec!["store", "info"],
-        vec!["audit", "export"],
     ] {
         let r = s.byok(&args);
         assert_ne!(r.status, 0, "{args:?} ran while the store was held");
@@ -68,6 +67,23 @@ fn a_store_held_by_another_process_is_refused_and_untouched() {
             before,
             "{args:?} changed the store file"
         );
+        assert_eq!(
+            s.read("store.byok.bak"),
+            bak_before,
+            "{args:?} changed the backup"
+        );
+    }
+
+    // Commands that only read open the store without its lock (issue 9,
+    // item 10): they work beside the holder and change nothing.
+    for (args, shows) in [
+        (vec!["store", "info", "--query", "Keys"], "1\n".to_string()),
+        (vec!["audit", "export"], key.clone()),
+    ] {
+        let r = s.byok(&args);
+        assert_eq!(r.status, 0, "{args:?} was refused: {}", r.stderr);
+        assert!(r.stdout.contains(&shows), "{args:?}: {}", r.stdout);
+        assert_eq!(s.read("store.byok"), before, "{args:?} changed the store");
         assert_eq!(
             s.read("store.byok.bak"),
             bak_before,

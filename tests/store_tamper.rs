@@ -39,6 +39,11 @@ fn assert_refused(path: &Path, bytes: &[u8], what: &str) {
             text.contains("was written by a newer byok"),
             "{what}: {text}"
         ),
+        // A flipped bit in the Argon2 parameters: refused before deriving.
+        StoreError::KdfTooCostly { .. } => assert!(
+            text.contains("beyond what byok accepts") && text.contains("refused before deriving"),
+            "{what}: {text}"
+        ),
         other => panic!("{what}: unexpected error {other:?}"),
     }
     assert_eq!(

@@ -96,7 +96,8 @@ fn say(line: &str) {
 pub fn run(cmd: AuditCommand, g: &Global) -> Result<ExitCode, CliError> {
     match cmd {
         AuditCommand::Export { out } => {
-            let vault = super::open_store(g, false)?;
+            // Reading only: no lock, so an export works beside `byok serve`.
+            let vault = super::open_store_for_reading(g)?;
             let records = vault.audit_records()?;
             vault.close()?;
             let bytes = to_cloudtrail_json(&records);

@@ -380,6 +380,25 @@ fn open_store(g: &Global, create: bool) -> Result<Vault, CliError> {
     } else {
         open_existing(&path, options)?
     };
+    checked(vault, g)
+}
+
+/// Opens the store at --store / $BYOK_STORE / the default for reading only,
+/// without taking its lock (see [`Vault::open_read_only`]), so that a
+/// command that only reads works while `byok serve` or the console has the
+/// store open; then checks `--region` against it.
+fn open_store_for_reading(g: &Global) -> Result<Vault, CliError> {
+    let path = env::store_path(g.store.as_deref())?;
+    if !path.exists() {
+        return Err(StoreError::Missing(path.to_path_buf()).into());
+    }
+    let passphrase = env::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+    let vault = Vault::open_read_only(&path, &passphrase, vault_options(g.region.as_deref()))?;
+    checked(vault, g)
+}
+
+/// Prints what opening noticed and checks `--region` against the store.
+fn checked(vault: Vault, g: &Global) -> Result<Vault, CliError> {
     for note in vault.notes() {
         eprintln!("byok: {note}");
     }

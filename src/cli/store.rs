@@ -86,7 +86,8 @@ fn settings_json(vault: &Vault) -> Json {
 pub fn run(cmd: StoreCommand, g: &Global, out: &Printer) -> Result<(), CliError> {
     match cmd {
         StoreCommand::Info => {
-            let vault = super::open_store(g, false)?;
+            // Reading only: no lock, so this works beside `byok serve`.
+            let vault = super::open_store_for_reading(g)?;
             let i = vault.info();
             let s = vault.store_settings();
             let n = |v: u64| Json::Number(v.into());
@@ -166,9 +167,10 @@ pub fn run(cmd: StoreCommand, g: &Global, out: &Printer) -> Result<(), CliError>
             vault.change_passphrase(&new, None)?;
             let path = vault.path().to_path_buf();
             vault.close()?;
+            // change_passphrase replaces the previous generation too.
             eprintln!(
-                "byok: the passphrase of {} is changed. Until the next change replaces it, the previous \
-                 generation {} still opens with the old passphrase.",
+                "byok: the passphrase of {} is changed. The previous generation {} is replaced by a \
+                 copy under the new passphrase: the old passphrase opens neither.",
                 path.display(),
                 crate::store::backup_path(&path).display()
             );

@@ -413,6 +413,16 @@ impl Kms {
         self.generation += 1;
     }
 
+    /// Puts back a state taken before a change that cannot be kept (a store
+    /// open for reading only refuses changes): the state, the chain head,
+    /// and none of the audit records made since.
+    pub(crate) fn restore(&mut self, state: KmsState, chain: ChainHead) {
+        self.state = state;
+        self.chain = chain;
+        self.audit_outbox.clear();
+        self.changed();
+    }
+
     /// Runs one operation: due events first, then `f`, then its audit record.
     pub(crate) fn call<T>(
         &mut self,

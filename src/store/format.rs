@@ -52,14 +52,48 @@ impl KdfParams {
         p_cost: 1,
     };
 
-    /// Bounds that keep a damaged header from asking for gigabytes of memory
-    /// or minutes of work before authentication fails.
+    /// The most a store may ask of an unlock: four times what new stores
+    /// use ([`KdfParams::INTERACTIVE`]) in memory, in passes and in total
+    /// work (memory × passes), so about two seconds and 512 MiB at most.
+    /// Argon2 costs memory × passes whatever the lanes (this build computes
+    /// them one after the other). A header asking for more is refused before
+    /// any derivation, and byok never writes such a store.
+    pub const MAX: KdfParams = KdfParams {
+        m_cost_kib: 4 * Self::INTERACTIVE.m_cost_kib,
+        t_cost: 4 * Self::INTERACTIVE.t_cost,
+        p_cost: 8,
+    };
+
+    /// The most memory × passes (KiB) an unlock may cost: four times
+    /// [`KdfParams::INTERACTIVE`].
+    pub const MAX_WORK_KIB: u64 =
+        4 * Self::INTERACTIVE.m_cost_kib as u64 * Self::INTERACTIVE.t_cost as u64;
+
+    /// Values no byok ever wrote (a damaged header, not a costly one).
     fn plausible(&self) -> bool {
         (8..=1024 * 1024).contains(&self.m_cost_kib)
             && (1..=16).contains(&self.t_cost)
             && (1..=8).contains(&self.p_cost)
     }
+
+    /// Whether an unlock with these parameters stays within [`KdfParams::MAX`].
+    pub fn within_limits(&self) -> bool {
+        let max = Self::MAX;
+        let work = u64::from(self.m_cost_kib) * u64::from(self.t_cost);
+        (8..=max.m_cost_kib).contains(&self.m_cost_kib)
+            && (1..=max.t_cost).contains(&self.t_cost)
+            && (1..=max.p_cost).contains(&self.p_cost)
+            && work <= Self::MAX_WORK_KIB
+    }
 }
+
+/// The largest store file byok reads (and writes). A key with five
+/// materials takes about 550 bytes (README, "Store open and save": 10 000
+/// keys make 5.5 MB), so this holds some 480 000 such keys, several times
+/// AWS KMS's default quota of 100 000 keys per region; and it is small
+/// enough that a wrong file named as the store costs no more than this in
+/// memory before it is refused.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// The parsed header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,13 +123,21 @@ impl Header {
         h
     }
 
-    /// Parses a header; `None` if the bytes are not a byok store header this
-    /// build can read.
+    /// Parses the header of a whole file.
     pub fn parse(file: &[u8]) -> Result<Header, HeaderError> {
+        Self::parse_prefix(file, file.len() as u64)
+    }
+
+    /// Parses a header from the first bytes of a file (at least
+    /// [`HEADER_LEN`] of them when the file has that many) and the file's
+    /// length, so that a file is judged before its body is read: not a
+    /// store, damaged, too new, too large, or asking for too costly a key
+    /// derivation.
+    pub fn parse_prefix(file: &[u8], file_len: u64) -> Result<Header, HeaderError> {
         if file.len() < 8 || &file[..8] != MAGIC {
             return Err(HeaderError::NotAStore);
         }
-        if file.len() < HEADER_LEN + 16 {
+        if file.len() < HEADER_LEN || file_len < (HEADER_LEN + 16) as u64 {
             return Err(HeaderError::Damaged);
         }
         let u32_at =
@@ -114,6 +156,12 @@ impl Header {
         };
         if !kdf.plausible() {
             return Err(HeaderError::Damaged);
+        }
+        if !kdf.within_limits() {
+            return Err(HeaderError::TooCostly(kdf));
+        }
+        if file_len > MAX_FILE_BYTES {
+            return Err(HeaderError::TooLarge(file_len));
         }
         let mut salt = [0u8; 16];
         salt.copy_from_slice(&file[23..39]);
@@ -137,6 +185,10 @@ pub enum HeaderError {
     Damaged,
     /// Written by a newer byok.
     TooNew(u16),
+    /// Asks for a key derivation beyond [`KdfParams::MAX`].
+    TooCostly(KdfParams),
+    /// The file (this many bytes) is larger than [`MAX_FILE_BYTES`].
+    TooLarge(u64),
 }
 
 /// Derives the store key from a passphrase.
@@ -209,6 +261,37 @@ mod tests {
         file.extend_from_slice(&[0; 16]);
         assert_eq!(Header::parse(&file), Err(HeaderError::Damaged));
         assert_eq!(Header::parse(b"hello world"), Err(HeaderError::NotAStore));
+    }
+
+    #[test]
+    fn the_key_derivation_cost_is_bounded() {
+        assert!(KdfParams::INTERACTIVE.within_limits());
+        assert!(KdfParams::INSECURE_FAST.within_limits());
+        let at_most = KdfParams {
+            t_cost: KdfParams::INTERACTIVE.t_cost,
+            ..KdfParams::MAX
+        };
+        assert!(at_most.within_limits());
+        let more_passes = KdfParams {
+            t_cost: at_most.t_cost + 1,
+            ..at_most
+        };
+        assert!(!more_passes.within_limits(), "memory × passes is bounded");
+        let mut h = header();
+        h.kdf = more_passes;
+        let mut file = h.encode().to_vec();
+        file.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            Header::parse(&file),
+            Err(HeaderError::TooCostly(more_passes))
+        );
+        h.kdf = KdfParams::INSECURE_FAST;
+        let file = h.encode();
+        assert_eq!(
+            Header::parse_prefix(&file, MAX_FILE_BYTES + 1),
+            Err(HeaderError::TooLarge(MAX_FILE_BYTES + 1))
+        );
+        assert!(Header::parse_prefix(&file, MAX_FILE_BYTES).is_ok());
     }
 
     #[test]

@@ -96,7 +96,8 @@ struct Pending {
 }
 
 struct Io {
-    file: File,
+    /// `None` for a journal opened read-only.
+    file: Option<File>,
     segment: u64,
 }
 
@@ -286,7 +287,7 @@ impl Journal {
                 .map(|m| m.len())
                 .map_err(|e| StoreError::io(&config.dir, e))?
         };
-        let file = Self::open_segment(&config, &keys, segment)?;
+        let file = Some(Self::open_segment(&config, &keys, segment)?);
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 frames: Vec::new(),
@@ -316,6 +317,60 @@ impl Journal {
                 flusher: Some(flusher),
                 notes,
                 damage,
+            },
+            head,
+            report,
+        ))
+    }
+
+    /// Opens the journal for reading only: checked like [`Journal::open`],
+    /// but nothing on disk is created, cut or set aside (a torn tail may be
+    /// a write in progress by the process that has the store open), no
+    /// flusher runs, and [`Journal::append`] is refused.
+    pub fn open_read_only(
+        config: JournalConfig,
+        keys: JournalKeys,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(Journal, ChainHead, JournalReport), StoreError> {
+        let report = integrity::check(&config.dir, &keys, checkpoint, false)?;
+        let notes = report
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "the audit journal in {} is damaged: {p}; it is left unchanged",
+                    config.dir.display()
+                )
+            })
+            .collect();
+        let head = report.head();
+        let segment = report.segments.last().copied().unwrap_or(1);
+        let oldest = report.segments.first().copied().unwrap_or(1);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                frames: Vec::new(),
+                segment,
+                next_offset: SEGMENT_HEADER_LEN,
+                stop: false,
+                failure: None,
+                last: (head.sequence, head.hash.clone()),
+                durable: (head.sequence, head.hash.clone()),
+            }),
+            io: Mutex::new(Io {
+                file: None,
+                segment,
+            }),
+            wake: Condvar::new(),
+            config,
+            keys,
+            oldest: Mutex::new(oldest),
+        });
+        Ok((
+            Journal {
+                shared,
+                flusher: None,
+                notes,
+                damage: report.problems.clone(),
             },
             head,
             report,
@@ -352,6 +407,12 @@ impl Journal {
     pub fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
+        }
+        if self.flusher.is_none() {
+            return Err(StoreError::Other(format!(
+                "the audit journal {} is open for reading only",
+                self.shared.config.dir.display()
+            )));
         }
         let cipher = Aes256Gcm::new_from_slice(self.shared.keys.key.expose()).expect("32-byte key");
         let mut rng = rand::rng();
@@ -591,10 +652,12 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
     if frames.is_empty() {
         return match lock(&shared.pending).failure.take() {
             // Nothing was waiting: the failure was a sync; try one again.
-            Some(_) => io
-                .file
-                .sync_data()
-                .map_err(|e| fail(shared, StoreError::io(&shared.config.dir, e))),
+            Some(_) => match &io.file {
+                Some(f) => f
+                    .sync_data()
+                    .map_err(|e| fail(shared, StoreError::io(&shared.config.dir, e))),
+                None => Ok(()),
+            },
             None => Ok(()),
         };
     }
@@ -603,13 +666,14 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
     let result = (|| {
         while written < frames.len() {
             let segment = frames[written].segment;
-            if segment != io.segment {
-                io.file
-                    .sync_data()
-                    .map_err(|e| StoreError::io(&config.dir, e))?;
-                io.file = Journal::open_segment(config, &shared.keys, segment)?;
+            if segment != io.segment || io.file.is_none() {
+                if let Some(f) = &io.file {
+                    f.sync_data().map_err(|e| StoreError::io(&config.dir, e))?;
+                }
+                io.file = Some(Journal::open_segment(config, &shared.keys, segment)?);
                 io.segment = segment;
             }
+            let file = io.file.as_mut().expect("opened above");
             let end = frames[written..]
                 .iter()
                 .position(|f| f.segment != segment)
@@ -621,10 +685,10 @@ fn flush_shared(shared: &Shared) -> Result<(), StoreError> {
             for f in &frames[written..end] {
                 bytes.extend_from_slice(&f.frame);
             }
-            if let Err(e) = io.file.write_all(&bytes).and_then(|_| io.file.sync_data()) {
+            if let Err(e) = file.write_all(&bytes).and_then(|_| file.sync_data()) {
                 // No partial frame may stay behind: the next write goes
                 // where this one began.
-                let _ = io.file.set_len(start);
+                let _ = file.set_len(start);
                 return Err(StoreError::io(&path, e));
             }
             written = end;

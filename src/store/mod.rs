@@ -5,8 +5,15 @@
 //! Layout on disk, for a store at `store.byok`:
 //! - `store.byok` — header + AES-256-GCM of the state ([`format`]);
 //! - `store.byok.bak` — the previous generation;
-//! - `store.byok.lock` — held with an exclusive OS lock while open; holds the pid;
-//! - `store.byok.audit/segment-NNNNNNNN.log` — the audit journal ([`journal`]).
+//! - `store.byok.lock` — holds the pid of the process that has the store open;
+//! - `store.byok.audit/segment-NNNNNNNN.log` — the audit journal ([`journal`]);
+//!   the folder is held with an exclusive OS lock while the store is open
+//!   for writing (see `StoreLock`).
+//!
+//! A store path that is a symbolic link is resolved once, when the store is
+//! opened or created: the vault reads and writes the link's target, and the
+//! siblings above lie beside the target (a rename over the link would
+//! replace the link and leave the real store unchanged).
 
 pub mod clock;
 pub mod env;
@@ -67,6 +74,42 @@ pub enum StoreError {
     /// There is no store at the path.
     #[error("there is no store at {}", .0.display())]
     Missing(PathBuf),
+    /// Something other than a regular file is where the store should be.
+    #[error("{} is {kind}, not a store file (a store is a regular file)", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is ("a named pipe (FIFO)", "a directory", ...).
+        kind: &'static str,
+    },
+    /// The file is larger than any store byok writes.
+    #[error("{} is {bytes} bytes, larger than any byok store (at most {} bytes): it is not a store this build can open", path.display(), format::MAX_FILE_BYTES)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The header asks for more key derivation work than byok accepts.
+    #[error("{} asks for Argon2id with memory {} MiB, {} passes and parallelism {}, beyond what byok accepts (at most memory {} MiB, {} passes, parallelism {}, and memory × passes {} MiB); it was refused before deriving", path.display(), kdf.m_cost_kib / 1024, kdf.t_cost, kdf.p_cost, KdfParams::MAX.m_cost_kib / 1024, KdfParams::MAX.t_cost, KdfParams::MAX.p_cost, KdfParams::MAX_WORK_KIB / 1024)]
+    KdfTooCostly {
+        /// The file (or the store being created).
+        path: PathBuf,
+        /// What it asks for.
+        kdf: KdfParams,
+    },
+    /// The store is open for reading only; a change was refused.
+    #[error("{} is open for reading only ({reason}): the change is refused, and nothing was changed", path.display())]
+    ReadOnly {
+        /// The state file.
+        path: PathBuf,
+        /// Why it is read-only.
+        reason: String,
+    },
+    /// The folder whose lock keeps other writers out was removed or replaced
+    /// while this process had the store open.
+    #[error("the lock on {} no longer guards the store (the folder was removed or replaced while the store was open, so another process may have opened it): the change is not saved; close and reopen the store", .0.display())]
+    LockLost(PathBuf),
     /// A store exists already where one was to be created.
     #[error("a store already exists at {}", .0.display())]
     Exists(PathBuf),
@@ -280,6 +323,95 @@ pub fn audit_dir_of(path: &Path) -> PathBuf {
     audit_dir(path)
 }
 
+/// Where a store named `path` really is: a symbolic link is followed to its
+/// target (so that writes reach the store, not replace the link), made
+/// canonical when it exists; any other path is used as given.
+fn resolve_store_path(path: &Path) -> Result<PathBuf, StoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {}
+        // Not a link (or nothing there yet): the path is used as given.
+        _ => return Ok(path.to_path_buf()),
+    }
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&p).map_err(|e| StoreError::io(&p, e))?;
+                p = parent_dir(&p).join(target);
+            }
+            Ok(_) => return fs::canonicalize(&p).map_err(|e| StoreError::io(&p, e)),
+            // A link to a store still to be created: the store goes where it points.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(StoreError::io(&p, e)),
+        }
+    }
+    Err(StoreError::Other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// What a file is, in words, when it is not a regular file.
+fn kind_of(t: fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// The metadata of the store file at `path` (already resolved), refusing
+/// anything that is not a regular file before it is opened: opening a FIFO
+/// waits for a writer, reading a device never ends.
+fn regular_file(path: &Path) -> Result<fs::Metadata, StoreError> {
+    match fs::metadata(path) {
+        Ok(m) => match kind_of(m.file_type()) {
+            None => Ok(m),
+            Some(kind) => Err(StoreError::NotAFile {
+                path: path.to_path_buf(),
+                kind,
+            }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::Missing(path.to_path_buf()))
+        }
+        Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// Whether a failure to take the lock means the store cannot be written
+/// here at all (a read-only mount, a folder byok may not write in).
+fn read_only_reason(e: &StoreError) -> Option<String> {
+    let StoreError::Io { path, source } = e else {
+        return None;
+    };
+    match source.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem => Some("it is on a read-only file system".into()),
+        std::io::ErrorKind::PermissionDenied => {
+            Some(format!("byok may not write {}", path.display()))
+        }
+        _ => None,
+    }
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -296,14 +428,58 @@ pub(crate) fn private_file_options() -> OpenOptions {
     o
 }
 
-/// The exclusive lock on a store, held while it is open.
+/// The exclusive lock on a store, held while it is open for writing.
+///
+/// The lock that keeps other writers out is an OS lock (`flock`) on the
+/// store's audit journal folder, `store.byok.audit/`, taken through a file
+/// descriptor of the folder itself. A lock on a file beside the store is not
+/// enough: anyone may delete `store.byok.lock` while its holder runs, and
+/// the next process then creates a new one, locks it and writes beside the
+/// first, each losing the other's acknowledged changes. The store file is
+/// no better: it is replaced by rename at every save, so a lock on it guards
+/// a file that is gone after the first save. The journal folder, in
+/// contrast, cannot be removed without destroying the store's audit trail.
+///
+/// `store.byok.lock` remains, locked as well (builds before this one lock
+/// only it, and are kept out by it), and holds the pid for the "in use"
+/// message; deleting it changes nothing. Should the journal folder be
+/// removed or replaced all the same, the holder notices before its next
+/// write ([`StoreLock::check`]: the folder it locked must still be the one
+/// at the path) and refuses to save rather than write beside another
+/// process.
 struct StoreLock {
+    dir: File,
+    dir_path: PathBuf,
     file: File,
 }
 
 impl StoreLock {
     fn acquire(path: &Path) -> Result<StoreLock, StoreError> {
+        let dp = audit_dir(path);
+        match fs::create_dir(&dp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io(&dp, e)),
+        }
+        let dir = File::open(&dp).map_err(|e| StoreError::io(&dp, e))?;
+        if !dir.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            return Err(StoreError::Other(format!(
+                "{} should be the store's audit journal folder, but it is not a folder",
+                dp.display()
+            )));
+        }
         let lp = lock_path(path);
+        match dir.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    pid: fs::read_to_string(&lp)
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok()),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(StoreError::io(&dp, e)),
+        }
         let mut file = private_file_options()
             .read(true)
             .write(true)
@@ -327,7 +503,30 @@ impl StoreLock {
             .and_then(|_| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(pid.as_bytes()))
             .map_err(|e| StoreError::io(&lp, e))?;
-        Ok(StoreLock { file })
+        Ok(StoreLock {
+            dir,
+            dir_path: dp,
+            file,
+        })
+    }
+
+    /// Whether the folder this lock holds is still the one at its path (one
+    /// `stat`, before every write).
+    fn check(&self) -> Result<(), StoreError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = self.dir.metadata().map(|m| (m.dev(), m.ino()));
+            let there = fs::metadata(&self.dir_path).map(|m| (m.dev(), m.ino()));
+            match (held, there) {
+                (Ok(a), Ok(b)) if a == b => Ok(()),
+                _ => Err(StoreError::LockLost(self.dir_path.clone())),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(())
+        }
     }
 }
 
@@ -335,6 +534,7 @@ impl Drop for StoreLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
+        let _ = self.dir.unlock();
     }
 }
 
@@ -355,7 +555,10 @@ pub struct Vault {
     journal_problems: Vec<Problem>,
     // Dropped after the fields above: flushes, then releases the lock.
     journal: Journal,
-    _lock: StoreLock,
+    /// `None` for a store open for reading only.
+    lock: Option<StoreLock>,
+    /// Why the store is open for reading only, if it is.
+    read_only: Option<String>,
     notes: Vec<String>,
 }
 
@@ -394,22 +597,62 @@ fn read_body(
     Ok((body, sections, header, key))
 }
 
+/// Reads the store file: the header first (and nothing more when it is not
+/// a store, is damaged, too new, too large or asks for too costly a key
+/// derivation), then the body. `path` is resolved already; anything but a
+/// regular file is refused before it is opened.
 fn read_store_file(path: &Path) -> Result<(Vec<u8>, Header), StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+    regular_file(path)?;
+    let mut file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
         Err(e) => return Err(StoreError::io(path, e)),
     };
-    let header = Header::parse(&bytes).map_err(|e| match e {
+    // The file opened may not be the one looked at (it is replaced by rename).
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    if let Some(kind) = kind_of(meta.file_type()) {
+        return Err(StoreError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    let len = meta.len();
+    let mut prefix = Vec::with_capacity(format::HEADER_LEN);
+    (&mut file)
+        .take(format::HEADER_LEN as u64)
+        .read_to_end(&mut prefix)
+        .map_err(|e| StoreError::io(path, e))?;
+    let header = Header::parse_prefix(&prefix, len).map_err(|e| match e {
         HeaderError::NotAStore => StoreError::NotAStore(path.to_path_buf()),
         HeaderError::TooNew(version) => StoreError::TooNew {
             path: path.to_path_buf(),
             version,
         },
         HeaderError::Damaged => unreadable(path),
+        HeaderError::TooCostly(kdf) => StoreError::KdfTooCostly {
+            path: path.to_path_buf(),
+            kdf,
+        },
+        HeaderError::TooLarge(bytes) => StoreError::TooLarge {
+            path: path.to_path_buf(),
+            bytes,
+        },
     })?;
+    // The length is bounded by the header check; read at most a little more
+    // than was announced, in case the file grows meanwhile.
+    let mut bytes = prefix;
+    bytes.reserve_exact((len as usize).saturating_sub(bytes.len()));
+    file.take(format::MAX_FILE_BYTES + 1 - bytes.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io(path, e))?;
+    if bytes.len() as u64 > format::MAX_FILE_BYTES {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: bytes.len() as u64,
+        });
+    }
     Ok((bytes, header))
 }
 
@@ -464,15 +707,31 @@ impl Vault {
         if passphrase.expose_secret().is_empty() {
             return Err(StoreError::Other(EMPTY_PASSPHRASE.into()));
         }
-        fs::create_dir_all(parent_dir(path)).map_err(|e| StoreError::io(&parent_dir(path), e))?;
-        let lock = StoreLock::acquire(path)?;
-        if path.exists() {
-            return Err(StoreError::Exists(path.to_path_buf()));
+        let path = &resolve_store_path(path)?;
+        if !options.kdf.within_limits() {
+            return Err(StoreError::KdfTooCostly {
+                path: path.to_path_buf(),
+                kdf: options.kdf,
+            });
         }
         options
             .settings
             .validate()
             .map_err(|e| StoreError::Other(e.message().to_string()))?;
+        if let Ok(m) = fs::metadata(path) {
+            return Err(match kind_of(m.file_type()) {
+                Some(kind) => StoreError::NotAFile {
+                    path: path.to_path_buf(),
+                    kind,
+                },
+                None => StoreError::Exists(path.to_path_buf()),
+            });
+        }
+        fs::create_dir_all(parent_dir(path)).map_err(|e| StoreError::io(&parent_dir(path), e))?;
+        let lock = StoreLock::acquire(path)?;
+        if fs::symlink_metadata(path).is_ok() {
+            return Err(StoreError::Exists(path.to_path_buf()));
+        }
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let header = Header {
@@ -509,7 +768,8 @@ impl Vault {
             saved_checkpoint: None,
             journal_problems: Vec::new(),
             journal,
-            _lock: lock,
+            lock: Some(lock),
+            read_only: None,
             notes: Vec::new(),
         };
         vault.save_state(false)?;
@@ -519,12 +779,40 @@ impl Vault {
     /// Opens the store at `path`. A wrong passphrase or a damaged file gives
     /// [`StoreError::Unreadable`] and leaves every file as it was. Events that
     /// fell due while the store was closed are applied, each at its own time.
+    ///
+    /// A store that cannot be written here (a read-only file, a read-only
+    /// mount, a folder byok may not write in) is opened for reading only, as
+    /// [`Vault::open_read_only`] does, with a note saying so: everything that
+    /// only reads works, and a change is refused with
+    /// [`StoreError::ReadOnly`].
     pub fn open(
         path: &Path,
         passphrase: &SecretString,
         options: VaultOptions,
     ) -> Result<Vault, StoreError> {
-        let lock = StoreLock::acquire(path)?;
+        let path = &resolve_store_path(path)?;
+        let meta = regular_file(path)?;
+        if meta.permissions().readonly() {
+            return Self::open_for_reading(
+                path,
+                passphrase,
+                options,
+                "the store file is read-only",
+            );
+        }
+        // Saving creates a temporary file beside the store and renames it.
+        if fs::metadata(parent_dir(path)).is_ok_and(|m| m.permissions().readonly()) {
+            return Self::open_for_reading(path, passphrase, options, "its folder is read-only");
+        }
+        let lock = match StoreLock::acquire(path) {
+            Ok(lock) => lock,
+            Err(e) => match read_only_reason(&e) {
+                Some(reason) => {
+                    return Self::open_for_reading(path, passphrase, options, &reason);
+                }
+                None => return Err(e),
+            },
+        };
         let (body, sections, header, key) = read_body(path, passphrase)?;
         let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
         let (journal, head, _) = Journal::open(
@@ -574,11 +862,121 @@ impl Vault {
             saved_checkpoint: checkpoint,
             journal_problems,
             journal,
-            _lock: lock,
+            lock: Some(lock),
+            read_only: None,
             notes,
         };
         vault.tick()?;
         Ok(vault)
+    }
+
+    /// [`Vault::open_read_only`], with a note saying why the store could not
+    /// be opened for writing.
+    fn open_for_reading(
+        path: &Path,
+        passphrase: &SecretString,
+        options: VaultOptions,
+        reason: &str,
+    ) -> Result<Vault, StoreError> {
+        let mut vault = Self::open_read_only_because(path, passphrase, options, reason)?;
+        vault.notes.push(format!(
+            "{} is open for reading only ({reason}): changes are refused, and calls made now are not added to its audit trail",
+            path.display()
+        ));
+        Ok(vault)
+    }
+
+    /// Opens the store for reading only, without taking the store's lock and
+    /// without changing any file, so that reading works while an endpoint or
+    /// the console has the store open (`byok audit export`, `byok store
+    /// info`) and on a read-only mount. The state file is only ever replaced
+    /// whole (by rename), so this reads one complete generation; audit
+    /// records still queued by the writer (at most
+    /// [`journal::FLUSH_INTERVAL`] behind) are not seen. Events that fell due
+    /// are applied in memory. Operations that change nothing work (their
+    /// audit records are not kept: the journal is not written); a change is
+    /// refused with [`StoreError::ReadOnly`] and undone in memory.
+    pub fn open_read_only(
+        path: &Path,
+        passphrase: &SecretString,
+        options: VaultOptions,
+    ) -> Result<Vault, StoreError> {
+        Self::open_read_only_because(path, passphrase, options, "opened for reading")
+    }
+
+    fn open_read_only_because(
+        path: &Path,
+        passphrase: &SecretString,
+        options: VaultOptions,
+        reason: &str,
+    ) -> Result<Vault, StoreError> {
+        let path = &resolve_store_path(path)?;
+        let (body, sections, header, key) = read_body(path, passphrase)?;
+        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        let (journal, head, _) = Journal::open_read_only(
+            journal_config(path, &body.settings),
+            body.journal.clone(),
+            checkpoint.as_ref(),
+        )?;
+        let notes = journal.notes.clone();
+        let mut kms = Kms::from_state(
+            body.kms,
+            options.clock,
+            options.wrapping_keys,
+            Kms::os_rng(),
+        );
+        kms.set_chain_head(head);
+        let mut vault = Vault {
+            saved_generation: kms.generation(),
+            kms,
+            path: path.to_path_buf(),
+            header,
+            key,
+            journal_keys: body.journal,
+            settings: body.settings,
+            api: body.api,
+            sections,
+            saved_checkpoint: checkpoint,
+            journal_problems: Vec::new(),
+            journal,
+            lock: None,
+            read_only: Some(reason.to_string()),
+            notes,
+        };
+        vault.tick()?;
+        Ok(vault)
+    }
+
+    /// Why the store is open for reading only (`None`: it is open for writing).
+    pub fn read_only(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// The refusal of a change to a store open for reading only.
+    fn refuse_change(&self) -> Result<(), StoreError> {
+        match &self.read_only {
+            Some(reason) => Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` on the engine of a store open for reading only: due events
+    /// are applied first (they are time passing, not changes), then `f`; if
+    /// `f` changed the state, the change is undone and refused.
+    fn read_only_run<T>(&mut self, f: impl FnOnce(&mut Kms) -> T) -> Result<T, StoreError> {
+        self.tick()?;
+        let before = (self.kms.state().clone(), self.kms.chain_head().clone());
+        let result = f(&mut self.kms);
+        if self.kms.generation() != self.saved_generation {
+            self.kms.restore(before.0, before.1);
+            self.saved_generation = self.kms.generation();
+            self.refuse_change()?;
+        }
+        let _ = self.kms.take_audit_records();
+        Ok(result)
     }
 
     /// The endpoint's credentials and the store's region, read from the
@@ -590,7 +988,7 @@ impl Vault {
         path: &Path,
         passphrase: &SecretString,
     ) -> Result<(ApiCredentials, String), StoreError> {
-        let (body, _, _, _) = read_body(path, passphrase)?;
+        let (body, _, _, _) = read_body(&resolve_store_path(path)?, passphrase)?;
         let region = body.kms.settings.region.clone();
         Ok((body.api, region))
     }
@@ -614,6 +1012,9 @@ impl Vault {
     /// flushed with the state when it changed), the state is saved when it
     /// changed. Returns only after the change is durable.
     pub fn apply<T>(&mut self, f: impl FnOnce(&mut Kms) -> KmsResult<T>) -> Result<T, VaultError> {
+        if self.read_only.is_some() {
+            return Ok(self.read_only_run(f)??);
+        }
         let result = f(&mut self.kms);
         self.persist()?;
         Ok(result?)
@@ -628,6 +1029,17 @@ impl Vault {
         operation: &str,
         body: &[u8],
     ) -> Result<Body, ApiError> {
+        if self.read_only.is_some() {
+            return self
+                .read_only_run(|kms| api::dispatch(kms, caller, operation, body))
+                .map_err(|e| {
+                    ApiError::new(
+                        "KMSInternalException",
+                        format!("the change could not be saved: {e}"),
+                        500,
+                    )
+                })?;
+        }
         let result = api::dispatch(&mut self.kms, caller, operation, body);
         if let Err(e) = self.persist() {
             return Err(ApiError::new(
@@ -642,6 +1054,13 @@ impl Vault {
     /// Applies the time-driven events that are due, and persists them.
     pub fn tick(&mut self) -> Result<bool, StoreError> {
         let changed = self.kms.tick();
+        if self.read_only.is_some() {
+            // Time passing, seen in memory; the writer applies the same
+            // events, each at its own time, when it next opens the store.
+            let _ = self.kms.take_audit_records();
+            self.saved_generation = self.kms.generation();
+            return Ok(changed);
+        }
         self.persist()?;
         Ok(changed)
     }
@@ -655,6 +1074,19 @@ impl Vault {
     /// and saves the state (with the journal's checkpoint). Also saves when
     /// the retention setting retires a segment.
     pub fn persist(&mut self) -> Result<(), StoreError> {
+        if self.read_only.is_some() {
+            if self.kms.generation() != self.saved_generation {
+                return self.refuse_change();
+            }
+            let _ = self.kms.take_audit_records();
+            return Ok(());
+        }
+        if !self.kms.has_audit_records() && self.kms.generation() == self.saved_generation {
+            return Ok(());
+        }
+        if let Some(lock) = &self.lock {
+            lock.check()?;
+        }
         let before = self.journal.checkpoint().sequence;
         let records = self.kms.take_audit_records();
         let changed = self.kms.generation() != self.saved_generation;
@@ -711,6 +1143,9 @@ impl Vault {
     /// checkpoint does not vouch for yet (at close: so that a closed store
     /// proves its whole trail).
     fn checkpoint_journal(&mut self) -> Result<(), StoreError> {
+        if self.read_only.is_some() {
+            return Ok(());
+        }
         self.journal.flush()?;
         let now = self.journal.checkpoint();
         let behind = self.saved_checkpoint.as_ref().is_none_or(|c| {
@@ -738,6 +1173,8 @@ impl Vault {
         path: &Path,
         passphrase: &SecretString,
     ) -> Result<JournalReport, StoreError> {
+        let path = &resolve_store_path(path)?;
+        regular_file(path)?;
         let (body, sections, _, _) = read_body(path, passphrase)?;
         let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
         integrity::check(&audit_dir(path), &body.journal, checkpoint.as_ref(), false)
@@ -755,6 +1192,13 @@ impl Vault {
         };
         let size = postcard::experimental::serialized_size(&body)
             .map_err(|e| StoreError::Other(e.to_string()))?;
+        let file_size = (format::HEADER_LEN + size + 16) as u64;
+        if file_size > format::MAX_FILE_BYTES {
+            return Err(StoreError::Other(format!(
+                "the store would grow to {file_size} bytes, beyond the {} bytes byok can open again; the change is not saved",
+                format::MAX_FILE_BYTES
+            )));
+        }
         // Exact size and room for the tag: no reallocation leaves copies behind.
         let mut plain = Zeroizing::new(Vec::with_capacity(size + 16));
         plain.resize(size, 0);
@@ -770,6 +1214,10 @@ impl Vault {
     /// setting retires are deleted only once the new checkpoint no longer
     /// requires them.
     fn save_state(&mut self, keep_previous: bool) -> Result<(), StoreError> {
+        self.refuse_change()?;
+        if let Some(lock) = &self.lock {
+            lock.check()?;
+        }
         self.journal.flush()?;
         let cut = self.journal.retention_cut();
         if let Some(cut) = cut {
@@ -812,6 +1260,7 @@ impl Vault {
         store: StoreSettings,
         engine: Settings,
     ) -> Result<(), VaultError> {
+        self.refuse_change()?;
         self.kms.set_settings(engine)?;
         self.settings = store;
         self.save_state(true)?;
@@ -826,6 +1275,7 @@ impl Vault {
     /// Replaces section `name` (`None` removes it) and saves. Nothing is
     /// changed in memory when the save fails.
     pub fn set_section(&mut self, name: &str, bytes: Option<Vec<u8>>) -> Result<(), StoreError> {
+        self.refuse_change()?;
         let previous = match bytes {
             Some(b) => self.sections.0.insert(name.to_string(), b),
             None => self.sections.0.remove(name),
@@ -847,6 +1297,7 @@ impl Vault {
 
     /// Replaces the endpoint's credentials with new random ones, and saves.
     pub fn rotate_api_credentials(&mut self) -> Result<&ApiCredentials, StoreError> {
+        self.refuse_change()?;
         self.api = ApiCredentials::generate();
         self.save_state(true)?;
         Ok(&self.api)
@@ -862,9 +1313,16 @@ impl Vault {
         if new.expose_secret().is_empty() {
             return Err(StoreError::Other(EMPTY_PASSPHRASE.into()));
         }
+        self.refuse_change()?;
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let kdf = kdf.unwrap_or(self.header.kdf);
+        if !kdf.within_limits() {
+            return Err(StoreError::KdfTooCostly {
+                path: self.path.clone(),
+                kdf,
+            });
+        }
         let key =
             format::derive_key(new.expose_secret().as_bytes(), &salt, kdf).ok_or_else(|| {
                 StoreError::Other("the key derivation parameters are not usable".into())

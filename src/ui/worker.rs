@@ -170,6 +170,17 @@ impl From<StoreError> for UiError {
             StoreError::Locked { .. } => "Another byok process has this store open.",
             StoreError::Missing(_) => "There is no store at this path.",
             StoreError::Exists(_) => "A store already exists at this path.",
+            StoreError::NotAFile { .. } => "This path is not a file, so it cannot be a store.",
+            StoreError::TooLarge { .. } => "This file is far too large to be a byok store.",
+            StoreError::KdfTooCostly { .. } => {
+                "This store asks for more unlocking work than byok allows; it was not unlocked."
+            }
+            StoreError::ReadOnly { .. } => {
+                "This store is open for reading only: the change was refused, and nothing changed."
+            }
+            StoreError::LockLost(_) => {
+                "This store's lock was taken away while it was open; reopen the store."
+            }
             StoreError::Io { .. } => "A file operation failed.",
             StoreError::Other(_) => "The store could not be used.",
         };
