@@ -573,11 +573,22 @@ async fn an_oversized_refused_request_is_audited_by_its_size_and_the_chain_holds
         .find(|r| r.event_name == "CreateKey")
         .expect("the refused CreateKey is in the trail");
     assert_eq!(refused.error_code.as_deref(), Some("ValidationException"));
+    // Refused by validation before the operation ran: the record keeps the
+    // request's size.
+    let body_len = serde_json::to_vec(&json!({ "Description": "d".repeat(1_000_000) }))
+        .unwrap()
+        .len() as u64;
     assert_eq!(
-        refused.request_parameters.as_ref().unwrap()["description"],
-        json!({ "byokOmitted": { "characters": 1_000_000 } }),
+        refused.additional_event_data.as_ref().unwrap()["requestBytes"],
+        json!(body_len),
         "{:?}",
-        refused.request_parameters
+        refused
+    );
+    // AWS's message quotes the value; the record keeps its start and says so.
+    let message = refused.error_message.as_deref().unwrap();
+    assert!(
+        message.chars().count() < 1024 && message.contains("characters, the rest not recorded"),
+        "{message:.300}"
     );
     assert!(
         serde_json::to_vec(refused).unwrap().len() < 64 * 1024,

@@ -579,12 +579,26 @@ fn a_read_only_store_can_be_read_and_refuses_changes_losing_nothing() {
     let env = [("BYOK_STORE", "ro/store.byok")];
     let key = create_key(&s, &env);
     create_key(&s, &env);
+    // A key with material of its own (AWS_KMS), for a cryptographic call.
+    let usable = s.byok_env(
+        &[
+            "kms",
+            "create-key",
+            "--query",
+            "KeyMetadata.KeyId",
+            "--output",
+            "text",
+        ],
+        &env,
+    );
+    assert_eq!(usable.status, 0, "{}", usable.stderr);
+    let usable = usable.line().to_string();
     ro.freeze();
     let before = snapshot(&ro.dir);
     let listing = names(&ro.dir);
 
     let keys = list_keys(&s, &env);
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 3);
     assert!(keys.contains(&key));
     let r = s.byok_env(&["kms", "list-keys"], &env);
     assert!(
@@ -601,13 +615,13 @@ fn a_read_only_store_can_be_read_and_refuses_changes_losing_nothing() {
         .iter()
         .filter(|r| r["eventName"] == "CreateKey")
         .count();
-    assert_eq!(creates, 2);
+    assert_eq!(creates, 3);
     let r = s.byok_env(
         &["store", "info", "--query", "Keys", "--output", "text"],
         &env,
     );
     assert_eq!(r.status, 0, "store info: {}", r.stderr);
-    assert_eq!(r.line(), "2");
+    assert_eq!(r.line(), "3");
 
     // A change is refused, clearly, and nothing is lost or left behind.
     for args in [
@@ -648,8 +662,21 @@ fn a_read_only_store_can_be_read_and_refuses_changes_losing_nothing() {
     assert!(e.message.contains("open for reading only"), "{}", e.message);
     assert_eq!(
         v.kms().keys().count(),
-        2,
+        3,
         "the refused change stayed in memory"
+    );
+    // Using key material needs an audit record, which cannot be written.
+    let e = v
+        .call(
+            &Caller::console(),
+            "GenerateDataKey",
+            format!(r#"{{"KeyId":"{usable}","KeySpec":"AES_256"}}"#).as_bytes(),
+        )
+        .expect_err("refused");
+    assert!(
+        e.message.contains("GenerateDataKey uses key material"),
+        "{}",
+        e.message
     );
     let e = v.rotate_api_credentials().expect_err("refused");
     assert!(matches!(e, StoreError::ReadOnly { .. }), "{e}");

@@ -302,7 +302,13 @@ pub fn dispatch(
     result.map_err(|f| match f {
         Failure::Engine(e) => e.into(),
         Failure::Wire(e) => {
-            kms.audit_rejected_request(caller, operation, &e.error_type, &e.message);
+            kms.audit_rejected_request(
+                caller,
+                operation,
+                &e.error_type,
+                &e.message,
+                Some(body.len() as u64),
+            );
             e
         }
     })

@@ -312,16 +312,6 @@ impl Kms {
         self.clock = clock;
     }
 
-    /// Puts back a state saved earlier (the store undoes a change it could
-    /// not save), with the generation it had then. Queued audit records are
-    /// dropped with it; the store sets the chain head.
-    pub fn restore_state(&mut self, state: KmsState, generation: u64) {
-        self.state = state;
-        self.generation = generation;
-        self.next_due = None;
-        self.audit_outbox.clear();
-    }
-
     /// Counts changes of state: it grows whenever something that must be
     /// persisted changed.
     pub fn generation(&self) -> u64 {
@@ -414,8 +404,9 @@ impl Kms {
     }
 
     /// Puts back a state taken before a change that cannot be kept (a store
-    /// open for reading only refuses changes): the state, the chain head,
-    /// and none of the audit records made since.
+    /// open for reading only refuses changes; a change that could not be
+    /// saved is undone): the state, the chain head, and none of the audit
+    /// records made since.
     pub(crate) fn restore(&mut self, state: KmsState, chain: ChainHead) {
         self.state = state;
         self.chain = chain;
@@ -456,6 +447,7 @@ impl Kms {
         op: &str,
         error_code: &str,
         message: &str,
+        request_bytes: Option<u64>,
     ) {
         let now = self.clock.now();
         self.advance(now);
@@ -474,7 +466,10 @@ impl Kms {
             params: Value::Null,
             key: None,
             response: None,
-            extra: Map::new(),
+            // The size of what was refused, never its content.
+            extra: request_bytes
+                .map(|n| Map::from_iter([("requestBytes".to_string(), Value::from(n))]))
+                .unwrap_or_default(),
         };
         self.record_call_named(caller, &name, call, Some((error_code, message)));
     }

@@ -134,6 +134,8 @@ pub(crate) enum Work {
         caller: Caller,
         operation: String,
         error: ApiError,
+        /// The declared size of the refused request (`Content-Length`).
+        request_bytes: Option<u64>,
     },
 }
 
@@ -202,11 +204,18 @@ impl Shared {
     }
 
     /// Queues the audit record of a refused request.
-    pub(crate) fn audit_refusal(&self, caller: Caller, operation: String, error: ApiError) {
+    pub(crate) fn audit_refusal(
+        &self,
+        caller: Caller,
+        operation: String,
+        error: ApiError,
+        request_bytes: Option<u64>,
+    ) {
         self.send(Work::Refused {
             caller,
             operation,
             error,
+            request_bytes,
         });
     }
 }
@@ -512,6 +521,7 @@ fn run(v: &mut Vault, work: Work) {
             caller,
             operation,
             error,
+            request_bytes,
         } => {
             let _ = catch_unwind(AssertUnwindSafe(|| {
                 v.apply(|k| {
@@ -520,6 +530,7 @@ fn run(v: &mut Vault, work: Work) {
                         &operation,
                         &error.error_type,
                         &error.message,
+                        request_bytes,
                     );
                     Ok(())
                 })

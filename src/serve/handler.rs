@@ -294,7 +294,12 @@ pub(crate) async fn handle(
             let status = refusal.error.status;
             caller.access_key_id = refusal.access_key_id;
             let op = target.map_or_else(|_| audit_name(&parts.headers), |t| t.name());
-            shared.audit_refusal(caller, op, refusal.error);
+            let declared = parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            shared.audit_refusal(caller, op, refusal.error, declared);
             shared.counters.record(status, true);
             return Ok(answer(status, request_id, json, close));
         }

@@ -318,6 +318,23 @@ fn audit_dir(path: &Path) -> PathBuf {
     sibling(path, ".audit")
 }
 
+/// Operations that use key material: a store open for reading only refuses
+/// them, because their audit records could not be written.
+const USES_KEY_MATERIAL: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "Sign",
+    "Verify",
+    "DeriveSharedSecret",
+];
+
 /// `store.byok.audit`: the folder of the store's audit journal.
 pub fn audit_dir_of(path: &Path) -> PathBuf {
     audit_dir(path)
@@ -975,7 +992,23 @@ impl Vault {
             self.saved_generation = self.kms.generation();
             self.refuse_change()?;
         }
-        let _ = self.kms.take_audit_records();
+        // A read of the store may go unrecorded; a use of key material may
+        // not: it is refused, since its record could not be written.
+        let records = self.kms.take_audit_records();
+        if let Some(r) = records
+            .iter()
+            .find(|r| !r.is_error() && USES_KEY_MATERIAL.contains(&r.event_name.as_str()))
+        {
+            drop(result);
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+                reason: format!(
+                    "{}; {} uses key material and its audit record could not be written",
+                    self.read_only.as_deref().unwrap_or("read only"),
+                    r.event_name
+                ),
+            });
+        }
         Ok(result)
     }
 
@@ -1107,22 +1140,25 @@ impl Vault {
             // (the chain links on from the last record kept).
             let head = self.journal.discard_after(before);
             let on_disk = head.sequence > before;
-            self.kms.set_chain_head(head);
-            if changed && self.saved_generation != u64::MAX {
-                if let Ok(state) = self.saved_kms_state() {
-                    self.kms.restore_state(state, self.saved_generation);
-                }
-                if on_disk {
-                    // Its records reached the journal before the state file
-                    // failed: say that the change they describe was undone.
-                    self.kms.audit_store_event(
-                        "ChangeNotSaved",
-                        serde_json::json!({
-                            "fromSequence": before + 1,
-                            "reason": e.to_string(),
-                        }),
-                    );
-                }
+            if changed
+                && self.saved_generation != u64::MAX
+                && let Ok(state) = self.saved_kms_state()
+            {
+                self.kms.restore(state, head);
+                self.saved_generation = self.kms.generation();
+            } else {
+                self.kms.set_chain_head(head);
+            }
+            if changed && on_disk {
+                // Its records reached the journal before the state file
+                // failed: say that the change they describe was undone.
+                self.kms.audit_store_event(
+                    "ChangeNotSaved",
+                    serde_json::json!({
+                        "fromSequence": before + 1,
+                        "reason": e.to_string(),
+                    }),
+                );
             }
             return Err(e);
         }
