@@ -198,3 +198,41 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
     assert!(shows_part(&h, "ahead of real time"));
     assert!(shows_part(&h, "SIMULATED CLOCK"), "the badge says so");
 }
+
+/// Issue 10, item 11: in presentation mode at 1280×720 the key list keeps a
+/// key's name readable (about 20 characters before the State column) and
+/// its columns sized for the larger text; the columns the detail pane
+/// repeats give way first.
+#[test]
+fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let config =
+        byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 720.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
+    wait_label(&mut h, "🎓 Open training demo");
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click(&mut h, "Settings");
+    click(&mut h, "Presentation mode (larger text for projectors)");
+    click(&mut h, "Keys");
+    settle(&mut h);
+    use egui_kittest::kittest::Queryable as _;
+    let list_left = h.get_by_label("Sort by Key").rect().left();
+    let state_left = h.get_by_label("Sort by State").rect().left();
+    let body = 15.0 * 1.2; // presentation mode's body text size
+    assert!(
+        state_left - list_left >= 11.5 * body - 1.0,
+        "the key name has {} px before State, want {}",
+        state_left - list_left,
+        11.5 * body
+    );
+    assert!(h.query_by_label("Sort by Current").is_some());
+    assert!(
+        h.query_by_label("Sort by Cost").is_none(),
+        "Cost gives way first"
+    );
+}

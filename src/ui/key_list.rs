@@ -227,21 +227,19 @@ impl KeyList {
             None
         };
         let row_height = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 8.0;
+        let columns = Col::fitting(ui);
+        let widths: Vec<f32> = columns.iter().map(|c| c.width(ui)).collect();
         let mut table = TableBuilder::new(ui)
             .id_salt("key-list")
             .striped(true)
             .sense(Sense::click())
             .resizable(false)
             .cell_layout(Layout::left_to_right(Align::Center))
-            .column(Column::remainder().at_least(130.0).clip(true))
-            .column(Column::exact(126.0))
-            .column(Column::exact(78.0))
-            .column(Column::exact(36.0))
-            .column(Column::exact(96.0))
-            .column(Column::exact(46.0))
-            .column(Column::exact(40.0))
-            .min_scrolled_height(0.0)
-            .auto_shrink(false);
+            .column(Column::remainder().at_least(130.0).clip(true));
+        for w in widths {
+            table = table.column(Column::exact(w));
+        }
+        let mut table = table.min_scrolled_height(0.0).auto_shrink(false);
         if let Some(row) = scroll_to {
             table = table.scroll_to_row(row, Some(Align::Center));
         }
@@ -251,12 +249,9 @@ impl KeyList {
         table
             .header(28.0, |mut header| {
                 header.col(|ui| self.header_button(ui, "Key", SortColumn::Name));
-                header.col(|ui| self.header_button(ui, "State", SortColumn::State));
-                header.col(|ui| self.header_button(ui, "Current", SortColumn::Current));
-                header.col(|ui| self.header_button(ui, "Mat.", SortColumn::Materials));
-                header.col(|ui| self.header_button(ui, "Next expiry", SortColumn::Expiry));
-                header.col(|ui| self.header_button(ui, "Rot.", SortColumn::Rotations));
-                header.col(|ui| self.header_button(ui, "Cost", SortColumn::Cost));
+                for c in &columns {
+                    header.col(|ui| self.header_button(ui, c.title(), c.sort()));
+                }
             })
             .body(|body| {
                 body.rows(row_height, rows.len(), |mut row| {
@@ -266,7 +261,7 @@ impl KeyList {
                     row.set_selected(selected == Some(&key.id));
                     visible.push(key.id.clone());
                     if key.knowledge == Knowledge::Listed {
-                        listed_row(&mut row, key);
+                        listed_row(&mut row, key, columns.len());
                         if row.response().clicked() {
                             clicked = Some(key.id.clone());
                         }
@@ -291,33 +286,9 @@ impl KeyList {
                             });
                         });
                     });
-                    row.col(|ui| {
-                        state_badge(ui, key, now);
-                    });
-                    row.col(|ui| {
-                        if key.current_short.is_empty() {
-                            ui.label(theme::weak(ui, "—"));
-                        } else {
-                            ui.label(RichText::new(key.current_short.as_str()).monospace());
-                        }
-                    });
-                    row.col(|ui| {
-                        ui.label(key.materials.len().to_string());
-                    });
-                    row.col(|ui| match key.lapsed_expiry {
-                        Some(t) => lapsed_label(ui, t, now),
-                        None => expiry_label(ui, key.next_expiry, now),
-                    });
-                    row.col(|ui| {
-                        ui.label(format!(
-                            "{}/{}",
-                            key.on_demand_rotations, ON_DEMAND_ROTATION_LIMIT
-                        ))
-                        .on_hover_text("On-demand rotations used, of the 25 a key may have");
-                    });
-                    row.col(|ui| {
-                        ui.label(format::usd(key.monthly_cost));
-                    });
+                    for c in &columns {
+                        row.col(|ui| c.cell(ui, key, now));
+                    }
                     if row.response().clicked() {
                         clicked = Some(key.id.clone());
                     }
@@ -334,7 +305,7 @@ impl KeyList {
 
 /// A row for a key known only by its ARN (an AWS account's ListKeys page):
 /// what is known, and that the rest is on its way.
-fn listed_row(row: &mut egui_extras::TableRow<'_, '_>, key: &KeyView) {
+fn listed_row(row: &mut egui_extras::TableRow<'_, '_>, key: &KeyView, columns: usize) {
     row.col(|ui| {
         ui.vertical(|ui| {
             ui.label(RichText::new(key.label.as_str()).strong());
@@ -354,10 +325,126 @@ fn listed_row(row: &mut egui_extras::TableRow<'_, '_>, key: &KeyView) {
             ui.spinner().on_hover_text("DescribeKey is on its way");
         }
     });
-    for _ in 0..5 {
+    for _ in 1..columns {
         row.col(|ui| {
             ui.label(theme::weak(ui, "…"));
         });
+    }
+}
+
+/// A column of the key list after the key itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    State,
+    Current,
+    Materials,
+    Expiry,
+    Rotations,
+    Cost,
+}
+
+impl Col {
+    /// Every column, in order.
+    const ALL: [Col; 6] = [
+        Col::State,
+        Col::Current,
+        Col::Materials,
+        Col::Expiry,
+        Col::Rotations,
+        Col::Cost,
+    ];
+    /// The order in which columns give way when the list is narrow or the
+    /// text large (presentation mode, 1280×720, Ctrl+zoom): the key's name
+    /// and state never do; what the detail pane repeats goes first.
+    const GIVE_WAY: [Col; 4] = [Col::Cost, Col::Materials, Col::Rotations, Col::Expiry];
+
+    /// The room a key's name keeps, in body-text sizes (about 20
+    /// characters: `alias/payments-master`).
+    const NAME_ROOM: f32 = 11.5;
+
+    /// The columns that fit beside a readable key name in `ui`'s width.
+    fn fitting(ui: &Ui) -> Vec<Col> {
+        let mut shown = Col::ALL.to_vec();
+        let name = egui::TextStyle::Body.resolve(ui.style()).size * Self::NAME_ROOM;
+        let spacing = ui.spacing().item_spacing.x;
+        let need = |cols: &[Col]| name + cols.iter().map(|c| c.width(ui) + spacing).sum::<f32>();
+        for c in Self::GIVE_WAY {
+            if need(&shown) <= ui.available_width() {
+                break;
+            }
+            shown.retain(|&s| s != c);
+        }
+        shown
+    }
+
+    /// Its width: measured in the current text size, so that badges and
+    /// figures are never cut when the text grows.
+    fn width(self, ui: &Ui) -> f32 {
+        // 15 points: the body text size the widths were drawn for.
+        let scale = egui::TextStyle::Body.resolve(ui.style()).size / 15.0;
+        scale
+            * match self {
+                Col::State => 126.0,
+                Col::Current => 78.0,
+                Col::Materials => 36.0,
+                Col::Expiry => 96.0,
+                Col::Rotations => 46.0,
+                Col::Cost => 40.0,
+            }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Col::State => "State",
+            Col::Current => "Current",
+            Col::Materials => "Mat.",
+            Col::Expiry => "Next expiry",
+            Col::Rotations => "Rot.",
+            Col::Cost => "Cost",
+        }
+    }
+
+    fn sort(self) -> SortColumn {
+        match self {
+            Col::State => SortColumn::State,
+            Col::Current => SortColumn::Current,
+            Col::Materials => SortColumn::Materials,
+            Col::Expiry => SortColumn::Expiry,
+            Col::Rotations => SortColumn::Rotations,
+            Col::Cost => SortColumn::Cost,
+        }
+    }
+
+    fn cell(self, ui: &mut Ui, key: &KeyView, now: Timestamp) {
+        match self {
+            Col::State => {
+                state_badge(ui, key, now);
+            }
+            Col::Current => {
+                if key.current_short.is_empty() {
+                    ui.label(theme::weak(ui, "—"));
+                } else {
+                    ui.label(RichText::new(key.current_short.as_str()).monospace());
+                }
+            }
+            Col::Materials => {
+                ui.label(key.materials.len().to_string());
+            }
+            Col::Expiry => match key.lapsed_expiry {
+                Some(t) => lapsed_label(ui, t, now),
+                None => expiry_label(ui, key.next_expiry, now),
+            },
+            Col::Rotations => {
+                ui.label(format!(
+                    "{}/{}",
+                    key.on_demand_rotations, ON_DEMAND_ROTATION_LIMIT
+                ))
+                .on_hover_text("On-demand rotations used, of the 25 a key may have");
+            }
+            Col::Cost => {
+                ui.label(format::usd(key.monthly_cost));
+            }
+        }
     }
 }
 
