@@ -1042,3 +1042,104 @@ fn store_commands() {
     ]);
     assert_eq!(r.stdout, "1\n", "{}", r.stderr);
 }
+
+/// Issue 8 item 6: `--dry-run` answers as the AWS CLI prints a service
+/// error (exit 254, `An error occurred (...) when calling the ...
+/// operation: ...`), with AWS's text from the localstack snapshot
+/// (localstack/localstack tests/aws/services/kms/test_kms.snapshot.json,
+/// test_generate_data_key_pair_dry_run, recorded against AWS), and prints
+/// no ciphertext or plaintext; `--no-dry-run` runs the call.
+#[test]
+fn dry_run_flags_answer_like_the_aws_cli() {
+    let s = Sandbox::new();
+    let key = s
+        .ok(&[
+            "kms",
+            "create-key",
+            "--query",
+            "KeyMetadata.KeyId",
+            "--output",
+            "text",
+        ])
+        .line()
+        .to_string();
+    let dry = "The request would have succeeded, but the DryRun option is set.";
+    for (verb, operation, extra) in [
+        ("encrypt", "Encrypt", &["--plaintext", "aGVsbG8="][..]),
+        (
+            "generate-data-key",
+            "GenerateDataKey",
+            &["--key-spec", "AES_256"][..],
+        ),
+        (
+            "generate-data-key-without-plaintext",
+            "GenerateDataKeyWithoutPlaintext",
+            &["--number-of-bytes", "16"][..],
+        ),
+    ] {
+        let mut args = vec!["kms", verb, "--key-id", &key, "--dry-run"];
+        args.extend_from_slice(extra);
+        let r = s.byok(&args);
+        assert_eq!(r.status, 254, "{verb}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{verb}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "\nAn error occurred (DryRunOperationException) when calling the {operation} operation: {dry}\n"
+            )
+        );
+    }
+    let blob = s
+        .ok(&[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &key,
+            "--plaintext",
+            "aGVsbG8=",
+            "--no-dry-run",
+            "--query",
+            "CiphertextBlob",
+            "--output",
+            "text",
+        ])
+        .line()
+        .to_string();
+    let r = s.byok(&["kms", "decrypt", "--ciphertext-blob", &blob, "--dry-run"]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "An error occurred (DryRunOperationException) when calling the Decrypt operation: {dry}"
+        )
+    );
+    // The flag given last wins, as with the AWS CLI's boolean pairs.
+    let r = s.byok(&[
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--dry-run",
+        "--no-dry-run",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // A dry run that would fail gives the real error.
+    s.ok(&["kms", "disable-key", "--key-id", &key]);
+    let r = s.byok(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        &key,
+        "--plaintext",
+        "aGVsbG8=",
+        "--dry-run",
+    ]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "An error occurred (DisabledException) when calling the Encrypt operation: \
+             arn:aws:kms:us-east-1:000000000000:key/{key} is disabled."
+        )
+    );
+}

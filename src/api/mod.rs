@@ -583,12 +583,13 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let key_id = required(r.key_id, "keyId")?;
     let plaintext = required(r.plaintext, "plaintext")?;
     symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
-    let out = kms.encrypt(
-        caller,
-        &key_id,
-        plaintext.bytes(),
-        &r.encryption_context.unwrap_or_default(),
-    )?;
+    let context = r.encryption_context.unwrap_or_default();
+    if r.dry_run == Some(true) {
+        return Err(kms
+            .dry_run_encrypt(caller, &key_id, plaintext.bytes(), &context)
+            .into());
+    }
+    let out = kms.encrypt(caller, &key_id, plaintext.bytes(), &context)?;
     json(
         &EncryptOutputShape {
             ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
@@ -608,6 +609,9 @@ fn decrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         encryption_context: r.encryption_context.unwrap_or_default(),
         key_id: r.key_id,
     };
+    if r.dry_run == Some(true) {
+        return Err(kms.dry_run_decrypt(caller, &req).into());
+    }
     let out = kms.decrypt(caller, &req)?;
     json(
         &DecryptOutputShape {
@@ -639,6 +643,9 @@ fn re_encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         destination_key_id: destination,
         destination_encryption_context: r.destination_encryption_context.unwrap_or_default(),
     };
+    if r.dry_run == Some(true) {
+        return Err(kms.dry_run_re_encrypt(caller, &req).into());
+    }
     let out = kms.re_encrypt(caller, &req)?;
     json(
         &ReEncryptOutputShape {
@@ -668,13 +675,13 @@ fn generate_data_key(kms: &mut Kms, caller: &Caller, body: &[u8], with_plaintext
         (None, Some(n)) => Some(DataKeyLength::Bytes(n)),
         (None, None) => None,
     };
-    let out = kms.generate_data_key(
-        caller,
-        &key_id,
-        length,
-        &r.encryption_context.unwrap_or_default(),
-        with_plaintext,
-    )?;
+    let context = r.encryption_context.unwrap_or_default();
+    if r.dry_run == Some(true) {
+        return Err(kms
+            .dry_run_generate_data_key(caller, &key_id, length, &context, with_plaintext)
+            .into());
+    }
+    let out = kms.generate_data_key(caller, &key_id, length, &context, with_plaintext)?;
     json(
         &GenerateDataKeyOutputShape {
             ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),

@@ -166,6 +166,8 @@ request!(
         encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -182,6 +184,8 @@ request!(
         encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -204,6 +208,8 @@ request!(
         destination_encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -220,6 +226,8 @@ request!(
         key_spec: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 

@@ -639,7 +639,8 @@ pub(super) async fn run(
                         .as_deref()
                         .map(t::EncryptionAlgorithmSpec::from),
                 )
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -662,7 +663,8 @@ pub(super) async fn run(
                         .as_deref()
                         .map(t::EncryptionAlgorithmSpec::from),
                 )
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -686,7 +688,8 @@ pub(super) async fn run(
                 .set_destination_encryption_context(context(i.destination_encryption_context))
                 .set_source_encryption_algorithm(algorithm(i.source_encryption_algorithm))
                 .set_destination_encryption_algorithm(algorithm(i.destination_encryption_algorithm))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -709,7 +712,8 @@ pub(super) async fn run(
                 .set_encryption_context(context(i.encryption_context))
                 .set_number_of_bytes(int(i.number_of_bytes))
                 .set_key_spec(i.key_spec.as_deref().map(t::DataKeySpec::from))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -729,7 +733,8 @@ pub(super) async fn run(
                 .set_encryption_context(context(i.encryption_context))
                 .set_number_of_bytes(int(i.number_of_bytes))
                 .set_key_spec(i.key_spec.as_deref().map(t::DataKeySpec::from))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,

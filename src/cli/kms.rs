@@ -119,6 +119,30 @@ pub struct GrantTokens {
     grant_tokens: Vec<String>,
 }
 
+/// `--dry-run` / `--no-dry-run`, as the AWS CLI spells a boolean member.
+#[derive(Args, Debug)]
+pub struct DryRun {
+    /// Check the request and answer DryRunOperationException if it would
+    /// have succeeded; nothing is done.
+    #[arg(long, overrides_with = "no_dry_run")]
+    dry_run: bool,
+    /// Run the request (the default).
+    #[arg(long)]
+    no_dry_run: bool,
+}
+
+impl DryRun {
+    fn value(&self) -> Option<bool> {
+        if self.dry_run {
+            Some(true)
+        } else if self.no_dry_run {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 /// `--limit` / `--marker` for list operations.
 #[derive(Args, Debug)]
 pub struct Paging {
@@ -338,6 +362,8 @@ pub struct Encrypt {
     encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `decrypt`.
@@ -357,6 +383,8 @@ pub struct Decrypt {
     encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `re-encrypt`.
@@ -385,6 +413,8 @@ pub struct ReEncrypt {
     destination_encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `generate-data-key` and `generate-data-key-without-plaintext`.
@@ -403,6 +433,8 @@ pub struct GenerateDataKey {
     encryption_context: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `schedule-key-deletion`.
@@ -654,11 +686,13 @@ impl KmsVerb {
                         "--encryption-context",
                         a.encryption_context.as_ref(),
                     )?;
-                let r = grants(r, &a.grants)?.text(
-                    "EncryptionAlgorithm",
-                    "--encryption-algorithm",
-                    a.encryption_algorithm.as_ref(),
-                )?;
+                let r = grants(r, &a.grants)?
+                    .text(
+                        "EncryptionAlgorithm",
+                        "--encryption-algorithm",
+                        a.encryption_algorithm.as_ref(),
+                    )?
+                    .bool("DryRun", a.dry_run.value());
                 single("Encrypt", r.done())
             }
             V::Decrypt(a) => {
@@ -680,7 +714,8 @@ impl KmsVerb {
                         "EncryptionAlgorithm",
                         "--encryption-algorithm",
                         a.encryption_algorithm.as_ref(),
-                    )?;
+                    )?
+                    .bool("DryRun", a.dry_run.value());
                 single("Decrypt", r.done())
             }
             V::ReEncrypt(a) => {
@@ -717,7 +752,8 @@ impl KmsVerb {
                         "--destination-encryption-algorithm",
                         a.destination_encryption_algorithm.as_ref(),
                     )?;
-                single("ReEncrypt", grants(r, &a.grants)?.done())
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("ReEncrypt", r.done())
             }
             V::GenerateDataKey(a) | V::GenerateDataKeyWithoutPlaintext(a) => {
                 let operation = if matches!(self, V::GenerateDataKey(_)) {
@@ -733,7 +769,8 @@ impl KmsVerb {
                     )?
                     .int("NumberOfBytes", a.number_of_bytes)
                     .text("KeySpec", "--key-spec", a.key_spec.as_ref())?;
-                single(operation, grants(r, &a.grants)?.done())
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single(operation, r.done())
             }
             V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
             V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),
