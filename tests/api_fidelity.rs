@@ -700,3 +700,91 @@ fn a_dry_run_that_would_fail_gives_the_real_error() {
         json!(true)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 7: GenerateRandom and DescribeCustomKeyStores.
+
+#[test]
+fn generate_random_returns_the_bytes_asked_for_and_validates_as_aws() {
+    use base64::Engine as _;
+    let mut api = Api::new();
+    // Source: the localstack snapshot, test_generate_random[1|12|44|91|1024]
+    // (recorded 2023-04-13): the result has the length asked for.
+    for n in [1usize, 12, 44, 91, 1024] {
+        let out = api.ok("GenerateRandom", json!({"NumberOfBytes": n}));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(out["Plaintext"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(bytes.len(), n);
+        assert_eq!(out.as_object().unwrap().len(), 1, "{out}");
+    }
+    // Source: the localstack snapshot,
+    // test_generate_random_invalid_number_of_bytes[None|0|1025].
+    assert_eq!(
+        api.err("GenerateRandom", json!({})),
+        pair("ValidationException", "NumberOfBytes is required.")
+    );
+    assert_eq!(
+        api.err("GenerateRandom", json!({"NumberOfBytes": 0})),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        )
+    );
+    assert_eq!(
+        api.err("GenerateRandom", json!({"NumberOfBytes": 1025})),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+        )
+    );
+    // The random bytes are never audited.
+    let records = api.h.kms.take_audit_records();
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(records.iter().all(|r| r.event_name == "GenerateRandom"));
+    assert!(
+        records.iter().all(|r| r.response_elements.is_none()),
+        "{text}"
+    );
+}
+
+#[test]
+fn describe_custom_key_stores_lists_none_and_finds_none() {
+    let mut api = Api::new();
+    // Source: AWS's API model's example "To get detailed information about
+    // custom key stores in the account and Region" (botocore
+    // examples-1.json): `{"CustomKeyStores": []}`.
+    let out = api.ok("DescribeCustomKeyStores", json!({}));
+    assert_eq!(out["CustomKeyStores"], json!([]));
+    assert_eq!(out["Truncated"], json!(false));
+    // The exception's documentation in the API model.
+    let not_found = pair(
+        "CustomKeyStoreNotFoundException",
+        "The request was rejected because KMS cannot find a custom key store with the specified key store name or ID.",
+    );
+    assert_eq!(
+        api.err(
+            "DescribeCustomKeyStores",
+            json!({"CustomKeyStoreId": "cks-1234567890abcdef0"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err(
+            "DescribeCustomKeyStores",
+            json!({"CustomKeyStoreName": "ExampleKeyStore"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err(
+            "GenerateRandom",
+            json!({"NumberOfBytes": 32, "CustomKeyStoreId": "cks-1234567890abcdef0"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err("DescribeCustomKeyStores", json!({"Marker": "x"})).0,
+        "InvalidMarkerException"
+    );
+}

@@ -1143,3 +1143,44 @@ fn dry_run_flags_answer_like_the_aws_cli() {
         )
     );
 }
+
+/// Issue 8 item 7: `generate-random` and `describe-custom-key-stores` with
+/// the AWS CLI's flags and output (the AWS CLI's examples:
+/// `{"Plaintext": "..."}` and `{"CustomKeyStores": []}`); the validation
+/// text is AWS's (localstack snapshot,
+/// test_generate_random_invalid_number_of_bytes[1025], recorded against AWS).
+#[test]
+fn generate_random_and_describe_custom_key_stores() {
+    use base64::Engine;
+    let s = Sandbox::new();
+    let r = s.ok(&["kms", "generate-random", "--number-of-bytes", "32"]);
+    let v = r.json();
+    assert_eq!(v.as_object().unwrap().len(), 1, "{}", r.stdout);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v["Plaintext"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(bytes.len(), 32);
+    let r = s.byok(&["kms", "generate-random", "--number-of-bytes", "1025"]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        "An error occurred (ValidationException) when calling the GenerateRandom operation: \
+         1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: \
+         Member must have value less than or equal to 1024"
+    );
+    let r = s.ok(&["kms", "describe-custom-key-stores"]);
+    assert_eq!(r.stdout, "{\n    \"CustomKeyStores\": []\n}\n");
+    let r = s.byok(&[
+        "kms",
+        "describe-custom-key-stores",
+        "--custom-key-store-id",
+        "cks-1234567890abcdef0",
+    ]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        "An error occurred (CustomKeyStoreNotFoundException) when calling the \
+         DescribeCustomKeyStores operation: The request was rejected because KMS cannot find \
+         a custom key store with the specified key store name or ID."
+    );
+}

@@ -293,6 +293,8 @@ pub fn dispatch(
         "UntagResource" => untag_resource(kms, caller, body),
         "ListResourceTags" => list_resource_tags(kms, caller, body),
         "UpdateKeyDescription" => update_key_description(kms, caller, body),
+        "GenerateRandom" => generate_random(kms, caller, body),
+        "DescribeCustomKeyStores" => describe_custom_key_stores(kms, caller, body),
         _ => Err(Failure::Wire(ApiError::new(
             "UnknownOperationException",
             format!("byok does not implement the operation {operation:?}"),
@@ -783,4 +785,34 @@ fn update_key_description(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handle
     let description = required(r.description, "description")?;
     kms.update_key_description(caller, &key_id, &description)?;
     json(&Empty {}, 0)
+}
+
+fn generate_random(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: GenerateRandomInput = parse(body)?;
+    let bytes = kms.generate_random(caller, r.number_of_bytes, r.custom_key_store_id.as_deref())?;
+    json(
+        &GenerateRandomOutput {
+            plaintext: Blob::copy_of(bytes.expose()),
+        },
+        bytes.len(),
+    )
+}
+
+fn describe_custom_key_stores(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: DescribeCustomKeyStoresInput = parse(body)?;
+    let page = kms.describe_custom_key_stores(
+        caller,
+        r.custom_key_store_id.as_deref(),
+        r.custom_key_store_name.as_deref(),
+        r.limit,
+        r.marker.as_deref(),
+    )?;
+    json(
+        &DescribeCustomKeyStoresOutput {
+            custom_key_stores: Vec::new(),
+            truncated: page.next_marker.is_some(),
+            next_marker: page.next_marker,
+        },
+        0,
+    )
 }

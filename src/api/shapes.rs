@@ -305,6 +305,30 @@ request!(
     }
 );
 
+request!(
+    /// GenerateRandom.
+    GenerateRandomInput {
+        /// `NumberOfBytes`.
+        number_of_bytes: i64,
+        /// `CustomKeyStoreId`.
+        custom_key_store_id: String,
+    }
+);
+
+request!(
+    /// DescribeCustomKeyStores.
+    DescribeCustomKeyStoresInput {
+        /// `CustomKeyStoreId`.
+        custom_key_store_id: String,
+        /// `CustomKeyStoreName`.
+        custom_key_store_name: String,
+        /// `Limit`.
+        limit: i64,
+        /// `Marker`.
+        marker: String,
+    }
+);
+
 /// `MultiRegionConfiguration` (`PrimaryKey`, `ReplicaKeys`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -715,3 +739,25 @@ impl From<&Tag> for TagShape {
 /// `{}`: operations with no output members.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Empty {}
+
+/// GenerateRandom's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateRandomOutput {
+    /// `Plaintext` (a zeroizing, redacted blob).
+    pub plaintext: Blob,
+}
+
+/// DescribeCustomKeyStores' output. byok has no custom key stores; an
+/// account's stores read from AWS are kept as AWS wrote them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeCustomKeyStoresOutput {
+    /// `CustomKeyStores` (`CustomKeyStoresListEntry` objects).
+    pub custom_key_stores: Vec<serde_json::Value>,
+    /// `NextMarker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// `Truncated`.
+    pub truncated: bool,
+}

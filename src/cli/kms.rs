@@ -219,6 +219,10 @@ pub enum KmsVerb {
     ListResourceTags(ListResourceTags),
     /// Replaces a key's description.
     UpdateKeyDescription(UpdateKeyDescription),
+    /// Returns random bytes (1-1024).
+    GenerateRandom(GenerateRandom),
+    /// Lists custom key stores (byok has none).
+    DescribeCustomKeyStores(DescribeCustomKeyStores),
 }
 
 /// Operations that take only `--key-id`.
@@ -513,6 +517,30 @@ pub struct UpdateKeyDescription {
     /// The new description.
     #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     description: String,
+}
+
+/// `generate-random`.
+#[derive(Args, Debug)]
+pub struct GenerateRandom {
+    /// How many bytes (1-1024).
+    #[arg(long, value_name = "N")]
+    number_of_bytes: Option<i64>,
+    /// Generate in this custom key store (byok has none).
+    #[arg(long, value_name = "ID")]
+    custom_key_store_id: Option<String>,
+}
+
+/// `describe-custom-key-stores`.
+#[derive(Args, Debug)]
+pub struct DescribeCustomKeyStores {
+    /// Only this custom key store.
+    #[arg(long, value_name = "ID")]
+    custom_key_store_id: Option<String>,
+    /// Only the custom key store of this name.
+    #[arg(long, value_name = "NAME")]
+    custom_key_store_name: Option<String>,
+    #[command(flatten)]
+    paging: Paging,
 }
 
 /// A request ready to run.
@@ -823,6 +851,35 @@ impl KmsVerb {
             V::UpdateKeyDescription(a) => {
                 let r = key(&a.key)?.text("Description", "--description", Some(&a.description))?;
                 single("UpdateKeyDescription", r.done())
+            }
+            V::GenerateRandom(a) => {
+                let r = Request::default()
+                    .int("NumberOfBytes", a.number_of_bytes)
+                    .text(
+                        "CustomKeyStoreId",
+                        "--custom-key-store-id",
+                        a.custom_key_store_id.as_ref(),
+                    )?;
+                single("GenerateRandom", r.done())
+            }
+            V::DescribeCustomKeyStores(a) => {
+                let r = Request::default()
+                    .text(
+                        "CustomKeyStoreId",
+                        "--custom-key-store-id",
+                        a.custom_key_store_id.as_ref(),
+                    )?
+                    .text(
+                        "CustomKeyStoreName",
+                        "--custom-key-store-name",
+                        a.custom_key_store_name.as_ref(),
+                    )?;
+                let (body, p) = paged(r, &a.paging, "CustomKeyStores", no_paginate);
+                Call {
+                    operation: "DescribeCustomKeyStores",
+                    body,
+                    paginate: p,
+                }
             }
         })
     }
