@@ -494,3 +494,297 @@ fn create_key_validates_spec_and_usage_before_refusing() {
         json!({"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}),
     );
 }
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 6: DryRun.
+//
+// Which operations have `DryRun`: AWS's API model, boto/botocore
+// botocore/data/kms/2014-11-01/service-2.json (the member is in the
+// requests of CreateGrant, Decrypt, DeriveSharedSecret, Encrypt,
+// GenerateDataKey, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
+// GenerateDataKeyWithoutPlaintext, GenerateMac, ReEncrypt, RetireGrant,
+// RevokeGrant, Sign, Verify, VerifyMac); byok has Encrypt, Decrypt,
+// ReEncrypt, GenerateDataKey and GenerateDataKeyWithoutPlaintext.
+//
+// The answer: the localstack snapshot,
+// test_generate_data_key_pair_dry_run and
+// test_generate_data_key_pair_without_plaintext_dry_run (recorded
+// 2025-04-06 and 2025-04-07): `DryRunOperationException`, "The request
+// would have succeeded, but the DryRun option is set.", HTTP status 400.
+// (The model gives the exception no status of its own, so 400, the
+// protocol's default for client errors, as recorded.)
+
+const DRY_RUN: &str = "The request would have succeeded, but the DryRun option is set.";
+
+impl Api {
+    /// The exception name, message and status of a call that must fail.
+    #[track_caller]
+    fn failure(&mut self, operation: &str, body: Value) -> ApiError {
+        match self.call(operation, body) {
+            Ok(v) => panic!("{operation} should fail, got {v}"),
+            Err(e) => e,
+        }
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_dry_run_that_would_succeed_answers_dry_run_operation_exception() {
+    let mut api = Api::new();
+    let key = api.key();
+    let other = api.key();
+    let blob = api.ok(
+        "Encrypt",
+        json!({"KeyId": key, "Plaintext": b64(b"secret"), "EncryptionContext": {"a": "b"}}),
+    )["CiphertextBlob"]
+        .clone();
+    let generation = api.h.kms.generation();
+    api.h.kms.take_audit_records();
+    let calls = [
+        (
+            "Encrypt",
+            json!({"KeyId": key, "Plaintext": b64(b"secret"), "DryRun": true}),
+        ),
+        (
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "EncryptionContext": {"a": "b"}, "DryRun": true}),
+        ),
+        (
+            "ReEncrypt",
+            json!({"CiphertextBlob": blob, "SourceEncryptionContext": {"a": "b"},
+                   "DestinationKeyId": other, "DryRun": true}),
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_256", "DryRun": true}),
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            json!({"KeyId": key, "NumberOfBytes": 64, "DryRun": true}),
+        ),
+    ];
+    for (operation, body) in calls {
+        let e = api.failure(operation, body);
+        assert_eq!(
+            (e.error_type.as_str(), e.message.as_str(), e.status),
+            ("DryRunOperationException", DRY_RUN, 400),
+            "{operation}"
+        );
+        // Nothing comes back but the exception: no ciphertext, no plaintext.
+        let body: Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(
+            body,
+            json!({"__type": "DryRunOperationException", "message": DRY_RUN})
+        );
+    }
+    assert_eq!(
+        api.h.kms.generation(),
+        generation,
+        "a dry run changes nothing"
+    );
+    // Audited as a dry run, as CloudTrail records one: the DryRun member in
+    // requestParameters and the exception as errorCode/errorMessage.
+    let records = api.h.kms.take_audit_records();
+    let names: Vec<&str> = records.iter().map(|r| r.event_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext"
+        ]
+    );
+    for r in &records {
+        let params = r.request_parameters.as_ref().expect("requestParameters");
+        assert_eq!(params["dryRun"], json!(true), "{}", r.event_name);
+        assert_eq!(r.error_code.as_deref(), Some("DryRunOperationException"));
+        assert_eq!(r.error_message.as_deref(), Some(DRY_RUN));
+        assert!(r.response_elements.is_none());
+    }
+    // DryRun false is an ordinary call.
+    let out = api.ok(
+        "Encrypt",
+        json!({"KeyId": key, "Plaintext": b64(b"secret"), "DryRun": false}),
+    );
+    assert!(out["CiphertextBlob"].is_string());
+    let records = api.h.kms.take_audit_records();
+    let params = records[0].request_parameters.as_ref().unwrap();
+    assert!(params.get("dryRun").is_none(), "{params}");
+    assert!(records[0].error_code.is_none());
+}
+
+#[test]
+fn a_dry_run_that_would_fail_gives_the_real_error() {
+    let mut api = Api::new();
+    let key = api.key();
+    let blob =
+        api.ok("Encrypt", json!({"KeyId": key, "Plaintext": b64(b"x")}))["CiphertextBlob"].clone();
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{key}");
+    // A wrong encryption context: the blob does not authenticate.
+    let e = api.failure(
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": {"a": "b"}, "DryRun": true}),
+    );
+    assert_eq!(e.error_type, "InvalidCiphertextException");
+    // A member out of range (the message as in the localstack snapshot,
+    // test_generate_random_invalid_number_of_bytes[1025], for the same
+    // NumberOfBytesType).
+    let e = api.failure(
+        "GenerateDataKey",
+        json!({"KeyId": key, "NumberOfBytes": 1025, "DryRun": true}),
+    );
+    assert_eq!(
+        (e.error_type.as_str(), e.message.as_str()),
+        (
+            "ValidationException",
+            "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+        )
+    );
+    // A disabled key (SPEC §2: DisabledException, `<arn> is disabled.`).
+    api.ok("DisableKey", json!({"KeyId": key}));
+    for (operation, body) in [
+        (
+            "Encrypt",
+            json!({"KeyId": key, "Plaintext": b64(b"x"), "DryRun": true}),
+        ),
+        ("Decrypt", json!({"CiphertextBlob": blob, "DryRun": true})),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_128", "DryRun": true}),
+        ),
+    ] {
+        let e = api.failure(operation, body);
+        assert_eq!(
+            (e.error_type.as_str(), e.message.clone()),
+            ("DisabledException", format!("{arn} is disabled.")),
+            "{operation}"
+        );
+    }
+    // A key pending deletion: KMSInvalidStateException.
+    api.ok(
+        "ScheduleKeyDeletion",
+        json!({"KeyId": key, "PendingWindowInDays": 7}),
+    );
+    let e = api.failure(
+        "Encrypt",
+        json!({"KeyId": key, "Plaintext": b64(b"x"), "DryRun": true}),
+    );
+    assert_eq!(
+        (e.error_type.as_str(), e.message.clone()),
+        (
+            "KMSInvalidStateException",
+            format!("{arn} is pending deletion.")
+        )
+    );
+    // The destination of a ReEncrypt is checked too.
+    let good = api.key();
+    let blob =
+        api.ok("Encrypt", json!({"KeyId": good, "Plaintext": b64(b"x")}))["CiphertextBlob"].clone();
+    let e = api.failure(
+        "ReEncrypt",
+        json!({"CiphertextBlob": blob, "DestinationKeyId": key, "DryRun": true}),
+    );
+    assert_eq!(e.error_type, "KMSInvalidStateException");
+    let records = api.h.kms.take_audit_records();
+    let last = records.last().unwrap();
+    assert_eq!(last.event_name, "ReEncrypt");
+    assert_eq!(last.error_code.as_deref(), Some("KMSInvalidStateException"));
+    assert_eq!(
+        last.request_parameters.as_ref().unwrap()["dryRun"],
+        json!(true)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 7: GenerateRandom and DescribeCustomKeyStores.
+
+#[test]
+fn generate_random_returns_the_bytes_asked_for_and_validates_as_aws() {
+    use base64::Engine as _;
+    let mut api = Api::new();
+    // Source: the localstack snapshot, test_generate_random[1|12|44|91|1024]
+    // (recorded 2023-04-13): the result has the length asked for.
+    for n in [1usize, 12, 44, 91, 1024] {
+        let out = api.ok("GenerateRandom", json!({"NumberOfBytes": n}));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(out["Plaintext"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(bytes.len(), n);
+        assert_eq!(out.as_object().unwrap().len(), 1, "{out}");
+    }
+    // Source: the localstack snapshot,
+    // test_generate_random_invalid_number_of_bytes[None|0|1025].
+    assert_eq!(
+        api.err("GenerateRandom", json!({})),
+        pair("ValidationException", "NumberOfBytes is required.")
+    );
+    assert_eq!(
+        api.err("GenerateRandom", json!({"NumberOfBytes": 0})),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        )
+    );
+    assert_eq!(
+        api.err("GenerateRandom", json!({"NumberOfBytes": 1025})),
+        pair(
+            "ValidationException",
+            "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+        )
+    );
+    // The random bytes are never audited.
+    let records = api.h.kms.take_audit_records();
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(records.iter().all(|r| r.event_name == "GenerateRandom"));
+    assert!(
+        records.iter().all(|r| r.response_elements.is_none()),
+        "{text}"
+    );
+}
+
+#[test]
+fn describe_custom_key_stores_lists_none_and_finds_none() {
+    let mut api = Api::new();
+    // Source: AWS's API model's example "To get detailed information about
+    // custom key stores in the account and Region" (botocore
+    // examples-1.json): `{"CustomKeyStores": []}`.
+    let out = api.ok("DescribeCustomKeyStores", json!({}));
+    assert_eq!(out["CustomKeyStores"], json!([]));
+    assert_eq!(out["Truncated"], json!(false));
+    // The exception's documentation in the API model.
+    let not_found = pair(
+        "CustomKeyStoreNotFoundException",
+        "The request was rejected because KMS cannot find a custom key store with the specified key store name or ID.",
+    );
+    assert_eq!(
+        api.err(
+            "DescribeCustomKeyStores",
+            json!({"CustomKeyStoreId": "cks-1234567890abcdef0"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err(
+            "DescribeCustomKeyStores",
+            json!({"CustomKeyStoreName": "ExampleKeyStore"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err(
+            "GenerateRandom",
+            json!({"NumberOfBytes": 32, "CustomKeyStoreId": "cks-1234567890abcdef0"})
+        ),
+        not_found
+    );
+    assert_eq!(
+        api.err("DescribeCustomKeyStores", json!({"Marker": "x"})).0,
+        "InvalidMarkerException"
+    );
+}

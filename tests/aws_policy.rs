@@ -4,7 +4,8 @@
 //! Resource types as the AWS KMS developer guide's permissions reference
 //! gives them: key actions on `key/*`; CreateAlias, UpdateAlias and
 //! DeleteAlias on both the alias and the key; CreateKey, ListKeys,
-//! ListAliases and GenerateRandom only on `*` (they name no key);
+//! ListAliases, GenerateRandom and DescribeCustomKeyStores only on `*`
+//! (they name no key);
 //! `cloudtrail:LookupEvents` has no resource-level permissions.
 
 use std::collections::BTreeSet;
@@ -81,6 +82,7 @@ fn each_action_is_granted_on_its_own_resource_type_only() {
         "kms:ListKeys",
         "kms:ListAliases",
         "kms:GenerateRandom",
+        "kms:DescribeCustomKeyStores",
         CLOUDTRAIL_ACTION,
     ];
     let alias_level = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"];

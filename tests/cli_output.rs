@@ -1042,3 +1042,145 @@ fn store_commands() {
     ]);
     assert_eq!(r.stdout, "1\n", "{}", r.stderr);
 }
+
+/// Issue 8 item 6: `--dry-run` answers as the AWS CLI prints a service
+/// error (exit 254, `An error occurred (...) when calling the ...
+/// operation: ...`), with AWS's text from the localstack snapshot
+/// (localstack/localstack tests/aws/services/kms/test_kms.snapshot.json,
+/// test_generate_data_key_pair_dry_run, recorded against AWS), and prints
+/// no ciphertext or plaintext; `--no-dry-run` runs the call.
+#[test]
+fn dry_run_flags_answer_like_the_aws_cli() {
+    let s = Sandbox::new();
+    let key = s
+        .ok(&[
+            "kms",
+            "create-key",
+            "--query",
+            "KeyMetadata.KeyId",
+            "--output",
+            "text",
+        ])
+        .line()
+        .to_string();
+    let dry = "The request would have succeeded, but the DryRun option is set.";
+    for (verb, operation, extra) in [
+        ("encrypt", "Encrypt", &["--plaintext", "aGVsbG8="][..]),
+        (
+            "generate-data-key",
+            "GenerateDataKey",
+            &["--key-spec", "AES_256"][..],
+        ),
+        (
+            "generate-data-key-without-plaintext",
+            "GenerateDataKeyWithoutPlaintext",
+            &["--number-of-bytes", "16"][..],
+        ),
+    ] {
+        let mut args = vec!["kms", verb, "--key-id", &key, "--dry-run"];
+        args.extend_from_slice(extra);
+        let r = s.byok(&args);
+        assert_eq!(r.status, 254, "{verb}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{verb}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "\nAn error occurred (DryRunOperationException) when calling the {operation} operation: {dry}\n"
+            )
+        );
+    }
+    let blob = s
+        .ok(&[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &key,
+            "--plaintext",
+            "aGVsbG8=",
+            "--no-dry-run",
+            "--query",
+            "CiphertextBlob",
+            "--output",
+            "text",
+        ])
+        .line()
+        .to_string();
+    let r = s.byok(&["kms", "decrypt", "--ciphertext-blob", &blob, "--dry-run"]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "An error occurred (DryRunOperationException) when calling the Decrypt operation: {dry}"
+        )
+    );
+    // The flag given last wins, as with the AWS CLI's boolean pairs.
+    let r = s.byok(&[
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--dry-run",
+        "--no-dry-run",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // A dry run that would fail gives the real error.
+    s.ok(&["kms", "disable-key", "--key-id", &key]);
+    let r = s.byok(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        &key,
+        "--plaintext",
+        "aGVsbG8=",
+        "--dry-run",
+    ]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "An error occurred (DisabledException) when calling the Encrypt operation: \
+             arn:aws:kms:us-east-1:000000000000:key/{key} is disabled."
+        )
+    );
+}
+
+/// Issue 8 item 7: `generate-random` and `describe-custom-key-stores` with
+/// the AWS CLI's flags and output (the AWS CLI's examples:
+/// `{"Plaintext": "..."}` and `{"CustomKeyStores": []}`); the validation
+/// text is AWS's (localstack snapshot,
+/// test_generate_random_invalid_number_of_bytes[1025], recorded against AWS).
+#[test]
+fn generate_random_and_describe_custom_key_stores() {
+    use base64::Engine;
+    let s = Sandbox::new();
+    let r = s.ok(&["kms", "generate-random", "--number-of-bytes", "32"]);
+    let v = r.json();
+    assert_eq!(v.as_object().unwrap().len(), 1, "{}", r.stdout);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v["Plaintext"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(bytes.len(), 32);
+    let r = s.byok(&["kms", "generate-random", "--number-of-bytes", "1025"]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        "An error occurred (ValidationException) when calling the GenerateRandom operation: \
+         1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: \
+         Member must have value less than or equal to 1024"
+    );
+    let r = s.ok(&["kms", "describe-custom-key-stores"]);
+    assert_eq!(r.stdout, "{\n    \"CustomKeyStores\": []\n}\n");
+    let r = s.byok(&[
+        "kms",
+        "describe-custom-key-stores",
+        "--custom-key-store-id",
+        "cks-1234567890abcdef0",
+    ]);
+    assert_eq!(r.status, 254);
+    assert_eq!(
+        r.stderr.trim(),
+        "An error occurred (CustomKeyStoreNotFoundException) when calling the \
+         DescribeCustomKeyStores operation: The request was rejected because KMS cannot find \
+         a custom key store with the specified key store name or ID."
+    );
+}

@@ -293,6 +293,8 @@ pub fn dispatch(
         "UntagResource" => untag_resource(kms, caller, body),
         "ListResourceTags" => list_resource_tags(kms, caller, body),
         "UpdateKeyDescription" => update_key_description(kms, caller, body),
+        "GenerateRandom" => generate_random(kms, caller, body),
+        "DescribeCustomKeyStores" => describe_custom_key_stores(kms, caller, body),
         _ => Err(Failure::Wire(ApiError::new(
             "UnknownOperationException",
             format!("byok does not implement the operation {operation:?}"),
@@ -589,12 +591,13 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let key_id = required(r.key_id, "keyId")?;
     let plaintext = required(r.plaintext, "plaintext")?;
     symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
-    let out = kms.encrypt(
-        caller,
-        &key_id,
-        plaintext.bytes(),
-        &r.encryption_context.unwrap_or_default(),
-    )?;
+    let context = r.encryption_context.unwrap_or_default();
+    if r.dry_run == Some(true) {
+        return Err(kms
+            .dry_run_encrypt(caller, &key_id, plaintext.bytes(), &context)
+            .into());
+    }
+    let out = kms.encrypt(caller, &key_id, plaintext.bytes(), &context)?;
     json(
         &EncryptOutputShape {
             ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
@@ -614,6 +617,9 @@ fn decrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         encryption_context: r.encryption_context.unwrap_or_default(),
         key_id: r.key_id,
     };
+    if r.dry_run == Some(true) {
+        return Err(kms.dry_run_decrypt(caller, &req).into());
+    }
     let out = kms.decrypt(caller, &req)?;
     json(
         &DecryptOutputShape {
@@ -645,6 +651,9 @@ fn re_encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         destination_key_id: destination,
         destination_encryption_context: r.destination_encryption_context.unwrap_or_default(),
     };
+    if r.dry_run == Some(true) {
+        return Err(kms.dry_run_re_encrypt(caller, &req).into());
+    }
     let out = kms.re_encrypt(caller, &req)?;
     json(
         &ReEncryptOutputShape {
@@ -674,13 +683,13 @@ fn generate_data_key(kms: &mut Kms, caller: &Caller, body: &[u8], with_plaintext
         (None, Some(n)) => Some(DataKeyLength::Bytes(n)),
         (None, None) => None,
     };
-    let out = kms.generate_data_key(
-        caller,
-        &key_id,
-        length,
-        &r.encryption_context.unwrap_or_default(),
-        with_plaintext,
-    )?;
+    let context = r.encryption_context.unwrap_or_default();
+    if r.dry_run == Some(true) {
+        return Err(kms
+            .dry_run_generate_data_key(caller, &key_id, length, &context, with_plaintext)
+            .into());
+    }
+    let out = kms.generate_data_key(caller, &key_id, length, &context, with_plaintext)?;
     json(
         &GenerateDataKeyOutputShape {
             ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
@@ -782,4 +791,34 @@ fn update_key_description(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handle
     let description = required(r.description, "description")?;
     kms.update_key_description(caller, &key_id, &description)?;
     json(&Empty {}, 0)
+}
+
+fn generate_random(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: GenerateRandomInput = parse(body)?;
+    let bytes = kms.generate_random(caller, r.number_of_bytes, r.custom_key_store_id.as_deref())?;
+    json(
+        &GenerateRandomOutput {
+            plaintext: Blob::copy_of(bytes.expose()),
+        },
+        bytes.len(),
+    )
+}
+
+fn describe_custom_key_stores(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: DescribeCustomKeyStoresInput = parse(body)?;
+    let page = kms.describe_custom_key_stores(
+        caller,
+        r.custom_key_store_id.as_deref(),
+        r.custom_key_store_name.as_deref(),
+        r.limit,
+        r.marker.as_deref(),
+    )?;
+    json(
+        &DescribeCustomKeyStoresOutput {
+            custom_key_stores: Vec::new(),
+            truncated: page.next_marker.is_some(),
+            next_marker: page.next_marker,
+        },
+        0,
+    )
 }

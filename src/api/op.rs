@@ -95,4 +95,8 @@ operations! {
     UntagResource: UntagResourceInput => Empty;
     /// ListResourceTags.
     ListResourceTags: ListResourceTagsInput => ListResourceTagsOutput;
+    /// GenerateRandom.
+    GenerateRandom: GenerateRandomInput => GenerateRandomOutput;
+    /// DescribeCustomKeyStores.
+    DescribeCustomKeyStores: DescribeCustomKeyStoresInput => DescribeCustomKeyStoresOutput;
 }

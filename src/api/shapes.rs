@@ -166,6 +166,8 @@ request!(
         encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -182,6 +184,8 @@ request!(
         encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -204,6 +208,8 @@ request!(
         destination_encryption_algorithm: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -220,6 +226,8 @@ request!(
         key_spec: String,
         /// `GrantTokens` (accepted, not used).
         grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
     }
 );
 
@@ -294,6 +302,30 @@ request!(
         key_id: String,
         /// `Description`.
         description: String,
+    }
+);
+
+request!(
+    /// GenerateRandom.
+    GenerateRandomInput {
+        /// `NumberOfBytes`.
+        number_of_bytes: i64,
+        /// `CustomKeyStoreId`.
+        custom_key_store_id: String,
+    }
+);
+
+request!(
+    /// DescribeCustomKeyStores.
+    DescribeCustomKeyStoresInput {
+        /// `CustomKeyStoreId`.
+        custom_key_store_id: String,
+        /// `CustomKeyStoreName`.
+        custom_key_store_name: String,
+        /// `Limit`.
+        limit: i64,
+        /// `Marker`.
+        marker: String,
     }
 );
 
@@ -707,3 +739,25 @@ impl From<&Tag> for TagShape {
 /// `{}`: operations with no output members.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Empty {}
+
+/// GenerateRandom's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateRandomOutput {
+    /// `Plaintext` (a zeroizing, redacted blob).
+    pub plaintext: Blob,
+}
+
+/// DescribeCustomKeyStores' output. byok has no custom key stores; an
+/// account's stores read from AWS are kept as AWS wrote them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeCustomKeyStoresOutput {
+    /// `CustomKeyStores` (`CustomKeyStoresListEntry` objects).
+    pub custom_key_stores: Vec<serde_json::Value>,
+    /// `NextMarker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// `Truncated`.
+    pub truncated: bool,
+}

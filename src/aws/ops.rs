@@ -57,6 +57,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetKeyPolicy",
     "PutKeyPolicy",
     "ListKeyPolicies",
+    "DescribeCustomKeyStores",
 ];
 
 /// Refuses an operation the backend does not send, before anything is sent.
@@ -301,21 +302,6 @@ fn tag_shape(tag: t::Tag) -> TagShape {
         tag_key: Some(tag.tag_key),
         tag_value: Some(tag.tag_value),
     }
-}
-
-/// GenerateRandom's request (not in the operation table yet).
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct GenerateRandomInput {
-    number_of_bytes: Option<i64>,
-    custom_key_store_id: Option<String>,
-}
-
-/// GenerateRandom's answer.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GenerateRandomOutput {
-    plaintext: Blob,
 }
 
 /// GetKeyPolicy's, PutKeyPolicy's and ListKeyPolicies' requests.
@@ -639,7 +625,8 @@ pub(super) async fn run(
                         .as_deref()
                         .map(t::EncryptionAlgorithmSpec::from),
                 )
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -662,7 +649,8 @@ pub(super) async fn run(
                         .as_deref()
                         .map(t::EncryptionAlgorithmSpec::from),
                 )
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -686,7 +674,8 @@ pub(super) async fn run(
                 .set_destination_encryption_context(context(i.destination_encryption_context))
                 .set_source_encryption_algorithm(algorithm(i.source_encryption_algorithm))
                 .set_destination_encryption_algorithm(algorithm(i.destination_encryption_algorithm))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -709,7 +698,8 @@ pub(super) async fn run(
                 .set_encryption_context(context(i.encryption_context))
                 .set_number_of_bytes(int(i.number_of_bytes))
                 .set_key_spec(i.key_spec.as_deref().map(t::DataKeySpec::from))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -729,7 +719,8 @@ pub(super) async fn run(
                 .set_encryption_context(context(i.encryption_context))
                 .set_number_of_bytes(int(i.number_of_bytes))
                 .set_key_spec(i.key_spec.as_deref().map(t::DataKeySpec::from))
-                .set_grant_tokens(i.grant_tokens);
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
             let out = send!(b, observer, cx);
             body(
                 op,
@@ -893,11 +884,65 @@ pub(super) async fn run(
                 },
             )
         }
+        "DescribeCustomKeyStores" => {
+            let i: DescribeCustomKeyStoresInput = input(op, request)?;
+            let b = client
+                .describe_custom_key_stores()
+                .set_custom_key_store_id(i.custom_key_store_id)
+                .set_custom_key_store_name(i.custom_key_store_name)
+                .set_limit(int(i.limit))
+                .set_marker(i.marker);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &DescribeCustomKeyStoresOutput {
+                    custom_key_stores: out
+                        .custom_key_stores
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(custom_key_store)
+                        .collect(),
+                    next_marker: out.next_marker,
+                    truncated: out.truncated,
+                },
+            )
+        }
         _ => Err(BackendError::Request {
             operation: op.to_string(),
             detail: format!("{op} is not an AWS KMS operation byok sends"),
         }),
     }
+}
+
+/// A `CustomKeyStoresListEntry` as AWS's JSON writes it (the members byok
+/// shows; the XKS proxy configuration is left out).
+fn custom_key_store(s: aws_sdk_kms::types::CustomKeyStoresListEntry) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.into(), serde_json::Value::String(v));
+        }
+    };
+    put("CustomKeyStoreId", s.custom_key_store_id);
+    put("CustomKeyStoreName", s.custom_key_store_name);
+    put("CloudHsmClusterId", s.cloud_hsm_cluster_id);
+    put("TrustAnchorCertificate", s.trust_anchor_certificate);
+    put(
+        "ConnectionState",
+        s.connection_state.map(|c| c.as_str().to_string()),
+    );
+    put(
+        "ConnectionErrorCode",
+        s.connection_error_code.map(|c| c.as_str().to_string()),
+    );
+    put(
+        "CustomKeyStoreType",
+        s.custom_key_store_type.map(|c| c.as_str().to_string()),
+    );
+    if let Some(t) = s.creation_date {
+        m.insert("CreationDate".into(), serde_json::json!(t.as_secs_f64()));
+    }
+    serde_json::Value::Object(m)
 }
 
 #[cfg(test)]

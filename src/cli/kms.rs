@@ -119,6 +119,30 @@ pub struct GrantTokens {
     grant_tokens: Vec<String>,
 }
 
+/// `--dry-run` / `--no-dry-run`, as the AWS CLI spells a boolean member.
+#[derive(Args, Debug)]
+pub struct DryRun {
+    /// Check the request and answer DryRunOperationException if it would
+    /// have succeeded; nothing is done.
+    #[arg(long, overrides_with = "no_dry_run")]
+    dry_run: bool,
+    /// Run the request (the default).
+    #[arg(long)]
+    no_dry_run: bool,
+}
+
+impl DryRun {
+    fn value(&self) -> Option<bool> {
+        if self.dry_run {
+            Some(true)
+        } else if self.no_dry_run {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 /// `--limit` / `--marker` for list operations.
 #[derive(Args, Debug)]
 pub struct Paging {
@@ -195,6 +219,10 @@ pub enum KmsVerb {
     ListResourceTags(ListResourceTags),
     /// Replaces a key's description.
     UpdateKeyDescription(UpdateKeyDescription),
+    /// Returns random bytes (1-1024).
+    GenerateRandom(GenerateRandom),
+    /// Lists custom key stores (byok has none).
+    DescribeCustomKeyStores(DescribeCustomKeyStores),
 }
 
 /// Operations that take only `--key-id`.
@@ -338,6 +366,8 @@ pub struct Encrypt {
     encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `decrypt`.
@@ -357,6 +387,8 @@ pub struct Decrypt {
     encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `re-encrypt`.
@@ -385,6 +417,8 @@ pub struct ReEncrypt {
     destination_encryption_algorithm: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `generate-data-key` and `generate-data-key-without-plaintext`.
@@ -403,6 +437,8 @@ pub struct GenerateDataKey {
     encryption_context: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
 }
 
 /// `schedule-key-deletion`.
@@ -481,6 +517,30 @@ pub struct UpdateKeyDescription {
     /// The new description.
     #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     description: String,
+}
+
+/// `generate-random`.
+#[derive(Args, Debug)]
+pub struct GenerateRandom {
+    /// How many bytes (1-1024).
+    #[arg(long, value_name = "N")]
+    number_of_bytes: Option<i64>,
+    /// Generate in this custom key store (byok has none).
+    #[arg(long, value_name = "ID")]
+    custom_key_store_id: Option<String>,
+}
+
+/// `describe-custom-key-stores`.
+#[derive(Args, Debug)]
+pub struct DescribeCustomKeyStores {
+    /// Only this custom key store.
+    #[arg(long, value_name = "ID")]
+    custom_key_store_id: Option<String>,
+    /// Only the custom key store of this name.
+    #[arg(long, value_name = "NAME")]
+    custom_key_store_name: Option<String>,
+    #[command(flatten)]
+    paging: Paging,
 }
 
 /// A request ready to run.
@@ -654,11 +714,13 @@ impl KmsVerb {
                         "--encryption-context",
                         a.encryption_context.as_ref(),
                     )?;
-                let r = grants(r, &a.grants)?.text(
-                    "EncryptionAlgorithm",
-                    "--encryption-algorithm",
-                    a.encryption_algorithm.as_ref(),
-                )?;
+                let r = grants(r, &a.grants)?
+                    .text(
+                        "EncryptionAlgorithm",
+                        "--encryption-algorithm",
+                        a.encryption_algorithm.as_ref(),
+                    )?
+                    .bool("DryRun", a.dry_run.value());
                 single("Encrypt", r.done())
             }
             V::Decrypt(a) => {
@@ -680,7 +742,8 @@ impl KmsVerb {
                         "EncryptionAlgorithm",
                         "--encryption-algorithm",
                         a.encryption_algorithm.as_ref(),
-                    )?;
+                    )?
+                    .bool("DryRun", a.dry_run.value());
                 single("Decrypt", r.done())
             }
             V::ReEncrypt(a) => {
@@ -717,7 +780,8 @@ impl KmsVerb {
                         "--destination-encryption-algorithm",
                         a.destination_encryption_algorithm.as_ref(),
                     )?;
-                single("ReEncrypt", grants(r, &a.grants)?.done())
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("ReEncrypt", r.done())
             }
             V::GenerateDataKey(a) | V::GenerateDataKeyWithoutPlaintext(a) => {
                 let operation = if matches!(self, V::GenerateDataKey(_)) {
@@ -733,7 +797,8 @@ impl KmsVerb {
                     )?
                     .int("NumberOfBytes", a.number_of_bytes)
                     .text("KeySpec", "--key-spec", a.key_spec.as_ref())?;
-                single(operation, grants(r, &a.grants)?.done())
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single(operation, r.done())
             }
             V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
             V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),
@@ -786,6 +851,35 @@ impl KmsVerb {
             V::UpdateKeyDescription(a) => {
                 let r = key(&a.key)?.text("Description", "--description", Some(&a.description))?;
                 single("UpdateKeyDescription", r.done())
+            }
+            V::GenerateRandom(a) => {
+                let r = Request::default()
+                    .int("NumberOfBytes", a.number_of_bytes)
+                    .text(
+                        "CustomKeyStoreId",
+                        "--custom-key-store-id",
+                        a.custom_key_store_id.as_ref(),
+                    )?;
+                single("GenerateRandom", r.done())
+            }
+            V::DescribeCustomKeyStores(a) => {
+                let r = Request::default()
+                    .text(
+                        "CustomKeyStoreId",
+                        "--custom-key-store-id",
+                        a.custom_key_store_id.as_ref(),
+                    )?
+                    .text(
+                        "CustomKeyStoreName",
+                        "--custom-key-store-name",
+                        a.custom_key_store_name.as_ref(),
+                    )?;
+                let (body, p) = paged(r, &a.paging, "CustomKeyStores", no_paginate);
+                Call {
+                    operation: "DescribeCustomKeyStores",
+                    body,
+                    paginate: p,
+                }
             }
         })
     }

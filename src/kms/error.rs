@@ -38,6 +38,14 @@ pub enum ErrorKind {
     InvalidAliasName,
     /// A tag that breaks the tag rules.
     Tag,
+    /// The request would have succeeded, but `DryRun` was set: nothing
+    /// was done (the AWS KMS Developer Guide, "Testing your AWS KMS API
+    /// calls").
+    DryRunOperation,
+    /// No custom key store has that ID or name (byok has none).
+    CustomKeyStoreNotFound,
+    /// A key policy that is not a JSON policy document.
+    MalformedPolicyDocument,
     /// A bug or an inconsistent state; the message says which.
     KmsInternal,
 }
@@ -62,6 +70,9 @@ impl ErrorKind {
             Self::InvalidMarker => "InvalidMarkerException",
             Self::InvalidAliasName => "InvalidAliasNameException",
             Self::Tag => "TagException",
+            Self::DryRunOperation => "DryRunOperationException",
+            Self::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
+            Self::MalformedPolicyDocument => "MalformedPolicyDocumentException",
             Self::KmsInternal => "KMSInternalException",
         }
     }
@@ -84,6 +95,9 @@ impl ErrorKind {
         Self::InvalidMarker,
         Self::InvalidAliasName,
         Self::Tag,
+        Self::DryRunOperation,
+        Self::CustomKeyStoreNotFound,
+        Self::MalformedPolicyDocument,
         Self::KmsInternal,
     ];
 
@@ -118,6 +132,11 @@ impl ErrorKind {
             Self::InvalidMarker => "The page marker is not valid.",
             Self::InvalidAliasName => "The alias name is not allowed.",
             Self::Tag => "The tag is not allowed.",
+            Self::DryRunOperation => {
+                "The request would have succeeded (dry run): nothing was done."
+            }
+            Self::CustomKeyStoreNotFound => "No such custom key store.",
+            Self::MalformedPolicyDocument => "The key policy is not a valid policy document.",
             Self::KmsInternal => "byok hit an internal error.",
         }
     }
@@ -182,6 +201,17 @@ impl KmsError {
     /// The opaque ciphertext failure: no detail on purpose.
     pub(crate) fn invalid_ciphertext() -> Self {
         Self::new(ErrorKind::InvalidCiphertext, "")
+    }
+
+    /// The answer to a dry run that would have succeeded, in AWS's words
+    /// (recorded against AWS: localstack/localstack
+    /// tests/aws/services/kms/test_kms.snapshot.json,
+    /// `test_generate_data_key_pair_dry_run`).
+    pub(crate) fn dry_run() -> Self {
+        Self::new(
+            ErrorKind::DryRunOperation,
+            "The request would have succeeded, but the DryRun option is set.",
+        )
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {

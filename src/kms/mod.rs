@@ -14,6 +14,7 @@ pub mod error;
 pub mod history;
 pub mod material;
 pub mod model;
+mod ops_account;
 mod ops_crypto;
 mod ops_import;
 mod ops_keys;
@@ -53,6 +54,7 @@ pub const OPERATIONS: &[&str] = &[
     "Decrypt",
     "DeleteAlias",
     "DeleteImportedKeyMaterial",
+    "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
     "DisableKeyRotation",
@@ -61,6 +63,7 @@ pub const OPERATIONS: &[&str] = &[
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
     "GetKeyRotationStatus",
     "GetParametersForImport",
     "ImportKeyMaterial",

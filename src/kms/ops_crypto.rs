@@ -126,6 +126,26 @@ fn check_context(member: &str, c: &EncryptionContext) -> KmsResult<()> {
     Ok(())
 }
 
+/// The request parameters of a call, with `dryRun: true` when it is a dry
+/// run: CloudTrail records the DryRun member like any other ("Testing your
+/// AWS KMS API calls": the output of any operation that specifies DryRun
+/// appears in your CloudTrail log).
+fn with_dry_run(mut params: Value, dry_run: bool) -> Value {
+    if dry_run && let Value::Object(m) = &mut params {
+        m.insert("dryRun".into(), Value::Bool(true));
+    }
+    params
+}
+
+/// What a dry run answers: it never succeeds. The operation stops before
+/// producing anything, so an `Ok` here would be a bug.
+fn dry_answer<T>(result: KmsResult<T>) -> KmsError {
+    match result {
+        Err(e) => e,
+        Ok(_) => KmsError::internal("a dry run produced a result"),
+    }
+}
+
 impl Kms {
     /// Checks the key's state for cryptography and returns its current
     /// material's id.
@@ -166,12 +186,43 @@ impl Kms {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> KmsResult<EncryptOutput> {
-        let params = json!({"keyId": key_id, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)});
+        self.encrypt_run(caller, key_id, plaintext, context, false)
+    }
+
+    /// Encrypt with `DryRun`: every check Encrypt makes, and nothing more.
+    /// Returns the answer — `DryRunOperationException` when Encrypt would
+    /// have succeeded, else the error it would have raised.
+    pub fn dry_run_encrypt(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsError {
+        dry_answer(self.encrypt_run(caller, key_id, plaintext, context, true))
+    }
+
+    fn encrypt_run(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+        dry_run: bool,
+    ) -> KmsResult<EncryptOutput> {
+        let params = with_dry_run(
+            json!({"keyId": key_id, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)}),
+            dry_run,
+        );
         self.call(caller, "Encrypt", true, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, true)?;
             call.key(id);
             check_blob("plaintext", plaintext, 1, 4096)?;
             check_context("encryptionContext", context)?;
+            if dry_run {
+                call.material(kms.usable_current(id)?);
+                return Err(KmsError::dry_run());
+            }
             let (blob, material_id) = kms.seal_with_current(id, plaintext, context)?;
             call.material(material_id);
             Ok(EncryptOutput {
@@ -191,6 +242,38 @@ impl Kms {
         context: &EncryptionContext,
         with_plaintext: bool,
     ) -> KmsResult<DataKeyOutput> {
+        self.generate_data_key_run(caller, key_id, length, context, with_plaintext, false)
+    }
+
+    /// GenerateDataKey(WithoutPlaintext) with `DryRun`: the checks, no data
+    /// key. Returns the answer, as [`Kms::dry_run_encrypt`] does.
+    pub fn dry_run_generate_data_key(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        length: Option<DataKeyLength>,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+    ) -> KmsError {
+        dry_answer(self.generate_data_key_run(
+            caller,
+            key_id,
+            length,
+            context,
+            with_plaintext,
+            true,
+        ))
+    }
+
+    fn generate_data_key_run(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        length: Option<DataKeyLength>,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+        dry_run: bool,
+    ) -> KmsResult<DataKeyOutput> {
         let op = if with_plaintext {
             "GenerateDataKey"
         } else {
@@ -202,6 +285,7 @@ impl Kms {
             "numberOfBytes": match length { Some(DataKeyLength::Bytes(n)) => Some(n), _ => None },
             "encryptionContext": context_json(context),
         });
+        let params = with_dry_run(params, dry_run);
         self.call(caller, op, true, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, true)?;
             call.key(id);
@@ -218,7 +302,11 @@ impl Kms {
                 }
             };
             check_context("encryptionContext", context)?;
-            kms.usable_current(id)?;
+            let current = kms.usable_current(id)?;
+            if dry_run {
+                call.material(current);
+                return Err(KmsError::dry_run());
+            }
             let mut bytes = Zeroizing::new(vec![0u8; n]);
             kms.rng.fill_bytes(&mut bytes);
             let data_key = SecretVec::from(bytes);
@@ -277,7 +365,26 @@ impl Kms {
 
     /// Decrypt: picks the material named in the blob, current or not.
     pub fn decrypt(&mut self, caller: &Caller, req: &DecryptRequest) -> KmsResult<DecryptOutput> {
-        let params = json!({"keyId": req.key_id, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(&req.encryption_context)});
+        self.decrypt_run(caller, req, false)
+    }
+
+    /// Decrypt with `DryRun`: the blob is authenticated (only then would
+    /// Decrypt have succeeded) and its plaintext wiped unseen. Returns the
+    /// answer, as [`Kms::dry_run_encrypt`] does.
+    pub fn dry_run_decrypt(&mut self, caller: &Caller, req: &DecryptRequest) -> KmsError {
+        dry_answer(self.decrypt_run(caller, req, true))
+    }
+
+    fn decrypt_run(
+        &mut self,
+        caller: &Caller,
+        req: &DecryptRequest,
+        dry_run: bool,
+    ) -> KmsResult<DecryptOutput> {
+        let params = with_dry_run(
+            json!({"keyId": req.key_id, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(&req.encryption_context)}),
+            dry_run,
+        );
         self.call(caller, "Decrypt", true, params, |kms, call| {
             let (id, material_id, plaintext) = kms.open_blob(
                 call,
@@ -286,6 +393,10 @@ impl Kms {
                 &req.encryption_context,
                 req.key_id.as_deref(),
             )?;
+            if dry_run {
+                drop(plaintext);
+                return Err(KmsError::dry_run());
+            }
             Ok(DecryptOutput {
                 key_id: id,
                 plaintext,
@@ -300,6 +411,22 @@ impl Kms {
         caller: &Caller,
         req: &ReEncryptRequest,
     ) -> KmsResult<ReEncryptOutput> {
+        self.re_encrypt_run(caller, req, false)
+    }
+
+    /// ReEncrypt with `DryRun`: the source blob is authenticated and the
+    /// destination key checked; nothing is encrypted. Returns the answer,
+    /// as [`Kms::dry_run_encrypt`] does.
+    pub fn dry_run_re_encrypt(&mut self, caller: &Caller, req: &ReEncryptRequest) -> KmsError {
+        dry_answer(self.re_encrypt_run(caller, req, true))
+    }
+
+    fn re_encrypt_run(
+        &mut self,
+        caller: &Caller,
+        req: &ReEncryptRequest,
+        dry_run: bool,
+    ) -> KmsResult<ReEncryptOutput> {
         let params = json!({
             "sourceKeyId": req.source_key_id,
             "destinationKeyId": req.destination_key_id,
@@ -308,6 +435,7 @@ impl Kms {
             "sourceEncryptionContext": context_json(&req.source_encryption_context),
             "destinationEncryptionContext": context_json(&req.destination_encryption_context),
         });
+        let params = with_dry_run(params, dry_run);
         self.call(caller, "ReEncrypt", true, params, |kms, call| {
             let destination = kms.resolve("destinationKeyId", &req.destination_key_id, true)?;
             check_context(
@@ -321,6 +449,19 @@ impl Kms {
                 &req.source_encryption_context,
                 req.source_key_id.as_deref(),
             )?;
+            if dry_run {
+                drop(plaintext);
+                let destination_material = kms.usable_current(destination)?;
+                call.extra.insert(
+                    "sourceKeyMaterialId".into(),
+                    source_material.to_string().into(),
+                );
+                call.extra.insert(
+                    "destinationKeyMaterialId".into(),
+                    destination_material.to_string().into(),
+                );
+                return Err(KmsError::dry_run());
+            }
             let (blob, destination_material) = kms.seal_with_current(
                 destination,
                 plaintext.expose(),
