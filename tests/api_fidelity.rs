@@ -788,3 +788,92 @@ fn describe_custom_key_stores_lists_none_and_finds_none() {
         "InvalidMarkerException"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 7: key policies, kept and checked as JSON, not enforced.
+
+/// A new key has AWS's default key policy for keys made through the API, in
+/// the form GetKeyPolicy returns it. Source: the AWS KMS API Reference's
+/// GetKeyPolicy example (also botocore's kms examples-1.json) and the
+/// Developer Guide's "Default key policy" page; the account is the store's.
+#[test]
+fn key_policies_start_as_aws_default_and_can_be_replaced() {
+    let mut api = Api::new();
+    let key = api.call("CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let account = api.h.kms.settings().account_id.clone();
+    let got = api
+        .call(
+            "GetKeyPolicy",
+            json!({"KeyId": key, "PolicyName": "default"}),
+        )
+        .unwrap();
+    assert_eq!(
+        got["Policy"].as_str().unwrap(),
+        format!(
+            "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \"Statement\" : [ {{\n    \"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {{\n      \"AWS\" : \"arn:aws:iam::{account}:root\"\n    }},\n    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  }} ]\n}}"
+        )
+    );
+    // PolicyName is optional since 2024 and answers "default" (API Reference).
+    let got = api.call("GetKeyPolicy", json!({"KeyId": key})).unwrap();
+    assert_eq!(got["PolicyName"], "default");
+    assert_eq!(
+        api.call("ListKeyPolicies", json!({"KeyId": key})).unwrap(),
+        json!({"PolicyNames": ["default"], "Truncated": false})
+    );
+
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/officer"},"Action":"kms:*","Resource":"*"}]}"#;
+    api.call(
+        "PutKeyPolicy",
+        json!({"KeyId": key, "PolicyName": "default", "Policy": policy}),
+    )
+    .unwrap();
+    let got = api.call("GetKeyPolicy", json!({"KeyId": key})).unwrap();
+    assert_eq!(got["Policy"], policy);
+
+    // Not a policy document: MalformedPolicyDocumentException (the
+    // exception the API Reference lists for PutKeyPolicy); byok's words.
+    let e = api
+        .call("PutKeyPolicy", json!({"KeyId": key, "Policy": "not json"}))
+        .unwrap_err();
+    assert_eq!(e.error_type, "MalformedPolicyDocumentException");
+    let e = api
+        .call(
+            "PutKeyPolicy",
+            json!({"KeyId": key, "Policy": "{\"Version\":\"2012-10-17\"}"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type, "MalformedPolicyDocumentException");
+    assert_eq!(
+        api.call("GetKeyPolicy", json!({"KeyId": key})).unwrap()["Policy"],
+        policy
+    );
+    // "The only valid value is default" (API Reference, PolicyName).
+    let e = api
+        .call("GetKeyPolicy", json!({"KeyId": key, "PolicyName": "other"}))
+        .unwrap_err();
+    assert_eq!(e.error_type, "NotFoundException");
+    // An unknown key: AWS's NotFoundException text (as for DescribeKey).
+    let e = api
+        .call(
+            "GetKeyPolicy",
+            json!({"KeyId": "11111111-2222-3333-4444-555555555555"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type, "NotFoundException");
+    assert!(e.message.ends_with("does not exist"), "{}", e.message);
+
+    // CreateKey's Policy becomes the key's policy.
+    let key2 = api.call("CreateKey", json!({"Policy": policy})).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.call("GetKeyPolicy", json!({"KeyId": key2})).unwrap()["Policy"],
+        policy
+    );
+    let e = api.call("CreateKey", json!({"Policy": "[]"})).unwrap_err();
+    assert_eq!(e.error_type, "MalformedPolicyDocumentException");
+}

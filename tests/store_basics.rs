@@ -190,3 +190,36 @@ fn the_endpoint_credentials_can_be_read_while_the_store_is_open() {
     assert!(Vault::open(&path, &pass("correct horse"), options(&clock)).is_err());
     v.close().unwrap();
 }
+
+/// Issue 8, item 7: a policy set with PutKeyPolicy survives closing and
+/// opening the store (kept in a section of its own), and a change that is
+/// refused leaves the policy as it was.
+#[test]
+fn key_policies_are_kept_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let pass = common::pass("policies");
+    let opts = || {
+        common::vault_options(
+            &byok::kms::ManualClock::new(common::START),
+            byok::kms::PregeneratedKeys::default(),
+        )
+    };
+    let caller = byok::kms::Caller::cli();
+    let mut v = byok::store::Vault::create(&path, &pass, opts()).unwrap();
+    let out = v.call(&caller, "CreateKey", b"{}").unwrap();
+    let key = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let body = serde_json::json!({"KeyId": key, "Policy": policy}).to_string();
+    v.call(&caller, "PutKeyPolicy", body.as_bytes()).unwrap();
+    v.close().unwrap();
+    let mut v = byok::store::Vault::open(&path, &pass, opts()).unwrap();
+    let get = serde_json::json!({"KeyId": key}).to_string();
+    let out = v.call(&caller, "GetKeyPolicy", get.as_bytes()).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(got["Policy"], policy);
+    v.close().unwrap();
+}

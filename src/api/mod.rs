@@ -295,6 +295,9 @@ pub fn dispatch(
         "UpdateKeyDescription" => update_key_description(kms, caller, body),
         "GenerateRandom" => generate_random(kms, caller, body),
         "DescribeCustomKeyStores" => describe_custom_key_stores(kms, caller, body),
+        "GetKeyPolicy" => get_key_policy(kms, caller, body),
+        "PutKeyPolicy" => put_key_policy(kms, caller, body),
+        "ListKeyPolicies" => list_key_policies(kms, caller, body),
         _ => Err(Failure::Wire(ApiError::new(
             "UnknownOperationException",
             format!("byok does not implement the operation {operation:?}"),
@@ -376,12 +379,18 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             "Multi-Region keys and custom key stores are not supported by byok.",
         )));
     }
+    if let Some(p) = &r.policy {
+        Kms::check_key_policy(p).map_err(wire)?;
+    }
     let req = CreateKeyRequest {
         description: r.description,
         origin,
         tags,
     };
     let id = kms.create_key(caller, req)?;
+    if let Some(p) = r.policy {
+        kms.adopt_key_policy(id, p);
+    }
     let key = kms
         .key(id)
         .ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "created key vanished"))?;
@@ -780,6 +789,47 @@ fn list_resource_tags(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             tags: page.items.iter().map(TagShape::from).collect(),
             truncated: page.next_marker.is_some(),
             next_marker: page.next_marker,
+        },
+        0,
+    )
+}
+
+fn get_key_policy(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: KeyPolicyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let (policy, name) = kms.get_key_policy(caller, &key_id, r.policy_name.as_deref())?;
+    json(
+        &GetKeyPolicyOutput {
+            policy,
+            policy_name: Some(name),
+        },
+        0,
+    )
+}
+
+fn put_key_policy(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: KeyPolicyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let policy = required(r.policy, "policy")?;
+    kms.put_key_policy(
+        caller,
+        &key_id,
+        r.policy_name.as_deref(),
+        &policy,
+        r.bypass_policy_lockout_safety_check.unwrap_or(false),
+    )?;
+    json(&Empty {}, 0)
+}
+
+fn list_key_policies(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: KeyPolicyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let names = kms.list_key_policies(caller, &key_id)?;
+    json(
+        &ListKeyPoliciesOutput {
+            policy_names: names,
+            next_marker: None,
+            truncated: false,
         },
         0,
     )

@@ -99,4 +99,10 @@ operations! {
     GenerateRandom: GenerateRandomInput => GenerateRandomOutput;
     /// DescribeCustomKeyStores.
     DescribeCustomKeyStores: DescribeCustomKeyStoresInput => DescribeCustomKeyStoresOutput;
+    /// GetKeyPolicy.
+    GetKeyPolicy: KeyPolicyInput => GetKeyPolicyOutput;
+    /// PutKeyPolicy.
+    PutKeyPolicy: KeyPolicyInput => Empty;
+    /// ListKeyPolicies.
+    ListKeyPolicies: KeyPolicyInput => ListKeyPoliciesOutput;
 }

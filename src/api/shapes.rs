@@ -714,6 +714,48 @@ pub struct ListAliasesOutput {
     pub truncated: bool,
 }
 
+request!(
+    /// GetKeyPolicy, PutKeyPolicy and ListKeyPolicies.
+    KeyPolicyInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `PolicyName` (the only valid value is `default`).
+        policy_name: String,
+        /// `Policy` (PutKeyPolicy).
+        policy: String,
+        /// `BypassPolicyLockoutSafetyCheck` (PutKeyPolicy).
+        bypass_policy_lockout_safety_check: bool,
+        /// `Limit` (ListKeyPolicies).
+        limit: i64,
+        /// `Marker` (ListKeyPolicies).
+        marker: String,
+    }
+);
+
+/// GetKeyPolicy's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetKeyPolicyOutput {
+    /// `Policy`.
+    pub policy: String,
+    /// `PolicyName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+}
+
+/// ListKeyPolicies' output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListKeyPoliciesOutput {
+    /// `PolicyNames`.
+    pub policy_names: Vec<String>,
+    /// `NextMarker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// `Truncated`.
+    pub truncated: bool,
+}
+
 /// ListResourceTags's output.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]

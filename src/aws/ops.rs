@@ -304,37 +304,6 @@ fn tag_shape(tag: t::Tag) -> TagShape {
     }
 }
 
-/// GetKeyPolicy's, PutKeyPolicy's and ListKeyPolicies' requests.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct KeyPolicyInput {
-    key_id: Option<String>,
-    policy_name: Option<String>,
-    policy: Option<String>,
-    bypass_policy_lockout_safety_check: Option<bool>,
-    limit: Option<i64>,
-    marker: Option<String>,
-}
-
-/// GetKeyPolicy's answer.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetKeyPolicyOutput {
-    policy: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policy_name: Option<String>,
-}
-
-/// ListKeyPolicies' answer.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListKeyPoliciesOutput {
-    policy_names: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_marker: Option<String>,
-    truncated: bool,
-}
-
 /// Sends a fluent builder with the call's observer, mapping the SDK's error.
 macro_rules! send {
     ($builder:expr, $observer:expr, $cx:expr) => {

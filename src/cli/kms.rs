@@ -223,6 +223,47 @@ pub enum KmsVerb {
     GenerateRandom(GenerateRandom),
     /// Lists custom key stores (byok has none).
     DescribeCustomKeyStores(DescribeCustomKeyStores),
+    /// Prints a key's policy (kept, not enforced).
+    GetKeyPolicy(GetKeyPolicy),
+    /// Replaces a key's policy (a JSON policy document; kept, not enforced).
+    PutKeyPolicy(PutKeyPolicy),
+    /// Lists a key's policy names (always "default").
+    ListKeyPolicies(ListKeyPolicies),
+}
+
+/// `get-key-policy`.
+#[derive(Args, Debug)]
+pub struct GetKeyPolicy {
+    #[command(flatten)]
+    key: KeyIdArg,
+    /// The policy's name: `default`, the only one.
+    #[arg(long, value_name = "NAME")]
+    policy_name: Option<String>,
+}
+
+/// `put-key-policy`.
+#[derive(Args, Debug)]
+pub struct PutKeyPolicy {
+    #[command(flatten)]
+    key: KeyIdArg,
+    /// The policy's name: `default`, the only one.
+    #[arg(long, value_name = "NAME")]
+    policy_name: Option<String>,
+    /// The policy document (JSON, or file://policy.json).
+    #[arg(long, value_name = "POLICY")]
+    policy: String,
+    /// Accepted for compatibility; byok does not evaluate policies.
+    #[arg(long)]
+    bypass_policy_lockout_safety_check: bool,
+}
+
+/// `list-key-policies`.
+#[derive(Args, Debug)]
+pub struct ListKeyPolicies {
+    #[command(flatten)]
+    key: KeyIdArg,
+    #[command(flatten)]
+    paging: Paging,
 }
 
 /// Operations that take only `--key-id`.
@@ -877,6 +918,28 @@ impl KmsVerb {
                 let (body, p) = paged(r, &a.paging, "CustomKeyStores", no_paginate);
                 Call {
                     operation: "DescribeCustomKeyStores",
+                    body,
+                    paginate: p,
+                }
+            }
+            V::GetKeyPolicy(a) => {
+                let r = key(&a.key)?.text("PolicyName", "--policy-name", a.policy_name.as_ref())?;
+                single("GetKeyPolicy", r.done())
+            }
+            V::PutKeyPolicy(a) => {
+                let r = key(&a.key)?
+                    .text("PolicyName", "--policy-name", a.policy_name.as_ref())?
+                    .text("Policy", "--policy", Some(&a.policy))?
+                    .bool(
+                        "BypassPolicyLockoutSafetyCheck",
+                        a.bypass_policy_lockout_safety_check.then_some(true),
+                    );
+                single("PutKeyPolicy", r.done())
+            }
+            V::ListKeyPolicies(a) => {
+                let (body, p) = paged(key(&a.key)?, &a.paging, "PolicyNames", no_paginate);
+                Call {
+                    operation: "ListKeyPolicies",
                     body,
                     paginate: p,
                 }

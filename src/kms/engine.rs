@@ -226,6 +226,8 @@ pub struct Kms {
     chain: ChainHead,
     generation: u64,
     next_due: Option<(u64, Option<Timestamp>)>,
+    /// Key policies replaced with PutKeyPolicy (see `ops_policy`).
+    pub(crate) policies: std::collections::BTreeMap<KeyId, String>,
 }
 
 impl fmt::Debug for Kms {
@@ -267,6 +269,7 @@ impl Kms {
             chain: ChainHead::default(),
             generation: 0,
             next_due: None,
+            policies: std::collections::BTreeMap::new(),
         }
     }
 

@@ -18,6 +18,7 @@ mod ops_account;
 mod ops_crypto;
 mod ops_import;
 mod ops_keys;
+mod ops_policy;
 mod ops_rotation;
 pub mod rules;
 pub mod secret;

@@ -24,7 +24,7 @@ pub struct CreateKeyRequest {
     pub tags: Vec<Tag>,
 }
 
-const ALL_STATES: &[KeyState] = &[
+pub(crate) const ALL_STATES: &[KeyState] = &[
     KeyState::Enabled,
     KeyState::Disabled,
     KeyState::PendingImport,

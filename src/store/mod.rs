@@ -318,6 +318,22 @@ fn audit_dir(path: &Path) -> PathBuf {
     sibling(path, ".audit")
 }
 
+/// The store section of the key policies replaced with PutKeyPolicy
+/// (JSON: key id to policy document).
+const KEY_POLICIES_SECTION: &str = "key-policies";
+
+/// Reads the key policies section.
+fn policies_of(sections: &Sections) -> BTreeMap<crate::kms::KeyId, String> {
+    sections
+        .0
+        .get(KEY_POLICIES_SECTION)
+        .and_then(|b| serde_json::from_slice::<BTreeMap<String, String>>(b).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(id, p)| crate::kms::KeyId::parse(&id).map(|id| (id, p)))
+        .collect()
+}
+
 /// Operations that use key material: a store open for reading only refuses
 /// them, because their audit records could not be written.
 const USES_KEY_MATERIAL: &[&str] = &[
@@ -845,6 +861,7 @@ impl Vault {
             Kms::os_rng(),
         );
         kms.set_chain_head(head);
+        kms.set_key_policies(policies_of(&sections));
         // Damage is recorded once, when first found; every open and `audit
         // verify` still report it.
         let acknowledged = checkpoint
@@ -943,6 +960,7 @@ impl Vault {
             Kms::os_rng(),
         );
         kms.set_chain_head(head);
+        kms.set_key_policies(policies_of(&sections));
         let mut vault = Vault {
             saved_generation: kms.generation(),
             kms,
@@ -986,9 +1004,11 @@ impl Vault {
     fn read_only_run<T>(&mut self, f: impl FnOnce(&mut Kms) -> T) -> Result<T, StoreError> {
         self.tick()?;
         let before = (self.kms.state().clone(), self.kms.chain_head().clone());
+        let policies = self.kms.key_policies().clone();
         let result = f(&mut self.kms);
         if self.kms.generation() != self.saved_generation {
             self.kms.restore(before.0, before.1);
+            self.kms.set_key_policies(policies);
             self.saved_generation = self.kms.generation();
             self.refuse_change()?;
         }
@@ -1142,9 +1162,11 @@ impl Vault {
             let on_disk = head.sequence > before;
             if changed
                 && self.saved_generation != u64::MAX
-                && let Ok(state) = self.saved_kms_state()
+                && let Ok((state, sections)) = self.saved_kms_state()
             {
                 self.kms.restore(state, head);
+                self.kms.set_key_policies(policies_of(&sections));
+                self.sections = sections;
                 self.saved_generation = self.kms.generation();
             } else {
                 self.kms.set_chain_head(head);
@@ -1165,14 +1187,37 @@ impl Vault {
         Ok(())
     }
 
+    /// Writes the engine's replaced key policies (of keys that still exist)
+    /// into their section, or removes it when there are none.
+    fn sync_policy_section(&mut self) {
+        let live: BTreeMap<String, &String> = self
+            .kms
+            .key_policies()
+            .iter()
+            .filter(|(id, _)| self.kms.key(**id).is_some())
+            .map(|(id, p)| (id.to_string(), p))
+            .collect();
+        if live.is_empty() {
+            self.sections.0.remove(KEY_POLICIES_SECTION);
+        } else if let Ok(bytes) = serde_json::to_vec(&live) {
+            self.sections
+                .0
+                .insert(KEY_POLICIES_SECTION.to_string(), bytes);
+        }
+    }
+
     /// The engine state of the state file on disk (the last saved one).
-    fn saved_kms_state(&self) -> Result<KmsState, StoreError> {
+    fn saved_kms_state(&self) -> Result<(KmsState, Sections), StoreError> {
         let (bytes, header) = read_store_file(&self.path)?;
         let plain =
             format::open(&self.key, &header, &bytes).ok_or_else(|| unreadable(&self.path))?;
-        let (body, _): (StoreBody, _) =
+        let (body, rest): (StoreBody, _) =
             postcard::take_from_bytes(&plain).map_err(|_| unreadable(&self.path))?;
-        Ok(body.kms)
+        let sections = match header.version {
+            1 => Sections::default(),
+            _ => postcard::from_bytes(rest).map_err(|_| unreadable(&self.path))?,
+        };
+        Ok((body.kms, sections))
     }
 
     /// Saves the state when the journal has records the state file's
@@ -1259,6 +1304,7 @@ impl Vault {
         if let Some(cut) = cut {
             self.journal.retire_before(cut);
         }
+        self.sync_policy_section();
         let mut checkpoint = self.journal.checkpoint();
         checkpoint.acknowledged = self.journal_problems.clone();
         self.sections
