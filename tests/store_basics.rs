@@ -223,3 +223,52 @@ fn key_policies_are_kept_with_the_store() {
     assert_eq!(got["Policy"], policy);
     v.close().unwrap();
 }
+
+/// Issue 10, item 1: a store's history never goes backwards. With the
+/// clock set earlier than the latest record (here: a store reopened on a
+/// clock a day behind), every operation is refused with a clear message and
+/// nothing is written; once the clock is past the latest record, it works.
+#[test]
+fn a_clock_earlier_than_the_trail_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let pass = common::pass("clock");
+    let caller = byok::kms::Caller::cli();
+    let ahead = byok::kms::ManualClock::new(common::START.plus(Duration::from_secs(86_400)));
+    let mut v = Vault::create(
+        &path,
+        &pass,
+        common::vault_options(&ahead, byok::kms::PregeneratedKeys::default()),
+    )
+    .unwrap();
+    v.call(&caller, "CreateKey", b"{}").unwrap();
+    v.close().unwrap();
+
+    let behind = byok::kms::ManualClock::new(common::START);
+    let mut v = Vault::open(
+        &path,
+        &pass,
+        common::vault_options(&behind, byok::kms::PregeneratedKeys::default()),
+    )
+    .unwrap();
+    let records = v.audit_records().unwrap().len();
+    let e = v.call(&caller, "CreateKey", b"{}").unwrap_err();
+    assert_eq!(e.error_type, "KMSInternalException");
+    assert!(
+        e.message
+            .contains("earlier than the latest event in the audit trail")
+            && e.message.contains("check the system clock"),
+        "{}",
+        e.message
+    );
+    assert_eq!(v.kms().keys().count(), 1, "nothing was created");
+    assert_eq!(
+        v.audit_records().unwrap().len(),
+        records,
+        "nothing was written"
+    );
+    behind.advance(Duration::from_secs(86_400 + 1));
+    v.call(&caller, "CreateKey", b"{}").unwrap();
+    assert_eq!(v.kms().keys().count(), 2);
+    v.close().unwrap();
+}

@@ -228,6 +228,9 @@ pub struct Kms {
     next_due: Option<(u64, Option<Timestamp>)>,
     /// Key policies replaced with PutKeyPolicy (see `ops_policy`).
     pub(crate) policies: std::collections::BTreeMap<KeyId, String>,
+    /// The time of the latest event in the trail: the clock may not read
+    /// earlier (a history never goes backwards).
+    not_before: Timestamp,
 }
 
 impl fmt::Debug for Kms {
@@ -270,6 +273,7 @@ impl Kms {
             generation: 0,
             next_due: None,
             policies: std::collections::BTreeMap::new(),
+            not_before: Timestamp::from_millis(i64::MIN),
         }
     }
 
@@ -363,6 +367,26 @@ impl Kms {
         self.chain = head;
     }
 
+    /// The time of the latest event already in the trail (the store sets it
+    /// at open from the journal): an operation is refused while the clock
+    /// reads earlier, so that the history never goes backwards.
+    pub fn set_not_before(&mut self, t: Timestamp) {
+        self.not_before = self.not_before.max(t);
+    }
+
+    /// The clock, refused when it reads earlier than the latest event.
+    fn forward_now(&self) -> KmsResult<Timestamp> {
+        let now = self.clock.now();
+        if now < self.not_before {
+            return Err(KmsError::internal(format!(
+                "The clock reads {now}, earlier than the latest event in the audit trail ({}). \
+                 byok does not write a history that goes backwards: check the system clock.",
+                self.not_before
+            )));
+        }
+        Ok(now)
+    }
+
     /// Where the audit chain stands.
     pub fn chain_head(&self) -> &ChainHead {
         &self.chain
@@ -382,7 +406,9 @@ impl Kms {
     /// the state changed.
     pub fn tick(&mut self) -> bool {
         let before = self.generation;
-        let now = self.clock.now();
+        let Ok(now) = self.forward_now() else {
+            return false;
+        };
         self.advance(now);
         self.generation != before
     }
@@ -426,7 +452,7 @@ impl Kms {
         params: Value,
         f: impl FnOnce(&mut Self, &mut Call) -> KmsResult<T>,
     ) -> KmsResult<T> {
-        let now = self.clock.now();
+        let now = self.forward_now()?;
         self.advance(now);
         let mut call = Call {
             now,
@@ -452,7 +478,7 @@ impl Kms {
         message: &str,
         request_bytes: Option<u64>,
     ) {
-        let now = self.clock.now();
+        let now = self.clock.now().max(self.not_before);
         self.advance(now);
         let mut name: String = op
             .chars()
@@ -557,7 +583,7 @@ impl Kms {
     /// Records a byok service event about the store itself (for example
     /// `AuditJournalDamaged` when opening found a damaged journal segment).
     pub fn audit_store_event(&mut self, name: &'static str, details: Value) {
-        let now = self.clock.now();
+        let now = self.clock.now().max(self.not_before);
         self.record_service_event(now, name, None, details);
     }
 
@@ -588,6 +614,7 @@ impl Kms {
         event_type: &str,
         key: Option<KeyId>,
     ) -> AuditRecord {
+        self.not_before = self.not_before.max(at);
         let request_id = self.new_uuid().to_string();
         let event_id = self.new_uuid().to_string();
         let settings = &self.state.settings;

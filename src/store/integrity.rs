@@ -148,6 +148,8 @@ pub struct JournalReport {
     pub last_sequence: Option<u64>,
     /// The hash of the last record read.
     pub last_hash: Option<String>,
+    /// The `eventTime` of the latest record read.
+    pub last_time: Option<crate::kms::Timestamp>,
     /// The checkpoint the check was made against.
     pub checkpoint: Option<Checkpoint>,
     /// An incomplete last frame (benign, but reported).
@@ -187,6 +189,8 @@ impl JournalReport {
 #[derive(Deserialize)]
 struct LinkOnly {
     byok: crate::kms::audit::ChainLink,
+    #[serde(rename = "eventTime")]
+    event_time: String,
 }
 
 /// A readable frame.
@@ -194,6 +198,7 @@ struct Frame {
     sequence: u64,
     hash: String,
     previous_hash: String,
+    time: String,
 }
 
 /// An entry of the journal in order: a frame, or something that is not one.
@@ -322,6 +327,9 @@ pub fn check(
                 report.first_sequence.get_or_insert(f.sequence);
                 report.last_sequence = Some(f.sequence);
                 report.last_hash = Some(f.hash.clone());
+                if let Some(t) = crate::kms::history::parse_event_time(&f.time) {
+                    report.last_time = report.last_time.max(Some(t));
+                }
                 previous = Some((f.sequence, f.hash));
             }
         }
@@ -460,6 +468,7 @@ fn scan_segment(
                             sequence: r.byok.sequence,
                             hash: r.byok.hash.clone(),
                             previous_hash: r.byok.previous_hash.clone(),
+                            time: r.event_time.clone(),
                         };
                         out.push(r);
                         f
@@ -471,6 +480,7 @@ fn scan_segment(
                             sequence: l.byok.sequence,
                             hash: l.byok.hash,
                             previous_hash: l.byok.previous_hash,
+                            time: l.event_time,
                         })
                 };
                 match parsed {

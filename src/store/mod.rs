@@ -848,7 +848,7 @@ impl Vault {
         };
         let (body, sections, header, key) = read_body(path, passphrase)?;
         let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
-        let (journal, head, _) = Journal::open(
+        let (journal, head, report) = Journal::open(
             journal_config(path, &body.settings),
             body.journal.clone(),
             checkpoint.as_ref(),
@@ -862,6 +862,11 @@ impl Vault {
         );
         kms.set_chain_head(head);
         kms.set_key_policies(policies_of(&sections));
+        // The history never goes backwards: the clock may not read earlier
+        // than the latest record.
+        if let Some(t) = report.last_time {
+            kms.set_not_before(t);
+        }
         // Damage is recorded once, when first found; every open and `audit
         // verify` still report it.
         let acknowledged = checkpoint
