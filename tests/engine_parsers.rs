@@ -701,6 +701,10 @@ fn known_exception(name: &str) -> bool {
             | "InvalidMarkerException"
             | "InvalidAliasNameException"
             | "TagException"
+            // CreateKey's and PutKeyPolicy's Policy (AWS KMS API Reference).
+            | "MalformedPolicyDocumentException"
+            | "CustomKeyStoreNotFoundException"
+            | "DryRunOperationException"
     )
 }
 
