@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the endpoint's interop script and benchmark use, if missing:
-# the AWS CLI v1 and boto3 (interop.sh, boto3_checks.py), moto's server
+# the AWS CLI v1 and boto3 (interop.sh, boto3_checks.py), the AWS SDK for
+# JavaScript v3 (js/, npm ci), moto's server
 # (benches/serve_encrypt.rs), openssl; and the pinned localstack-core venv
 # (localstack.sh) with curl for its health check.
 set -euo pipefail
@@ -16,4 +17,7 @@ fi
 command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
 command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
 bash "$(dirname "${BASH_SOURCE[0]}")/localstack.sh" install
+# The AWS SDK for JavaScript v3, pinned by js/package-lock.json.
+command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+(cd "$(dirname "${BASH_SOURCE[0]}")/js" && npm ci --no-audit --no-fund --loglevel=error)
 aws --version

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The announcement's walkthrough (shared/WALKTHROUGH.md, steps 1-7) with the
 # real AWS CLI against `byok serve`, OpenSSL wrapping the material; then
-# boto3 checks of errors and refusals (boto3_checks.py); then a graceful
+# boto3 checks of errors and refusals (boto3_checks.py); the AWS SDK for
+# JavaScript v3 through a whole ceremony with DryRun (js/kms_checks.mjs);
+# then a graceful
 # stop and a look at the audit trail in the reopened store.
 #
 # Needs: BYOK_BIN (the byok binary), aws (AWS CLI v1: pip install awscli),
-# python3 with boto3, openssl.
+# python3 with boto3, openssl, node with .ci/serve/js's packages (npm ci).
 set -euo pipefail
 
 BYOK_BIN=${BYOK_BIN:?set BYOK_BIN to the byok binary (target/release/byok or target/debug/byok)}
@@ -187,6 +189,9 @@ expect_eq "$(kms decrypt --ciphertext-blob fileb://ciphertext2.bin --query KeyMa
 echo "== boto3"
 BYOK_ENDPOINT="$endpoint" python3 "$here/boto3_checks.py"
 
+echo "== the AWS SDK for JavaScript v3"
+BYOK_ENDPOINT="$endpoint" node "$here/js/kms_checks.mjs" || fail "the AWS SDK for JavaScript v3 checks"
+
 echo "== graceful stop and the audit trail"
 kill -TERM "$server_pid"
 set +e
@@ -233,8 +238,14 @@ for name, code, access_key in [
 ]:
     if not has(name, code, access_key):
         fail(f"no {name} record with error {code} and access key {access_key}")
-rotate = [r for r in records if r["eventName"] == "RotateKey" and r["eventType"] == "AwsServiceEvent"]
-if len(rotate) != 1 or rotate[0]["resources"][0]["ARN"].rsplit("/", 1)[1] != kms_key:
+# One RotateKey service event for the walkthrough's key (the JavaScript
+# checks rotate a key of their own).
+rotate = [
+    r for r in records
+    if r["eventName"] == "RotateKey" and r["eventType"] == "AwsServiceEvent"
+    and r["resources"][0]["ARN"].rsplit("/", 1)[1] == kms_key
+]
+if len(rotate) != 1:
     fail("the rotation's service event is missing")
 text = open(path).read()
 for name in ("AWS_SECRET_ACCESS_KEY", "DATA_KEY1", "DATA_KEY2", "BYOK_PASSPHRASE"):
