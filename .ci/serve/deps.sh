@@ -9,6 +9,7 @@ missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 python3 -c 'import boto3' 2>/dev/null || missing+=(boto3)
 command -v moto_server >/dev/null 2>&1 || missing+=('moto[server]')
+command -v aws-encryption-cli >/dev/null 2>&1 || missing+=('aws-encryption-sdk-cli==4.3.0')
 if [ ${#missing[@]} -gt 0 ]; then
     python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
     # pyenv puts new console scripts on PATH through its shims.

@@ -2,7 +2,8 @@
 # The announcement's walkthrough (shared/WALKTHROUGH.md, steps 1-7) with the
 # real AWS CLI against `byok serve`, OpenSSL wrapping the material; then
 # boto3 checks of errors and refusals (boto3_checks.py); the AWS SDK for
-# JavaScript v3 through a whole ceremony with DryRun (js/kms_checks.mjs);
+# JavaScript v3 through a whole ceremony with DryRun (js/kms_checks.mjs); the
+# AWS Encryption SDK CLI through deletion and re-import;
 # then a graceful
 # stop and a look at the audit trail in the reopened store.
 #
@@ -191,6 +192,32 @@ BYOK_ENDPOINT="$endpoint" python3 "$here/boto3_checks.py"
 
 echo "== the AWS SDK for JavaScript v3"
 BYOK_ENDPOINT="$endpoint" node "$here/js/kms_checks.mjs" || fail "the AWS SDK for JavaScript v3 checks"
+
+echo "== the AWS Encryption SDK CLI"
+# aws-encryption-cli (PyPI, unmodified) reaches byok serve through botocore's
+# AWS_ENDPOINT_URL_KMS. An envelope under the walkthrough's key (material 2
+# current); material 2 deleted: the envelope cannot be opened; re-imported:
+# it opens again.
+KEY_ARN=$(arn_of "$KEY_ID")
+esdk() { AWS_ENDPOINT_URL_KMS="$endpoint" aws-encryption-cli "$@" \
+    --wrapping-keys key="$KEY_ARN" --commitment-policy require-encrypt-require-decrypt; }
+printf 'quarterly payroll, encrypted with the AWS Encryption SDK\n' >esdk.txt
+esdk --encrypt --input esdk.txt --output esdk.enc --metadata-output esdk-meta.json \
+    || fail "aws-encryption-cli --encrypt"
+expect_eq "$(python3 -c "import base64,json,sys; print(base64.b64decode(json.load(open(sys.argv[1]))['header']['encrypted_data_keys'][0]['key_provider']['key_info']).decode())" esdk-meta.json)" \
+    "$KEY_ARN" "the envelope's data key is wrapped by the walkthrough's key"
+kms delete-imported-key-material --key-id "$KEY_ID" --key-material-id "$KEY_MATERIAL2_ID" >/dev/null
+if esdk --decrypt --input esdk.enc --output esdk.out --metadata-output - --buffer >/dev/null 2>esdk.err; then
+    fail "aws-encryption-cli decrypted with the key's material deleted"
+fi
+expect_match "$(cat esdk.err)" "Unable to decrypt any data key|KMSInvalidStateException" "aws-encryption-cli cannot open the envelope while the key is pending import"
+kms import-key-material --key-id "$KEY_ID" \
+    --encrypted-key-material fileb://EncryptedKeyMaterial2.bin \
+    --import-token fileb://ImportToken2.bin \
+    --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE --import-type EXISTING_KEY_MATERIAL >/dev/null
+esdk --decrypt --input esdk.enc --output esdk.out --metadata-output - --buffer >/dev/null \
+    || fail "aws-encryption-cli --decrypt after the re-import"
+expect_eq "$(cat esdk.out)" "quarterly payroll, encrypted with the AWS Encryption SDK" "aws-encryption-cli decrypts after the re-import"
 
 echo "== graceful stop and the audit trail"
 kill -TERM "$server_pid"
