@@ -53,6 +53,11 @@ fn passphrase() -> SecretString {
 
 impl Fixture {
     fn start() -> Fixture {
+        Self::start_with(|_| {})
+    }
+
+    /// With the test defaults changed by `tune`.
+    fn start_with(tune: impl FnOnce(&mut EndpointConfig)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.byok");
         let vault = Vault::create(&path, &passphrase(), options()).unwrap();
@@ -63,6 +68,7 @@ impl Fixture {
         config.header_read_timeout = Duration::from_secs(1);
         config.body_read_timeout = Duration::from_secs(1);
         config.tick_interval = Some(Duration::from_millis(50));
+        tune(&mut config);
         let endpoint = Endpoint::start_with(Arc::clone(&vault), config).unwrap();
         Fixture {
             _dir: dir,
@@ -800,6 +806,128 @@ async fn slow_clients_are_cut_off_while_others_are_served() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("RequestTimeoutException"), "{answer}");
 
+    ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
+    f.stop_and_read_audit().await;
+}
+
+/// A signed request as the bytes an HTTP/1.1 client sends.
+fn signed_bytes(f: &Fixture, operation: &str, body: &[u8]) -> Vec<u8> {
+    let mut req = request(f.addr(), operation, body);
+    f.signer.sign(&mut req, body, SystemTime::now());
+    let mut out = format!("{} {} HTTP/1.1\r\n", req.method(), req.uri()).into_bytes();
+    for (name, value) in req.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads until the server closes `s` (or `limit` passes); how long that took.
+fn time_to_close(mut s: TcpStream, limit: Duration) -> Duration {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_do_not_keep_a_signed_request_waiting() {
+    const IDLE: usize = 600;
+    // A timeout far longer than the wait allowed, so that only making room
+    // (not the idle ones timing out) can answer in time.
+    let f = Fixture::start_with(|c| c.header_read_timeout = Duration::from_secs(10));
+    let addr = f.addr();
+
+    // 600 connections that send nothing or never finish their headers.
+    let opening = Instant::now();
+    let idle = tokio::task::spawn_blocking(move || {
+        let mut idle = Vec::with_capacity(IDLE);
+        for n in 0..IDLE {
+            let mut s = TcpStream::connect(addr).unwrap();
+            if n % 5 == 0 {
+                let _ = s.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Tar");
+            }
+            idle.push(s);
+        }
+        idle
+    })
+    .await
+    .unwrap();
+    eprintln!("{IDLE} connections opened in {:?}", opening.elapsed());
+    // Let the endpoint accept them all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut c = f.client().await;
+        ok(&c.call("ListKeys", &json!({})).await.unwrap());
+        let took = started.elapsed();
+        eprintln!("a signed request behind {IDLE} idle connections: {took:?}");
+        assert!(took < Duration::from_secs(1), "answered after {took:?}");
+    }
+    // The connections that made room were closed, not left to linger.
+    let closed = idle
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            matches!((&**s).read(&mut b), Ok(0))
+        })
+        .count();
+    assert!(closed >= IDLE - 256, "{closed} closed of {IDLE}");
+    drop(idle);
+    f.stop_and_read_audit().await;
+
+    // An idle keep-alive connection, after its answer, and one that never
+    // sends a byte are closed once the timeout has passed.
+    let timeout = Duration::from_millis(1500);
+    let f = Fixture::start_with(|c| c.header_read_timeout = timeout);
+    let addr = f.addr();
+    let request = signed_bytes(&f, "ListKeys", b"{}");
+    let (after_answer, silent) = tokio::task::spawn_blocking(move || {
+        let mut kept = TcpStream::connect(addr).unwrap();
+        kept.write_all(&request).unwrap();
+        let mut answer = [0u8; 12];
+        kept.read_exact(&mut answer).unwrap();
+        assert_eq!(
+            &answer,
+            b"HTTP/1.1 200",
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        let silent = TcpStream::connect(addr).unwrap();
+        let other = std::thread::spawn(move || time_to_close(silent, Duration::from_secs(6)));
+        (
+            time_to_close(kept, Duration::from_secs(6)),
+            other.join().unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    for (what, took) in [("after an answer", after_answer), ("silent", silent)] {
+        assert!(
+            took >= timeout - Duration::from_millis(300)
+                && took < timeout + Duration::from_millis(1500),
+            "idle connection ({what}) closed after {took:?}, timeout {timeout:?}"
+        );
+    }
     ok(&f.client().await.call("ListKeys", &json!({})).await.unwrap());
     f.stop_and_read_audit().await;
 }
