@@ -4,6 +4,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before anything holds a secret: no core dumps, no debugger of the
+    // same user (see byok::store::process).
+    for note in byok::store::process::protect() {
+        eprintln!("byok: {note}");
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match args.first().and_then(|a| a.to_str()) {
         None => byok::ui::run(),

@@ -214,3 +214,102 @@ fn no_secret_leaves_where_it_was_not_asked_for() {
     ]);
     assert_eq!(status.stdout, "Enabled\n");
 }
+
+/// A running `byok serve` (it holds the passphrase, the endpoint's secret
+/// key and the key material) cannot be dumped or read by another process of
+/// its user: its core-file limit is zero even when it was started with core
+/// dumps allowed, and it is not dumpable, so the kernel gives its
+/// `/proc/<pid>/` files to root and refuses a process of the same user its
+/// memory and environment (where `BYOK_PASSPHRASE` sits).
+///
+/// Root may read any process's memory (`CAP_SYS_PTRACE`), so when the test
+/// runs as root the endpoint and the reader run as `nobody`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_running_endpoint_leaves_no_core_and_cannot_be_read_by_its_user() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    const NOBODY: u32 = 65534;
+    let me = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+    let user = if me == 0 { NOBODY } else { me };
+    let dir = tempfile::tempdir().expect("temp dir");
+    if me == 0 {
+        std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
+    }
+    let store = dir.path().join("store.byok");
+    let as_user = |c: &mut Command| {
+        if me == 0 {
+            c.uid(NOBODY).gid(NOBODY);
+        }
+    };
+    // Core dumps allowed as far as the hard limit lets the shell raise them.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -c "$(ulimit -H -c)"; exec "$0" serve --port 0 --store "$1""#)
+        .arg(bin())
+        .arg(&store)
+        .env("HOME", dir.path())
+        .env("BYOK_PASSPHRASE", PASSPHRASE)
+        .env("BYOK_INSECURE_FAST_KDF", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    as_user(&mut command);
+    let mut child = command.spawn().expect("spawn byok serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Kill(child);
+    let pid = child.0.id();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    assert!(
+        line.contains("listening on"),
+        "byok serve did not start: {line:?}"
+    );
+
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core line");
+    let values: Vec<&str> = core["Max core file size".len()..]
+        .split_whitespace()
+        .collect();
+    assert_eq!(&values[..2], ["0", "0"], "{core}");
+
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .expect("status")
+        .uid();
+    assert_eq!(
+        owner, 0,
+        "/proc/{pid} belongs to {owner}: the process is dumpable"
+    );
+
+    // A process of the same user cannot read its environment.
+    let mut reader = Command::new("cat");
+    reader
+        .arg(format!("/proc/{pid}/environ"))
+        .stdin(Stdio::null());
+    as_user(&mut reader);
+    let read = reader.output().expect("run cat");
+    assert!(
+        !read.status.success(),
+        "uid {user} read /proc/{pid}/environ: {:?}",
+        String::from_utf8_lossy(&read.stdout)
+    );
+    assert!(
+        !contains(&read.stdout, PASSPHRASE.as_bytes()),
+        "the passphrase was read"
+    );
+    drop(child);
+}

@@ -11,9 +11,11 @@
 //! durable. The same thread applies due time events (rotation completion,
 //! expiry) on a short interval, so they happen on time without a request.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::{Semaphore, oneshot, watch};
 use zeroize::Zeroizing;
 
@@ -37,15 +38,25 @@ use crate::store::Vault;
 pub struct EndpointConfig {
     /// Where to listen (port 0: any free port).
     pub addr: SocketAddr,
-    /// A client must send a request's headers within this time; it also
-    /// bounds how long an idle keep-alive connection stays open.
+    /// A client must send a request's headers within this time, counted
+    /// from the connection's start or from the end of the previous answer:
+    /// it is also how long an idle keep-alive connection, or one that never
+    /// sends a byte, stays open.
     pub header_read_timeout: Duration,
     /// A client must send a request's body within this time.
     pub body_read_timeout: Duration,
     /// Larger request bodies are refused (HTTP 413).
     pub max_body_bytes: usize,
-    /// Connections beyond this wait until one closes.
+    /// Open connections, in total. A new connection beyond this closes the
+    /// connection that has been idle longest (a client's idle keep-alive
+    /// connection, or one still sending its headers) to make room; when
+    /// every connection is busy with a request it is answered
+    /// `ThrottlingException` (HTTP 503, which the AWS SDKs retry) and closed.
     pub max_connections: usize,
+    /// Open connections from one client address; beyond it, that address's
+    /// own longest idle connection makes room, as above. Every local client
+    /// comes from 127.0.0.1, so on loopback this is the bound that applies.
+    pub max_connections_per_client: usize,
     /// How often to apply due time events; `None` when the host process
     /// does it itself (the console's own tick).
     pub tick_interval: Option<Duration>,
@@ -59,7 +70,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// The defaults, listening on `addr`: 15 s header and body timeouts,
-    /// 1 MiB bodies, 512 connections, a tick every 250 ms, 5 minutes of
+    /// 1 MiB bodies, 512 connections (256 from one address), a tick every 250 ms, 5 minutes of
     /// clock skew, 10 s of grace at shutdown, 2 worker threads.
     pub fn new(addr: SocketAddr) -> Self {
         Self {
@@ -68,6 +79,7 @@ impl EndpointConfig {
             body_read_timeout: Duration::from_secs(15),
             max_body_bytes: 1 << 20,
             max_connections: 512,
+            max_connections_per_client: 256,
             tick_interval: Some(Duration::from_millis(250)),
             max_clock_skew: MAX_CLOCK_SKEW,
             shutdown_grace: Duration::from_secs(10),
@@ -281,8 +293,12 @@ impl Endpoint {
         vault: Arc<Mutex<Vault>>,
         config: EndpointConfig,
     ) -> std::io::Result<Endpoint> {
-        let listener = StdListener::bind(config.addr)?;
-        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("byok-serve")
+            .enable_all()
+            .build()?;
+        let listener = listen(&runtime, config.addr)?;
         let addr = listener.local_addr()?;
         let verifier = Arc::new(RwLock::new(Arc::new(verifier_for(&lock(&vault), &config))));
         let counters = Arc::new(Counters::default());
@@ -293,11 +309,6 @@ impl Endpoint {
             verifier: Arc::clone(&verifier),
             jobs,
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.worker_threads.max(1))
-            .thread_name("byok-serve")
-            .enable_all()
-            .build()?;
         let engine = {
             let vault = Arc::clone(&vault);
             let tick = config.tick_interval;
@@ -376,30 +387,221 @@ impl Drop for Endpoint {
     }
 }
 
+/// Connections answered `ThrottlingException` at once when every slot is
+/// busy; beyond these, a new connection is closed as soon as it is accepted.
+const OVERFLOW_CONNECTIONS: usize = 32;
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const CLOSING: u8 = 2;
+
+/// Where one connection stands: idle (between requests, or still sending a
+/// request's headers), busy (a request is being read, run or answered), or
+/// closing (chosen to make room; it never becomes busy again).
+pub(crate) struct ConnState {
+    phase: AtomicU8,
+    /// When it last became idle, as a tick of [`Registry::clock`]: the
+    /// smallest idle one has waited longest.
+    idle_since: AtomicU64,
+    clock: Arc<AtomicU64>,
+}
+
+impl ConnState {
+    /// Marks the connection busy, unless it is already closing.
+    fn begin(self: &Arc<Self>) -> Option<BusyGuard> {
+        self.phase
+            .compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| BusyGuard(Arc::clone(self)))
+    }
+
+    /// Marks an idle connection closing; false when it is busy.
+    fn try_close(&self) -> bool {
+        self.phase
+            .compare_exchange(IDLE, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Held while a connection serves a request, until its answer's bytes are
+/// handed to the socket.
+pub(crate) struct BusyGuard(Arc<ConnState>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let s = &self.0;
+        s.idle_since
+            .store(s.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        let _ = s
+            .phase
+            .compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+struct Entry {
+    ip: IpAddr,
+    state: Arc<ConnState>,
+    close: oneshot::Sender<()>,
+}
+
+/// The open connections, by id, with their count per client address.
+struct Registry {
+    max_total: usize,
+    max_per_client: usize,
+    next_id: u64,
+    clock: Arc<AtomicU64>,
+    entries: HashMap<u64, Entry>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place in the [`Registry`], given up when dropped.
+struct Slot {
+    id: u64,
+    state: Arc<ConnState>,
+    closed: oneshot::Receiver<()>,
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.registry).remove(self.id);
+    }
+}
+
+impl Registry {
+    fn new(config: &EndpointConfig) -> Self {
+        let max_total = config.max_connections.max(1);
+        Self {
+            max_total,
+            max_per_client: config.max_connections_per_client.clamp(1, max_total),
+            next_id: 0,
+            clock: Arc::new(AtomicU64::new(0)),
+            entries: HashMap::new(),
+            per_client: HashMap::new(),
+        }
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(n) = self.per_client.get_mut(&entry.ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&entry.ip);
+            }
+        }
+        Some(entry)
+    }
+
+    /// Closes the connection idle longest (of `ip` only, when given).
+    /// False when every candidate is busy.
+    fn evict_oldest_idle(&mut self, ip: Option<IpAddr>) -> bool {
+        // Each pass either closes one or finds none idle; a connection that
+        // turned busy between the scan and the mark is skipped next pass.
+        for _ in 0..self.entries.len() {
+            let oldest = self
+                .entries
+                .iter()
+                .filter(|(_, e)| ip.is_none_or(|ip| e.ip == ip))
+                .filter(|(_, e)| e.state.phase.load(Ordering::Acquire) == IDLE)
+                .min_by_key(|(_, e)| e.state.idle_since.load(Ordering::Relaxed))
+                .map(|(id, _)| *id);
+            let Some(id) = oldest else { return false };
+            if self.entries[&id].state.try_close() {
+                if let Some(e) = self.remove(id) {
+                    let _ = e.close.send(());
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A place for a new connection from `ip`, closing an idle one to make
+    /// room if need be; `None` when all the connections it could replace
+    /// are busy.
+    fn admit(this: &Arc<Mutex<Registry>>, ip: IpAddr) -> Option<Slot> {
+        let mut r = lock(this);
+        let from_ip = r.per_client.get(&ip).copied().unwrap_or(0);
+        if from_ip >= r.max_per_client {
+            if !r.evict_oldest_idle(Some(ip)) {
+                return None;
+            }
+        } else if r.entries.len() >= r.max_total && !r.evict_oldest_idle(None) {
+            return None;
+        }
+        let id = r.next_id;
+        r.next_id += 1;
+        let state = Arc::new(ConnState {
+            phase: AtomicU8::new(IDLE),
+            idle_since: AtomicU64::new(r.clock.fetch_add(1, Ordering::Relaxed)),
+            clock: Arc::clone(&r.clock),
+        });
+        let (close, closed) = oneshot::channel();
+        r.entries.insert(
+            id,
+            Entry {
+                ip,
+                state: Arc::clone(&state),
+                close,
+            },
+        );
+        *r.per_client.entry(ip).or_insert(0) += 1;
+        Some(Slot {
+            id,
+            state,
+            closed,
+            registry: Arc::clone(this),
+        })
+    }
+}
+
+/// Returns once the endpoint is told to stop (or its handle is gone).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Connections the kernel completes while the endpoint has not accepted
+/// them yet. The usual 128 overflows under a burst of connections, and a
+/// client whose handshake is dropped waits a second for its retry.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// The listening socket, on `runtime`'s reactor.
+fn listen(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let _context = runtime.enter();
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std's `TcpListener::bind` does: a restarted endpoint can bind its
+    // port while the previous one's connections are in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 async fn serve(
-    listener: StdListener,
+    listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("byok serve: cannot listen: {e}");
-            return;
-        }
-    };
-    let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
         .keep_alive(true);
-    let slots = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
+    let registry = Arc::new(Mutex::new(Registry::new(&shared.config)));
+    let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
+    // Every connection task holds a clone; `recv` returns `None` once the
+    // last one has ended.
+    let (alive, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let mut stop = stopped.clone();
     loop {
-        let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
-            _ = stopped.changed() => break,
-        };
+        // Accepting never waits for a free slot: a new client is served,
+        // or told to retry, at once.
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -410,22 +612,70 @@ async fn serve(
                     continue;
                 }
             },
-            _ = stopped.changed() => break,
+            _ = stop_requested(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = {
-            let shared = Arc::clone(&shared);
-            service_fn(move |req| handler::handle(req, Arc::clone(&shared), peer))
-        };
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(slot);
-        });
+        let io = TokioIo::new(stream);
+        let mut stopping = stopped.clone();
+        let alive = alive.clone();
+        if let Some(slot) = Registry::admit(&registry, peer.ip()) {
+            let state = Arc::clone(&slot.state);
+            let service = {
+                let shared = Arc::clone(&shared);
+                service_fn(move |req| {
+                    let shared = Arc::clone(&shared);
+                    let busy = state.begin();
+                    async move {
+                        let Some(busy) = busy else {
+                            return Ok(handler::too_many_connections(&shared));
+                        };
+                        let response = handler::handle(req, shared, peer).await?;
+                        Ok::<_, Infallible>(response.map(|b| b.holding(busy)))
+                    }
+                })
+            };
+            let conn = http.serve_connection(io, service);
+            tokio::spawn(async move {
+                let _alive = alive;
+                let mut slot = slot;
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    // Closed to make room: it was idle, nothing is lost.
+                    _ = &mut slot.closed => {}
+                    _ = stop_requested(&mut stopping) => {
+                        if !slot.state.try_close() {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                }
+            });
+        } else if let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() {
+            let service = {
+                let shared = Arc::clone(&shared);
+                service_fn(move |_req| {
+                    let answer = handler::too_many_connections(&shared);
+                    async move { Ok::<_, Infallible>(answer) }
+                })
+            };
+            let conn = http.serve_connection(io, service);
+            tokio::spawn(async move {
+                let _alive = alive;
+                let _permit = permit;
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = stop_requested(&mut stopping) => {}
+                }
+            });
+        }
+        // else: dropped at once, the client sees the connection close.
     }
     drop(listener);
+    drop(alive);
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = all_closed.recv() => {}
         _ = tokio::time::sleep(grace) => {
             eprintln!("byok serve: some connections were still busy after {grace:?}; closing them");
         }

@@ -17,7 +17,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use zeroize::Zeroizing;
 
-use super::endpoint::Shared;
+use super::endpoint::{BusyGuard, Shared};
 use super::sigv4::{self, Refusal, sanitize_key_id};
 use crate::api::cloudtrail::{LOOKUP_EVENTS_TARGET, LOOKUP_EVENTS_TARGET_SHORT};
 use crate::api::{ApiError, Body};
@@ -308,6 +308,26 @@ pub(crate) async fn handle(
     Ok(answer(status, request_id, json, close))
 }
 
+/// The answer on a connection the endpoint has no room for (every slot is
+/// serving a request, or this connection was closed to make room for a new
+/// one): `ThrottlingException`, which the AWS SDKs and CLI retry with
+/// backoff, and the connection closes. Counted as refused; not audited (no
+/// request was read, and a flood must not fill the trail).
+pub(crate) fn too_many_connections(shared: &Shared) -> Response<ResponseBody> {
+    let error = ApiError::new(
+        "ThrottlingException",
+        "Rate exceeded: the endpoint has no free connection; retry.",
+        503,
+    );
+    shared.counters.record(error.status, true);
+    answer(
+        error.status,
+        uuid::Uuid::new_v4(),
+        Zeroizing::new(error.to_json()),
+        true,
+    )
+}
+
 fn answer(status: u16, request_id: uuid::Uuid, json: Body, close: bool) -> Response<ResponseBody> {
     let mut r = Response::new(ResponseBody::new(json));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -333,8 +353,21 @@ pub struct ResponseBody {
 impl ResponseBody {
     fn new(json: Body) -> Self {
         Self {
-            data: Some(SecretBuf { data: json, pos: 0 }),
+            data: Some(SecretBuf {
+                data: json,
+                pos: 0,
+                _busy: None,
+            }),
         }
+    }
+
+    /// Keeps the connection marked busy until these bytes are handed to the
+    /// socket (so it is not closed to make room while answering).
+    pub(crate) fn holding(mut self, busy: BusyGuard) -> Self {
+        if let Some(d) = self.data.as_mut() {
+            d._busy = Some(busy);
+        }
+        self
     }
 }
 
@@ -362,6 +395,7 @@ impl hyper::body::Body for ResponseBody {
 pub struct SecretBuf {
     data: Body,
     pos: usize,
+    _busy: Option<BusyGuard>,
 }
 
 impl Buf for SecretBuf {

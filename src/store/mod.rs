@@ -22,6 +22,7 @@ pub mod format;
 pub mod integrity;
 pub mod journal;
 pub mod keypool;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
