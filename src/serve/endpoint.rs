@@ -51,7 +51,8 @@ pub struct EndpointConfig {
     /// connection that has been idle longest (a client's idle keep-alive
     /// connection, or one still sending its headers) to make room; when
     /// every connection is busy with a request it is answered
-    /// `ThrottlingException` (HTTP 503, which the AWS SDKs retry) and closed.
+    /// `ThrottlingException` (HTTP 400, as KMS answers it; the AWS SDKs
+    /// retry it) and closed.
     pub max_connections: usize,
     /// Open connections from one client address; beyond it, that address's
     /// own longest idle connection makes room, as above. Every local client

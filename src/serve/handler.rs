@@ -310,14 +310,17 @@ pub(crate) async fn handle(
 
 /// The answer on a connection the endpoint has no room for (every slot is
 /// serving a request, or this connection was closed to make room for a new
-/// one): `ThrottlingException`, which the AWS SDKs and CLI retry with
-/// backoff, and the connection closes. Counted as refused; not audited (no
+/// one): `ThrottlingException` with KMS's own status and message (HTTP 400,
+/// "You have exceeded the rate at which you may call KMS. Reduce the
+/// frequency of your calls." — AWS KMS Developer Guide, "Throttling AWS
+/// KMS requests"), which the AWS SDKs and CLI retry with backoff; the
+/// connection closes. Counted as refused; not audited (no
 /// request was read, and a flood must not fill the trail).
 pub(crate) fn too_many_connections(shared: &Shared) -> Response<ResponseBody> {
     let error = ApiError::new(
         "ThrottlingException",
-        "Rate exceeded: the endpoint has no free connection; retry.",
-        503,
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+        400,
     );
     shared.counters.record(error.status, true);
     answer(
