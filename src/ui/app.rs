@@ -445,8 +445,9 @@ impl ConsoleApp {
                     .and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
                 match key.map(|k| (k.id.clone(), k.verdicts.rotate.clone())) {
                     Some((id, Ok(()))) => {
-                        let jobs = self.worker.jobs().clone();
-                        self.ws.detail.rotate(&jobs, id);
+                        // The confirmation shows with the key's detail.
+                        self.ws.tab = Tab::Keys;
+                        self.ws.detail.confirm_rotate(id);
                     }
                     Some((_, Err(e))) => self.toast(format!(
                         "Rotate now is not possible: {}\n{}: {}",
@@ -644,7 +645,11 @@ impl ConsoleApp {
 
     fn shortcuts(&mut self, ctx: &egui::Context) -> Vec<Action> {
         let mut actions = Vec::new();
-        if self.ws.wizard.is_some() || self.ws.new_key.is_some() || self.ws.confirm_lock {
+        if self.ws.wizard.is_some()
+            || self.ws.new_key.is_some()
+            || self.ws.confirm_lock
+            || self.ws.detail.has_dialog()
+        {
             return actions;
         }
         let (new, import, rotate, filter, lock) = ctx.input_mut(|i| {
@@ -673,6 +678,29 @@ impl ConsoleApp {
         }
         if lock {
             actions.push(Action::Lock);
+        }
+        // Up and Down move through the key list, as in the AWS console's
+        // tables (not while a text field takes the keys).
+        if matches!(self.ws.tab, Tab::Keys | Tab::Crypto)
+            && !ctx.text_edit_focused()
+            && let Some(view) = &self.ws.view
+        {
+            let (up, down) = ctx.input_mut(|i| {
+                (
+                    i.consume_key(Modifiers::NONE, Key::ArrowUp),
+                    i.consume_key(Modifiers::NONE, Key::ArrowDown),
+                )
+            });
+            let step = i32::from(down) - i32::from(up);
+            if step != 0
+                && let Some(next) =
+                    self.ws
+                        .key_list
+                        .neighbour(view, self.ws.selected.as_ref(), step)
+            {
+                self.ws.key_list.reveal_selected();
+                actions.push(Action::SelectKey(next));
+            }
         }
         actions
     }
@@ -885,7 +913,7 @@ impl ConsoleApp {
             return;
         };
         let mut close = false;
-        egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
+        let modal = egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
             ui.set_width(520.0);
             ui.heading("New key");
             ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
@@ -952,6 +980,10 @@ impl ConsoleApp {
                 }
             });
         });
+        // Escape is Cancel (not while the key is being created).
+        if theme::escape_closes(&modal) && d.pending.is_none() {
+            close = true;
+        }
         if close {
             self.ws.new_key = None;
         }
