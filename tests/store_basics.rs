@@ -271,4 +271,76 @@ fn a_clock_earlier_than_the_trail_is_refused() {
     v.call(&caller, "CreateKey", b"{}").unwrap();
     assert_eq!(v.kms().keys().count(), 2);
     v.close().unwrap();
+
+/// Issue 10, item 6: a passphrase change, a settings change and an endpoint
+/// credential rotation each leave a CloudTrail-shaped store event in the
+/// audit trail, chained like every record, naming what changed and holding
+/// no secret; the records survive reopening.
+#[test]
+fn passphrase_settings_and_credential_changes_are_audited_without_secrets() {
+    use byok::kms::Settings;
+    use byok::store::StoreSettings;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let mut v = Vault::create(&path, &pass("correct horse"), options(&clock)).unwrap();
+    let old_secret = v.api_credentials().secret_str().to_string();
+    let old_id = v.api_credentials().access_key_id.clone();
+
+    v.change_passphrase(&pass("battery staple horse"), None)
+        .unwrap();
+    v.update_settings(
+        StoreSettings {
+            auto_lock_minutes: 5,
+            ..v.store_settings().clone()
+        },
+        Settings {
+            region: "eu-west-1".into(),
+            ..v.kms().settings().clone()
+        },
+    )
+    .unwrap();
+    v.rotate_api_credentials().unwrap();
+    let new_secret = v.api_credentials().secret_str().to_string();
+    let new_id = v.api_credentials().access_key_id.clone();
+    v.close().unwrap();
+
+    let v = Vault::open(&path, &pass("battery staple horse"), options(&clock)).unwrap();
+    let records = v.audit_records().unwrap();
+    assert!(verify_chain(&records).is_ok(), "the chain holds");
+    let find = |name: &str| {
+        records
+            .iter()
+            .find(|r| r.event_name == name)
+            .unwrap_or_else(|| panic!("a {name} record in {:?}", names(&records)))
+            .clone()
+    };
+    let passphrase = find("StorePassphraseChanged");
+    assert_eq!(passphrase.event_type, "AwsServiceEvent");
+    let settings = find("StoreSettingsChanged");
+    let changes = &settings.additional_event_data.as_ref().unwrap()["changes"];
+    assert_eq!(changes["region"]["from"], "us-east-1");
+    assert_eq!(changes["region"]["to"], "eu-west-1");
+    assert_eq!(changes["autoLockMinutes"]["from"], 15);
+    assert_eq!(changes["autoLockMinutes"]["to"], 5);
+    assert!(changes.get("accountId").is_none(), "only what changed");
+    let rotated = find("EndpointCredentialsRotated");
+    let data = rotated.additional_event_data.as_ref().unwrap();
+    assert_eq!(data["previousAccessKeyId"], old_id.as_str());
+    assert_eq!(data["accessKeyId"], new_id.as_str());
+
+    let trail = String::from_utf8(byok::kms::audit::to_cloudtrail_json(&records)).unwrap();
+    for secret in [
+        "correct horse",
+        "battery staple horse",
+        old_secret.as_str(),
+        new_secret.as_str(),
+    ] {
+        assert!(!trail.contains(secret), "a secret in the audit trail");
+    }
+}
+
+fn names(records: &[byok::kms::AuditRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.event_name.as_str()).collect()
 }

@@ -160,6 +160,7 @@ fn the_seven_steps_through_the_console_on_an_aws_store() {
             .is_some_and(|k| k.pending_material().is_some() && k.verdicts.rotate.is_ok())
     });
     click(&mut h, "⟳ Rotate now");
+    click(&mut h, "⟳ Rotate");
     wait_part(&mut h, "Rotation in progress");
     assert!(shows_part(
         &h,

@@ -188,7 +188,32 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         !is_disabled(&h, "⟳ Rotate now"),
         "a material waits for rotation"
     );
+    // Issue 10, item 10: Rotate now uses one of 25 on-demand rotations and
+    // may add cost, so it asks first; Ctrl+R asks too, and Escape cancels.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+    wait_part(&mut h, "now?");
+    assert!(shows_part(&h, "On-demand rotations used: 0 of 25."));
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert!(
+        !shows_part(&h, "On-demand rotations used"),
+        "Escape closed it"
+    );
+    assert!(
+        !shows_part(&h, "Rotation in progress"),
+        "nothing was rotated"
+    );
     click(&mut h, "⟳ Rotate now");
+    wait_part(
+        &mut h,
+        "On-demand rotations used: 0 of 25. This one makes 1 of 25.",
+    );
+    assert!(shows_part(
+        &h,
+        "plus $1 for each of a key's first two rotations"
+    ));
+    assert!(shows_part(&h, "This rotation adds $1 a month"));
+    click(&mut h, "⟳ Rotate");
     wait_part(&mut h, "Rotation in progress");
     assert!(shows_part(&h, "OnDemandRotationStartDate"));
     // The engine completes it on its own clock, not a UI timer.
@@ -490,4 +515,90 @@ fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
     wait_key_state(&mut h, &key, KeyState::Enabled);
+}
+
+/// Issue 10, item 10: Escape closes the New key dialog and the import
+/// wizard; Up and Down move the selection through the key list, in its
+/// order, stopping at the ends.
+#[test]
+fn escape_closes_dialogs_and_arrow_keys_move_through_the_key_list() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    // Three keys, made through the store before the console opens it.
+    {
+        let mut v = byok::store::Vault::create(
+            &store,
+            &secrecy::SecretString::from("correct horse battery".to_string()),
+            byok::store::VaultOptions {
+                clock: std::sync::Arc::new(clock.clone()),
+                wrapping_keys: Box::new(test_keys()),
+                kdf: byok::store::format::KdfParams::INSECURE_FAST,
+                settings: byok::kms::Settings::default(),
+            },
+        )
+        .expect("store");
+        for i in 0..3 {
+            v.apply(|k| {
+                k.create_key(
+                    &byok::kms::Caller::cli(),
+                    byok::kms::CreateKeyRequest {
+                        description: Some(format!("key {i}")),
+                        origin: Some(byok::kms::Origin::External),
+                        ..Default::default()
+                    },
+                )
+            })
+            .expect("key");
+        }
+        v.close().expect("close");
+    }
+    let mut h = console(&store, &clock);
+    wait_label(&mut h, "Open store");
+    type_into(&mut h, "Passphrase", "correct horse battery");
+    click(&mut h, "Open store");
+    wait_for(&mut h, "the store to open", |h| h.state().is_ready());
+    settle(&mut h);
+
+    click(&mut h, "➕ New key");
+    wait_label(&mut h, "Create key");
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert!(!shows(&h, "Create key"), "Escape closed the New key dialog");
+
+    click(&mut h, "📥 Import key material…");
+    wait_label(&mut h, "Import key material");
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert!(
+        !shows(&h, "Import key material"),
+        "Escape closed the import wizard"
+    );
+
+    let order = h.state().visible_keys().to_vec();
+    assert_eq!(order.len(), 3);
+    let selected = |h: &App<'_>| h.state().selected_key().cloned().expect("a selection");
+    for _ in 0..4 {
+        h.key_press(egui::Key::ArrowUp);
+        h.step();
+    }
+    settle(&mut h);
+    assert_eq!(selected(&h), order[0], "Up reaches the first key");
+    h.key_press(egui::Key::ArrowDown);
+    settle(&mut h);
+    assert_eq!(selected(&h), order[1], "Down moves one row");
+    for _ in 0..4 {
+        h.key_press(egui::Key::ArrowDown);
+        h.step();
+    }
+    settle(&mut h);
+    assert_eq!(selected(&h), order[2], "and stops at the last");
+    h.key_press(egui::Key::ArrowUp);
+    settle(&mut h);
+    assert_eq!(selected(&h), order[1], "Up moves back");
+    for _ in 0..4 {
+        h.key_press(egui::Key::ArrowUp);
+        h.step();
+    }
+    settle(&mut h);
+    assert_eq!(selected(&h), order[0], "and stops at the first");
 }

@@ -114,6 +114,51 @@ fn the_training_demo_has_keys_in_every_state() {
     let folder = view.path.parent().expect("demo folder").to_path_buf();
     assert!(folder.exists());
     click(&mut h, "🔒 Lock");
+    click(&mut h, "🔒 Lock and remove");
+    wait_for(&mut h, "the demo folder to be removed", |_| {
+        !folder.exists()
+    });
+}
+
+/// Issue 10, item 5: a training store does not lock itself after 15 idle
+/// minutes (locking deletes it, and a trainer would lose the demo
+/// mid-session); locking it asks first, saying it is removed, and the lock
+/// screen says so afterwards.
+#[test]
+fn a_training_store_does_not_auto_lock_and_locking_it_says_it_is_removed() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    let view = h.state().view().expect("view").clone();
+    assert_eq!(
+        view.store_settings.auto_lock_minutes, 0,
+        "a training store never locks by itself"
+    );
+    let folder = view.path.parent().expect("demo folder").to_path_buf();
+
+    // An hour away from the keyboard: still open.
+    h.state_mut().set_idle_for(Duration::from_secs(60 * 60));
+    settle(&mut h);
+    assert!(h.state().is_ready(), "the training store stayed open");
+    assert!(folder.exists());
+
+    // Lock asks first and says what happens; Cancel keeps the demo.
+    click(&mut h, "🔒 Lock");
+    wait_label(&mut h, "Lock and remove the training store?");
+    assert!(shows_part(&h, "locking it deletes it"));
+    click(&mut h, "Cancel");
+    assert!(!shows(&h, "Lock and remove the training store?"));
+    assert!(
+        h.state().is_ready() && folder.exists(),
+        "nothing was removed"
+    );
+
+    // Confirmed: the store is removed and the lock screen says so.
+    click(&mut h, "🔒 Lock");
+    click(&mut h, "🔒 Lock and remove");
+    wait_part(&mut h, "The training store was removed");
     wait_for(&mut h, "the demo folder to be removed", |_| {
         !folder.exists()
     });

@@ -87,3 +87,68 @@ fn the_status_bar_switch_serves_the_store_to_aws_clients() {
     });
     assert!(refused, "the endpoint still listens after locking");
 }
+
+/// Issue 10, item 6: changing the region in Settings while the console
+/// serves the endpoint makes the endpoint check signatures for the new
+/// region (it read the old one at start); the change is in the audit trail.
+#[test]
+fn a_region_change_while_serving_reaches_the_endpoint() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    click(&mut h, "Serve AWS endpoint");
+    wait_part(&mut h, "on 127.0.0.1:");
+    let text = h
+        .query_all_by_label_contains("on 127.0.0.1:")
+        .next()
+        .and_then(|n| n.value())
+        .expect("the address");
+    let addr: SocketAddr = text
+        .trim_start_matches("on ")
+        .split(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("an address in {text:?}"));
+    let (key_id, secret) = {
+        let (c, _) = byok::store::Vault::read_api_credentials(
+            &store,
+            &secrecy::SecretString::from("correct horse battery".to_string()),
+        )
+        .expect("the store's credentials");
+        (c.access_key_id.clone(), c.secret_str().to_string())
+    };
+
+    click(&mut h, "Settings");
+    type_into(&mut h, "Region", "eu-west-1");
+    click(&mut h, "Save settings");
+    wait_label(&mut h, "✔ Saved");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let call = |region: &str| {
+        runtime.block_on(async {
+            let mut client = Client::connect(addr, Signer::new(&key_id, &secret, region))
+                .await
+                .expect("connect");
+            client
+                .call("ListKeys", &serde_json::json!({}))
+                .await
+                .expect("ListKeys")
+        })
+    };
+    let answer = call("eu-west-1");
+    assert_eq!(
+        answer.status,
+        200,
+        "signed for the new region: {:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_ne!(call("us-east-1").status, 200, "the old region is refused");
+
+    // The settings change is audited (the Audit trail tab reads it).
+    click(&mut h, "Audit trail");
+    wait_label(&mut h, "StoreSettingsChanged");
+}

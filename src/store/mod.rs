@@ -180,6 +180,53 @@ impl Default for StoreSettings {
     }
 }
 
+/// What a settings change changes, setting by setting (`{"from", "to"}`),
+/// for its audit record. No setting is a secret.
+fn settings_changes(
+    old_store: &StoreSettings,
+    new_store: &StoreSettings,
+    old_engine: &Settings,
+    new_engine: &Settings,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut changes = serde_json::Map::new();
+    let mut note = |name: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            changes.insert(name.into(), serde_json::json!({ "from": from, "to": to }));
+        }
+    };
+    note(
+        "region",
+        old_engine.region.clone().into(),
+        new_engine.region.clone().into(),
+    );
+    note(
+        "accountId",
+        old_engine.account_id.clone().into(),
+        new_engine.account_id.clone().into(),
+    );
+    note(
+        "rotationDelayMs",
+        old_engine.rotation_delay_ms.into(),
+        new_engine.rotation_delay_ms.into(),
+    );
+    note(
+        "autoLockMinutes",
+        old_store.auto_lock_minutes.into(),
+        new_store.auto_lock_minutes.into(),
+    );
+    note(
+        "journalSegmentBytes",
+        old_store.journal_segment_bytes.into(),
+        new_store.journal_segment_bytes.into(),
+    );
+    note(
+        "journalRetentionSegments",
+        old_store.journal_retention_segments.into(),
+        new_store.journal_retention_segments.into(),
+    );
+    changes
+}
+
 /// The credentials `byok serve` checks SigV4 signatures against.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiCredentials {
@@ -1349,9 +1396,57 @@ impl Vault {
         engine: Settings,
     ) -> Result<(), VaultError> {
         self.refuse_change()?;
+        let changes = settings_changes(&self.settings, &store, self.kms.settings(), &engine);
         self.kms.set_settings(engine)?;
         self.settings = store;
-        self.save_state(true)?;
+        if changes.is_empty() {
+            self.save_state(true)?;
+        } else {
+            self.save_with_event(
+                "StoreSettingsChanged",
+                serde_json::json!({ "changes": changes }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records a store event (through the engine's audit, so it is chained
+    /// like every record) and saves the state, write-ahead as [`persist`]
+    /// does: the record is in the journal before the state it describes.
+    /// When the save fails the record is withdrawn, or, if it reached the
+    /// journal already, followed by `ChangeNotSaved`.
+    ///
+    /// [`persist`]: Vault::persist
+    fn save_with_event(
+        &mut self,
+        name: &'static str,
+        details: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        if let Some(lock) = &self.lock {
+            lock.check()?;
+        }
+        let before = self.journal.checkpoint().sequence;
+        self.kms.audit_store_event(name, details);
+        let records = self.kms.take_audit_records();
+        let result = self
+            .journal
+            .append(&records)
+            .and_then(|()| self.save_state(true));
+        if let Err(e) = result {
+            let head = self.journal.discard_after(before);
+            let on_disk = head.sequence > before;
+            self.kms.set_chain_head(head);
+            if on_disk {
+                self.kms.audit_store_event(
+                    "ChangeNotSaved",
+                    serde_json::json!({
+                        "fromSequence": before + 1,
+                        "reason": e.to_string(),
+                    }),
+                );
+            }
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -1386,8 +1481,17 @@ impl Vault {
     /// Replaces the endpoint's credentials with new random ones, and saves.
     pub fn rotate_api_credentials(&mut self) -> Result<&ApiCredentials, StoreError> {
         self.refuse_change()?;
-        self.api = ApiCredentials::generate();
-        self.save_state(true)?;
+        let previous = std::mem::replace(&mut self.api, ApiCredentials::generate());
+        // The access key ids only: an access key id names a credential, the
+        // secret never appears in a record.
+        let details = serde_json::json!({
+            "previousAccessKeyId": previous.access_key_id,
+            "accessKeyId": self.api.access_key_id,
+        });
+        if let Err(e) = self.save_with_event("EndpointCredentialsRotated", details) {
+            self.api = previous;
+            return Err(e);
+        }
         Ok(&self.api)
     }
 
@@ -1419,7 +1523,17 @@ impl Vault {
         self.header.salt = salt;
         self.header.kdf = kdf;
         self.key = key;
-        if let Err(e) = self.save_state(true) {
+        // What changed, never the passphrase or anything derived from it.
+        let details = serde_json::json!({
+            "kdf": {
+                "algorithm": "argon2id",
+                "memoryKiB": kdf.m_cost_kib,
+                "passes": kdf.t_cost,
+                "lanes": kdf.p_cost,
+            },
+            "previousGenerationResealed": true,
+        });
+        if let Err(e) = self.save_with_event("StorePassphraseChanged", details) {
             self.header = old_header;
             self.key = old_key;
             return Err(e);

@@ -140,6 +140,8 @@ pub enum Action {
     RememberAws(super::unlock::AwsForm),
     /// Lock: close the store and return to the unlock screen.
     Lock,
+    /// Lock a training store, which removes it (the user confirmed).
+    LockTrainingStore,
     /// Show a tab.
     ShowTab(Tab),
     /// Select a key in the list.

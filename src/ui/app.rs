@@ -40,6 +40,10 @@ pub struct Prefs {
     pub aws: super::unlock::AwsForm,
 }
 
+/// What the unlock screen says after a training store was locked.
+pub const TRAINING_STORE_REMOVED: &str =
+    "The training store was removed: it is temporary. Open training demo for a fresh one.";
+
 /// Shortcuts for the frequent actions.
 pub const SHORTCUT_NEW_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
 /// Import key material into the selected key.
@@ -74,6 +78,8 @@ struct Workspace {
     audit: AuditPanel,
     settings: SettingsPanel,
     new_key: Option<NewKeyDialog>,
+    /// Locking a training store removes it: the user confirms first.
+    confirm_lock: bool,
     transitions: Vec<RotationTransition>,
     notes: Vec<String>,
     /// AWS's throttling, read every frame (AWS stores).
@@ -94,6 +100,7 @@ impl Workspace {
             audit: AuditPanel::default(),
             settings: SettingsPanel::default(),
             new_key: None,
+            confirm_lock: false,
             transitions: Vec::new(),
             notes: Vec::new(),
             retry: None,
@@ -395,7 +402,14 @@ impl ConsoleApp {
         match action {
             Action::RememberStore(path) => self.prefs.last_store = Some(path),
             Action::RememberAws(form) => self.prefs.aws = form,
-            Action::Lock => self.lock(None),
+            Action::Lock => {
+                if self.ws.view.as_ref().is_some_and(|v| v.is_demo) {
+                    self.ws.confirm_lock = true;
+                } else {
+                    self.lock(None);
+                }
+            }
+            Action::LockTrainingStore => self.lock(Some(TRAINING_STORE_REMOVED.into())),
             Action::ShowTab(tab) => self.ws.tab = tab,
             Action::SelectKey(id) => self.ws.selected = Some(id),
             Action::Pick(target) => {
@@ -431,8 +445,9 @@ impl ConsoleApp {
                     .and_then(|id| self.ws.view.as_ref().and_then(|v| v.key(id)));
                 match key.map(|k| (k.id.clone(), k.verdicts.rotate.clone())) {
                     Some((id, Ok(()))) => {
-                        let jobs = self.worker.jobs().clone();
-                        self.ws.detail.rotate(&jobs, id);
+                        // The confirmation shows with the key's detail.
+                        self.ws.tab = Tab::Keys;
+                        self.ws.detail.confirm_rotate(id);
                     }
                     Some((_, Err(e))) => self.toast(format!(
                         "Rotate now is not possible: {}\n{}: {}",
@@ -613,8 +628,13 @@ impl ConsoleApp {
             if minutes > 0
                 && self.last_activity.elapsed() >= Duration::from_secs(u64::from(minutes) * 60)
             {
+                let removed = if view.is_demo {
+                    format!(" {TRAINING_STORE_REMOVED}")
+                } else {
+                    String::new()
+                };
                 self.lock(Some(format!(
-                    "Locked after {}.",
+                    "Locked after {}.{removed}",
                     super::format::plural(u64::from(minutes), "idle minute")
                 )));
             } else if minutes > 0 {
@@ -625,7 +645,11 @@ impl ConsoleApp {
 
     fn shortcuts(&mut self, ctx: &egui::Context) -> Vec<Action> {
         let mut actions = Vec::new();
-        if self.ws.wizard.is_some() || self.ws.new_key.is_some() {
+        if self.ws.wizard.is_some()
+            || self.ws.new_key.is_some()
+            || self.ws.confirm_lock
+            || self.ws.detail.has_dialog()
+        {
             return actions;
         }
         let (new, import, rotate, filter, lock) = ctx.input_mut(|i| {
@@ -654,6 +678,29 @@ impl ConsoleApp {
         }
         if lock {
             actions.push(Action::Lock);
+        }
+        // Up and Down move through the key list, as in the AWS console's
+        // tables (not while a text field takes the keys).
+        if matches!(self.ws.tab, Tab::Keys | Tab::Crypto)
+            && !ctx.text_edit_focused()
+            && let Some(view) = &self.ws.view
+        {
+            let (up, down) = ctx.input_mut(|i| {
+                (
+                    i.consume_key(Modifiers::NONE, Key::ArrowUp),
+                    i.consume_key(Modifiers::NONE, Key::ArrowDown),
+                )
+            });
+            let step = i32::from(down) - i32::from(up);
+            if step != 0
+                && let Some(next) =
+                    self.ws
+                        .key_list
+                        .neighbour(view, self.ws.selected.as_ref(), step)
+            {
+                self.ws.key_list.reveal_selected();
+                actions.push(Action::SelectKey(next));
+            }
         }
         actions
     }
@@ -781,6 +828,7 @@ impl ConsoleApp {
             }
         }
         self.new_key_ui(ui.ctx(), &jobs);
+        actions.extend(self.confirm_lock_ui(ui.ctx(), &view));
         self.watch(&view, &jobs);
         actions
     }
@@ -865,7 +913,7 @@ impl ConsoleApp {
             return;
         };
         let mut close = false;
-        egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
+        let modal = egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
             ui.set_width(520.0);
             ui.heading("New key");
             ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
@@ -932,9 +980,56 @@ impl ConsoleApp {
                 }
             });
         });
+        // Escape is Cancel (not while the key is being created).
+        if theme::escape_closes(&modal) && d.pending.is_none() {
+            close = true;
+        }
         if close {
             self.ws.new_key = None;
         }
+    }
+
+    /// Locking a training store removes it (its folder, history and
+    /// material files): the dialog says so before it happens.
+    fn confirm_lock_ui(&mut self, ctx: &egui::Context, view: &StoreView) -> Option<Action> {
+        if !self.ws.confirm_lock {
+            return None;
+        }
+        let mut action = None;
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("confirm-lock")).show(ctx, |ui| {
+            ui.set_max_width(540.0);
+            ui.heading("Lock and remove the training store?");
+            ui.label(
+                "The training store is temporary: locking it deletes it, with its keys, its history \
+                 and its training material files. Open training demo again for a fresh one.",
+            );
+            if let Some(dir) = view.path.parent() {
+                ui.label(theme::weak(ui, dir.display().to_string()));
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .add(
+                        egui::Button::new(
+                            RichText::new("🔒 Lock and remove").strong().color(Color32::WHITE),
+                        )
+                        .fill(theme::RED),
+                    )
+                    .clicked()
+                {
+                    action = Some(Action::LockTrainingStore);
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || theme::escape_closes(&modal) {
+            self.ws.confirm_lock = false;
+        }
+        action
     }
 
     fn toasts_ui(&mut self, ctx: &egui::Context) {

@@ -23,7 +23,7 @@ use crate::kms::{
     wrap_material,
 };
 use crate::store::format::KdfParams;
-use crate::store::{Vault, VaultOptions};
+use crate::store::{StoreSettings, Vault, VaultOptions};
 
 /// The rotation delay of training stores: long enough to watch a rotation
 /// in progress, short enough to wait for it.
@@ -239,6 +239,17 @@ pub fn build(
             settings: settings.clone(),
         },
     )?;
+    // A training store never locks by itself: locking removes it, and a
+    // trainer must not lose the demo mid-session (issue 10, item 5).
+    vault
+        .update_settings(
+            StoreSettings {
+                auto_lock_minutes: 0,
+                ..vault.store_settings().clone()
+            },
+            settings.clone(),
+        )
+        .map_err(UiError::from)?;
     let material_dir = material_dir(&path);
     std::fs::create_dir_all(&material_dir).map_err(|e| {
         UiError::plain(

@@ -434,7 +434,7 @@ impl ImportWizard {
             return actions;
         };
         let key = key.clone();
-        egui::Modal::new(egui::Id::unique("import-wizard")).show(ctx, |ui| {
+        let modal = egui::Modal::new(egui::Id::unique("import-wizard")).show(ctx, |ui| {
             ui.set_width(780.0_f32.min(ctx.content_rect().width() - 60.0));
             ui.horizontal(|ui| {
                 let title = if self.reimport.is_some() {
@@ -510,6 +510,10 @@ impl ImportWizard {
             ui.separator();
             self.buttons_ui(ui, &key, now);
         });
+        // Escape is Cancel (or Close on the last step): not while a job runs.
+        if theme::escape_closes(&modal) && (self.step == Step::Result || !self.busy()) {
+            self.closed = true;
+        }
         actions
     }
 

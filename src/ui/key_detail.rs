@@ -55,6 +55,10 @@ enum Dialog {
         key: KeyRef,
         days: u32,
     },
+    /// Rotate now: it uses one of 25 on-demand rotations and may add cost.
+    Rotate {
+        key: KeyRef,
+    },
 }
 
 /// The key detail's state.
@@ -110,9 +114,15 @@ impl KeyDetail {
         }
     }
 
-    /// Rotate `key` now (the Ctrl+R shortcut).
-    pub fn rotate(&mut self, jobs: &Jobs, key: KeyRef) {
-        self.run(jobs, "Rotate now", Job::Rotate { key });
+    /// Asks to rotate `key` now (the button and the Ctrl+R shortcut): the
+    /// confirmation names the rotations used and the cost.
+    pub fn confirm_rotate(&mut self, key: KeyRef) {
+        self.dialog = Some(Dialog::Rotate { key });
+    }
+
+    /// Whether a dialog is open (the console's shortcuts wait).
+    pub fn has_dialog(&self) -> bool {
+        self.dialog.is_some()
     }
 
     fn run(&mut self, jobs: &Jobs, what: &'static str, job: Job) {
@@ -350,7 +360,7 @@ impl KeyDetail {
                 )),
             };
             if rotate.clicked() {
-                self.run(jobs, "Rotate now", Job::Rotate { key: key.id.clone() });
+                self.confirm_rotate(key.id.clone());
             }
             if key.is_external() {
                 let import = ui
@@ -768,7 +778,7 @@ impl KeyDetail {
                 };
                 let m = k.material(material);
                 let pending = m.is_some_and(|m| m.state == KeyMaterialState::PendingRotation);
-                egui::Modal::new(egui::Id::unique("delete-material")).show(ui.ctx(), |ui| {
+                let modal = egui::Modal::new(egui::Id::unique("delete-material")).show(ui.ctx(), |ui| {
                     ui.set_max_width(560.0);
                     ui.heading(format!("Delete key material {}…?", material.short()));
                     ui.add(egui::Label::new(RichText::new(material.to_string()).monospace().small()).wrap());
@@ -810,10 +820,11 @@ impl KeyDetail {
                         }
                     });
                 });
+                close |= theme::escape_closes(&modal);
             }
             Dialog::ScheduleDeletion { key, days } => {
                 let key = key.clone();
-                egui::Modal::new(egui::Id::unique("schedule-deletion")).show(ui.ctx(), |ui| {
+                let modal = egui::Modal::new(egui::Id::unique("schedule-deletion")).show(ui.ctx(), |ui| {
                     ui.set_max_width(520.0);
                     ui.heading("Schedule key deletion");
                     ui.label(
@@ -840,6 +851,65 @@ impl KeyDetail {
                         }
                     });
                 });
+                close |= theme::escape_closes(&modal);
+            }
+            Dialog::Rotate { key } => {
+                let key = key.clone();
+                let Some(k) = view.key(&key) else {
+                    self.dialog = None;
+                    return;
+                };
+                let used = k.on_demand_rotations;
+                let completed = k.completed_rotations;
+                // What the engine's cost estimate says before and after.
+                let (before, after) = (
+                    crate::kms::rules::monthly_cost_usd(completed),
+                    crate::kms::rules::monthly_cost_usd(completed + 1),
+                );
+                let modal = egui::Modal::new(egui::Id::unique("rotate-now")).show(ui.ctx(), |ui| {
+                    ui.set_max_width(560.0);
+                    ui.heading(format!("Rotate {} now?", k.label));
+                    ui.add(egui::Label::new(RichText::new(k.arn.as_str()).monospace().small()).wrap());
+                    ui.add_space(6.0);
+                    ui.label(
+                        "RotateKeyOnDemand makes the pending material current; the rotation completes in the \
+                         background and cannot be undone.",
+                    );
+                    ui.label(
+                        RichText::new(format!(
+                            "On-demand rotations used: {used} of {ON_DEMAND_ROTATION_LIMIT}. This one makes {} of {ON_DEMAND_ROTATION_LIMIT}.",
+                            used + 1
+                        ))
+                        .strong(),
+                    );
+                    theme::note_box(ui, theme::AMBER, |ui| {
+                        ui.label(
+                            "Cost: AWS bills $1 a month per key, plus $1 for each of a key's first two rotations; \
+                             later rotations are free.",
+                        );
+                        ui.label(if after > before {
+                            format!(
+                                "This rotation adds {} a month to the key's estimate (from {} to {}).",
+                                format::usd(after - before),
+                                format::usd(before),
+                                format::usd(after)
+                            )
+                        } else {
+                            "This rotation adds nothing: the key has had its two billed rotations.".to_string()
+                        });
+                    });
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.add(theme::primary("⟳ Rotate")).clicked() {
+                            run = Some(("Rotate now", Job::Rotate { key: key.clone() }));
+                            close = true;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                });
+                close |= theme::escape_closes(&modal);
             }
         }
         if close {

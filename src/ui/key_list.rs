@@ -104,6 +104,24 @@ impl KeyList {
         self.scroll_to_selected = true;
     }
 
+    /// The key `step` rows from `selected` in display order (Up: -1, Down:
+    /// +1), stopping at the ends; the first row when nothing shown is
+    /// selected.
+    pub fn neighbour(
+        &mut self,
+        view: &StoreView,
+        selected: Option<&KeyRef>,
+        step: i32,
+    ) -> Option<KeyRef> {
+        let rows = self.order(view);
+        let at = selected.and_then(|s| rows.iter().position(|&i| &view.keys[i].id == s));
+        let next = match at {
+            Some(at) => (at as i64 + i64::from(step)).clamp(0, rows.len() as i64 - 1) as usize,
+            None => 0,
+        };
+        rows.get(next).map(|&i| view.keys[i].id.clone())
+    }
+
     /// The keys in display order (filtered and sorted).
     pub fn order(&mut self, view: &StoreView) -> &[usize] {
         let key = (

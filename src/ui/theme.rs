@@ -284,3 +284,15 @@ pub fn note_box(ui: &mut Ui, color: Color32, add: impl FnOnce(&mut Ui)) {
             add(ui)
         });
 }
+
+/// Whether Escape closes `modal`: pressed while it is the topmost dialog
+/// and no popup (a combo box, a date picker) is open, which takes it first.
+/// A click beside a dialog does not close it: that would lose what was typed.
+pub fn escape_closes<T>(modal: &egui::ModalResponse<T>) -> bool {
+    modal.is_top_modal
+        && !modal.any_popup_open
+        && modal
+            .response
+            .ctx
+            .input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+}

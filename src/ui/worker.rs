@@ -1432,6 +1432,11 @@ impl WorkerState {
                 let engine = engine.unwrap_or_else(|| v.kms().settings().clone());
                 v.update_settings(store, engine)?;
                 drop(v);
+                // A hosted endpoint checks signatures against the region it
+                // read at start: it reads the new one now.
+                if let Some(endpoint) = self.session.as_ref().and_then(|s| s.endpoint.as_ref()) {
+                    endpoint.reload_credentials();
+                }
                 self.published = None;
                 Ok(Outcome::SettingsSaved)
             }
