@@ -271,6 +271,7 @@ fn a_clock_earlier_than_the_trail_is_refused() {
     v.call(&caller, "CreateKey", b"{}").unwrap();
     assert_eq!(v.kms().keys().count(), 2);
     v.close().unwrap();
+}
 
 /// Issue 10, item 6: a passphrase change, a settings change and an endpoint
 /// credential rotation each leave a CloudTrail-shaped store event in the
