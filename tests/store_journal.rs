@@ -272,22 +272,29 @@ fn damage_that_breaks_the_framing_is_kept_aside_and_recorded() {
     assert!(verify_chain(&records).is_err(), "the gap is visible");
 }
 
-#[test]
-fn segments_roll_over_by_size_and_retention_retires_the_oldest() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.byok");
-    let caller = Caller::cli();
-    let mut v = Vault::create(&path, &pass(), options()).unwrap();
+/// A new store whose journal rolls over at the smallest segment size (64
+/// KiB), keeping `retention` segments (0: all).
+fn store_with_small_segments(path: &std::path::Path, retention: u32) -> Vault {
+    let mut v = Vault::create(path, &pass(), options()).unwrap();
     let engine = v.kms().settings().clone();
     v.update_settings(
         StoreSettings {
             journal_segment_bytes: 64 * 1024,
-            journal_retention_segments: 3,
+            journal_retention_segments: retention,
             ..StoreSettings::default()
         },
         engine,
     )
     .unwrap();
+    v
+}
+
+#[test]
+fn segments_roll_over_by_size_and_retention_retires_the_oldest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let caller = Caller::cli();
+    let v = store_with_small_segments(&path, 3);
     v.close().unwrap();
     let mut v = Vault::open(&path, &pass(), options()).unwrap();
     let key = v
@@ -363,16 +370,7 @@ fn every_flip_and_cut_of_a_two_segment_journal_is_reported_with_what_it_destroye
     let pristine = tempfile::tempdir().unwrap();
     let path = pristine.path().join("store.byok");
     let caller = Caller::cli();
-    let mut v = Vault::create(&path, &pass(), options()).unwrap();
-    let engine = v.kms().settings().clone();
-    v.update_settings(
-        StoreSettings {
-            journal_segment_bytes: 64 * 1024,
-            ..StoreSettings::default()
-        },
-        engine,
-    )
-    .unwrap();
+    let v = store_with_small_segments(&path, 0);
     v.close().unwrap();
     let mut v = Vault::open(&path, &pass(), options()).unwrap();
     let key = v

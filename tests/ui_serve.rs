@@ -14,6 +14,22 @@ use egui_kittest::kittest::Queryable;
 use serve_common::{Client, Signer};
 use support::*;
 
+/// Turns on the status bar's endpoint switch; the address it serves on.
+fn start_serving(h: &mut App<'_>) -> SocketAddr {
+    click(h, "Serve AWS endpoint");
+    wait_part(h, "on 127.0.0.1:");
+    let text = h
+        .query_all_by_label_contains("on 127.0.0.1:")
+        .next()
+        .and_then(|n| n.value())
+        .expect("the address");
+    text.trim_start_matches("on ")
+        .split(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("an address in {text:?}"))
+}
+
 #[test]
 fn the_status_bar_switch_serves_the_store_to_aws_clients() {
     let (_dir, store) = temp();
@@ -21,19 +37,7 @@ fn the_status_bar_switch_serves_the_store_to_aws_clients() {
     let mut h = console(&store, &clock);
     create_store(&mut h);
 
-    click(&mut h, "Serve AWS endpoint");
-    wait_part(&mut h, "on 127.0.0.1:");
-    let text = h
-        .query_all_by_label_contains("on 127.0.0.1:")
-        .next()
-        .and_then(|n| n.value())
-        .expect("the address");
-    let addr: SocketAddr = text
-        .trim_start_matches("on ")
-        .split(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("an address in {text:?}"));
+    let addr = start_serving(&mut h);
 
     // The credentials, as `byok serve --show-credentials` prints them.
     let (key_id, secret, region) = {
@@ -97,19 +101,7 @@ fn a_region_change_while_serving_reaches_the_endpoint() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     create_store(&mut h);
-    click(&mut h, "Serve AWS endpoint");
-    wait_part(&mut h, "on 127.0.0.1:");
-    let text = h
-        .query_all_by_label_contains("on 127.0.0.1:")
-        .next()
-        .and_then(|n| n.value())
-        .expect("the address");
-    let addr: SocketAddr = text
-        .trim_start_matches("on ")
-        .split(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("an address in {text:?}"));
+    let addr = start_serving(&mut h);
     let (key_id, secret) = {
         let (c, _) = byok::store::Vault::read_api_credentials(
             &store,

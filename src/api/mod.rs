@@ -197,22 +197,9 @@ const KEY_SPECS: &[&str] = &[
     "ECC_NIST_EDWARDS25519",
 ];
 
-/// CreateKey's deprecated `CustomerMasterKeySpec` values.
-const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "SM2",
-];
+/// CreateKey's deprecated `CustomerMasterKeySpec` values: the key specs
+/// of the model's list up to SM2 (the newer ones have no deprecated name).
+const CUSTOMER_MASTER_KEY_SPECS: &[&str] = KEY_SPECS.split_at(13).0;
 
 /// CreateKey's `KeyUsage` values.
 const KEY_USAGES: &[&str] = &[

@@ -178,23 +178,13 @@ impl Shared {
         operation: String,
         body: Zeroizing<Vec<u8>>,
     ) -> Result<Body, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || {
-            ApiError::new(
-                "KMSInternalException",
-                "The endpoint is shutting down.",
-                500,
-            )
-        };
-        if !self.send(Work::Call {
+        self.ask(|reply| Work::Call {
             caller,
             operation,
             body,
             reply,
-        }) {
-            return Err(stopped());
-        }
-        answer.await.unwrap_or_else(|_| Err(stopped()))
+        })
+        .await
     }
 
     /// Answers CloudTrail's `LookupEvents` from the store's audit trail, on
@@ -202,6 +192,14 @@ impl Shared {
     /// A read of the trail, not recorded in it, as AWS's own backend treats
     /// it.
     pub(crate) async fn lookup_events(&self, body: Zeroizing<Vec<u8>>) -> Result<Body, ApiError> {
+        self.ask(|reply| Work::LookupEvents { body, reply }).await
+    }
+
+    /// Queues `work` for the engine thread and waits for its answer.
+    async fn ask(
+        &self,
+        work: impl FnOnce(oneshot::Sender<Result<Body, ApiError>>) -> Work,
+    ) -> Result<Body, ApiError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             ApiError::new(
@@ -210,7 +208,7 @@ impl Shared {
                 500,
             )
         };
-        if !self.send(Work::LookupEvents { body, reply }) {
+        if !self.send(work(reply)) {
             return Err(stopped());
         }
         answer.await.unwrap_or_else(|_| Err(stopped()))

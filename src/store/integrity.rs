@@ -59,7 +59,7 @@ impl Checkpoint {
     /// Reads the section's bytes; `None` for a store written before
     /// checkpoints (or a damaged section, which the sealed state makes
     /// impossible short of a bug).
-    pub fn from_section(bytes: Option<&Vec<u8>>) -> Option<Checkpoint> {
+    pub fn from_section(bytes: Option<&[u8]>) -> Option<Checkpoint> {
         serde_json::from_slice(bytes?).ok()
     }
 

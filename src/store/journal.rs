@@ -111,6 +111,38 @@ struct Shared {
     oldest: Mutex<u64>,
 }
 
+impl Shared {
+    /// A journal's shared state: nothing queued, the next frame at `next`
+    /// (segment, offset), `head` the last record on disk; `file` the segment
+    /// open for appending (`None` when reading only).
+    fn new(
+        config: JournalConfig,
+        keys: JournalKeys,
+        head: &ChainHead,
+        next: (u64, u64),
+        file: Option<File>,
+        oldest: u64,
+    ) -> Arc<Shared> {
+        let (segment, next_offset) = next;
+        Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                frames: Vec::new(),
+                segment,
+                next_offset,
+                stop: false,
+                failure: None,
+                last: (head.sequence, head.hash.clone()),
+                durable: (head.sequence, head.hash.clone()),
+            }),
+            io: Mutex::new(Io { file, segment }),
+            wake: Condvar::new(),
+            config,
+            keys,
+            oldest: Mutex::new(oldest),
+        })
+    }
+}
+
 /// An open journal with its background flusher.
 pub struct Journal {
     shared: Arc<Shared>,
@@ -288,22 +320,7 @@ impl Journal {
                 .map_err(|e| StoreError::io(&config.dir, e))?
         };
         let file = Some(Self::open_segment(&config, &keys, segment)?);
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
-                frames: Vec::new(),
-                segment,
-                next_offset,
-                stop: false,
-                failure: None,
-                last: (head.sequence, head.hash.clone()),
-                durable: (head.sequence, head.hash.clone()),
-            }),
-            io: Mutex::new(Io { file, segment }),
-            wake: Condvar::new(),
-            config,
-            keys,
-            oldest: Mutex::new(oldest),
-        });
+        let shared = Shared::new(config, keys, &head, (segment, next_offset), file, oldest);
         let flusher = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -346,25 +363,14 @@ impl Journal {
         let head = report.head();
         let segment = report.segments.last().copied().unwrap_or(1);
         let oldest = report.segments.first().copied().unwrap_or(1);
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
-                frames: Vec::new(),
-                segment,
-                next_offset: SEGMENT_HEADER_LEN,
-                stop: false,
-                failure: None,
-                last: (head.sequence, head.hash.clone()),
-                durable: (head.sequence, head.hash.clone()),
-            }),
-            io: Mutex::new(Io {
-                file: None,
-                segment,
-            }),
-            wake: Condvar::new(),
+        let shared = Shared::new(
             config,
             keys,
-            oldest: Mutex::new(oldest),
-        });
+            &head,
+            (segment, SEGMENT_HEADER_LEN),
+            None,
+            oldest,
+        );
         Ok((
             Journal {
                 shared,

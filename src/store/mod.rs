@@ -373,7 +373,6 @@ const KEY_POLICIES_SECTION: &str = "key-policies";
 /// Reads the key policies section.
 fn policies_of(sections: &Sections) -> BTreeMap<crate::kms::KeyId, String> {
     sections
-        .0
         .get(KEY_POLICIES_SECTION)
         .and_then(|b| serde_json::from_slice::<BTreeMap<String, String>>(b).ok())
         .unwrap_or_default()
@@ -667,7 +666,19 @@ fn read_body(
         header.kdf,
     )
     .ok_or_else(|| unreadable(path))?;
-    let plain = format::open(&key, &header, &bytes).ok_or_else(|| unreadable(path))?;
+    let (body, sections) = decode_body(path, &key, &header, &bytes)?;
+    Ok((body, sections, header, key))
+}
+
+/// Unseals a state file's bytes and decodes its body and sections (format 1
+/// has none).
+fn decode_body(
+    path: &Path,
+    key: &SecretArray<32>,
+    header: &Header,
+    bytes: &[u8],
+) -> Result<(StoreBody, Sections), StoreError> {
+    let plain = format::open(key, header, bytes).ok_or_else(|| unreadable(path))?;
     let (body, rest): (StoreBody, _) =
         postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
     let sections = match header.version {
@@ -675,7 +686,21 @@ fn read_body(
         1 => return Err(unreadable(path)),
         _ => postcard::from_bytes(rest).map_err(|_| unreadable(path))?,
     };
-    Ok((body, sections, header, key))
+    Ok((body, sections))
+}
+
+/// The engine over a state read from the file: its chain continuing at
+/// `head`, its replaced key policies from their section.
+fn restore_engine(
+    state: KmsState,
+    sections: &Sections,
+    options: VaultOptions,
+    head: crate::kms::ChainHead,
+) -> Kms {
+    let mut kms = Kms::from_state(state, options.clock, options.wrapping_keys, Kms::os_rng());
+    kms.set_chain_head(head);
+    kms.set_key_policies(policies_of(sections));
+    kms
 }
 
 /// Reads the store file: the header first (and nothing more when it is not
@@ -895,21 +920,14 @@ impl Vault {
             },
         };
         let (body, sections, header, key) = read_body(path, passphrase)?;
-        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        let checkpoint = Checkpoint::from_section(sections.get(CHECKPOINT_SECTION));
         let (journal, head, report) = Journal::open(
             journal_config(path, &body.settings),
             body.journal.clone(),
             checkpoint.as_ref(),
         )?;
         let notes = journal.notes.clone();
-        let mut kms = Kms::from_state(
-            body.kms,
-            options.clock,
-            options.wrapping_keys,
-            Kms::os_rng(),
-        );
-        kms.set_chain_head(head);
-        kms.set_key_policies(policies_of(&sections));
+        let mut kms = restore_engine(body.kms, &sections, options, head);
         // The history never goes backwards: the clock may not read earlier
         // than the latest record.
         if let Some(t) = report.last_time {
@@ -999,21 +1017,14 @@ impl Vault {
     ) -> Result<Vault, StoreError> {
         let path = &resolve_store_path(path)?;
         let (body, sections, header, key) = read_body(path, passphrase)?;
-        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        let checkpoint = Checkpoint::from_section(sections.get(CHECKPOINT_SECTION));
         let (journal, head, _) = Journal::open_read_only(
             journal_config(path, &body.settings),
             body.journal.clone(),
             checkpoint.as_ref(),
         )?;
         let notes = journal.notes.clone();
-        let mut kms = Kms::from_state(
-            body.kms,
-            options.clock,
-            options.wrapping_keys,
-            Kms::os_rng(),
-        );
-        kms.set_chain_head(head);
-        kms.set_key_policies(policies_of(&sections));
+        let kms = restore_engine(body.kms, &sections, options, head);
         let mut vault = Vault {
             saved_generation: kms.generation(),
             kms,
@@ -1262,14 +1273,7 @@ impl Vault {
     /// The engine state of the state file on disk (the last saved one).
     fn saved_kms_state(&self) -> Result<(KmsState, Sections), StoreError> {
         let (bytes, header) = read_store_file(&self.path)?;
-        let plain =
-            format::open(&self.key, &header, &bytes).ok_or_else(|| unreadable(&self.path))?;
-        let (body, rest): (StoreBody, _) =
-            postcard::take_from_bytes(&plain).map_err(|_| unreadable(&self.path))?;
-        let sections = match header.version {
-            1 => Sections::default(),
-            _ => postcard::from_bytes(rest).map_err(|_| unreadable(&self.path))?,
-        };
+        let (body, sections) = decode_body(&self.path, &self.key, &header, &bytes)?;
         Ok((body.kms, sections))
     }
 
@@ -1281,16 +1285,19 @@ impl Vault {
             return Ok(());
         }
         self.journal.flush()?;
-        let now = self.journal.checkpoint();
-        let behind = self.saved_checkpoint.as_ref().is_none_or(|c| {
-            c.sequence != now.sequence
-                || c.oldest_segment != now.oldest_segment
-                || c.acknowledged != self.journal_problems
-        });
-        if behind {
+        if self.saved_checkpoint.as_ref() != Some(&self.current_checkpoint()) {
             self.save_state(false)?;
         }
         Ok(())
+    }
+
+    /// What the state file may vouch for now about the journal (after a
+    /// flush): its last record, oldest required segment, known damage.
+    fn current_checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            acknowledged: self.journal_problems.clone(),
+            ..self.journal.checkpoint()
+        }
     }
 
     /// Checks the journal on disk, whole, against the state file's
@@ -1310,7 +1317,7 @@ impl Vault {
         let path = &resolve_store_path(path)?;
         regular_file(path)?;
         let (body, sections, _, _) = read_body(path, passphrase)?;
-        let checkpoint = Checkpoint::from_section(sections.0.get(CHECKPOINT_SECTION));
+        let checkpoint = Checkpoint::from_section(sections.get(CHECKPOINT_SECTION));
         integrity::check(&audit_dir(path), &body.journal, checkpoint.as_ref(), false)
     }
 
@@ -1358,8 +1365,7 @@ impl Vault {
             self.journal.retire_before(cut);
         }
         self.sync_policy_section();
-        let mut checkpoint = self.journal.checkpoint();
-        checkpoint.acknowledged = self.journal_problems.clone();
+        let checkpoint = self.current_checkpoint();
         self.sections
             .0
             .insert(CHECKPOINT_SECTION.to_string(), checkpoint.to_section());
