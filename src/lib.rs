@@ -12,6 +12,7 @@ pub mod aws;
 pub mod backend;
 pub mod cli;
 pub mod kms;
+pub mod manager;
 pub mod serve;
 pub mod store;
 pub mod ui;

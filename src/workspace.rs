@@ -338,6 +338,12 @@ impl Workspace {
         self.aws.as_ref().map(|a| a.backend.as_ref())
     }
 
+    /// The AWS backend, shared, for an AWS store (the key manager reads
+    /// CloudTrail through it on its own thread).
+    pub fn aws_backend_shared(&self) -> Option<Arc<AwsBackend>> {
+        self.aws.as_ref().map(|a| a.backend.clone())
+    }
+
     /// A live reading of AWS's throttling (for the status bar, which polls
     /// it while a call waits), for an AWS store.
     pub fn retry_watch(&self) -> Option<crate::aws::RetryWatch> {

@@ -14,6 +14,7 @@
 //! reached, the store cannot be opened, a file cannot be written); 1
 //! `byok audit verify` found a broken chain.
 
+mod agent;
 mod audit;
 mod kms;
 mod material;
@@ -249,6 +250,10 @@ enum Command {
     /// The audit trail: export as CloudTrail JSON, verify the hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The external key manager: rotation schedules, expiry renewal, escrow,
+    /// the kill switch and dual control. With no subcommand: run every due
+    /// action and exit (for cron or a systemd timer); --watch keeps running.
+    Agent(agent::AgentArgs),
 }
 
 /// Runs the command line with `args` (without the program name).
@@ -304,6 +309,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Material(cmd) => material::run(cmd, &g, &out)?,
         Command::Store(cmd) => store::run(cmd, &g, &out)?,
         Command::Audit(cmd) => return audit::run(cmd, &g),
+        Command::Agent(args) => agent::run(args, &g)?,
     }
     Ok(ExitCode::SUCCESS)
 }

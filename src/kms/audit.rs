@@ -16,6 +16,8 @@ pub enum CallSource {
     Cli,
     /// The AWS protocol endpoint (`byok serve`).
     Api,
+    /// The key manager's runner (`byok agent`, or the console running it).
+    Agent,
 }
 
 impl CallSource {
@@ -25,6 +27,7 @@ impl CallSource {
             Self::Console => "console",
             Self::Cli => "cli",
             Self::Api => "api",
+            Self::Agent => "agent",
         }
     }
 }
@@ -50,6 +53,10 @@ impl Caller {
     /// A call from the command line.
     pub fn cli() -> Self {
         Self::from_source(CallSource::Cli)
+    }
+    /// A call made by the key manager's runner.
+    pub fn agent() -> Self {
+        Self::from_source(CallSource::Agent)
     }
     fn from_source(source: CallSource) -> Self {
         Self {

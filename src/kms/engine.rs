@@ -587,6 +587,37 @@ impl Kms {
         self.record_service_event(now, name, None, details);
     }
 
+    /// Records what the key manager did or decided (`KeyManagerStep`,
+    /// `KeyManagerActionPlanned`, `KeyManagerEscrowExported`, ...): an
+    /// `AwsServiceEvent`-shaped record invoked by `caller`'s front end,
+    /// naming the key ARN when there is one. `details` never holds a secret.
+    pub fn audit_manager_event(
+        &mut self,
+        caller: &Caller,
+        name: &str,
+        key_arn: Option<&str>,
+        details: Value,
+    ) {
+        let now = self.clock.now().max(self.not_before);
+        let identity = UserIdentity {
+            identity_type: "byok".into(),
+            account_id: self.state.settings.account_id.clone(),
+            invoked_by: caller.source.as_str().into(),
+            access_key_id: None,
+        };
+        let mut record = self.new_record(identity, now, name, "AwsServiceEvent", None);
+        if let Some(arn) = key_arn {
+            record.resources = vec![Resource {
+                account_id: arn.split(':').nth(4).unwrap_or_default().to_string(),
+                arn: arn.to_string(),
+                resource_type: "AWS::KMS::Key".into(),
+            }];
+        }
+        record.read_only = false;
+        record.additional_event_data = Some(details);
+        self.push_record(record);
+    }
+
     fn record_service_event(
         &mut self,
         at: Timestamp,

@@ -289,6 +289,29 @@ struct StoreBodyRef<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sections(BTreeMap<String, Vec<u8>>);
 
+/// A record for [`Vault::set_section_audited`]: the event's name
+/// (`KeyManagerStep`, ...), the key it concerns, and what it says (never a
+/// secret).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditedEvent {
+    /// `eventName`.
+    pub name: String,
+    /// The key ARN, recorded as the record's resource.
+    pub key_arn: Option<String>,
+    /// `additionalEventData`.
+    pub details: serde_json::Value,
+}
+
+/// A section may hold secrets (the key manager's escrow): its bytes are
+/// wiped when the store lets go of them.
+impl Drop for Sections {
+    fn drop(&mut self) {
+        for bytes in self.0.values_mut() {
+            zeroize::Zeroize::zeroize(bytes);
+        }
+    }
+}
+
 impl Sections {
     /// Section `name`, if the store has one.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
@@ -1428,11 +1451,17 @@ impl Vault {
         name: &'static str,
         details: serde_json::Value,
     ) -> Result<(), StoreError> {
+        self.save_with_records(|kms| kms.audit_store_event(name, details))
+    }
+
+    /// [`save_with_event`](Vault::save_with_event) for any records `record`
+    /// puts in the engine's outbox.
+    fn save_with_records(&mut self, record: impl FnOnce(&mut Kms)) -> Result<(), StoreError> {
         if let Some(lock) = &self.lock {
             lock.check()?;
         }
         let before = self.journal.checkpoint().sequence;
-        self.kms.audit_store_event(name, details);
+        record(&mut self.kms);
         let records = self.kms.take_audit_records();
         let result = self
             .journal
@@ -1470,11 +1499,52 @@ impl Vault {
             None => self.sections.0.remove(name),
         };
         if let Err(e) = self.save_state(true) {
-            match previous {
+            let mut current = match previous {
                 Some(p) => self.sections.0.insert(name.to_string(), p),
                 None => self.sections.0.remove(name),
             };
+            if let Some(bytes) = current.as_mut() {
+                zeroize::Zeroize::zeroize(bytes);
+            }
             return Err(e);
+        }
+        if let Some(mut old) = previous {
+            zeroize::Zeroize::zeroize(&mut old);
+        }
+        Ok(())
+    }
+
+    /// Replaces section `name` with `bytes` and saves, with `events` (the
+    /// key manager's: what it decided or did, made by `caller`) recorded in
+    /// the trail ahead of the state they describe, as every change is. When
+    /// the save fails nothing is changed in memory, the records are withdrawn
+    /// (or followed by `ChangeNotSaved`), and the error is returned.
+    pub fn set_section_audited(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        caller: &Caller,
+        events: Vec<AuditedEvent>,
+    ) -> Result<(), StoreError> {
+        self.refuse_change()?;
+        let previous = self.sections.0.insert(name.to_string(), bytes);
+        let result = self.save_with_records(|kms| {
+            for e in events {
+                kms.audit_manager_event(caller, &e.name, e.key_arn.as_deref(), e.details);
+            }
+        });
+        if let Err(e) = result {
+            let mut current = match previous {
+                Some(p) => self.sections.0.insert(name.to_string(), p),
+                None => self.sections.0.remove(name),
+            };
+            if let Some(bytes) = current.as_mut() {
+                zeroize::Zeroize::zeroize(bytes);
+            }
+            return Err(e);
+        }
+        if let Some(mut old) = previous {
+            zeroize::Zeroize::zeroize(&mut old);
         }
         Ok(())
     }
