@@ -908,11 +908,11 @@ impl Manager {
         };
         // Did an earlier run import it already? Its description says so.
         let listed = self.list(&a.key_arn).map_err(StepError::from_backend)?;
-        let id = match listed
+        let (id, valid_to) = match listed
             .iter()
             .find(|m| m.description.as_deref() == Some(description))
         {
-            Some(m) => m.id.clone(),
+            Some(m) => (m.id.clone(), m.valid_to),
             None => {
                 let policy = state.policy(&a.key_arn).cloned();
                 let valid_to = policy
@@ -934,7 +934,7 @@ impl Manager {
                         }
                         _ => StepError::from_backend(e),
                     })?;
-                out
+                (out, valid_to)
             }
         };
         let now = self.now();
@@ -946,11 +946,6 @@ impl Manager {
                 e.action = None;
             }
         }
-        let listed_now = self.list(&a.key_arn).ok();
-        let valid_to = listed_now
-            .as_ref()
-            .and_then(|l| l.iter().find(|m| m.id == id))
-            .and_then(|m| m.valid_to);
         state
             .inventory
             .retain(|r| !(r.key_arn == a.key_arn && r.key_material_id == id));
@@ -1991,7 +1986,7 @@ fn remove_material_file(path: &Path, material: Option<&SecretArray<MATERIAL_LEN>
     let Ok(bytes) = std::fs::read(path).map(zeroize::Zeroizing::new) else {
         return;
     };
-    if material.is_some_and(|m| &bytes[..] == &m.expose()[..]) {
+    if material.is_some_and(|m| bytes[..] == m.expose()[..]) {
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
             use std::io::Write;
             let _ = f.write_all(&[0u8; MATERIAL_LEN]);
