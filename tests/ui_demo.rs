@@ -281,3 +281,45 @@ fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
         "Cost gives way first"
     );
 }
+
+/// The value the Settings screen shows for auto-lock.
+fn auto_lock_text(h: &App<'_>) -> String {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    h.get_by_label("Auto-lock")
+        .accesskit_node()
+        .value()
+        .expect("the auto-lock value")
+}
+
+/// Issue 10: Settings says a training store's auto-lock is "never", not
+/// "after 0 idle minutes"; a real store's reads as minutes, and "never" can be
+/// typed.
+#[test]
+fn settings_say_never_for_no_auto_lock() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Auto-lock");
+    assert_eq!(auto_lock_text(&h), "never");
+    assert!(!shows_part(&h, "0 idle minutes"));
+
+    click(&mut h, "🔒 Lock");
+    click(&mut h, "🔒 Lock and remove");
+    create_store(&mut h);
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Auto-lock");
+    assert_eq!(auto_lock_text(&h), "after 15 idle minutes");
+    type_into(&mut h, "Auto-lock", "never");
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    assert_eq!(auto_lock_text(&h), "never", "typed");
+    click(&mut h, "Save settings");
+    wait_for(&mut h, "the setting saved", |h| {
+        h.state()
+            .view()
+            .is_some_and(|v| v.store_settings.auto_lock_minutes == 0)
+    });
+}
