@@ -528,20 +528,20 @@ impl KeyDetail {
                                     });
                                     row.col(|ui| {
                                         paint_glow(ui, glow);
-                                        if cols.fold_import {
+                                        if cols.fold_import
+                                            && m.import_state != ImportState::Imported
+                                        {
                                             // The Import state column gave way: a
                                             // material pending import says so here.
                                             ui.vertical(|ui| {
                                                 ui.horizontal(|ui| {
                                                     material_state_cell(ui, key, m, now, glow)
                                                 });
-                                                if m.import_state != ImportState::Imported {
-                                                    theme::badge(
-                                                        ui,
-                                                        m.import_state.as_str(),
-                                                        theme::import_state(m.import_state),
-                                                    );
-                                                }
+                                                theme::badge(
+                                                    ui,
+                                                    m.import_state.as_str(),
+                                                    theme::import_state(m.import_state),
+                                                );
                                             });
                                         } else {
                                             material_state_cell(ui, key, m, now, glow);
