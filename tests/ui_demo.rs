@@ -461,3 +461,38 @@ fn the_material_table_cuts_nothing_at_1600_and_at_1280_in_presentation_mode() {
         material_table_is_readable(&mut h, size);
     }
 }
+
+/// Issue 10, item 4: the ciphertext inspector follows the store — after a
+/// rotation it calls the material that encrypted the blob NON_CURRENT, not
+/// CURRENT as when it was inspected.
+#[test]
+fn the_inspector_follows_a_rotation() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click_first(&mut h, "alias/hr-records");
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    type_into(&mut h, "Plaintext", "payroll");
+    click(&mut h, "Encrypt");
+    wait_label(&mut h, "Encrypted with key material");
+    click(&mut h, "Use in Decrypt ›");
+    click(&mut h, "Inspect ciphertext");
+    wait_label(&mut h, "Can be decrypted now");
+    assert!(shows(&h, "CURRENT") && !shows(&h, "NON_CURRENT"));
+
+    click_first(&mut h, "Keys");
+    click(&mut h, "⟳ Rotate now");
+    click(&mut h, "⟳ Rotate");
+    wait_part(&mut h, "Rotation in progress");
+    clock.advance(Duration::from_millis(DEMO_ROTATION_DELAY_MS + 1));
+    wait_for(&mut h, "the rotation to complete", |h| {
+        !shows_part(h, "Rotation in progress")
+    });
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    wait_label(&mut h, "NON_CURRENT");
+    assert!(shows(&h, "Can be decrypted now"));
+}
