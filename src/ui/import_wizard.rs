@@ -970,7 +970,8 @@ impl ImportWizard {
                 ui.add(
                     egui::TextEdit::singleline(&mut self.expiry_time)
                         .hint_text("HH:MM")
-                        .desired_width(52.0),
+                        // "23:59" whole, in any text size.
+                        .desired_width(ui.text_style_height(&egui::TextStyle::Body) * 4.0),
                 )
                 .labelled_by(at.id)
                 .on_hover_text("ValidTo's time of day (UTC), as HH:MM");
