@@ -602,3 +602,137 @@ fn escape_closes_dialogs_and_arrow_keys_move_through_the_key_list() {
     settle(&mut h);
     assert_eq!(selected(&h), order[0], "and stops at the first");
 }
+
+/// Opens the wizard on the selected key and walks it to the import options
+/// with material generated here (the parameters of an earlier wizard are
+/// resumed, or fetched again).
+fn wizard_to_options(h: &mut App<'_>, dir: &std::path::Path) {
+    click(h, "📥 Import key material…");
+    wait_label(h, "Import key material");
+    if !shows(h, "Import parameters ready") {
+        let _ = get_parameters(h, dir);
+    }
+    click(h, "Next ›");
+    click(h, "Generate and wrap here (training)");
+    click(h, "Generate 32 random bytes and wrap them");
+    wait_label(h, "Key check value");
+    click(h, "Next ›");
+    wait_label(h, "Import type");
+}
+
+/// The ValidTo date picker's button (its label is the date and a calendar).
+fn date_button(h: &App<'_>) -> String {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    h.query_all_by_label_contains("📆")
+        .next()
+        .and_then(|n| n.accesskit_node().label())
+        .expect("the ValidTo date button")
+}
+
+/// Clicks the node labelled `label` with the pointer as a quick mouse click
+/// does: moved there, pressed and released within one frame.
+fn quick_click(h: &mut App<'_>, label: &str) {
+    use egui_kittest::kittest::Queryable;
+    settle_node(h, label);
+    let pos = h.get_by_label(label).rect().center();
+    h.event(egui::Event::PointerMoved(pos));
+    h.step();
+    // `Harness::event` runs a frame per event: both go into one frame's input.
+    for pressed in [true, false] {
+        h.input_mut().events.push(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    for _ in 0..4 {
+        h.step();
+    }
+}
+
+/// Issue 10, item 2: the ValidTo date picker opens in every wizard and
+/// every time, not only the first time: it draws above the wizard even when
+/// the click that opens it also raises the wizard (a quick click), and
+/// egui's memory of its layer (kept across restarts) does not bury it.
+#[test]
+fn the_valid_to_date_picker_opens_every_time() {
+    use egui_kittest::kittest::Queryable;
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    create_external_key(&mut h);
+    for round in 0..2 {
+        wizard_to_options(&mut h, dir.path());
+        click(&mut h, "KEY_MATERIAL_EXPIRES on");
+        for time in 0..2 {
+            assert!(
+                !shows(&h, "Save"),
+                "round {round}: the picker starts closed"
+            );
+            let button = date_button(&h);
+            quick_click(&mut h, &button);
+            assert!(
+                shows(&h, "Save"),
+                "round {round}, time {time}: the date picker opened"
+            );
+            // On top: a pointer over the picker's Save reaches the picker,
+            // not the wizard under it.
+            let save = h.get_by_label("Save").rect().center();
+            let on_button = h.get_by_label(&button).rect().center();
+            assert_ne!(
+                h.ctx.layer_id_at(save),
+                h.ctx.layer_id_at(on_button),
+                "round {round}, time {time}: the picker is drawn above the wizard"
+            );
+            // A month later, saved: the button shows the new date.
+            quick_click(&mut h, ">");
+            quick_click(&mut h, "Save");
+            assert!(!shows(&h, "Save"), "Save closed the picker");
+            assert_ne!(date_button(&h), button, "the chosen date is taken");
+            // Something else in the wizard is clicked before the next try.
+            quick_click(&mut h, "KEY_MATERIAL_EXPIRES on");
+        }
+        click(&mut h, "Cancel");
+        assert!(!shows(&h, "Import key material"), "the wizard closed");
+    }
+}
+
+/// Issue 10, item 2: ValidTo has a time of day (UTC), checked as typed, and
+/// the import carries it.
+#[test]
+fn valid_to_takes_a_time_of_day() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    let key = create_external_key(&mut h);
+    wizard_to_options(&mut h, dir.path());
+    click(&mut h, "KEY_MATERIAL_EXPIRES on");
+    let date = date_button(&h);
+    let date = date.trim_end_matches(" 📆");
+    assert!(
+        shows_part(&h, &format!("ValidTo {date} 00:00 UTC")),
+        "midnight unless told"
+    );
+    type_into(&mut h, "at", "25:10");
+    assert!(shows_part(&h, "Not a valid date and time of day"));
+    type_into(&mut h, "at", "14:30");
+    assert!(shows_part(&h, &format!("ValidTo {date} 14:30 UTC")));
+    click(&mut h, "Import without a copy (training only)");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    let valid_to = h
+        .state()
+        .view()
+        .and_then(|v| v.key(&key))
+        .and_then(|k| k.materials.first())
+        .and_then(|m| m.valid_to)
+        .expect("the material expires");
+    assert_eq!(
+        valid_to.millis().rem_euclid(86_400_000),
+        (14 * 60 + 30) * 60_000,
+        "ValidTo at 14:30 UTC"
+    );
+}

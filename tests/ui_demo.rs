@@ -281,3 +281,218 @@ fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
         "Cost gives way first"
     );
 }
+
+/// The value the Settings screen shows for auto-lock.
+fn auto_lock_text(h: &App<'_>) -> String {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    h.get_by_label("Auto-lock")
+        .accesskit_node()
+        .value()
+        .expect("the auto-lock value")
+}
+
+/// Issue 10: Settings says a training store's auto-lock is "never", not
+/// "after 0 idle minutes"; a real store's reads as minutes, and "never" can be
+/// typed.
+#[test]
+fn settings_say_never_for_no_auto_lock() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Auto-lock");
+    assert_eq!(auto_lock_text(&h), "never");
+    assert!(!shows_part(&h, "0 idle minutes"));
+
+    click(&mut h, "🔒 Lock");
+    click(&mut h, "🔒 Lock and remove");
+    create_store(&mut h);
+    click(&mut h, "Settings");
+    wait_label(&mut h, "Auto-lock");
+    assert_eq!(auto_lock_text(&h), "after 15 idle minutes");
+    type_into(&mut h, "Auto-lock", "never");
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    assert_eq!(auto_lock_text(&h), "never", "typed");
+    click(&mut h, "Save settings");
+    wait_for(&mut h, "the setting saved", |h| {
+        h.state()
+            .view()
+            .is_some_and(|v| v.store_settings.auto_lock_minutes == 0)
+    });
+}
+
+/// The width `text` takes in the console's body (or button) text.
+fn text_width(h: &App<'_>, text: &str, style: egui::TextStyle) -> f32 {
+    let font = style.resolve(&h.ctx.global_style());
+    h.ctx.fonts_mut(|f| {
+        f.layout_no_wrap(text.to_string(), font, egui::Color32::WHITE)
+            .size()
+            .x
+    })
+}
+
+/// Brings the node labelled `name` on screen the way a user does: the
+/// pane scrolled to it, then the table under the pointer scrolled sideways
+/// (Shift+wheel or a trackpad) as far as needed; returns where it is.
+fn reach(h: &mut App<'_>, name: &str, size: egui::Vec2) -> egui::Rect {
+    use egui_kittest::kittest::Queryable;
+    // Above the status bar.
+    let floor = h.get_by_label("Serve AWS endpoint").rect().top() - 2.0;
+    let on_screen = |r: egui::Rect| r.left() >= 0.0 && r.right() <= size.x && r.bottom() <= floor;
+    for _ in 0..60 {
+        let r = h.get_by_label(name).rect();
+        if on_screen(r) {
+            return r;
+        }
+        let (at, delta) = if r.bottom() > floor || r.top() < 0.0 {
+            let dy = if r.top() < 0.0 { 60.0 } else { -60.0 };
+            (egui::pos2(size.x - 30.0, floor - 60.0), egui::vec2(0.0, dy))
+        } else {
+            (
+                egui::pos2(size.x - 30.0, r.center().y),
+                egui::vec2(-60.0, 0.0),
+            )
+        };
+        h.event(egui::Event::PointerMoved(at));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.get_by_label(name).rect()
+}
+
+/// Checks the material table of alias/payments-master (nine materials with
+/// descriptions) and alias/legacy-export (an expired one): nothing is cut
+/// and every action can be reached on screen.
+fn material_table_is_readable(h: &mut App<'_>, size: egui::Vec2) {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    let pad = 2.0 * h.ctx.global_style().spacing.button_padding.x;
+    click_first(h, "alias/payments-master");
+    wait_label(h, "Material timeline");
+    settle(h);
+    let view = h.state().view().expect("view").clone();
+    let key = view
+        .keys
+        .iter()
+        .find(|k| k.aliases.iter().any(|a| a == "alias/payments-master"))
+        .expect("payments-master")
+        .clone();
+    for m in &key.materials {
+        let d = m.description.clone().expect("a description");
+        let want = text_width(h, &d, egui::TextStyle::Body);
+        let got = h.get_by_label(&d).rect().width();
+        assert!(
+            got >= want - 0.5,
+            "{size:?}: description {d:?} has {got} px, needs {want}"
+        );
+        for (name, text) in [
+            (format!("Delete key material {}", m.short), "Delete…"),
+            (format!("Reimport key material {}", m.short), "Reimport…"),
+        ] {
+            let want = text_width(h, text, egui::TextStyle::Button) + pad;
+            let r = reach(h, &name, size);
+            assert!(
+                r.width() >= want - 0.5,
+                "{size:?}: {name} is {} px wide, needs {want}",
+                r.width()
+            );
+            let floor = h.get_by_label("Serve AWS endpoint").rect().top();
+            assert!(
+                r.left() >= 0.0 && r.right() <= size.x && r.bottom() <= floor,
+                "{size:?}: {name} can be reached on screen ({r:?})"
+            );
+        }
+    }
+    click_first(h, "alias/legacy-export");
+    wait_label(h, "Material timeline");
+    settle(h);
+    let expired = h
+        .query_all_by_label_contains("expired ")
+        .map(|n| {
+            let node = n.accesskit_node();
+            (node.label().or(node.value()).unwrap_or_default(), n.rect())
+        })
+        .find(|(text, _)| text.starts_with("expired "))
+        .expect("the expired material's Expiration");
+    let want = text_width(h, &expired.0, egui::TextStyle::Body);
+    assert!(
+        expired.1.width() >= want - 0.5,
+        "{size:?}: {:?} has {} px, needs {want}",
+        expired.0,
+        expired.1.width()
+    );
+}
+
+/// Issue 10, items 9 and 11: the key detail's material table sizes its
+/// columns to their text — descriptions (where the copy is kept), the
+/// expiry and both actions are whole at 1600×1000, and at 1280×720 in
+/// presentation mode, where the columns give way and every action can
+/// still be reached.
+#[test]
+fn the_material_table_cuts_nothing_at_1600_and_at_1280_in_presentation_mode() {
+    for (size, presentation) in [
+        (egui::vec2(1600.0, 1000.0), false),
+        (egui::vec2(1280.0, 720.0), true),
+    ] {
+        let (_dir, store) = temp();
+        let clock = ManualClock::new(START);
+        let config =
+            byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(size)
+            .with_max_steps(400)
+            .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
+        click(&mut h, "🎓 Open training demo");
+        wait_for(&mut h, "the training store", |h| h.state().is_ready());
+        if presentation {
+            click(&mut h, "Settings");
+            click(&mut h, "Presentation mode (larger text for projectors)");
+            click(&mut h, "Keys");
+            settle(&mut h);
+        }
+        material_table_is_readable(&mut h, size);
+    }
+}
+
+/// Issue 10, item 4: the ciphertext inspector follows the store — after a
+/// rotation it calls the material that encrypted the blob NON_CURRENT, not
+/// CURRENT as when it was inspected.
+#[test]
+fn the_inspector_follows_a_rotation() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click_first(&mut h, "alias/hr-records");
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    type_into(&mut h, "Plaintext", "payroll");
+    click(&mut h, "Encrypt");
+    wait_label(&mut h, "Encrypted with key material");
+    click(&mut h, "Use in Decrypt ›");
+    click(&mut h, "Inspect ciphertext");
+    wait_label(&mut h, "Can be decrypted now");
+    assert!(shows(&h, "CURRENT") && !shows(&h, "NON_CURRENT"));
+
+    click_first(&mut h, "Keys");
+    click(&mut h, "⟳ Rotate now");
+    click(&mut h, "⟳ Rotate");
+    wait_part(&mut h, "Rotation in progress");
+    clock.advance(Duration::from_millis(DEMO_ROTATION_DELAY_MS + 1));
+    wait_for(&mut h, "the rotation to complete", |h| {
+        !shows_part(h, "Rotation in progress")
+    });
+    click(&mut h, "Cryptography");
+    wait_label(&mut h, "Ciphertext inspector");
+    wait_label(&mut h, "NON_CURRENT");
+    assert!(shows(&h, "Can be decrypted now"));
+}

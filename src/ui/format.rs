@@ -14,6 +14,11 @@ pub fn date_time_secs(t: Timestamp) -> String {
     t.to_datetime().format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// `12 Mar 2026 14:05` (UTC).
+pub fn day_time(t: Timestamp) -> String {
+    t.to_datetime().format("%-d %b %Y %H:%M").to_string()
+}
+
 /// `12 Mar 2026`.
 pub fn day(t: Timestamp) -> String {
     t.to_datetime().format("%-d %b %Y").to_string()

@@ -124,6 +124,8 @@ pub struct ImportWizard {
     description: String,
     expires: bool,
     expiry: Date,
+    /// ValidTo's time of day (UTC), typed as HH:MM.
+    pub expiry_time: String,
     result: Option<(KeyRef, Option<KeyMaterialId>, ImportType)>,
     errors: [Option<UiError>; 4],
     /// Jobs asked for while drawing, submitted after.
@@ -208,6 +210,7 @@ impl ImportWizard {
             description,
             expires: false,
             expiry,
+            expiry_time: "00:00".to_string(),
             result: None,
             errors: Default::default(),
             outbox: Vec::new(),
@@ -947,7 +950,32 @@ impl ImportWizard {
         ui.horizontal(|ui| {
             ui.radio_value(&mut self.expires, true, "KEY_MATERIAL_EXPIRES on");
             ui.add_enabled_ui(self.expires, |ui| {
-                ui.add(egui_extras::DatePickerButton::new(&mut self.expiry).id_salt("valid-to"));
+                const PICKER: &str = "valid-to";
+                ui.add(egui_extras::DatePickerButton::new(&mut self.expiry).id_salt(PICKER));
+                // egui_extras draws the open picker as an Area of its own
+                // (at `make_persistent_id(Some(salt))`) in the wizard's
+                // Foreground order, ranked by when each layer was last
+                // raised. A click on the wizard raises the wizard, and a
+                // quick click that opens the picker (press and release in
+                // one frame) raises both and keeps the wizard on top: the
+                // picker opened under the wizard, every time but the very
+                // first (egui even remembers the ranking across restarts).
+                // As the wizard's sublayer it is drawn right above it.
+                let picker = ui.make_persistent_id(Some(PICKER));
+                ui.ctx().set_sublayer(
+                    ui.layer_id(),
+                    egui::LayerId::new(ui.layer_id().order, picker),
+                );
+                let at = ui.label("at");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.expiry_time)
+                        .hint_text("HH:MM")
+                        // "23:59" whole, in any text size.
+                        .desired_width(ui.text_style_height(&egui::TextStyle::Body) * 4.0),
+                )
+                .labelled_by(at.id)
+                .on_hover_text("ValidTo's time of day (UTC), as HH:MM");
+                ui.label("UTC");
             });
         });
         if self.expires {
@@ -970,7 +998,11 @@ impl ImportWizard {
                     }
                 }
                 None => {
-                    ui.label(theme::colored(ui, "Not a valid date", theme::RED));
+                    ui.label(theme::colored(
+                        ui,
+                        "Not a valid date and time of day (HH:MM, 00:00 to 23:59)",
+                        theme::RED,
+                    ));
                 }
             }
             ui.label(theme::weak(
@@ -1006,8 +1038,9 @@ impl ImportWizard {
             u32::try_from(self.expiry.month()).ok()?,
             u32::try_from(self.expiry.day()).ok()?,
         )?;
+        let (hour, minute) = parse_time_of_day(&self.expiry_time)?;
         Some(Timestamp::from_millis(
-            d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis(),
+            d.and_hms_opt(hour, minute, 0)?.and_utc().timestamp_millis(),
         ))
     }
 
@@ -1236,4 +1269,16 @@ fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Actio
                 });
             }
         });
+}
+
+/// `HH:MM` (or `H:MM`), 00:00 to 23:59.
+fn parse_time_of_day(text: &str) -> Option<(u32, u32)> {
+    let (h, m) = text.trim().split_once(':')?;
+    let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
+        (len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let (h, m) = (digits(h, 1..=2)?, digits(m, 2..=2)?);
+    (h < 24 && m < 60).then_some((h, m))
 }

@@ -443,154 +443,202 @@ impl KeyDetail {
         busy: bool,
         actions: &mut Vec<Action>,
     ) {
-        let row_h = 34.0;
         let transition = transitions.iter().find(|t| t.key == key.id);
+        let cols = MaterialColumns::fit(ui, key, now);
+        let row_h =
+            (ui.spacing().interact_size.y + 8.0).max(34.0) * if cols.two_lines { 1.7 } else { 1.0 };
         let table_height = row_h * key.materials.len() as f32 + 40.0;
-        ui.push_id(("materials", &key.id), |ui| {
-            TableBuilder::new(ui)
-                .striped(true)
-                .resizable(false)
-                .vscroll(false)
-                .cell_layout(Layout::left_to_right(Align::Center))
-                .column(Column::exact(100.0))
-                .column(Column::remainder().at_least(90.0).clip(true))
-                .column(Column::exact(176.0))
-                .column(Column::exact(128.0))
-                .column(Column::exact(118.0))
-                .column(Column::exact(104.0))
-                .column(Column::exact(170.0))
-                .max_scroll_height(table_height)
-                .header(26.0, |mut h| {
-                    for title in [
-                        "Key material ID",
-                        "Description",
-                        "Material state",
-                        "Import state",
-                        "Expiration",
-                        "Rotation date",
-                        "Actions",
-                    ] {
-                        h.col(|ui| {
-                            ui.label(RichText::new(title).strong());
-                        });
+        let headers: Vec<&str> = [
+            "Key material ID",
+            "Description",
+            "Material state",
+            "Import state",
+            "Expiration",
+            "Rotation date",
+            "Actions",
+        ]
+        .into_iter()
+        .filter(|h| !(cols.fold_import && *h == "Import state"))
+        .collect();
+        // Wider than the pane only when even the narrowest layout does not
+        // fit (large text in a small window): then it scrolls sideways, with
+        // a scroll bar, rather than cutting a column.
+        egui::ScrollArea::horizontal()
+            .id_salt(("materials-scroll", &key.id))
+            .show(ui, |ui| {
+                ui.push_id(("materials", &key.id), |ui| {
+                    let mut table = TableBuilder::new(ui)
+                        .striped(true)
+                        .resizable(false)
+                        .vscroll(false)
+                        .cell_layout(Layout::left_to_right(Align::Center));
+                    for w in cols.widths() {
+                        table = table.column(Column::exact(w).clip(true));
                     }
-                })
-                .body(|mut body| {
-                    for m in &key.materials {
-                        body.row(row_h, |mut row| {
-                            let glow = transition.and_then(|t| {
-                                (t.to == m.id || t.from == Some(m.id))
-                                    .then(|| (t.progress(), t.to == m.id))
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                ui.add(
-                                    egui::Label::new(
-                                        RichText::new(m.short.as_str()).monospace().strong(),
-                                    )
-                                    .selectable(false),
-                                )
-                                .on_hover_text(m.id.to_string());
-                                if ui
-                                    .small_button("🗐")
-                                    .on_hover_text("Copy the full KeyMaterialId")
-                                    .accessible_name(format!("Copy key material ID {}", m.short))
-                                    .clicked()
-                                {
-                                    actions.push(Action::Copy(m.id.to_string()));
-                                    actions.push(Action::Notify("KeyMaterialId copied".into()));
-                                }
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                match &m.description {
-                                    Some(d) => ui.add(egui::Label::new(d.as_str()).truncate()),
-                                    None => ui.label(theme::weak(ui, "—")),
-                                };
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                material_state_cell(ui, key, m, now, glow);
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                theme::badge(
-                                    ui,
-                                    m.import_state.as_str(),
-                                    theme::import_state(m.import_state),
-                                );
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                match (m.expiration_model, m.valid_to) {
-                                    (ExpirationModel::KeyMaterialExpires, Some(v)) => {
-                                        let text = if m.import_state == ImportState::PendingImport
-                                            && v <= now
-                                        {
-                                            format!("expired {}", format::day(v))
-                                        } else {
-                                            format::relative(v, now)
-                                        };
-                                        let color = expiry_color(v, now);
-                                        let r = match color {
-                                            Some(c) => {
-                                                ui.label(theme::colored(ui, text, c).strong())
-                                            }
-                                            None => ui.label(text),
-                                        };
-                                        r.on_hover_text(format!(
-                                            "ValidTo {}",
-                                            format::date_time(v)
-                                        ));
-                                    }
-                                    _ => {
-                                        ui.label(theme::weak(ui, "does not expire"));
-                                    }
-                                }
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                match (m.rotation_date, m.rotation_type) {
-                                    (Some(d), Some(t)) => {
-                                        ui.label(format::day(d)).on_hover_text(format!(
-                                            "RotationDate {} ({})",
-                                            format::date_time_secs(d),
-                                            t.as_str()
-                                        ));
-                                    }
-                                    _ => {
-                                        ui.label(theme::weak(ui, "—"));
-                                    }
-                                }
-                            });
-                            row.col(|ui| {
-                                paint_glow(ui, glow);
-                                if !key.is_external() {
-                                    ui.label(theme::weak(ui, "generated by KMS"));
-                                    return;
-                                }
-                                if m.import_state == ImportState::Imported {
-                                    let delete = ui
-                                        .add_enabled(
-                                            !busy && m.delete_check.is_ok(),
-                                            egui::Button::new("Delete…"),
+                    table
+                        .max_scroll_height(table_height)
+                        .header(26.0 * cols.scale, |mut h| {
+                            for title in &headers {
+                                h.col(|ui| {
+                                    ui.label(RichText::new(*title).strong());
+                                });
+                            }
+                        })
+                        .body(|mut body| {
+                            for m in &key.materials {
+                                body.row(row_h, |mut row| {
+                                    let glow = transition.and_then(|t| {
+                                        (t.to == m.id || t.from == Some(m.id))
+                                            .then(|| (t.progress(), t.to == m.id))
+                                    });
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        ui.add(
+                                            egui::Label::new(
+                                                RichText::new(m.short.as_str())
+                                                    .monospace()
+                                                    .strong(),
+                                            )
+                                            .selectable(false),
                                         )
-                                        .accessible_name(format!("Delete key material {}", m.short))
-                                        .on_hover_text("DeleteImportedKeyMaterial");
-                                    let delete = match &m.delete_check {
-                                        Ok(()) => delete,
-                                        Err(e) => delete.on_disabled_hover_text(refusal_text(e)),
-                                    };
-                                    if delete.clicked() {
-                                        self.dialog = Some(Dialog::DeleteMaterial {
-                                            key: key.id.clone(),
-                                            material: m.id,
+                                        .on_hover_text(m.id.to_string());
+                                        if ui
+                                            .small_button("🗐")
+                                            .on_hover_text("Copy the full KeyMaterialId")
+                                            .accessible_name(format!(
+                                                "Copy key material ID {}",
+                                                m.short
+                                            ))
+                                            .clicked()
+                                        {
+                                            actions.push(Action::Copy(m.id.to_string()));
+                                            actions.push(Action::Notify(
+                                                "KeyMaterialId copied".into(),
+                                            ));
+                                        }
+                                    });
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        match &m.description {
+                                            Some(d) => {
+                                                ui.add(egui::Label::new(d.as_str()).truncate())
+                                            }
+                                            None => ui.label(theme::weak(ui, "—")),
+                                        };
+                                    });
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        if cols.fold_import
+                                            && m.import_state != ImportState::Imported
+                                        {
+                                            // The Import state column gave way: a
+                                            // material pending import says so here.
+                                            ui.vertical(|ui| {
+                                                ui.horizontal(|ui| {
+                                                    material_state_cell(ui, key, m, now, glow)
+                                                });
+                                                theme::badge(
+                                                    ui,
+                                                    m.import_state.as_str(),
+                                                    theme::import_state(m.import_state),
+                                                );
+                                            });
+                                        } else {
+                                            material_state_cell(ui, key, m, now, glow);
+                                        }
+                                    });
+                                    if !cols.fold_import {
+                                        row.col(|ui| {
+                                            paint_glow(ui, glow);
+                                            theme::badge(
+                                                ui,
+                                                m.import_state.as_str(),
+                                                theme::import_state(m.import_state),
+                                            );
                                         });
                                     }
-                                }
-                                // As in the AWS console, re-import is always
-                                // offered: it also changes a material's expiry.
-                                let reimport = ui
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        match (m.expiration_model, m.valid_to) {
+                                            (ExpirationModel::KeyMaterialExpires, Some(v)) => {
+                                                let text = if m.import_state
+                                                    == ImportState::PendingImport
+                                                    && v <= now
+                                                {
+                                                    format!("expired {}", format::day(v))
+                                                } else {
+                                                    format::relative(v, now)
+                                                };
+                                                let color = expiry_color(v, now);
+                                                let r = match color {
+                                                    Some(c) => ui.label(
+                                                        theme::colored(ui, text, c).strong(),
+                                                    ),
+                                                    None => ui.label(text),
+                                                };
+                                                r.on_hover_text(format!(
+                                                    "ValidTo {}",
+                                                    format::date_time(v)
+                                                ));
+                                            }
+                                            _ => {
+                                                ui.label(theme::weak(ui, "does not expire"));
+                                            }
+                                        }
+                                    });
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        match (m.rotation_date, m.rotation_type) {
+                                            (Some(d), Some(t)) => {
+                                                let text = if cols.rotation_time {
+                                                    format::day_time(d)
+                                                } else {
+                                                    format::day(d)
+                                                };
+                                                ui.label(text).on_hover_text(format!(
+                                                    "RotationDate {} ({})",
+                                                    format::date_time_secs(d),
+                                                    t.as_str()
+                                                ));
+                                            }
+                                            _ => {
+                                                ui.label(theme::weak(ui, "—"));
+                                            }
+                                        }
+                                    });
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        if !key.is_external() {
+                                            ui.label(theme::weak(ui, "generated by KMS"));
+                                            return;
+                                        }
+                                        if m.import_state == ImportState::Imported {
+                                            let delete = ui
+                                                .add_enabled(
+                                                    !busy && m.delete_check.is_ok(),
+                                                    egui::Button::new("Delete…"),
+                                                )
+                                                .accessible_name(format!(
+                                                    "Delete key material {}",
+                                                    m.short
+                                                ))
+                                                .on_hover_text("DeleteImportedKeyMaterial");
+                                            let delete = match &m.delete_check {
+                                                Ok(()) => delete,
+                                                Err(e) => {
+                                                    delete.on_disabled_hover_text(refusal_text(e))
+                                                }
+                                            };
+                                            if delete.clicked() {
+                                                self.dialog = Some(Dialog::DeleteMaterial {
+                                                    key: key.id.clone(),
+                                                    material: m.id,
+                                                });
+                                            }
+                                        }
+                                        // As in the AWS console, re-import is always
+                                        // offered: it also changes a material's expiry.
+                                        let reimport = ui
                                     .add_enabled(
                                         !busy && key.verdicts.reimport.is_ok(),
                                         egui::Button::new("Reimport…"),
@@ -601,21 +649,24 @@ impl KeyDetail {
                                     } else {
                                         "Import this same material again"
                                     });
-                                let reimport = match &key.verdicts.reimport {
-                                    Ok(()) => reimport,
-                                    Err(e) => reimport.on_disabled_hover_text(refusal_text(e)),
-                                };
-                                if reimport.clicked() {
-                                    actions.push(Action::OpenImportWizard {
-                                        key: key.id.clone(),
-                                        reimport: Some(m.id),
+                                        let reimport = match &key.verdicts.reimport {
+                                            Ok(()) => reimport,
+                                            Err(e) => {
+                                                reimport.on_disabled_hover_text(refusal_text(e))
+                                            }
+                                        };
+                                        if reimport.clicked() {
+                                            actions.push(Action::OpenImportWizard {
+                                                key: key.id.clone(),
+                                                reimport: Some(m.id),
+                                            });
+                                        }
                                     });
-                                }
-                            });
+                                });
+                            }
                         });
-                    }
                 });
-        });
+            });
     }
 
     fn metadata_ui(&mut self, ui: &mut Ui, key: &KeyView, busy: bool, jobs: &Jobs) {
@@ -1013,6 +1064,173 @@ fn material_state_cell(
                 theme::badge(ui, m.state.as_str(), style);
             }
         }
+    }
+}
+
+/// The material table's column widths, measured from their text in the
+/// current text size (presentation mode, Ctrl+zoom), so that no badge,
+/// date or button is cut; the description takes the rest. When the pane is
+/// too narrow, the Import state column gives way first (a material pending
+/// import shows it under its state), then the rotation date's time of day
+/// (it stays in the tooltip); after that the table scrolls sideways.
+struct MaterialColumns {
+    id: f32,
+    description: f32,
+    state: f32,
+    import: f32,
+    expiration: f32,
+    rotation: f32,
+    actions: f32,
+    /// The Import state column gave way.
+    fold_import: bool,
+    /// Some material pending import is shown under its state (two lines).
+    two_lines: bool,
+    /// The rotation date shows its time of day.
+    rotation_time: bool,
+    /// Body text size against the 15 points the console was drawn for.
+    scale: f32,
+}
+
+impl MaterialColumns {
+    /// Descriptions longer than this many body-text heights are cut (the
+    /// whole text is in the tooltip): about 55 characters.
+    const DESCRIPTION_CAP: f32 = 27.0;
+
+    fn fit(ui: &Ui, key: &KeyView, now: Timestamp) -> Self {
+        let body = egui::TextStyle::Body.resolve(ui.style());
+        let mono = egui::TextStyle::Monospace.resolve(ui.style());
+        let button = egui::TextStyle::Button.resolve(ui.style());
+        let spacing = ui.spacing().item_spacing.x;
+        let pad = ui.spacing().button_padding.x * 2.0;
+        let text = |t: &str, font: &egui::FontId| {
+            ui.painter()
+                .layout_no_wrap(t.to_owned(), font.clone(), Color32::PLACEHOLDER)
+                .size()
+                .x
+        };
+        let widest = |texts: &mut dyn Iterator<Item = String>, font: &egui::FontId| {
+            texts.map(|t| text(&t, font)).fold(0.0_f32, f32::max)
+        };
+        let header = |t: &str| text(t, &body);
+        let badge = |t: &str| theme::badge_width(ui, t);
+        // Room for the cell's own margins and rounding.
+        let slack = 6.0;
+
+        let id = (widest(&mut key.materials.iter().map(|m| m.short.clone()), &mono)
+            + spacing
+            + text("🗐", &button)
+            + pad)
+            .max(header("Key material ID"))
+            + slack;
+        let description_natural = widest(
+            &mut key.materials.iter().filter_map(|m| m.description.clone()),
+            &body,
+        )
+        .min(Self::DESCRIPTION_CAP * body.size)
+        .max(header("Description"))
+            + slack;
+        // Every state a material passes through, so that a rotation (the
+        // spinner, the cross-fade) never moves the columns.
+        let state = [
+            badge("CURRENT › NON_CURRENT"),
+            badge("PENDING › CURRENT"),
+            16.0 + spacing + badge(KeyMaterialState::PendingRotation.as_str()),
+            header("Material state"),
+        ]
+        .into_iter()
+        .fold(0.0, f32::max)
+            + slack;
+        let import = badge(ImportState::PendingImport.as_str())
+            .max(badge(ImportState::Imported.as_str()))
+            .max(header("Import state"))
+            + slack;
+        let expiration = widest(
+            &mut key
+                .materials
+                .iter()
+                .map(|m| match (m.expiration_model, m.valid_to) {
+                    (ExpirationModel::KeyMaterialExpires, Some(v)) => {
+                        if m.import_state == ImportState::PendingImport && v <= now {
+                            format!("expired {}", format::day(v))
+                        } else {
+                            format::relative(v, now)
+                        }
+                    }
+                    _ => "does not expire".to_string(),
+                })
+                .chain(["Expiration".to_string()]),
+            &body,
+        ) + slack;
+        let rotation_dates = |time: bool| {
+            widest(
+                &mut key
+                    .materials
+                    .iter()
+                    .filter_map(|m| m.rotation_date)
+                    .map(|d| {
+                        if time {
+                            format::day_time(d)
+                        } else {
+                            format::day(d)
+                        }
+                    })
+                    .chain(["Rotation date".to_string()]),
+                &body,
+            ) + slack
+        };
+        let actions = if key.is_external() {
+            let delete = text("Delete…", &button) + pad;
+            let reimport = text("Reimport…", &button) + pad;
+            delete + spacing + reimport
+        } else {
+            text("generated by KMS", &body)
+        }
+        .max(header("Actions"))
+            + slack;
+
+        let mut cols = MaterialColumns {
+            id,
+            description: description_natural,
+            state,
+            import,
+            expiration,
+            rotation: rotation_dates(true),
+            actions,
+            fold_import: false,
+            two_lines: false,
+            rotation_time: true,
+            scale: body.size / 15.0,
+        };
+        let available = ui.available_width();
+        if cols.total(spacing) > available {
+            cols.fold_import = true;
+            cols.two_lines = key
+                .materials
+                .iter()
+                .any(|m| m.import_state != ImportState::Imported);
+        }
+        if cols.total(spacing) > available {
+            cols.rotation_time = false;
+            cols.rotation = rotation_dates(false);
+        }
+        // The description takes what is left, never less than its text.
+        let fixed = cols.total(spacing) - cols.description;
+        cols.description = (available - fixed).max(description_natural);
+        cols
+    }
+
+    /// The columns shown, left to right.
+    fn widths(&self) -> Vec<f32> {
+        let mut w = vec![self.id, self.description, self.state];
+        if !self.fold_import {
+            w.push(self.import);
+        }
+        w.extend([self.expiration, self.rotation, self.actions]);
+        w
+    }
+
+    fn total(&self, spacing: f32) -> f32 {
+        self.widths().iter().map(|w| w + spacing).sum()
     }
 }
 

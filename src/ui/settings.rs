@@ -145,11 +145,16 @@ impl SettingsPanel {
                     .changed();
                 ui.end_row();
                 }
-                let l = ui.label("Auto-lock after");
+                let l = ui.label("Auto-lock");
                 self.dirty |= ui
-                    .add(egui::DragValue::new(&mut self.auto_lock).range(0..=1440).suffix(" idle minutes"))
+                    .add(
+                        egui::DragValue::new(&mut self.auto_lock)
+                            .range(0..=1440)
+                            .custom_formatter(|n, _| auto_lock_text(n))
+                            .custom_parser(parse_auto_lock),
+                    )
                     .labelled_by(l.id)
-                    .on_hover_text("0: never lock automatically")
+                    .on_hover_text("0 (\"never\"): the store never locks by itself")
                     .changed();
                 ui.end_row();
             });
@@ -362,4 +367,27 @@ fn endpoint_ui(ui: &mut Ui, serve: &ServeHook, actions: &mut Vec<Action>) {
             }
         });
     });
+}
+
+/// The auto-lock setting in words: 0 minutes is "never".
+fn auto_lock_text(minutes: f64) -> String {
+    match minutes {
+        0.0 => "never".to_string(),
+        1.0 => "after 1 idle minute".to_string(),
+        n => format!("after {n} idle minutes"),
+    }
+}
+
+/// Reads what [`auto_lock_text`] writes, "never" or a number of minutes.
+fn parse_auto_lock(text: &str) -> Option<f64> {
+    let t = text.trim().to_ascii_lowercase();
+    if t == "never" {
+        return Some(0.0);
+    }
+    let t = t.strip_prefix("after").unwrap_or(&t).trim();
+    let t = t
+        .strip_suffix("idle minutes")
+        .or_else(|| t.strip_suffix("idle minute"))
+        .unwrap_or(t);
+    t.trim().parse().ok()
 }

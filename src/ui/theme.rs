@@ -187,6 +187,17 @@ pub fn badge(ui: &mut Ui, text: &str, style: BadgeStyle) -> Response {
     response
 }
 
+/// The width [`badge`] takes for `text`.
+pub fn badge_width(ui: &Ui, text: &str) -> f32 {
+    let font = TextStyle::Body.resolve(ui.style());
+    let font = FontId::new(font.size * 0.88, font.family);
+    ui.painter()
+        .layout_no_wrap(text.to_owned(), font, Color32::PLACEHOLDER)
+        .size()
+        .x
+        + 16.0
+}
+
 /// A badge whose fill pulses (for "rotation in progress"): `phase` in 0..1.
 pub fn pulsing_badge(ui: &mut Ui, text: &str, style: BadgeStyle, phase: f32) -> Response {
     let t = 0.5 + 0.5 * (phase * std::f32::consts::TAU).sin();
