@@ -29,6 +29,17 @@ pub enum StoreCommand {
         #[arg(long, value_name = "ACCOUNT")]
         account_id: Option<String>,
     },
+    /// Makes the store an AWS store: the account reached with the global
+    /// --profile, --region (repeat the command's --regions for several) and
+    /// --endpoint-url, as the console's AWS account form does. The store
+    /// then keeps the connection (never a credential), the trail of what
+    /// byok asks AWS, and the key manager's state; `byok agent --store FILE`
+    /// runs the key manager on that account.
+    ConnectAws {
+        /// More regions besides --region.
+        #[arg(long, value_name = "REGION", num_args = 1..)]
+        regions: Vec<String>,
+    },
     /// Re-encrypts the store under a new passphrase ($BYOK_NEW_PASSPHRASE, or asked twice).
     ChangePassphrase,
     /// Writes an encrypted copy of the store (same passphrase) to a file.
@@ -160,6 +171,79 @@ pub fn run(cmd: StoreCommand, g: &Global, out: &Printer) -> Result<(), CliError>
             let shown = settings_json(&vault);
             vault.close()?;
             out.print(shown, "StoreSettings")
+        }
+        StoreCommand::ConnectAws { regions } => {
+            let check = Global {
+                region: None,
+                ..g.clone()
+            };
+            let vault = super::open_store(&check, true)?;
+            let keys = vault.kms().keys().count();
+            if keys > 0 {
+                return Err(CliError::Usage(format!(
+                    "{} is a local store with {keys} keys; an AWS store is a file of its own: \
+                     pass --store NEW_FILE",
+                    vault.path().display()
+                )));
+            }
+            let mut all: Vec<String> = g.region.iter().cloned().collect();
+            all.extend(regions);
+            all.dedup();
+            if all.is_empty() {
+                return Err(CliError::Configuration(
+                    "You must specify a region: --region REGION".into(),
+                ));
+            }
+            let connection = crate::aws::AwsConnection {
+                profile: g.profile.clone(),
+                regions: all,
+                endpoint_url: g.endpoint_url.clone(),
+            };
+            let vault = std::sync::Arc::new(std::sync::Mutex::new(vault));
+            let ws = crate::workspace::Workspace::open_aws(
+                vault,
+                Some(&connection),
+                crate::aws::ConnectOptions {
+                    max_attempts: 3,
+                    ..Default::default()
+                },
+                crate::kms::Caller::cli(),
+                std::sync::Arc::new(|| {}),
+            )
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+            // One call proves the credentials and the endpoint.
+            let listed = crate::backend::send::<crate::api::op::ListKeys>(
+                &**ws.backend(),
+                &crate::api::shapes::ListKeysInput {
+                    limit: Some(100),
+                    marker: None,
+                },
+            );
+            let path = ws.vault().lock().map(|v| v.path().to_path_buf()).ok();
+            ws.close()?;
+            let listed = listed.map_err(|e| CliError::from_backend("ListKeys", e))?;
+            let more = if listed.truncated { " or more" } else { "" };
+            out.print(
+                Json::Object(vec![
+                    (
+                        "Store".into(),
+                        Json::str(path.map(|p| p.display().to_string()).unwrap_or_default()),
+                    ),
+                    (
+                        "Regions".into(),
+                        Json::Array(connection.regions.iter().cloned().map(Json::str).collect()),
+                    ),
+                    (
+                        "Keys".into(),
+                        Json::str(format!(
+                            "{}{more} in {}",
+                            listed.keys.len(),
+                            connection.regions[0]
+                        )),
+                    ),
+                ]),
+                "StoreConnectAws",
+            )
         }
         StoreCommand::ChangePassphrase => {
             let mut vault = super::open_store(g, false)?;
