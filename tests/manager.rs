@@ -864,3 +864,123 @@ fn a_material_without_escrow_is_named_in_the_preview_and_restore_says_what_is_mi
     assert_eq!(describe(&*t.backend, &arn).key_state, "PendingImport");
     let _ = common::hex(&material);
 }
+
+#[test]
+fn materials_dropped_in_a_folder_are_taken_oldest_first_and_removed_once_stored() {
+    let t = local(0);
+    let (arn, _, _) = key_with_material(&*t.backend, &t.manager, None);
+    let folder = t.dir.path().join("drop");
+    std::fs::create_dir(&folder).unwrap();
+    // A file of the wrong size is left alone, with a warning in the run.
+    std::fs::write(folder.join("short.bin"), [7u8; 31]).unwrap();
+    let mut policy = KeyPolicy::new(&arn, t.clock.now());
+    policy.escrow = true;
+    policy.rotate_every_days = Some(30);
+    policy.source = byok::manager::MaterialSource::Folder {
+        folder: folder.clone(),
+    };
+    t.manager.set_policy(policy).unwrap();
+    t.clock.advance(31 * DAY);
+    let report = t.manager.run().unwrap();
+    assert!(
+        report.open[0]
+            .text
+            .contains("waiting for a material file (exactly 32 bytes)"),
+        "{report:?}"
+    );
+    assert!(folder.join("short.bin").exists());
+
+    let older = [1u8; 32];
+    let newer = [2u8; 32];
+    std::fs::write(folder.join("b-older.bin"), older).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(folder.join("a-newer.bin"), newer).unwrap();
+    let report = t.manager.run().unwrap();
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .any(|o| o.text.contains("rotated to material")),
+        "{report:?}"
+    );
+    assert!(
+        !folder.join("b-older.bin").exists(),
+        "the consumed file is removed"
+    );
+    assert!(
+        folder.join("a-newer.bin").exists(),
+        "the next one waits for the next rotation"
+    );
+    let state = t.manager.state().unwrap();
+    let current = describe(&*t.backend, &arn).current_key_material_id.unwrap();
+    assert_eq!(
+        state.escrowed(&arn, &current).unwrap().material.expose(),
+        &older
+    );
+    let record = state
+        .inventory
+        .iter()
+        .find(|r| r.key_material_id == current)
+        .unwrap();
+    assert_eq!(
+        record.origin,
+        MaterialOrigin::File {
+            path: folder.join("b-older.bin")
+        }
+    );
+    assert_eq!(
+        record.key_check_value,
+        byok::kms::material::key_check_value(&older)
+    );
+}
+
+#[test]
+fn renewal_rehydrates_a_key_whose_material_expired_while_the_runner_was_away() {
+    let t = local(0);
+    let (arn, _, _) = key_with_material(&*t.backend, &t.manager, Some(START.plus(30 * DAY)));
+    let blob = encrypt(&*t.backend, &arn, "across the outage");
+    let mut policy = KeyPolicy::new(&arn, t.clock.now());
+    policy.escrow = true;
+    policy.valid_for_days = Some(30);
+    policy.renew_before_days = Some(7);
+    t.manager.set_policy(policy).unwrap();
+    // Nobody ran the agent for 40 days: the material expired.
+    t.clock.advance(40 * DAY);
+    assert_eq!(describe(&*t.backend, &arn).key_state, "PendingImport");
+    let report = t.manager.run().unwrap();
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .any(|o| o.text.starts_with("renewed material")),
+        "{report:?}"
+    );
+    assert_eq!(describe(&*t.backend, &arn).key_state, "Enabled");
+    assert_eq!(decrypt(&*t.backend, &blob).unwrap(), b"across the outage");
+}
+
+#[test]
+fn a_suspended_key_is_not_renewed_back_to_life_by_its_policy() {
+    let t = local(0);
+    let (arn, _, _) = key_with_material(&*t.backend, &t.manager, Some(START.plus(30 * DAY)));
+    let mut policy = KeyPolicy::new(&arn, t.clock.now());
+    policy.escrow = true;
+    policy.valid_for_days = Some(30);
+    policy.renew_before_days = Some(7);
+    policy.rotate_every_days = Some(10);
+    t.manager.set_policy(policy).unwrap();
+    t.manager.suspend(std::slice::from_ref(&arn)).unwrap();
+    for _ in 0..40 {
+        t.clock.advance(DAY);
+        t.manager.run().unwrap();
+        assert_eq!(describe(&*t.backend, &arn).key_state, "PendingImport");
+    }
+    let due = t.manager.due().unwrap();
+    assert!(
+        due.iter()
+            .any(|d| matches!(&d.status, DueStatus::Blocked(w) if w == "the key is suspended")),
+        "{due:?}"
+    );
+    t.manager.restore(std::slice::from_ref(&arn)).unwrap();
+    assert_eq!(describe(&*t.backend, &arn).key_state, "Enabled");
+}

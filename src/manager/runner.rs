@@ -842,14 +842,25 @@ impl Manager {
                     "generated",
                 )
             }
-            MaterialSource::Folder { folder } => match take_from_folder(folder)? {
-                Some((m, path)) => (m, Some(path), "file"),
-                None => {
-                    return Ok(Progress::Wait(format!(
+            MaterialSource::Folder { folder } => match take_from_folder(folder) {
+                Ok(FolderPick {
+                    taken: Some((m, path)),
+                    ..
+                }) => (m, Some(path), "file"),
+                Ok(FolderPick {
+                    taken: None,
+                    skipped,
+                }) => {
+                    let mut text = format!(
                         "waiting for a material file (exactly 32 bytes) in {}",
                         folder.display()
-                    )));
+                    );
+                    if !skipped.is_empty() {
+                        text.push_str(&format!(" ({})", skipped.join("; ")));
+                    }
+                    return Ok(Progress::Wait(text));
                 }
+                Err(why) => return Ok(Progress::Wait(why)),
             },
         };
         let kcv = key_check_value(material.expose());
@@ -1951,33 +1962,54 @@ impl StepError {
 
 /// The oldest file of exactly 32 bytes in `folder` (by modification time,
 /// then name). Files of another size are left where they are.
-fn take_from_folder(
-    folder: &Path,
-) -> Result<Option<(SecretArray<MATERIAL_LEN>, PathBuf)>, StepError> {
+fn take_from_folder(folder: &Path) -> Result<FolderPick, String> {
     let entries = std::fs::read_dir(folder).map_err(|e| {
-        StepError::Final(format!(
+        format!(
             "the material folder {} cannot be read: {e}",
             folder.display()
-        ))
+        )
     })?;
-    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let meta = e.metadata().ok()?;
-            (meta.is_file() && meta.len() == MATERIAL_LEN as u64)
-                .then(|| (meta.modified().unwrap_or(std::time::UNIX_EPOCH), e.path()))
-        })
-        .collect();
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut skipped = Vec::new();
+    for e in entries.filter_map(Result::ok) {
+        let Ok(meta) = e.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        if meta.len() == MATERIAL_LEN as u64 {
+            candidates.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), e.path()));
+        } else {
+            skipped.push(format!(
+                "{} is {} bytes, not {MATERIAL_LEN}: left as it is",
+                e.file_name().to_string_lossy(),
+                meta.len()
+            ));
+        }
+    }
     candidates.sort();
+    skipped.sort();
     for (_, path) in candidates {
         let Ok(bytes) = std::fs::read(&path).map(zeroize::Zeroizing::new) else {
+            skipped.push(format!("{} cannot be read", path.display()));
             continue;
         };
         if let Some(m) = SecretArray::from_slice(&bytes) {
-            return Ok(Some((m, path)));
+            return Ok(FolderPick {
+                taken: Some((m, path)),
+                skipped,
+            });
         }
     }
-    Ok(None)
+    Ok(FolderPick {
+        taken: None,
+        skipped,
+    })
+}
+
+/// What [`take_from_folder`] found.
+struct FolderPick {
+    taken: Option<(SecretArray<MATERIAL_LEN>, PathBuf)>,
+    skipped: Vec<String>,
 }
 
 /// Removes a consumed material file, overwriting it first, when it still
