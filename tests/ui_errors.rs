@@ -124,3 +124,41 @@ fn the_filter_and_sorting_of_the_key_list() {
     assert_eq!(labels.first().map(String::as_str), Some("$3"), "{labels:?}");
     assert_eq!(labels.last().map(String::as_str), Some("$1"), "{labels:?}");
 }
+
+#[test]
+fn filtering_and_clearing_again_and_again_never_widens_the_key_list() {
+    // Issue 10, item 7: each use of the filter used to widen the list by
+    // about 70 px, for good.
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    wait_label(&mut h, "9 keys");
+    let width = |h: &App<'_>| h.get_by_label("Filter keys").rect().width();
+    // The clear button ends the row: its right edge is the panel's.
+    let sort = |h: &App<'_>| h.get_by_label("Clear the filter").rect().right();
+    let (before, sort_before) = (width(&h), sort(&h));
+    for word in ["legacy", "EXTERNAL", "payments", "x"] {
+        type_into(&mut h, "Filter keys", word);
+        settle(&mut h);
+        assert!(
+            (width(&h) - before).abs() < 1.0,
+            "{word}: {} then {}",
+            before,
+            width(&h)
+        );
+        click(&mut h, "Clear the filter");
+        settle(&mut h);
+        wait_label(&mut h, "9 keys");
+    }
+    assert!(
+        (width(&h) - before).abs() < 1.0,
+        "{before} then {}",
+        width(&h)
+    );
+    assert!(
+        (sort(&h) - sort_before).abs() < 1.0,
+        "the list's columns moved"
+    );
+}

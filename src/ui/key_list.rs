@@ -188,21 +188,29 @@ impl KeyList {
             });
         });
         ui.horizontal(|ui| {
+            // The clear button always has its place (disabled while there is
+            // nothing to clear), so typing never widens the row, and with it
+            // the resizable panel, which would keep the width (issue 10,
+            // item 7).
+            let clear = egui::Button::new("✖").small();
+            let clear_width = ui.spacing().interact_size.y + ui.spacing().button_padding.x * 2.0;
+            let width =
+                (ui.available_width() - clear_width - ui.spacing().item_spacing.x).max(40.0);
             let filter = ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
                     .hint_text("Filter by alias, description, id, origin, material (Ctrl+F)")
-                    .desired_width(ui.available_width() - 30.0),
+                    .desired_width(width),
             );
             let filter = filter.accessible_name("Filter keys");
             if self.focus_filter {
                 filter.request_focus();
                 self.focus_filter = false;
             }
-            if !self.filter.is_empty()
-                && ui
-                    .small_button("✖")
-                    .on_hover_text("Clear the filter")
-                    .clicked()
+            if ui
+                .add_enabled(!self.filter.is_empty(), clear)
+                .accessible_name("Clear the filter")
+                .on_hover_text("Clear the filter")
+                .clicked()
             {
                 self.filter.clear();
             }
