@@ -492,6 +492,27 @@ fn an_idle_console_locks_itself_and_releases_the_store() {
 }
 
 #[test]
+fn a_hidden_console_still_locks_itself() {
+    // Issue 10, item 3: for a hidden or minimised window eframe calls only
+    // `App::logic`, never `App::ui`. Here nothing is drawn after the store
+    // is open: only `logic` runs, as eframe runs it for a hidden window.
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    wait_label(&mut h, "✔ Saved");
+    let ctx = h.ctx.clone();
+    let mut frame = eframe::Frame::_new_kittest();
+    h.state_mut().set_idle_for(Duration::from_secs(15 * 60 + 1));
+    eframe::App::logic(h.state_mut(), &ctx, &mut frame);
+    assert!(h.state().view().is_none(), "locked without a frame drawn");
+    wait_until_released(&store);
+    // Shown again, it says why.
+    h.step();
+    assert!(shows_part(&h, "Locked after 15 idle minutes."));
+}
+
+#[test]
 fn generated_material_waits_for_a_saved_copy_or_an_explicit_choice() {
     let (dir, store) = temp();
     let clock = ManualClock::new(START);

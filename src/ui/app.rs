@@ -126,6 +126,9 @@ pub struct ConsoleApp {
     pickers: FilePickers,
     toasts: Vec<(String, Instant)>,
     last_activity: Instant,
+    /// `logic` ran for the frame `show` is about to draw (eframe calls it
+    /// first), so `show` need not poll again.
+    polled_in_logic: bool,
     serve: ServeHook,
     frames: u64,
 }
@@ -173,6 +176,7 @@ impl ConsoleApp {
             pickers: FilePickers::default(),
             toasts: Vec::new(),
             last_activity: Instant::now(),
+            polled_in_logic: false,
             serve: ServeHook {
                 available: true,
                 address: config_serve_addr,
@@ -548,7 +552,9 @@ impl ConsoleApp {
             theme::apply(ui.ctx(), wanted.0, wanted.1);
             self.applied_theme = Some(wanted);
         }
-        self.poll_worker();
+        if !std::mem::take(&mut self.polled_in_logic) {
+            self.background(ui.ctx());
+        }
         let mut actions = Vec::new();
         match self.pickers.poll() {
             Some((target, Picked::Path(path))) => actions.extend(self.picked(target, path)),
@@ -558,7 +564,6 @@ impl ConsoleApp {
             ),
             Some((_, Picked::Cancelled)) | None => {}
         }
-        self.track_activity(ui.ctx());
 
         match self.phase {
             Phase::Locked => {
@@ -615,6 +620,15 @@ impl ConsoleApp {
                 Vec::new()
             }
         }
+    }
+
+    /// What must happen whether or not the window is drawn: the worker's
+    /// results, and the auto-lock (eframe calls only `logic` for a hidden
+    /// or minimised window, so a console left minimised still locks;
+    /// issue 10, item 3).
+    pub fn background(&mut self, ctx: &egui::Context) {
+        self.poll_worker();
+        self.track_activity(ctx);
     }
 
     fn track_activity(&mut self, ctx: &egui::Context) {
@@ -1061,6 +1075,11 @@ impl ConsoleApp {
 }
 
 impl eframe::App for ConsoleApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.background(ctx);
+        self.polled_in_logic = true;
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
