@@ -919,22 +919,20 @@ impl Manager {
                     .as_ref()
                     .and_then(|p| p.valid_for_days)
                     .map(|d| self.now().plus(days_of(d)));
-                let out = self
-                    .import(
-                        &a.key_arn,
-                        &material,
-                        "NEW_KEY_MATERIAL",
-                        None,
-                        Some(description),
-                        valid_to,
-                    )
-                    .map_err(|e| match e.aws_name() {
-                        Some("KMSInvalidStateException" | "IncorrectKeyMaterialException") => {
-                            StepError::Final(format!("ImportKeyMaterial was refused: {e}"))
-                        }
-                        _ => StepError::from_backend(e),
-                    })?;
-                out
+                self.import(
+                    &a.key_arn,
+                    &material,
+                    "NEW_KEY_MATERIAL",
+                    None,
+                    Some(description),
+                    valid_to,
+                )
+                .map_err(|e| match e.aws_name() {
+                    Some("KMSInvalidStateException" | "IncorrectKeyMaterialException") => {
+                        StepError::Final(format!("ImportKeyMaterial was refused: {e}"))
+                    }
+                    _ => StepError::from_backend(e),
+                })?
             }
         };
         let now = self.now();
@@ -1991,7 +1989,7 @@ fn remove_material_file(path: &Path, material: Option<&SecretArray<MATERIAL_LEN>
     let Ok(bytes) = std::fs::read(path).map(zeroize::Zeroizing::new) else {
         return;
     };
-    if material.is_some_and(|m| &bytes[..] == &m.expose()[..]) {
+    if material.is_some_and(|m| bytes[..] == m.expose()[..]) {
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
             use std::io::Write;
             let _ = f.write_all(&[0u8; MATERIAL_LEN]);

@@ -417,7 +417,7 @@ impl KeyDetail {
                 "No key material yet. Import key material to use this key.",
             ));
         } else {
-            self.materials_table(ui, key, now, transitions, busy, &mut actions);
+            self.materials_table(ui, key, now, transitions, busy, &mut actions, view);
         }
 
         // Aliases, tags, description.
@@ -434,6 +434,7 @@ impl KeyDetail {
         actions
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn materials_table(
         &mut self,
         ui: &mut Ui,
@@ -442,6 +443,7 @@ impl KeyDetail {
         transitions: &[RotationTransition],
         busy: bool,
         actions: &mut Vec<Action>,
+        view: &StoreView,
     ) {
         let row_h = 34.0;
         let transition = transitions.iter().find(|t| t.key == key.id);
@@ -458,6 +460,7 @@ impl KeyDetail {
                 .column(Column::exact(128.0))
                 .column(Column::exact(118.0))
                 .column(Column::exact(104.0))
+                .column(Column::exact(64.0))
                 .column(Column::exact(170.0))
                 .max_scroll_height(table_height)
                 .header(26.0, |mut h| {
@@ -468,6 +471,7 @@ impl KeyDetail {
                         "Import state",
                         "Expiration",
                         "Rotation date",
+                        "Escrow",
                         "Actions",
                     ] {
                         h.col(|ui| {
@@ -562,6 +566,11 @@ impl KeyDetail {
                                         ui.label(theme::weak(ui, "—"));
                                     }
                                 }
+                            });
+                            // The key manager's escrow copy (issue 12).
+                            row.col(|ui| {
+                                paint_glow(ui, glow);
+                                super::manager::escrow_badge(ui, view.escrowed(&key.id, m.id));
                             });
                             row.col(|ui| {
                                 paint_glow(ui, glow);
