@@ -250,7 +250,7 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
             .is_some_and(|v| v.manager.last_run.number > 0)
     });
     assert!(shows_part(&h, "1 still open"));
-    assert!(shows_part(&h, "alice asked"), "who asked");
+    assert!(shows_part(&h, "asked by alice"), "who asked");
     assert!(
         shows_part(&h, "suspend (delete imported material) on ledger"),
         "what will happen"
@@ -345,4 +345,128 @@ fn the_kill_switch_previews_unrecoverable_materials_then_suspends_and_restores()
     click_scrolled(&mut h, "Restore orders");
     wait_key_state(&mut h, &KeyRef::new(&kept), KeyState::Enabled);
     assert_eq!(key_state(&h, &lost), Some(KeyState::PendingImport));
+}
+
+/// Pictures of the Key manager tab (1600×1000 and 1280×720, normal and
+/// presentation mode), written to the test's temporary folder under
+/// `target/tmp/key-manager/` for a person to look at.
+///
+/// `XDG_RUNTIME_DIR=$(mktemp -d) cargo test --features snapshots --test ui_manager`
+#[cfg(feature = "snapshots")]
+#[test]
+fn screenshots_of_the_key_manager() {
+    use std::time::Duration;
+
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("key-manager");
+    std::fs::create_dir_all(&out).expect("folder");
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let p = Prepared::new(&store, &clock);
+    let payments = p.key("payments", "prod", true);
+    let ledger = p.key("ledger", "prod", true);
+    let billing = p.key("billing", "prod", false);
+    let _sandbox = p.key("sandbox", "dev", false);
+    let mut policy = KeyPolicy::new(&payments, START);
+    policy.escrow = true;
+    policy.rotate_every_days = Some(90);
+    policy.valid_for_days = Some(180);
+    policy.renew_before_days = Some(30);
+    p.manager.set_policy(policy).expect("policy");
+    let mut policy = KeyPolicy::new(&ledger, START.minus(byok::manager::state::days_of(30)));
+    policy.escrow = true;
+    policy.rotate_every_days = Some(30);
+    policy.dual_control = true;
+    p.manager.set_policy(policy).expect("policy");
+    let mut policy = KeyPolicy::new(&billing, START);
+    policy.rotate_every_days = Some(365);
+    p.manager.set_policy(policy).expect("policy");
+    p.manager
+        .register_approver(
+            "bob",
+            &secrecy::SecretString::from("bob's own passphrase".to_string()),
+        )
+        .expect("approver");
+    for i in 0..3 {
+        send::<op::Encrypt>(
+            &*p.backend,
+            &EncryptInput {
+                key_id: Some(billing.clone()),
+                plaintext: Some(Blob::copy_of(b"invoice")),
+                encryption_context: Some([("invoice".to_string(), format!("{i}"))].into()),
+                ..Default::default()
+            },
+        )
+        .expect("encrypt");
+    }
+    p.close();
+
+    let config =
+        byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h: App<'static> = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(400)
+        .with_render_cursor(false)
+        .wgpu()
+        .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
+    wait_label(&mut h, "Open store");
+    type_into(&mut h, "Passphrase", PASSPHRASE);
+    click(&mut h, "Open store");
+    wait_for(&mut h, "the store to open", |h| h.state().is_ready());
+    click(&mut h, "Key manager");
+    wait_for(&mut h, "the first run", |h| {
+        h.state()
+            .view()
+            .is_some_and(|v| v.manager.last_run.number > 0)
+    });
+    click_first(&mut h, "billing");
+    click_scrolled(&mut h, "Preview blast radius");
+    wait_part(&mut h, "Blast radius");
+    std::thread::sleep(Duration::from_millis(5200));
+    let shoot = |h: &mut App<'static>, name: &str| {
+        for _ in 0..8 {
+            h.step();
+        }
+        let image = h.render().expect("render");
+        let path = out.join(format!("{name}.png"));
+        image.save(&path).expect("png");
+        eprintln!("wrote {}", path.display());
+    };
+    // The top of the page, then scrolled to the kill switch.
+    h.get_by_label("Policies").scroll_to_me();
+    shoot(&mut h, "manager-1600x1000-top");
+    h.get_by_label("Preview blast radius").scroll_to_me();
+    shoot(&mut h, "manager-1600x1000-kill-switch");
+    h.set_size(egui::vec2(1280.0, 720.0));
+    h.get_by_label("Policies").scroll_to_me();
+    shoot(&mut h, "manager-1280x720-top");
+    h.get_by_label("Preview blast radius").scroll_to_me();
+    shoot(&mut h, "manager-1280x720-kill-switch");
+    // Approval dialog.
+    let approvals: Vec<String> = h
+        .state()
+        .view()
+        .map(|v| v.manager.approvals.iter().map(|a| a.id.clone()).collect())
+        .unwrap_or_default();
+    if let Some(id) = approvals.first() {
+        click_scrolled(&mut h, &format!("Decide {id}"));
+        shoot(&mut h, "manager-1280x720-approve");
+        click(&mut h, "Cancel");
+    }
+    // Presentation mode.
+    click(&mut h, "Settings");
+    click(&mut h, "Presentation mode (larger text for projectors)");
+    click(&mut h, "Key manager");
+    h.set_size(egui::vec2(1600.0, 1000.0));
+    h.get_by_label("Policies").scroll_to_me();
+    shoot(&mut h, "manager-presentation-1600x1000-top");
+    h.set_size(egui::vec2(1280.0, 720.0));
+    shoot(&mut h, "manager-presentation-1280x720-top");
+    h.get_by_label("Preview blast radius").scroll_to_me();
+    shoot(&mut h, "manager-presentation-1280x720-kill-switch");
+    // The material table's Escrow column.
+    click(&mut h, "Keys");
+    click_first(&mut h, "payments");
+    wait_label(&mut h, "Escrow");
+    h.set_size(egui::vec2(1600.0, 1000.0));
+    shoot(&mut h, "keys-presentation-1600x1000-escrow-column");
 }

@@ -420,12 +420,21 @@ impl ManagerPanel {
             for a in &m.approvals {
                 ui.horizontal_wrapped(|ui| {
                     theme::badge(ui, &a.id, theme::BadgeStyle::on(theme::AMBER));
-                    ui.label(format!(
-                        "{} asked {} to {} on {}",
-                        a.requested_by,
-                        format::relative(a.planned, now),
-                        a.what,
-                        key_label(view, &a.key_arn)
+                    ui.label(
+                        RichText::new(format!("{} on {}", a.what, key_label(view, &a.key_arn)))
+                            .strong(),
+                    );
+                    ui.label(theme::weak(
+                        ui,
+                        format!(
+                            "asked by {}, {}",
+                            if a.requested_by == "schedule" {
+                                "the policy's schedule"
+                            } else {
+                                a.requested_by.as_str()
+                            },
+                            format::relative(a.planned, now)
+                        ),
                     ));
                     if ui
                         .button("Approve or refuse…")
@@ -475,10 +484,10 @@ impl ManagerPanel {
                 .vscroll(true)
                 .max_scroll_height(row_h * 7.0)
                 .cell_layout(Layout::left_to_right(Align::Center))
-                .column(Column::exact(230.0).clip(true))
-                .column(Column::remainder().at_least(160.0).clip(true))
+                .column(Column::exact(200.0).clip(true))
+                .column(Column::exact(340.0).clip(true))
+                .column(Column::remainder().at_least(200.0).clip(true))
                 .column(Column::exact(300.0).clip(true))
-                .column(Column::exact(260.0).clip(true))
                 .header(24.0, |mut h| {
                     for t in ["Key", "Policy", "Next action", "Last result"] {
                         h.col(|ui| {
@@ -1091,34 +1100,34 @@ fn due_ui(ui: &mut Ui, view: &StoreView, m: &ManagerView, now: Timestamp) {
             ui.label(theme::weak(ui, "Nothing is scheduled."));
             return;
         }
-        egui::Grid::new("due")
-            .striped(true)
-            .num_columns(4)
-            .show(ui, |ui| {
-                for d in m.due.iter().take(40) {
-                    ui.label(format::relative(d.when, now))
-                        .on_hover_text(format::date_time(d.when));
-                    status_badge(ui, &d.status);
-                    ui.vertical(|ui| {
-                        ui.label(RichText::new(key_label(view, &d.key_arn)).strong());
-                        ui.add(egui::Label::new(d.what.as_str()).wrap());
-                        if let DueStatus::Blocked(why) = &d.status {
-                            ui.label(theme::colored(ui, why.as_str(), theme::RED));
-                        }
-                    });
-                    if d.added_cost_usd > 0 {
-                        ui.label(theme::colored(
-                            ui,
-                            format!("+{}/month", format::usd(d.added_cost_usd)),
-                            theme::AMBER,
-                        ))
-                        .on_hover_text("Each of a key's first two rotations adds $1 a month; later ones are free");
-                    } else {
-                        ui.label("");
-                    }
-                    ui.end_row();
+        for (n, d) in m.due.iter().take(40).enumerate() {
+            if n > 0 {
+                ui.separator();
+            }
+            ui.horizontal_wrapped(|ui| {
+                ui.add_sized(
+                    [90.0, 18.0],
+                    egui::Label::new(RichText::new(format::relative(d.when, now)).strong()),
+                )
+                .on_hover_text(format::date_time(d.when));
+                status_badge(ui, &d.status);
+                ui.label(RichText::new(key_label(view, &d.key_arn)).strong());
+                ui.label(d.what.as_str());
+                if d.added_cost_usd > 0 {
+                    ui.label(theme::colored(
+                        ui,
+                        format!("+{}/month", format::usd(d.added_cost_usd)),
+                        theme::AMBER,
+                    ))
+                    .on_hover_text(
+                        "Each of a key's first two rotations adds $1 a month; later ones are free",
+                    );
                 }
             });
+            if let DueStatus::Blocked(why) = &d.status {
+                ui.label(theme::colored(ui, why.as_str(), theme::RED));
+            }
+        }
     });
 }
 
