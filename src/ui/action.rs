@@ -15,6 +15,8 @@ pub enum Tab {
     Keys,
     /// Encrypt, decrypt, data keys, the ciphertext inspector.
     Crypto,
+    /// The key manager: policies, what is due, approvals, the kill switch.
+    Manager,
     /// The audit trail.
     Audit,
     /// Settings.
@@ -23,13 +25,20 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in toolbar order.
-    pub const ALL: [Tab; 4] = [Tab::Keys, Tab::Crypto, Tab::Audit, Tab::Settings];
+    pub const ALL: [Tab; 5] = [
+        Tab::Keys,
+        Tab::Crypto,
+        Tab::Manager,
+        Tab::Audit,
+        Tab::Settings,
+    ];
 
     /// The toolbar label.
     pub fn label(self) -> &'static str {
         match self {
             Tab::Keys => "Keys",
             Tab::Crypto => "Cryptography",
+            Tab::Manager => "Key manager",
             Tab::Audit => "Audit trail",
             Tab::Settings => "Settings",
         }
@@ -59,6 +68,8 @@ pub enum PickTarget {
     SaveCiphertext,
     /// Where to export the audit trail.
     ExportAudit,
+    /// Where to export an escrow copy (the plaintext material).
+    ExportEscrow,
 }
 
 impl PickTarget {
@@ -71,6 +82,7 @@ impl PickTarget {
                 | PickTarget::SavePlaintextCopy
                 | PickTarget::SaveCiphertext
                 | PickTarget::ExportAudit
+                | PickTarget::ExportEscrow
         )
     }
 
@@ -82,6 +94,7 @@ impl PickTarget {
             PickTarget::SavePlaintextCopy => "KeyMaterial.bin",
             PickTarget::SaveCiphertext => "ciphertext.bin",
             PickTarget::ExportAudit => "cloudtrail.json",
+            PickTarget::ExportEscrow => "KeyMaterial.bin",
             PickTarget::EncryptedMaterial => "EncryptedKeyMaterial.bin",
             PickTarget::PlaintextMaterial => "KeyMaterial.bin",
             _ => "",
@@ -103,6 +116,7 @@ impl PickTarget {
             PickTarget::CiphertextFile => "Choose a ciphertext file",
             PickTarget::SaveCiphertext => "Save the ciphertext",
             PickTarget::ExportAudit => "Export the audit trail",
+            PickTarget::ExportEscrow => "Export the escrowed key material (plaintext)",
         }
     }
 }
@@ -128,6 +142,8 @@ pub enum Owner {
     Settings,
     /// The endpoint switch in the status bar.
     Serve,
+    /// The key manager screen.
+    Manager,
 }
 
 /// One user intent.

@@ -16,6 +16,7 @@ use super::files::{FilePickers, Picked};
 use super::import_wizard::ImportWizard;
 use super::key_detail::{KeyDetail, RotationTransition};
 use super::key_list::KeyList;
+use super::manager::ManagerPanel;
 use super::settings::SettingsPanel;
 use super::status_bar::{self, ServeHook, StatusInfo};
 use super::theme::{self, ThemeChoice};
@@ -76,6 +77,7 @@ struct Workspace {
     wizard: Option<ImportWizard>,
     crypto: CryptoPanel,
     audit: AuditPanel,
+    manager: ManagerPanel,
     settings: SettingsPanel,
     new_key: Option<NewKeyDialog>,
     /// Locking a training store removes it: the user confirms first.
@@ -98,6 +100,7 @@ impl Workspace {
             wizard: None,
             crypto: CryptoPanel::default(),
             audit: AuditPanel::default(),
+            manager: ManagerPanel::default(),
             settings: SettingsPanel::default(),
             new_key: None,
             confirm_lock: false,
@@ -314,6 +317,28 @@ impl ConsoleApp {
                 self.toast(n);
             }
         }
+        // The key manager ran (on its schedule, or for an officer): say what
+        // it did, and loudly when something failed.
+        let old_run = self.ws.view.as_ref().map(|v| v.manager.last_run.number);
+        let run = &view.manager.last_run;
+        if old_run.is_some_and(|n| n != run.number) && run.is_news() {
+            let failed = run.error.is_some() || run.outcomes.iter().any(|o| o.failed);
+            let mut text = super::manager::run_summary(run);
+            for o in run.outcomes.iter().take(3) {
+                text.push_str(&format!(
+                    "\n{} {}",
+                    if o.failed { "✖" } else { "✔" },
+                    o.text
+                ));
+            }
+            for w in run.warnings.iter().take(2) {
+                text.push_str(&format!("\n⚠ {w}"));
+            }
+            if failed {
+                text = format!("⚠ {text}");
+            }
+            self.toast(text);
+        }
         if self
             .ws
             .selected
@@ -376,6 +401,11 @@ impl ConsoleApp {
             }
             Owner::Crypto => self.ws.crypto.finished(ticket, outcome, &jobs),
             Owner::Audit => self.ws.audit.finished(ticket, outcome),
+            Owner::Manager => {
+                if let Some(text) = self.ws.manager.finished(ticket, outcome) {
+                    self.toast(text);
+                }
+            }
             Owner::Timeline => self.ws.detail.timeline.finished(ticket, &outcome),
             Owner::Settings => self.ws.settings.finished(ticket, &outcome),
             Owner::Serve => {
@@ -619,6 +649,10 @@ impl ConsoleApp {
                 self.ws.audit.picked(target, path, &jobs);
                 Vec::new()
             }
+            PickTarget::ExportEscrow => {
+                self.ws.manager.picked(target, path);
+                Vec::new()
+            }
         }
     }
 
@@ -663,6 +697,7 @@ impl ConsoleApp {
             || self.ws.new_key.is_some()
             || self.ws.confirm_lock
             || self.ws.detail.has_dialog()
+            || self.ws.manager.has_dialog()
         {
             return actions;
         }
@@ -822,6 +857,13 @@ impl ConsoleApp {
                 )
             }
             Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now, &jobs)),
+            Tab::Manager => {
+                actions.extend(
+                    self.ws
+                        .manager
+                        .ui(ui, &view, self.ws.selected.as_ref(), now, &jobs),
+                )
+            }
             Tab::Settings => {
                 let (t, p) = (self.prefs.theme, self.prefs.presentation);
                 actions.extend(self.ws.settings.ui(

@@ -119,6 +119,10 @@ pub struct AppConfig {
     /// How AWS stores connect (`None`: the SDK's defaults; tests pass
     /// explicit credentials and short retries).
     pub aws_options: Option<crate::aws::ConnectOptions>,
+    /// How often (wall time) the key manager's runner carries out what is
+    /// due while a store is open; it also runs right after opening, and
+    /// every few seconds while a rotation it started is in progress.
+    pub manager_interval: Duration,
 }
 
 impl AppConfig {
@@ -135,6 +139,7 @@ impl AppConfig {
             load_preferences: true,
             serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), crate::serve::DEFAULT_PORT),
             aws_options: None,
+            manager_interval: Duration::from_secs(60),
         }
     }
 
@@ -155,6 +160,7 @@ impl AppConfig {
             load_preferences: false,
             serve_addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
             aws_options: None,
+            manager_interval: Duration::from_secs(60),
         }
     }
 }

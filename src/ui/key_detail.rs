@@ -417,7 +417,7 @@ impl KeyDetail {
                 "No key material yet. Import key material to use this key.",
             ));
         } else {
-            self.materials_table(ui, key, now, transitions, busy, &mut actions);
+            self.materials_table(ui, key, now, transitions, busy, &mut actions, view);
         }
 
         // Aliases, tags, description.
@@ -434,6 +434,7 @@ impl KeyDetail {
         actions
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn materials_table(
         &mut self,
         ui: &mut Ui,
@@ -442,6 +443,7 @@ impl KeyDetail {
         transitions: &[RotationTransition],
         busy: bool,
         actions: &mut Vec<Action>,
+        view: &StoreView,
     ) {
         let transition = transitions.iter().find(|t| t.key == key.id);
         let cols = MaterialColumns::fit(ui, key, now);
@@ -455,6 +457,7 @@ impl KeyDetail {
             "Import state",
             "Expiration",
             "Rotation date",
+            "Escrow",
             "Actions",
         ]
         .into_iter()
@@ -605,6 +608,14 @@ impl KeyDetail {
                                                 ui.label(theme::weak(ui, "—"));
                                             }
                                         }
+                                    });
+                                    // The key manager's escrow copy (issue 12).
+                                    row.col(|ui| {
+                                        paint_glow(ui, glow);
+                                        super::manager::escrow_badge(
+                                            ui,
+                                            view.escrowed(&key.id, m.id),
+                                        );
                                     });
                                     row.col(|ui| {
                                         paint_glow(ui, glow);
@@ -1080,6 +1091,7 @@ struct MaterialColumns {
     import: f32,
     expiration: f32,
     rotation: f32,
+    escrow: f32,
     actions: f32,
     /// The Import state column gave way.
     fold_import: bool,
@@ -1188,6 +1200,8 @@ impl MaterialColumns {
         .max(header("Actions"))
             + slack;
 
+        // The key manager's escrow copy (issue 12): "kept" or "none".
+        let escrow = badge("kept").max(text("none", &body)).max(header("Escrow")) + slack;
         let mut cols = MaterialColumns {
             id,
             description: description_natural,
@@ -1195,6 +1209,7 @@ impl MaterialColumns {
             import,
             expiration,
             rotation: rotation_dates(true),
+            escrow,
             actions,
             fold_import: false,
             two_lines: false,
@@ -1225,7 +1240,7 @@ impl MaterialColumns {
         if !self.fold_import {
             w.push(self.import);
         }
-        w.extend([self.expiration, self.rotation, self.actions]);
+        w.extend([self.expiration, self.rotation, self.escrow, self.actions]);
         w
     }
 

@@ -410,6 +410,49 @@ impl Timeline {
             }
         }
 
+        // What the key manager will do (issue 12): hollow diamonds on the
+        // key's row, a flag at the edge for the next one beyond the view.
+        let mut beyond = None;
+        for d in view.manager.due.iter().filter(|d| d.key_arn == key.arn) {
+            let x = x_of(d.when.millis() as f64);
+            if x > plot.right() {
+                beyond = beyond.or(Some(d));
+                continue;
+            }
+            if x < plot.left() {
+                continue;
+            }
+            let c = pos2(x, events_top + EVENTS_H / 2.0);
+            diamond(
+                &painter,
+                c,
+                7.0,
+                Color32::TRANSPARENT,
+                Stroke::new(2.0, theme::TEAL),
+            );
+            if pointer.is_some_and(|p| (p - c).length() < 10.0) {
+                hover_text = Some(format!(
+                    "Key manager: {} — {} ({})",
+                    d.what,
+                    format::date_time(d.when),
+                    format::relative(d.when, now)
+                ));
+            }
+        }
+        if let Some(d) = beyond {
+            let text = format!("next: {} ›", format::relative(d.when, now));
+            let at = pos2(plot.right() - 5.0, events_top + 2.0);
+            let r = flag(&painter, at, Align2::RIGHT_TOP, text, small_font.clone());
+            if pointer.is_some_and(|p| r.expand(3.0).contains(p)) {
+                hover_text = Some(format!(
+                    "Key manager: {} — {} ({})",
+                    d.what,
+                    format::date_time(d.when),
+                    format::relative(d.when, now)
+                ));
+            }
+        }
+
         // Lanes.
         for (i, lane) in history.lanes.iter().enumerate() {
             let top = lanes_top + i as f32 * (LANE_H + LANE_GAP) + LANE_GAP / 2.0;
@@ -635,6 +678,15 @@ fn legend(ui: &mut Ui) {
         ui.painter().rect_filled(r, CornerRadius::same(3), color);
         ui.label(text);
     }
+    let (r, _) = ui.allocate_exact_size(vec2(16.0, 16.0), Sense::hover());
+    diamond(
+        ui.painter(),
+        r.center(),
+        6.0,
+        Color32::TRANSPARENT,
+        Stroke::new(2.0, theme::TEAL),
+    );
+    ui.label("Planned by the key manager");
 }
 
 fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {

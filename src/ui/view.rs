@@ -442,9 +442,18 @@ pub struct StoreView {
     pub refresh_calls: u64,
     /// Import parameters kept in the store (to resume a ceremony).
     pub imports_in_flight: Vec<ImportInFlight>,
+    /// The key manager: policies, what is due, approvals, escrow.
+    pub manager: Arc<ManagerView>,
 }
 
 impl StoreView {
+    /// Whether the store holds the escrow copy of material `id` of `key`.
+    pub fn escrowed(&self, key: &KeyRef, id: KeyMaterialId) -> bool {
+        self.manager
+            .escrowed
+            .contains(&(key.arn().to_string(), id.to_string()))
+    }
+
     /// The key `id`.
     pub fn key(&self, id: &KeyRef) -> Option<&KeyView> {
         self.index.get(id).and_then(|&i| self.keys.get(i))
@@ -502,6 +511,7 @@ impl StoreView {
             notice: parts.notice,
             refresh_calls: parts.refresh_calls,
             imports_in_flight: parts.imports_in_flight,
+            manager: parts.manager,
         }
     }
 }
@@ -530,4 +540,125 @@ pub struct ViewParts {
     pub refresh_calls: u64,
     /// Import parameters kept in the store and still valid.
     pub imports_in_flight: Vec<ImportInFlight>,
+    /// The key manager's part.
+    pub manager: Arc<ManagerView>,
+}
+
+/// One finished (or failed) action of the key manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionView {
+    /// `act-000017`.
+    pub id: String,
+    /// The key's ARN.
+    pub key_arn: String,
+    /// What it did, in words.
+    pub what: String,
+    /// Who asked (`schedule` for a policy's action).
+    pub requested_by: String,
+    /// Who approved it, under dual control.
+    pub approved_by: Option<String>,
+    /// Its result in words.
+    pub result: String,
+    /// Whether it failed (or was refused).
+    pub failed: bool,
+    /// When it ended.
+    pub finished: Option<Timestamp>,
+}
+
+/// An action waiting for a second officer (dual control).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalView {
+    /// The action.
+    pub id: String,
+    /// The key's ARN.
+    pub key_arn: String,
+    /// What will happen.
+    pub what: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked for.
+    pub planned: Timestamp,
+}
+
+/// One key's policy, as the console shows it.
+#[derive(Clone, Debug)]
+pub struct PolicyView {
+    /// The policy (no secret in it).
+    pub policy: crate::manager::KeyPolicy,
+    /// The next thing it will do.
+    pub next: Option<crate::manager::DueItem>,
+    /// The last action on the key that ended.
+    pub last: Option<ActionView>,
+}
+
+/// What the runner did last (a scheduled run, Run now, an approval, the
+/// kill switch): the console notifies when it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunView {
+    /// Grows with every run the worker makes or reports.
+    pub number: u64,
+    /// When (the key clock).
+    pub at: Option<Timestamp>,
+    /// What started it (`scheduled run`, `Run now`, ...).
+    pub trigger: String,
+    /// Actions that ended or failed a step.
+    pub outcomes: Vec<crate::manager::Outcome>,
+    /// Actions still open.
+    pub open: Vec<crate::manager::Outcome>,
+    /// Warnings (the rotation budget, ...).
+    pub warnings: Vec<String>,
+    /// Why the run itself failed.
+    pub error: Option<String>,
+}
+
+impl RunView {
+    /// Whether anything happened worth telling.
+    pub fn is_news(&self) -> bool {
+        !self.outcomes.is_empty() || !self.warnings.is_empty() || self.error.is_some()
+    }
+}
+
+/// The key manager, as the console shows it (built by the worker from the
+/// manager's state without its secrets: no escrow bytes, no material).
+#[derive(Clone, Debug, Default)]
+pub struct ManagerView {
+    /// Each policy, in the order they were set.
+    pub policies: Vec<PolicyView>,
+    /// What the policies will do and what is open, soonest first.
+    pub due: Vec<crate::manager::DueItem>,
+    /// Actions waiting for an approver.
+    pub approvals: Vec<ApprovalView>,
+    /// Actions that ended, newest first (at most 50).
+    pub recent: Vec<ActionView>,
+    /// (key ARN, KeyMaterialId) of every material the store holds an
+    /// escrow copy of.
+    pub escrowed: std::collections::HashSet<(String, String)>,
+    /// Registered approvers' names.
+    pub approvers: Vec<String>,
+    /// Keys the kill switch suspended (ARNs).
+    pub suspended: Vec<String>,
+    /// The last run.
+    pub last_run: RunView,
+    /// Why the manager's state could not be read.
+    pub error: Option<String>,
+}
+
+impl ManagerView {
+    /// The policy of `key`.
+    pub fn policy(&self, key: &str) -> Option<&PolicyView> {
+        self.policies.iter().find(|p| p.policy.key_arn == key)
+    }
+
+    /// Whether `key` is suspended by the kill switch.
+    pub fn is_suspended(&self, key: &str) -> bool {
+        self.suspended.iter().any(|k| k == key)
+    }
+
+    /// Items due now.
+    pub fn due_now(&self) -> usize {
+        self.due
+            .iter()
+            .filter(|d| d.status == crate::manager::DueStatus::Due)
+            .count()
+    }
 }

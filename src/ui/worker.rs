@@ -20,7 +20,10 @@ use secrecy::SecretString;
 
 use super::action::Owner;
 use super::config::AppConfig;
-use super::view::{KeyRef, LocalStoreView, SaveStatus, StoreView, ViewParts};
+use super::view::{
+    ActionView, ApprovalView, KeyRef, LocalStoreView, ManagerView, PolicyView, RunView, SaveStatus,
+    StoreView, ViewParts,
+};
 use crate::api::op::{self, Operation};
 use crate::api::shapes::*;
 use crate::api::wire::{Blob, Time};
@@ -33,6 +36,7 @@ use crate::kms::{
     Inspection, KeyMaterialId, KmsError, Origin, SecretArray, SecretText, SecretVec, Settings, Tag,
     Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
+use crate::manager::{BlastRadius, KeyPolicy, Manager, ManagerError, RunReport, Step};
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
 use crate::workspace::{AWS_SECTION, HistorySource, ImportInFlight, Workspace, WorkspaceError};
 
@@ -208,6 +212,32 @@ impl From<VaultError> for UiError {
             }
         }
     }
+}
+
+impl From<ManagerError> for UiError {
+    fn from(e: ManagerError) -> Self {
+        match e {
+            ManagerError::Store(e) => e.into(),
+            ManagerError::Backend(e) => e.into(),
+            ManagerError::Refused(why) => {
+                UiError::plain(why, "the key manager refused; nothing was changed")
+            }
+        }
+    }
+}
+
+/// Which keys the kill switch acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KillSelection {
+    /// These keys.
+    Keys(Vec<KeyRef>),
+    /// Every key with this tag.
+    Tag {
+        /// `TagKey`.
+        key: String,
+        /// `TagValue`.
+        value: String,
+    },
 }
 
 /// Where plaintext material for "wrap here" comes from.
@@ -475,6 +505,55 @@ pub enum Job {
         /// The new one.
         new: SecretString,
     },
+    /// Key manager: carry out what is due now.
+    ManagerRun,
+    /// Key manager: set a key's policy.
+    SetPolicy(Box<KeyPolicy>),
+    /// Key manager: remove a key's policy.
+    ClearPolicy {
+        /// The key.
+        key: KeyRef,
+    },
+    /// Key manager: register a second officer for dual control.
+    RegisterApprover {
+        /// Their name.
+        name: String,
+        /// Their passphrase.
+        passphrase: SecretString,
+    },
+    /// Key manager: approve (and run) or refuse a waiting action.
+    Decide {
+        /// The action.
+        action: String,
+        /// The approver's registered name.
+        approver: String,
+        /// Their passphrase.
+        passphrase: SecretString,
+        /// Approve (else refuse).
+        approve: bool,
+    },
+    /// Key manager: what suspending the keys would do.
+    BlastRadius(KillSelection),
+    /// Key manager: the kill switch (delete the keys' imported material).
+    Suspend {
+        /// The keys (ARNs).
+        keys: Vec<KeyRef>,
+    },
+    /// Key manager: re-import from escrow what the kill switch deleted.
+    Restore {
+        /// The keys.
+        keys: Vec<KeyRef>,
+    },
+    /// Key manager: export an escrow copy (the raw 32 bytes) to a new
+    /// owner-only file.
+    ExportEscrow {
+        /// The key.
+        key: KeyRef,
+        /// The material.
+        material: KeyMaterialId,
+        /// The file.
+        path: PathBuf,
+    },
     /// Keep the worker busy for a while (tests of a UI that must not wait).
     #[doc(hidden)]
     Stall(Duration),
@@ -498,6 +577,7 @@ impl Job {
                 | Job::ServeCredentials
                 | Job::Watch { .. }
                 | Job::Refresh
+                | Job::BlastRadius(_)
                 | Job::Stall(_)
         )
     }
@@ -647,6 +727,10 @@ pub enum Outcome {
     ServeStopped,
     /// `export AWS_ACCESS_KEY_ID=...` lines (the secret included).
     Credentials(SecretText),
+    /// The key manager ran actions (Run now, an approval, the kill switch).
+    ManagerRan(RunView),
+    /// The kill switch's preview.
+    Blast(Arc<BlastRadius>),
 }
 
 /// What the worker reports.
@@ -780,6 +864,10 @@ impl Worker {
                     published: None,
                     save: SaveStatus::Saved,
                     audit_cache: None,
+                    manager: Arc::default(),
+                    manager_dirty: true,
+                    last_run: None,
+                    runs: 0,
                     jobs: worker_jobs,
                     events: event_tx,
                     repaint: Arc::new(repaint),
@@ -842,6 +930,14 @@ struct WorkerState {
     published: Option<u64>,
     save: SaveStatus,
     audit_cache: Option<(u64, Arc<Vec<AuditRecord>>)>,
+    /// The key manager's last published view.
+    manager: Arc<ManagerView>,
+    /// The manager's view must be built again.
+    manager_dirty: bool,
+    /// When the runner last ran (wall time; `None`: not since opening).
+    last_run: Option<Instant>,
+    /// Runs reported so far.
+    runs: u64,
     jobs: Jobs,
     events: Sender<WorkerEvent>,
     /// Wakes the UI (also from other threads: the AWS key list's refresher).
@@ -940,7 +1036,200 @@ impl WorkerState {
                 }
             }
         }
+        self.manager_tick();
         self.publish(false);
+    }
+
+    /// Carries out what the key manager has due: right after opening, then
+    /// every `manager_interval` of wall time (every few seconds while an
+    /// action is under way). A training store runs it only once it has
+    /// policies, so the demo's history is not changed behind the trainer.
+    fn manager_tick(&mut self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let busy = self.manager.due.iter().any(|d| {
+            d.status == crate::manager::DueStatus::InProgress
+                && !self
+                    .manager
+                    .approvals
+                    .iter()
+                    .any(|a| Some(&a.id) == d.action.as_ref())
+        });
+        let interval = if busy {
+            self.config.manager_interval.min(Duration::from_secs(5))
+        } else {
+            self.config.manager_interval
+        };
+        if self.last_run.is_some_and(|t| t.elapsed() < interval) {
+            return;
+        }
+        self.last_run = Some(Instant::now());
+        let is_demo = session.is_demo;
+        let Some(manager) = self.manager_for(Caller::agent()) else {
+            return;
+        };
+        if is_demo && manager.state().is_ok_and(|s| s.policies.is_empty()) {
+            return;
+        }
+        let result = manager.run();
+        let run = self.report(result, "scheduled run");
+        // A quiet run (nothing due) changes nothing on screen.
+        if run.is_news() || !run.open.is_empty() {
+            self.refresh_after(&run);
+            self.set_last_run(run);
+        }
+    }
+
+    /// The key manager of the open store, acting as `caller` for the
+    /// officer signed in to this computer.
+    fn manager_for(&self, caller: Caller) -> Option<Manager> {
+        let session = self.session.as_ref()?;
+        Some(
+            Manager::for_workspace(&session.ws, caller, &officer_name())
+                // The worker does not wait for a rotation to complete: the
+                // next run (a few seconds later) checks it.
+                .with_rotation_wait(Duration::from_millis(500)),
+        )
+    }
+
+    fn manager(&self) -> Result<Manager, UiError> {
+        self.manager_for(Caller::console()).ok_or_else(no_store)
+    }
+
+    /// A run's report as the console shows it.
+    fn report(&mut self, result: Result<RunReport, ManagerError>, trigger: &str) -> RunView {
+        self.runs += 1;
+        let at = self
+            .session
+            .as_ref()
+            .map(|s| lock(s.ws.vault()).kms().now());
+        let mut run = RunView {
+            number: self.runs,
+            at,
+            trigger: trigger.to_string(),
+            ..RunView::default()
+        };
+        match result {
+            Ok(r) => {
+                run.outcomes = r.outcomes;
+                run.open = r.open;
+                run.warnings = r.warnings;
+            }
+            Err(e) => run.error = Some(e.to_string()),
+        }
+        run
+    }
+
+    /// Keys an action changed are read again (an AWS store), and the
+    /// manager's view is built again.
+    fn refresh_after(&mut self, run: &RunView) {
+        for o in run.outcomes.iter().chain(&run.open) {
+            self.changed(&KeyRef::new(&o.key_arn));
+        }
+        self.manager_dirty = true;
+        self.published = None;
+    }
+
+    fn set_last_run(&mut self, run: RunView) {
+        let mut m = (*self.manager).clone();
+        m.last_run = run;
+        self.manager = Arc::new(m);
+        self.manager_dirty = true;
+        self.published = None;
+    }
+
+    /// Builds the key manager's view from its state (no secret leaves it).
+    fn build_manager_view(&self) -> ManagerView {
+        let last_run = self.manager.last_run.clone();
+        let Some(manager) = self.manager_for(Caller::console()) else {
+            return ManagerView::default();
+        };
+        let state = match manager.state() {
+            Ok(s) => s,
+            Err(e) => {
+                return ManagerView {
+                    error: Some(e.to_string()),
+                    last_run,
+                    ..ManagerView::default()
+                };
+            }
+        };
+        let due = manager.due().unwrap_or_default();
+        let action_view = |a: &crate::manager::Action| {
+            let (result, failed) = match &a.step {
+                Step::Done { summary } => (summary.clone(), false),
+                Step::Failed { reason } => (reason.clone(), true),
+                Step::Cancelled { reason } => (reason.clone(), true),
+                other => (
+                    a.last_error
+                        .clone()
+                        .unwrap_or_else(|| other.name().to_string()),
+                    a.last_error.is_some(),
+                ),
+            };
+            ActionView {
+                id: a.id.clone(),
+                key_arn: a.key_arn.clone(),
+                what: a.kind.describe(),
+                requested_by: a.requested_by.clone(),
+                approved_by: a.approval.as_ref().map(|x| x.by.clone()),
+                result,
+                failed,
+                finished: a.finished,
+            }
+        };
+        let mut recent: Vec<ActionView> = state
+            .actions
+            .iter()
+            .rev()
+            .filter(|a| a.step.is_final())
+            .take(50)
+            .map(action_view)
+            .collect();
+        recent.sort_by_key(|a| std::cmp::Reverse(a.finished));
+        let policies = state
+            .policies
+            .iter()
+            .map(|p| PolicyView {
+                policy: p.clone(),
+                next: due.iter().find(|d| d.key_arn == p.key_arn).cloned(),
+                last: state
+                    .actions
+                    .iter()
+                    .rev()
+                    .find(|a| {
+                        a.key_arn == p.key_arn && (a.step.is_final() || a.last_error.is_some())
+                    })
+                    .map(action_view),
+            })
+            .collect();
+        ManagerView {
+            policies,
+            approvals: state
+                .actions
+                .iter()
+                .filter(|a| a.step == Step::AwaitingApproval)
+                .map(|a| ApprovalView {
+                    id: a.id.clone(),
+                    key_arn: a.key_arn.clone(),
+                    what: a.kind.describe(),
+                    requested_by: a.requested_by.clone(),
+                    planned: a.planned,
+                })
+                .collect(),
+            due,
+            recent,
+            escrowed: state
+                .escrow
+                .iter()
+                .filter_map(|e| Some((e.key_arn.clone(), e.key_material_id.clone()?)))
+                .collect(),
+            approvers: state.approvers.iter().map(|a| a.name.clone()).collect(),
+            suspended: state.suspended.iter().map(|s| s.key_arn.clone()).collect(),
+            last_run,
+            error: None,
+        }
     }
 
     /// Sends a new view when the engine's generation moved (or `force`).
@@ -950,9 +1239,19 @@ impl WorkerState {
         };
         let ws = &session.ws;
         let generation = ws.generation();
-        if !force && self.published == Some(generation) {
+        if !force && !self.manager_dirty && self.published == Some(generation) {
             return;
         }
+        // A local store's manager state is read again with every change
+        // (cheap); an AWS store's after the manager's own jobs and runs.
+        if self.manager_dirty || (!ws.is_aws() && self.published != Some(generation)) {
+            self.manager = Arc::new(self.build_manager_view());
+            self.manager_dirty = false;
+        }
+        let Some(session) = &self.session else {
+            return;
+        };
+        let ws = &session.ws;
         let (records, complete) = ws.records();
         let backend = ws.info();
         let notice = ws.notice();
@@ -975,6 +1274,7 @@ impl WorkerState {
             notice,
             refresh_calls: ws.refresh_calls(),
             imports_in_flight: crate::workspace::imports_in_flight(&vault, now),
+            manager: self.manager.clone(),
         };
         drop(vault);
         self.revision += 1;
@@ -998,6 +1298,9 @@ impl WorkerState {
         }
         self.audit_cache = None;
         self.published = None;
+        self.manager = Arc::default();
+        self.manager_dirty = true;
+        self.last_run = None;
     }
 
     /// Runs one operation through the backend, tracking whether the store
@@ -1495,6 +1798,130 @@ impl WorkerState {
                 v.change_passphrase(&new, None)?;
                 Ok(Outcome::PassphraseChanged)
             }
+            Job::ManagerRun => {
+                let result = self.manager()?.run();
+                let run = self.report(result, "Run now");
+                self.finish_run(run)
+            }
+            Job::SetPolicy(policy) => {
+                let key = KeyRef::new(&policy.key_arn);
+                self.manager()?.set_policy(*policy)?;
+                self.manager_dirty = true;
+                self.changed(&key);
+                Ok(Outcome::Changed("Policy saved".into()))
+            }
+            Job::ClearPolicy { key } => {
+                let removed = self.manager()?.clear_policy(key.arn())?;
+                self.manager_dirty = true;
+                Ok(Outcome::Changed(
+                    if removed {
+                        "Policy removed (escrow copies stay in the store)"
+                    } else {
+                        "The key had no policy"
+                    }
+                    .into(),
+                ))
+            }
+            Job::RegisterApprover { name, passphrase } => {
+                self.manager()?.register_approver(&name, &passphrase)?;
+                self.manager_dirty = true;
+                Ok(Outcome::Changed(format!(
+                    "Approver {} registered",
+                    name.trim()
+                )))
+            }
+            Job::Decide {
+                action,
+                approver,
+                passphrase,
+                approve,
+            } => {
+                let manager = self.manager()?;
+                // A refused approval is recorded in the trail: the view
+                // changes either way.
+                self.manager_dirty = true;
+                if approve {
+                    let result = manager.approve(&action, approver.trim(), &passphrase);
+                    if let Err(e) = result {
+                        return Err(e.into());
+                    }
+                    let run = self.report(result, &format!("approval of {action}"));
+                    self.finish_run(run)
+                } else {
+                    manager.reject(&action, approver.trim(), &passphrase)?;
+                    Ok(Outcome::Changed(format!(
+                        "{action} refused by {}",
+                        approver.trim()
+                    )))
+                }
+            }
+            Job::BlastRadius(selection) => {
+                let manager = self.manager()?;
+                let keys: Vec<String> = match selection {
+                    KillSelection::Keys(keys) => keys.iter().map(|k| k.arn().to_string()).collect(),
+                    KillSelection::Tag { key, value } => manager.keys_with_tag(&key, &value)?,
+                };
+                if keys.is_empty() {
+                    return Err(UiError::plain(
+                        "No key matches this selection.",
+                        "nothing would be suspended",
+                    ));
+                }
+                Ok(Outcome::Blast(Arc::new(manager.blast_radius(&keys)?)))
+            }
+            Job::Suspend { keys } => {
+                let arns: Vec<String> = keys.iter().map(|k| k.arn().to_string()).collect();
+                let result = self.manager()?.suspend(&arns).map(|(_, r)| r);
+                let run = self.report(result, "kill switch");
+                for k in &keys {
+                    self.changed(k);
+                }
+                self.finish_run(run)
+            }
+            Job::Restore { keys } => {
+                let arns: Vec<String> = keys.iter().map(|k| k.arn().to_string()).collect();
+                let result = self.manager()?.restore(&arns).map(|(_, r)| r);
+                let run = self.report(result, "restore from escrow");
+                for k in &keys {
+                    self.changed(k);
+                }
+                self.finish_run(run)
+            }
+            Job::ExportEscrow {
+                key,
+                material,
+                path,
+            } => {
+                if path.exists() {
+                    return Err(UiError::plain(
+                        "A file already exists there: byok does not overwrite an exported key material.",
+                        path.display().to_string(),
+                    ));
+                }
+                let export = self.manager()?.export_escrow(
+                    key.arn(),
+                    &material.to_string(),
+                    &crate::manager::ExportForm::Raw,
+                    &path,
+                )?;
+                write_file(&path, &export.bytes)?;
+                self.manager_dirty = true;
+                Ok(Outcome::FileWritten(path))
+            }
+        }
+    }
+
+    /// A run the officer started: reported like a scheduled one, and an
+    /// error if the run itself failed.
+    fn finish_run(&mut self, run: RunView) -> Result<Outcome, UiError> {
+        self.refresh_after(&run);
+        self.set_last_run(run.clone());
+        match &run.error {
+            Some(e) => Err(UiError::plain(
+                "The key manager could not finish.",
+                e.clone(),
+            )),
+            None => Ok(Outcome::ManagerRan(run)),
         }
     }
 
@@ -1519,6 +1946,16 @@ impl WorkerState {
         self.audit_cache = Some((head, records.clone()));
         Ok(records)
     }
+}
+
+/// Who the console acts for: the user signed in to this computer (recorded
+/// as who asked for an action; dual control needs someone else to approve).
+pub fn officer_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "officer".into())
 }
 
 fn prepare_material(
