@@ -23,7 +23,7 @@ use byok::kms::{
 use byok::manager::{KeyPolicy, Manager, MaterialOrigin};
 use byok::store::{Vault, VaultOptions};
 use byok::ui::view::KeyRef;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use support::*;
 
 const PASSPHRASE: &str = "correct horse battery";
@@ -243,6 +243,10 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
     let mut h = open_manager(&store, &clock);
 
     wait_label(&mut h, "Waiting for a second officer (dual control)");
+    assert!(
+        shows(&h, "Key manager: 1 waiting for approval"),
+        "the status bar says an approval waits"
+    );
     // The runner ran when the store opened: the action still waits.
     wait_for(&mut h, "the first scheduled run", |h| {
         h.state()
@@ -282,6 +286,14 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
             .view()
             .is_some_and(|v| v.manager.approvals.is_empty() && v.manager.recent.len() == 1)
     });
+    assert!(
+        h.query_all_by_label_contains("Key manager (approval of act-")
+            .any(|n| n
+                .accesskit_node()
+                .value()
+                .is_some_and(|l| l.contains("\n✔ suspended"))),
+        "a notice (toast) says what the run did, action by action"
+    );
     let view = h.state().view().expect("view").clone();
     assert_eq!(view.manager.recent[0].approved_by.as_deref(), Some("bob"));
     assert!(!view.manager.recent[0].failed);
@@ -469,4 +481,13 @@ fn screenshots_of_the_key_manager() {
     wait_label(&mut h, "Escrow");
     h.set_size(egui::vec2(1600.0, 1000.0));
     shoot(&mut h, "keys-presentation-1600x1000-escrow-column");
+    // Normal size: the material table and the timeline with the key
+    // manager's next rotation.
+    click(&mut h, "Settings");
+    click(&mut h, "Presentation mode (larger text for projectors)");
+    click(&mut h, "Keys");
+    wait_label(&mut h, "Material timeline");
+    shoot(&mut h, "keys-1600x1000-escrow-and-planned");
+    click(&mut h, "Fit");
+    shoot(&mut h, "keys-1600x1000-timeline-fit");
 }

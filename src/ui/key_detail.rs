@@ -460,7 +460,7 @@ impl KeyDetail {
                 .column(Column::exact(128.0))
                 .column(Column::exact(118.0))
                 .column(Column::exact(104.0))
-                .column(Column::exact(64.0))
+                .column(Column::exact(56.0))
                 .column(Column::exact(170.0))
                 .max_scroll_height(table_height)
                 .header(26.0, |mut h| {

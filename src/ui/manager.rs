@@ -250,8 +250,13 @@ impl ManagerPanel {
         if let Some(d) = &mut self.decision
             && d.task.finish(ticket, &outcome)
         {
-            if outcome.is_ok() {
-                let note = d.task.note.clone();
+            if let Ok(o) = &outcome {
+                // A run is announced with the view that reports it.
+                let note = d
+                    .task
+                    .note
+                    .clone()
+                    .filter(|_| !matches!(o, Outcome::ManagerRan(_)));
                 self.decision = None;
                 return note;
             }
@@ -511,7 +516,9 @@ impl ManagerPanel {
                         });
                         row.col(|ui| match p {
                             Some(p) => {
-                                ui.add(egui::Label::new(policy_summary(&p.policy)).truncate());
+                                let text = policy_summary(&p.policy);
+                                ui.add(egui::Label::new(text.as_str()).truncate())
+                                    .on_hover_text(text);
                             }
                             None => {
                                 ui.label(theme::weak(ui, "no policy"));
