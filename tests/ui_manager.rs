@@ -279,7 +279,7 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
 
     wait_label(&mut h, "Waiting for a second officer (dual control)");
     assert!(
-        shows(&h, "Key manager: 1 waiting for approval"),
+        shows(&h, "Key manager: 1 to approve"),
         "the status bar says an approval waits"
     );
     // The runner ran when the store opened: the action still waits.

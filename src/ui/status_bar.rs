@@ -125,7 +125,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
                 parts.push(format!("{due} due"));
             }
             if waiting > 0 {
-                parts.push(format!("{waiting} waiting for approval"));
+                parts.push(format!("{waiting} to approve"));
             }
             if failed {
                 parts.push("last run failed".to_string());
