@@ -23,7 +23,7 @@ use byok::kms::{
 use byok::manager::{KeyPolicy, Manager, MaterialOrigin};
 use byok::store::{Vault, VaultOptions};
 use byok::ui::view::KeyRef;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use support::*;
 
 const PASSPHRASE: &str = "correct horse battery";
@@ -68,6 +68,16 @@ impl Prepared {
     /// An EXTERNAL key described `description`, tagged `env=<env>`, with one
     /// imported material (escrowed when `escrow`): its ARN.
     fn key(&self, description: &str, env: &str, escrow: bool) -> String {
+        self.key_and_material(description, env, escrow).0
+    }
+
+    /// [`Prepared::key`], and the material's bytes.
+    fn key_and_material(
+        &self,
+        description: &str,
+        env: &str,
+        escrow: bool,
+    ) -> (String, SecretArray<MATERIAL_LEN>) {
         let b = &*self.backend;
         let arn = send::<op::CreateKey>(
             b,
@@ -119,7 +129,7 @@ impl Prepared {
                 .deposit(&arn, &id, &material, MaterialOrigin::Generated)
                 .expect("deposit");
         }
-        arn
+        (arn, material)
     }
 
     fn close(self) {
@@ -172,7 +182,7 @@ fn the_key_manager_tab_shows_a_policy_and_its_next_due_action() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let p = Prepared::new(&store, &clock);
-    let arn = p.key("payments", "prod", true);
+    let (arn, material) = p.key_and_material("payments", "prod", true);
     p.close();
     let mut h = open_manager(&store, &clock);
 
@@ -211,6 +221,31 @@ fn the_key_manager_tab_shows_a_policy_and_its_next_due_action() {
     assert_eq!(next.when, START.plus(byok::manager::state::days_of(90)));
     assert_eq!(next.added_cost_usd, 1);
 
+    // The escrow copy leaves only by an explicit export, to a new file
+    // readable by its owner only.
+    let out = _dir.path().join("exported").join("KeyMaterial.bin");
+    let short = view.key(&KeyRef::new(&arn)).expect("key").materials[0]
+        .short
+        .clone();
+    click_scrolled(&mut h, &format!("Export escrow copy {short}"));
+    wait_label(&mut h, "Export the escrowed key material?");
+    type_into(&mut h, "Export file path", &out.display().to_string());
+    click(&mut h, "Export plaintext material");
+    wait_part(&mut h, "Exported to");
+    let bytes = std::fs::read(&out).expect("exported file");
+    assert_eq!(&bytes[..], material.expose(), "the raw 32 bytes");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    // A second export to the same file is refused: nothing is overwritten.
+    click_scrolled(&mut h, &format!("Export escrow copy {short}"));
+    type_into(&mut h, "Export file path", &out.display().to_string());
+    click(&mut h, "Export plaintext material");
+    wait_part(&mut h, "byok does not overwrite");
+    click(&mut h, "Cancel");
+
     // The material table of the key detail says the material is escrowed.
     click(&mut h, "Keys");
     wait_label(&mut h, "Escrow");
@@ -243,6 +278,10 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
     let mut h = open_manager(&store, &clock);
 
     wait_label(&mut h, "Waiting for a second officer (dual control)");
+    assert!(
+        shows(&h, "Key manager: 1 to approve"),
+        "the status bar says an approval waits"
+    );
     // The runner ran when the store opened: the action still waits.
     wait_for(&mut h, "the first scheduled run", |h| {
         h.state()
@@ -282,6 +321,14 @@ fn approving_with_a_wrong_passphrase_shows_the_error_and_runs_nothing() {
             .view()
             .is_some_and(|v| v.manager.approvals.is_empty() && v.manager.recent.len() == 1)
     });
+    assert!(
+        h.query_all_by_label_contains("Key manager (approval of act-")
+            .any(|n| n
+                .accesskit_node()
+                .value()
+                .is_some_and(|l| l.contains("\n✔ suspended"))),
+        "a notice (toast) says what the run did, action by action"
+    );
     let view = h.state().view().expect("view").clone();
     assert_eq!(view.manager.recent[0].approved_by.as_deref(), Some("bob"));
     assert!(!view.manager.recent[0].failed);
@@ -345,6 +392,71 @@ fn the_kill_switch_previews_unrecoverable_materials_then_suspends_and_restores()
     click_scrolled(&mut h, "Restore orders");
     wait_key_state(&mut h, &KeyRef::new(&kept), KeyState::Enabled);
     assert_eq!(key_state(&h, &lost), Some(KeyState::PendingImport));
+}
+
+#[test]
+fn the_console_runs_due_rotations_while_the_store_is_open() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let p = Prepared::new(&store, &clock);
+    let arn = p.key("payments", "prod", true);
+    // Every 30 days, the last period began 30 days ago: a rotation is due.
+    let mut policy = KeyPolicy::new(&arn, START.minus(byok::manager::state::days_of(30)));
+    policy.escrow = true;
+    policy.rotate_every_days = Some(30);
+    p.manager.set_policy(policy).expect("policy");
+    assert_eq!(
+        p.manager.due().expect("due")[0].status,
+        byok::manager::DueStatus::Due
+    );
+    p.close();
+    let mut h = open_manager(&store, &clock);
+
+    // The runner starts it when the store opens: a new material is imported
+    // and the rotation is in progress (the engine completes it after its
+    // rotation delay, on the key clock).
+    let key = KeyRef::new(&arn);
+    wait_for(&mut h, "the new material", |h| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(&key))
+            .is_some_and(|k| k.materials.len() == 2)
+    });
+    clock.advance(std::time::Duration::from_secs(10));
+    // The next run (seconds later, while an action is under way) checks
+    // CurrentKeyMaterialId and finishes the action.
+    wait_for(&mut h, "the rotation to be done", |h| {
+        h.state()
+            .view()
+            .is_some_and(|v| v.manager.recent.first().is_some_and(|a| !a.failed))
+    });
+    let view = h.state().view().expect("view").clone();
+    let k = view.key(&key).expect("key");
+    assert_eq!(k.on_demand_rotations, 1);
+    let current = k.current.expect("a current material");
+    assert!(view.escrowed(&key, current), "the new material is escrowed");
+    assert!(
+        view.manager.recent[0]
+            .result
+            .contains("rotated to material")
+    );
+    assert!(
+        h.query_all_by_label_contains("Key manager (scheduled run)")
+            .any(|n| n
+                .accesskit_node()
+                .value()
+                .is_some_and(|l| l.contains("\n✔ "))),
+        "a notice says the scheduled run rotated the key"
+    );
+    // The next rotation keeps the rhythm (a period after this one fell due)
+    // and, as the key's second, adds a dollar a month.
+    let next = view
+        .manager
+        .policy(&arn)
+        .and_then(|p| p.next.clone())
+        .expect("next");
+    assert_eq!(next.when, START.plus(byok::manager::state::days_of(30)));
+    assert_eq!(next.added_cost_usd, 1);
 }
 
 /// Pictures of the Key manager tab (1600×1000 and 1280×720, normal and
@@ -469,4 +581,13 @@ fn screenshots_of_the_key_manager() {
     wait_label(&mut h, "Escrow");
     h.set_size(egui::vec2(1600.0, 1000.0));
     shoot(&mut h, "keys-presentation-1600x1000-escrow-column");
+    // Normal size: the material table and the timeline with the key
+    // manager's next rotation.
+    click(&mut h, "Settings");
+    click(&mut h, "Presentation mode (larger text for projectors)");
+    click(&mut h, "Keys");
+    wait_label(&mut h, "Material timeline");
+    shoot(&mut h, "keys-1600x1000-escrow-and-planned");
+    click(&mut h, "Fit");
+    shoot(&mut h, "keys-1600x1000-timeline-fit");
 }

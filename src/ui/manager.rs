@@ -250,8 +250,13 @@ impl ManagerPanel {
         if let Some(d) = &mut self.decision
             && d.task.finish(ticket, &outcome)
         {
-            if outcome.is_ok() {
-                let note = d.task.note.clone();
+            if let Ok(o) = &outcome {
+                // A run is announced with the view that reports it.
+                let note = d
+                    .task
+                    .note
+                    .clone()
+                    .filter(|_| !matches!(o, Outcome::ManagerRan(_)));
                 self.decision = None;
                 return note;
             }
@@ -463,7 +468,7 @@ impl ManagerPanel {
         now: Timestamp,
         actions: &mut Vec<Action>,
     ) {
-        ui.label(RichText::new("Policies").strong().size(16.0));
+        section(ui, "Policies");
         let keys: Vec<&KeyView> = view
             .keys
             .iter()
@@ -511,7 +516,9 @@ impl ManagerPanel {
                         });
                         row.col(|ui| match p {
                             Some(p) => {
-                                ui.add(egui::Label::new(policy_summary(&p.policy)).truncate());
+                                let text = policy_summary(&p.policy);
+                                ui.add(egui::Label::new(text.as_str()).truncate())
+                                    .on_hover_text(text);
                             }
                             None => {
                                 ui.label(theme::weak(ui, "no policy"));
@@ -580,7 +587,7 @@ impl ManagerPanel {
                 ui.label(theme::weak(ui, "Select a key to edit its policy."));
                 return;
             };
-            ui.label(RichText::new(format!("Policy of {}", key.label)).strong().size(16.0));
+            section(ui, format!("Policy of {}", key.label));
             if !key.is_external() {
                 ui.label(theme::weak(
                     ui,
@@ -676,7 +683,7 @@ impl ManagerPanel {
         };
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new("Escrow copies").strong().size(16.0));
+            section(ui, "Escrow copies");
             egui::Grid::new(("escrow", &key.id))
                 .striped(true)
                 .num_columns(4)
@@ -711,11 +718,7 @@ impl ManagerPanel {
     fn approvers_ui(&mut self, ui: &mut Ui, m: &ManagerView, jobs: &Jobs) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(
-                RichText::new("Approvers (dual control)")
-                    .strong()
-                    .size(16.0),
-            );
+            section(ui, "Approvers (dual control)");
             if m.approvers.is_empty() {
                 ui.label(theme::weak(ui, "No approver registered yet."));
             } else {
@@ -777,7 +780,7 @@ impl ManagerPanel {
     ) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new("⛔ Kill switch").strong().size(16.0));
+            section(ui, "⛔ Kill switch");
             ui.label(theme::weak(
                 ui,
                 "Suspending a key deletes its imported material: every call that uses it fails until it is restored from escrow.",
@@ -1024,6 +1027,17 @@ impl ManagerPanel {
     }
 }
 
+/// A section's title: a little larger than the body text (and growing with
+/// it in presentation mode).
+fn section(ui: &mut Ui, text: impl Into<String>) {
+    let size = ui
+        .style()
+        .text_styles
+        .get(&egui::TextStyle::Body)
+        .map_or(16.0, |f| f.size * 1.2);
+    ui.label(RichText::new(text).strong().size(size));
+}
+
 /// The escrow status of a material: kept, or none.
 pub fn escrow_badge(ui: &mut Ui, kept: bool) -> egui::Response {
     if kept {
@@ -1095,7 +1109,7 @@ fn due_cell(ui: &mut Ui, d: &DueItem, now: Timestamp) {
 fn due_ui(ui: &mut Ui, view: &StoreView, m: &ManagerView, now: Timestamp) {
     theme::card(ui).show(ui, |ui| {
         ui.set_width(ui.available_width());
-        ui.label(RichText::new("Due and upcoming").strong().size(16.0));
+        section(ui, "Due and upcoming");
         if m.due.is_empty() {
             ui.label(theme::weak(ui, "Nothing is scheduled."));
             return;

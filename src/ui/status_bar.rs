@@ -114,6 +114,31 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
         }
         ui.separator();
         ui.label(super::format::plural(info.view.keys.len() as u64, "key"));
+        // The key manager: what waits for the officer, one click away.
+        let m = &info.view.manager;
+        let (due, waiting) = (m.due_now(), m.approvals.len());
+        let failed = m.last_run.error.is_some() || m.last_run.outcomes.iter().any(|o| o.failed);
+        if due + waiting > 0 || failed {
+            ui.separator();
+            let mut parts = Vec::new();
+            if due > 0 {
+                parts.push(format!("{due} due"));
+            }
+            if waiting > 0 {
+                parts.push(format!("{waiting} to approve"));
+            }
+            if failed {
+                parts.push("last run failed".to_string());
+            }
+            let color = if failed { theme::RED } else { theme::AMBER };
+            if ui
+                .link(theme::colored(ui, format!("Key manager: {}", parts.join(" · ")), color))
+                .on_hover_text("Open the Key manager")
+                .clicked()
+            {
+                actions.push(Action::ShowTab(super::action::Tab::Manager));
+            }
+        }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if info.view.is_aws() {
                 clock_ui(ui, info.clock);

@@ -442,7 +442,10 @@ impl Timeline {
         if let Some(d) = beyond {
             let text = format!("next: {} ›", format::relative(d.when, now));
             let at = pos2(plot.right() - 5.0, events_top + 2.0);
-            let r = flag(&painter, at, Align2::RIGHT_TOP, text, small_font.clone());
+            let galley = painter.layout_no_wrap(text, small_font.clone(), Color32::WHITE);
+            let r = Align2::RIGHT_TOP.anchor_size(at, galley.size());
+            painter.rect_filled(r.expand(2.0), CornerRadius::same(3), theme::TEAL);
+            painter.galley(r.min, galley, Color32::WHITE);
             if pointer.is_some_and(|p| r.expand(3.0).contains(p)) {
                 hover_text = Some(format!(
                     "Key manager: {} — {} ({})",
