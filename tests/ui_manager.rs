@@ -591,3 +591,42 @@ fn screenshots_of_the_key_manager() {
     click(&mut h, "Fit");
     shoot(&mut h, "keys-1600x1000-timeline-fit");
 }
+
+#[test]
+fn material_wrapped_in_the_wizard_is_escrowed_when_the_keys_policy_says_so() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let p = Prepared::new(&store, &clock);
+    let arn = p.key("payments", "prod", true);
+    let mut policy = KeyPolicy::new(&arn, START);
+    policy.escrow = true;
+    p.manager.set_policy(policy).expect("policy");
+    p.close();
+    let mut h = open_manager(&store, &clock);
+    click(&mut h, "Keys");
+    let key = KeyRef::new(&arn);
+    wait_for(&mut h, "the key selected", |h| {
+        h.state().selected_key() == Some(&key)
+    });
+
+    // A second material, generated and wrapped in the wizard.
+    click(&mut h, "📥 Import key material…");
+    click(&mut h, "Get import parameters");
+    wait_label(&mut h, "Import parameters ready");
+    click(&mut h, "Next ›");
+    click(&mut h, "Generate and wrap here (training)");
+    click(&mut h, "Generate 32 random bytes and wrap them");
+    wait_label(&mut h, "Key check value");
+    click(&mut h, "Next ›");
+    click(&mut h, "Import without a copy (training only)");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    click(&mut h, "Close");
+    wait_for(&mut h, "the pending material escrowed", |h| {
+        h.state().view().is_some_and(|v| {
+            v.key(&key)
+                .and_then(|k| k.pending_material().map(|m| m.id))
+                .is_some_and(|id| v.escrowed(&key, id))
+        })
+    });
+}

@@ -1212,6 +1212,19 @@ impl ImportWizard {
             } else {
                 None
             },
+            custodian_copy: match self.source {
+                Source::WrappedFile => None,
+                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().map(|p| {
+                    let origin = if p.generated {
+                        crate::manager::MaterialOrigin::Generated
+                    } else {
+                        crate::manager::MaterialOrigin::File {
+                            path: PathBuf::from(self.plaintext_path.trim()),
+                        }
+                    };
+                    (p.plaintext.clone(), origin)
+                }),
+            },
         })
     }
 }

@@ -282,6 +282,9 @@ pub struct ImportRequest {
     pub description: Option<String>,
     /// `KeyMaterialId` (EXISTING_KEY_MATERIAL only).
     pub key_material_id: Option<KeyMaterialId>,
+    /// The plaintext and where it came from, when it was wrapped here: kept
+    /// as the escrow copy when the key's policy has escrow on (issue 12).
+    pub custodian_copy: Option<(SecretArray<32>, crate::manager::MaterialOrigin)>,
 }
 
 /// A unit of background work.
@@ -1634,6 +1637,22 @@ impl WorkerState {
                 if let Some(s) = &self.session {
                     // The token is spent (AWS accepts a token once per material).
                     let _ = s.ws.forget_import(req.key.arn());
+                }
+                // The key manager's inventory and escrow: the material was
+                // wrapped here, and the key's policy keeps copies.
+                if let (Some((copy, origin)), Some(m)) =
+                    (&req.custodian_copy, self.manager_for(Caller::console()))
+                    && m.state()
+                        .ok()
+                        .and_then(|st| st.policy(req.key.arn()).map(|p| p.escrow))
+                        .unwrap_or(false)
+                    && let Err(e) =
+                        m.deposit(req.key.arn(), &out.key_material_id, copy, origin.clone())
+                {
+                    return Err(UiError::plain(
+                        "The material was imported, but its escrow copy could not be kept",
+                        e.to_string(),
+                    ));
                 }
                 Ok(Outcome::Imported {
                     key: req.key,
