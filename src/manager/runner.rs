@@ -455,7 +455,7 @@ impl Manager {
                         what: format!(
                             "renew material {} (ValidTo {})",
                             short(&m.id),
-                            valid_to.to_rfc3339()
+                            valid_to.to_datetime().format("%Y-%m-%d %H:%M UTC")
                         ),
                         when,
                         status,
