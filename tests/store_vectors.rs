@@ -24,6 +24,11 @@ use serde_json::{Value, json};
 
 const PASSPHRASE: &str = "byok store format 1 test vector";
 
+/// The passphrase of the format-`version` vector.
+fn vector_passphrase(version: u16) -> String {
+    format!("byok store format {version} test vector")
+}
+
 fn options() -> VaultOptions {
     vault_options(&ManualClock::new(START), test_keys())
 }
@@ -38,12 +43,18 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// A copy of the format-1 vector (state file and journal) in a new folder.
 fn copy_of_vector(data: &Path) -> (tempfile::TempDir, PathBuf) {
+    copy_of_vector_v(data, 1)
+}
+
+/// A copy of the format-`version` vector in a new folder.
+fn copy_of_vector_v(data: &Path, version: u16) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("store-v1.byok");
-    std::fs::copy(data.join("store-v1.byok"), &path).unwrap();
+    let name = format!("store-v{version}.byok");
+    let path = tmp.path().join(&name);
+    std::fs::copy(data.join(&name), &path).unwrap();
     copy_dir(
-        &data.join("store-v1.byok.audit"),
-        &tmp.path().join("store-v1.byok.audit"),
+        &data.join(format!("{name}.audit")),
+        &tmp.path().join(format!("{name}.audit")),
     );
     (tmp, path)
 }
@@ -51,10 +62,17 @@ fn copy_of_vector(data: &Path) -> (tempfile::TempDir, PathBuf) {
 /// Writes the format-1 vector: an EXTERNAL key holding SPEC §8's material
 /// (bytes 00..1f) under alias/vector, and a ciphertext made with it.
 fn write_vector(dir: &Path) {
-    let path = dir.join("store-v1.byok");
+    write_vector_v(dir, 1)
+}
+
+/// Writes the vector of the format this build writes (`version`): the
+/// format-1 contents, and from format 2 on a section `vector` too.
+fn write_vector_v(dir: &Path, version: u16) {
+    let name = format!("store-v{version}.byok");
+    let path = dir.join(&name);
     let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_dir_all(dir.join("store-v1.byok.audit"));
-    let pass = SecretString::from(PASSPHRASE.to_string());
+    let _ = std::fs::remove_dir_all(dir.join(format!("{name}.audit")));
+    let pass = SecretString::from(vector_passphrase(version));
     let mut v = Vault::create(&path, &pass, options()).unwrap();
     let caller = Caller::cli();
     let material: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -63,7 +81,7 @@ fn write_vector(dir: &Path) {
             k.create_key(
                 &caller,
                 CreateKeyRequest {
-                    description: Some("format 1 vector".into()),
+                    description: Some(format!("format {version} vector")),
                     origin: Some(Origin::External),
                     tags: vec![],
                 },
@@ -109,24 +127,28 @@ fn write_vector(dir: &Path) {
             k.encrypt(
                 &caller,
                 "alias/vector",
-                b"format 1 plaintext",
+                format!("format {version} plaintext").as_bytes(),
                 &EncryptionContext::new(),
             )
         })
         .unwrap()
         .ciphertext_blob;
+    if version >= 2 {
+        v.set_section("vector", Some(b"format 2 section".to_vec()))
+            .unwrap();
+    }
     v.close().unwrap();
-    for leftover in ["store-v1.byok.bak", "store-v1.byok.lock"] {
+    for leftover in [format!("{name}.bak"), format!("{name}.lock")] {
         std::fs::remove_file(dir.join(leftover)).unwrap();
     }
     let expect = json!({
         "KeyId": key.to_string(),
         "KeyMaterialId": imported.key_material_id.to_string(),
         "CiphertextBlob": STANDARD.encode(&blob),
-        "Plaintext": "format 1 plaintext",
+        "Plaintext": format!("format {version} plaintext"),
     });
     std::fs::write(
-        dir.join("store-v1.expect.json"),
+        dir.join(format!("store-v{version}.expect.json")),
         serde_json::to_string_pretty(&expect).unwrap(),
     )
     .unwrap();
@@ -254,4 +276,14 @@ fn a_format_1_store_becomes_format_2_and_keeps_its_sections() {
         b.sections().get("aws"),
         Some(&b"{\"profile\":\"officer\"}"[..])
     );
+}
+
+/// Writes the format-2 vector with a format-2 build
+/// (`BYOK_WRITE_STORE_VECTORS=2`); frozen once written.
+#[test]
+fn format_2_vector_writer() {
+    if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "2") {
+        assert_eq!(byok::store::format::FORMAT_VERSION, 2);
+        write_vector_v(&data_dir(), 2);
+    }
 }
