@@ -155,7 +155,7 @@ pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliErr
             let key_bytes = read_file("--public-key", &public_key)?;
             let material = read_material(&input)?;
             let der = public_key_der(&key_bytes);
-            let wrapped = wrap_material(&der, algorithm, &material, &mut rand::rng())
+            let wrapped = wrap_material(&der, algorithm, &material[..], &mut rand::rng())
                 .map_err(|e| match e {
                     crate::kms::WrapError::BadPublicKey => {
                         let hint = if key_bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
@@ -195,7 +195,7 @@ pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliErr
                 members.push(("KeyId".into(), Json::str(id.to_string())));
                 members.push((
                     "KeyMaterialId".into(),
-                    Json::str(key_material_id(id, &material).to_string()),
+                    Json::str(key_material_id(id, &material[..]).to_string()),
                 ));
             }
             out.print(Json::Object(members), "CheckMaterial")
