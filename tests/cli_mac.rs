@@ -250,3 +250,58 @@ fn generate_mac_and_verify_mac_through_byok_serve_with_byok_and_the_aws_cli() {
         );
     }
 }
+
+/// A custodian without OpenSSL: `byok material generate --bytes N` writes
+/// HMAC material of a length the spec takes, `byok material wrap` wraps it
+/// (RSA_AES_KEY_WRAP_SHA_256 here) and the key makes OpenSSL's MAC with it;
+/// a length no key spec takes is refused before anything is written.
+#[test]
+fn material_generate_and_wrap_make_hmac_material() {
+    let s = Sandbox::new();
+    let out = s.sh_ok(
+        r#"KEY_ID=$(byok kms create-key --key-spec HMAC_512 --key-usage GENERATE_VERIFY_MAC \
+    --origin EXTERNAL --query KeyMetadata.KeyId --output text)
+byok material generate --bytes 100 --out KeyMaterial.bin > generate.json
+byok kms get-parameters-for-import --key-id "$KEY_ID" --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_256 \
+    --wrapping-key-spec RSA_3072 --query '[PublicKey, ImportToken]' --output text > params.txt
+cut -f1 params.txt | base64 -d > PublicKey.bin
+cut -f2 params.txt | base64 -d > ImportToken.bin
+byok material wrap --public-key PublicKey.bin --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_256 \
+    --in KeyMaterial.bin --out EncryptedKeyMaterial.bin > wrap.json
+byok kms import-key-material --key-id "$KEY_ID" --encrypted-key-material fileb://EncryptedKeyMaterial.bin \
+    --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE > /dev/null
+printf 'custodian message' > message.bin
+byok kms generate-mac --key-id "$KEY_ID" --message fileb://message.bin --mac-algorithm HMAC_SHA_512 \
+    --query Mac --output text | base64 -d | xxd -p | tr -d '\n'
+echo
+openssl dgst -sha512 -mac HMAC -macopt hexkey:"$(xxd -p < KeyMaterial.bin | tr -d '\n')" message.bin \
+    | sed 's/.*= //'"#,
+        &[],
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert_eq!(lines[0].len(), 128, "a 64-byte MAC");
+    assert_eq!(lines[0], lines[1], "GenerateMac equals openssl dgst");
+    assert_eq!(s.read("KeyMaterial.bin").len(), 100);
+    let generate: serde_json::Value = serde_json::from_slice(&s.read("generate.json")).unwrap();
+    assert_eq!(generate["Bytes"], 100);
+    let wrap: serde_json::Value = serde_json::from_slice(&s.read("wrap.json")).unwrap();
+    // RSA_3072 modulus, then RFC 5649 of 100 bytes (padded to 104, plus 8).
+    assert_eq!(wrap["Bytes"], 384 + 112);
+
+    let r = s.byok(&[
+        "material",
+        "generate",
+        "--bytes",
+        "16",
+        "--out",
+        "short.bin",
+    ]);
+    assert_eq!(r.status, 252, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--bytes 16: key material is 32 bytes for a symmetric encryption key, or 28 to 128 bytes for an HMAC key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.file("short.bin").exists());
+}
