@@ -409,6 +409,39 @@ mod tests {
         );
     }
 
+    /// HMAC keys (issue 8): no on-demand rotation, whatever their
+    /// materials, and no new material once they have one; the verdict the
+    /// console reads for a key in an AWS account is the engine's.
+    #[test]
+    fn hmac_keys_do_not_rotate_nor_take_new_material() {
+        use ImportState::Imported;
+        use KeyMaterialState::*;
+        let mut f = facts(KeyState::Enabled, &[("a", Current, Imported)]);
+        f.key_spec = "HMAC_256".into();
+        let e = rotate_on_demand(&f).unwrap_err();
+        assert_eq!(e.aws_name(), "UnsupportedOperationException");
+        assert_eq!(
+            e.message(),
+            "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage."
+        );
+        let e = import_key_material(&f, ImportType::NewKeyMaterial, None).unwrap_err();
+        assert_eq!(e.aws_name(), "UnsupportedOperationException");
+        assert_eq!(
+            e.message(),
+            "New key material cannot be imported into KMS key arn:aws:kms:us-east-1:000000000000:key/k. For asymmetric, HMAC and multi-Region keys, you cannot change the key material after the initial import."
+        );
+        assert_eq!(
+            import_key_material(&f, ImportType::ExistingKeyMaterial, Some("a")),
+            Ok(())
+        );
+        let mut empty = facts(KeyState::PendingImport, &[]);
+        empty.key_spec = "HMAC_512".into();
+        assert_eq!(
+            import_key_material(&empty, ImportType::NewKeyMaterial, None),
+            Ok(())
+        );
+    }
+
     #[test]
     fn deletion_of_materials() {
         use ImportState::*;
