@@ -453,13 +453,14 @@ fn create_key_validates_spec_and_usage_before_refusing() {
             "KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048"
         )
     );
-    // Valid for AWS, out of byok's scope: still refused (SPEC §3).
+    // Valid for AWS, out of byok's scope (asymmetric keys; HMAC keys are in
+    // scope since issue 8, tests/engine_hmac.rs): still refused (SPEC §3).
     let (kind, message) = api.err(
         "CreateKey",
-        json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+        json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
     );
     assert_eq!(kind, "UnsupportedOperationException");
-    assert!(message.contains("HMAC_256"), "{message}");
+    assert!(message.contains("RSA_2048"), "{message}");
     // Origin: AWS's four values pass validation; the two byok does not
     // model are refused after it (OriginType in the API Reference).
     let (kind, _) = api.err("CreateKey", json!({"Origin": "AWS_CLOUDHSM"}));

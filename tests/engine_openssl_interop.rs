@@ -9,8 +9,8 @@ use std::process::Command;
 
 use byok::kms::material::key_material_id;
 use byok::kms::{
-    ExpirationModel, ImportKeyMaterialRequest, ImportParametersOutput, KeyId, WrappingAlgorithm,
-    WrappingKeySpec, wrap_material,
+    CreateKeyRequest, ExpirationModel, ImportKeyMaterialRequest, ImportParametersOutput, KeyId,
+    KeySpec, MacAlgorithm, Origin, WrappingAlgorithm, WrappingKeySpec, wrap_material,
 };
 use common::*;
 
@@ -123,7 +123,14 @@ fn wrap_with_openssl(dir: &Path, algorithm: WrappingAlgorithm) -> Vec<u8> {
     // cat aes-key-wrapped.bin material-wrapped.bin > EncryptedKeyMaterial.bin
     let mut out = std::fs::read(dir.join("aes-key-wrapped.bin")).unwrap();
     let material_wrapped = std::fs::read(dir.join("material-wrapped.bin")).unwrap();
-    assert_eq!(material_wrapped.len(), 40, "RFC 5649 wrap of 32 bytes");
+    let material_len = std::fs::metadata(dir.join("KeyMaterial.bin"))
+        .unwrap()
+        .len() as usize;
+    assert_eq!(
+        material_wrapped.len(),
+        material_len.div_ceil(8) * 8 + 8,
+        "RFC 5649 wrap of {material_len} bytes (40 for 32)"
+    );
     out.extend_from_slice(&material_wrapped);
     out
 }
@@ -353,6 +360,116 @@ fn openssl_unwraps_what_wrap_material_wraps() {
                 unwrapped, material,
                 "{context}: OpenSSL recovered the material"
             );
+        }
+    }
+}
+
+/// HMAC keys (issue 8): material made with `openssl rand` of a length each
+/// HMAC spec takes (AWS KMS Developer Guide, "Requirements for imported key
+/// material":
+/// https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-conceptual.html#importing-keys-material-requirements),
+/// wrapped with the Developer Guide's OpenSSL commands under every wrapping
+/// algorithm, imports; GenerateMac's MAC equals
+/// `openssl dgst -<sha> -mac HMAC -macopt hexkey:<material>`, and VerifyMac
+/// accepts the MAC OpenSSL computed.
+#[test]
+fn hmac_material_wrapped_by_openssl_makes_the_macs_openssl_makes() {
+    let mut h = Harness::new();
+    let cases = [
+        (
+            KeySpec::Hmac224,
+            MacAlgorithm::HmacSha224,
+            "-sha224",
+            [28, 64],
+        ),
+        (
+            KeySpec::Hmac256,
+            MacAlgorithm::HmacSha256,
+            "-sha256",
+            [32, 45],
+        ),
+        (
+            KeySpec::Hmac384,
+            MacAlgorithm::HmacSha384,
+            "-sha384",
+            [48, 128],
+        ),
+        (
+            KeySpec::Hmac512,
+            MacAlgorithm::HmacSha512,
+            "-sha512",
+            [100, 128],
+        ),
+    ];
+    let caller = h.caller.clone();
+    for (spec, mac_algorithm, md, lengths) in cases {
+        for algorithm in ALGORITHMS {
+            for len in lengths {
+                let context = format!("{spec}, {len} bytes, {algorithm}");
+                let key = h
+                    .kms
+                    .create_key_of_spec(
+                        &caller,
+                        CreateKeyRequest {
+                            origin: Some(Origin::External),
+                            ..Default::default()
+                        },
+                        spec,
+                    )
+                    .unwrap();
+                let params = h.params_with(key, algorithm, WrappingKeySpec::Rsa2048);
+                let dir = tempfile::tempdir().unwrap();
+                let d = dir.path();
+                std::fs::write(d.join("PublicKey.bin"), &params.public_key).unwrap();
+                openssl(d, &["rand", "-out", "KeyMaterial.bin", &len.to_string()]);
+                let material = std::fs::read(d.join("KeyMaterial.bin")).unwrap();
+                let wrapped = wrap_with_openssl(d, algorithm);
+                let id = import(&mut h, key, &params, wrapped);
+                assert_eq!(id, key_material_id(key, &material), "{context}");
+
+                let message = format!("HMAC interop message for {context}");
+                std::fs::write(d.join("message.bin"), &message).unwrap();
+                let out = openssl(
+                    d,
+                    &[
+                        "dgst",
+                        md,
+                        "-mac",
+                        "HMAC",
+                        "-macopt",
+                        &format!("hexkey:{}", hex(&material)),
+                        "message.bin",
+                    ],
+                );
+                // "HMAC-SHA2-256(message.bin)= 5bdc..."
+                let out = String::from_utf8(out).unwrap();
+                let openssl_mac = out.trim().rsplit("= ").next().unwrap().to_string();
+                let ours = h
+                    .kms
+                    .generate_mac(
+                        &caller,
+                        &key.to_string(),
+                        message.as_bytes(),
+                        mac_algorithm,
+                        false,
+                    )
+                    .expect("GenerateMac");
+                assert_eq!(hex(&ours.mac), openssl_mac, "{context}");
+                let openssl_bytes: Vec<u8> = (0..openssl_mac.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&openssl_mac[i..i + 2], 16).unwrap())
+                    .collect();
+                h.kms
+                    .verify_mac(
+                        &caller,
+                        &key.to_string(),
+                        message.as_bytes(),
+                        &openssl_bytes,
+                        mac_algorithm,
+                        false,
+                    )
+                    .unwrap_or_else(|e| panic!("{context}: VerifyMac of OpenSSL's MAC: {e:?}"));
+            }
         }
     }
 }

@@ -2,9 +2,12 @@
 //! tests (random operation sequences against invariants)").
 //!
 //! Each case builds an engine on a manual clock and applies 10–40 random
-//! steps: creating keys, importing new and known material with and without
+//! steps: creating keys (symmetric encryption keys, and HMAC_256 keys that
+//! take 32-byte imported material but never rotate on demand, take no second
+//! new material and do not encrypt: issue 8), importing new and known material with and without
 //! `ValidTo`, rotating, deleting material, enabling and disabling, scheduling
-//! and cancelling deletion, encrypting, decrypting earlier ciphertexts, clock
+//! and cancelling deletion, encrypting, decrypting earlier ciphertexts,
+//! GenerateMac with VerifyMac of its MAC and of a changed one, clock
 //! jumps of milliseconds to weeks, and ticks. Beside the engine runs a model
 //! written from SPEC §2–§4 alone; it predicts every outcome (exception name
 //! and message included) and every service event. After every step:
@@ -30,8 +33,8 @@ use byok::kms::material::key_material_id;
 use byok::kms::{
     AuditRecord, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
     ImportKeyMaterialRequest, ImportParametersOutput, ImportState, ImportType, KeyId,
-    KeyMaterialId, KeyMaterialState, KeyState, KmsError, Origin, RotationType, Settings, Timestamp,
-    WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    KeyMaterialId, KeyMaterialState, KeySpec, KeyState, KmsError, MacAlgorithm, Origin,
+    RotationType, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
 };
 use common::*;
 use proptest::prelude::*;
@@ -72,6 +75,7 @@ enum Target {
 enum Op {
     CreateKey {
         external: bool,
+        hmac: bool,
     },
     Import {
         key: usize,
@@ -108,6 +112,11 @@ enum Op {
     Decrypt {
         ciphertext: usize,
     },
+    /// GenerateMac, then VerifyMac of its MAC and of a changed one.
+    Mac {
+        key: usize,
+        message: Vec<u8>,
+    },
     Advance {
         ms: u64,
     },
@@ -138,7 +147,8 @@ fn valid_for_ms() -> impl Strategy<Value = Option<u64>> {
 fn op() -> impl Strategy<Value = Op> {
     let key = || 0usize..6;
     prop_oneof![
-        2 => proptest::bool::weighted(0.8).prop_map(|external| Op::CreateKey { external }),
+        2 => (proptest::bool::weighted(0.8), proptest::bool::weighted(0.25))
+            .prop_map(|(external, hmac)| Op::CreateKey { external, hmac }),
         7 => (
             key(),
             prop_oneof![
@@ -180,6 +190,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (key(), proptest::collection::vec(any::<u8>(), 1..48))
             .prop_map(|(key, plaintext)| Op::Encrypt { key, plaintext }),
         3 => (0usize..64).prop_map(|ciphertext| Op::Decrypt { ciphertext }),
+        2 => (key(), proptest::collection::vec(any::<u8>(), 1..48))
+            .prop_map(|(key, message)| Op::Mac { key, message }),
         5 => jump_ms().prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::Tick),
     ]
@@ -203,6 +215,8 @@ struct ModelKey {
     id: KeyId,
     arn: String,
     origin: Origin,
+    /// An HMAC_256 key (else SYMMETRIC_DEFAULT).
+    hmac: bool,
     alive: bool,
     enabled: bool,
     deletion: Option<Timestamp>,
@@ -475,7 +489,7 @@ impl Run {
         self.log.push(format!("{} {op:?}", self.h.now()));
         let caller = self.h.caller.clone();
         match op {
-            Op::CreateKey { external } => {
+            Op::CreateKey { external, hmac } => {
                 self.before_call();
                 let origin = if *external {
                     Origin::External
@@ -486,11 +500,16 @@ impl Run {
                     origin: Some(origin),
                     ..Default::default()
                 };
+                let spec = if *hmac {
+                    KeySpec::Hmac256
+                } else {
+                    KeySpec::SymmetricDefault
+                };
                 let id = check_outcome!(
                     self,
                     "CreateKey",
                     Ok(()),
-                    self.h.kms.create_key(&caller, req)
+                    self.h.kms.create_key_of_spec(&caller, req, spec)
                 )
                 .unwrap();
                 let materials = if origin == Origin::AwsKms {
@@ -509,6 +528,7 @@ impl Run {
                     id,
                     arn: self.h.arn(id),
                     origin,
+                    hmac: *hmac,
                     alive: true,
                     enabled: true,
                     deletion: None,
@@ -642,6 +662,16 @@ impl Run {
                     ))
                 } else if m.state() == KeyState::PendingDeletion {
                     Err(state_error(&arn, KeyState::PendingDeletion))
+                } else if m.hmac
+                    && *import_type == Some(ImportType::NewKeyMaterial)
+                    && !m.materials.is_empty()
+                {
+                    Err((
+                        "UnsupportedOperationException",
+                        format!(
+                            "New key material cannot be imported into KMS key {arn}. For asymmetric, HMAC and multi-Region keys, you cannot change the key material after the initial import."
+                        ),
+                    ))
                 } else if token_valid_to <= now {
                     Err((
                         "ExpiredImportTokenException",
@@ -731,6 +761,11 @@ impl Run {
                 let arn = m.arn.clone();
                 let expected = if !m.alive {
                     Err(not_found(&arn))
+                } else if m.hmac {
+                    Err((
+                        "UnsupportedOperationException",
+                        "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.".to_string(),
+                    ))
                 } else if m.state() != KeyState::Enabled {
                     Err(state_error(&arn, m.state()))
                 } else if m.origin == Origin::External
@@ -906,6 +941,76 @@ impl Run {
                     self.keys[k].enabled = false;
                 }
             }
+            Op::Mac { key, message } => {
+                let Some(k) = self.key_index(*key) else {
+                    return Ok(());
+                };
+                self.before_call();
+                let m = &self.keys[k];
+                let expected = if !m.alive {
+                    Err(not_found(&m.arn))
+                } else if m.state() != KeyState::Enabled {
+                    Err(state_error(&m.arn, m.state()))
+                } else if !m.hmac {
+                    Err((
+                        "InvalidKeyUsageException",
+                        format!(
+                            "{} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac.",
+                            m.arn
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                };
+                let id = m.id.to_string();
+                let result =
+                    self.h
+                        .kms
+                        .generate_mac(&caller, &id, message, MacAlgorithm::HmacSha256, false);
+                if let Ok(out) = check_outcome!(self, "GenerateMac", expected, result) {
+                    self.learn_generated_ids();
+                    // The MAC of the current material's bytes, when the
+                    // model knows them (imported material).
+                    let current = self.keys[k].current_id();
+                    if let Some(bytes) = self.keys[k]
+                        .history
+                        .iter()
+                        .find(|b| Some(key_material_id(self.keys[k].id, &b[..])) == current)
+                    {
+                        prop_assert_eq!(
+                            &out.mac,
+                            &byok::kms::hmac(MacAlgorithm::HmacSha256, bytes, message)
+                        );
+                    }
+                    self.before_call();
+                    let verified = self.h.kms.verify_mac(
+                        &caller,
+                        &id,
+                        message,
+                        &out.mac,
+                        MacAlgorithm::HmacSha256,
+                        false,
+                    );
+                    let _ = check_outcome!(self, "VerifyMac", Ok(()), verified.map(|_| ()));
+                    let mut wrong = out.mac.clone();
+                    wrong[0] ^= 0x80;
+                    self.before_call();
+                    let refused = self.h.kms.verify_mac(
+                        &caller,
+                        &id,
+                        message,
+                        &wrong,
+                        MacAlgorithm::HmacSha256,
+                        false,
+                    );
+                    let _ = check_outcome!(
+                        self,
+                        "VerifyMac",
+                        Err(("KMSInvalidMacException", String::new())),
+                        refused.map(|_| ())
+                    );
+                }
+            }
             Op::Encrypt { key, plaintext } => {
                 let Some(k) = self.key_index(*key) else {
                     return Ok(());
@@ -916,6 +1021,14 @@ impl Run {
                     Err(not_found(&m.arn))
                 } else if m.state() != KeyState::Enabled {
                     Err(state_error(&m.arn, m.state()))
+                } else if m.hmac {
+                    Err((
+                        "InvalidKeyUsageException",
+                        format!(
+                            "{} key usage is GENERATE_VERIFY_MAC which is not valid for Encrypt.",
+                            m.arn
+                        ),
+                    ))
                 } else {
                     Ok(())
                 };
@@ -1038,6 +1151,16 @@ impl Run {
             // ... and from the model's.
             prop_assert_eq!(k.state(), m.state(), "key {}: {}", m.id, log());
             prop_assert_eq!(k.enabled_flag(), m.enabled, "{}", log());
+            prop_assert_eq!(
+                k.key_spec(),
+                if m.hmac {
+                    KeySpec::Hmac256
+                } else {
+                    KeySpec::SymmetricDefault
+                },
+                "{}",
+                log()
+            );
             prop_assert_eq!(
                 k.deletion().map(|d| d.deletion_date),
                 m.deletion,

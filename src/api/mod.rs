@@ -16,8 +16,9 @@ use zeroize::Zeroizing;
 use crate::kms::error::{Violations, null_violation, violation};
 use crate::kms::{
     Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
-    ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeyState, Kms,
-    KmsError, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec, len_violation,
+    ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeySpec, KeyState,
+    Kms, KmsError, MacAlgorithm, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
+    len_violation,
 };
 use shapes::*;
 use wire::{Blob, Time};
@@ -272,6 +273,8 @@ pub fn dispatch(
         "ReEncrypt" => re_encrypt(kms, caller, body),
         "GenerateDataKey" => generate_data_key(kms, caller, body, true),
         "GenerateDataKeyWithoutPlaintext" => generate_data_key(kms, caller, body, false),
+        "GenerateMac" => generate_mac(kms, caller, body),
+        "VerifyMac" => verify_mac(kms, caller, body),
         "ScheduleKeyDeletion" => schedule_key_deletion(kms, caller, body),
         "CreateAlias" | "UpdateAlias" => alias(kms, caller, operation, body),
         "DeleteAlias" => delete_alias(kms, caller, body),
@@ -344,13 +347,15 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         ))));
     }
-    // 3. What AWS accepts and byok does not model.
-    if spec != "SYMMETRIC_DEFAULT" {
+    // 3. What AWS accepts and byok does not model (yet): asymmetric keys.
+    let Ok(key_spec) = spec.parse::<KeySpec>() else {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
-            format!("KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT keys only."),
+            format!(
+                "KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT and HMAC keys only."
+            ),
         )));
-    }
+    };
     let origin = match r.origin.as_deref() {
         None => None,
         Some(o) => Some(Origin::parse_member("origin", o).map_err(|_| {
@@ -374,7 +379,7 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         origin,
         tags,
     };
-    let id = kms.create_key(caller, req)?;
+    let id = kms.create_key_of_spec(caller, req, key_spec)?;
     if let Some(p) = r.policy {
         kms.adopt_key_policy(id, p);
     }
@@ -601,6 +606,66 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
         },
         out.ciphertext_blob.len(),
+    )
+}
+
+fn generate_mac(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: GenerateMacInput = parse(body)?;
+    let message = required(r.message, "message")?;
+    let key_id = required(r.key_id, "keyId")?;
+    let algorithm = required(
+        enum_member(
+            MacAlgorithm::parse_member,
+            "macAlgorithm",
+            r.mac_algorithm.as_deref(),
+        )?,
+        "macAlgorithm",
+    )?;
+    let out = kms.generate_mac(
+        caller,
+        &key_id,
+        message.bytes(),
+        algorithm,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &GenerateMacOutputShape {
+            mac: Blob::copy_of(&out.mac),
+            mac_algorithm: out.mac_algorithm.as_str().into(),
+            key_id: kms.arn(out.key_id),
+        },
+        out.mac.len(),
+    )
+}
+
+fn verify_mac(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: VerifyMacInput = parse(body)?;
+    let message = required(r.message, "message")?;
+    let key_id = required(r.key_id, "keyId")?;
+    let algorithm = required(
+        enum_member(
+            MacAlgorithm::parse_member,
+            "macAlgorithm",
+            r.mac_algorithm.as_deref(),
+        )?,
+        "macAlgorithm",
+    )?;
+    let mac = required(r.mac, "mac")?;
+    let id = kms.verify_mac(
+        caller,
+        &key_id,
+        message.bytes(),
+        mac.bytes(),
+        algorithm,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &VerifyMacOutputShape {
+            key_id: kms.arn(id),
+            mac_valid: true,
+            mac_algorithm: algorithm.as_str().into(),
+        },
+        0,
     )
 }
 

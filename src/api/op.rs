@@ -81,6 +81,10 @@ operations! {
     GenerateDataKey: GenerateDataKeyInput => GenerateDataKeyOutputShape;
     /// GenerateDataKeyWithoutPlaintext.
     GenerateDataKeyWithoutPlaintext: GenerateDataKeyInput => GenerateDataKeyOutputShape;
+    /// GenerateMac.
+    GenerateMac: GenerateMacInput => GenerateMacOutputShape;
+    /// VerifyMac.
+    VerifyMac: VerifyMacInput => VerifyMacOutputShape;
     /// CreateAlias.
     CreateAlias: AliasInput => Empty;
     /// UpdateAlias.

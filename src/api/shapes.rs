@@ -172,6 +172,40 @@ request!(
 );
 
 request!(
+    /// GenerateMac.
+    GenerateMacInput {
+        /// `Message` (1..4096 bytes, sensitive).
+        message: Blob,
+        /// `KeyId`.
+        key_id: String,
+        /// `MacAlgorithm`.
+        mac_algorithm: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
+    }
+);
+
+request!(
+    /// VerifyMac.
+    VerifyMacInput {
+        /// `Message` (1..4096 bytes, sensitive).
+        message: Blob,
+        /// `KeyId`.
+        key_id: String,
+        /// `MacAlgorithm`.
+        mac_algorithm: String,
+        /// `Mac` (1..6144 bytes).
+        mac: Blob,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `DryRun`: check, answer `DryRunOperationException`, do nothing.
+        dry_run: bool,
+    }
+);
+
+request!(
     /// Decrypt.
     DecryptInput {
         /// `CiphertextBlob`.
@@ -432,16 +466,23 @@ impl KeyMetadata {
             creation_date: Time(key.creation_date()),
             enabled: state == crate::kms::KeyState::Enabled,
             description: key.description().to_string(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_usage: key.key_usage().as_str().into(),
             key_state: state.as_str().into(),
             deletion_date: key.deletion().map(|d| Time(d.deletion_date)),
             valid_to: key.valid_to().map(Time),
             origin: key.origin().as_str().into(),
             expiration_model: key.expiration_model().map(|e| e.as_str().into()),
             key_manager: "CUSTOMER".into(),
-            customer_master_key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            encryption_algorithms: Some(vec!["SYMMETRIC_DEFAULT".into()]),
+            customer_master_key_spec: key.key_spec().as_str().into(),
+            key_spec: key.key_spec().as_str().into(),
+            // EncryptionAlgorithms for encryption keys, MacAlgorithms for
+            // HMAC keys (the DescribeKey API reference's KeyMetadata).
+            encryption_algorithms: (!key.key_spec().is_hmac())
+                .then(|| vec!["SYMMETRIC_DEFAULT".into()]),
+            mac_algorithms: key
+                .key_spec()
+                .mac_algorithm()
+                .map(|a| vec![a.as_str().into()]),
             multi_region: false,
             current_key_material_id: key.current_key_material_id().map(|id| id.to_string()),
             ..Self::default()
@@ -600,6 +641,30 @@ pub struct EncryptOutputShape {
     pub key_id: String,
     /// `EncryptionAlgorithm`.
     pub encryption_algorithm: String,
+}
+
+/// GenerateMac's output (members in the AWS model's order).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateMacOutputShape {
+    /// `Mac`.
+    pub mac: Blob,
+    /// `MacAlgorithm`.
+    pub mac_algorithm: String,
+    /// `KeyId` (ARN).
+    pub key_id: String,
+}
+
+/// VerifyMac's output (members in the AWS model's order).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VerifyMacOutputShape {
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `MacValid` (always true: a mismatch is `KMSInvalidMacException`).
+    pub mac_valid: bool,
+    /// `MacAlgorithm`.
+    pub mac_algorithm: String,
 }
 
 /// Decrypt's output.

@@ -46,6 +46,8 @@ pub const OPERATIONS: &[&str] = &[
     "ReEncrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
     "CreateAlias",
     "UpdateAlias",
     "DeleteAlias",
@@ -603,6 +605,45 @@ pub(super) async fn run(
                     ciphertext_blob: blob(out.ciphertext_blob),
                     key_id: out.key_id.unwrap_or_default(),
                     encryption_algorithm: text(out.encryption_algorithm),
+                },
+            )
+        }
+        "GenerateMac" => {
+            let i: GenerateMacInput = input(op, request)?;
+            let b = client
+                .generate_mac()
+                .set_key_id(i.key_id)
+                .set_message(sdk_blob(i.message))
+                .set_mac_algorithm(i.mac_algorithm.as_deref().map(t::MacAlgorithmSpec::from))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GenerateMacOutputShape {
+                    mac: blob(out.mac),
+                    mac_algorithm: text(out.mac_algorithm),
+                    key_id: out.key_id.unwrap_or_default(),
+                },
+            )
+        }
+        "VerifyMac" => {
+            let i: VerifyMacInput = input(op, request)?;
+            let b = client
+                .verify_mac()
+                .set_key_id(i.key_id)
+                .set_message(sdk_blob(i.message))
+                .set_mac_algorithm(i.mac_algorithm.as_deref().map(t::MacAlgorithmSpec::from))
+                .set_mac(sdk_blob(i.mac))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &VerifyMacOutputShape {
+                    key_id: out.key_id.unwrap_or_default(),
+                    mac_valid: out.mac_valid,
+                    mac_algorithm: text(out.mac_algorithm),
                 },
             )
         }

@@ -195,6 +195,10 @@ pub enum KmsVerb {
     GenerateDataKey(GenerateDataKey),
     /// Returns a data key encrypted under the key only.
     GenerateDataKeyWithoutPlaintext(GenerateDataKey),
+    /// Computes the HMAC of a message (1-4096 bytes) with an HMAC key.
+    GenerateMac(GenerateMac),
+    /// Verifies an HMAC of a message (KMSInvalidMacException if it does not match).
+    VerifyMac(VerifyMac),
     /// Enables a key.
     EnableKey(KeyOnly),
     /// Disables a key.
@@ -405,6 +409,45 @@ pub struct Encrypt {
     /// SYMMETRIC_DEFAULT.
     #[arg(long, value_name = "ALGORITHM")]
     encryption_algorithm: Option<String>,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `generate-mac`.
+#[derive(Args, Debug)]
+pub struct GenerateMac {
+    /// The HMAC key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384 or HMAC_SHA_512 (the key spec's).
+    #[arg(long, value_name = "ALGORITHM")]
+    mac_algorithm: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `verify-mac`.
+#[derive(Args, Debug)]
+pub struct VerifyMac {
+    /// The HMAC key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384 or HMAC_SHA_512 (the key spec's).
+    #[arg(long, value_name = "ALGORITHM")]
+    mac_algorithm: String,
+    /// The MAC to verify: fileb://FILE, or base64.
+    #[arg(long, value_name = "BLOB")]
+    mac: String,
     #[command(flatten)]
     grants: GrantTokens,
     #[command(flatten)]
@@ -840,6 +883,23 @@ impl KmsVerb {
                     .text("KeySpec", "--key-spec", a.key_spec.as_ref())?;
                 let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
                 single(operation, r.done())
+            }
+            V::GenerateMac(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MacAlgorithm", "--mac-algorithm", Some(&a.mac_algorithm))?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("GenerateMac", r.done())
+            }
+            V::VerifyMac(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MacAlgorithm", "--mac-algorithm", Some(&a.mac_algorithm))?
+                    .blob("Mac", "--mac", &a.mac, binary)?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("VerifyMac", r.done())
             }
             V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
             V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),

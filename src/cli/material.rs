@@ -18,11 +18,17 @@ use crate::kms::{Caller, KeyId, WrappingAlgorithm, wrap_material};
 /// `byok material` commands.
 #[derive(Subcommand, Debug)]
 pub enum MaterialCommand {
-    /// Writes 32 random bytes of key material to a new file (mode 0600).
+    /// Writes 32 random bytes of key material to a new file (mode 0600);
+    /// --bytes N for an HMAC key (28-128).
     Generate {
         /// The file to create (e.g. KeyMaterial.bin).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// How many bytes: 32 (the default) for a symmetric encryption key;
+        /// for an HMAC key a length its key spec takes (HMAC_224: 28-64,
+        /// HMAC_256: 32-64, HMAC_384: 48-128, HMAC_512: 64-128).
+        #[arg(long, value_name = "N", default_value_t = MATERIAL_LEN)]
+        bytes: usize,
         /// Replace the file if it exists.
         #[arg(long)]
         force: bool,
@@ -36,7 +42,8 @@ pub enum MaterialCommand {
         /// RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, RSA_AES_KEY_WRAP_SHA_1).
         #[arg(long, value_name = "ALGORITHM")]
         wrapping_algorithm: String,
-        /// The 32-byte key material (e.g. KeyMaterial.bin).
+        /// The key material (e.g. KeyMaterial.bin): 32 bytes, or 28-128 for
+        /// an HMAC key.
         #[arg(long = "in", value_name = "FILE")]
         input: PathBuf,
         /// Where to write the wrapped material (e.g. EncryptedKeyMaterial.bin).
@@ -53,6 +60,35 @@ pub enum MaterialCommand {
         #[arg(long, value_name = "KEY")]
         key_id: Option<String>,
     },
+}
+
+/// The lengths of material some key spec takes: 32 bytes for a symmetric
+/// encryption key, 28 to 128 for the HMAC specs (AWS KMS Developer Guide,
+/// "Requirements for imported key material";
+/// [`crate::kms::KeySpec::material_lengths`]).
+fn any_spec_takes(len: usize) -> bool {
+    crate::kms::KeySpec::ALL
+        .iter()
+        .any(|s| s.material_lengths().contains(&len))
+}
+
+fn wrong_length(path: &std::path::Path, len: usize) -> CliError {
+    CliError::Failed(format!(
+        "{} is {len} bytes; key material must be exactly {MATERIAL_LEN} bytes (256 bits), \
+         as `byok material generate` or `openssl rand -out FILE 32` writes it, or for an \
+         HMAC key 28 to 128 bytes as its key spec takes (HMAC_224: 28-64, HMAC_256: 32-64, \
+         HMAC_384: 48-128, HMAC_512: 64-128)",
+        path.display()
+    ))
+}
+
+/// Reads a material file of a length some key spec takes.
+fn read_any_material(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let bytes = read_file("--in", path)?;
+    if !any_spec_takes(bytes.len()) {
+        return Err(wrong_length(path, bytes.len()));
+    }
+    Ok(bytes)
 }
 
 /// Reads a material file: exactly 32 bytes.
@@ -123,7 +159,31 @@ fn resolve_key(key: &str, g: &Global) -> Result<KeyId, CliError> {
 /// Runs a `material` command.
 pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliError> {
     match cmd {
-        MaterialCommand::Generate { out: path, force } => {
+        MaterialCommand::Generate {
+            out: path,
+            force,
+            bytes,
+        } if bytes != MATERIAL_LEN => {
+            if !any_spec_takes(bytes) {
+                return Err(CliError::Usage(format!(
+                    "--bytes {bytes}: key material is 32 bytes for a symmetric encryption key, \
+                     or 28 to 128 bytes for an HMAC key"
+                )));
+            }
+            let mut material = Zeroizing::new(vec![0u8; bytes]);
+            rand::rng().fill_bytes(&mut material[..]);
+            write_private_file(&path, &material[..], force)?;
+            out.print(
+                Json::Object(vec![
+                    ("File".into(), Json::str(path.display().to_string())),
+                    ("Bytes".into(), Json::Number(bytes.into())),
+                ]),
+                "GenerateMaterial",
+            )
+        }
+        MaterialCommand::Generate {
+            out: path, force, ..
+        } => {
             let mut material = Zeroizing::new([0u8; MATERIAL_LEN]);
             rand::rng().fill_bytes(&mut material[..]);
             write_private_file(&path, &material[..], force)?;
@@ -153,9 +213,9 @@ pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliErr
                 ))
             })?;
             let key_bytes = read_file("--public-key", &public_key)?;
-            let material = read_material(&input)?;
+            let material = read_any_material(&input)?;
             let der = public_key_der(&key_bytes);
-            let wrapped = wrap_material(&der, algorithm, &material, &mut rand::rng())
+            let wrapped = wrap_material(&der, algorithm, &material[..], &mut rand::rng())
                 .map_err(|e| match e {
                     crate::kms::WrapError::BadPublicKey => {
                         let hint = if key_bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
@@ -195,7 +255,7 @@ pub fn run(cmd: MaterialCommand, g: &Global, out: &Printer) -> Result<(), CliErr
                 members.push(("KeyId".into(), Json::str(id.to_string())));
                 members.push((
                     "KeyMaterialId".into(),
-                    Json::str(key_material_id(id, &material).to_string()),
+                    Json::str(key_material_id(id, &material[..]).to_string()),
                 ));
             }
             out.print(Json::Object(members), "CheckMaterial")

@@ -176,7 +176,7 @@ mod tests {
                 .try_into()
                 .unwrap(),
         );
-        let material = MaterialBytes::from_slice(&(0u8..32).collect::<Vec<_>>()).unwrap();
+        let material = MaterialBytes::copy_of(&(0u8..32).collect::<Vec<_>>());
         let context = EncryptionContext::from([
             ("purpose".to_string(), "test".to_string()),
             ("Department".to_string(), "Finance".to_string()),
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn seals_and_opens_and_rejects_any_change() {
-        let m = MaterialBytes::from_slice(&[5; 32]).unwrap();
+        let m = MaterialBytes::copy_of(&[5; 32]);
         let key = KeyId::from_bytes([1; 16]);
         let mid = KeyMaterialId::from_bytes([2; 32]);
         let ctx = EncryptionContext::from([("purpose".to_string(), "test".to_string())]);

@@ -962,7 +962,8 @@ impl Kms {
             let Some(key) = self.state.keys.get(&key_id) else {
                 return;
             };
-            (key.origin == Origin::AwsKms).then(|| MaterialBytes::random(&mut self.rng))
+            let len = key.key_spec.generated_material_len();
+            (key.origin == Origin::AwsKms).then(|| MaterialBytes::random(len, &mut self.rng))
         };
         let Some(key) = self.state.keys.get_mut(&key_id) else {
             return;

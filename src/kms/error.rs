@@ -46,6 +46,12 @@ pub enum ErrorKind {
     CustomKeyStoreNotFound,
     /// A key policy that is not a JSON policy document.
     MalformedPolicyDocument,
+    /// The key's `KeyUsage` or `KeySpec` does not allow the operation or
+    /// the algorithm (an HMAC key asked to encrypt; HMAC_SHA_384 on an
+    /// HMAC_256 key).
+    InvalidKeyUsage,
+    /// VerifyMac: the MAC does not match the message, key and algorithm.
+    KmsInvalidMac,
     /// A bug or an inconsistent state; the message says which.
     KmsInternal,
 }
@@ -73,6 +79,8 @@ impl ErrorKind {
             Self::DryRunOperation => "DryRunOperationException",
             Self::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             Self::MalformedPolicyDocument => "MalformedPolicyDocumentException",
+            Self::InvalidKeyUsage => "InvalidKeyUsageException",
+            Self::KmsInvalidMac => "KMSInvalidMacException",
             Self::KmsInternal => "KMSInternalException",
         }
     }
@@ -98,6 +106,8 @@ impl ErrorKind {
         Self::DryRunOperation,
         Self::CustomKeyStoreNotFound,
         Self::MalformedPolicyDocument,
+        Self::InvalidKeyUsage,
+        Self::KmsInvalidMac,
         Self::KmsInternal,
     ];
 
@@ -122,7 +132,7 @@ impl ErrorKind {
                 "The import token has expired: download new import parameters and wrap the material again."
             }
             Self::InvalidCiphertext => {
-                "The data could not be decrypted or unwrapped: it is damaged, was wrapped with another public key or algorithm, or is not 32 bytes of key material."
+                "The data could not be decrypted or unwrapped: it is damaged, was wrapped with another public key or algorithm, or is not key material of the length the key spec takes."
             }
             Self::IncorrectKeyMaterial => "This is not the key material the import expected.",
             Self::IncorrectKey => "The ciphertext was made by a different key.",
@@ -137,6 +147,12 @@ impl ErrorKind {
             }
             Self::CustomKeyStoreNotFound => "No such custom key store.",
             Self::MalformedPolicyDocument => "The key policy is not a valid policy document.",
+            Self::InvalidKeyUsage => {
+                "This key cannot do that: its key usage or key spec allows other operations or algorithms."
+            }
+            Self::KmsInvalidMac => {
+                "The MAC does not match: the message, the key or the MAC algorithm differs from the one that made it."
+            }
             Self::KmsInternal => "byok hit an internal error.",
         }
     }

@@ -7,12 +7,15 @@ use sha2::{Digest, Sha256};
 
 use super::model::{KeyId, KeyMaterialId};
 
-/// Length of imported key material in bytes.
+/// Length of the key material of a symmetric encryption key in bytes (HMAC
+/// keys take other lengths: [`super::model::KeySpec::material_lengths`]).
 pub const MATERIAL_LEN: usize = 32;
 
 /// The material id the bytes get in key `key_id`:
 /// `SHA-256("byok/key-material-id/v1" || 0x00 || KeyId as UTF-8 || 0x00 || material)`.
-pub fn key_material_id(key_id: KeyId, material: &[u8; MATERIAL_LEN]) -> KeyMaterialId {
+/// Any length of material (HMAC keys take 28 to 128 bytes); for 32 bytes
+/// this is SPEC §8's vector.
+pub fn key_material_id(key_id: KeyId, material: &[u8]) -> KeyMaterialId {
     let mut h = Sha256::new();
     h.update(b"byok/key-material-id/v1");
     h.update([0u8]);

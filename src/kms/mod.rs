@@ -12,12 +12,14 @@ pub mod clock;
 mod engine;
 pub mod error;
 pub mod history;
+pub mod legacy;
 pub mod material;
 pub mod model;
 mod ops_account;
 mod ops_crypto;
 mod ops_import;
 mod ops_keys;
+mod ops_mac;
 mod ops_policy;
 mod ops_rotation;
 pub mod rules;
@@ -41,6 +43,7 @@ pub use ops_import::{
     PARAMETERS_LIFETIME,
 };
 pub use ops_keys::CreateKeyRequest;
+pub use ops_mac::{MacOutput, hmac};
 pub use ops_rotation::{ON_DEMAND_ROTATION_LIMIT, RotationStatus, RotationsListEntry};
 pub use secret::{SecretArray, SecretText, SecretVec};
 pub use wrapping::{
@@ -64,6 +67,7 @@ pub const OPERATIONS: &[&str] = &[
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
     "GenerateRandom",
     "GetKeyPolicy",
     "GetKeyRotationStatus",
@@ -82,4 +86,5 @@ pub const OPERATIONS: &[&str] = &[
     "UntagResource",
     "UpdateAlias",
     "UpdateKeyDescription",
+    "VerifyMac",
 ];

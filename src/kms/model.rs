@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::clock::Timestamp;
 use super::error::{KmsError, KmsResult};
-use super::secret::SecretArray;
 
 /// Declares an AWS enumeration: the Rust variants, their AWS spelling, and
 /// parsing that answers a bad value with the AWS validation message.
@@ -170,6 +169,105 @@ impl WrappingKeySpec {
             Self::Rsa2048 => 2048,
             Self::Rsa3072 => 3072,
             Self::Rsa4096 => 4096,
+        }
+    }
+}
+
+aws_enum! {
+    /// The key specs byok models (`KeySpec`): symmetric encryption keys and
+    /// HMAC keys.
+    pub enum KeySpec {
+        /// A 256-bit AES-GCM key (`ENCRYPT_DECRYPT`).
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        /// HMAC with SHA-224 (`GENERATE_VERIFY_MAC`).
+        Hmac224 = "HMAC_224",
+        /// HMAC with SHA-256.
+        Hmac256 = "HMAC_256",
+        /// HMAC with SHA-384.
+        Hmac384 = "HMAC_384",
+        /// HMAC with SHA-512.
+        Hmac512 = "HMAC_512",
+    }
+}
+
+aws_enum! {
+    /// What a key is for (`KeyUsage`).
+    pub enum KeyUsage {
+        /// Encrypt, Decrypt, ReEncrypt, GenerateDataKey*.
+        EncryptDecrypt = "ENCRYPT_DECRYPT",
+        /// GenerateMac and VerifyMac.
+        GenerateVerifyMac = "GENERATE_VERIFY_MAC",
+    }
+}
+
+aws_enum! {
+    /// GenerateMac's and VerifyMac's `MacAlgorithm`. Declared in the order
+    /// AWS lists the set in its validation message (recorded answer:
+    /// `Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256,
+    /// HMAC_SHA_224, HMAC_SHA_512]`); not persisted.
+    pub enum MacAlgorithm {
+        /// HMAC-SHA-384.
+        HmacSha384 = "HMAC_SHA_384",
+        /// HMAC-SHA-256.
+        HmacSha256 = "HMAC_SHA_256",
+        /// HMAC-SHA-224.
+        HmacSha224 = "HMAC_SHA_224",
+        /// HMAC-SHA-512.
+        HmacSha512 = "HMAC_SHA_512",
+    }
+}
+
+impl KeySpec {
+    /// The `KeyUsage` AWS allows for this spec (each of these has one).
+    pub fn key_usage(self) -> KeyUsage {
+        match self {
+            Self::SymmetricDefault => KeyUsage::EncryptDecrypt,
+            _ => KeyUsage::GenerateVerifyMac,
+        }
+    }
+
+    /// The one MAC algorithm of an HMAC key spec (DescribeKey's
+    /// `MacAlgorithms`), `None` for encryption keys.
+    pub fn mac_algorithm(self) -> Option<MacAlgorithm> {
+        match self {
+            Self::SymmetricDefault => None,
+            Self::Hmac224 => Some(MacAlgorithm::HmacSha224),
+            Self::Hmac256 => Some(MacAlgorithm::HmacSha256),
+            Self::Hmac384 => Some(MacAlgorithm::HmacSha384),
+            Self::Hmac512 => Some(MacAlgorithm::HmacSha512),
+        }
+    }
+
+    /// Whether this is an HMAC key spec.
+    pub fn is_hmac(self) -> bool {
+        self != Self::SymmetricDefault
+    }
+
+    /// The lengths of key material, in bytes, a key of this spec accepts
+    /// on import. AWS KMS Developer Guide, "Create a KMS key with imported
+    /// key material", section "Requirements for imported key material"
+    /// (<https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-conceptual.html#importing-keys-material-requirements>):
+    /// symmetric encryption keys take 256 bits (32 bytes); HMAC_224 keys
+    /// 28 to 64 bytes, HMAC_256 32 to 64, HMAC_384 48 to 128 and HMAC_512
+    /// 64 to 128.
+    pub fn material_lengths(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Self::SymmetricDefault => 32..=32,
+            Self::Hmac224 => 28..=64,
+            Self::Hmac256 => 32..=64,
+            Self::Hmac384 => 48..=128,
+            Self::Hmac512 => 64..=128,
+        }
+    }
+
+    /// How many bytes the engine generates for an `AWS_KMS` key of this
+    /// spec: the digest length (within [`KeySpec::material_lengths`]).
+    pub fn generated_material_len(self) -> usize {
+        match self {
+            Self::SymmetricDefault | Self::Hmac256 => 32,
+            Self::Hmac224 => 28,
+            Self::Hmac384 => 48,
+            Self::Hmac512 => 64,
         }
     }
 }
@@ -344,8 +442,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The 32 secret bytes of a key material.
-pub type MaterialBytes = SecretArray<32>;
+/// The secret bytes of a key material: 32 for a symmetric encryption key,
+/// 28 to 128 for an HMAC key (see [`KeySpec::material_lengths`]).
+pub type MaterialBytes = super::secret::SecretVec;
 
 /// A tag on a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,6 +550,10 @@ pub struct Key {
     pub(in crate::kms) creation_date: Timestamp,
     pub(in crate::kms) description: String,
     pub(in crate::kms) origin: Origin,
+    /// `KeySpec` (store format 3; older stores hold symmetric keys only).
+    pub(in crate::kms) key_spec: KeySpec,
+    /// `KeyUsage` (stored: later key specs allow more than one).
+    pub(in crate::kms) key_usage: KeyUsage,
     /// The operator's enabled flag; the state is derived (SPEC §2).
     pub(in crate::kms) enabled: bool,
     pub(in crate::kms) tags: Vec<Tag>,
@@ -480,6 +583,14 @@ impl Key {
     /// `Origin`.
     pub fn origin(&self) -> Origin {
         self.origin
+    }
+    /// `KeySpec`.
+    pub fn key_spec(&self) -> KeySpec {
+        self.key_spec
+    }
+    /// `KeyUsage`.
+    pub fn key_usage(&self) -> KeyUsage {
+        self.key_usage
     }
     /// Tags in the order they were added.
     pub fn tags(&self) -> &[Tag] {
@@ -613,7 +724,7 @@ impl Key {
             state: self.state(),
             origin: Some(self.origin),
             origin_text: self.origin.as_str().to_string(),
-            key_spec: "SYMMETRIC_DEFAULT".to_string(),
+            key_spec: self.key_spec.as_str().to_string(),
             materials: self
                 .materials
                 .iter()

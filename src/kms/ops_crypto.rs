@@ -9,7 +9,9 @@ use super::audit::Caller;
 use super::ciphertext::{self, EncryptionContext};
 use super::engine::{Call, Kms, check_blob, check_len, check_range};
 use super::error::{ErrorKind, KmsError, KmsResult};
-use super::model::{DataKeySpec, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState};
+use super::model::{
+    DataKeySpec, ImportState, KeyId, KeyMaterialId, KeyMaterialState, KeyState, KeyUsage,
+};
 use super::secret::SecretVec;
 
 /// Encrypt's result.
@@ -130,7 +132,7 @@ fn check_context(member: &str, c: &EncryptionContext) -> KmsResult<()> {
 /// run: CloudTrail records the DryRun member like any other ("Testing your
 /// AWS KMS API calls": the output of any operation that specifies DryRun
 /// appears in your CloudTrail log).
-fn with_dry_run(mut params: Value, dry_run: bool) -> Value {
+pub(crate) fn with_dry_run(mut params: Value, dry_run: bool) -> Value {
     if dry_run && let Value::Object(m) = &mut params {
         m.insert("dryRun".into(), Value::Bool(true));
     }
@@ -149,8 +151,9 @@ fn dry_answer<T>(result: KmsResult<T>) -> KmsError {
 impl Kms {
     /// Checks the key's state for cryptography and returns its current
     /// material's id.
-    fn usable_current(&self, id: KeyId) -> KmsResult<KeyMaterialId> {
+    fn usable_current(&self, id: KeyId, operation: &str) -> KmsResult<KeyMaterialId> {
         self.require_state(id, &[KeyState::Enabled])?;
+        self.require_usage(id, KeyUsage::EncryptDecrypt, operation)?;
         self.key_ref(id)?
             .current_material()
             .filter(|m| m.is_imported())
@@ -161,10 +164,11 @@ impl Kms {
     fn seal_with_current(
         &mut self,
         id: KeyId,
+        operation: &str,
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> KmsResult<(Vec<u8>, KeyMaterialId)> {
-        let material_id = self.usable_current(id)?;
+        let material_id = self.usable_current(id, operation)?;
         let salt = self.random();
         let iv = self.random();
         let key = self.key_ref(id)?;
@@ -220,10 +224,10 @@ impl Kms {
             check_blob("plaintext", plaintext, 1, 4096)?;
             check_context("encryptionContext", context)?;
             if dry_run {
-                call.material(kms.usable_current(id)?);
+                call.material(kms.usable_current(id, "Encrypt")?);
                 return Err(KmsError::dry_run());
             }
-            let (blob, material_id) = kms.seal_with_current(id, plaintext, context)?;
+            let (blob, material_id) = kms.seal_with_current(id, "Encrypt", plaintext, context)?;
             call.material(material_id);
             Ok(EncryptOutput {
                 key_id: id,
@@ -302,7 +306,7 @@ impl Kms {
                 }
             };
             check_context("encryptionContext", context)?;
-            let current = kms.usable_current(id)?;
+            let current = kms.usable_current(id, op)?;
             if dry_run {
                 call.material(current);
                 return Err(KmsError::dry_run());
@@ -310,7 +314,7 @@ impl Kms {
             let mut bytes = Zeroizing::new(vec![0u8; n]);
             kms.rng.fill_bytes(&mut bytes);
             let data_key = SecretVec::from(bytes);
-            let (blob, material_id) = kms.seal_with_current(id, data_key.expose(), context)?;
+            let (blob, material_id) = kms.seal_with_current(id, op, data_key.expose(), context)?;
             call.material(material_id);
             Ok(DataKeyOutput {
                 key_id: id,
@@ -336,6 +340,14 @@ impl Kms {
         let requested = requested
             .map(|r| self.resolve(member, r, true))
             .transpose()?;
+        if let Some(r) = requested {
+            let operation = if member == "keyId" {
+                "Decrypt"
+            } else {
+                "ReEncrypt"
+            };
+            self.require_usage(r, KeyUsage::EncryptDecrypt, operation)?;
+        }
         let header = ciphertext::parse_header(blob).ok_or_else(KmsError::invalid_ciphertext)?;
         if let Some(r) = requested {
             call.key(r);
@@ -451,7 +463,7 @@ impl Kms {
             )?;
             if dry_run {
                 drop(plaintext);
-                let destination_material = kms.usable_current(destination)?;
+                let destination_material = kms.usable_current(destination, "ReEncrypt")?;
                 call.extra.insert(
                     "sourceKeyMaterialId".into(),
                     source_material.to_string().into(),
@@ -464,6 +476,7 @@ impl Kms {
             }
             let (blob, destination_material) = kms.seal_with_current(
                 destination,
+                "ReEncrypt",
                 plaintext.expose(),
                 &req.destination_encryption_context,
             )?;

@@ -214,6 +214,14 @@ impl Kms {
                 return Err(kms.origin_error(id, origin));
             }
             kms.require_state(id, &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport])?;
+            // An HMAC key's material cannot change after the first import.
+            let key_spec = kms.key_ref(id)?.key_spec;
+            if key_spec.is_hmac()
+                && req.import_type == Some(ImportType::NewKeyMaterial)
+                && !kms.key_ref(id)?.materials.is_empty()
+            {
+                return Err(super::rules::no_new_material_error(&kms.arn(id)));
+            }
             // 3. token
             let invalid_token = || {
                 KmsError::new(
@@ -238,6 +246,13 @@ impl Kms {
             let private = private_key_from_der(&parameters.private_key)?;
             let bytes = unwrap_material(&private, parameters.algorithm, &req.encrypted_key_material)?;
             drop(private);
+            // The lengths the key spec takes (AWS KMS Developer Guide,
+            // "Requirements for imported key material":
+            // https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-conceptual.html#importing-keys-material-requirements);
+            // anything else is refused like an unwrapping failure (SPEC §3, step 4).
+            if !key_spec.material_lengths().contains(&bytes.len()) {
+                return Err(KmsError::invalid_ciphertext());
+            }
             // 5. material id, default import type
             let material_id = key_material_id(id, bytes.expose());
             call.material(material_id);

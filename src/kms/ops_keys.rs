@@ -10,7 +10,7 @@ use super::engine::{
 };
 use super::error::{ErrorKind, KmsError, KmsResult, Violations};
 use super::model::{
-    Key, KeyId, KeyMaterialState, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag,
+    Key, KeyId, KeyMaterialState, KeySpec, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag,
 };
 
 /// CreateKey's inputs (SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT keys only).
@@ -106,14 +106,28 @@ fn tag_json(tags: &[Tag]) -> Value {
 
 /// The key states in which EnableKey and DisableKey are accepted (SPEC §2).
 impl Kms {
-    /// CreateKey.
+    /// CreateKey of a symmetric encryption key (`SYMMETRIC_DEFAULT`).
     pub fn create_key(&mut self, caller: &Caller, req: CreateKeyRequest) -> KmsResult<KeyId> {
+        self.create_key_of_spec(caller, req, KeySpec::SymmetricDefault)
+    }
+
+    /// CreateKey of a key of `spec`, with the key usage AWS allows for it
+    /// (`ENCRYPT_DECRYPT` for `SYMMETRIC_DEFAULT`, `GENERATE_VERIFY_MAC`
+    /// for the HMAC specs). An `AWS_KMS` key gets generated material of
+    /// the spec's digest length.
+    pub fn create_key_of_spec(
+        &mut self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+        spec: KeySpec,
+    ) -> KmsResult<KeyId> {
         let origin = req.origin.unwrap_or(Origin::AwsKms);
+        let usage = spec.key_usage();
         let params = json!({
             "description": req.description,
             "origin": origin.as_str(),
-            "keySpec": "SYMMETRIC_DEFAULT",
-            "keyUsage": "ENCRYPT_DECRYPT",
+            "keySpec": spec.as_str(),
+            "keyUsage": usage.as_str(),
             "tags": tag_json(&req.tags),
         });
         self.call(caller, "CreateKey", false, params, |kms, call| {
@@ -132,6 +146,8 @@ impl Kms {
                 creation_date: call.now,
                 description: req.description.clone().unwrap_or_default(),
                 origin,
+                key_spec: spec,
+                key_usage: usage,
                 enabled: true,
                 tags,
                 materials: Vec::new(),
@@ -142,7 +158,7 @@ impl Kms {
                 automatic_rotation: None,
             };
             if origin == Origin::AwsKms {
-                let bytes = MaterialBytes::random(&mut kms.rng);
+                let bytes = MaterialBytes::random(spec.generated_material_len(), &mut kms.rng);
                 let m = Kms::new_material(id, bytes, KeyMaterialState::Current, call.now);
                 key.current_key_material_id = Some(m.id);
                 key.materials.push(m);

@@ -148,6 +148,7 @@ impl Kms {
             call.key(id);
             let period = rotation_period_in_days.unwrap_or(365);
             super::engine::check_range("rotationPeriodInDays", period, 90, 2560)?;
+            rules::require_symmetric_encryption(&kms.facts(id)?)?;
             let origin = kms.key_ref(id)?.origin;
             if origin != Origin::AwsKms {
                 return Err(kms.origin_error(id, origin));
@@ -172,6 +173,7 @@ impl Kms {
             |kms, call| {
                 let id = kms.resolve("keyId", key_id, false)?;
                 call.key(id);
+                rules::require_symmetric_encryption(&kms.facts(id)?)?;
                 let origin = kms.key_ref(id)?.origin;
                 if origin != Origin::AwsKms {
                     return Err(kms.origin_error(id, origin));

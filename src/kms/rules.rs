@@ -113,6 +113,43 @@ pub fn origin_error(arn: &str, origin: &str) -> KmsError {
     )
 }
 
+/// AWS's refusal of a rotation operation (RotateKeyOnDemand,
+/// EnableKeyRotation, DisableKeyRotation) for a key that is not a symmetric
+/// encryption key. The announcement: asymmetric, HMAC and multi-Region keys
+/// with imported material "do not support on-demand key rotation, but you
+/// can continue to use manual rotation"; the RotateKeyOnDemand API reference
+/// (<https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html>):
+/// "You cannot perform on-demand rotation of asymmetric KMS keys, HMAC KMS
+/// keys, ...". The message is the one AWS answers for these keys
+/// (recorded from AWS by a Terraform run, floci-io/floci#586:
+/// `UnsupportedOperationException: You cannot perform this operation on a
+/// non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.`).
+pub fn require_symmetric_encryption(f: &KeyFacts) -> KmsResult<()> {
+    if f.key_spec == "SYMMETRIC_DEFAULT" {
+        Ok(())
+    } else {
+        Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.",
+        ))
+    }
+}
+
+/// ImportKeyMaterial with NEW_KEY_MATERIAL into a key that cannot rotate
+/// (HMAC, asymmetric) and has material already. The ImportKeyMaterial API
+/// reference (<https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html>):
+/// "For asymmetric, HMAC and multi-Region keys, you cannot change the key
+/// material after the initial import." **[byok]** AWS publishes no text
+/// for this refusal; the message quotes that sentence.
+pub fn no_new_material_error(arn: &str) -> KmsError {
+    KmsError::new(
+        ErrorKind::UnsupportedOperation,
+        format!(
+            "New key material cannot be imported into KMS key {arn}. For asymmetric, HMAC and multi-Region keys, you cannot change the key material after the initial import."
+        ),
+    )
+}
+
 /// The states EnableKey and DisableKey accept.
 pub const SWITCHABLE: [KeyState; 2] = [KeyState::Enabled, KeyState::Disabled];
 
@@ -133,6 +170,7 @@ pub const NOT_PENDING_DELETION: [KeyState; 3] = [
 
 /// RotateKeyOnDemand (SPEC §3, its checks in order after the key lookup).
 pub fn rotate_on_demand(f: &KeyFacts) -> KmsResult<()> {
+    require_symmetric_encryption(f)?;
     f.require(&[KeyState::Enabled])?;
     if f.origin == Some(Origin::External) && f.pending_material().is_none() {
         return Err(KmsError::new(
@@ -186,6 +224,11 @@ pub fn import_key_material(
     f.require_external()?;
     f.require(&IMPORTABLE)?;
     match import_type {
+        ImportType::NewKeyMaterial
+            if f.key_spec != "SYMMETRIC_DEFAULT" && !f.materials.is_empty() =>
+        {
+            return Err(no_new_material_error(&f.arn));
+        }
         ImportType::NewKeyMaterial => {
             if let Some(pending) = f.pending_material() {
                 return Err(KmsError::new(
@@ -363,6 +406,39 @@ mod tests {
         assert_eq!(
             rotate_on_demand(&f).unwrap_err().kind(),
             ErrorKind::Disabled
+        );
+    }
+
+    /// HMAC keys (issue 8): no on-demand rotation, whatever their
+    /// materials, and no new material once they have one; the verdict the
+    /// console reads for a key in an AWS account is the engine's.
+    #[test]
+    fn hmac_keys_do_not_rotate_nor_take_new_material() {
+        use ImportState::Imported;
+        use KeyMaterialState::*;
+        let mut f = facts(KeyState::Enabled, &[("a", Current, Imported)]);
+        f.key_spec = "HMAC_256".into();
+        let e = rotate_on_demand(&f).unwrap_err();
+        assert_eq!(e.aws_name(), "UnsupportedOperationException");
+        assert_eq!(
+            e.message(),
+            "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage."
+        );
+        let e = import_key_material(&f, ImportType::NewKeyMaterial, None).unwrap_err();
+        assert_eq!(e.aws_name(), "UnsupportedOperationException");
+        assert_eq!(
+            e.message(),
+            "New key material cannot be imported into KMS key arn:aws:kms:us-east-1:000000000000:key/k. For asymmetric, HMAC and multi-Region keys, you cannot change the key material after the initial import."
+        );
+        assert_eq!(
+            import_key_material(&f, ImportType::ExistingKeyMaterial, Some("a")),
+            Ok(())
+        );
+        let mut empty = facts(KeyState::PendingImport, &[]);
+        empty.key_spec = "HMAC_512".into();
+        assert_eq!(
+            import_key_material(&empty, ImportType::NewKeyMaterial, None),
+            Ok(())
         );
     }
 

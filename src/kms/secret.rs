@@ -98,6 +98,18 @@ impl SecretVec {
         &self.0
     }
 
+    /// Copies a secret out of a slice.
+    pub fn copy_of(bytes: &[u8]) -> Self {
+        Self(Zeroizing::new(bytes.to_vec()))
+    }
+
+    /// `len` fresh random bytes.
+    pub fn random(len: usize, rng: &mut impl rand::CryptoRng) -> Self {
+        let mut v = Zeroizing::new(vec![0u8; len]);
+        rng.fill_bytes(&mut v[..]);
+        Self(v)
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()

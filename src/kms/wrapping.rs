@@ -13,7 +13,6 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::error::{KmsError, KmsResult};
-use super::material::MATERIAL_LEN;
 use super::model::{MaterialBytes, WrappingAlgorithm, WrappingKeySpec};
 use super::secret::SecretVec;
 
@@ -117,12 +116,13 @@ pub enum WrapError {
     Rsa(String),
 }
 
-/// Wraps 32 bytes of material for import under `public_key_der` exactly as the
-/// AWS documentation does it with OpenSSL.
+/// Wraps material (32 bytes for a symmetric key, 28 to 128 for an HMAC key)
+/// for import under `public_key_der` exactly as the AWS documentation does
+/// it with OpenSSL.
 pub fn wrap_material(
     public_key_der: &[u8],
     algorithm: WrappingAlgorithm,
-    material: &[u8; MATERIAL_LEN],
+    material: &[u8],
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Vec<u8>, WrapError> {
     let public =
@@ -147,7 +147,7 @@ pub fn wrap_material(
             .map_err(rsa_err)?;
             let kwp = <KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes_key[..])
                 .map_err(|_| WrapError::Rsa("AES key of the wrong size".into()))?;
-            let mut buf = [0u8; MATERIAL_LEN + 8];
+            let mut buf = Zeroizing::new(vec![0u8; material.len().div_ceil(8) * 8 + 8]);
             let wrapped = kwp
                 .wrap_key(material, &mut buf)
                 .map_err(|e| WrapError::Rsa(format!("AES key wrap failed: {e:?}")))?;
@@ -157,8 +157,9 @@ pub fn wrap_material(
     }
 }
 
-/// Unwraps `blob` with the token's key pair and algorithm. Any failure, or
-/// material that is not exactly 32 bytes, is `InvalidCiphertextException`.
+/// Unwraps `blob` with the token's key pair and algorithm. Any failure is
+/// `InvalidCiphertextException`; the caller checks the length against the
+/// key spec.
 pub(crate) fn unwrap_material(
     key: &PrivateKey,
     algorithm: WrappingAlgorithm,
@@ -195,5 +196,8 @@ pub(crate) fn unwrap_material(
             buf
         }
     };
-    MaterialBytes::from_slice(&plain).ok_or_else(bad)
+    if plain.is_empty() {
+        return Err(bad());
+    }
+    Ok(MaterialBytes::copy_of(&plain))
 }

@@ -4,8 +4,11 @@
 //! ```text
 //! magic "BYOKSTOR" (8) | format version u16 | kdf id u8 (1 = Argon2id v19)
 //! | m_cost KiB u32 | t_cost u32 | p_cost u32 | salt (16) | nonce (12)
-//! | ciphertext of postcard(StoreBody) [format 2: then postcard(Sections)] | tag (16)
+//! | ciphertext of postcard(StoreBody) [format 2 on: then postcard(Sections)] | tag (16)
 //! ```
+//! Format 3 changes the body only: each key records its `KeySpec` and
+//! `KeyUsage`, and material is any length (HMAC keys); formats 1 and 2 are
+//! read and rewritten as format 3 at the next save.
 //! All integers big-endian. The key is Argon2id(passphrase, salt) with the
 //! parameters in the header, so they can be raised later without breaking
 //! older files.
@@ -20,8 +23,9 @@ use crate::kms::SecretArray;
 /// First bytes of every store file.
 pub const MAGIC: &[u8; 8] = b"BYOKSTOR";
 /// The format this build writes.
-pub const FORMAT_VERSION: u16 = 2;
-/// Header length (formats 1 and 2).
+/// Format 3: keys carry their key spec and usage, materials any length.
+pub const FORMAT_VERSION: u16 = 3;
+/// Header length (formats 1 to 3).
 pub const HEADER_LEN: usize = 8 + 2 + 1 + 4 + 4 + 4 + 16 + 12;
 const KDF_ARGON2ID: u8 = 1;
 

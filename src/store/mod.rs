@@ -263,13 +263,35 @@ impl ApiCredentials {
 /// The encrypted body of a store file. Format 1 is these four fields;
 /// format 2 appends the [`Sections`]. postcard writes a struct as its
 /// fields one after the other, so a format-2 body is a format-1 body
-/// followed by the sections.
+/// followed by the sections. Format 3 is format 2 with keys that carry
+/// their `KeySpec` and `KeyUsage` and materials of any length (HMAC keys);
+/// formats 1 and 2 are read through [`crate::kms::legacy`].
 #[derive(Serialize, Deserialize)]
 struct StoreBody {
     kms: KmsState,
     journal: JournalKeys,
     settings: StoreSettings,
     api: ApiCredentials,
+}
+
+/// The body of formats 1 and 2 (before key specs).
+#[derive(Deserialize)]
+struct StoreBodyV2 {
+    kms: crate::kms::legacy::KmsStateV2,
+    journal: JournalKeys,
+    settings: StoreSettings,
+    api: ApiCredentials,
+}
+
+impl From<StoreBodyV2> for StoreBody {
+    fn from(b: StoreBodyV2) -> StoreBody {
+        StoreBody {
+            kms: b.kms.into(),
+            journal: b.journal,
+            settings: b.settings,
+            api: b.api,
+        }
+    }
 }
 
 /// The same, borrowed, for saving without copying the state (format 2).
@@ -702,8 +724,13 @@ fn decode_body(
     bytes: &[u8],
 ) -> Result<(StoreBody, Sections), StoreError> {
     let plain = format::open(key, header, bytes).ok_or_else(|| unreadable(path))?;
-    let (body, rest): (StoreBody, _) =
-        postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
+    let (body, rest): (StoreBody, _) = if header.version <= 2 {
+        let (old, rest): (StoreBodyV2, _) =
+            postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
+        (old.into(), rest)
+    } else {
+        postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?
+    };
     let sections = match header.version {
         1 if rest.is_empty() => Sections::default(),
         1 => return Err(unreadable(path)),
