@@ -814,6 +814,23 @@ fn policies_that_cannot_work_are_refused_with_the_reason() {
         .set_policy(KeyPolicy::new(&aws_kms, t.clock.now()))
         .unwrap_err();
     assert!(e.to_string().contains("origin AWS_KMS"), "{e}");
+    let hmac = send::<op::CreateKey>(
+        &*t.backend,
+        &CreateKeyInput {
+            origin: Some("EXTERNAL".into()),
+            key_spec: Some("HMAC_256".into()),
+            key_usage: Some("GENERATE_VERIFY_MAC".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .key_metadata
+    .arn;
+    let e = t
+        .manager
+        .set_policy(KeyPolicy::new(&hmac, t.clock.now()))
+        .unwrap_err();
+    assert!(e.to_string().contains("is a HMAC_256 key"), "{e}");
     assert!(t.manager.state().unwrap().policies.is_empty());
 }
 

@@ -267,6 +267,17 @@ impl Manager {
                 meta.arn, meta.origin
             )));
         }
+        // AWS rotates on demand, and byok escrows, the 32-byte material of
+        // symmetric encryption keys only: asymmetric, HMAC and multi-Region
+        // keys with imported material "do not support on-demand key
+        // rotation" (the announcement).
+        if meta.key_spec != "SYMMETRIC_DEFAULT" && !meta.key_spec.is_empty() {
+            return Err(ManagerError::Refused(format!(
+                "{} is a {} key: key manager policies are for symmetric encryption keys \
+                 (AWS does not rotate other imported keys on demand)",
+                meta.arn, meta.key_spec
+            )));
+        }
         policy.key_arn = meta.arn.clone();
         if let Some(d) = policy.valid_for_days
             && !(1..=MAX_VALID_DAYS).contains(&d)
