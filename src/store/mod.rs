@@ -1520,25 +1520,7 @@ impl Vault {
     /// Replaces section `name` (`None` removes it) and saves. Nothing is
     /// changed in memory when the save fails.
     pub fn set_section(&mut self, name: &str, bytes: Option<Vec<u8>>) -> Result<(), StoreError> {
-        self.refuse_change()?;
-        let previous = match bytes {
-            Some(b) => self.sections.0.insert(name.to_string(), b),
-            None => self.sections.0.remove(name),
-        };
-        if let Err(e) = self.save_state(true) {
-            let mut current = match previous {
-                Some(p) => self.sections.0.insert(name.to_string(), p),
-                None => self.sections.0.remove(name),
-            };
-            if let Some(bytes) = current.as_mut() {
-                zeroize::Zeroize::zeroize(bytes);
-            }
-            return Err(e);
-        }
-        if let Some(mut old) = previous {
-            zeroize::Zeroize::zeroize(&mut old);
-        }
-        Ok(())
+        self.change_section(name, bytes, |vault| vault.save_state(true))
     }
 
     /// Replaces section `name` with `bytes` and saves, with `events` (the
@@ -1553,27 +1535,40 @@ impl Vault {
         caller: &Caller,
         events: Vec<AuditedEvent>,
     ) -> Result<(), StoreError> {
+        self.change_section(name, Some(bytes), |vault| {
+            vault.save_with_records(|kms| {
+                for e in events {
+                    kms.audit_manager_event(caller, &e.name, e.key_arn.as_deref(), e.details);
+                }
+            })
+        })
+    }
+
+    /// Puts `bytes` (`None`: nothing) in section `name` and runs `save`;
+    /// when it fails, the previous section is put back. The bytes let go
+    /// of, either way, are wiped (a section may hold secrets).
+    fn change_section(
+        &mut self,
+        name: &str,
+        bytes: Option<Vec<u8>>,
+        save: impl FnOnce(&mut Vault) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         self.refuse_change()?;
-        let previous = self.sections.0.insert(name.to_string(), bytes);
-        let result = self.save_with_records(|kms| {
-            for e in events {
-                kms.audit_manager_event(caller, &e.name, e.key_arn.as_deref(), e.details);
-            }
-        });
-        if let Err(e) = result {
-            let mut current = match previous {
-                Some(p) => self.sections.0.insert(name.to_string(), p),
-                None => self.sections.0.remove(name),
-            };
-            if let Some(bytes) = current.as_mut() {
-                zeroize::Zeroize::zeroize(bytes);
-            }
-            return Err(e);
+        let put = |sections: &mut Sections, bytes: Option<Vec<u8>>| match bytes {
+            Some(b) => sections.0.insert(name.to_string(), b),
+            None => sections.0.remove(name),
+        };
+        let previous = put(&mut self.sections, bytes);
+        let result = save(self);
+        let mut dropped = if result.is_err() {
+            put(&mut self.sections, previous)
+        } else {
+            previous
+        };
+        if let Some(bytes) = dropped.as_mut() {
+            zeroize::Zeroize::zeroize(bytes);
         }
-        if let Some(mut old) = previous {
-            zeroize::Zeroize::zeroize(&mut old);
-        }
-        Ok(())
+        result
     }
 
     /// The endpoint's credentials.
