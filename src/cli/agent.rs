@@ -295,12 +295,12 @@ fn failed(e: ManagerError) -> CliError {
 pub fn run(args: AgentArgs, g: &Global) -> Result<(), CliError> {
     let officer = args.who.name();
     let session = Session::open(g, &officer, Duration::from_secs(args.rotation_wait))?;
-    let result = dispatch(&args, session.manager(), g);
+    let result = dispatch(&args, session.manager());
     let closed = session.close();
     result.and(closed)
 }
 
-fn dispatch(args: &AgentArgs, m: &Manager, _g: &Global) -> Result<(), CliError> {
+fn dispatch(args: &AgentArgs, m: &Manager) -> Result<(), CliError> {
     let Some(command) = &args.command else {
         return run_due(m, args);
     };

@@ -91,7 +91,7 @@ impl Manager {
         let since = self.clock_now().minus(super::state::days_of(USAGE_DAYS));
         let mut out = BlastRadius::default();
         for key in keys {
-            let meta = self.describe_key(key)?;
+            let meta = self.describe(key)?;
             let arn = meta.arn.clone();
             let materials = self.list_materials(&arn)?;
             let without_escrow = materials

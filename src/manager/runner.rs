@@ -241,10 +241,6 @@ impl Manager {
         Ok(ManagerState::load(&lock(&self.vault))?)
     }
 
-    fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
     fn save(
         &self,
         state: &mut ManagerState,
@@ -322,7 +318,7 @@ impl Manager {
         if let Some(b) = &before {
             // The schedule keeps its rhythm unless it changes, or the new
             // policy asks for a rotation now (an anchor in the past).
-            let asks_now = policy.anchor.plus(Duration::from_secs(3600)) < self.now();
+            let asks_now = policy.anchor.plus(Duration::from_secs(3600)) < self.clock_now();
             if b.rotate_every_days == policy.rotate_every_days && !asks_now {
                 policy.last_rotation = b.last_rotation;
             }
@@ -391,7 +387,7 @@ impl Manager {
     /// What the policies will do and what is open, soonest first.
     pub fn due(&self) -> Result<Vec<DueItem>, ManagerError> {
         let state = self.state()?;
-        let now = self.now();
+        let now = self.clock_now();
         let mut items = Vec::new();
         for a in state.actions.iter().filter(|a| !a.step.is_final()) {
             items.push(DueItem {
@@ -409,12 +405,18 @@ impl Manager {
         }
         for p in &state.policies {
             let suspended = state.suspension(&p.key_arn).is_some();
+            // One listing per key serves the budget and the renewals.
+            let listed = if p.rotate_every_days.is_some() || p.renew_before_days.is_some() {
+                self.list(&p.key_arn).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             if let Some(when) = p.next_rotation()
                 && !state
                     .open_actions(&p.key_arn)
                     .any(|a| a.kind == ActionKind::Rotate)
             {
-                let used = self.on_demand_rotations(&p.key_arn).unwrap_or(0);
+                let used = rotations_used(&listed);
                 let limit = ON_DEMAND_ROTATION_LIMIT - p.rotation_reserve;
                 let status = if suspended {
                     DueStatus::Blocked("the key is suspended".into())
@@ -443,7 +445,7 @@ impl Manager {
             if let Some(before) = p.renew_before_days
                 && !suspended
             {
-                for m in self.list(&p.key_arn).unwrap_or_default() {
+                for m in &listed {
                     let Some(valid_to) = m.valid_to else { continue };
                     if state.open_actions(&p.key_arn).any(|a| {
                         a.kind
@@ -486,12 +488,15 @@ impl Manager {
         state: &mut ManagerState,
         report: &mut RunReport,
     ) -> Result<(), ManagerError> {
-        let now = self.now();
+        let now = self.clock_now();
         let policies = state.policies.clone();
         for p in &policies {
             if state.suspension(&p.key_arn).is_some() {
                 continue;
             }
+            // Listed at most once per key and run, when first needed.
+            let mut cache: Option<Result<Vec<Listed>, BackendError>> = None;
+            let mut listed = |m: &Manager| cache.get_or_insert_with(|| m.list(&p.key_arn)).clone();
             if let Some(due) = p.next_rotation()
                 && due <= now
                 && !state
@@ -499,7 +504,7 @@ impl Manager {
                     .any(|a| a.kind == ActionKind::Rotate)
                 && !failed_before(state, &p.key_arn, &ActionKind::Rotate, due, report)
             {
-                match self.on_demand_rotations(&p.key_arn) {
+                match listed(self).map(|l| rotations_used(&l)) {
                     Ok(used) => {
                         let limit = ON_DEMAND_ROTATION_LIMIT - p.rotation_reserve;
                         if used >= limit {
@@ -549,7 +554,7 @@ impl Manager {
                 }
             }
             if let Some(before) = p.renew_before_days {
-                let listed = match self.list(&p.key_arn) {
+                let listed = match listed(self) {
                     Ok(l) => l,
                     Err(e) => {
                         report
@@ -649,7 +654,7 @@ impl Manager {
             key_arn: key_arn.to_string(),
             kind: kind.clone(),
             due,
-            planned: self.now(),
+            planned: self.clock_now(),
             requested_by: requested_by.to_string(),
             needs_approval,
             approval: None,
@@ -695,7 +700,7 @@ impl Manager {
         step: Step,
         details: Value,
     ) -> Result<(), ManagerError> {
-        let now = self.now();
+        let now = self.clock_now();
         let a = state
             .action_mut(id)
             .ok_or_else(|| ManagerError::Refused(format!("there is no action {id}")))?;
@@ -878,7 +883,7 @@ impl Manager {
         let description = format!(
             "byok {} rotation {}",
             a.id,
-            self.now().to_datetime().format("%Y-%m-%d")
+            self.clock_now().to_datetime().format("%Y-%m-%d")
         );
         let entry = state.action_mut(&a.id).expect("present");
         entry.material = Some(material.clone());
@@ -940,7 +945,7 @@ impl Manager {
                 let valid_to = policy
                     .as_ref()
                     .and_then(|p| p.valid_for_days)
-                    .map(|d| self.now().plus(days_of(d)));
+                    .map(|d| self.clock_now().plus(days_of(d)));
                 let out = self
                     .import(
                         &a.key_arn,
@@ -959,7 +964,7 @@ impl Manager {
                 (out, valid_to)
             }
         };
-        let now = self.now();
+        let now = self.clock_now();
         let policy = state.policy(&a.key_arn).cloned();
         let escrow = policy.as_ref().is_some_and(|p| p.escrow);
         for e in state.escrow.iter_mut() {
@@ -1057,7 +1062,7 @@ impl Manager {
         loop {
             let meta = self.describe(&a.key_arn).map_err(StepError::from_backend)?;
             if meta.current_key_material_id.as_deref() == Some(material) {
-                let now = self.now();
+                let now = self.clock_now();
                 if let Some(p) = state.policy_mut(&a.key_arn) {
                     // The schedule keeps its rhythm (the next rotation is due
                     // a period after this one was due), unless the runner
@@ -1069,7 +1074,10 @@ impl Manager {
                         now
                     });
                 }
-                let used = self.on_demand_rotations(&a.key_arn).unwrap_or(0);
+                let used = self
+                    .list(&a.key_arn)
+                    .map(|l| rotations_used(&l))
+                    .unwrap_or(0);
                 self.step(
                     state,
                     &a.id,
@@ -1132,7 +1140,7 @@ impl Manager {
             .policy(&a.key_arn)
             .and_then(|p| p.valid_for_days)
             .unwrap_or(MAX_VALID_DAYS);
-        let valid_to = self.now().plus(days_of(days));
+        let valid_to = self.clock_now().plus(days_of(days));
         self.import(
             &a.key_arn,
             &copy,
@@ -1152,7 +1160,7 @@ impl Manager {
         })?;
         if let Some(r) = state.record_mut(&a.key_arn, material) {
             r.valid_to = Some(valid_to);
-            r.imported = self.now();
+            r.imported = self.clock_now();
         }
         self.step(
             state,
@@ -1215,7 +1223,7 @@ impl Manager {
                 continue;
             }
             let dual = state.policy(arn).is_some_and(|p| p.dual_control);
-            let now = self.now();
+            let now = self.clock_now();
             let officer = self.officer.clone();
             ids.push(self.plan(
                 &mut state,
@@ -1236,7 +1244,7 @@ impl Manager {
 
     fn run_suspend(&self, state: &mut ManagerState, a: &Action) -> Result<Progress, StepError> {
         let listed = self.list(&a.key_arn).map_err(StepError::from_backend)?;
-        let now = self.now();
+        let now = self.clock_now();
         let mut suspension = state.suspension(&a.key_arn).cloned().unwrap_or(Suspension {
             key_arn: a.key_arn.clone(),
             at: now,
@@ -1330,7 +1338,7 @@ impl Manager {
             return Err(StepError::Final("the key is not suspended".into()));
         };
         let listed = self.list(&a.key_arn).map_err(StepError::from_backend)?;
-        let now = self.now();
+        let now = self.clock_now();
         let policy_days = state.policy(&a.key_arn).and_then(|p| p.valid_for_days);
         let mut missing = Vec::new();
         let mut order: Vec<&SuspendedMaterial> = suspension.materials.iter().collect();
@@ -1510,7 +1518,7 @@ impl Manager {
             salt,
             verifier,
             kdf: (kdf.m_cost_kib, kdf.t_cost, kdf.p_cost),
-            registered: self.now(),
+            registered: self.clock_now(),
         });
         self.save(
             &mut state,
@@ -1536,7 +1544,7 @@ impl Manager {
         let a = state.action_mut(id).expect("checked");
         a.approval = Some(Approval {
             by: approver.to_string(),
-            at: self.now(),
+            at: self.clock_now(),
         });
         let key = a.key_arn.clone();
         let what = a.kind.describe();
@@ -1670,7 +1678,7 @@ impl Manager {
             description: m.description.clone(),
             key_check_value: kcv.clone(),
             origin,
-            imported: self.now(),
+            imported: self.clock_now(),
             valid_to: m.valid_to,
             escrowed: true,
         });
@@ -1745,7 +1753,7 @@ impl Manager {
 
     // ----- backend helpers ----------------------------------------------------
 
-    fn describe(&self, key: &str) -> Result<KeyMetadata, BackendError> {
+    pub(super) fn describe(&self, key: &str) -> Result<KeyMetadata, BackendError> {
         Ok(send::<op::DescribeKey>(&*self.backend, &key_input(key))?.key_metadata)
     }
 
@@ -1777,15 +1785,6 @@ impl Manager {
             }
         }
         Ok(out)
-    }
-
-    /// On-demand rotations the key has used.
-    fn on_demand_rotations(&self, key: &str) -> Result<u32, BackendError> {
-        Ok(self
-            .list(key)?
-            .iter()
-            .filter(|m| m.rotation_type.as_deref() == Some("ON_DEMAND"))
-            .count() as u32)
     }
 
     /// GetParametersForImport, wrap on this side, ImportKeyMaterial.
@@ -1870,14 +1869,10 @@ impl Manager {
             .collect())
     }
 
-    pub(super) fn describe_key(&self, key: &str) -> Result<KeyMetadata, BackendError> {
-        self.describe(key)
-    }
-
     /// The manager's time: the store's key clock for a local store, real
     /// time for an AWS account.
     pub fn clock_now(&self) -> Timestamp {
-        self.now()
+        self.clock.now()
     }
 
     /// The ARN of `key` (a key ID, ARN, alias name or alias ARN).
@@ -1912,6 +1907,14 @@ fn failed_before(
         return true;
     }
     false
+}
+
+/// On-demand rotations a key has used, from its ListKeyRotations entries.
+fn rotations_used(listed: &[Listed]) -> u32 {
+    listed
+        .iter()
+        .filter(|m| m.rotation_type.as_deref() == Some("ON_DEMAND"))
+        .count() as u32
 }
 
 /// The added monthly cost of the next rotation of a key that has had

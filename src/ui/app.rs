@@ -660,7 +660,7 @@ impl ConsoleApp {
     /// results, and the auto-lock (eframe calls only `logic` for a hidden
     /// or minimised window, so a console left minimised still locks;
     /// issue 10, item 3).
-    pub fn background(&mut self, ctx: &egui::Context) {
+    fn background(&mut self, ctx: &egui::Context) {
         self.poll_worker();
         self.track_activity(ctx);
     }
