@@ -13,11 +13,10 @@ use std::time::Instant;
 
 use byok::api::op;
 use byok::api::shapes::*;
-use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{Caller, SecretArray, Settings, WrappingAlgorithm, wrap_material};
+use byok::kms::{Caller, SecretArray, Settings};
 use byok::manager::state::{ManagerState, days_of};
 use byok::manager::{ActionKind, KeyPolicy, Manager, MaterialOrigin, Step};
 use byok::store::clock::SystemClock;
@@ -131,45 +130,14 @@ fn one_store(rng: &mut rand::rngs::StdRng, landed: &mut BTreeMap<String, usize>)
     let (vault, backend, m) = open(&path);
     let mut keys = Vec::new();
     for _ in 0..KEYS {
-        let arn = send::<op::CreateKey>(
-            &*backend,
-            &CreateKeyInput {
-                origin: Some("EXTERNAL".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .key_metadata
-        .arn;
         let material = SecretArray::<MATERIAL_LEN>::random(&mut rand::rng());
-        let params = send::<op::GetParametersForImport>(
+        let (arn, id) = common::external_key_through(
             &*backend,
-            &GetParametersForImportInput {
-                key_id: Some(arn.clone()),
-                wrapping_algorithm: Some("RSAES_OAEP_SHA_256".into()),
-                wrapping_key_spec: Some("RSA_2048".into()),
-            },
-        )
-        .unwrap();
-        let wrapped = wrap_material(
-            params.public_key.bytes(),
-            WrappingAlgorithm::RsaesOaepSha256,
+            CreateKeyInput::default(),
             material.expose(),
-            &mut rand::rng(),
-        )
-        .unwrap();
-        let id = send::<op::ImportKeyMaterial>(
-            &*backend,
-            &ImportKeyMaterialInput {
-                key_id: Some(arn.clone()),
-                import_token: Some(params.import_token),
-                encrypted_key_material: Some(Blob::from(wrapped)),
-                expiration_model: Some("KEY_MATERIAL_DOES_NOT_EXPIRE".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .key_material_id;
+            None,
+            None,
+        );
         m.deposit(&arn, &id, &material, MaterialOrigin::Generated)
             .unwrap();
         keys.push(arn);

@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_support::Served;
 use aws_support::common::{self, START, pass, test_keys, vault_options};
-use aws_support::{Served, wrap};
 use base64::Engine;
 use byok::api::op;
 use byok::api::shapes::*;
-use byok::api::wire::{Blob, Time};
+use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
@@ -73,48 +73,17 @@ fn key_with_material(
     m: &Manager,
     valid_to: Option<Timestamp>,
 ) -> (String, SecretArray<MATERIAL_LEN>, String) {
-    let arn = send::<op::CreateKey>(
+    let material = SecretArray::<MATERIAL_LEN>::random(&mut rand::rng());
+    let (arn, id) = common::external_key_through(
         b,
-        &CreateKeyInput {
-            origin: Some("EXTERNAL".into()),
+        CreateKeyInput {
             description: Some("managed".into()),
             ..Default::default()
         },
-    )
-    .unwrap()
-    .key_metadata
-    .arn;
-    let material = SecretArray::<MATERIAL_LEN>::random(&mut rand::rng());
-    let params = send::<op::GetParametersForImport>(
-        b,
-        &GetParametersForImportInput {
-            key_id: Some(arn.clone()),
-            wrapping_algorithm: Some("RSAES_OAEP_SHA_256".into()),
-            wrapping_key_spec: Some("RSA_2048".into()),
-        },
-    )
-    .unwrap();
-    let id = send::<op::ImportKeyMaterial>(
-        b,
-        &ImportKeyMaterialInput {
-            key_id: Some(arn.clone()),
-            import_token: Some(params.import_token),
-            encrypted_key_material: Some(wrap(&params.public_key, material.expose())),
-            expiration_model: Some(
-                if valid_to.is_some() {
-                    "KEY_MATERIAL_EXPIRES"
-                } else {
-                    "KEY_MATERIAL_DOES_NOT_EXPIRE"
-                }
-                .into(),
-            ),
-            valid_to: valid_to.map(Time),
-            key_material_description: Some("first".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .key_material_id;
+        material.expose(),
+        Some("first"),
+        valid_to,
+    );
     m.deposit(&arn, &id, &material, MaterialOrigin::Generated)
         .unwrap();
     (arn, material, id)
@@ -837,38 +806,14 @@ fn policies_that_cannot_work_are_refused_with_the_reason() {
 #[test]
 fn a_material_without_escrow_is_named_in_the_preview_and_restore_says_what_is_missing() {
     let t = local(0);
-    let arn = send::<op::CreateKey>(
-        &*t.backend,
-        &CreateKeyInput {
-            origin: Some("EXTERNAL".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .key_metadata
-    .arn;
     let material = aws_support::material();
-    let params = send::<op::GetParametersForImport>(
+    let (arn, id) = common::external_key_through(
         &*t.backend,
-        &GetParametersForImportInput {
-            key_id: Some(arn.clone()),
-            wrapping_algorithm: Some("RSAES_OAEP_SHA_256".into()),
-            wrapping_key_spec: Some("RSA_2048".into()),
-        },
-    )
-    .unwrap();
-    let id = send::<op::ImportKeyMaterial>(
-        &*t.backend,
-        &ImportKeyMaterialInput {
-            key_id: Some(arn.clone()),
-            import_token: Some(params.import_token),
-            encrypted_key_material: Some(wrap(&params.public_key, &material)),
-            expiration_model: Some("KEY_MATERIAL_DOES_NOT_EXPIRE".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .key_material_id;
+        CreateKeyInput::default(),
+        &material,
+        None,
+        None,
+    );
     let blast = t.manager.blast_radius(std::slice::from_ref(&arn)).unwrap();
     assert_eq!(blast.keys[0].without_escrow, vec![id.clone()]);
     t.manager.suspend(std::slice::from_ref(&arn)).unwrap();
@@ -879,7 +824,6 @@ fn a_material_without_escrow_is_named_in_the_preview_and_restore_says_what_is_mi
         "{report:?}"
     );
     assert_eq!(describe(&*t.backend, &arn).key_state, "PendingImport");
-    let _ = common::hex(&material);
 }
 
 #[test]

@@ -17,9 +17,7 @@ use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{
-    Caller, KeyState, ManualClock, SecretArray, Settings, WrappingAlgorithm, wrap_material,
-};
+use byok::kms::{Caller, KeyState, ManualClock, SecretArray, Settings};
 use byok::manager::{KeyPolicy, Manager, MaterialOrigin};
 use byok::store::{Vault, VaultOptions};
 use byok::ui::view::KeyRef;
@@ -78,11 +76,10 @@ impl Prepared {
         env: &str,
         escrow: bool,
     ) -> (String, SecretArray<MATERIAL_LEN>) {
-        let b = &*self.backend;
-        let arn = send::<op::CreateKey>(
-            b,
-            &CreateKeyInput {
-                origin: Some("EXTERNAL".into()),
+        let material = SecretArray::<MATERIAL_LEN>::random(&mut rand::rng());
+        let (arn, id) = external_key_through(
+            &*self.backend,
+            CreateKeyInput {
                 description: Some(description.into()),
                 tags: Some(vec![TagShape {
                     tag_key: Some("env".into()),
@@ -90,40 +87,10 @@ impl Prepared {
                 }]),
                 ..Default::default()
             },
-        )
-        .expect("key")
-        .key_metadata
-        .arn;
-        let material = SecretArray::<MATERIAL_LEN>::random(&mut rand::rng());
-        let params = send::<op::GetParametersForImport>(
-            b,
-            &GetParametersForImportInput {
-                key_id: Some(arn.clone()),
-                wrapping_algorithm: Some("RSAES_OAEP_SHA_256".into()),
-                wrapping_key_spec: Some("RSA_2048".into()),
-            },
-        )
-        .expect("parameters");
-        let wrapped = wrap_material(
-            params.public_key.bytes(),
-            WrappingAlgorithm::RsaesOaepSha256,
             material.expose(),
-            &mut rand::rng(),
-        )
-        .expect("wrap");
-        let id = send::<op::ImportKeyMaterial>(
-            b,
-            &ImportKeyMaterialInput {
-                key_id: Some(arn.clone()),
-                import_token: Some(params.import_token),
-                encrypted_key_material: Some(Blob::from(wrapped)),
-                expiration_model: Some("KEY_MATERIAL_DOES_NOT_EXPIRE".into()),
-                key_material_description: Some(format!("{description} first")),
-                ..Default::default()
-            },
-        )
-        .expect("import")
-        .key_material_id;
+            Some(&format!("{description} first")),
+            None,
+        );
         if escrow {
             self.manager
                 .deposit(&arn, &id, &material, MaterialOrigin::Generated)

@@ -334,3 +334,68 @@ pub fn assert_err_contains<T: std::fmt::Debug>(r: Result<T, KmsError>, name: &st
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Through any backend (a local store, `byok serve`, an AWS store): a new
+/// EXTERNAL key made from `input` (its origin set), with `material` imported
+/// as its first material, wrapped with RSAES_OAEP_SHA_256 under a 2048-bit
+/// key, described `material_description`; expiring at `valid_to` when
+/// given. Answers the key ARN and the material id.
+pub fn external_key_through(
+    b: &dyn byok::backend::Backend,
+    input: byok::api::shapes::CreateKeyInput,
+    material: &[u8; 32],
+    material_description: Option<&str>,
+    valid_to: Option<Timestamp>,
+) -> (String, String) {
+    use byok::api::op;
+    use byok::api::shapes::*;
+    use byok::backend::send;
+    let arn = send::<op::CreateKey>(
+        b,
+        &CreateKeyInput {
+            origin: Some("EXTERNAL".into()),
+            ..input
+        },
+    )
+    .expect("CreateKey")
+    .key_metadata
+    .arn;
+    let params = send::<op::GetParametersForImport>(
+        b,
+        &GetParametersForImportInput {
+            key_id: Some(arn.clone()),
+            wrapping_algorithm: Some("RSAES_OAEP_SHA_256".into()),
+            wrapping_key_spec: Some("RSA_2048".into()),
+        },
+    )
+    .expect("GetParametersForImport");
+    let wrapped = wrap_material(
+        params.public_key.bytes(),
+        WrappingAlgorithm::RsaesOaepSha256,
+        material,
+        &mut rand::rng(),
+    )
+    .expect("wrap");
+    let id = send::<op::ImportKeyMaterial>(
+        b,
+        &ImportKeyMaterialInput {
+            key_id: Some(arn.clone()),
+            import_token: Some(params.import_token),
+            encrypted_key_material: Some(byok::api::wire::Blob::from(wrapped)),
+            expiration_model: Some(
+                if valid_to.is_some() {
+                    "KEY_MATERIAL_EXPIRES"
+                } else {
+                    "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                }
+                .into(),
+            ),
+            valid_to: valid_to.map(byok::api::wire::Time),
+            key_material_description: material_description.map(str::to_string),
+            ..Default::default()
+        },
+    )
+    .expect("ImportKeyMaterial")
+    .key_material_id;
+    (arn, id)
+}

@@ -16,6 +16,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 pub use common::{START, test_keys};
+// Only some of the tests that include this module import through a backend.
+#[allow(unused_imports)]
+pub use common::external_key_through;
 
 /// A console harness.
 pub type App<'a> = Harness<'a, ConsoleApp>;
