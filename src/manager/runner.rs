@@ -1095,6 +1095,9 @@ impl Manager {
             let listed = self.list(&a.key_arn).map_err(StepError::from_backend)?;
             match listed.iter().find(|m| m.id == material) {
                 Some(m) if m.state == "PENDING_ROTATION" => {}
+                // The rotation completed between DescribeKey and this
+                // listing: DescribeKey says so on the next look.
+                Some(m) if m.state == "CURRENT" => {}
                 Some(m) => {
                     return Err(StepError::Final(format!(
                         "material {} is {} and not current: another rotation overtook it",
