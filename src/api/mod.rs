@@ -609,18 +609,19 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     )
 }
 
+/// The required `MacAlgorithm` member of GenerateMac and VerifyMac.
+fn mac_algorithm(v: Option<&str>) -> Result<MacAlgorithm, Failure> {
+    required(
+        enum_member(MacAlgorithm::parse_member, "macAlgorithm", v)?,
+        "macAlgorithm",
+    )
+}
+
 fn generate_mac(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: GenerateMacInput = parse(body)?;
     let message = required(r.message, "message")?;
     let key_id = required(r.key_id, "keyId")?;
-    let algorithm = required(
-        enum_member(
-            MacAlgorithm::parse_member,
-            "macAlgorithm",
-            r.mac_algorithm.as_deref(),
-        )?,
-        "macAlgorithm",
-    )?;
+    let algorithm = mac_algorithm(r.mac_algorithm.as_deref())?;
     let out = kms.generate_mac(
         caller,
         &key_id,
@@ -642,14 +643,7 @@ fn verify_mac(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: VerifyMacInput = parse(body)?;
     let message = required(r.message, "message")?;
     let key_id = required(r.key_id, "keyId")?;
-    let algorithm = required(
-        enum_member(
-            MacAlgorithm::parse_member,
-            "macAlgorithm",
-            r.mac_algorithm.as_deref(),
-        )?,
-        "macAlgorithm",
-    )?;
+    let algorithm = mac_algorithm(r.mac_algorithm.as_deref())?;
     let mac = required(r.mac, "mac")?;
     let id = kms.verify_mac(
         caller,
