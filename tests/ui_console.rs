@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use byok::kms::material::{key_check_value, key_material_id};
 use byok::kms::{KeyMaterialState, KeyState, ManualClock, WrappingAlgorithm, wrap_material};
+use egui_kittest::kittest::Queryable;
 use support::*;
 
 fn material(seed: u8) -> [u8; 32] {
@@ -188,6 +189,17 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         !is_disabled(&h, "⟳ Rotate now"),
         "a material waits for rotation"
     );
+    // Issue 10, item 8: nothing moves under the pointer. The actions and
+    // the materials table keep their place through the whole rotation (in
+    // progress, complete, the animation) and when the key becomes Pending
+    // import; the banners share one status slot.
+    let places = |h: &App<'_>| {
+        (
+            h.get_by_label("⟳ Rotate now").rect().top(),
+            h.get_by_label("📥 Import key material…").rect().top(),
+        )
+    };
+    let before = places(&h);
     // Issue 10, item 10: Rotate now uses one of 25 on-demand rotations and
     // may add cost, so it asks first; Ctrl+R asks too, and Escape cancels.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
@@ -216,6 +228,7 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     click(&mut h, "⟳ Rotate");
     wait_part(&mut h, "Rotation in progress");
     assert!(shows_part(&h, "OnDemandRotationStartDate"));
+    assert_eq!(places(&h), before, "the rotation banner moved the actions");
     // The engine completes it on its own clock, not a UI timer.
     for _ in 0..20 {
         h.step();
@@ -229,6 +242,11 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         !shows_part(h, "Rotation in progress")
     });
     assert!(shows_part(&h, "is now CURRENT"), "a short notice");
+    assert_eq!(
+        places(&h),
+        before,
+        "the completion notice moved the actions"
+    );
     let k = h.state().view().unwrap().key(&key).unwrap().clone();
     assert_eq!(k.current, Some(id2));
     assert_eq!(k.material(id2).unwrap().state, KeyMaterialState::Current);
@@ -239,6 +257,11 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
     assert!(
         shows(&h, "CURRENT") && shows(&h, "NON_CURRENT"),
         "the table shows the new CURRENT"
+    );
+    assert_eq!(
+        places(&h),
+        before,
+        "the end of the animation moved the actions"
     );
 
     // Delete the first material: the key becomes Pending import, explained.
@@ -251,6 +274,11 @@ fn a_security_officer_runs_the_whole_material_lifecycle() {
         &h,
         &format!("material {}… was deleted", id1.short())
     ));
+    assert_eq!(
+        places(&h),
+        before,
+        "the Pending import note moved the actions"
+    );
 
     // Re-import it: the wizard opens in re-import mode for that material.
     click(&mut h, &format!("Reimport key material {}", id1.short()));

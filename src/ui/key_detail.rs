@@ -65,6 +65,9 @@ enum Dialog {
 #[derive(Default)]
 pub struct KeyDetail {
     edits_for: Option<KeyRef>,
+    /// The status slot's height for the key shown: it grows to the tallest
+    /// banner seen and never shrinks while the key is shown.
+    status_height: f32,
     description: String,
     new_alias: String,
     tag_key: String,
@@ -143,6 +146,7 @@ impl KeyDetail {
         let mut actions = Vec::new();
         if self.edits_for.as_ref() != Some(&key.id) {
             self.edits_for = Some(key.id.clone());
+            self.status_height = 0.0;
             self.description = key.description.clone();
             self.new_alias.clear();
             self.tag_key.clear();
@@ -203,117 +207,147 @@ impl KeyDetail {
         });
         ui.add_space(4.0);
 
-        // What the state means.
-        match key.state {
-            KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled => {
-                let color = theme::key_state(key.state).fill;
+        // The status slot: the state note, the rotation banners and, when
+        // nothing is under way, a quiet line, all in one place whose height
+        // never shrinks while the key is shown. The actions and the table
+        // below stay where they are when a rotation starts, completes or a
+        // material goes missing (issue 10, item 8).
+        // Its floor fits the usual banners: a 22-point heading row, two lines
+        // of text and a row of buttons, inside the note's margins.
+        let spacing = ui.spacing();
+        let line = ui.text_style_height(&egui::TextStyle::Body);
+        let button = line.max(spacing.interact_size.y) + 2.0 * spacing.button_padding.y;
+        let floor = 24.0 + 22.0 + 2.0 * line + button + 3.0 * spacing.item_spacing.y;
+        let reserved = self.status_height.max(floor);
+        let slot = ui.vertical(|ui| {
+            ui.set_min_height(reserved);
+            let mut shown = false;
+            // What the state means.
+            match key.state {
+                KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled => {
+                    let color = theme::key_state(key.state).fill;
+                    shown = true;
                 theme::note_box(ui, color, |ui| {
-                    ui.label(RichText::new(state_explanation(key, now)).strong());
-                    if key.state == KeyState::PendingImport && key.is_external() {
-                        ui.horizontal_wrapped(|ui| {
-                            for m in key.missing_materials() {
-                                if ui
-                                    .add_enabled(
-                                        !busy,
-                                        egui::Button::new(format!("Re-import {}…", m.short)),
-                                    )
-                                    .on_hover_text(
-                                        "Open the import wizard to re-import this same material",
-                                    )
-                                    .clicked()
-                                {
-                                    actions.push(Action::OpenImportWizard {
-                                        key: key.id.clone(),
-                                        reimport: Some(m.id),
-                                    });
+                        ui.label(RichText::new(state_explanation(key, now)).strong());
+                        if key.state == KeyState::PendingImport && key.is_external() {
+                            ui.horizontal_wrapped(|ui| {
+                                for m in key.missing_materials() {
+                                    if ui
+                                        .add_enabled(
+                                            !busy,
+                                            egui::Button::new(format!("Re-import {}…", m.short)),
+                                        )
+                                        .on_hover_text(
+                                            "Open the import wizard to re-import this same material",
+                                        )
+                                        .clicked()
+                                    {
+                                        actions.push(Action::OpenImportWizard {
+                                            key: key.id.clone(),
+                                            reimport: Some(m.id),
+                                        });
+                                    }
                                 }
-                            }
-                        });
+                            });
+                        }
+                    });
+                }
+                KeyState::Enabled => {}
+            }
+
+            // A rotation the engine just completed: said in place of the
+            // in-progress banner while the table animates, so nothing jumps.
+            // The state note, when there is one, says what matters more.
+            if !shown
+                && key.rotation_started.is_none()
+                && let Some(t) = transitions
+                    .iter()
+                    .find(|t| t.key == key.id && t.progress() < 1.0)
+            {
+                shown = true;
+                theme::note_box(ui, theme::GREEN, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+ ui.set_min_height(22.0); // the spinner's row in the rotation banner
+ui.label(
+                        RichText::new(format!(
+                            "✔ Rotation complete: {}… is now CURRENT",
+                            t.to.short()
+                        ))
+                        .strong()
+                        .size(17.0),
+                    );
+});
+                    ui.label(match t.from {
+                        Some(from) => format!(
+                            "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
+                            from.short(),
+                            t.to.short()
+                        ),
+                        None => format!("New ciphertext uses {}….", t.to.short()),
+                    });
+                    ui.add(
+                        egui::ProgressBar::new(1.0)
+                            .desired_height(8.0)
+                            .fill(theme::GREEN),
+                    );
+                });
+                ui.ctx().request_repaint();
+            }
+
+            // Rotation in progress.
+            if !shown && let Some(started) = key.rotation_started {
+                let pending = key
+                    .pending_material()
+                    .map(|m| m.short.clone())
+                    .unwrap_or_default();
+                shown = true;
+                theme::note_box(ui, theme::VIOLET, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.add(egui::Spinner::new().size(22.0));
+                        ui.label(
+                            RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
+                                .strong()
+                                .size(17.0),
+                        );
+                    });
+                    let elapsed = now.since(started);
+                    match view.settings().map(|s| s.rotation_delay()) {
+                        Some(delay) => {
+                            ui.label(format!(
+                                "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
+                                format::date_time_secs(started),
+                                format::clock_duration(elapsed),
+                                format::duration(delay)
+                            ));
+                            let fraction = if delay.is_zero() {
+                                1.0
+                            } else {
+                                (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
+                            };
+                            ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
+                        }
+                        None => {
+                            ui.label(format!(
+                                "OnDemandRotationStartDate {} · elapsed {} · AWS completes the rotation in the background; byok asks every few seconds",
+                                format::date_time_secs(started),
+                                format::clock_duration(elapsed),
+                            ));
+                            ui.add(
+                                egui::ProgressBar::new(0.5)
+                                    .animate(true)
+                                    .desired_height(8.0),
+                            );
+                        }
                     }
                 });
             }
-            KeyState::Enabled => {}
-        }
 
-        // A rotation the engine just completed: said in place of the
-        // in-progress banner while the table animates, so nothing jumps.
-        if key.rotation_started.is_none()
-            && let Some(t) = transitions
-                .iter()
-                .find(|t| t.key == key.id && t.progress() < 1.0)
-        {
-            theme::note_box(ui, theme::GREEN, |ui| {
-                ui.label(
-                    RichText::new(format!(
-                        "✔ Rotation complete: {}… is now CURRENT",
-                        t.to.short()
-                    ))
-                    .strong()
-                    .size(17.0),
-                );
-                ui.label(match t.from {
-                    Some(from) => format!(
-                        "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
-                        from.short(),
-                        t.to.short()
-                    ),
-                    None => format!("New ciphertext uses {}….", t.to.short()),
-                });
-                ui.add(
-                    egui::ProgressBar::new(1.0)
-                        .desired_height(8.0)
-                        .fill(theme::GREEN),
-                );
-            });
-            ui.ctx().request_repaint();
-        }
-
-        // Rotation in progress.
-        if let Some(started) = key.rotation_started {
-            let pending = key
-                .pending_material()
-                .map(|m| m.short.clone())
-                .unwrap_or_default();
-            theme::note_box(ui, theme::VIOLET, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    ui.add(egui::Spinner::new().size(22.0));
-                    ui.label(
-                        RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
-                            .strong()
-                            .size(17.0),
-                    );
-                });
-                let elapsed = now.since(started);
-                match view.settings().map(|s| s.rotation_delay()) {
-                    Some(delay) => {
-                        ui.label(format!(
-                            "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
-                            format::date_time_secs(started),
-                            format::clock_duration(elapsed),
-                            format::duration(delay)
-                        ));
-                        let fraction = if delay.is_zero() {
-                            1.0
-                        } else {
-                            (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
-                        };
-                        ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
-                    }
-                    None => {
-                        ui.label(format!(
-                            "OnDemandRotationStartDate {} · elapsed {} · AWS completes the rotation in the background; byok asks every few seconds",
-                            format::date_time_secs(started),
-                            format::clock_duration(elapsed),
-                        ));
-                        ui.add(
-                            egui::ProgressBar::new(0.5)
-                                .animate(true)
-                                .desired_height(8.0),
-                        );
-                    }
-                }
-            });
-        }
+            if !shown {
+                idle_status(ui, key);
+            }
+        });
+        let used = slot.response.rect.height();
+        self.status_height = reserved.max(used);
 
         // Actions.
         ui.add_space(4.0);
@@ -993,6 +1027,45 @@ impl KeyDetail {
 }
 
 /// A refusal as a tooltip: the plain words, then AWS's exception and message.
+/// The status slot when no rotation is under way and the key is usable:
+/// the same shape as the rotation banners (a heading, a line, the bar's
+/// height), so the slot does not change height when one starts.
+fn idle_status(ui: &mut Ui, key: &KeyView) {
+    let current = key.current.and_then(|id| key.material(id));
+    let (heading, detail) = match (current, key.pending_material()) {
+        (Some(c), Some(p)) => (
+            format!("{}… is CURRENT", c.short),
+            format!(
+                "{}… is PENDING_ROTATION: Rotate now (RotateKeyOnDemand) makes it current.",
+                p.short
+            ),
+        ),
+        (Some(c), None) if key.is_external() => (
+            format!("{}… is CURRENT", c.short),
+            "No rotation under way. Import a new key material (NEW_KEY_MATERIAL) to rotate to it."
+                .to_owned(),
+        ),
+        (Some(c), None) => (
+            format!("{}… is CURRENT", c.short),
+            "No rotation under way.".to_owned(),
+        ),
+        (None, _) => (
+            "No rotation under way".to_owned(),
+            "The key has no current key material.".to_owned(),
+        ),
+    };
+    let color = ui.visuals().widgets.noninteractive.bg_stroke.color;
+    theme::note_box(ui, color, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.set_min_height(22.0); // the spinner's row in the rotation banner
+            ui.label(RichText::new(heading).strong().size(17.0));
+        });
+        ui.label(theme::weak(ui, detail));
+        // Where the rotation banners draw their progress bar.
+        ui.add_visible(false, egui::ProgressBar::new(0.0).desired_height(8.0));
+    });
+}
+
 fn refusal_text(e: &crate::kms::KmsError) -> String {
     format!(
         "Not possible now: {} ({}: {})",
