@@ -227,7 +227,7 @@ impl KeyDetail {
                 KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled => {
                     let color = theme::key_state(key.state).fill;
                     shown = true;
-                theme::note_box(ui, color, |ui| {
+                    theme::note_box(ui, color, |ui| {
                         ui.label(RichText::new(state_explanation(key, now)).strong());
                         if key.state == KeyState::PendingImport && key.is_external() {
                             ui.horizontal_wrapped(|ui| {
@@ -267,16 +267,16 @@ impl KeyDetail {
                 shown = true;
                 theme::note_box(ui, theme::GREEN, |ui| {
                     ui.horizontal_wrapped(|ui| {
- ui.set_min_height(22.0); // the spinner's row in the rotation banner
-ui.label(
-                        RichText::new(format!(
-                            "✔ Rotation complete: {}… is now CURRENT",
-                            t.to.short()
-                        ))
-                        .strong()
-                        .size(17.0),
-                    );
-});
+                        ui.set_min_height(22.0); // the spinner's row in the rotation banner
+                        ui.label(
+                            RichText::new(format!(
+                                "✔ Rotation complete: {}… is now CURRENT",
+                                t.to.short()
+                            ))
+                            .strong()
+                            .size(17.0),
+                        );
+                    });
                     ui.label(match t.from {
                         Some(from) => format!(
                             "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
@@ -892,7 +892,7 @@ ui.label(
                     }
                     ui.add_space(6.0);
                     if pending {
-                        theme::note_box(ui, theme::VIOLET, |ui| {
+                    theme::note_box(ui, theme::VIOLET, |ui| {
                             ui.label(
                                 "This material is pending rotation and has never been current: deleting it removes it \
                                  from the key entirely. The key's state does not change.",
