@@ -23,7 +23,9 @@ use crate::api::wire::{Blob, Time};
 use crate::backend::{Backend, BackendError, send};
 use crate::kms::material::{MATERIAL_LEN, key_check_value};
 use crate::kms::rules::monthly_cost_usd;
-use crate::kms::{Caller, Clock, Kms, SecretArray, Timestamp, WrappingAlgorithm, wrap_material};
+use crate::kms::{
+    Caller, Clock, ExpirationModel, Kms, SecretArray, Timestamp, WrappingAlgorithm, wrap_material,
+};
 use crate::store::{AuditedEvent, StoreError, Vault};
 
 /// The wrapping the runner asks for: RSA-OAEP with SHA-256 under a
@@ -1823,14 +1825,7 @@ impl Manager {
             import_token: Some(params.import_token),
             encrypted_key_material: Some(Blob::from(wrapped)),
             valid_to: valid_to.map(Time),
-            expiration_model: Some(
-                if valid_to.is_some() {
-                    "KEY_MATERIAL_EXPIRES"
-                } else {
-                    "KEY_MATERIAL_DOES_NOT_EXPIRE"
-                }
-                .into(),
-            ),
+            expiration_model: Some(ExpirationModel::for_valid_to(valid_to).as_str().into()),
             import_type: Some(import_type.into()),
             key_material_description: description.map(str::to_string),
             key_material_id: key_material_id.map(str::to_string),

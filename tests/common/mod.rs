@@ -383,12 +383,9 @@ pub fn external_key_through(
             import_token: Some(params.import_token),
             encrypted_key_material: Some(byok::api::wire::Blob::from(wrapped)),
             expiration_model: Some(
-                if valid_to.is_some() {
-                    "KEY_MATERIAL_EXPIRES"
-                } else {
-                    "KEY_MATERIAL_DOES_NOT_EXPIRE"
-                }
-                .into(),
+                byok::kms::ExpirationModel::for_valid_to(valid_to)
+                    .as_str()
+                    .into(),
             ),
             valid_to: valid_to.map(byok::api::wire::Time),
             key_material_description: material_description.map(str::to_string),
