@@ -133,6 +133,53 @@ impl KeyDetail {
         self.pending = Some(Pending::submit(jobs, Owner::Keys, what, job));
     }
 
+    /// The status slot: the state note, the rotation banners or, when
+    /// nothing is under way, a quiet line, all in one place whose height
+    /// never shrinks while the key is shown, so the actions and the table
+    /// below stay where they are when a rotation starts, completes or a
+    /// material goes missing (issue 10, item 8). The state note, when there
+    /// is one, says what matters most.
+    fn status_slot(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        view: &StoreView,
+        now: Timestamp,
+        transitions: &[RotationTransition],
+        busy: bool,
+    ) -> Vec<Action> {
+        // The floor fits the usual banners: a heading row, two lines of text
+        // and a row of buttons, inside the note's margins.
+        let spacing = ui.spacing();
+        let line = ui.text_style_height(&egui::TextStyle::Body);
+        let button = line.max(spacing.interact_size.y) + 2.0 * spacing.button_padding.y;
+        let floor =
+            NOTE_MARGINS + BANNER_HEADING + 2.0 * line + button + 3.0 * spacing.item_spacing.y;
+        let reserved = self.status_height.max(floor);
+        let mut actions = Vec::new();
+        let slot = ui.vertical(|ui| {
+            ui.set_min_height(reserved);
+            // A rotation the engine just completed, while the table animates.
+            let completed = transitions
+                .iter()
+                .find(|t| t.key == key.id && t.progress() < 1.0);
+            if matches!(
+                key.state,
+                KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled
+            ) {
+                actions.extend(state_note(ui, key, now, busy));
+            } else if let Some(started) = key.rotation_started {
+                rotation_banner(ui, key, view, now, started);
+            } else if let Some(t) = completed {
+                completion_banner(ui, t);
+            } else {
+                idle_status(ui, key);
+            }
+        });
+        self.status_height = reserved.max(slot.response.rect.height());
+        actions
+    }
+
     /// Draws the detail of `key`.
     pub fn ui(
         &mut self,
@@ -207,147 +254,7 @@ impl KeyDetail {
         });
         ui.add_space(4.0);
 
-        // The status slot: the state note, the rotation banners and, when
-        // nothing is under way, a quiet line, all in one place whose height
-        // never shrinks while the key is shown. The actions and the table
-        // below stay where they are when a rotation starts, completes or a
-        // material goes missing (issue 10, item 8).
-        // Its floor fits the usual banners: a 22-point heading row, two lines
-        // of text and a row of buttons, inside the note's margins.
-        let spacing = ui.spacing();
-        let line = ui.text_style_height(&egui::TextStyle::Body);
-        let button = line.max(spacing.interact_size.y) + 2.0 * spacing.button_padding.y;
-        let floor = 24.0 + 22.0 + 2.0 * line + button + 3.0 * spacing.item_spacing.y;
-        let reserved = self.status_height.max(floor);
-        let slot = ui.vertical(|ui| {
-            ui.set_min_height(reserved);
-            let mut shown = false;
-            // What the state means.
-            match key.state {
-                KeyState::PendingImport | KeyState::PendingDeletion | KeyState::Disabled => {
-                    let color = theme::key_state(key.state).fill;
-                    shown = true;
-                    theme::note_box(ui, color, |ui| {
-                        ui.label(RichText::new(state_explanation(key, now)).strong());
-                        if key.state == KeyState::PendingImport && key.is_external() {
-                            ui.horizontal_wrapped(|ui| {
-                                for m in key.missing_materials() {
-                                    if ui
-                                        .add_enabled(
-                                            !busy,
-                                            egui::Button::new(format!("Re-import {}…", m.short)),
-                                        )
-                                        .on_hover_text(
-                                            "Open the import wizard to re-import this same material",
-                                        )
-                                        .clicked()
-                                    {
-                                        actions.push(Action::OpenImportWizard {
-                                            key: key.id.clone(),
-                                            reimport: Some(m.id),
-                                        });
-                                    }
-                                }
-                            });
-                        }
-                    });
-                }
-                KeyState::Enabled => {}
-            }
-
-            // A rotation the engine just completed: said in place of the
-            // in-progress banner while the table animates, so nothing jumps.
-            // The state note, when there is one, says what matters more.
-            if !shown
-                && key.rotation_started.is_none()
-                && let Some(t) = transitions
-                    .iter()
-                    .find(|t| t.key == key.id && t.progress() < 1.0)
-            {
-                shown = true;
-                theme::note_box(ui, theme::GREEN, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.set_min_height(22.0); // the spinner's row in the rotation banner
-                        ui.label(
-                            RichText::new(format!(
-                                "✔ Rotation complete: {}… is now CURRENT",
-                                t.to.short()
-                            ))
-                            .strong()
-                            .size(17.0),
-                        );
-                    });
-                    ui.label(match t.from {
-                        Some(from) => format!(
-                            "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
-                            from.short(),
-                            t.to.short()
-                        ),
-                        None => format!("New ciphertext uses {}….", t.to.short()),
-                    });
-                    ui.add(
-                        egui::ProgressBar::new(1.0)
-                            .desired_height(8.0)
-                            .fill(theme::GREEN),
-                    );
-                });
-                ui.ctx().request_repaint();
-            }
-
-            // Rotation in progress.
-            if !shown && let Some(started) = key.rotation_started {
-                let pending = key
-                    .pending_material()
-                    .map(|m| m.short.clone())
-                    .unwrap_or_default();
-                shown = true;
-                theme::note_box(ui, theme::VIOLET, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.add(egui::Spinner::new().size(22.0));
-                        ui.label(
-                            RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
-                                .strong()
-                                .size(17.0),
-                        );
-                    });
-                    let elapsed = now.since(started);
-                    match view.settings().map(|s| s.rotation_delay()) {
-                        Some(delay) => {
-                            ui.label(format!(
-                                "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
-                                format::date_time_secs(started),
-                                format::clock_duration(elapsed),
-                                format::duration(delay)
-                            ));
-                            let fraction = if delay.is_zero() {
-                                1.0
-                            } else {
-                                (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
-                            };
-                            ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
-                        }
-                        None => {
-                            ui.label(format!(
-                                "OnDemandRotationStartDate {} · elapsed {} · AWS completes the rotation in the background; byok asks every few seconds",
-                                format::date_time_secs(started),
-                                format::clock_duration(elapsed),
-                            ));
-                            ui.add(
-                                egui::ProgressBar::new(0.5)
-                                    .animate(true)
-                                    .desired_height(8.0),
-                            );
-                        }
-                    }
-                });
-            }
-
-            if !shown {
-                idle_status(ui, key);
-            }
-        });
-        let used = slot.response.rect.height();
-        self.status_height = reserved.max(used);
+        actions.extend(self.status_slot(ui, key, view, now, transitions, busy));
 
         // Actions.
         ui.add_space(4.0);
@@ -1027,6 +934,122 @@ impl KeyDetail {
 }
 
 /// A refusal as a tooltip: the plain words, then AWS's exception and message.
+/// The height of a banner's heading row (the rotation spinner's size).
+const BANNER_HEADING: f32 = 22.0;
+/// What a note box adds around its content: inner margins and stroke.
+const NOTE_MARGINS: f32 = 24.0;
+
+/// What a Pending import, Pending deletion or Disabled key's state means,
+/// with a Re-import button per missing material.
+fn state_note(ui: &mut Ui, key: &KeyView, now: Timestamp, busy: bool) -> Vec<Action> {
+    let mut actions = Vec::new();
+    theme::note_box(ui, theme::key_state(key.state).fill, |ui| {
+        ui.label(RichText::new(state_explanation(key, now)).strong());
+        if key.state == KeyState::PendingImport && key.is_external() {
+            ui.horizontal_wrapped(|ui| {
+                for m in key.missing_materials() {
+                    if ui
+                        .add_enabled(!busy, egui::Button::new(format!("Re-import {}…", m.short)))
+                        .on_hover_text("Open the import wizard to re-import this same material")
+                        .clicked()
+                    {
+                        actions.push(Action::OpenImportWizard {
+                            key: key.id.clone(),
+                            reimport: Some(m.id),
+                        });
+                    }
+                }
+            });
+        }
+    });
+    actions
+}
+
+/// A rotation in progress: since when, and how far along.
+fn rotation_banner(
+    ui: &mut Ui,
+    key: &KeyView,
+    view: &StoreView,
+    now: Timestamp,
+    started: Timestamp,
+) {
+    let pending = key
+        .pending_material()
+        .map(|m| m.short.clone())
+        .unwrap_or_default();
+    theme::note_box(ui, theme::VIOLET, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.add(egui::Spinner::new().size(BANNER_HEADING));
+            ui.label(
+                RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
+                    .strong()
+                    .size(17.0),
+            );
+        });
+        let elapsed = now.since(started);
+        match view.settings().map(|s| s.rotation_delay()) {
+            Some(delay) => {
+                ui.label(format!(
+                    "OnDemandRotationStartDate {} · elapsed {} · the engine completes rotations after {}",
+                    format::date_time_secs(started),
+                    format::clock_duration(elapsed),
+                    format::duration(delay)
+                ));
+                let fraction = if delay.is_zero() {
+                    1.0
+                } else {
+                    (elapsed.as_secs_f32() / delay.as_secs_f32()).min(1.0)
+                };
+                ui.add(egui::ProgressBar::new(fraction).desired_height(8.0));
+            }
+            None => {
+                ui.label(format!(
+                    "OnDemandRotationStartDate {} · elapsed {} · AWS completes the rotation in the background; byok asks every few seconds",
+                    format::date_time_secs(started),
+                    format::clock_duration(elapsed),
+                ));
+                ui.add(
+                    egui::ProgressBar::new(0.5)
+                        .animate(true)
+                        .desired_height(8.0),
+                );
+            }
+        }
+    });
+}
+
+/// A rotation the engine just completed, said in place of the in-progress
+/// banner while the table animates.
+fn completion_banner(ui: &mut Ui, t: &RotationTransition) {
+    theme::note_box(ui, theme::GREEN, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.set_min_height(BANNER_HEADING);
+            ui.label(
+                RichText::new(format!(
+                    "✔ Rotation complete: {}… is now CURRENT",
+                    t.to.short()
+                ))
+                .strong()
+                .size(17.0),
+            );
+        });
+        ui.label(match t.from {
+            Some(from) => format!(
+                "{}… is NON_CURRENT and still decrypts what it encrypted. New ciphertext uses {}….",
+                from.short(),
+                t.to.short()
+            ),
+            None => format!("New ciphertext uses {}….", t.to.short()),
+        });
+        ui.add(
+            egui::ProgressBar::new(1.0)
+                .desired_height(8.0)
+                .fill(theme::GREEN),
+        );
+    });
+    ui.ctx().request_repaint();
+}
+
 /// The status slot when no rotation is under way and the key is usable:
 /// the same shape as the rotation banners (a heading, a line, the bar's
 /// height), so the slot does not change height when one starts.
@@ -1057,7 +1080,7 @@ fn idle_status(ui: &mut Ui, key: &KeyView) {
     let color = ui.visuals().widgets.noninteractive.bg_stroke.color;
     theme::note_box(ui, color, |ui| {
         ui.horizontal_wrapped(|ui| {
-            ui.set_min_height(22.0); // the spinner's row in the rotation banner
+            ui.set_min_height(BANNER_HEADING); // the spinner's row in the rotation banner
             ui.label(RichText::new(heading).strong().size(17.0));
         });
         ui.label(theme::weak(ui, detail));
