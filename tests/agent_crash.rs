@@ -173,7 +173,8 @@ fn one_store(rng: &mut rand::rngs::StdRng, landed: &mut BTreeMap<String, usize>)
         let out = agent(&path).output().unwrap();
         assert!(
             out.status.success(),
-            "run {run} after a kill at {delay:?}: {}\n{}",
+            "run {run} after a kill at {delay:?} ended with {}: {}\n{}",
+            out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );

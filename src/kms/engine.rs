@@ -191,6 +191,58 @@ enum Due {
     KeyDeletion(KeyId),
 }
 
+/// The engine's next time-driven event, as the console announces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeEvent {
+    /// Import parameters (a wrapping key and import token) expire.
+    ImportParametersExpire,
+    /// A material's `ValidTo` passes: KMS deletes it.
+    MaterialExpires {
+        /// The key.
+        key: KeyId,
+        /// The material.
+        material: KeyMaterialId,
+    },
+    /// An on-demand rotation in progress completes.
+    RotationCompletes {
+        /// The key.
+        key: KeyId,
+    },
+    /// An automatic rotation (`AWS_KMS` keys) falls due.
+    AutomaticRotation {
+        /// The key.
+        key: KeyId,
+    },
+    /// A key's scheduled deletion date passes: KMS deletes the key.
+    KeyDeletion {
+        /// The key.
+        key: KeyId,
+    },
+}
+
+impl TimeEvent {
+    fn of(due: Due) -> TimeEvent {
+        match due {
+            Due::ParametersExpire(_) => TimeEvent::ImportParametersExpire,
+            Due::MaterialExpires(key, material) => TimeEvent::MaterialExpires { key, material },
+            Due::RotationCompletes(key) => TimeEvent::RotationCompletes { key },
+            Due::AutomaticRotation(key) => TimeEvent::AutomaticRotation { key },
+            Due::KeyDeletion(key) => TimeEvent::KeyDeletion { key },
+        }
+    }
+
+    /// The key it concerns.
+    pub fn key(&self) -> Option<KeyId> {
+        match *self {
+            TimeEvent::ImportParametersExpire => None,
+            TimeEvent::MaterialExpires { key, .. }
+            | TimeEvent::RotationCompletes { key }
+            | TimeEvent::AutomaticRotation { key }
+            | TimeEvent::KeyDeletion { key } => Some(key),
+        }
+    }
+}
+
 /// The in-progress audit record of one operation.
 pub(crate) struct Call {
     pub(crate) now: Timestamp,
@@ -411,6 +463,11 @@ impl Kms {
         };
         self.advance(now);
         self.generation != before
+    }
+
+    /// The next time-driven event and when it falls due, if any.
+    pub fn next_event(&self) -> Option<(Timestamp, TimeEvent)> {
+        self.next_due_event().map(|(t, d)| (t, TimeEvent::of(d)))
     }
 
     /// When the next time-driven event falls due, if any.

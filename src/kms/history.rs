@@ -738,6 +738,38 @@ impl KeyHistory {
         (self.created, end)
     }
 
+    /// The span that tells the latest part of the story: the latest
+    /// burst of events (import, rotation, deletion, expiry, a key event —
+    /// at most `events` of them) to `now`. A burst ends, going back, at a
+    /// gap more than three times the span taken so far (and more than half
+    /// an hour): a key created months ago whose rotation took a minute
+    /// shows that minute wide, not one pixel of a 90-day axis.
+    pub fn recent_span(&self, now: Timestamp, events: usize) -> (Timestamp, Timestamp) {
+        const MIN_GAP_MS: i64 = 30 * 60 * 1000;
+        let mut times: Vec<Timestamp> = self
+            .lanes
+            .iter()
+            .flat_map(|l| l.markers.iter().map(|m| m.at))
+            .chain(self.key_events.iter().map(|e| e.at))
+            .chain(self.rotation_periods.iter().map(|(from, _)| *from))
+            .filter(|t| *t <= now)
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        let Some(&last) = times.last() else {
+            return (self.created, now.max(self.created));
+        };
+        let mut start = last;
+        for &t in times.iter().rev().skip(1).take(events.max(1) - 1) {
+            let taken = (now.millis() - start.millis()).max(0);
+            if start.millis() - t.millis() > (3 * taken).max(MIN_GAP_MS) {
+                break;
+            }
+            start = t;
+        }
+        (start.max(self.created), now.max(start))
+    }
+
     /// The key as it was at `t`, by the state rule of SPEC §2.
     pub fn state_at(&self, t: Timestamp) -> StateAt {
         let existed = t >= self.created;
@@ -803,12 +835,11 @@ mod tests {
         json!([{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": ARN}])
     }
 
-    /// CloudTrail events as AWS writes them: the shapes of the Developer
-    /// Guide's examples ct-importkeymaterial (validTo in the console style,
+    /// A history from CloudTrail events as AWS writes them: the shapes of
+    /// the Developer Guide's examples ct-importkeymaterial (validTo in the console style,
     /// the material id in responseElements), ct-rotatekeyondemand and
     /// ct-rotatekey (the ids in serviceEventDetails).
-    #[test]
-    fn a_history_from_aws_cloudtrail_events() {
+    fn cloudtrail_history() -> (Vec<HistoryEvent>, KeyHistory) {
         let import = |at: &str, material: &str, t: &str| {
             json!({
                 "eventTime": at, "eventName": "ImportKeyMaterial", "eventType": "AwsApiCall",
@@ -836,12 +867,6 @@ mod tests {
             .enumerate()
             .filter_map(|(i, v)| HistoryEvent::from_cloudtrail(v, i as u64))
             .collect();
-        assert_eq!(events.len(), 4);
-        assert_eq!(
-            events[0].valid_to,
-            Timestamp::parse("2026-05-21T05:47:45Z"),
-            "the console-style validTo"
-        );
         let m1 = KeyMaterialId::parse(M1).unwrap();
         let m2 = KeyMaterialId::parse(M2).unwrap();
         let present = PresentKey {
@@ -871,6 +896,20 @@ mod tests {
             rotation_started: None,
         };
         let h = KeyHistory::from_events(&present, &events);
+        (events, h)
+    }
+
+    #[test]
+    fn a_history_from_aws_cloudtrail_events() {
+        let (events, h) = cloudtrail_history();
+        assert_eq!(events.len(), 4);
+        assert_eq!(
+            events[0].valid_to,
+            Timestamp::parse("2026-05-21T05:47:45Z"),
+            "the console-style validTo"
+        );
+        let m1 = KeyMaterialId::parse(M1).unwrap();
+        let m2 = KeyMaterialId::parse(M2).unwrap();
         assert_eq!(h.lanes.len(), 2);
         let roles = |id| -> Vec<Role> {
             h.lanes
@@ -890,6 +929,27 @@ mod tests {
         let after = h.state_at(Timestamp::parse("2025-05-24T00:00:00Z").unwrap());
         assert_eq!(after.current, Some(m2));
         assert_eq!(after.key_state, KeyState::Enabled);
+    }
+
+    /// The default timeline view: the latest burst of events to now, so
+    /// the four-minute rotation of a key imported days earlier is not a
+    /// pixel.
+    #[test]
+    fn the_recent_span_is_the_latest_burst_of_events() {
+        let at = |t| Timestamp::parse(t).unwrap();
+        let (_, h) = cloudtrail_history();
+        // RotateKeyOnDemand 17:41:57 and RotateKey 17:45:00; the imports
+        // came a day and more before: a gap that ends the burst.
+        let now = at("2025-05-23T18:00:00Z");
+        assert_eq!(h.recent_span(now, 4), (at("2025-05-23T17:41:57Z"), now));
+        assert_eq!(h.recent_span(now, 1), (at("2025-05-23T17:45:00Z"), now));
+        // Long after the burst, the gaps before it look small: back to
+        // the first import (the created instant is earlier still).
+        let later = at("2025-06-30T00:00:00Z");
+        assert_eq!(h.recent_span(later, 4), (at("2025-05-21T05:42:31Z"), later));
+        // Events after `now` (a cursor in the past) do not count.
+        let then = at("2025-05-22T06:00:00Z");
+        assert_eq!(h.recent_span(then, 4), (at("2025-05-22T05:42:31Z"), then));
     }
 
     /// Without CloudTrail (denied, or not kept that long), the lanes come

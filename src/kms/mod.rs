@@ -31,7 +31,9 @@ pub use audit::{AuditRecord, CallSource, Caller, ChainHead};
 pub use ciphertext::EncryptionContext;
 pub use clock::{Clock, ManualClock, Timestamp};
 pub(crate) use engine::len_violation;
-pub use engine::{Alias, Kms, KmsState, Page, RemoteCall, ScheduledDeletionOutput, Settings};
+pub use engine::{
+    Alias, Kms, KmsState, Page, RemoteCall, ScheduledDeletionOutput, Settings, TimeEvent,
+};
 pub use error::{ErrorKind, KmsError, KmsResult};
 pub use model::*;
 pub use ops_crypto::{

@@ -83,6 +83,8 @@ struct Workspace {
     /// Locking a training store removes it: the user confirms first.
     confirm_lock: bool,
     transitions: Vec<RotationTransition>,
+    /// Time-driven events seen while the store is open, oldest first.
+    events: Vec<super::announce::Announcement>,
     notes: Vec<String>,
     /// AWS's throttling, read every frame (AWS stores).
     retry: Option<crate::aws::RetryWatch>,
@@ -105,6 +107,7 @@ impl Workspace {
             new_key: None,
             confirm_lock: false,
             transitions: Vec::new(),
+            events: Vec::new(),
             notes: Vec::new(),
             retry: None,
         }
@@ -285,37 +288,25 @@ impl ConsoleApp {
         if !matches!(self.phase, Phase::Open) {
             return;
         }
-        // A rotation the engine completed: its start date is gone and the
-        // current material changed. Animate it and say so.
+        // What time did (a rotation completing, an expiry, a deletion):
+        // toasted, flagged on the timeline, kept in the clock bar.
         if let Some(old) = &self.ws.view {
-            let mut notices = Vec::new();
-            for id in &old.rotating {
-                let (Some(o), Some(n)) = (old.key(id), view.key(id)) else {
-                    continue;
-                };
-                if n.rotation_started.is_none()
-                    && n.current != o.current
-                    && let Some(to) = n.current
-                {
+            let now = self.now();
+            for a in super::announce::time_driven(old, &view, now) {
+                if let super::announce::Happened::RotationCompleted { to, from } = a.what {
                     self.ws.transitions.push(RotationTransition {
-                        key: id.clone(),
+                        key: a.key.clone(),
                         to,
-                        from: o.current,
+                        from,
                         seen: Instant::now(),
                     });
-                    notices.push(format!(
-                        "Rotation of {} complete: {}… is now CURRENT{}",
-                        n.label,
-                        to.short(),
-                        o.current
-                            .map(|f| format!(", {}… NON_CURRENT", f.short()))
-                            .unwrap_or_default()
-                    ));
                 }
+                self.toast(a.text.clone());
+                self.ws.detail.timeline.announce(&a);
+                self.ws.events.push(a);
             }
-            for n in notices {
-                self.toast(n);
-            }
+            let excess = self.ws.events.len().saturating_sub(20);
+            self.ws.events.drain(..excess);
         }
         // The key manager ran (on its schedule, or for an officer): say what
         // it did, and loudly when something failed.
@@ -502,7 +493,11 @@ impl ConsoleApp {
                     return;
                 }
                 match cmd {
-                    ClockCommand::Advance(d) => self.config.clock.advance(d),
+                    ClockCommand::Advance(d) => {
+                        self.config.clock.advance(d);
+                        // The view follows the story: back to now.
+                        self.ws.detail.timeline.follow_now();
+                    }
                     ClockCommand::SetSpeed(s) => self.config.clock.set_speed(s),
                     ClockCommand::RealTime => self.config.clock.reset(),
                 }
@@ -933,7 +928,14 @@ impl ConsoleApp {
                 ui.add(egui::Label::new(RichText::new(dir.display().to_string()).monospace().small()).selectable(true))
                     .on_hover_text("The plaintext of the training materials (throwaway), to demonstrate re-import");
             });
-            ui.separator();
+            actions.extend(super::clock_bar::ui(
+                ui,
+                &self.config.clock,
+                view,
+                self.ws.events.last(),
+                now,
+            ));
+            ui.add_space(4.0);
         }
         for n in &self.ws.notes {
             theme::note_box(ui, theme::AMBER, |ui| {

@@ -4,8 +4,10 @@
 //! hands back results and an immutable view of the store.
 
 pub mod action;
+pub mod announce;
 pub mod app;
 pub mod audit;
+pub mod clock_bar;
 pub mod config;
 pub mod crypto;
 pub mod demo;

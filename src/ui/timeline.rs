@@ -43,7 +43,23 @@ pub struct Timeline {
     /// The cursor; `None` follows "now".
     cursor: Option<Timestamp>,
     dragging_cursor: bool,
+    /// Time-driven events just announced: flagged on the chart for a while.
+    flags: Vec<Flag>,
 }
+
+/// An announced event's flag on the chart.
+struct Flag {
+    key: KeyRef,
+    at: Timestamp,
+    text: &'static str,
+    seen: std::time::Instant,
+}
+
+/// How long an announced event stays flagged.
+const FLAG_FOR: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// The events the default view shows (the latest part of the story).
+const STORY_EVENTS: usize = 4;
 
 fn role_color(role: Role) -> Color32 {
     theme::material_state(role.material_state()).fill
@@ -65,6 +81,24 @@ impl Timeline {
             Err(e) => self.error = Some(e.clone()),
             Ok(_) => {}
         }
+    }
+
+    /// Flags a time-driven event on the chart of its key.
+    pub fn announce(&mut self, a: &super::announce::Announcement) {
+        self.flags.retain(|f| f.seen.elapsed() < FLAG_FOR);
+        self.flags.push(Flag {
+            key: a.key.clone(),
+            at: a.at,
+            text: a.flag(),
+            seen: std::time::Instant::now(),
+        });
+    }
+
+    /// Back to the default view, following now, the cursor on now (the
+    /// clock jumped: the story is at the present).
+    pub fn follow_now(&mut self) {
+        self.range = None;
+        self.cursor = None;
     }
 
     /// Whether the history of a key has been derived (the chart is drawn).
@@ -125,9 +159,10 @@ impl Timeline {
             return actions;
         };
         // Fit: the key's whole life, up to its last ValidTo or deletion
-        // date. The view starts on what happened (creation to now): a
-        // ValidTo months ahead would squeeze minutes of history into a
-        // pixel, so a later one is flagged at the right edge instead.
+        // date. History: creation to now. The default view is the latest
+        // part of the story (the last few events to now), so a rotation
+        // that took a minute is not one pixel of a key's months; a later
+        // ValidTo is flagged at the right edge, earlier history at the left.
         let (span_start, span_end) = history.span(now);
         let around = |start: Timestamp, end: Timestamp| {
             let pad = ((end.millis() - start.millis()) as f64 * 0.04).max(60_000.0);
@@ -135,7 +170,9 @@ impl Timeline {
         };
         let fit = around(span_start, span_end);
         let history_view = around(span_start, now.max(span_start));
-        let (mut t0, mut t1) = self.range.unwrap_or(history_view);
+        let (story_start, story_end) = history.recent_span(now, STORY_EVENTS);
+        let story_view = around(story_start, story_end);
+        let (mut t0, mut t1) = self.range.unwrap_or(story_view);
 
         // Where the history comes from (an AWS store reads CloudTrail).
         match &self.source {
@@ -189,11 +226,19 @@ impl Timeline {
                 self.range = Some((t0, t1));
             }
             if ui
+                .selectable_label(self.range.is_none(), "Recent")
+                .on_hover_text("Follow the latest events up to now (the default)")
+                .clicked()
+            {
+                self.range = None;
+                (t0, t1) = story_view;
+            }
+            if ui
                 .button("History")
                 .on_hover_text("Show what happened, from the key's creation to now")
                 .clicked()
             {
-                self.range = None;
+                self.range = Some(history_view);
                 (t0, t1) = history_view;
             }
             if ui
@@ -611,6 +656,46 @@ impl Timeline {
                 body_font.clone(),
                 ink,
             );
+        }
+
+        // Earlier history beyond the left edge.
+        if t0 > history.created.millis() as f64 {
+            painter.text(
+                pos2(plot.left() + 4.0, rect.bottom() - 3.0),
+                Align2::LEFT_BOTTOM,
+                format!(
+                    "‹ earlier: created {} (History shows it)",
+                    format::relative(history.created, now)
+                ),
+                small_font.clone(),
+                ink.gamma_multiply(0.7),
+            );
+        }
+        // Time-driven events just announced: a pulsing line and a flag.
+        self.flags.retain(|f| f.seen.elapsed() < FLAG_FOR);
+        for f in self.flags.iter().filter(|f| f.key == key.id) {
+            let x = x_of(f.at.millis() as f64).clamp(plot.left(), plot.right());
+            let phase = f.seen.elapsed().as_secs_f32() * std::f32::consts::TAU / 1.5;
+            let width = 3.0 + 2.0 * phase.sin().abs();
+            painter.line_segment(
+                [pos2(x, events_top), pos2(x, lanes_bottom)],
+                Stroke::new(width, theme::AMBER),
+            );
+            let at = pos2(x, events_top + 2.0);
+            let anchor = if x + 160.0 < plot.right() {
+                Align2::LEFT_TOP
+            } else {
+                Align2::RIGHT_TOP
+            };
+            let galley =
+                painter.layout_no_wrap(format!("⚑ {}", f.text), body_font.clone(), Color32::BLACK);
+            let r = anchor.anchor_size(at, galley.size()).expand(3.0);
+            painter.rect_filled(r, CornerRadius::same(4), theme::AMBER);
+            painter.galley(r.min + vec2(3.0, 3.0), galley, Color32::BLACK);
+        }
+        if self.flags.iter().any(|f| f.key == key.id) {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(50));
         }
 
         // Now line.

@@ -402,8 +402,8 @@ pub struct LocalStoreView {
     pub is_demo: bool,
     /// Engine settings.
     pub settings: Settings,
-    /// When the engine's next time-driven event falls due.
-    pub next_event: Option<Timestamp>,
+    /// The engine's next time-driven event, and when it falls due.
+    pub next_event: Option<(Timestamp, crate::kms::TimeEvent)>,
 }
 
 /// The whole store, as of one instant.

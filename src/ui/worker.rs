@@ -1258,11 +1258,11 @@ impl WorkerState {
         let (records, complete) = ws.records();
         let backend = ws.info();
         let notice = ws.notice();
-        let mut vault = lock(ws.vault());
+        let vault = lock(ws.vault());
         let local = (!ws.is_aws()).then(|| LocalStoreView {
             is_demo: session.is_demo,
             settings: vault.kms().settings().clone(),
-            next_event: vault.next_event_time(),
+            next_event: vault.kms().next_event(),
         });
         let now = vault.kms().now();
         let parts = ViewParts {
