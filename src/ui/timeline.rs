@@ -688,7 +688,7 @@ impl Timeline {
                 Align2::RIGHT_TOP
             };
             let galley =
-                painter.layout_no_wrap(format!("⚑ {}", f.text), body_font.clone(), Color32::BLACK);
+                painter.layout_no_wrap(f.text.to_string(), body_font.clone(), Color32::BLACK);
             let r = anchor.anchor_size(at, galley.size()).expand(3.0);
             painter.rect_filled(r, CornerRadius::same(4), theme::AMBER);
             painter.galley(r.min + vec2(3.0, 3.0), galley, Color32::BLACK);
