@@ -144,6 +144,8 @@ pub enum Owner {
     Serve,
     /// The key manager screen.
     Manager,
+    /// The guided lessons panel (training stores).
+    Lessons,
 }
 
 /// One user intent.

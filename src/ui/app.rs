@@ -88,6 +88,8 @@ struct Workspace {
     notes: Vec<String>,
     /// AWS's throttling, read every frame (AWS stores).
     retry: Option<crate::aws::RetryWatch>,
+    /// Guided lessons (training stores only).
+    lessons: super::lessons::LessonsPanel,
 }
 
 impl Workspace {
@@ -110,6 +112,7 @@ impl Workspace {
             events: Vec::new(),
             notes: Vec::new(),
             retry: None,
+            lessons: Default::default(),
         }
     }
 }
@@ -392,6 +395,13 @@ impl ConsoleApp {
             }
             Owner::Crypto => self.ws.crypto.finished(ticket, outcome, &jobs),
             Owner::Audit => self.ws.audit.finished(ticket, outcome),
+            Owner::Lessons => {
+                // The room sees the lesson's key and its material timeline.
+                if let Some(key) = self.ws.lessons.finished(ticket, outcome) {
+                    self.ws.tab = Tab::Keys;
+                    self.apply(Action::SelectKey(key));
+                }
+            }
             Owner::Manager => {
                 if let Some(text) = self.ws.manager.finished(ticket, outcome) {
                     self.toast(text);
@@ -788,6 +798,17 @@ impl ConsoleApp {
                 if view.is_demo {
                     theme::badge(ui, "TRAINING STORE", theme::BadgeStyle::on(theme::BLUE))
                         .on_hover_text("A temporary store, deleted when you lock or quit");
+                    let open = self.ws.lessons.open;
+                    if ui
+                        .add(egui::Button::selectable(
+                            open,
+                            RichText::new("🎓 Lessons").size(16.0),
+                        ))
+                        .on_hover_text("Guided lessons on the simulated clock")
+                        .clicked()
+                    {
+                        self.ws.lessons.open = !open;
+                    }
                 }
                 ui.add_space(16.0);
                 for tab in Tab::ALL {
@@ -828,6 +849,17 @@ impl ConsoleApp {
             ));
             ui.add_space(2.0);
         });
+        if view.is_demo && self.ws.lessons.open {
+            egui::Panel::right("lessons")
+                .resizable(true)
+                .default_size(460.0)
+                .min_size(360.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        self.ws.lessons.ui(ui, &view, &jobs);
+                    });
+                });
+        }
         if matches!(self.ws.tab, Tab::Keys | Tab::Crypto) {
             egui::Panel::left("key-list")
                 .resizable(true)

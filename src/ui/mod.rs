@@ -16,6 +16,7 @@ pub mod format;
 pub mod import_wizard;
 pub mod key_detail;
 pub mod key_list;
+pub mod lessons;
 pub mod manager;
 pub mod settings;
 pub mod status_bar;

@@ -560,6 +560,14 @@ pub enum Job {
     /// Keep the worker busy for a while (tests of a UI that must not wait).
     #[doc(hidden)]
     Stall(Duration),
+    /// One step of a guided lesson (training stores only): its real
+    /// operations, on the lesson's key, with what the lesson remembers.
+    Lesson {
+        /// What the lesson keeps between steps.
+        memory: super::lessons::LessonMemory,
+        /// The step's operations.
+        op: super::lessons::LessonOp,
+    },
 }
 
 impl Job {
@@ -734,6 +742,8 @@ pub enum Outcome {
     ManagerRan(RunView),
     /// The kill switch's preview.
     Blast(Arc<BlastRadius>),
+    /// A lesson step ran (its refusals are part of its outcome).
+    Lesson(Box<super::lessons::LessonDone>),
 }
 
 /// What the worker reports.
@@ -1462,6 +1472,33 @@ impl WorkerState {
             Job::Stall(d) => {
                 std::thread::sleep(d);
                 Ok(Outcome::Nothing)
+            }
+            Job::Lesson { mut memory, op } => {
+                // The simulated clock belongs to training stores only.
+                let session = self.session()?;
+                if !session.is_demo || session.ws.is_aws() {
+                    return Err(UiError::plain(
+                        "Lessons run on training stores only.",
+                        "this store is not a training store",
+                    ));
+                }
+                let delay = lock(session.ws.vault()).kms().settings().rotation_delay();
+                let backend = self.backend()?;
+                let outcome = super::lessons::perform(
+                    backend.as_ref(),
+                    &self.config.clock,
+                    delay,
+                    &mut memory,
+                    op,
+                );
+                if let Some(key) = &memory.key {
+                    self.changed(key);
+                }
+                self.published = None;
+                Ok(Outcome::Lesson(Box::new(super::lessons::LessonDone {
+                    memory,
+                    outcome,
+                })))
             }
             Job::CreateKey {
                 description,
