@@ -179,3 +179,41 @@ fn a_real_store_offers_no_lessons() {
     assert!(!shows(&h, "🎓 Lessons"));
     assert!(!shows_part(&h, "Rotation and old ciphertext"));
 }
+
+/// In the room (1280×720, presentation mode, lessons open) the toolbar's
+/// clock gives way to the tabs instead of being drawn over "Settings": the
+/// status bar shows the clock anyway.
+#[test]
+fn the_toolbar_clock_never_covers_the_tabs_at_1280_in_presentation_mode() {
+    use egui_kittest::kittest::Queryable as _;
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let config =
+        byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 720.0))
+        .with_max_steps(400)
+        .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
+    wait_label(&mut h, "🎓 Open training demo");
+    click(&mut h, "🎓 Open training demo");
+    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    click(&mut h, "Settings");
+    click(&mut h, "Presentation mode (larger text for projectors)");
+    click(&mut h, "🎓 Lessons");
+    click(&mut h, "Keys");
+    settle(&mut h);
+    let tabs: Vec<egui::Rect> = ["Key manager", "Audit trail", "Settings", "🔒 Lock"]
+        .iter()
+        .map(|t| h.get_by_label(t).rect())
+        .collect();
+    let badges: Vec<egui::Rect> = h
+        .query_all_by_label("MANUAL CLOCK")
+        .map(|n| n.rect())
+        .collect();
+    assert!(!badges.is_empty(), "the status bar shows the clock");
+    for b in &badges {
+        for t in &tabs {
+            assert!(!b.intersects(*t), "the clock badge {b:?} covers {t:?}");
+        }
+    }
+}

@@ -828,7 +828,11 @@ impl ConsoleApp {
                     {
                         actions.push(Action::Lock);
                     }
-                    if !self.config.clock.is_real_time() {
+                    // The status bar always shows the clock; the toolbar
+                    // repeats it where there is room for it.
+                    if !self.config.clock.is_real_time()
+                        && ui.available_width() >= status_bar::clock_width(ui, &self.config.clock)
+                    {
                         status_bar::clock_ui(ui, &self.config.clock);
                     }
                 });
@@ -852,8 +856,8 @@ impl ConsoleApp {
         if view.is_demo && self.ws.lessons.open {
             egui::Panel::right("lessons")
                 .resizable(true)
-                .default_size(460.0)
-                .min_size(360.0)
+                .default_size(360.0)
+                .min_size(340.0)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         self.ws.lessons.ui(ui, &view, &jobs);
@@ -861,9 +865,17 @@ impl ConsoleApp {
                 });
         }
         if matches!(self.ws.tab, Tab::Keys | Tab::Crypto) {
-            egui::Panel::left("key-list")
+            // With the lessons open, the key list gives up its width to the
+            // key under study (its own id, so each layout keeps its size).
+            let lessons = view.is_demo && self.ws.lessons.open;
+            let (id, width) = if lessons {
+                ("key-list-lessons", 380.0)
+            } else {
+                ("key-list", 600.0)
+            };
+            egui::Panel::left(id)
                 .resizable(true)
-                .default_size(600.0)
+                .default_size(width)
                 .min_size(380.0)
                 .show(ui, |ui| {
                     ui.add_space(6.0);

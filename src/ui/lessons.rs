@@ -668,6 +668,12 @@ impl LessonsPanel {
                     self.pending.is_none(),
                     egui::Button::selectable(selected, id.lesson().title),
                 );
+                if r.clicked() {
+                    // A clicked button keeps the focus, and egui moves the
+                    // focus with the arrow keys: give it up so that Right
+                    // runs the next step.
+                    r.surrender_focus();
+                }
                 if r.clicked() && !selected {
                     self.start(id, jobs);
                 }
@@ -733,16 +739,17 @@ impl LessonsPanel {
                 )
                 .on_hover_text("Run the next step (Right arrow)");
             if next.clicked() {
+                next.surrender_focus();
                 self.next(jobs);
             }
-            if ui
+            let reset = ui
                 .add_enabled(
                     !busy,
                     egui::Button::new(RichText::new("↺ Reset").size(18.0)),
                 )
-                .on_hover_text("Back to step 1, on a fresh key")
-                .clicked()
-            {
+                .on_hover_text("Back to step 1, on a fresh key");
+            if reset.clicked() {
+                reset.surrender_focus();
                 self.start(id, jobs);
             }
             if busy {

@@ -187,25 +187,48 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
 pub fn clock_ui(ui: &mut Ui, clock: &AppClock) {
     let now = clock.now();
     ui.label(RichText::new(format::date_time_secs(now)).monospace());
-    if !clock.is_real_time() {
-        let text = match clock {
-            AppClock::Manual(_) => "MANUAL CLOCK".to_string(),
-            AppClock::Simulated(_) => {
-                let speed = clock.speed();
-                let ahead = clock.offset();
-                let mut t = "SIMULATED CLOCK".to_string();
-                if speed > 1.0 {
-                    t.push_str(&format!(" ×{speed:.0}"));
-                }
-                if ahead.as_secs() >= 1 {
-                    t.push_str(&format!(" +{}", format::duration(ahead)));
-                }
-                t
-            }
-        };
+    if let Some(text) = badge_text(clock) {
         theme::badge(ui, &text, theme::BadgeStyle::on(theme::AMBER))
             .on_hover_text("The engine's clock is not real time (Settings › Simulated clock)");
     }
+}
+
+/// The width [`clock_ui`] takes, so that a bar can leave it out rather
+/// than draw it over its neighbours (badge padding and spacing included).
+pub fn clock_width(ui: &Ui, clock: &AppClock) -> f32 {
+    let date = ui
+        .painter()
+        .layout_no_wrap(
+            format::date_time_secs(clock.now()),
+            egui::TextStyle::Monospace.resolve(ui.style()),
+            egui::Color32::PLACEHOLDER,
+        )
+        .size()
+        .x;
+    let badge = badge_text(clock).map_or(0.0, |t| theme::badge_width(ui, &t));
+    date + badge + 2.0 * ui.spacing().item_spacing.x
+}
+
+/// The badge's text when the clock is not real time.
+fn badge_text(clock: &AppClock) -> Option<String> {
+    if clock.is_real_time() {
+        return None;
+    }
+    Some(match clock {
+        AppClock::Manual(_) => "MANUAL CLOCK".to_string(),
+        AppClock::Simulated(_) => {
+            let speed = clock.speed();
+            let ahead = clock.offset();
+            let mut t = "SIMULATED CLOCK".to_string();
+            if speed > 1.0 {
+                t.push_str(&format!(" ×{speed:.0}"));
+            }
+            if ahead.as_secs() >= 1 {
+                t.push_str(&format!(" +{}", format::duration(ahead)));
+            }
+            t
+        }
+    })
 }
 
 /// `1 request`, `12 requests`.
