@@ -17,9 +17,7 @@ fn the_training_demo_has_keys_in_every_state() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
-    wait_label(&mut h, "🎓 Open training demo");
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     assert!(shows(&h, "TRAINING STORE"));
     let view = h.state().view().expect("view").clone();
     let by_alias = |a: &str| {
@@ -129,8 +127,7 @@ fn a_training_store_does_not_auto_lock_and_locking_it_says_it_is_removed() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     let view = h.state().view().expect("view").clone();
     assert_eq!(
         view.store_settings.auto_lock_minutes, 0,
@@ -188,8 +185,7 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(400)
         .build_eframe(move |cc| ConsoleApp::new(cc, config));
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     let vendor = h
         .state()
         .view()
@@ -252,19 +248,9 @@ fn a_trainer_jumps_ahead_until_a_material_expires() {
 fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
-    let config =
-        byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 720.0))
-        .with_max_steps(400)
-        .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
-    wait_label(&mut h, "🎓 Open training demo");
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
-    click(&mut h, "Settings");
-    click(&mut h, "Presentation mode (larger text for projectors)");
-    click(&mut h, "Keys");
-    settle(&mut h);
+    let mut h = console_sized(&store, &clock, egui::vec2(1280.0, 720.0));
+    open_demo(&mut h);
+    presentation_mode(&mut h);
     use egui_kittest::kittest::Queryable as _;
     let list_left = h.get_by_label("Sort by Key").rect().left();
     let state_left = h.get_by_label("Sort by State").rect().left();
@@ -299,8 +285,7 @@ fn settings_say_never_for_no_auto_lock() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     click(&mut h, "Settings");
     wait_label(&mut h, "Auto-lock");
     assert_eq!(auto_lock_text(&h), "never");
@@ -444,19 +429,10 @@ fn the_material_table_cuts_nothing_at_1600_and_at_1280_in_presentation_mode() {
     ] {
         let (_dir, store) = temp();
         let clock = ManualClock::new(START);
-        let config =
-            byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-        let mut h = egui_kittest::Harness::builder()
-            .with_size(size)
-            .with_max_steps(400)
-            .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
-        click(&mut h, "🎓 Open training demo");
-        wait_for(&mut h, "the training store", |h| h.state().is_ready());
+        let mut h = console_sized(&store, &clock, size);
+        open_demo(&mut h);
         if presentation {
-            click(&mut h, "Settings");
-            click(&mut h, "Presentation mode (larger text for projectors)");
-            click(&mut h, "Keys");
-            settle(&mut h);
+            presentation_mode(&mut h);
         }
         material_table_is_readable(&mut h, size);
     }
@@ -470,8 +446,7 @@ fn the_inspector_follows_a_rotation() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     click_first(&mut h, "alias/hr-records");
     click(&mut h, "Cryptography");
     wait_label(&mut h, "Ciphertext inspector");

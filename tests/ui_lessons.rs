@@ -12,8 +12,7 @@ use support::*;
 fn training(clock: &ManualClock) -> (tempfile::TempDir, App<'static>) {
     let (dir, store) = temp();
     let mut h = console(&store, clock);
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     click(&mut h, "🎓 Lessons");
     (dir, h)
 }
@@ -188,19 +187,10 @@ fn the_toolbar_clock_never_covers_the_tabs_at_1280_in_presentation_mode() {
     use egui_kittest::kittest::Queryable as _;
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
-    let config =
-        byok::ui::AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 720.0))
-        .with_max_steps(400)
-        .build_eframe(move |cc| byok::ui::ConsoleApp::new(cc, config));
-    wait_label(&mut h, "🎓 Open training demo");
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
-    click(&mut h, "Settings");
-    click(&mut h, "Presentation mode (larger text for projectors)");
+    let mut h = console_sized(&store, &clock, egui::vec2(1280.0, 720.0));
+    open_demo(&mut h);
+    presentation_mode(&mut h);
     click(&mut h, "🎓 Lessons");
-    click(&mut h, "Keys");
     settle(&mut h);
     let tabs: Vec<egui::Rect> = ["Key manager", "Audit trail", "Settings", "🔒 Lock"]
         .iter()

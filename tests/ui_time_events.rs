@@ -15,9 +15,7 @@ fn next_event_walks_through_what_time_does_and_each_event_is_announced() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
-    wait_label(&mut h, "🎓 Open training demo");
-    click(&mut h, "🎓 Open training demo");
-    wait_for(&mut h, "the training store", |h| h.state().is_ready());
+    open_demo(&mut h);
     settle(&mut h);
 
     // The controls are on the key view, with what comes next.

@@ -668,13 +668,7 @@ impl LessonsPanel {
                     self.pending.is_none(),
                     egui::Button::selectable(selected, id.lesson().title),
                 );
-                if r.clicked() {
-                    // A clicked button keeps the focus, and egui moves the
-                    // focus with the arrow keys: give it up so that Right
-                    // runs the next step.
-                    r.surrender_focus();
-                }
-                if r.clicked() && !selected {
+                if clicked(&r) && !selected {
                     self.start(id, jobs);
                 }
             }
@@ -738,8 +732,7 @@ impl LessonsPanel {
                     egui::Button::new(RichText::new("Next step ▶").size(18.0)),
                 )
                 .on_hover_text("Run the next step (Right arrow)");
-            if next.clicked() {
-                next.surrender_focus();
+            if clicked(&next) {
                 self.next(jobs);
             }
             let reset = ui
@@ -748,8 +741,7 @@ impl LessonsPanel {
                     egui::Button::new(RichText::new("↺ Reset").size(18.0)),
                 )
                 .on_hover_text("Back to step 1, on a fresh key");
-            if reset.clicked() {
-                reset.surrender_focus();
+            if clicked(&reset) {
                 self.start(id, jobs);
             }
             if busy {
@@ -772,6 +764,16 @@ impl LessonsPanel {
             self.next(jobs);
         }
     }
+}
+
+/// Whether `r` was clicked; a clicked button gives up the focus it took,
+/// since egui moves the focus with the arrow keys and Right must run the
+/// next step.
+fn clicked(r: &egui::Response) -> bool {
+    if r.clicked() {
+        r.surrender_focus();
+    }
+    r.clicked()
 }
 
 fn busy_or_text(ui: &Ui, busy: bool) -> bool {

@@ -23,13 +23,32 @@ pub use common::external_key_through;
 /// A console harness.
 pub type App<'a> = Harness<'a, ConsoleApp>;
 
-/// The console for `store`, on `clock`.
+/// The console for `store`, on `clock`, at 1600×1000.
 pub fn console(store: &Path, clock: &ManualClock) -> App<'static> {
+    console_sized(store, clock, egui::vec2(1600.0, 1000.0))
+}
+
+/// The console for `store`, on `clock`, in a window of `size`.
+pub fn console_sized(store: &Path, clock: &ManualClock, size: egui::Vec2) -> App<'static> {
     let config = AppConfig::for_tests(store.to_path_buf(), clock.clone(), || Box::new(test_keys()));
     Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_size(size)
         .with_max_steps(400)
         .build_eframe(move |cc| ConsoleApp::new(cc, config))
+}
+
+/// Opens the training demo from the unlock screen and waits until it is open.
+pub fn open_demo(h: &mut App<'_>) {
+    click(h, "🎓 Open training demo");
+    wait_for(h, "the training store", |h| h.state().is_ready());
+}
+
+/// Turns presentation mode on in Settings and returns to the key view.
+pub fn presentation_mode(h: &mut App<'_>) {
+    click(h, "Settings");
+    click(h, "Presentation mode (larger text for projectors)");
+    click(h, "Keys");
+    settle(h);
 }
 
 /// Creates an EXTERNAL key with the New key dialog (no description) and
