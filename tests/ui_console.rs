@@ -519,6 +519,22 @@ fn an_idle_console_locks_itself_and_releases_the_store() {
     wait_until_released(&store);
 }
 
+/// The window title names the open store (the task bar tells two consoles
+/// apart), and no longer names it once locked.
+#[test]
+fn the_window_title_names_the_open_store() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    assert_eq!(h.state().window_title(), byok::ui::WINDOW_TITLE);
+    create_store(&mut h);
+    assert_eq!(h.state().window_title(), "byok — store.byok");
+    click(&mut h, "🔒 Lock");
+    wait_label(&mut h, "Open a store");
+    assert_eq!(h.state().window_title(), byok::ui::WINDOW_TITLE);
+    wait_until_released(&store);
+}
+
 #[test]
 fn a_hidden_console_still_locks_itself() {
     // Issue 10, item 3: for a hidden or minimised window eframe calls only

@@ -76,6 +76,7 @@ fn next_needed(state: &State) -> Option<WrappingKeySpec> {
 }
 
 fn generate_loop(shared: &Shared) {
+    background_priority();
     let mut rng = rand::rng();
     loop {
         let spec = {
@@ -98,6 +99,22 @@ fn generate_loop(shared: &Shared) {
             q.push_back(key);
         }
         shared.changed.notify_all();
+    }
+}
+
+/// Filling the pool is background work: it must not take a core from what
+/// a user waits for. A console opening a store starts the pool while it
+/// derives the store key; at normal priority the 3072- and 4096-bit
+/// generations took their share of the two cores from that derivation
+/// (issue 10, item 14; `cargo bench --bench console_open`). On Linux a
+/// thread has its own nice value, and `setpriority(PRIO_PROCESS, 0)` sets
+/// the calling thread's only. A pair asked for while none is ready is
+/// generated on the caller's thread, at the caller's priority.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: a refusal leaves the thread at normal priority.
+        let _ = rustix::process::setpriority_process(None, 19);
     }
 }
 

@@ -140,6 +140,8 @@ pub struct ConsoleApp {
     polled_in_logic: bool,
     serve: ServeHook,
     frames: u64,
+    /// The window title last sent (it names the open store).
+    title: String,
 }
 
 impl ConsoleApp {
@@ -192,6 +194,7 @@ impl ConsoleApp {
                 ..ServeHook::default()
             },
             frames: 0,
+            title: super::WINDOW_TITLE.to_string(),
         }
     }
 
@@ -621,10 +624,36 @@ impl ConsoleApp {
         for a in actions {
             self.apply(a);
         }
+        self.update_title(ui.ctx());
         if matches!(self.phase, Phase::Open) {
             // The clock in the status bar ticks.
             ui.ctx().request_repaint_after(Duration::from_millis(500));
         }
+    }
+
+    /// The window title names the open store, as a desktop application
+    /// names its document (the task bar tells two consoles apart).
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let title = match (&self.phase, &self.ws.view) {
+            (Phase::Open, Some(view)) if view.is_demo => "byok — training demo".to_string(),
+            (Phase::Open, Some(view)) => format!(
+                "byok — {}",
+                view.path.file_name().map_or_else(
+                    || view.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+            _ => super::WINDOW_TITLE.to_string(),
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    /// The window title now.
+    pub fn window_title(&self) -> &str {
+        &self.title
     }
 
     fn picked(&mut self, target: PickTarget, path: std::path::PathBuf) -> Vec<Action> {
@@ -764,7 +793,7 @@ impl ConsoleApp {
         let Some(view) = self.ws.view.clone() else {
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.centered_and_justified(|ui| {
-                    ui.spinner();
+                    theme::spinner(ui);
                 });
             });
             return actions;
@@ -1078,7 +1107,7 @@ impl ConsoleApp {
                     close = true;
                 }
                 if busy {
-                    ui.spinner();
+                    theme::spinner(ui);
                 }
             });
         });

@@ -220,7 +220,7 @@ impl AuditPanel {
                 None => ui.label(theme::weak(ui, "reading…")),
             };
             if self.records.is_pending() {
-                ui.spinner();
+                theme::spinner(ui);
             }
         });
         ui.horizontal_wrapped(|ui| {

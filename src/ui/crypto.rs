@@ -898,7 +898,7 @@ fn material_line(ui: &mut Ui, what: &str, id: KeyMaterialId) {
 fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
     if let Some(e) = elapsed {
         ui.horizontal(|ui| {
-            ui.spinner();
+            theme::spinner(ui);
             ui.label(format!("{what}… {:.1} s", e.as_secs_f32()));
         });
     }

@@ -501,7 +501,7 @@ impl ImportWizard {
                     {
                         ui.add_space(6.0);
                         ui.horizontal(|ui| {
-                            ui.spinner();
+                            theme::spinner(ui);
                             ui.label(format!(
                                 "{}… {:.1} s",
                                 work.text(),

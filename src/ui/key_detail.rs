@@ -340,7 +340,7 @@ impl KeyDetail {
                 }
             }
             if let Some(p) = &self.pending {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label(format!("{}… {:.1} s", p.what, p.started.elapsed().as_secs_f32()));
             }
         });
@@ -979,7 +979,7 @@ fn rotation_banner(
         .unwrap_or_default();
     theme::note_box(ui, theme::VIOLET, |ui| {
         ui.horizontal_wrapped(|ui| {
-            ui.add(egui::Spinner::new().size(BANNER_HEADING));
+            theme::spinner_sized(ui, BANNER_HEADING);
             ui.label(
                 RichText::new(format!("Rotation in progress: {pending}… becomes CURRENT"))
                     .strong()
@@ -1166,7 +1166,7 @@ fn material_state_cell(
         _ => {
             if m.state == KeyMaterialState::PendingRotation && key.rotation_started.is_some() {
                 let phase = (ui.input(|i| i.time) as f32 * 0.8).fract();
-                ui.add(egui::Spinner::new().size(16.0));
+                theme::spinner_sized(ui, 16.0);
                 let r = theme::pulsing_badge(ui, m.state.as_str(), style, phase);
                 if let Some(started) = key.rotation_started {
                     r.on_hover_text(format!(

@@ -348,7 +348,7 @@ fn listed_row(row: &mut egui_extras::TableRow<'_, '_>, key: &KeyView, columns: u
             .on_hover_text(format!("{} {}", e.plain, e.message));
         }
         None => {
-            ui.spinner().on_hover_text("DescribeKey is on its way");
+            theme::spinner(ui).on_hover_text("DescribeKey is on its way");
         }
     });
     for _ in 1..columns {

@@ -699,7 +699,7 @@ impl LessonsPanel {
         ui.add_space(8.0);
         if self.pending.is_some() && self.outcome.is_none() {
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label("Running…");
             });
         }
@@ -745,7 +745,7 @@ impl LessonsPanel {
                 self.start(id, jobs);
             }
             if busy {
-                ui.spinner();
+                theme::spinner(ui);
             }
         });
         if last {

@@ -60,7 +60,7 @@ impl Task {
     fn ui(&self, ui: &mut Ui) {
         if self.busy() {
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label("Working…");
             });
         }

@@ -31,11 +31,14 @@ use std::process::ExitCode;
 pub use app::{ConsoleApp, Prefs};
 pub use config::{AppClock, AppConfig};
 
+/// The window's title while no store is open.
+pub const WINDOW_TITLE: &str = "byok — imported key material console";
+
 /// Opens the console window on the default store.
 pub fn run() -> ExitCode {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("byok — imported key material console")
+            .with_title(WINDOW_TITLE)
             .with_app_id("byok")
             .with_inner_size([1600.0, 1000.0])
             .with_min_inner_size([1024.0, 640.0])

@@ -182,7 +182,7 @@ impl SettingsPanel {
                     self.edits_for = None;
                 }
                 if self.save.is_pending() {
-                    ui.spinner();
+                    theme::spinner(ui);
                 } else if matches!(self.save, Async::Ready(())) && !self.dirty {
                     ui.label(theme::colored(ui, "✔ Saved", theme::GREEN));
                 }
@@ -236,7 +236,7 @@ impl SettingsPanel {
                     }
                 }
                 if let Some(e) = self.passphrase.elapsed() {
-                    ui.spinner();
+                    theme::spinner(ui);
                     ui.label(format!("Deriving keys… {:.1} s", e.as_secs_f32()));
                 } else if matches!(self.passphrase, Async::Ready(())) {
                     ui.label(theme::colored(ui, "✔ Passphrase changed", theme::GREEN));

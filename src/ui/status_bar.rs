@@ -66,7 +66,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
             ui.separator();
             match info.throttling {
                 Some(t) if t.waiting => {
-                    ui.spinner();
+                    theme::spinner(ui);
                     ui.label(theme::colored(ui, "AWS is throttling requests: waiting to retry", theme::AMBER).strong())
                         .on_hover_text(format!("{} throttled attempts so far; the SDK's adaptive retry slows down and tries again", t.throttled_attempts));
                     ui.ctx().request_repaint_after(std::time::Duration::from_millis(200));
@@ -104,7 +104,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
                     .on_hover_text(format!("The last change could not be saved: {msg}"));
             }
             (SaveStatus::Saved, true) => {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label("Saving…");
             }
             (SaveStatus::Saved, false) => {
@@ -147,7 +147,7 @@ pub fn ui(ui: &mut Ui, info: StatusInfo<'_>) -> Vec<Action> {
             // The endpoint switch.
             let mut on = info.serve.serving.is_some();
             if info.serve.pending {
-                ui.spinner();
+                theme::spinner(ui);
             }
             let r = ui.add_enabled(
                 info.serve.available && !info.serve.pending,

@@ -307,3 +307,43 @@ pub fn escape_closes<T>(modal: &egui::ModalResponse<T>) -> bool {
             .ctx
             .input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
 }
+
+/// How often a busy indicator moves: often enough to show that work goes
+/// on, rarely enough that a window under software rendering leaves the
+/// cores to the work it waits for. egui's own spinner repaints every
+/// frame, which took a core from the key derivation it was waiting for
+/// (issue 10, item 14; `cargo bench --bench console_open`).
+pub const BUSY_FRAME: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A busy indicator of the usual size (see [`BUSY_FRAME`]).
+pub fn spinner(ui: &mut Ui) -> Response {
+    let size = ui.style().spacing.interact_size.y;
+    spinner_sized(ui, size)
+}
+
+/// A busy indicator `size` points wide: egui's spinner arc, moved in steps
+/// of [`BUSY_FRAME`].
+pub fn spinner_sized(ui: &mut Ui, size: f32) -> Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::new(egui::Role::ProgressIndicator));
+    if ui.is_rect_visible(rect) {
+        ui.ctx().request_repaint_after(BUSY_FRAME);
+        let step = BUSY_FRAME.as_secs_f64();
+        let time = (ui.input(|i| i.time) / step).floor() * step;
+        let radius = rect.height().min(rect.width()) * 0.5 - 2.0;
+        let n = (radius.round() as u32).clamp(8, 128);
+        let start = time * std::f64::consts::TAU;
+        let end = start + 240f64.to_radians() * time.sin();
+        let points: Vec<egui::Pos2> = (0..n)
+            .map(|i| {
+                let angle = egui::emath::lerp(start..=end, f64::from(i) / f64::from(n));
+                let (sin, cos) = angle.sin_cos();
+                rect.center() + radius * egui::vec2(cos as f32, sin as f32)
+            })
+            .collect();
+        let color = ui.visuals().strong_text_color();
+        ui.painter()
+            .add(egui::Shape::line(points, egui::Stroke::new(3.0, color)));
+    }
+    response
+}

@@ -146,7 +146,7 @@ impl Timeline {
         }
         let Some(history) = self.history(key, view, jobs) else {
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label(if view.is_aws() {
                     "Reading the key's history (CloudTrail, ListKeyRotations)…"
                 } else {

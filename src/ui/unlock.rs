@@ -436,7 +436,7 @@ impl UnlockScreen {
         {
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label(format!(
                     "{} — deriving the store key (Argon2id)… {:.1} s",
                     if matches!(waiting, Waiting::Create) {
@@ -586,7 +586,7 @@ impl UnlockScreen {
         }) = &self.pending
         {
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner(ui);
                 ui.label(format!(
                     "Opening the byok file and reading the AWS configuration… {:.1} s",
                     started.elapsed().as_secs_f32()
