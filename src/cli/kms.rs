@@ -199,6 +199,14 @@ pub enum KmsVerb {
     GenerateMac(GenerateMac),
     /// Verifies an HMAC of a message (KMSInvalidMacException if it does not match).
     VerifyMac(VerifyMac),
+    /// Returns the public key of an asymmetric key (DER SubjectPublicKeyInfo).
+    GetPublicKey(KeyOnly),
+    /// Signs a message or digest with an asymmetric SIGN_VERIFY key.
+    Sign(Sign),
+    /// Verifies a signature (KMSInvalidSignatureException if it does not match).
+    Verify(Verify),
+    /// Derives an ECDH shared secret with a KEY_AGREEMENT key and a peer public key.
+    DeriveSharedSecret(DeriveSharedSecret),
     /// Enables a key.
     EnableKey(KeyOnly),
     /// Disables a key.
@@ -448,6 +456,69 @@ pub struct VerifyMac {
     /// The MAC to verify: fileb://FILE, or base64.
     #[arg(long, value_name = "BLOB")]
     mac: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `sign`.
+#[derive(Args, Debug)]
+pub struct Sign {
+    /// The signing key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message or digest: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// RAW (default) or DIGEST.
+    #[arg(long, value_name = "TYPE")]
+    message_type: Option<String>,
+    /// RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256, ECDSA_SHA_256, ...
+    #[arg(long, value_name = "ALGORITHM")]
+    signing_algorithm: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `verify`.
+#[derive(Args, Debug)]
+pub struct Verify {
+    /// The signing key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message or digest: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// RAW (default) or DIGEST.
+    #[arg(long, value_name = "TYPE")]
+    message_type: Option<String>,
+    /// The signature: fileb://FILE, or base64.
+    #[arg(long, value_name = "BLOB")]
+    signature: String,
+    /// RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256, ECDSA_SHA_256, ...
+    #[arg(long, value_name = "ALGORITHM")]
+    signing_algorithm: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `derive-shared-secret`.
+#[derive(Args, Debug)]
+pub struct DeriveSharedSecret {
+    /// The KEY_AGREEMENT key: key ID, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// ECDH.
+    #[arg(long, value_name = "ALGORITHM")]
+    key_agreement_algorithm: String,
+    /// The peer's public key (DER SubjectPublicKeyInfo): fileb://FILE, or base64.
+    #[arg(long, value_name = "BLOB")]
+    public_key: String,
     #[command(flatten)]
     grants: GrantTokens,
     #[command(flatten)]
@@ -900,6 +971,46 @@ impl KmsVerb {
                     .blob("Mac", "--mac", &a.mac, binary)?;
                 let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
                 single("VerifyMac", r.done())
+            }
+            V::GetPublicKey(a) => single("GetPublicKey", key(&a.key)?.done()),
+            V::Sign(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MessageType", "--message-type", a.message_type.as_ref())?
+                    .text(
+                        "SigningAlgorithm",
+                        "--signing-algorithm",
+                        Some(&a.signing_algorithm),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("Sign", r.done())
+            }
+            V::Verify(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MessageType", "--message-type", a.message_type.as_ref())?
+                    .blob("Signature", "--signature", &a.signature, binary)?
+                    .text(
+                        "SigningAlgorithm",
+                        "--signing-algorithm",
+                        Some(&a.signing_algorithm),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("Verify", r.done())
+            }
+            V::DeriveSharedSecret(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .text(
+                        "KeyAgreementAlgorithm",
+                        "--key-agreement-algorithm",
+                        Some(&a.key_agreement_algorithm),
+                    )?
+                    .blob("PublicKey", "--public-key", &a.public_key, binary)?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("DeriveSharedSecret", r.done())
             }
             V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
             V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),
