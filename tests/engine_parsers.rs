@@ -991,7 +991,7 @@ fn every_truncation_of_a_pkcs8_private_key_is_rejected() {
         WrappingAlgorithm::RsaAesKeyWrapSha256,
         WrappingKeySpec::Rsa2048,
     );
-    let mut attempt = |h: &mut Harness, material: &[u8]| {
+    let attempt = |h: &mut Harness, material: &[u8]| {
         let wrapped = byok::kms::wrap_material(
             &params.public_key,
             WrappingAlgorithm::RsaAesKeyWrapSha256,
