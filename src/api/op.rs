@@ -85,6 +85,14 @@ operations! {
     GenerateMac: GenerateMacInput => GenerateMacOutputShape;
     /// VerifyMac.
     VerifyMac: VerifyMacInput => VerifyMacOutputShape;
+    /// GetPublicKey.
+    GetPublicKey: GetPublicKeyInput => GetPublicKeyOutputShape;
+    /// Sign.
+    Sign: SignInput => SignOutputShape;
+    /// Verify.
+    Verify: VerifyInput => VerifyOutputShape;
+    /// DeriveSharedSecret.
+    DeriveSharedSecret: DeriveSharedSecretInput => DeriveSharedSecretOutputShape;
     /// CreateAlias.
     CreateAlias: AliasInput => Empty;
     /// UpdateAlias.
