@@ -171,10 +171,10 @@ macro_rules! ec_verify {
 
 macro_rules! ec_derive {
     ($sk:expr, $public:ty, $peer:expr) => {{
-        let peer = <$public>::from_public_key_der($peer).map_err(|_| ())?;
+        let peer = <$public>::from_public_key_der($peer).ok()?;
         let shared =
             p256::elliptic_curve::ecdh::diffie_hellman($sk.to_nonzero_scalar(), peer.as_affine());
-        Ok(SecretVec::copy_of(shared.raw_secret_bytes()))
+        Some(SecretVec::copy_of(shared.raw_secret_bytes()))
     }};
 }
 
@@ -377,15 +377,15 @@ impl AsymmetricKey {
 
     /// ECDH with the peer's DER SubjectPublicKeyInfo public key on the same
     /// curve: the shared secret is the x coordinate of the shared point (as
-    /// `openssl pkeyutl -derive` gives it). `Err` when the peer key is not a
+    /// `openssl pkeyutl -derive` gives it). `None` when the peer key is not a
     /// public key on this curve.
-    pub fn derive_shared_secret(&self, peer_spki_der: &[u8]) -> Result<SecretVec, ()> {
+    pub fn derive_shared_secret(&self, peer_spki_der: &[u8]) -> Option<SecretVec> {
         match self {
             Self::P256(k) => ec_derive!(k, p256::PublicKey, peer_spki_der),
             Self::P384(k) => ec_derive!(k, p384::PublicKey, peer_spki_der),
             Self::P521(k) => ec_derive!(k, p521::PublicKey, peer_spki_der),
             Self::K256(k) => ec_derive!(k, k256::PublicKey, peer_spki_der),
-            Self::Rsa(_) => Err(()),
+            Self::Rsa(_) => None,
         }
     }
 }

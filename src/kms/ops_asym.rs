@@ -414,7 +414,7 @@ impl Kms {
                 kms.asym_key(call, id, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
             let key = kms.key_ref(id)?;
             let (spec, origin) = (key.key_spec, key.origin);
-            let shared_secret = private.derive_shared_secret(public_key).map_err(|()| {
+            let shared_secret = private.derive_shared_secret(public_key).ok_or_else(|| {
                 KmsError::validation(format!(
                     "The public key in the request is not a DER-encoded X.509 SubjectPublicKeyInfo public key for key spec {spec}."
                 ))
