@@ -206,3 +206,51 @@ fn sign_and_verify_through_byok_serve_with_byok_and_the_aws_cli() {
         );
     }
 }
+
+/// A custodian without the OpenSSL wrapping commands: `byok material wrap`
+/// wraps an RSA private key (PKCS #8 DER) with RSA_AES_KEY_WRAP_SHA_256 and
+/// the key encrypts with RSAES_OAEP_SHA_256 what `openssl pkeyutl -decrypt`
+/// reads with the private key; a file that is neither a length a
+/// symmetric or HMAC key takes nor a PKCS #8 private key is refused.
+#[test]
+fn material_wrap_takes_a_pkcs8_private_key() {
+    let s = Sandbox::new();
+    let out = s.sh_ok(
+        r#"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2> /dev/null
+openssl pkcs8 -topk8 -outform der -nocrypt -in key.pem -out PrivateKey.der
+KEY_ID=$(byok kms create-key --key-spec RSA_2048 --key-usage ENCRYPT_DECRYPT \
+    --origin EXTERNAL --query KeyMetadata.KeyId --output text)
+byok kms get-parameters-for-import --key-id "$KEY_ID" --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_256 \
+    --wrapping-key-spec RSA_4096 --query '[PublicKey, ImportToken]' --output text > params.txt
+cut -f1 params.txt | base64 -d > PublicKey.bin
+cut -f2 params.txt | base64 -d > ImportToken.bin
+byok material wrap --public-key PublicKey.bin --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_256 \
+    --in PrivateKey.der --out EncryptedKeyMaterial.bin > /dev/null
+byok kms import-key-material --key-id "$KEY_ID" --encrypted-key-material fileb://EncryptedKeyMaterial.bin \
+    --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE > /dev/null
+printf 'for the private key holder' > plaintext.bin
+byok kms encrypt --key-id "$KEY_ID" --plaintext fileb://plaintext.bin \
+    --encryption-algorithm RSAES_OAEP_SHA_256 --query CiphertextBlob --output text | base64 -d > ct.bin
+openssl pkeyutl -decrypt -inkey key.pem -in ct.bin -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256"#,
+        &[],
+    );
+    assert_eq!(out.stdout, "for the private key holder");
+    std::fs::write(s.file("junk.der"), [0x30u8; 300]).unwrap();
+    let r = s.byok(&[
+        "material",
+        "wrap",
+        "--public-key",
+        "PublicKey.bin",
+        "--wrapping-algorithm",
+        "RSA_AES_KEY_WRAP_SHA_256",
+        "--in",
+        "junk.der",
+        "--out",
+        "junk.bin",
+    ]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("junk.der is 300 bytes"), "{}", r.stderr);
+    assert!(r.stderr.contains("DER PKCS #8 private key"), "{}", r.stderr);
+    assert!(!s.file("junk.bin").exists());
+}
