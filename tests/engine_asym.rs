@@ -1093,3 +1093,133 @@ fn sign_and_verify_refusals_and_audit() {
     }
     assert!(!text.contains("audited message"));
 }
+
+/// GenerateDataKeyPair(WithoutPlaintext) (the API reference: the private key
+/// "DER-encoded PKCS #8" encrypted under the symmetric encryption KMS key,
+/// the public key "DER-encoded X.509 SubjectPublicKeyInfo"): OpenSSL reads
+/// the private key and derives the same public key; Decrypt of the
+/// encrypted private key (with the encryption context) gives it back; an
+/// asymmetric KMS key is refused; KeyPairSpec is AWS's set.
+#[test]
+fn generate_data_key_pair_makes_keys_openssl_reads() {
+    let mut h = Harness::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sym = h.create_aws_kms().to_string();
+    let arn = h.arn(byok::kms::KeyId::parse(&sym).unwrap());
+    for spec in [
+        "RSA_2048",
+        "ECC_NIST_P256",
+        "ECC_NIST_P384",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+    ] {
+        let out = ok(call(
+            &mut h.kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": sym, "KeyPairSpec": spec, "EncryptionContext": {"purpose": "pair"}}),
+        ));
+        assert_eq!(out["KeyPairSpec"], spec);
+        assert_eq!(out["KeyId"], arn.as_str());
+        assert!(out["KeyMaterialId"].is_string());
+        let private = unb64(&out["PrivateKeyPlaintext"]);
+        let public = unb64(&out["PublicKey"]);
+        std::fs::write(d.join("pair.der"), &private).unwrap();
+        let derived = openssl(
+            d,
+            &[
+                "pkey", "-inform", "DER", "-in", "pair.der", "-pubout", "-outform", "DER",
+            ],
+        );
+        assert_eq!(
+            derived, public,
+            "{spec}: OpenSSL derives the same public key"
+        );
+        let back = ok(call(
+            &mut h.kms,
+            "Decrypt",
+            json!({"CiphertextBlob": out["PrivateKeyCiphertextBlob"], "EncryptionContext": {"purpose": "pair"}}),
+        ));
+        assert_eq!(unb64(&back["Plaintext"]), private);
+        refused(
+            call(
+                &mut h.kms,
+                "Decrypt",
+                json!({"CiphertextBlob": out["PrivateKeyCiphertextBlob"]}),
+            ),
+            "InvalidCiphertextException",
+            "",
+        );
+        let without = ok(call(
+            &mut h.kms,
+            "GenerateDataKeyPairWithoutPlaintext",
+            json!({"KeyId": sym, "KeyPairSpec": spec}),
+        ));
+        assert!(without.get("PrivateKeyPlaintext").is_none(), "{without}");
+        let back = ok(call(
+            &mut h.kms,
+            "Decrypt",
+            json!({"CiphertextBlob": without["PrivateKeyCiphertextBlob"]}),
+        ));
+        std::fs::write(d.join("pair2.der"), unb64(&back["Plaintext"])).unwrap();
+        let derived = openssl(
+            d,
+            &[
+                "pkey",
+                "-inform",
+                "DER",
+                "-in",
+                "pair2.der",
+                "-pubout",
+                "-outform",
+                "DER",
+            ],
+        );
+        assert_eq!(derived, unb64(&without["PublicKey"]));
+    }
+    refused(
+        call(
+            &mut h.kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": sym, "KeyPairSpec": "RSA_1024"}),
+        ),
+        "ValidationException",
+        "1 validation error detected: Value 'RSA_1024' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SM2, ECC_NIST_EDWARDS25519]",
+    );
+    let (kind, _) = call(
+        &mut h.kms,
+        "GenerateDataKeyPair",
+        json!({"KeyId": sym, "KeyPairSpec": "SM2"}),
+    )
+    .map(|_| ())
+    .map_err(|e| (e.error_type, e.message))
+    .unwrap_err();
+    assert_eq!(kind, "UnsupportedOperationException");
+    refused(
+        call(
+            &mut h.kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": sym, "KeyPairSpec": "ECC_NIST_P256", "DryRun": true}),
+        ),
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    );
+    // [SIGN] An asymmetric KMS key does not encrypt data key pairs.
+    let rsa = ok(call(
+        &mut h.kms,
+        "CreateKey",
+        json!({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    ))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    refused(
+        call(
+            &mut h.kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": rsa, "KeyPairSpec": "ECC_NIST_P256"}),
+        ),
+        "InvalidKeyUsageException",
+        "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.",
+    );
+}

@@ -275,6 +275,8 @@ pub fn dispatch(
         "GenerateDataKey" => generate_data_key(kms, caller, body, true),
         "GenerateDataKeyWithoutPlaintext" => generate_data_key(kms, caller, body, false),
         "GenerateMac" => generate_mac(kms, caller, body),
+        "GenerateDataKeyPair" => generate_data_key_pair(kms, caller, body, true),
+        "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair(kms, caller, body, false),
         "GetPublicKey" => get_public_key(kms, caller, body),
         "Sign" => sign(kms, caller, body),
         "Verify" => verify(kms, caller, body),
@@ -657,6 +659,69 @@ fn signing_members(
         "signingAlgorithm",
     )?;
     Ok((algorithm, message_type))
+}
+
+/// GenerateDataKeyPair's `KeyPairSpec` values (AWS's `DataKeyPairSpec`).
+const KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+];
+
+fn generate_data_key_pair(
+    kms: &mut Kms,
+    caller: &Caller,
+    body: &[u8],
+    with_plaintext: bool,
+) -> Handled {
+    let r: GenerateDataKeyPairInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let spec = required(r.key_pair_spec, "keyPairSpec")?;
+    let mut found = Violations::default();
+    found.add(enum_violation("keyPairSpec", Some(&spec), KEY_PAIR_SPECS));
+    found.check().map_err(wire)?;
+    let Some(key_pair_spec) = spec.parse::<KeySpec>().ok().filter(|s| s.is_asymmetric()) else {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "KeyPairSpec {spec} is not supported: byok makes RSA and ECC (NIST, SECG P256K1) key pairs only."
+            ),
+        )));
+    };
+    if r.recipient.is_some() {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "Recipient (AWS Nitro Enclaves attestation) is not supported by byok.",
+        )));
+    }
+    let out = kms.generate_data_key_pair(
+        caller,
+        &key_id,
+        key_pair_spec,
+        &r.encryption_context.unwrap_or_default(),
+        with_plaintext,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &GenerateDataKeyPairOutputShape {
+            private_key_ciphertext_blob: Blob::copy_of(&out.private_key_ciphertext_blob),
+            private_key_plaintext: out
+                .private_key_plaintext
+                .as_ref()
+                .map(|p| Blob::copy_of(p.expose())),
+            public_key: Blob::copy_of(&out.public_key),
+            key_id: kms.arn(out.key_id),
+            key_pair_spec: out.key_pair_spec.as_str().into(),
+            key_material_id: Some(out.key_material_id.to_string()),
+        },
+        out.private_key_ciphertext_blob.len() + out.public_key.len() * 3,
+    )
 }
 
 fn get_public_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {

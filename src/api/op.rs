@@ -85,6 +85,10 @@ operations! {
     GenerateMac: GenerateMacInput => GenerateMacOutputShape;
     /// VerifyMac.
     VerifyMac: VerifyMacInput => VerifyMacOutputShape;
+    /// GenerateDataKeyPair.
+    GenerateDataKeyPair: GenerateDataKeyPairInput => GenerateDataKeyPairOutputShape;
+    /// GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairWithoutPlaintext: GenerateDataKeyPairInput => GenerateDataKeyPairOutputShape;
     /// GetPublicKey.
     GetPublicKey: GetPublicKeyInput => GetPublicKeyOutputShape;
     /// Sign.

@@ -254,6 +254,24 @@ request!(
 );
 
 request!(
+    /// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairInput {
+        /// `EncryptionContext`.
+        encryption_context: BTreeMap<String, String>,
+        /// `KeyId` (a symmetric encryption key).
+        key_id: String,
+        /// `KeyPairSpec`.
+        key_pair_spec: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `Recipient` (Nitro Enclaves attestation; not supported).
+        recipient: serde_json::Value,
+        /// `DryRun`.
+        dry_run: bool,
+    }
+);
+
+request!(
     /// VerifyMac.
     VerifyMacInput {
         /// `Message` (1..4096 bytes, sensitive).
@@ -728,6 +746,26 @@ pub struct GenerateMacOutputShape {
     pub mac_algorithm: String,
     /// `KeyId` (ARN).
     pub key_id: String,
+}
+
+/// GenerateDataKeyPair's and GenerateDataKeyPairWithoutPlaintext's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateDataKeyPairOutputShape {
+    /// `PrivateKeyCiphertextBlob`.
+    pub private_key_ciphertext_blob: Blob,
+    /// `PrivateKeyPlaintext` (GenerateDataKeyPair only; sensitive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_plaintext: Option<Blob>,
+    /// `PublicKey`.
+    pub public_key: Blob,
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `KeyPairSpec`.
+    pub key_pair_spec: String,
+    /// `KeyMaterialId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// Sign's output (members in the AWS model's order).

@@ -48,6 +48,8 @@ pub const OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "VerifyMac",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GetPublicKey",
     "Sign",
     "Verify",
@@ -648,6 +650,50 @@ pub(super) async fn run(
                     key_id: out.key_id.unwrap_or_default(),
                     mac_valid: out.mac_valid,
                     mac_algorithm: text(out.mac_algorithm),
+                },
+            )
+        }
+        "GenerateDataKeyPair" => {
+            let i: GenerateDataKeyPairInput = input(op, request)?;
+            let b = client
+                .generate_data_key_pair()
+                .set_encryption_context(context(i.encryption_context))
+                .set_key_id(i.key_id)
+                .set_key_pair_spec(i.key_pair_spec.as_deref().map(t::DataKeyPairSpec::from))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GenerateDataKeyPairOutputShape {
+                    private_key_ciphertext_blob: blob(out.private_key_ciphertext_blob),
+                    private_key_plaintext: Some(blob(out.private_key_plaintext)),
+                    public_key: blob(out.public_key),
+                    key_id: out.key_id.unwrap_or_default(),
+                    key_pair_spec: text(out.key_pair_spec),
+                    key_material_id: out.key_material_id,
+                },
+            )
+        }
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            let i: GenerateDataKeyPairInput = input(op, request)?;
+            let b = client
+                .generate_data_key_pair_without_plaintext()
+                .set_encryption_context(context(i.encryption_context))
+                .set_key_id(i.key_id)
+                .set_key_pair_spec(i.key_pair_spec.as_deref().map(t::DataKeyPairSpec::from))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GenerateDataKeyPairOutputShape {
+                    private_key_ciphertext_blob: blob(out.private_key_ciphertext_blob),
+                    private_key_plaintext: None,
+                    public_key: blob(out.public_key),
+                    key_id: out.key_id.unwrap_or_default(),
+                    key_pair_spec: text(out.key_pair_spec),
+                    key_material_id: out.key_material_id,
                 },
             )
         }

@@ -199,6 +199,10 @@ pub enum KmsVerb {
     GenerateMac(GenerateMac),
     /// Verifies an HMAC of a message (KMSInvalidMacException if it does not match).
     VerifyMac(VerifyMac),
+    /// Returns a key pair, the private key in plaintext and encrypted under the key.
+    GenerateDataKeyPair(GenerateDataKeyPair),
+    /// Returns a key pair, the private key encrypted under the key only.
+    GenerateDataKeyPairWithoutPlaintext(GenerateDataKeyPair),
     /// Returns the public key of an asymmetric key (DER SubjectPublicKeyInfo).
     GetPublicKey(KeyOnly),
     /// Signs a message or digest with an asymmetric SIGN_VERIFY key.
@@ -456,6 +460,24 @@ pub struct VerifyMac {
     /// The MAC to verify: fileb://FILE, or base64.
     #[arg(long, value_name = "BLOB")]
     mac: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `generate-data-key-pair` and `generate-data-key-pair-without-plaintext`.
+#[derive(Args, Debug)]
+pub struct GenerateDataKeyPair {
+    /// The symmetric encryption key: key ID, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1.
+    #[arg(long, value_name = "SPEC")]
+    key_pair_spec: String,
+    /// Encryption context: k=v,k2=v2 or JSON {"k":"v"}.
+    #[arg(long, value_name = "CONTEXT")]
+    encryption_context: Option<String>,
     #[command(flatten)]
     grants: GrantTokens,
     #[command(flatten)]
@@ -971,6 +993,23 @@ impl KmsVerb {
                     .blob("Mac", "--mac", &a.mac, binary)?;
                 let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
                 single("VerifyMac", r.done())
+            }
+            V::GenerateDataKeyPair(a) | V::GenerateDataKeyPairWithoutPlaintext(a) => {
+                let operation = if matches!(self, V::GenerateDataKeyPair(_)) {
+                    "GenerateDataKeyPair"
+                } else {
+                    "GenerateDataKeyPairWithoutPlaintext"
+                };
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .text("KeyPairSpec", "--key-pair-spec", Some(&a.key_pair_spec))?
+                    .context(
+                        "EncryptionContext",
+                        "--encryption-context",
+                        a.encryption_context.as_ref(),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single(operation, r.done())
             }
             V::GetPublicKey(a) => single("GetPublicKey", key(&a.key)?.done()),
             V::Sign(a) => {

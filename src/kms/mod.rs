@@ -39,8 +39,8 @@ pub use engine::{
 pub use error::{ErrorKind, KmsError, KmsResult};
 pub use model::*;
 pub use ops_asym::{
-    AsymmetricDecryptOutput, AsymmetricEncryptOutput, PublicKeyOutput, SharedSecretOutput,
-    SignOutput,
+    AsymmetricDecryptOutput, AsymmetricEncryptOutput, DataKeyPairOutput, PublicKeyOutput,
+    SharedSecretOutput, SignOutput,
 };
 pub use ops_crypto::{
     DataKeyLength, DataKeyOutput, DecryptOutput, DecryptRequest, EncryptOutput, Inspection,
@@ -75,6 +75,8 @@ pub const OPERATIONS: &[&str] = &[
     "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "GenerateRandom",

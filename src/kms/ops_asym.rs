@@ -79,6 +79,24 @@ pub struct AsymmetricDecryptOutput {
     pub key_material_id: KeyMaterialId,
 }
 
+/// GenerateDataKeyPair's (and GenerateDataKeyPairWithoutPlaintext's) result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataKeyPairOutput {
+    /// The symmetric key that encrypted the private key.
+    pub key_id: KeyId,
+    /// The PKCS #8 private key encrypted under the key (a ciphertext blob
+    /// Decrypt takes).
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// The DER PKCS #8 private key (GenerateDataKeyPair only).
+    pub private_key_plaintext: Option<SecretVec>,
+    /// The DER SubjectPublicKeyInfo public key.
+    pub public_key: Vec<u8>,
+    /// `KeyPairSpec`.
+    pub key_pair_spec: KeySpec,
+    /// The material that encrypted the private key.
+    pub key_material_id: KeyMaterialId,
+}
+
 /// DeriveSharedSecret's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedSecretOutput {
@@ -386,6 +404,71 @@ impl Kms {
                 plaintext,
                 encryption_algorithm: algorithm,
                 key_material_id: material,
+            })
+        })
+    }
+
+    /// GenerateDataKeyPair / GenerateDataKeyPairWithoutPlaintext: a fresh key
+    /// pair of `key_pair_spec` (an asymmetric key spec), the private key as
+    /// DER PKCS #8 encrypted under the symmetric encryption key `key_id` with
+    /// `context`, like a data key (the GenerateDataKeyPair API reference:
+    /// "the private key ... encrypted under the symmetric encryption KMS key
+    /// you specify"; "PrivateKeyPlaintext ... DER-encoded PKCS #8", "PublicKey
+    /// ... DER-encoded X.509 SubjectPublicKeyInfo").
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_data_key_pair(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        key_pair_spec: KeySpec,
+        context: &super::ciphertext::EncryptionContext,
+        with_plaintext: bool,
+        dry_run: bool,
+    ) -> KmsResult<DataKeyPairOutput> {
+        let op = if with_plaintext {
+            "GenerateDataKeyPair"
+        } else {
+            "GenerateDataKeyPairWithoutPlaintext"
+        };
+        let params = with_dry_run(
+            json!({
+                "keyId": key_id,
+                "keyPairSpec": key_pair_spec.as_str(),
+                "encryptionContext": if context.is_empty() { serde_json::Value::Null } else { json!(context) },
+            }),
+            dry_run,
+        );
+        self.call(caller, op, true, params, |kms, call| {
+            if !key_pair_spec.is_asymmetric() {
+                return Err(KmsError::internal("a key pair spec that is not asymmetric"));
+            }
+            let id = kms.resolve("keyId", key_id, true)?;
+            call.key(id);
+            for (k, v) in context {
+                super::engine::check_len("encryptionContext.key", k, 1, 8192)?;
+                super::engine::check_len("encryptionContext.value", v, 0, 8192)?;
+            }
+            kms.require_state(id, &[KeyState::Enabled])?;
+            kms.require_usage(id, KeyUsage::EncryptDecrypt, op)?;
+            kms.require_symmetric_default(id)?;
+            if dry_run {
+                return Err(KmsError::dry_run());
+            }
+            let pair = AsymmetricKey::generate(key_pair_spec, &mut kms.rng)?;
+            let private = pair.to_pkcs8()?;
+            let public_key = pair.public_key_der()?;
+            drop(pair);
+            let (blob, material_id) = kms.seal_for_data_key(id, op, private.expose(), context)?;
+            call.material(material_id);
+            call.response =
+                Some(json!({"keyId": kms.arn(id), "keyPairSpec": key_pair_spec.as_str()}));
+            Ok(DataKeyPairOutput {
+                key_id: id,
+                private_key_ciphertext_blob: blob,
+                private_key_plaintext: with_plaintext.then_some(private),
+                public_key,
+                key_pair_spec,
+                key_material_id: material_id,
             })
         })
     }

@@ -183,6 +183,18 @@ impl Kms {
         ))
     }
 
+    /// Seals `plaintext` under key `id`'s current material (the private key
+    /// of GenerateDataKeyPair).
+    pub(crate) fn seal_for_data_key(
+        &mut self,
+        id: KeyId,
+        operation: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<(Vec<u8>, KeyMaterialId)> {
+        self.seal_with_current(id, operation, plaintext, context)
+    }
+
     /// Encrypt: uses the `CURRENT` material.
     pub fn encrypt(
         &mut self,
