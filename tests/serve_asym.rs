@@ -18,6 +18,8 @@ use aws_sdk_kms::types::{
     AlgorithmSpec, ImportType, KeySpec, KeyUsageType, MessageType, OriginType,
     SigningAlgorithmSpec, WrappingKeySpec,
 };
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use byok::kms::{WrappingAlgorithm, wrap_material};
 use rsa::pkcs8::DecodePublicKey;
 use sha2::{Digest, Sha256};
@@ -204,4 +206,117 @@ fn rsa_2048_sign_verify_key_through_the_sdk() {
         let e = again.as_service_error().expect("a service error");
         assert!(e.is_unsupported_operation_exception(), "{e:?}");
     });
+}
+
+/// The AWS backend (`byok kms --endpoint-url`, the console on an AWS
+/// account) sends the asymmetric operations with the SDK and reads their
+/// answers into the API's shapes member for member: DescribeKey and
+/// GetPublicKey equal the local engine's answers; what one side signs,
+/// encrypts or seals the other verifies, decrypts or opens; both derive the
+/// same ECDH secret.
+#[test]
+fn asymmetric_answers_through_the_aws_backend_are_the_engines() {
+    use byok::backend::Backend;
+    use byok::backend::local::LocalBackend;
+    use byok::kms::Caller;
+    use serde_json::{Value, json};
+
+    let served = Served::start(0);
+    let aws = served.backend();
+    let local = LocalBackend::new(served.vault.clone(), Caller::cli());
+    let call = |b: &dyn Backend, op: &str, body: Value| -> Value {
+        let out = b
+            .call(op, &serde_json::to_vec(&body).unwrap())
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        serde_json::from_slice(&out).unwrap()
+    };
+    let create = |spec: &str, usage: &str| -> String {
+        call(
+            &aws,
+            "CreateKey",
+            json!({"KeySpec": spec, "KeyUsage": usage}),
+        )["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let signer = create("ECC_NIST_P256", "SIGN_VERIFY");
+    let rsa = create("RSA_2048", "ENCRYPT_DECRYPT");
+    let agreement = create("ECC_NIST_P384", "KEY_AGREEMENT");
+    let symmetric = call(&aws, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for key in [&signer, &rsa, &agreement] {
+        for op in ["DescribeKey", "GetPublicKey"] {
+            let body = json!({"KeyId": key});
+            assert_eq!(call(&aws, op, body.clone()), call(&local, op, body), "{op}");
+        }
+    }
+    let m = json!("bWVzc2FnZQ==");
+    let signed = call(
+        &aws,
+        "Sign",
+        json!({"KeyId": signer, "Message": m, "SigningAlgorithm": "ECDSA_SHA_256"}),
+    );
+    assert_eq!(signed["SigningAlgorithm"], "ECDSA_SHA_256");
+    let verified = json!({"KeyId": served.arn(&signer), "SignatureValid": true, "SigningAlgorithm": "ECDSA_SHA_256"});
+    for b in [&aws as &dyn Backend, &local] {
+        let v = call(
+            b,
+            "Verify",
+            json!({"KeyId": signer, "Message": m, "Signature": signed["Signature"], "SigningAlgorithm": "ECDSA_SHA_256"}),
+        );
+        assert_eq!(v, verified);
+    }
+    let ct = call(
+        &aws,
+        "Encrypt",
+        json!({"KeyId": rsa, "Plaintext": m, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+    );
+    assert_eq!(ct["EncryptionAlgorithm"], "RSAES_OAEP_SHA_1");
+    let pt = call(
+        &local,
+        "Decrypt",
+        json!({"KeyId": rsa, "CiphertextBlob": ct["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+    );
+    assert_eq!(pt["Plaintext"], m);
+    let peer = byok::kms::asym::AsymmetricKey::generate(
+        byok::kms::KeySpec::EccNistP384,
+        &mut support::common::seeded(3),
+    )
+    .unwrap()
+    .public_key_der()
+    .unwrap();
+    let derive = json!({"KeyId": agreement, "KeyAgreementAlgorithm": "ECDH", "PublicKey": STANDARD.encode(&peer)});
+    assert_eq!(
+        call(&aws, "DeriveSharedSecret", derive.clone()),
+        call(&local, "DeriveSharedSecret", derive)
+    );
+    let pair = call(
+        &aws,
+        "GenerateDataKeyPair",
+        json!({"KeyId": symmetric, "KeyPairSpec": "ECC_SECG_P256K1"}),
+    );
+    assert_eq!(pair["KeyPairSpec"], "ECC_SECG_P256K1");
+    assert!(pair["KeyMaterialId"].is_string(), "{pair}");
+    let opened = call(
+        &local,
+        "Decrypt",
+        json!({"CiphertextBlob": pair["PrivateKeyCiphertextBlob"]}),
+    );
+    assert_eq!(opened["Plaintext"], pair["PrivateKeyPlaintext"]);
+    let without = call(
+        &aws,
+        "GenerateDataKeyPairWithoutPlaintext",
+        json!({"KeyId": symmetric, "KeyPairSpec": "RSA_2048"}),
+    );
+    assert!(without.get("PrivateKeyPlaintext").is_none(), "{without}");
+    assert_eq!(
+        STANDARD
+            .decode(without["PublicKey"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        294
+    );
 }
