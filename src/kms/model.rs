@@ -174,8 +174,8 @@ impl WrappingKeySpec {
 }
 
 aws_enum! {
-    /// The key specs byok models (`KeySpec`): symmetric encryption keys and
-    /// HMAC keys.
+    /// The key specs byok models (`KeySpec`): symmetric encryption keys,
+    /// HMAC keys, and RSA and elliptic curve keys (store format 4).
     pub enum KeySpec {
         /// A 256-bit AES-GCM key (`ENCRYPT_DECRYPT`).
         SymmetricDefault = "SYMMETRIC_DEFAULT",
@@ -588,7 +588,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The secret bytes of a key material: 32 for a symmetric encryption key,
-/// 28 to 128 for an HMAC key (see [`KeySpec::material_lengths`]).
+/// 28 to 128 for an HMAC key (see [`KeySpec::material_lengths`]), the
+/// canonical DER PKCS #8 private key for an asymmetric key.
 pub type MaterialBytes = super::secret::SecretVec;
 
 /// A tag on a key.
@@ -905,6 +906,30 @@ mod tests {
             e.message(),
             "1 validation error detected: Value 'RSA_1024' at 'WrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]"
         );
+    }
+
+    #[test]
+    fn key_specs_take_the_usages_aws_allows() {
+        use KeyUsage::*;
+        for spec in [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096] {
+            assert_eq!(spec.key_usages(), [EncryptDecrypt, SignVerify]);
+            assert!(spec.is_asymmetric() && !spec.is_ecc() && spec.single_material());
+        }
+        for spec in [
+            KeySpec::EccNistP256,
+            KeySpec::EccNistP384,
+            KeySpec::EccNistP521,
+        ] {
+            assert_eq!(spec.key_usages(), [SignVerify, KeyAgreement]);
+            assert!(spec.is_asymmetric() && spec.is_ecc());
+        }
+        assert_eq!(KeySpec::EccSecgP256k1.key_usages(), [SignVerify]);
+        assert_eq!(KeySpec::SymmetricDefault.key_usages(), [EncryptDecrypt]);
+        assert!(!KeySpec::SymmetricDefault.single_material());
+        assert!(KeySpec::Hmac256.single_material() && !KeySpec::Hmac256.is_asymmetric());
+        // Persisted by position: the variants of format 3 keep their places.
+        assert_eq!(KeySpec::ALL[4], KeySpec::Hmac512);
+        assert_eq!(KeyUsage::ALL[1], GenerateVerifyMac);
     }
 
     #[test]
