@@ -549,14 +549,17 @@ fn protocol_errors_and_their_audit_records() {
         "ValidationException",
         "1 validation error detected: Value 'EVERYTHING' at 'includeKeyMaterial' failed to satisfy constraint: Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
     );
+    // EncryptionAlgorithm: AWS's set (EncryptionAlgorithmSpec in the API
+    // model); an RSA algorithm with a symmetric key is the key spec's
+    // refusal (tests/engine_asym.rs).
     let e = api.err(
         "Encrypt",
-        json!({"KeyId": key_id, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+        json!({"KeyId": key_id, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_512"}),
     );
     assert_error(
         &e,
         "ValidationException",
-        "1 validation error detected: Value 'RSAES_OAEP_SHA_256' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT]",
+        "1 validation error detected: Value 'RSAES_OAEP_SHA_512' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]",
     );
 
     // Engine errors keep their AWS names and messages.

@@ -453,14 +453,22 @@ fn create_key_validates_spec_and_usage_before_refusing() {
             "KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048"
         )
     );
-    // Valid for AWS, out of byok's scope (asymmetric keys; HMAC keys are in
-    // scope since issue 8, tests/engine_hmac.rs): still refused (SPEC §3).
-    let (kind, message) = api.err(
+    // Valid for AWS, out of byok's scope (ML-DSA, Ed25519 and SM2 keys; HMAC
+    // keys are in scope since issue 8, tests/engine_hmac.rs, and RSA and ECC
+    // keys since then too, tests/engine_asym.rs): still refused (SPEC §3).
+    for (spec, usage) in [
+        ("ML_DSA_65", "SIGN_VERIFY"),
+        ("ECC_NIST_EDWARDS25519", "SIGN_VERIFY"),
+        ("SM2", "ENCRYPT_DECRYPT"),
+    ] {
+        let (kind, message) = api.err("CreateKey", json!({"KeySpec": spec, "KeyUsage": usage}));
+        assert_eq!(kind, "UnsupportedOperationException");
+        assert!(message.contains(spec), "{message}");
+    }
+    api.ok(
         "CreateKey",
-        json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
+        json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY", "Origin": "EXTERNAL"}),
     );
-    assert_eq!(kind, "UnsupportedOperationException");
-    assert!(message.contains("RSA_2048"), "{message}");
     // Origin: AWS's four values pass validation; the two byok does not
     // model are refused after it (OriginType in the API Reference).
     let (kind, _) = api.err("CreateKey", json!({"Origin": "AWS_CLOUDHSM"}));

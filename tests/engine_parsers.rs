@@ -465,6 +465,13 @@ const MEMBERS: &[&str] = &[
     "AliasName",
     "TargetKeyId",
     "TagKeys",
+    "Message",
+    "MessageType",
+    "SigningAlgorithm",
+    "Signature",
+    "PublicKey",
+    "KeyAgreementAlgorithm",
+    "DryRun",
     "keyId",
     "Unknown",
     "",
@@ -499,6 +506,17 @@ const ENUM_VALUES: &[&str] = &[
     "alias/test",
     "alias/aws/ebs",
     "alias/",
+    "ECC_NIST_P256",
+    "ECC_SECG_P256K1",
+    "KEY_AGREEMENT",
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "ECDSA_SHA_256",
+    "ECDSA_SHA_384",
+    "RAW",
+    "DIGEST",
+    "EXTERNAL_MU",
+    "ECDH",
 ];
 
 /// A value of the fixture, filled in per case.
@@ -512,6 +530,11 @@ enum Fixture {
     Ciphertext,
     ImportToken,
     MaterialId,
+    SigningKeyId,
+    RsaKeyId,
+    AgreementKeyId,
+    PublicKey,
+    Signature,
 }
 
 struct Fixtures {
@@ -522,6 +545,11 @@ struct Fixtures {
     ciphertext: Vec<u8>,
     import_token: Vec<u8>,
     material_id: String,
+    signing_key: KeyId,
+    rsa_key: KeyId,
+    agreement_key: KeyId,
+    public_key: Vec<u8>,
+    signature: Vec<u8>,
 }
 
 impl Fixtures {
@@ -535,6 +563,11 @@ impl Fixtures {
             Fixture::Ciphertext => json!(STANDARD.encode(&self.ciphertext)),
             Fixture::ImportToken => json!(STANDARD.encode(&self.import_token)),
             Fixture::MaterialId => json!(self.material_id),
+            Fixture::SigningKeyId => json!(self.signing_key.to_string()),
+            Fixture::RsaKeyId => json!(self.rsa_key.to_string()),
+            Fixture::AgreementKeyId => json!(self.agreement_key.to_string()),
+            Fixture::PublicKey => json!(STANDARD.encode(&self.public_key)),
+            Fixture::Signature => json!(STANDARD.encode(&self.signature)),
         }
     }
 }
@@ -587,6 +620,11 @@ fn leaf() -> impl Strategy<Value = J> {
             Just(Fixture::Ciphertext),
             Just(Fixture::ImportToken),
             Just(Fixture::MaterialId),
+            Just(Fixture::SigningKeyId),
+            Just(Fixture::RsaKeyId),
+            Just(Fixture::AgreementKeyId),
+            Just(Fixture::PublicKey),
+            Just(Fixture::Signature),
         ]
         .prop_map(J::Fixture),
     ]
@@ -643,7 +681,49 @@ fn api_fixture_state() -> &'static (KmsState, Fixtures) {
             .current_key_material_id()
             .unwrap()
             .to_string();
+        // Asymmetric keys (AWS_KMS: generated, so no import is needed): a
+        // P-256 signing key with a signature of "fixture", an RSA_2048
+        // encryption key, a P-256 key agreement key and its public key.
+        let asym = |h: &mut Harness, spec: &str, usage: &str| -> KeyId {
+            let caller = h.caller.clone();
+            let out = byok::api::dispatch(
+                &mut h.kms,
+                &caller,
+                "CreateKey",
+                json!({"KeySpec": spec, "KeyUsage": usage})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            KeyId::parse(v["KeyMetadata"]["KeyId"].as_str().unwrap()).unwrap()
+        };
+        let signing_key = asym(&mut h, "ECC_NIST_P256", "SIGN_VERIFY");
+        let rsa_key = asym(&mut h, "RSA_2048", "ENCRYPT_DECRYPT");
+        let agreement_key = asym(&mut h, "ECC_NIST_P256", "KEY_AGREEMENT");
+        let public_key = h
+            .kms
+            .get_public_key(&caller, &agreement_key.to_string())
+            .unwrap()
+            .public_key;
+        let signature = h
+            .kms
+            .sign(
+                &caller,
+                &signing_key.to_string(),
+                b"fixture",
+                None,
+                byok::kms::SigningAlgorithm::EcdsaSha256,
+                false,
+            )
+            .unwrap()
+            .signature;
         let fixtures = Fixtures {
+            signing_key,
+            rsa_key,
+            agreement_key,
+            public_key,
+            signature,
             key,
             aws_kms_key,
             arn: h.arn(key),
@@ -705,6 +785,11 @@ fn known_exception(name: &str) -> bool {
             | "MalformedPolicyDocumentException"
             | "CustomKeyStoreNotFoundException"
             | "DryRunOperationException"
+            // Key usage and algorithm refusals (HMAC and asymmetric keys),
+            // VerifyMac's and Verify's answers.
+            | "InvalidKeyUsageException"
+            | "KMSInvalidMacException"
+            | "KMSInvalidSignatureException"
     )
 }
 
@@ -817,4 +902,125 @@ fn dispatch_answers_an_unknown_operation_with_an_error_shape() {
             "the record's name is bounded"
         );
     }
+}
+
+// ----- asymmetric keys -----
+
+/// An enabled AWS_KMS key of `spec` and `usage`, made through the API.
+fn asymmetric_key(h: &mut Harness, spec: &str, usage: &str, origin: &str) -> String {
+    let caller = h.caller.clone();
+    let out = byok::api::dispatch(
+        &mut h.kms,
+        &caller,
+        "CreateKey",
+        json!({"KeySpec": spec, "KeyUsage": usage, "Origin": origin})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    v["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+}
+
+/// Every truncation and every bit flip of a valid ECDSA (DER) and RSA-PSS
+/// signature is refused by Verify with `KMSInvalidSignatureException`
+/// (an empty one with the member constraint), never a panic.
+#[test]
+fn every_truncation_and_bit_flip_of_a_signature_is_rejected() {
+    use byok::kms::SigningAlgorithm;
+    let mut h = Harness::new();
+    let caller = h.caller.clone();
+    for (spec, alg) in [
+        ("ECC_NIST_P256", SigningAlgorithm::EcdsaSha256),
+        ("RSA_2048", SigningAlgorithm::RsassaPssSha256),
+    ] {
+        let key = asymmetric_key(&mut h, spec, "SIGN_VERIFY", "AWS_KMS");
+        let sig = h
+            .kms
+            .sign(&caller, &key, b"parsed", None, alg, false)
+            .unwrap()
+            .signature;
+        let verify = |h: &mut Harness, s: &[u8]| {
+            h.kms
+                .verify(&caller, &key, b"parsed", None, s, alg, false)
+                .map(|_| ())
+        };
+        verify(&mut h, &sig).expect("the signature itself verifies");
+        for n in 0..sig.len() {
+            let e = verify(&mut h, &sig[..n]).unwrap_err();
+            if n == 0 {
+                assert_eq!(e.message(), too_short("signature"));
+            } else {
+                assert_eq!(
+                    e.aws_name(),
+                    "KMSInvalidSignatureException",
+                    "{spec} cut at {n}"
+                );
+            }
+        }
+        for i in 0..sig.len() * 8 {
+            let mut s = sig.clone();
+            s[i / 8] ^= 1 << (i % 8);
+            let e = verify(&mut h, &s).unwrap_err();
+            assert_eq!(
+                e.aws_name(),
+                "KMSInvalidSignatureException",
+                "{spec} bit {i}"
+            );
+            assert_eq!(e.message(), "");
+        }
+    }
+}
+
+/// Every truncation of a PKCS #8 private key, and bit flips in its header,
+/// are refused by ImportKeyMaterial with `IncorrectKeyMaterialException`;
+/// the key stays without material.
+#[test]
+fn every_truncation_of_a_pkcs8_private_key_is_rejected() {
+    use byok::kms::asym::AsymmetricKey;
+    let mut h = Harness::new();
+    let key = asymmetric_key(&mut h, "ECC_NIST_P256", "SIGN_VERIFY", "EXTERNAL");
+    let private = AsymmetricKey::generate(byok::kms::KeySpec::EccNistP256, &mut seeded(9))
+        .unwrap()
+        .to_pkcs8()
+        .unwrap();
+    let der = private.expose().to_vec();
+    let id = KeyId::parse(&key).unwrap();
+    let params = h.params_with(
+        id,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        WrappingKeySpec::Rsa2048,
+    );
+    let attempt = |h: &mut Harness, material: &[u8]| {
+        let wrapped = byok::kms::wrap_material(
+            &params.public_key,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            material,
+            &mut h.rng,
+        )
+        .unwrap();
+        let req = ImportKeyMaterialRequest {
+            key_id: key.clone(),
+            import_token: params.import_token.clone(),
+            encrypted_key_material: wrapped,
+            expiration_model: Some(byok::kms::ExpirationModel::KeyMaterialDoesNotExpire),
+            ..Default::default()
+        };
+        h.try_import(&req)
+    };
+    for n in 1..der.len() {
+        let e = attempt(&mut h, &der[..n]).unwrap_err();
+        assert_eq!(e.aws_name(), "IncorrectKeyMaterialException", "cut at {n}");
+    }
+    // Every bit flip: the parser answers (a flip may leave a valid key, such
+    // as another scalar) and never panics; what it accepts re-encodes.
+    for i in 0..der.len() * 8 {
+        let mut m = der.clone();
+        m[i / 8] ^= 1 << (i % 8);
+        if let Ok(k) = AsymmetricKey::from_pkcs8(byok::kms::KeySpec::EccNistP256, &m) {
+            k.to_pkcs8().expect("an accepted key re-encodes");
+        }
+    }
+    assert_eq!(h.kms.key(id).unwrap().materials().len(), 0);
+    attempt(&mut h, &der).expect("the whole key imports");
 }

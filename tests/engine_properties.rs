@@ -4,10 +4,13 @@
 //! Each case builds an engine on a manual clock and applies 10–40 random
 //! steps: creating keys (symmetric encryption keys, and HMAC_256 keys that
 //! take 32-byte imported material but never rotate on demand, take no second
-//! new material and do not encrypt: issue 8), importing new and known material with and without
+//! new material and do not encrypt: issue 8; ECC_NIST_P256 SIGN_VERIFY keys
+//! whose material is the P-256 private key a 32-byte scalar makes, with the
+//! same refusals and Sign/Verify instead of MACs), importing new and known material with and without
 //! `ValidTo`, rotating, deleting material, enabling and disabling, scheduling
 //! and cancelling deletion, encrypting, decrypting earlier ciphertexts,
-//! GenerateMac with VerifyMac of its MAC and of a changed one, clock
+//! GenerateMac with VerifyMac of its MAC and of a changed one, Sign with
+//! Verify of its signature and of another message, clock
 //! jumps of milliseconds to weeks, and ticks. Beside the engine runs a model
 //! written from SPEC §2–§4 alone; it predicts every outcome (exception name
 //! and message included) and every service event. After every step:
@@ -34,7 +37,8 @@ use byok::kms::{
     AuditRecord, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
     ImportKeyMaterialRequest, ImportParametersOutput, ImportState, ImportType, KeyId,
     KeyMaterialId, KeyMaterialState, KeySpec, KeyState, KmsError, MacAlgorithm, Origin,
-    RotationType, Settings, Timestamp, WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    RotationType, Settings, SigningAlgorithm, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    wrap_material,
 };
 use common::*;
 use proptest::prelude::*;
@@ -75,7 +79,7 @@ enum Target {
 enum Op {
     CreateKey {
         external: bool,
-        hmac: bool,
+        kind: Kind,
     },
     Import {
         key: usize,
@@ -117,6 +121,11 @@ enum Op {
         key: usize,
         message: Vec<u8>,
     },
+    /// Sign, then Verify of its signature and of another message.
+    Sign {
+        key: usize,
+        message: Vec<u8>,
+    },
     Advance {
         ms: u64,
     },
@@ -147,8 +156,11 @@ fn valid_for_ms() -> impl Strategy<Value = Option<u64>> {
 fn op() -> impl Strategy<Value = Op> {
     let key = || 0usize..6;
     prop_oneof![
-        2 => (proptest::bool::weighted(0.8), proptest::bool::weighted(0.25))
-            .prop_map(|(external, hmac)| Op::CreateKey { external, hmac }),
+        2 => (
+            proptest::bool::weighted(0.8),
+            prop_oneof![6 => Just(Kind::Symmetric), 2 => Just(Kind::Hmac), 2 => Just(Kind::Signing)]
+        )
+            .prop_map(|(external, kind)| Op::CreateKey { external, kind }),
         7 => (
             key(),
             prop_oneof![
@@ -192,12 +204,58 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0usize..64).prop_map(|ciphertext| Op::Decrypt { ciphertext }),
         2 => (key(), proptest::collection::vec(any::<u8>(), 1..48))
             .prop_map(|(key, message)| Op::Mac { key, message }),
+        2 => (key(), proptest::collection::vec(any::<u8>(), 1..48))
+            .prop_map(|(key, message)| Op::Sign { key, message }),
         5 => jump_ms().prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::Tick),
     ]
 }
 
 // ----- the model (SPEC §2–§4) -----
+
+/// What kind of key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT.
+    Symmetric,
+    /// HMAC_256, GENERATE_VERIFY_MAC.
+    Hmac,
+    /// ECC_NIST_P256, SIGN_VERIFY.
+    Signing,
+}
+
+impl Kind {
+    fn spec(self) -> KeySpec {
+        match self {
+            Kind::Symmetric => KeySpec::SymmetricDefault,
+            Kind::Hmac => KeySpec::Hmac256,
+            Kind::Signing => KeySpec::EccNistP256,
+        }
+    }
+    fn usage(self) -> &'static str {
+        match self {
+            Kind::Symmetric => "ENCRYPT_DECRYPT",
+            Kind::Hmac => "GENERATE_VERIFY_MAC",
+            Kind::Signing => "SIGN_VERIFY",
+        }
+    }
+}
+
+/// The material a key of `kind` takes for the 32 bytes `seed`: the bytes
+/// themselves, or for a signing key the P-256 private key with that scalar
+/// as DER PKCS #8 (the canonical encoding byok keeps).
+fn payload(kind: Kind, seed: &[u8; 32]) -> Vec<u8> {
+    use p256::pkcs8::EncodePrivateKey;
+    match kind {
+        Kind::Signing => p256::SecretKey::from_slice(seed)
+            .expect("a random scalar below the group order")
+            .to_pkcs8_der()
+            .expect("PKCS #8")
+            .as_bytes()
+            .to_vec(),
+        _ => seed.to_vec(),
+    }
+}
 
 #[derive(Clone, Debug)]
 struct ModelMaterial {
@@ -215,8 +273,8 @@ struct ModelKey {
     id: KeyId,
     arn: String,
     origin: Origin,
-    /// An HMAC_256 key (else SYMMETRIC_DEFAULT).
-    hmac: bool,
+    /// Symmetric, HMAC_256 or ECC_NIST_P256 signing key.
+    kind: Kind,
     alive: bool,
     enabled: bool,
     deletion: Option<Timestamp>,
@@ -489,7 +547,7 @@ impl Run {
         self.log.push(format!("{} {op:?}", self.h.now()));
         let caller = self.h.caller.clone();
         match op {
-            Op::CreateKey { external, hmac } => {
+            Op::CreateKey { external, kind } => {
                 self.before_call();
                 let origin = if *external {
                     Origin::External
@@ -500,16 +558,13 @@ impl Run {
                     origin: Some(origin),
                     ..Default::default()
                 };
-                let spec = if *hmac {
-                    KeySpec::Hmac256
-                } else {
-                    KeySpec::SymmetricDefault
-                };
+                let spec = kind.spec();
+                let usage = kind.usage().parse().expect("a key usage");
                 let id = check_outcome!(
                     self,
                     "CreateKey",
                     Ok(()),
-                    self.h.kms.create_key_of_spec(&caller, req, spec)
+                    self.h.kms.create_key_with_usage(&caller, req, spec, usage)
                 )
                 .unwrap();
                 let materials = if origin == Origin::AwsKms {
@@ -528,7 +583,7 @@ impl Run {
                     id,
                     arn: self.h.arn(id),
                     origin,
-                    hmac: *hmac,
+                    kind: *kind,
                     alive: true,
                     enabled: true,
                     deletion: None,
@@ -598,14 +653,15 @@ impl Run {
                         b
                     }
                 };
-                let material_id = key_material_id(id, &material);
+                let bytes_in = payload(self.keys[k].kind, &material);
+                let material_id = key_material_id(id, &bytes_in);
                 let (token, wrapped, token_valid_to) = match &self.keys[k].parameters {
                     Some(p) => (
                         p.import_token.clone(),
                         wrap_material(
                             &p.public_key,
                             WrappingAlgorithm::RsaesOaepSha256,
-                            &material,
+                            &bytes_in,
                             &mut self.rng,
                         )
                         .expect("wrap"),
@@ -662,7 +718,7 @@ impl Run {
                     ))
                 } else if m.state() == KeyState::PendingDeletion {
                     Err(state_error(&arn, KeyState::PendingDeletion))
-                } else if m.hmac
+                } else if m.kind != Kind::Symmetric
                     && *import_type == Some(ImportType::NewKeyMaterial)
                     && !m.materials.is_empty()
                 {
@@ -761,7 +817,7 @@ impl Run {
                 let arn = m.arn.clone();
                 let expected = if !m.alive {
                     Err(not_found(&arn))
-                } else if m.hmac {
+                } else if m.kind != Kind::Symmetric {
                     Err((
                         "UnsupportedOperationException",
                         "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.".to_string(),
@@ -804,9 +860,10 @@ impl Run {
                 let arn = m.arn.clone();
                 let requested: Option<KeyMaterialId> = match target {
                     Target::Current => None,
-                    Target::OfThisKey(i) if !m.history.is_empty() => {
-                        Some(key_material_id(m.id, &m.history[i % m.history.len()]))
-                    }
+                    Target::OfThisKey(i) if !m.history.is_empty() => Some(key_material_id(
+                        m.id,
+                        &payload(m.kind, &m.history[i % m.history.len()]),
+                    )),
                     Target::OfThisKey(_) => None,
                     Target::Unknown => Some(KeyMaterialId::from_bytes([0xee; 32])),
                 };
@@ -951,12 +1008,13 @@ impl Run {
                     Err(not_found(&m.arn))
                 } else if m.state() != KeyState::Enabled {
                     Err(state_error(&m.arn, m.state()))
-                } else if !m.hmac {
+                } else if m.kind != Kind::Hmac {
                     Err((
                         "InvalidKeyUsageException",
                         format!(
-                            "{} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac.",
-                            m.arn
+                            "{} key usage is {} which is not valid for GenerateMac.",
+                            m.arn,
+                            m.kind.usage()
                         ),
                     ))
                 } else {
@@ -1011,6 +1069,85 @@ impl Run {
                     );
                 }
             }
+            Op::Sign { key, message } => {
+                let Some(k) = self.key_index(*key) else {
+                    return Ok(());
+                };
+                self.before_call();
+                let m = &self.keys[k];
+                let expected = if !m.alive {
+                    Err(not_found(&m.arn))
+                } else if m.state() != KeyState::Enabled {
+                    Err(state_error(&m.arn, m.state()))
+                } else if m.kind != Kind::Signing {
+                    Err((
+                        "InvalidKeyUsageException",
+                        format!(
+                            "{} key usage is {} which is not valid for Sign.",
+                            m.arn,
+                            m.kind.usage()
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                };
+                let id = m.id.to_string();
+                let result = self.h.kms.sign(
+                    &caller,
+                    &id,
+                    message,
+                    None,
+                    SigningAlgorithm::EcdsaSha256,
+                    false,
+                );
+                if let Ok(out) = check_outcome!(self, "Sign", expected, result) {
+                    self.learn_generated_ids();
+                    // The signature verifies under the private key of the
+                    // current material, when the model knows its scalar.
+                    let current = self.keys[k].current_id();
+                    let key_id = self.keys[k].id;
+                    if let Some(seed) = self.keys[k].history.iter().find(|b| {
+                        Some(key_material_id(key_id, &payload(Kind::Signing, b))) == current
+                    }) {
+                        use p256::ecdsa::signature::Verifier;
+                        let public = p256::ecdsa::VerifyingKey::from(
+                            p256::SecretKey::from_slice(seed).unwrap().public_key(),
+                        );
+                        let sig = p256::ecdsa::DerSignature::try_from(out.signature.as_slice())
+                            .expect("a DER signature");
+                        prop_assert!(public.verify(message, &sig).is_ok());
+                    }
+                    self.before_call();
+                    let verified = self.h.kms.verify(
+                        &caller,
+                        &id,
+                        message,
+                        None,
+                        &out.signature,
+                        SigningAlgorithm::EcdsaSha256,
+                        false,
+                    );
+                    let _ = check_outcome!(self, "Verify", Ok(()), verified.map(|_| ()));
+                    let mut other = message.clone();
+                    other.push(0);
+                    self.before_call();
+                    let refused = self.h.kms.verify(
+                        &caller,
+                        &id,
+                        &other,
+                        None,
+                        &out.signature,
+                        SigningAlgorithm::EcdsaSha256,
+                        false,
+                    );
+                    let _ = check_outcome!(
+                        self,
+                        "Verify",
+                        Err(("KMSInvalidSignatureException", String::new())),
+                        refused.map(|_| ())
+                    );
+                }
+            }
             Op::Encrypt { key, plaintext } => {
                 let Some(k) = self.key_index(*key) else {
                     return Ok(());
@@ -1021,12 +1158,13 @@ impl Run {
                     Err(not_found(&m.arn))
                 } else if m.state() != KeyState::Enabled {
                     Err(state_error(&m.arn, m.state()))
-                } else if m.hmac {
+                } else if m.kind != Kind::Symmetric {
                     Err((
                         "InvalidKeyUsageException",
                         format!(
-                            "{} key usage is GENERATE_VERIFY_MAC which is not valid for Encrypt.",
-                            m.arn
+                            "{} key usage is {} which is not valid for Encrypt.",
+                            m.arn,
+                            m.kind.usage()
                         ),
                     ))
                 } else {
@@ -1151,16 +1289,7 @@ impl Run {
             // ... and from the model's.
             prop_assert_eq!(k.state(), m.state(), "key {}: {}", m.id, log());
             prop_assert_eq!(k.enabled_flag(), m.enabled, "{}", log());
-            prop_assert_eq!(
-                k.key_spec(),
-                if m.hmac {
-                    KeySpec::Hmac256
-                } else {
-                    KeySpec::SymmetricDefault
-                },
-                "{}",
-                log()
-            );
+            prop_assert_eq!(k.key_spec(), m.kind.spec(), "{}", log());
             prop_assert_eq!(
                 k.deletion().map(|d| d.deletion_date),
                 m.deletion,

@@ -352,3 +352,198 @@ fn no_secret_in_audit_records_or_debug_output() {
     assert!(state.contains(&out1.key_material_id.to_string()) || state.contains("KeyMaterialId("));
     assert!(state.contains("REDACTED"));
 }
+
+/// The private scalar of an ECC PKCS #8 private key.
+fn ecc_scalar(spec: byok::kms::KeySpec, der: &[u8]) -> Option<Vec<u8>> {
+    use p256::pkcs8::DecodePrivateKey;
+    match spec {
+        byok::kms::KeySpec::EccNistP256 => Some(
+            p256::SecretKey::from_pkcs8_der(der)
+                .ok()?
+                .to_bytes()
+                .to_vec(),
+        ),
+        byok::kms::KeySpec::EccNistP384 => Some(
+            p384::SecretKey::from_pkcs8_der(der)
+                .ok()?
+                .to_bytes()
+                .to_vec(),
+        ),
+        _ => None,
+    }
+}
+
+/// Asymmetric keys (issue 8): the imported private keys (whole PKCS #8, and
+/// the ECC scalar in windows), RSA-OAEP plaintexts, ECDH shared secrets and
+/// the private keys of GenerateDataKeyPair appear in no audit record, no
+/// `Debug` of the engine, its state, keys or materials, and no answer but
+/// the one that carries them.
+#[test]
+fn no_asymmetric_secret_in_audit_records_or_debug_output() {
+    use byok::kms::asym::AsymmetricKey;
+    use byok::kms::{CreateKeyRequest, KeySpec, KeyUsage, Origin, SigningAlgorithm};
+    use serde_json::json;
+    let mut h = Harness::new();
+    let caller = h.caller.clone();
+    let mut secrets = Secrets(Vec::new());
+    let call = |h: &mut Harness, op: &str, body: serde_json::Value| -> serde_json::Value {
+        let caller = h.caller.clone();
+        let out = byok::api::dispatch(&mut h.kms, &caller, op, body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        serde_json::from_slice(&out).unwrap()
+    };
+    let mut import = |h: &mut Harness, spec: KeySpec, usage: KeyUsage, seed: u64| {
+        let private = AsymmetricKey::generate(spec, &mut seeded(seed))
+            .unwrap()
+            .to_pkcs8()
+            .unwrap();
+        let der = private.expose().to_vec();
+        secrets.add_with(format!("{spec} private key (PKCS#8)"), &der, None);
+        // The private scalar itself, in windows (the document's header and
+        // public key are not secret).
+        if let Some(scalar) = ecc_scalar(spec, &der) {
+            secrets.add(format!("{spec} private scalar"), &scalar);
+        }
+        if spec.rsa_bits().is_some() {
+            use rsa::pkcs8::DecodePrivateKey;
+            let k = rsa::PrivateKey::from_pkcs8_der(&der).unwrap();
+            let d = k.d().to_be_bytes_trimmed_vartime();
+            secrets.add_with(format!("{spec} d"), &d, Some(16));
+            for (j, prime) in k.primes().iter().enumerate() {
+                let p = prime.as_ref().to_be_bytes_trimmed_vartime();
+                secrets.add_with(format!("{spec} prime {j}"), &p, Some(16));
+            }
+        }
+        let key = h
+            .kms
+            .create_key_with_usage(
+                &caller,
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    ..Default::default()
+                },
+                spec,
+                usage,
+            )
+            .unwrap();
+        let params = h.params_with(
+            key,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            WrappingKeySpec::Rsa2048,
+        );
+        let wrapped = wrap_material(
+            &params.public_key,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            &der,
+            &mut h.rng,
+        )
+        .unwrap();
+        h.try_import(&ImportKeyMaterialRequest {
+            key_id: key.to_string(),
+            import_token: params.import_token,
+            encrypted_key_material: wrapped,
+            expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+            ..Default::default()
+        })
+        .unwrap();
+        key.to_string()
+    };
+    let signer = import(&mut h, KeySpec::EccNistP256, KeyUsage::SignVerify, 21);
+    let rsa = import(&mut h, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, 22);
+    let agreement = import(&mut h, KeySpec::EccNistP384, KeyUsage::KeyAgreement, 23);
+    let message = b"byok asymmetric secret: sign this message please".to_vec();
+    secrets.add("the signed message", &message);
+    h.kms
+        .sign(
+            &caller,
+            &signer,
+            &message,
+            None,
+            SigningAlgorithm::EcdsaSha256,
+            false,
+        )
+        .unwrap();
+    let plaintext = b"byok secret for RSA-OAEP: 2718281828".to_vec();
+    secrets.add("the RSA plaintext", &plaintext);
+    let ct = call(
+        &mut h,
+        "Encrypt",
+        json!({"KeyId": rsa, "Plaintext": STANDARD.encode(&plaintext), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    call(
+        &mut h,
+        "Decrypt",
+        json!({"KeyId": rsa, "CiphertextBlob": ct["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    let peer = AsymmetricKey::generate(KeySpec::EccNistP384, &mut seeded(24)).unwrap();
+    let shared = call(
+        &mut h,
+        "DeriveSharedSecret",
+        json!({"KeyId": agreement, "KeyAgreementAlgorithm": "ECDH", "PublicKey": STANDARD.encode(peer.public_key_der().unwrap())}),
+    );
+    let shared = STANDARD
+        .decode(shared["SharedSecret"].as_str().unwrap())
+        .unwrap();
+    secrets.add("the ECDH shared secret", &shared);
+    let symmetric = h.create_aws_kms().to_string();
+    let pair = call(
+        &mut h,
+        "GenerateDataKeyPair",
+        json!({"KeyId": symmetric, "KeyPairSpec": "ECC_NIST_P256"}),
+    );
+    let pair_private = STANDARD
+        .decode(pair["PrivateKeyPlaintext"].as_str().unwrap())
+        .unwrap();
+    secrets.add_with("the data key pair's private key", &pair_private, None);
+    secrets.add_with(
+        "the data key pair's private key windows",
+        &pair_private[..48],
+        Some(4),
+    );
+    // Answers that must not carry them.
+    for (op, body) in [
+        ("DescribeKey", json!({"KeyId": signer})),
+        ("GetPublicKey", json!({"KeyId": rsa})),
+        (
+            "ListKeyRotations",
+            json!({"KeyId": agreement, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+        ),
+    ] {
+        let answer = call(&mut h, op, body).to_string();
+        secrets.assert_absent(&format!("the {op} answer"), &answer);
+    }
+    let records = h.kms.take_audit_records();
+    let names: Vec<&str> = records.iter().map(|r| r.event_name.as_str()).collect();
+    for expected in [
+        "Sign",
+        "Encrypt",
+        "Decrypt",
+        "DeriveSharedSecret",
+        "GenerateDataKeyPair",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} was audited: {names:?}"
+        );
+    }
+    for r in &records {
+        secrets.assert_absent(
+            &format!("the audit record of {}", r.event_name),
+            &serde_json::to_string(r).unwrap(),
+        );
+        secrets.assert_absent("an audit record's Debug", &format!("{r:?}"));
+    }
+    let mut debug = vec![
+        ("Kms".to_string(), format!("{:?}", h.kms)),
+        ("KmsState".to_string(), format!("{:#?}", h.kms.state())),
+        ("AsymmetricKey".to_string(), format!("{peer:?} {peer:#?}")),
+    ];
+    for k in h.kms.keys() {
+        debug.push((format!("Key {}", k.id()), format!("{k:?}")));
+    }
+    for (place, text) in &debug {
+        secrets.assert_absent(place, text);
+    }
+    // The probe works: the answer that carries a secret is found.
+    assert!(secrets.find_in(&pair.to_string()).is_some());
+}

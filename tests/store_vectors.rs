@@ -5,7 +5,8 @@
 //! (`BYOK_WRITE_STORE_VECTORS=<N> cargo test --test store_vectors` on such a
 //! build) and is frozen: a build of another format refuses to rewrite it.
 //! Format 1: the body; format 2: named sections after it; format 3: keys
-//! with a key spec and usage and materials of any length (HMAC keys).
+//! with a key spec and usage and materials of any length (HMAC keys);
+//! format 4: asymmetric keys (a PKCS #8 private key as material).
 
 mod common;
 
@@ -17,7 +18,7 @@ use byok::kms::audit::verify_chain;
 use byok::kms::{
     Caller, CreateKeyRequest, DecryptRequest, EncryptionContext, ExpirationModel,
     ImportKeyMaterialRequest, KeySpec, KeyState, KeyUsage, MacAlgorithm, ManualClock, Origin,
-    WrappingAlgorithm, WrappingKeySpec, wrap_material,
+    SigningAlgorithm, WrappingAlgorithm, WrappingKeySpec, wrap_material,
 };
 use byok::store::{Vault, VaultOptions};
 use common::*;
@@ -209,6 +210,88 @@ fn write_vector_v(dir: &Path, version: u16) {
             "Message": "format 3 message",
         });
     }
+    if version >= 4 {
+        // An ECC_NIST_P256 SIGN_VERIFY key holding a private key made from a
+        // seeded RNG, imported with RSA_AES_KEY_WRAP_SHA_256, and an
+        // ECDSA_SHA_256 signature it made.
+        let private =
+            byok::kms::asym::AsymmetricKey::generate(KeySpec::EccNistP256, &mut seeded(8))
+                .unwrap()
+                .to_pkcs8()
+                .unwrap();
+        let sign_key = v
+            .apply(|k| {
+                k.create_key_with_usage(
+                    &caller,
+                    CreateKeyRequest {
+                        description: Some("format 4 signing vector".into()),
+                        origin: Some(Origin::External),
+                        tags: vec![],
+                    },
+                    KeySpec::EccNistP256,
+                    KeyUsage::SignVerify,
+                )
+            })
+            .unwrap();
+        let params = v
+            .apply(|k| {
+                k.get_parameters_for_import(
+                    &caller,
+                    &sign_key.to_string(),
+                    WrappingAlgorithm::RsaAesKeyWrapSha256,
+                    WrappingKeySpec::Rsa2048,
+                )
+            })
+            .unwrap();
+        let wrapped = wrap_material(
+            &params.public_key,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            private.expose(),
+            &mut seeded(9),
+        )
+        .unwrap();
+        let imported = v
+            .apply(|k| {
+                k.import_key_material(
+                    &caller,
+                    &ImportKeyMaterialRequest {
+                        key_id: sign_key.to_string(),
+                        import_token: params.import_token.clone(),
+                        encrypted_key_material: wrapped,
+                        expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        let signature = v
+            .apply(|k| {
+                k.sign(
+                    &caller,
+                    &sign_key.to_string(),
+                    b"format 4 message",
+                    None,
+                    SigningAlgorithm::EcdsaSha256,
+                    false,
+                )
+            })
+            .unwrap()
+            .signature;
+        let public_key = v
+            .apply(|k| k.get_public_key(&caller, &sign_key.to_string()))
+            .unwrap()
+            .public_key;
+        if let Value::Object(m) = &mut expect_mac {
+            m.insert("SignKeyId".into(), json!(sign_key.to_string()));
+            m.insert(
+                "SignKeyMaterialId".into(),
+                json!(imported.key_material_id.to_string()),
+            );
+            m.insert("Signature".into(), json!(STANDARD.encode(&signature)));
+            m.insert("PublicKey".into(), json!(STANDARD.encode(&public_key)));
+            m.insert("SignMessage".into(), json!("format 4 message"));
+        }
+    }
     v.close().unwrap();
     for leftover in [format!("{name}.bak"), format!("{name}.lock")] {
         std::fs::remove_file(dir.join(leftover)).unwrap();
@@ -399,7 +482,11 @@ fn format_2_vector_writer() {
 fn format_3_vector_opens() {
     let data = data_dir();
     if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "3") {
-        assert_eq!(byok::store::format::FORMAT_VERSION, 3);
+        assert_eq!(
+            byok::store::format::FORMAT_VERSION,
+            3,
+            "the format-3 vector is frozen: a format-4 build must not rewrite it"
+        );
         write_vector_v(&data, 3);
     }
     let names = vector_opens(&data, 3);
@@ -442,6 +529,117 @@ fn format_3_vector_opens() {
     .unwrap();
 }
 
+/// The format-4 vector (`BYOK_WRITE_STORE_VECTORS=4` on a format-4 build
+/// writes it): what format 3 holds, plus an ECC_NIST_P256 SIGN_VERIFY key
+/// with an imported private key whose signature of "format 4 message"
+/// verifies, and whose public key is the one recorded.
+#[test]
+fn format_4_vector_opens() {
+    let data = data_dir();
+    if std::env::var("BYOK_WRITE_STORE_VECTORS").is_ok_and(|v| v == "4") {
+        assert_eq!(byok::store::format::FORMAT_VERSION, 4);
+        write_vector_v(&data, 4);
+    }
+    let names = vector_opens(&data, 4);
+    assert!(names.iter().any(|n| n == "Sign"), "{names:?}");
+    let expect: Value =
+        serde_json::from_slice(&std::fs::read(data.join("store-v4.expect.json")).unwrap()).unwrap();
+    let (_tmp, path) = copy_of_vector_v(&data, 4);
+    let mut v = Vault::open(&path, &pass(&vector_passphrase(4)), options()).unwrap();
+    let sign_key = expect["SignKeyId"].as_str().unwrap().to_string();
+    let key = v
+        .kms()
+        .keys()
+        .find(|k| k.id().to_string() == sign_key)
+        .expect("the vector's signing key");
+    assert_eq!(key.key_spec(), KeySpec::EccNistP256);
+    assert_eq!(key.key_usage(), KeyUsage::SignVerify);
+    assert_eq!(key.state(), KeyState::Enabled);
+    assert_eq!(
+        key.current_key_material_id()
+            .map(|m| m.to_string())
+            .as_deref(),
+        expect["SignKeyMaterialId"].as_str()
+    );
+    let caller = Caller::cli();
+    let signature = STANDARD
+        .decode(expect["Signature"].as_str().unwrap())
+        .unwrap();
+    v.apply(|k| {
+        k.verify(
+            &caller,
+            &sign_key,
+            b"format 4 message",
+            None,
+            &signature,
+            SigningAlgorithm::EcdsaSha256,
+            false,
+        )
+    })
+    .unwrap();
+    let public_key = v
+        .apply(|k| k.get_public_key(&caller, &sign_key))
+        .unwrap()
+        .public_key;
+    assert_eq!(
+        STANDARD.encode(public_key),
+        expect["PublicKey"].as_str().unwrap()
+    );
+}
+
+/// A format-3 store opens as it is and is rewritten as format 4 at its
+/// first change; an asymmetric key made then survives closing and
+/// reopening, and the HMAC key still verifies its MAC.
+#[test]
+fn format_3_stores_migrate_to_format_4() {
+    let data = data_dir();
+    let (_tmp, path) = copy_of_vector_v(&data, 3);
+    let pass = pass(&vector_passphrase(3));
+    let mut v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 3);
+    let caller = Caller::cli();
+    let key = v
+        .apply(|k| {
+            k.create_key_with_usage(
+                &caller,
+                CreateKeyRequest::default(),
+                KeySpec::EccSecgP256k1,
+                KeyUsage::SignVerify,
+            )
+        })
+        .unwrap();
+    assert_eq!(v.info().format_version, 4, "rewritten at the first change");
+    let signature = v
+        .apply(|k| {
+            k.sign(
+                &caller,
+                &key.to_string(),
+                b"after the migration",
+                None,
+                SigningAlgorithm::EcdsaSha256,
+                false,
+            )
+        })
+        .unwrap()
+        .signature;
+    v.close().unwrap();
+    let mut v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 4);
+    v.apply(|k| {
+        k.verify(
+            &caller,
+            &key.to_string(),
+            b"after the migration",
+            None,
+            &signature,
+            SigningAlgorithm::EcdsaSha256,
+            false,
+        )
+    })
+    .unwrap();
+    assert!(v.kms().keys().any(|k| k.key_spec() == KeySpec::Hmac512));
+}
+
 /// The migration to format 3: a format-1 or format-2 store opens, its keys
 /// are symmetric encryption keys, the first change rewrites it as format 3,
 /// an HMAC key made after that survives closing and reopening, and the
@@ -467,7 +665,11 @@ fn format_1_and_2_stores_migrate_to_format_3() {
         let mac_key = v
             .apply(|k| k.create_key_of_spec(&caller, CreateKeyRequest::default(), KeySpec::Hmac224))
             .unwrap();
-        assert_eq!(v.info().format_version, 3, "rewritten at the first change");
+        assert_eq!(
+            v.info().format_version,
+            byok::store::format::FORMAT_VERSION,
+            "rewritten at the first change"
+        );
         let mac = v
             .apply(|k| {
                 k.generate_mac(
@@ -483,7 +685,7 @@ fn format_1_and_2_stores_migrate_to_format_3() {
         v.close().unwrap();
 
         let mut v = Vault::open(&path, &pass, options()).unwrap();
-        assert_eq!(v.info().format_version, 3);
+        assert_eq!(v.info().format_version, byok::store::format::FORMAT_VERSION);
         let key = v.kms().key(mac_key).expect("the HMAC key");
         assert_eq!(key.key_spec(), KeySpec::Hmac224);
         assert_eq!(key.key_usage(), KeyUsage::GenerateVerifyMac);

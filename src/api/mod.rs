@@ -15,9 +15,10 @@ use zeroize::Zeroizing;
 
 use crate::kms::error::{Violations, null_violation, violation};
 use crate::kms::{
-    Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, ErrorKind,
-    ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial, KeySpec, KeyState,
-    Kms, KmsError, MacAlgorithm, Origin, ReEncryptRequest, Tag, WrappingAlgorithm, WrappingKeySpec,
+    Caller, CreateKeyRequest, DataKeyLength, DataKeySpec, DecryptRequest, EncryptionAlgorithm,
+    ErrorKind, ExpirationModel, ImportKeyMaterialRequest, ImportType, IncludeKeyMaterial,
+    KeyAgreementAlgorithm, KeySpec, KeyState, KeyUsage, Kms, KmsError, MacAlgorithm, MessageType,
+    Origin, ReEncryptRequest, SigningAlgorithm, Tag, WrappingAlgorithm, WrappingKeySpec,
     len_violation,
 };
 use shapes::*;
@@ -274,6 +275,12 @@ pub fn dispatch(
         "GenerateDataKey" => generate_data_key(kms, caller, body, true),
         "GenerateDataKeyWithoutPlaintext" => generate_data_key(kms, caller, body, false),
         "GenerateMac" => generate_mac(kms, caller, body),
+        "GenerateDataKeyPair" => generate_data_key_pair(kms, caller, body, true),
+        "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair(kms, caller, body, false),
+        "GetPublicKey" => get_public_key(kms, caller, body),
+        "Sign" => sign(kms, caller, body),
+        "Verify" => verify(kms, caller, body),
+        "DeriveSharedSecret" => derive_shared_secret(kms, caller, body),
         "VerifyMac" => verify_mac(kms, caller, body),
         "ScheduleKeyDeletion" => schedule_key_deletion(kms, caller, body),
         "CreateAlias" | "UpdateAlias" => alias(kms, caller, operation, body),
@@ -347,12 +354,12 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         ))));
     }
-    // 3. What AWS accepts and byok does not model (yet): asymmetric keys.
-    let Ok(key_spec) = spec.parse::<KeySpec>() else {
+    // 3. What AWS accepts and byok does not model: SM2, ML-DSA, Ed25519.
+    let (Ok(key_spec), Ok(key_usage)) = (spec.parse::<KeySpec>(), usage.parse::<KeyUsage>()) else {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
             format!(
-                "KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT and HMAC keys only."
+                "KeySpec {spec} is not supported: byok models SYMMETRIC_DEFAULT, HMAC, RSA and ECC (NIST, SECG P256K1) keys only."
             ),
         )));
     };
@@ -379,7 +386,7 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         origin,
         tags,
     };
-    let id = kms.create_key_of_spec(caller, req, key_spec)?;
+    let id = kms.create_key_with_usage(caller, req, key_spec, key_usage)?;
     if let Some(p) = r.policy {
         kms.adopt_key_policy(id, p);
     }
@@ -591,8 +598,26 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: EncryptInput = parse(body)?;
     let key_id = required(r.key_id, "keyId")?;
     let plaintext = required(r.plaintext, "plaintext")?;
-    symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    let algorithm = encryption_algorithm(r.encryption_algorithm.as_deref())?;
     let context = r.encryption_context.unwrap_or_default();
+    if let Some(algorithm) = algorithm {
+        let out = kms.encrypt_asymmetric(
+            caller,
+            &key_id,
+            plaintext.bytes(),
+            algorithm,
+            !context.is_empty(),
+            r.dry_run == Some(true),
+        )?;
+        return json(
+            &EncryptOutputShape {
+                ciphertext_blob: Blob::copy_of(&out.ciphertext_blob),
+                key_id: kms.arn(out.key_id),
+                encryption_algorithm: out.encryption_algorithm.as_str().into(),
+            },
+            out.ciphertext_blob.len(),
+        );
+    }
     if r.dry_run == Some(true) {
         return Err(kms
             .dry_run_encrypt(caller, &key_id, plaintext.bytes(), &context)
@@ -606,6 +631,203 @@ fn encrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
         },
         out.ciphertext_blob.len(),
+    )
+}
+
+/// The `EncryptionAlgorithm` of Encrypt and Decrypt: `None` for
+/// SYMMETRIC_DEFAULT (or none given), the RSA algorithm otherwise.
+fn encryption_algorithm(v: Option<&str>) -> Result<Option<EncryptionAlgorithm>, Failure> {
+    Ok(
+        enum_member(EncryptionAlgorithm::parse_member, "encryptionAlgorithm", v)?
+            .filter(|a| *a != EncryptionAlgorithm::SymmetricDefault),
+    )
+}
+
+/// The required `SigningAlgorithm` and the optional `MessageType` of Sign
+/// and Verify.
+fn signing_members(
+    algorithm: Option<&str>,
+    message_type: Option<&str>,
+) -> Result<(SigningAlgorithm, Option<MessageType>), Failure> {
+    let message_type = enum_member(MessageType::parse_member, "messageType", message_type)?;
+    let algorithm = required(
+        enum_member(
+            SigningAlgorithm::parse_member,
+            "signingAlgorithm",
+            algorithm,
+        )?,
+        "signingAlgorithm",
+    )?;
+    Ok((algorithm, message_type))
+}
+
+/// GenerateDataKeyPair's `KeyPairSpec` values (AWS's `DataKeyPairSpec`).
+const KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+];
+
+fn generate_data_key_pair(
+    kms: &mut Kms,
+    caller: &Caller,
+    body: &[u8],
+    with_plaintext: bool,
+) -> Handled {
+    let r: GenerateDataKeyPairInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let spec = required(r.key_pair_spec, "keyPairSpec")?;
+    let mut found = Violations::default();
+    found.add(enum_violation("keyPairSpec", Some(&spec), KEY_PAIR_SPECS));
+    found.check().map_err(wire)?;
+    let Some(key_pair_spec) = spec.parse::<KeySpec>().ok().filter(|s| s.is_asymmetric()) else {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "KeyPairSpec {spec} is not supported: byok makes RSA and ECC (NIST, SECG P256K1) key pairs only."
+            ),
+        )));
+    };
+    if r.recipient.is_some() {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "Recipient (AWS Nitro Enclaves attestation) is not supported by byok.",
+        )));
+    }
+    let out = kms.generate_data_key_pair(
+        caller,
+        &key_id,
+        key_pair_spec,
+        &r.encryption_context.unwrap_or_default(),
+        with_plaintext,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &GenerateDataKeyPairOutputShape {
+            private_key_ciphertext_blob: Blob::copy_of(&out.private_key_ciphertext_blob),
+            private_key_plaintext: out
+                .private_key_plaintext
+                .as_ref()
+                .map(|p| Blob::copy_of(p.expose())),
+            public_key: Blob::copy_of(&out.public_key),
+            key_id: kms.arn(out.key_id),
+            key_pair_spec: out.key_pair_spec.as_str().into(),
+            key_material_id: Some(out.key_material_id.to_string()),
+        },
+        out.private_key_ciphertext_blob.len() + out.public_key.len() * 3,
+    )
+}
+
+fn get_public_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: GetPublicKeyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let out = kms.get_public_key(caller, &key_id)?;
+    let (encryption, signing, agreement) =
+        crate::kms::asym::algorithms_for(out.key_spec, out.key_usage);
+    json(
+        &GetPublicKeyOutputShape {
+            key_id: kms.arn(out.key_id),
+            public_key: Blob::copy_of(&out.public_key),
+            customer_master_key_spec: out.key_spec.as_str().into(),
+            key_spec: out.key_spec.as_str().into(),
+            key_usage: out.key_usage.as_str().into(),
+            encryption_algorithms: non_empty(encryption),
+            signing_algorithms: non_empty(signing),
+            key_agreement_algorithms: non_empty(agreement),
+        },
+        out.public_key.len(),
+    )
+}
+
+fn sign(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: SignInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let message = required(r.message, "message")?;
+    let (algorithm, message_type) =
+        signing_members(r.signing_algorithm.as_deref(), r.message_type.as_deref())?;
+    let out = kms.sign(
+        caller,
+        &key_id,
+        message.bytes(),
+        message_type,
+        algorithm,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &SignOutputShape {
+            key_id: kms.arn(out.key_id),
+            signature: Blob::copy_of(&out.signature),
+            signing_algorithm: out.signing_algorithm.as_str().into(),
+        },
+        out.signature.len(),
+    )
+}
+
+fn verify(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: VerifyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let message = required(r.message, "message")?;
+    let signature = required(r.signature, "signature")?;
+    let (algorithm, message_type) =
+        signing_members(r.signing_algorithm.as_deref(), r.message_type.as_deref())?;
+    let id = kms.verify(
+        caller,
+        &key_id,
+        message.bytes(),
+        message_type,
+        signature.bytes(),
+        algorithm,
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &VerifyOutputShape {
+            key_id: kms.arn(id),
+            signature_valid: true,
+            signing_algorithm: algorithm.as_str().into(),
+        },
+        0,
+    )
+}
+
+fn derive_shared_secret(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: DeriveSharedSecretInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let algorithm = required(
+        enum_member(
+            KeyAgreementAlgorithm::parse_member,
+            "keyAgreementAlgorithm",
+            r.key_agreement_algorithm.as_deref(),
+        )?,
+        "keyAgreementAlgorithm",
+    )?;
+    let public_key = required(r.public_key, "publicKey")?;
+    if r.recipient.is_some() {
+        return Err(wire(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "Recipient (AWS Nitro Enclaves attestation) is not supported by byok.",
+        )));
+    }
+    let out = kms.derive_shared_secret(
+        caller,
+        &key_id,
+        algorithm,
+        public_key.bytes(),
+        r.dry_run == Some(true),
+    )?;
+    json(
+        &DeriveSharedSecretOutputShape {
+            key_id: kms.arn(out.key_id),
+            shared_secret: Blob::copy_of(out.shared_secret.expose()),
+            key_agreement_algorithm: algorithm.as_str().into(),
+            key_origin: out.key_origin.as_str().into(),
+        },
+        out.shared_secret.len(),
     )
 }
 
@@ -666,7 +888,33 @@ fn verify_mac(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
 fn decrypt(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
     let r: DecryptInput = parse(body)?;
     let blob = required(r.ciphertext_blob, "ciphertextBlob")?;
-    symmetric_only("encryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    if let Some(algorithm) = encryption_algorithm(r.encryption_algorithm.as_deref())? {
+        // The Decrypt API reference: with an asymmetric KMS key "you must
+        // specify the KMS key"; **[byok]** message.
+        let Some(key_id) = r.key_id else {
+            return Err(wire(KmsError::validation(format!(
+                "KeyId is required when decrypting with the {algorithm} encryption algorithm (an asymmetric KMS key)."
+            ))));
+        };
+        let has_context = r.encryption_context.is_some_and(|c| !c.is_empty());
+        let out = kms.decrypt_asymmetric(
+            caller,
+            &key_id,
+            blob.bytes(),
+            algorithm,
+            has_context,
+            r.dry_run == Some(true),
+        )?;
+        return json(
+            &DecryptOutputShape {
+                key_id: kms.arn(out.key_id),
+                plaintext: Blob::copy_of(out.plaintext.expose()),
+                encryption_algorithm: out.encryption_algorithm.as_str().into(),
+                key_material_id: Some(out.key_material_id.to_string()),
+            },
+            out.plaintext.len(),
+        );
+    }
     let req = DecryptRequest {
         ciphertext_blob: blob.bytes().to_vec(),
         encryption_context: r.encryption_context.unwrap_or_default(),

@@ -85,6 +85,18 @@ operations! {
     GenerateMac: GenerateMacInput => GenerateMacOutputShape;
     /// VerifyMac.
     VerifyMac: VerifyMacInput => VerifyMacOutputShape;
+    /// GenerateDataKeyPair.
+    GenerateDataKeyPair: GenerateDataKeyPairInput => GenerateDataKeyPairOutputShape;
+    /// GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairWithoutPlaintext: GenerateDataKeyPairInput => GenerateDataKeyPairOutputShape;
+    /// GetPublicKey.
+    GetPublicKey: GetPublicKeyInput => GetPublicKeyOutputShape;
+    /// Sign.
+    Sign: SignInput => SignOutputShape;
+    /// Verify.
+    Verify: VerifyInput => VerifyOutputShape;
+    /// DeriveSharedSecret.
+    DeriveSharedSecret: DeriveSharedSecretInput => DeriveSharedSecretOutputShape;
     /// CreateAlias.
     CreateAlias: AliasInput => Empty;
     /// UpdateAlias.

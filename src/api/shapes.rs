@@ -188,6 +188,90 @@ request!(
 );
 
 request!(
+    /// Sign.
+    SignInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `Message` (1..4096 bytes, sensitive).
+        message: Blob,
+        /// `MessageType` (RAW default, DIGEST).
+        message_type: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `SigningAlgorithm`.
+        signing_algorithm: String,
+        /// `DryRun`.
+        dry_run: bool,
+    }
+);
+
+request!(
+    /// Verify.
+    VerifyInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `Message` (1..4096 bytes, sensitive).
+        message: Blob,
+        /// `MessageType` (RAW default, DIGEST).
+        message_type: String,
+        /// `Signature` (1..6144 bytes).
+        signature: Blob,
+        /// `SigningAlgorithm`.
+        signing_algorithm: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `DryRun`.
+        dry_run: bool,
+    }
+);
+
+request!(
+    /// GetPublicKey.
+    GetPublicKeyInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+    }
+);
+
+request!(
+    /// DeriveSharedSecret.
+    DeriveSharedSecretInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `KeyAgreementAlgorithm` (ECDH).
+        key_agreement_algorithm: String,
+        /// `PublicKey`: the peer's DER SubjectPublicKeyInfo.
+        public_key: Blob,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `DryRun`.
+        dry_run: bool,
+        /// `Recipient` (Nitro Enclaves attestation; not supported).
+        recipient: serde_json::Value,
+    }
+);
+
+request!(
+    /// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairInput {
+        /// `EncryptionContext`.
+        encryption_context: BTreeMap<String, String>,
+        /// `KeyId` (a symmetric encryption key).
+        key_id: String,
+        /// `KeyPairSpec`.
+        key_pair_spec: String,
+        /// `GrantTokens` (accepted, not used).
+        grant_tokens: Vec<String>,
+        /// `Recipient` (Nitro Enclaves attestation; not supported).
+        recipient: serde_json::Value,
+        /// `DryRun`.
+        dry_run: bool,
+    }
+);
+
+request!(
     /// VerifyMac.
     VerifyMacInput {
         /// `Message` (1..4096 bytes, sensitive).
@@ -459,6 +543,7 @@ impl KeyMetadata {
     /// The metadata of `key` as DescribeKey returns it.
     pub fn of(kms: &Kms, key: &Key) -> Self {
         let state = key.state();
+        let algorithms = crate::kms::asym::algorithms_for(key.key_spec(), key.key_usage());
         Self {
             aws_account_id: kms.settings().account_id.clone(),
             key_id: key.id().to_string(),
@@ -475,10 +560,13 @@ impl KeyMetadata {
             key_manager: "CUSTOMER".into(),
             customer_master_key_spec: key.key_spec().as_str().into(),
             key_spec: key.key_spec().as_str().into(),
-            // EncryptionAlgorithms for encryption keys, MacAlgorithms for
-            // HMAC keys (the DescribeKey API reference's KeyMetadata).
-            encryption_algorithms: (!key.key_spec().is_hmac())
-                .then(|| vec!["SYMMETRIC_DEFAULT".into()]),
+            // EncryptionAlgorithms for encryption keys, SigningAlgorithms for
+            // signing keys, KeyAgreementAlgorithms for key agreement keys,
+            // MacAlgorithms for HMAC keys (the DescribeKey API reference's
+            // KeyMetadata), each only when the key has some.
+            encryption_algorithms: non_empty(algorithms.0),
+            signing_algorithms: non_empty(algorithms.1),
+            key_agreement_algorithms: non_empty(algorithms.2),
             mac_algorithms: key
                 .key_spec()
                 .mac_algorithm()
@@ -488,6 +576,11 @@ impl KeyMetadata {
             ..Self::default()
         }
     }
+}
+
+/// `Some(list)` unless the list is empty (absent members stay absent).
+pub fn non_empty(list: Vec<String>) -> Option<Vec<String>> {
+    (!list.is_empty()).then_some(list)
 }
 
 /// `{"KeyMetadata": ...}` (CreateKey, DescribeKey).
@@ -653,6 +746,89 @@ pub struct GenerateMacOutputShape {
     pub mac_algorithm: String,
     /// `KeyId` (ARN).
     pub key_id: String,
+}
+
+/// GenerateDataKeyPair's and GenerateDataKeyPairWithoutPlaintext's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateDataKeyPairOutputShape {
+    /// `PrivateKeyCiphertextBlob`.
+    pub private_key_ciphertext_blob: Blob,
+    /// `PrivateKeyPlaintext` (GenerateDataKeyPair only; sensitive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_plaintext: Option<Blob>,
+    /// `PublicKey`.
+    pub public_key: Blob,
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `KeyPairSpec`.
+    pub key_pair_spec: String,
+    /// `KeyMaterialId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
+}
+
+/// Sign's output (members in the AWS model's order).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignOutputShape {
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `Signature`.
+    pub signature: Blob,
+    /// `SigningAlgorithm`.
+    pub signing_algorithm: String,
+}
+
+/// Verify's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VerifyOutputShape {
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `SignatureValid`.
+    pub signature_valid: bool,
+    /// `SigningAlgorithm`.
+    pub signing_algorithm: String,
+}
+
+/// GetPublicKey's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetPublicKeyOutputShape {
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `PublicKey` (DER SubjectPublicKeyInfo).
+    pub public_key: Blob,
+    /// `CustomerMasterKeySpec`.
+    pub customer_master_key_spec: String,
+    /// `KeySpec`.
+    pub key_spec: String,
+    /// `KeyUsage`.
+    pub key_usage: String,
+    /// `EncryptionAlgorithms` (ENCRYPT_DECRYPT keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<String>>,
+    /// `SigningAlgorithms` (SIGN_VERIFY keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<String>>,
+    /// `KeyAgreementAlgorithms` (KEY_AGREEMENT keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<String>>,
+}
+
+/// DeriveSharedSecret's output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeriveSharedSecretOutputShape {
+    /// `KeyId` (ARN).
+    pub key_id: String,
+    /// `SharedSecret` (sensitive).
+    pub shared_secret: Blob,
+    /// `KeyAgreementAlgorithm`.
+    pub key_agreement_algorithm: String,
+    /// `KeyOrigin`.
+    pub key_origin: String,
 }
 
 /// VerifyMac's output (members in the AWS model's order).

@@ -48,6 +48,12 @@ pub const OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "VerifyMac",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "DeriveSharedSecret",
     "CreateAlias",
     "UpdateAlias",
     "DeleteAlias",
@@ -644,6 +650,145 @@ pub(super) async fn run(
                     key_id: out.key_id.unwrap_or_default(),
                     mac_valid: out.mac_valid,
                     mac_algorithm: text(out.mac_algorithm),
+                },
+            )
+        }
+        "GenerateDataKeyPair" => {
+            let i: GenerateDataKeyPairInput = input(op, request)?;
+            let b = client
+                .generate_data_key_pair()
+                .set_encryption_context(context(i.encryption_context))
+                .set_key_id(i.key_id)
+                .set_key_pair_spec(i.key_pair_spec.as_deref().map(t::DataKeyPairSpec::from))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GenerateDataKeyPairOutputShape {
+                    private_key_ciphertext_blob: blob(out.private_key_ciphertext_blob),
+                    private_key_plaintext: Some(blob(out.private_key_plaintext)),
+                    public_key: blob(out.public_key),
+                    key_id: out.key_id.unwrap_or_default(),
+                    key_pair_spec: text(out.key_pair_spec),
+                    key_material_id: out.key_material_id,
+                },
+            )
+        }
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            let i: GenerateDataKeyPairInput = input(op, request)?;
+            let b = client
+                .generate_data_key_pair_without_plaintext()
+                .set_encryption_context(context(i.encryption_context))
+                .set_key_id(i.key_id)
+                .set_key_pair_spec(i.key_pair_spec.as_deref().map(t::DataKeyPairSpec::from))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GenerateDataKeyPairOutputShape {
+                    private_key_ciphertext_blob: blob(out.private_key_ciphertext_blob),
+                    private_key_plaintext: None,
+                    public_key: blob(out.public_key),
+                    key_id: out.key_id.unwrap_or_default(),
+                    key_pair_spec: text(out.key_pair_spec),
+                    key_material_id: out.key_material_id,
+                },
+            )
+        }
+        "GetPublicKey" => {
+            let i: GetPublicKeyInput = input(op, request)?;
+            let b = client
+                .get_public_key()
+                .set_key_id(i.key_id)
+                .set_grant_tokens(i.grant_tokens);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &GetPublicKeyOutputShape {
+                    key_id: out.key_id.unwrap_or_default(),
+                    public_key: blob(out.public_key),
+                    customer_master_key_spec: text(out.customer_master_key_spec),
+                    key_spec: text(out.key_spec),
+                    key_usage: text(out.key_usage),
+                    encryption_algorithms: texts(out.encryption_algorithms),
+                    signing_algorithms: texts(out.signing_algorithms),
+                    key_agreement_algorithms: texts(out.key_agreement_algorithms),
+                },
+            )
+        }
+        "Sign" | "Verify" => {
+            if op == "Sign" {
+                let i: SignInput = input(op, request)?;
+                let b = client
+                    .sign()
+                    .set_key_id(i.key_id)
+                    .set_message(sdk_blob(i.message))
+                    .set_message_type(i.message_type.as_deref().map(t::MessageType::from))
+                    .set_grant_tokens(i.grant_tokens)
+                    .set_signing_algorithm(
+                        i.signing_algorithm
+                            .as_deref()
+                            .map(t::SigningAlgorithmSpec::from),
+                    )
+                    .set_dry_run(i.dry_run);
+                let out = send!(b, observer, cx);
+                body(
+                    op,
+                    &SignOutputShape {
+                        key_id: out.key_id.unwrap_or_default(),
+                        signature: blob(out.signature),
+                        signing_algorithm: text(out.signing_algorithm),
+                    },
+                )
+            } else {
+                let i: VerifyInput = input(op, request)?;
+                let b = client
+                    .verify()
+                    .set_key_id(i.key_id)
+                    .set_message(sdk_blob(i.message))
+                    .set_message_type(i.message_type.as_deref().map(t::MessageType::from))
+                    .set_signature(sdk_blob(i.signature))
+                    .set_signing_algorithm(
+                        i.signing_algorithm
+                            .as_deref()
+                            .map(t::SigningAlgorithmSpec::from),
+                    )
+                    .set_grant_tokens(i.grant_tokens)
+                    .set_dry_run(i.dry_run);
+                let out = send!(b, observer, cx);
+                body(
+                    op,
+                    &VerifyOutputShape {
+                        key_id: out.key_id.unwrap_or_default(),
+                        signature_valid: out.signature_valid,
+                        signing_algorithm: text(out.signing_algorithm),
+                    },
+                )
+            }
+        }
+        "DeriveSharedSecret" => {
+            let i: DeriveSharedSecretInput = input(op, request)?;
+            let b = client
+                .derive_shared_secret()
+                .set_key_id(i.key_id)
+                .set_key_agreement_algorithm(
+                    i.key_agreement_algorithm
+                        .as_deref()
+                        .map(t::KeyAgreementAlgorithmSpec::from),
+                )
+                .set_public_key(sdk_blob(i.public_key))
+                .set_grant_tokens(i.grant_tokens)
+                .set_dry_run(i.dry_run);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &DeriveSharedSecretOutputShape {
+                    key_id: out.key_id.unwrap_or_default(),
+                    shared_secret: blob(out.shared_secret),
+                    key_agreement_algorithm: text(out.key_agreement_algorithm),
+                    key_origin: text(out.key_origin),
                 },
             )
         }

@@ -199,6 +199,18 @@ pub enum KmsVerb {
     GenerateMac(GenerateMac),
     /// Verifies an HMAC of a message (KMSInvalidMacException if it does not match).
     VerifyMac(VerifyMac),
+    /// Returns a key pair, the private key in plaintext and encrypted under the key.
+    GenerateDataKeyPair(GenerateDataKeyPair),
+    /// Returns a key pair, the private key encrypted under the key only.
+    GenerateDataKeyPairWithoutPlaintext(GenerateDataKeyPair),
+    /// Returns the public key of an asymmetric key (DER SubjectPublicKeyInfo).
+    GetPublicKey(KeyOnly),
+    /// Signs a message or digest with an asymmetric SIGN_VERIFY key.
+    Sign(Sign),
+    /// Verifies a signature (KMSInvalidSignatureException if it does not match).
+    Verify(Verify),
+    /// Derives an ECDH shared secret with a KEY_AGREEMENT key and a peer public key.
+    DeriveSharedSecret(DeriveSharedSecret),
     /// Enables a key.
     EnableKey(KeyOnly),
     /// Disables a key.
@@ -448,6 +460,87 @@ pub struct VerifyMac {
     /// The MAC to verify: fileb://FILE, or base64.
     #[arg(long, value_name = "BLOB")]
     mac: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `generate-data-key-pair` and `generate-data-key-pair-without-plaintext`.
+#[derive(Args, Debug)]
+pub struct GenerateDataKeyPair {
+    /// The symmetric encryption key: key ID, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1.
+    #[arg(long, value_name = "SPEC")]
+    key_pair_spec: String,
+    /// Encryption context: k=v,k2=v2 or JSON {"k":"v"}.
+    #[arg(long, value_name = "CONTEXT")]
+    encryption_context: Option<String>,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `sign`.
+#[derive(Args, Debug)]
+pub struct Sign {
+    /// The signing key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message or digest: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// RAW (default) or DIGEST.
+    #[arg(long, value_name = "TYPE")]
+    message_type: Option<String>,
+    /// RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256, ECDSA_SHA_256, ...
+    #[arg(long, value_name = "ALGORITHM")]
+    signing_algorithm: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `verify`.
+#[derive(Args, Debug)]
+pub struct Verify {
+    /// The signing key: key ID, key ARN, alias name (alias/...) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// The message or digest: fileb://FILE, or base64 (1-4096 bytes).
+    #[arg(long, value_name = "BLOB")]
+    message: String,
+    /// RAW (default) or DIGEST.
+    #[arg(long, value_name = "TYPE")]
+    message_type: Option<String>,
+    /// The signature: fileb://FILE, or base64.
+    #[arg(long, value_name = "BLOB")]
+    signature: String,
+    /// RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256, ECDSA_SHA_256, ...
+    #[arg(long, value_name = "ALGORITHM")]
+    signing_algorithm: String,
+    #[command(flatten)]
+    grants: GrantTokens,
+    #[command(flatten)]
+    dry_run: DryRun,
+}
+
+/// `derive-shared-secret`.
+#[derive(Args, Debug)]
+pub struct DeriveSharedSecret {
+    /// The KEY_AGREEMENT key: key ID, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    key_id: String,
+    /// ECDH.
+    #[arg(long, value_name = "ALGORITHM")]
+    key_agreement_algorithm: String,
+    /// The peer's public key (DER SubjectPublicKeyInfo): fileb://FILE, or base64.
+    #[arg(long, value_name = "BLOB")]
+    public_key: String,
     #[command(flatten)]
     grants: GrantTokens,
     #[command(flatten)]
@@ -900,6 +993,63 @@ impl KmsVerb {
                     .blob("Mac", "--mac", &a.mac, binary)?;
                 let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
                 single("VerifyMac", r.done())
+            }
+            V::GenerateDataKeyPair(a) | V::GenerateDataKeyPairWithoutPlaintext(a) => {
+                let operation = if matches!(self, V::GenerateDataKeyPair(_)) {
+                    "GenerateDataKeyPair"
+                } else {
+                    "GenerateDataKeyPairWithoutPlaintext"
+                };
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .text("KeyPairSpec", "--key-pair-spec", Some(&a.key_pair_spec))?
+                    .context(
+                        "EncryptionContext",
+                        "--encryption-context",
+                        a.encryption_context.as_ref(),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single(operation, r.done())
+            }
+            V::GetPublicKey(a) => single("GetPublicKey", key(&a.key)?.done()),
+            V::Sign(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MessageType", "--message-type", a.message_type.as_ref())?
+                    .text(
+                        "SigningAlgorithm",
+                        "--signing-algorithm",
+                        Some(&a.signing_algorithm),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("Sign", r.done())
+            }
+            V::Verify(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .blob("Message", "--message", &a.message, binary)?
+                    .text("MessageType", "--message-type", a.message_type.as_ref())?
+                    .blob("Signature", "--signature", &a.signature, binary)?
+                    .text(
+                        "SigningAlgorithm",
+                        "--signing-algorithm",
+                        Some(&a.signing_algorithm),
+                    )?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("Verify", r.done())
+            }
+            V::DeriveSharedSecret(a) => {
+                let r = Request::default()
+                    .text("KeyId", "--key-id", Some(&a.key_id))?
+                    .text(
+                        "KeyAgreementAlgorithm",
+                        "--key-agreement-algorithm",
+                        Some(&a.key_agreement_algorithm),
+                    )?
+                    .blob("PublicKey", "--public-key", &a.public_key, binary)?;
+                let r = grants(r, &a.grants)?.bool("DryRun", a.dry_run.value());
+                single("DeriveSharedSecret", r.done())
             }
             V::EnableKey(a) => single("EnableKey", key(&a.key)?.done()),
             V::DisableKey(a) => single("DisableKey", key(&a.key)?.done()),

@@ -69,7 +69,19 @@ pub enum MaterialCommand {
 fn any_spec_takes(len: usize) -> bool {
     crate::kms::KeySpec::ALL
         .iter()
+        .filter(|s| !s.is_asymmetric())
         .any(|s| s.material_lengths().contains(&len))
+}
+
+/// Whether `bytes` is material some key spec takes: a length a symmetric or
+/// HMAC key takes, or a DER PKCS #8 private key of an asymmetric key spec
+/// (`openssl pkcs8 -topk8 -outform der -nocrypt`).
+fn any_spec_takes_material(bytes: &[u8]) -> bool {
+    any_spec_takes(bytes.len())
+        || crate::kms::KeySpec::ALL
+            .iter()
+            .filter(|s| s.is_asymmetric())
+            .any(|s| crate::kms::asym::AsymmetricKey::from_pkcs8(*s, bytes).is_ok())
 }
 
 fn wrong_length(path: &std::path::Path, len: usize) -> CliError {
@@ -77,7 +89,8 @@ fn wrong_length(path: &std::path::Path, len: usize) -> CliError {
         "{} is {len} bytes; key material must be exactly {MATERIAL_LEN} bytes (256 bits), \
          as `byok material generate` or `openssl rand -out FILE 32` writes it, or for an \
          HMAC key 28 to 128 bytes as its key spec takes (HMAC_224: 28-64, HMAC_256: 32-64, \
-         HMAC_384: 48-128, HMAC_512: 64-128)",
+         HMAC_384: 48-128, HMAC_512: 64-128), or for an asymmetric key a DER PKCS #8 private key \
+         (openssl pkcs8 -topk8 -outform der -nocrypt)",
         path.display()
     ))
 }
@@ -85,7 +98,7 @@ fn wrong_length(path: &std::path::Path, len: usize) -> CliError {
 /// Reads a material file of a length some key spec takes.
 fn read_any_material(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let bytes = read_file("--in", path)?;
-    if !any_spec_takes(bytes.len()) {
+    if !any_spec_takes_material(&bytes) {
         return Err(wrong_length(path, bytes.len()));
     }
     Ok(bytes)

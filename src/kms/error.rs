@@ -52,6 +52,8 @@ pub enum ErrorKind {
     InvalidKeyUsage,
     /// VerifyMac: the MAC does not match the message, key and algorithm.
     KmsInvalidMac,
+    /// Verify: the signature does not match the message, key and algorithm.
+    KmsInvalidSignature,
     /// A bug or an inconsistent state; the message says which.
     KmsInternal,
 }
@@ -81,6 +83,7 @@ impl ErrorKind {
             Self::MalformedPolicyDocument => "MalformedPolicyDocumentException",
             Self::InvalidKeyUsage => "InvalidKeyUsageException",
             Self::KmsInvalidMac => "KMSInvalidMacException",
+            Self::KmsInvalidSignature => "KMSInvalidSignatureException",
             Self::KmsInternal => "KMSInternalException",
         }
     }
@@ -108,6 +111,7 @@ impl ErrorKind {
         Self::MalformedPolicyDocument,
         Self::InvalidKeyUsage,
         Self::KmsInvalidMac,
+        Self::KmsInvalidSignature,
         Self::KmsInternal,
     ];
 
@@ -152,6 +156,9 @@ impl ErrorKind {
             }
             Self::KmsInvalidMac => {
                 "The MAC does not match: the message, the key or the MAC algorithm differs from the one that made it."
+            }
+            Self::KmsInvalidSignature => {
+                "The signature does not match: the message, the key or the signing algorithm differs from the one that made it."
             }
             Self::KmsInternal => "byok hit an internal error.",
         }

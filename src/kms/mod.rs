@@ -6,6 +6,7 @@
 //! first applies the time-driven events that fell due (SPEC §4), then runs,
 //! then appends one audit record (SPEC §6) to an outbox the owner drains.
 
+pub mod asym;
 pub mod audit;
 pub mod ciphertext;
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod legacy;
 pub mod material;
 pub mod model;
 mod ops_account;
+mod ops_asym;
 mod ops_crypto;
 mod ops_import;
 mod ops_keys;
@@ -36,6 +38,10 @@ pub use engine::{
 };
 pub use error::{ErrorKind, KmsError, KmsResult};
 pub use model::*;
+pub use ops_asym::{
+    AsymmetricDecryptOutput, AsymmetricEncryptOutput, DataKeyPairOutput, PublicKeyOutput,
+    SharedSecretOutput, SignOutput,
+};
 pub use ops_crypto::{
     DataKeyLength, DataKeyOutput, DecryptOutput, DecryptRequest, EncryptOutput, Inspection,
     ReEncryptOutput, ReEncryptRequest,
@@ -60,6 +66,7 @@ pub const OPERATIONS: &[&str] = &[
     "Decrypt",
     "DeleteAlias",
     "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
@@ -68,12 +75,15 @@ pub const OPERATIONS: &[&str] = &[
     "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "GenerateRandom",
     "GetKeyPolicy",
     "GetKeyRotationStatus",
     "GetParametersForImport",
+    "GetPublicKey",
     "ImportKeyMaterial",
     "ListAliases",
     "ListKeyPolicies",
@@ -84,9 +94,11 @@ pub const OPERATIONS: &[&str] = &[
     "ReEncrypt",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
+    "Sign",
     "TagResource",
     "UntagResource",
     "UpdateAlias",
     "UpdateKeyDescription",
+    "Verify",
     "VerifyMac",
 ];

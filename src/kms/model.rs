@@ -174,8 +174,8 @@ impl WrappingKeySpec {
 }
 
 aws_enum! {
-    /// The key specs byok models (`KeySpec`): symmetric encryption keys and
-    /// HMAC keys.
+    /// The key specs byok models (`KeySpec`): symmetric encryption keys,
+    /// HMAC keys, and RSA and elliptic curve keys (store format 4).
     pub enum KeySpec {
         /// A 256-bit AES-GCM key (`ENCRYPT_DECRYPT`).
         SymmetricDefault = "SYMMETRIC_DEFAULT",
@@ -187,6 +187,20 @@ aws_enum! {
         Hmac384 = "HMAC_384",
         /// HMAC with SHA-512.
         Hmac512 = "HMAC_512",
+        /// RSA, 2048-bit modulus (`ENCRYPT_DECRYPT` or `SIGN_VERIFY`).
+        Rsa2048 = "RSA_2048",
+        /// RSA, 3072-bit modulus.
+        Rsa3072 = "RSA_3072",
+        /// RSA, 4096-bit modulus.
+        Rsa4096 = "RSA_4096",
+        /// NIST P-256 (secp256r1; `SIGN_VERIFY` or `KEY_AGREEMENT`).
+        EccNistP256 = "ECC_NIST_P256",
+        /// NIST P-384 (secp384r1).
+        EccNistP384 = "ECC_NIST_P384",
+        /// NIST P-521 (secp521r1).
+        EccNistP521 = "ECC_NIST_P521",
+        /// secp256k1 (`SIGN_VERIFY` only).
+        EccSecgP256k1 = "ECC_SECG_P256K1",
     }
 }
 
@@ -197,6 +211,79 @@ aws_enum! {
         EncryptDecrypt = "ENCRYPT_DECRYPT",
         /// GenerateMac and VerifyMac.
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
+        /// Sign and Verify (asymmetric keys).
+        SignVerify = "SIGN_VERIFY",
+        /// DeriveSharedSecret (NIST elliptic curve keys).
+        KeyAgreement = "KEY_AGREEMENT",
+    }
+}
+
+aws_enum! {
+    /// Sign's and Verify's `SigningAlgorithm`, the whole set of AWS's model
+    /// (boto/botocore `SigningAlgorithmSpec`) so that a value AWS knows is
+    /// refused for the key spec, not as an unknown value; not persisted.
+    pub enum SigningAlgorithm {
+        /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt of 32 bytes.
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        /// RSASSA-PSS with SHA-384, salt of 48 bytes.
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        /// RSASSA-PSS with SHA-512, salt of 64 bytes.
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        /// RSASSA-PKCS1-v1_5 with SHA-384.
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        /// RSASSA-PKCS1-v1_5 with SHA-512.
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        /// ECDSA with SHA-256 (P-256, secp256k1).
+        EcdsaSha256 = "ECDSA_SHA_256",
+        /// ECDSA with SHA-384 (P-384).
+        EcdsaSha384 = "ECDSA_SHA_384",
+        /// ECDSA with SHA-512 (P-521).
+        EcdsaSha512 = "ECDSA_SHA_512",
+        /// SM2 (China Regions; not modelled).
+        Sm2dsa = "SM2DSA",
+        /// ML-DSA (not modelled).
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+        /// Ed25519 (not modelled).
+        Ed25519Sha512 = "ED25519_SHA_512",
+        /// Ed25519ph (not modelled).
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
+    }
+}
+
+aws_enum! {
+    /// `EncryptionAlgorithm` of Encrypt and Decrypt (AWS's
+    /// `EncryptionAlgorithmSpec`); not persisted.
+    pub enum EncryptionAlgorithm {
+        /// AES-256-GCM under a symmetric key.
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        /// RSA-OAEP with SHA-1 and MGF1-SHA-1.
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        /// RSA-OAEP with SHA-256 and MGF1-SHA-256.
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// SM2 public key encryption (China Regions; not modelled).
+        Sm2pke = "SM2PKE",
+    }
+}
+
+aws_enum! {
+    /// Sign's and Verify's `MessageType`; not persisted.
+    pub enum MessageType {
+        /// The message itself (hashed by KMS).
+        Raw = "RAW",
+        /// Its digest, of the algorithm's hash length.
+        Digest = "DIGEST",
+        /// ML-DSA's external mu (not modelled).
+        ExternalMu = "EXTERNAL_MU",
+    }
+}
+
+aws_enum! {
+    /// DeriveSharedSecret's `KeyAgreementAlgorithm`; not persisted.
+    pub enum KeyAgreementAlgorithm {
+        /// Elliptic-curve Diffie–Hellman (the shared x coordinate).
+        Ecdh = "ECDH",
     }
 }
 
@@ -218,29 +305,81 @@ aws_enum! {
 }
 
 impl KeySpec {
-    /// The `KeyUsage` AWS allows for this spec (each of these has one).
+    /// The default `KeyUsage` of this spec: the first of
+    /// [`KeySpec::key_usages`].
     pub fn key_usage(self) -> KeyUsage {
+        self.key_usages()[0]
+    }
+
+    /// The key usages AWS allows for this spec (AWS KMS Developer Guide,
+    /// "Key spec reference",
+    /// <https://docs.aws.amazon.com/kms/latest/developerguide/symm-asymm-choose-key-spec.html>:
+    /// RSA keys encrypt and decrypt or sign and verify; NIST curves sign and
+    /// verify or derive shared secrets; ECC_SECG_P256K1 signs and verifies
+    /// only).
+    pub fn key_usages(self) -> &'static [KeyUsage] {
         match self {
-            Self::SymmetricDefault => KeyUsage::EncryptDecrypt,
-            _ => KeyUsage::GenerateVerifyMac,
+            Self::SymmetricDefault => &[KeyUsage::EncryptDecrypt],
+            Self::Hmac224 | Self::Hmac256 | Self::Hmac384 | Self::Hmac512 => {
+                &[KeyUsage::GenerateVerifyMac]
+            }
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
+                &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+            }
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521 => {
+                &[KeyUsage::SignVerify, KeyUsage::KeyAgreement]
+            }
+            Self::EccSecgP256k1 => &[KeyUsage::SignVerify],
         }
     }
 
+    /// Whether this is an asymmetric (RSA or elliptic curve) key spec,
+    /// whose material is a private key (see [`super::asym`]).
+    pub fn is_asymmetric(self) -> bool {
+        self.rsa_bits().is_some() || self.is_ecc()
+    }
+
+    /// The modulus size of an RSA key spec.
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            Self::Rsa2048 => Some(2048),
+            Self::Rsa3072 => Some(3072),
+            Self::Rsa4096 => Some(4096),
+            _ => None,
+        }
+    }
+
+    /// Whether this is an elliptic curve key spec.
+    pub fn is_ecc(self) -> bool {
+        matches!(
+            self,
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521 | Self::EccSecgP256k1
+        )
+    }
+
+    /// Whether a key of this spec takes only one key material, ever: every
+    /// spec but SYMMETRIC_DEFAULT (the ImportKeyMaterial API reference: "For
+    /// asymmetric, HMAC and multi-Region keys, you cannot change the key
+    /// material after the initial import").
+    pub fn single_material(self) -> bool {
+        self != Self::SymmetricDefault
+    }
+
     /// The one MAC algorithm of an HMAC key spec (DescribeKey's
-    /// `MacAlgorithms`), `None` for encryption keys.
+    /// `MacAlgorithms`), `None` for other keys.
     pub fn mac_algorithm(self) -> Option<MacAlgorithm> {
         match self {
-            Self::SymmetricDefault => None,
             Self::Hmac224 => Some(MacAlgorithm::HmacSha224),
             Self::Hmac256 => Some(MacAlgorithm::HmacSha256),
             Self::Hmac384 => Some(MacAlgorithm::HmacSha384),
             Self::Hmac512 => Some(MacAlgorithm::HmacSha512),
+            _ => None,
         }
     }
 
     /// Whether this is an HMAC key spec.
     pub fn is_hmac(self) -> bool {
-        self != Self::SymmetricDefault
+        self.mac_algorithm().is_some()
     }
 
     /// The lengths of key material, in bytes, a key of this spec accepts
@@ -250,6 +389,9 @@ impl KeySpec {
     /// symmetric encryption keys take 256 bits (32 bytes); HMAC_224 keys
     /// 28 to 64 bytes, HMAC_256 32 to 64, HMAC_384 48 to 128 and HMAC_512
     /// 64 to 128.
+    /// Asymmetric keys take a DER PKCS #8 private key of any length (checked
+    /// by [`super::asym::AsymmetricKey::from_pkcs8`]), up to the
+    /// `EncryptedKeyMaterial` limit.
     pub fn material_lengths(self) -> std::ops::RangeInclusive<usize> {
         match self {
             Self::SymmetricDefault => 32..=32,
@@ -257,6 +399,7 @@ impl KeySpec {
             Self::Hmac256 => 32..=64,
             Self::Hmac384 => 48..=128,
             Self::Hmac512 => 64..=128,
+            _ => 1..=6144,
         }
     }
 
@@ -268,6 +411,8 @@ impl KeySpec {
             Self::Hmac224 => 28,
             Self::Hmac384 => 48,
             Self::Hmac512 => 64,
+            // Asymmetric keys generate a private key, not random bytes.
+            _ => 0,
         }
     }
 }
@@ -443,7 +588,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The secret bytes of a key material: 32 for a symmetric encryption key,
-/// 28 to 128 for an HMAC key (see [`KeySpec::material_lengths`]).
+/// 28 to 128 for an HMAC key (see [`KeySpec::material_lengths`]), the
+/// canonical DER PKCS #8 private key for an asymmetric key.
 pub type MaterialBytes = super::secret::SecretVec;
 
 /// A tag on a key.
@@ -760,6 +906,30 @@ mod tests {
             e.message(),
             "1 validation error detected: Value 'RSA_1024' at 'WrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]"
         );
+    }
+
+    #[test]
+    fn key_specs_take_the_usages_aws_allows() {
+        use KeyUsage::*;
+        for spec in [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096] {
+            assert_eq!(spec.key_usages(), [EncryptDecrypt, SignVerify]);
+            assert!(spec.is_asymmetric() && !spec.is_ecc() && spec.single_material());
+        }
+        for spec in [
+            KeySpec::EccNistP256,
+            KeySpec::EccNistP384,
+            KeySpec::EccNistP521,
+        ] {
+            assert_eq!(spec.key_usages(), [SignVerify, KeyAgreement]);
+            assert!(spec.is_asymmetric() && spec.is_ecc());
+        }
+        assert_eq!(KeySpec::EccSecgP256k1.key_usages(), [SignVerify]);
+        assert_eq!(KeySpec::SymmetricDefault.key_usages(), [EncryptDecrypt]);
+        assert!(!KeySpec::SymmetricDefault.single_material());
+        assert!(KeySpec::Hmac256.single_material() && !KeySpec::Hmac256.is_asymmetric());
+        // Persisted by position: the variants of format 3 keep their places.
+        assert_eq!(KeySpec::ALL[4], KeySpec::Hmac512);
+        assert_eq!(KeyUsage::ALL[1], GenerateVerifyMac);
     }
 
     #[test]

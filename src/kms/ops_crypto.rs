@@ -154,6 +154,7 @@ impl Kms {
     fn usable_current(&self, id: KeyId, operation: &str) -> KmsResult<KeyMaterialId> {
         self.require_state(id, &[KeyState::Enabled])?;
         self.require_usage(id, KeyUsage::EncryptDecrypt, operation)?;
+        self.require_symmetric_default(id)?;
         self.key_ref(id)?
             .current_material()
             .filter(|m| m.is_imported())
@@ -180,6 +181,18 @@ impl Kms {
             ciphertext::seal(id, material_id, bytes, plaintext, context, salt, iv),
             material_id,
         ))
+    }
+
+    /// Seals `plaintext` under key `id`'s current material (the private key
+    /// of GenerateDataKeyPair).
+    pub(crate) fn seal_for_data_key(
+        &mut self,
+        id: KeyId,
+        operation: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<(Vec<u8>, KeyMaterialId)> {
+        self.seal_with_current(id, operation, plaintext, context)
     }
 
     /// Encrypt: uses the `CURRENT` material.
@@ -347,6 +360,7 @@ impl Kms {
                 "ReEncrypt"
             };
             self.require_usage(r, KeyUsage::EncryptDecrypt, operation)?;
+            self.require_symmetric_default(r)?;
         }
         let header = ciphertext::parse_header(blob).ok_or_else(KmsError::invalid_ciphertext)?;
         if let Some(r) = requested {
@@ -364,6 +378,9 @@ impl Kms {
         }
         call.key(id);
         self.require_state(id, &[KeyState::Enabled])?;
+        if self.key_ref(id)?.key_spec != super::model::KeySpec::SymmetricDefault {
+            return Err(KmsError::invalid_ciphertext());
+        }
         call.material(header.key_material_id);
         let bytes = self
             .key_ref(id)?

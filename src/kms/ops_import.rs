@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::asym::AsymmetricKey;
 use super::audit::Caller;
 use super::clock::{Timestamp, days};
 use super::engine::{ImportParameters, Kms, check_blob, check_len};
@@ -12,7 +13,7 @@ use super::error::{ErrorKind, KmsError, KmsResult};
 use super::material::key_material_id;
 use super::model::{
     ExpirationModel, ImportState, ImportType, KeyId, KeyMaterial, KeyMaterialId, KeyMaterialState,
-    KeyState, Origin, WrappingAlgorithm, WrappingKeySpec,
+    KeySpec, KeyState, MaterialBytes, Origin, WrappingAlgorithm, WrappingKeySpec,
 };
 use super::token::{self, TokenClaims};
 use super::wrapping::{private_key_from_der, private_key_to_der, public_key_der, unwrap_material};
@@ -84,6 +85,57 @@ fn check_description(d: &str) -> KmsResult<()> {
     Ok(())
 }
 
+/// The wrapping algorithms AWS allows for a key's material (the
+/// GetParametersForImport API reference, `WrappingAlgorithm`,
+/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html>,
+/// and the Developer Guide's "Step 2: Download the wrapping public key and
+/// import token", section "Select a wrapping algorithm",
+/// <https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-get-public-key-and-token.html>):
+/// RSA_AES_KEY_WRAP_SHA_1/256 wrap any material; RSAES_OAEP_SHA_1/256 are
+/// "supported for all types of key material, except RSA key material
+/// (private key)", and cannot wrap ECC_NIST_P521 material under an RSA_2048
+/// wrapping key (it does not fit). **[byok]** AWS publishes no message for
+/// the refusal; it is a `ValidationException` quoting that rule.
+fn wrapping_fits(
+    arn: &str,
+    key_spec: KeySpec,
+    algorithm: WrappingAlgorithm,
+    wrapping_spec: WrappingKeySpec,
+) -> KmsResult<()> {
+    let oaep = matches!(
+        algorithm,
+        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256
+    );
+    let refused = oaep
+        && (key_spec.rsa_bits().is_some()
+            || (key_spec == KeySpec::EccNistP521 && wrapping_spec == WrappingKeySpec::Rsa2048));
+    if refused {
+        return Err(KmsError::validation(format!(
+            "The {algorithm} wrapping algorithm with the {wrapping_spec} wrapping key spec cannot wrap {key_spec} key material for KMS key {arn}. To import an RSA private key, use an RSA_AES wrapping algorithm; to import ECC_NIST_P521 key material with RSAES_OAEP, use an RSA_3072 or RSA_4096 wrapping key spec."
+        )));
+    }
+    Ok(())
+}
+
+/// The canonical PKCS #8 encoding of an imported asymmetric private key, or
+/// `IncorrectKeyMaterialException`. AWS documents the exception ("the key
+/// material in the request is, expired, invalid, or does not meet
+/// expectations", the ImportKeyMaterial API reference) but publishes no
+/// message for a private key of the wrong type or size **[byok]**: the
+/// message says what the key spec takes (the Developer Guide's
+/// "Requirements for imported key material").
+fn asym_material(arn: &str, spec: KeySpec, der: &[u8]) -> KmsResult<MaterialBytes> {
+    let key = AsymmetricKey::from_pkcs8(spec, der).map_err(|wanted| {
+        KmsError::new(
+            ErrorKind::IncorrectKeyMaterial,
+            format!(
+                "The key material in the request is invalid for KMS key {arn}: a {spec} key takes {wanted}."
+            ),
+        )
+    })?;
+    key.to_pkcs8()
+}
+
 impl Kms {
     /// GetParametersForImport: a fresh wrapping key pair and a token bound to
     /// the key, the pair and the algorithm, valid for 24 hours.
@@ -108,6 +160,7 @@ impl Kms {
                 return Err(kms.origin_error(id, origin));
             }
             kms.require_state(id, &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport])?;
+            wrapping_fits(&kms.arn(id), kms.key_ref(id)?.key_spec, algorithm, spec)?;
             let private = kms.take_wrapping_key(spec)?;
             let public_key = public_key_der(&private)?;
             let private_key = private_key_to_der(&private)?;
@@ -214,9 +267,10 @@ impl Kms {
                 return Err(kms.origin_error(id, origin));
             }
             kms.require_state(id, &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport])?;
-            // An HMAC key's material cannot change after the first import.
+            // An HMAC or asymmetric key's material cannot change after the
+            // first import.
             let key_spec = kms.key_ref(id)?.key_spec;
-            if key_spec.is_hmac()
+            if key_spec.single_material()
                 && req.import_type == Some(ImportType::NewKeyMaterial)
                 && !kms.key_ref(id)?.materials.is_empty()
             {
@@ -253,6 +307,14 @@ impl Kms {
             if !key_spec.material_lengths().contains(&bytes.len()) {
                 return Err(KmsError::invalid_ciphertext());
             }
+            // An asymmetric key's material is a DER PKCS #8 private key of the
+            // key spec's type and size, kept in its canonical encoding so that
+            // the same private key always has the same material id.
+            let bytes = if key_spec.is_asymmetric() {
+                asym_material(&kms.arn(id), key_spec, bytes.expose())?
+            } else {
+                bytes
+            };
             // 5. material id, default import type
             let material_id = key_material_id(id, bytes.expose());
             call.material(material_id);

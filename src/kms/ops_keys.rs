@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::asym::AsymmetricKey;
 use super::audit::Caller;
 use super::clock::days;
 use super::engine::{
@@ -10,7 +11,8 @@ use super::engine::{
 };
 use super::error::{ErrorKind, KmsError, KmsResult, Violations};
 use super::model::{
-    Key, KeyId, KeyMaterialState, KeySpec, KeyState, MaterialBytes, Origin, ScheduledDeletion, Tag,
+    Key, KeyId, KeyMaterialState, KeySpec, KeyState, KeyUsage, MaterialBytes, Origin,
+    ScheduledDeletion, Tag,
 };
 
 /// CreateKey's inputs (SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT keys only).
@@ -121,8 +123,20 @@ impl Kms {
         req: CreateKeyRequest,
         spec: KeySpec,
     ) -> KmsResult<KeyId> {
+        self.create_key_with_usage(caller, req, spec, spec.key_usage())
+    }
+
+    /// CreateKey of a key of `spec` and `usage` (one of
+    /// [`KeySpec::key_usages`]; RSA and NIST curve keys have two). An
+    /// `AWS_KMS` asymmetric key gets a private key generated at once.
+    pub fn create_key_with_usage(
+        &mut self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+        spec: KeySpec,
+        usage: KeyUsage,
+    ) -> KmsResult<KeyId> {
         let origin = req.origin.unwrap_or(Origin::AwsKms);
-        let usage = spec.key_usage();
         let params = json!({
             "description": req.description,
             "origin": origin.as_str(),
@@ -137,6 +151,11 @@ impl Kms {
             }
             tag_violations(&req.tags, &mut found);
             found.check()?;
+            if !spec.key_usages().contains(&usage) {
+                return Err(KmsError::validation(format!(
+                    "KeyUsage {usage} is not compatible with KeySpec {spec}"
+                )));
+            }
             check_tag_rules(&req.tags)?;
             let id = KeyId::from_uuid(kms.new_uuid());
             let mut tags = Vec::new();
@@ -158,7 +177,11 @@ impl Kms {
                 automatic_rotation: None,
             };
             if origin == Origin::AwsKms {
-                let bytes = MaterialBytes::random(spec.generated_material_len(), &mut kms.rng);
+                let bytes = if spec.is_asymmetric() {
+                    AsymmetricKey::generate(spec, &mut kms.rng)?.to_pkcs8()?
+                } else {
+                    MaterialBytes::random(spec.generated_material_len(), &mut kms.rng)
+                };
                 let m = Kms::new_material(id, bytes, KeyMaterialState::Current, call.now);
                 key.current_key_material_id = Some(m.id);
                 key.materials.push(m);

@@ -9,6 +9,11 @@
 //! Format 3 changes the body only: each key records its `KeySpec` and
 //! `KeyUsage`, and material is any length (HMAC keys); formats 1 and 2 are
 //! read and rewritten as format 3 at the next save.
+//! Format 4 has the body of format 3 with more values in it: the key specs
+//! and usages of asymmetric keys (RSA and elliptic curve, whose material is
+//! a PKCS #8 private key). A format-3 body is read as it is; the version
+//! moves so that an older byok refuses a store it could not read
+//! (`TooNew`) instead of calling it damaged.
 //! All integers big-endian. The key is Argon2id(passphrase, salt) with the
 //! parameters in the header, so they can be raised later without breaking
 //! older files.
@@ -24,8 +29,9 @@ use crate::kms::SecretArray;
 pub const MAGIC: &[u8; 8] = b"BYOKSTOR";
 /// The format this build writes.
 /// Format 3: keys carry their key spec and usage, materials any length.
-pub const FORMAT_VERSION: u16 = 3;
-/// Header length (formats 1 to 3).
+/// Format 4: asymmetric key specs and usages.
+pub const FORMAT_VERSION: u16 = 4;
+/// Header length (formats 1 to 4).
 pub const HEADER_LEN: usize = 8 + 2 + 1 + 4 + 4 + 4 + 16 + 12;
 const KDF_ARGON2ID: u8 = 1;
 
