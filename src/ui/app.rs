@@ -945,17 +945,18 @@ impl ConsoleApp {
             }
         });
 
+        // Step 2 of a manual rotation is the import wizard: drawn after
+        // the flow, on top of it.
+        if let Some(m) = &mut self.ws.manual {
+            actions.extend(m.ui(ui.ctx(), &view, &jobs));
+            if m.closed {
+                self.ws.manual = None;
+            }
+        }
         if let Some(w) = &mut self.ws.wizard {
             actions.extend(w.ui(ui.ctx(), &view, now, &jobs));
             if w.closed {
                 self.ws.wizard = None;
-            }
-        } else if let Some(m) = &mut self.ws.manual {
-            // Step 2 of a manual rotation is the import wizard, drawn
-            // instead of the flow while it is open.
-            actions.extend(m.ui(ui.ctx(), &view, &jobs));
-            if m.closed {
-                self.ws.manual = None;
             }
         }
         self.new_key_ui(ui.ctx(), &jobs);

@@ -524,7 +524,11 @@ impl CryptoPanel {
     ) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new("Generate MAC").strong().size(17.0));
+            ui.label(
+                RichText::new("Message authentication code")
+                    .strong()
+                    .size(17.0),
+            );
             let field = ui
                 .add(
                     egui::TextEdit::multiline(&mut *self.mac_message)
@@ -592,7 +596,7 @@ impl CryptoPanel {
     fn verify_mac_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs) {
         theme::card(ui).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new("Verify MAC").strong().size(17.0));
+            ui.label(RichText::new("Verify a MAC").strong().size(17.0));
             ui.label(theme::weak(
                 ui,
                 "VerifyMac checks the MAC below against the message above, with the same MacAlgorithm.",

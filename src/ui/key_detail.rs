@@ -314,7 +314,7 @@ impl KeyDetail {
                 let manual = ui
                     .add_enabled(
                         !busy && key.manual_rotation.is_ok(),
-                        egui::Button::new("⇄ Manual rotation…"),
+                        egui::Button::new("Manual rotation…"),
                     )
                     .on_hover_text(
                         "A new key of the same key spec, usage and origin (CreateKey), its material imported \

@@ -156,12 +156,10 @@ impl ManualRotation {
     /// Draws the flow as a modal.
     pub fn ui(&mut self, ctx: &egui::Context, view: &StoreView, jobs: &Jobs) -> Vec<Action> {
         let mut actions = Vec::new();
-        let modal = egui::Modal::new(egui::Id::unique("manual-rotation")).show(ctx, |ui| {
+        let id = egui::Id::unique("manual-rotation");
+        let modal = egui::Modal::new(id).show(ctx, |ui| {
             ui.set_width(760.0_f32.min(ctx.content_rect().width() - 60.0));
-            let max_height = (ctx.content_rect().height() - 80.0).max(200.0);
-            egui::ScrollArea::vertical()
-                .max_height(max_height)
-                .show(ui, |ui| self.draw(ui, view, &mut actions));
+            self.draw(ui, view, &mut actions);
         });
         if theme::escape_closes(&modal) && self.pending.is_none() {
             self.closed = true;

@@ -1617,6 +1617,9 @@ impl WorkerState {
                     alias_name: Some(name.clone()),
                     target_key_id: Some(key.arn().to_string()),
                 })?;
+                if let Some(s) = &self.session {
+                    s.ws.aliases_changed(key.arn());
+                }
                 self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} created")))
             }
@@ -1675,6 +1678,9 @@ impl WorkerState {
                     alias_name: Some(name.clone()),
                     target_key_id: None,
                 })?;
+                if let Some(s) = &self.session {
+                    s.ws.aliases_changed(key.arn());
+                }
                 self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} deleted")))
             }
