@@ -129,6 +129,10 @@ fn hmac_key_story(h: &mut App<'_>, dir: &std::path::Path) {
     h.get_by_label("⟳ Rotate now").hover();
     wait_part(h, NOT_ROTATABLE);
     assert!(shows_part(h, "UnsupportedOperationException"));
+    assert!(
+        is_disabled(h, "Manual rotation…"),
+        "nothing to rotate before the first material"
+    );
 
     // A wrong-length file: wrapped, refused by ImportKeyMaterial with the
     // engine's (AWS's) exception and the length explained; nothing lost.

@@ -317,7 +317,9 @@ impl KeyView {
         let origin = Origin::parse_member("origin", &origin_text).ok();
         let key_spec_text = meta.map(|m| m.key_spec.clone()).unwrap_or_default();
         let key_usage_text = meta.map(|m| m.key_usage.clone()).unwrap_or_default();
-        let manual_rotation = manual_rotation(&verdicts.rotate, state, meta.is_some());
+        let has_material = meta.is_some_and(|m| m.current_key_material_id.is_some());
+        let manual_rotation =
+            manual_rotation(&verdicts.rotate, state, meta.is_some(), has_material);
         let mut search = format!(
             "{} {description} {origin_text} {key_spec_text} {key_usage_text}",
             record.key_id
@@ -424,6 +426,7 @@ fn manual_rotation(
     rotate: &Result<(), KmsError>,
     state: KeyState,
     described: bool,
+    has_material: bool,
 ) -> Result<(), KmsError> {
     match rotate {
         Err(e) if described && e.kind() == crate::kms::ErrorKind::UnsupportedOperation => {
@@ -431,6 +434,11 @@ fn manual_rotation(
                 Err(KmsError::new(
                     crate::kms::ErrorKind::KmsInvalidState,
                     "The key is pending deletion: cancel the deletion first, or create the new key yourself.",
+                ))
+            } else if !has_material {
+                Err(KmsError::new(
+                    crate::kms::ErrorKind::KmsInvalidState,
+                    "The key has no key material yet: import its first material; there is nothing to rotate.",
                 ))
             } else {
                 Ok(())
