@@ -143,7 +143,7 @@ fn hmac_key_story(h: &mut App<'_>, dir: &std::path::Path) {
     click(h, "Next ›");
     assert!(shows_part(
         h,
-        "A HMAC_256 key takes key material of 32 to 64 bytes"
+        "KeySpec HMAC_256 takes key material of 32 to 64 bytes"
     ));
     let short = dir.join("Short.bin");
     std::fs::write(&short, [7u8; 16]).unwrap();
@@ -156,14 +156,14 @@ fn hmac_key_story(h: &mut App<'_>, dir: &std::path::Path) {
     click(h, "Wrap this material");
     wait_part(
         h,
-        "This material is 16 bytes; a HMAC_256 key takes 32 to 64 bytes.",
+        "This material is 16 bytes; KeySpec HMAC_256 takes 32 to 64 bytes.",
     );
     click(h, "Next ›");
     click(h, "Import");
     wait_label(h, "InvalidCiphertextException");
     assert!(shows_part(
         h,
-        "⚠ This material is 16 bytes; a HMAC_256 key takes 32 to 64 bytes."
+        "⚠ This material is 16 bytes; KeySpec HMAC_256 takes 32 to 64 bytes."
     ));
     assert!(
         shows(h, "Where is the wrapped key material?"),
@@ -367,7 +367,7 @@ fn an_hmac_key_through_the_console_on_an_aws_store() {
 fn generated_material_has_a_length_the_spec_takes() {
     let (dir, store) = temp();
     let clock = ManualClock::new(START);
-    let mut h = console(&store, &clock);
+    let mut h = console_sized(&store, &clock, egui::vec2(1280.0, 720.0));
     create_store(&mut h);
     let key = create_hmac_key(&mut h, "Audit log MAC", "HMAC_384");
     click(&mut h, "📥 Import key material…");
@@ -390,4 +390,16 @@ fn generated_material_has_a_length_the_spec_takes() {
     let mut want = <Hmac<sha2::Sha384> as KeyInit>::new_from_slice(&m).unwrap();
     want.update(b"entry 1");
     assert_eq!(mac, want.finalize().into_bytes().to_vec());
+
+    // The manual rotation flow fits a 1280×720 window.
+    click_first(&mut h, "Keys");
+    click(&mut h, "Manual rotation…");
+    wait_label(&mut h, "Manual rotation of Audit log MAC");
+    for label in ["Create the new key (CreateKey)", "Cancel"] {
+        let r = h.get_by_label(label).rect();
+        assert!(
+            r.top() >= 0.0 && r.bottom() <= 720.0,
+            "{label} is inside the window: {r:?}"
+        );
+    }
 }

@@ -422,7 +422,7 @@ impl ImportWizard {
     fn length_problem(&self, len: usize) -> Option<String> {
         (!self.key_spec.material_lengths().contains(&len)).then(|| {
             format!(
-                "This material is {len} bytes; a {} key takes {}.",
+                "This material is {len} bytes; KeySpec {} takes {}.",
                 self.key_spec,
                 self.lengths_text()
             )
@@ -751,7 +751,7 @@ impl ImportWizard {
         ui.label(theme::weak(
             ui,
             format!(
-                "A {} key takes key material of {} (AWS KMS Developer Guide, \"Requirements for imported key material\").",
+                "KeySpec {} takes key material of {} (AWS KMS Developer Guide, \"Requirements for imported key material\").",
                 self.key_spec,
                 self.lengths_text()
             ),
@@ -1178,6 +1178,11 @@ impl ImportWizard {
             }
             (ImportType::ExistingKeyMaterial, _, _) => {
                 "The material is back. Ciphertext made with it decrypts again.".into()
+            }
+            _ if self.key_spec.mac_algorithm().is_some() => {
+                "The key makes and verifies MACs with this material now (GenerateMac, VerifyMac in the \
+                 Cryptography tab). Keep your copy of the material outside byok."
+                    .into()
             }
             _ => "The key encrypts with this material now. Keep your copy of the material outside byok.".into(),
         };

@@ -1088,6 +1088,13 @@ fn idle_status(ui: &mut Ui, key: &KeyView) {
                 p.short
             ),
         ),
+        // The engine takes no new material for this key (HMAC keys keep
+        // their one material): it is rotated by replacing it.
+        (Some(c), None) if key.manual_rotation.is_ok() => (
+            format!("{}… is CURRENT", c.short),
+            "This key keeps its one material and cannot rotate on demand: Manual rotation… replaces it with a new key."
+                .to_owned(),
+        ),
         (Some(c), None) if key.is_external() => (
             format!("{}… is CURRENT", c.short),
             "No rotation under way. Import a new key material (NEW_KEY_MATERIAL) to rotate to it."

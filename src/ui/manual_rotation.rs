@@ -177,19 +177,25 @@ impl ManualRotation {
             ui,
             format!("{} · {} · {}", self.key_spec, self.key_usage, self.origin),
         ));
+        // On a small window (1280×720) the explanation gives way to the
+        // steps, so the whole flow fits without scrolling.
+        let roomy = ui.ctx().content_rect().height() >= 800.0;
         if let Some(o) = old
             && let Err(e) = &o.verdicts.rotate
+            && roomy
         {
             ui.label(theme::weak(
                 ui,
                 format!("Rotate now is refused for this key: {}", e.message()),
             ));
         }
-        ui.label(
-            "A key of this kind is rotated by replacing it: a new key of the same key spec, usage and \
-             origin takes new material, and the aliases move to it, so applications that use the alias \
-             use the new key. Each step below is one AWS KMS operation.",
-        );
+        if roomy {
+            ui.label(
+                "A key of this kind is rotated by replacing it: a new key of the same key spec, usage and \
+                 origin takes new material, and the aliases move to it, so applications that use the alias \
+                 use the new key. Each step below is one AWS KMS operation.",
+            );
+        }
         ui.add_space(6.0);
 
         // 1. CreateKey.
