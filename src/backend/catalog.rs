@@ -487,3 +487,35 @@ struct Fetched {
     tags: Option<Vec<TagShape>>,
     calls: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(key_spec: &str) -> KeyMetadata {
+        KeyMetadata {
+            key_manager: "CUSTOMER".into(),
+            origin: "EXTERNAL".into(),
+            key_state: "Enabled".into(),
+            key_spec: key_spec.into(),
+            ..KeyMetadata::default()
+        }
+    }
+
+    /// Every key spec the engine models is managed (issue 8: HMAC keys);
+    /// one it does not is shown read-only, with the specs byok manages.
+    #[test]
+    fn key_specs_the_engine_models_are_managed() {
+        for spec in KeySpec::ALL {
+            assert_eq!(
+                unmanageable_reason(&metadata(spec.as_str())),
+                None,
+                "{spec}"
+            );
+        }
+        let why = unmanageable_reason(&metadata("RSA_2048")).expect("read-only");
+        assert!(why.starts_with(
+            "KeySpec RSA_2048: this version of byok manages keys of SYMMETRIC_DEFAULT, HMAC_224"
+        ));
+    }
+}

@@ -748,3 +748,32 @@ impl ManagerView {
             .count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::ErrorKind;
+
+    /// The manual rotation flow follows the engine's verdict on
+    /// RotateKeyOnDemand: offered where it is refused as unsupported for the
+    /// kind of key (HMAC keys), once the key has material, and not while it
+    /// is pending deletion; never for a key that rotates on demand.
+    #[test]
+    fn manual_rotation_follows_the_rotation_verdict() {
+        let unsupported = Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.",
+        ));
+        assert!(manual_rotation(&unsupported, KeyState::Enabled, true, true).is_ok());
+        assert!(manual_rotation(&unsupported, KeyState::Disabled, true, true).is_ok());
+        assert!(manual_rotation(&unsupported, KeyState::PendingImport, true, false).is_err());
+        assert!(manual_rotation(&unsupported, KeyState::PendingDeletion, true, true).is_err());
+        assert!(manual_rotation(&unsupported, KeyState::Enabled, false, true).is_err());
+        let no_pending = Err(KmsError::new(
+            ErrorKind::KmsInvalidState,
+            "No available key material",
+        ));
+        assert!(manual_rotation(&no_pending, KeyState::Enabled, true, true).is_err());
+        assert!(manual_rotation(&Ok(()), KeyState::Enabled, true, true).is_err());
+    }
+}
