@@ -1171,7 +1171,7 @@ fn rotate_refusal(kind: crate::kms::ErrorKind, key: &KeyView) -> String {
         K::Conflict => "a rotation is already in progress".into(),
         K::LimitExceeded => "this key has used all 25 on-demand rotations".into(),
         K::UnsupportedOperation if key.manual_rotation.is_ok() || key.is_mac_key() => format!(
-            "a {} key cannot rotate on demand — use Manual rotation… instead",
+            "keys of KeySpec {} cannot rotate on demand — use Manual rotation… instead",
             key.key_spec_text
         ),
         _ => kind.plain_words().trim_end_matches('.').to_lowercase(),

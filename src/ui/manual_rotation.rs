@@ -275,7 +275,7 @@ impl ManualRotation {
                 }
                 (_, Some(k)) => {
                     ui.label(format!(
-                        "The new key is {}: import its first material with the import wizard. A {} key takes {}.",
+                        "The new key is {}: import its first material with the import wizard. KeySpec {} takes {}.",
                         k.state_text,
                         self.key_spec,
                         super::format::material_lengths(self.key_spec)
