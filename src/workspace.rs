@@ -426,6 +426,18 @@ impl Workspace {
         }
     }
 
+    /// An alias now points at key `arn` (UpdateAlias, CreateAlias): an AWS
+    /// store reads the aliases of that key's region again (ListAliases is
+    /// account-wide; a local store's records read the engine's aliases).
+    pub fn aliases_changed(&self, arn: &str) {
+        if let Some(r) = self.aws.as_ref().and_then(|a| a.region_of(arn))
+            && let Ok((by_key, calls)) =
+                crate::backend::catalog::Catalog::fetch_aliases(r.backend.as_ref())
+        {
+            r.refresher.update(|c| c.apply_aliases(by_key, calls));
+        }
+    }
+
     /// Key `arn` is gone from the account.
     pub fn forget(&self, arn: &str) {
         if let Some(r) = self.aws.as_ref().and_then(|a| a.region_of(arn)) {

@@ -17,7 +17,9 @@ use crate::api::shapes::{
     ListKeysInput, ListKeysOutput, ListResourceTagsInput, RotationsListEntryShape, TagShape,
 };
 use crate::kms::rules::{KeyFacts, MaterialFacts};
-use crate::kms::{ImportState, KeyMaterialState, KeyState, Origin, RotationType, Timestamp};
+use crate::kms::{
+    ImportState, KeyMaterialState, KeySpec, KeyState, Origin, RotationType, Timestamp,
+};
 
 /// What only the engine of a local store knows about a key (AWS shows it in
 /// CloudTrail at best).
@@ -82,10 +84,14 @@ pub fn unmanageable_reason(m: &KeyMetadata) -> Option<String> {
             m.key_state
         ));
     }
-    if m.key_spec != "SYMMETRIC_DEFAULT" {
+    // Every key spec the engine models is managed; the rules of each
+    // operation (kms::rules) say what a spec allows.
+    if KeySpec::parse_member("keySpec", &m.key_spec).is_err() {
+        let known: Vec<&str> = KeySpec::ALL.iter().map(|s| s.as_str()).collect();
         return Some(format!(
-            "KeySpec {}: this version of byok manages symmetric encryption keys (SYMMETRIC_DEFAULT).",
-            m.key_spec
+            "KeySpec {}: this version of byok manages keys of {}.",
+            m.key_spec,
+            known.join(", ")
         ));
     }
     None
@@ -480,4 +486,36 @@ struct Fetched {
     rotation_status: Option<GetKeyRotationStatusOutput>,
     tags: Option<Vec<TagShape>>,
     calls: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(key_spec: &str) -> KeyMetadata {
+        KeyMetadata {
+            key_manager: "CUSTOMER".into(),
+            origin: "EXTERNAL".into(),
+            key_state: "Enabled".into(),
+            key_spec: key_spec.into(),
+            ..KeyMetadata::default()
+        }
+    }
+
+    /// Every key spec the engine models is managed (issue 8: HMAC keys);
+    /// one it does not is shown read-only, with the specs byok manages.
+    #[test]
+    fn key_specs_the_engine_models_are_managed() {
+        for spec in KeySpec::ALL {
+            assert_eq!(
+                unmanageable_reason(&metadata(spec.as_str())),
+                None,
+                "{spec}"
+            );
+        }
+        let why = unmanageable_reason(&metadata("RSA_2048")).expect("read-only");
+        assert!(why.starts_with(
+            "KeySpec RSA_2048: this version of byok manages keys of SYMMETRIC_DEFAULT, HMAC_224"
+        ));
+    }
 }

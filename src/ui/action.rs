@@ -146,6 +146,8 @@ pub enum Owner {
     Manager,
     /// The guided lessons panel (training stores).
     Lessons,
+    /// The manual rotation flow.
+    ManualRotation,
 }
 
 /// One user intent.
@@ -175,6 +177,12 @@ pub enum Action {
     },
     /// Open the "new key" dialog.
     NewKeyDialog,
+    /// Start the manual rotation flow for `key` (a key that cannot rotate
+    /// on demand).
+    ManualRotation {
+        /// The key to replace.
+        key: KeyRef,
+    },
     /// Rotate the selected key now.
     RotateSelected,
     /// Focus the key filter.

@@ -17,13 +17,14 @@ use super::import_wizard::ImportWizard;
 use super::key_detail::{KeyDetail, RotationTransition};
 use super::key_list::KeyList;
 use super::manager::ManagerPanel;
+use super::manual_rotation::ManualRotation;
 use super::settings::SettingsPanel;
 use super::status_bar::{self, ServeHook, StatusInfo};
 use super::theme::{self, ThemeChoice};
 use super::unlock::UnlockScreen;
 use super::view::{KeyRef, StoreView};
 use super::worker::{Job, Jobs, Outcome, Pending, Ticket, UiError, Worker, WorkerEvent};
-use crate::kms::Origin;
+use crate::kms::{KeySpec, KeyUsage, Origin};
 use crate::store::Vault;
 
 /// What eframe remembers between runs: preferences only, never secrets.
@@ -59,6 +60,8 @@ pub const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COM
 struct NewKeyDialog {
     description: String,
     origin: Origin,
+    key_usage: KeyUsage,
+    key_spec: KeySpec,
     pending: Option<Pending<()>>,
     error: Option<UiError>,
     /// The description field has had its first focus.
@@ -80,6 +83,8 @@ struct Workspace {
     manager: ManagerPanel,
     settings: SettingsPanel,
     new_key: Option<NewKeyDialog>,
+    /// The manual rotation flow (keys that cannot rotate on demand).
+    manual: Option<ManualRotation>,
     /// Locking a training store removes it: the user confirms first.
     confirm_lock: bool,
     transitions: Vec<RotationTransition>,
@@ -107,6 +112,7 @@ impl Workspace {
             manager: ManagerPanel::default(),
             settings: SettingsPanel::default(),
             new_key: None,
+            manual: None,
             confirm_lock: false,
             transitions: Vec::new(),
             events: Vec::new(),
@@ -397,6 +403,13 @@ impl ConsoleApp {
                 }
             }
             Owner::Crypto => self.ws.crypto.finished(ticket, outcome, &jobs),
+            Owner::ManualRotation => {
+                if let Some(m) = &mut self.ws.manual
+                    && let Some(text) = m.finished(ticket, outcome, &jobs)
+                {
+                    self.toast(text);
+                }
+            }
             Owner::Audit => self.ws.audit.finished(ticket, outcome),
             Owner::Lessons => {
                 // The room sees the lesson's key and its material timeline.
@@ -466,10 +479,25 @@ impl ConsoleApp {
                     }
                 }
             }
+            Action::ManualRotation { key } => {
+                let flow = self
+                    .ws
+                    .view
+                    .as_ref()
+                    .and_then(|v| v.key(&key))
+                    .filter(|k| k.manual_rotation.is_ok())
+                    .and_then(ManualRotation::new);
+                match flow {
+                    Some(f) => self.ws.manual = Some(f),
+                    None => self.toast("This key is not one to rotate manually"),
+                }
+            }
             Action::NewKeyDialog => {
                 self.ws.new_key = Some(NewKeyDialog {
                     description: String::new(),
                     origin: Origin::External,
+                    key_usage: KeyUsage::EncryptDecrypt,
+                    key_spec: KeySpec::SymmetricDefault,
                     pending: None,
                     error: None,
                     focused: false,
@@ -729,6 +757,7 @@ impl ConsoleApp {
         let mut actions = Vec::new();
         if self.ws.wizard.is_some()
             || self.ws.new_key.is_some()
+            || self.ws.manual.is_some()
             || self.ws.confirm_lock
             || self.ws.detail.has_dialog()
             || self.ws.manager.has_dialog()
@@ -945,6 +974,14 @@ impl ConsoleApp {
             }
         });
 
+        // Step 2 of a manual rotation is the import wizard: drawn after
+        // the flow, on top of it.
+        if let Some(m) = &mut self.ws.manual {
+            actions.extend(m.ui(ui.ctx(), &view, &jobs));
+            if m.closed {
+                self.ws.manual = None;
+            }
+        }
         if let Some(w) = &mut self.ws.wizard {
             actions.extend(w.ui(ui.ctx(), &view, now, &jobs));
             if w.closed {
@@ -1045,9 +1082,53 @@ impl ConsoleApp {
         };
         let mut close = false;
         let modal = egui::Modal::new(egui::Id::unique("new-key")).show(ctx, |ui| {
-            ui.set_width(520.0);
+            ui.set_width(560.0);
             ui.heading("New key");
-            ui.label("A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).");
+            ui.add_space(4.0);
+            // The choices are the engine's key specs and usages, as data:
+            // a spec the engine learns appears here with its usage.
+            ui.label(RichText::new("Key usage").strong());
+            ui.horizontal_wrapped(|ui| {
+                for &usage in KeyUsage::ALL {
+                    if !KeySpec::ALL.iter().any(|s| s.key_usage() == usage) {
+                        continue;
+                    }
+                    if ui
+                        .radio_value(&mut d.key_usage, usage, key_usage_words(usage))
+                        .on_hover_text(usage.as_str())
+                        .changed()
+                        && d.key_spec.key_usage() != usage
+                        && let Some(first) = KeySpec::ALL.iter().find(|s| s.key_usage() == usage)
+                    {
+                        d.key_spec = *first;
+                    }
+                }
+            });
+            ui.label(RichText::new("Key spec").strong());
+            ui.horizontal_wrapped(|ui| {
+                for &spec in KeySpec::ALL.iter().filter(|s| s.key_usage() == d.key_usage) {
+                    ui.radio_value(&mut d.key_spec, spec, spec.as_str());
+                }
+            });
+            ui.label(theme::weak(
+                ui,
+                format!(
+                    "CreateKey with KeySpec {}, KeyUsage {}{}. Imported material: {}.",
+                    d.key_spec,
+                    d.key_usage,
+                    d.key_spec
+                        .mac_algorithm()
+                        .map(|m| format!(" (MacAlgorithm {m})"))
+                        .unwrap_or_default(),
+                    super::format::material_lengths(d.key_spec)
+                ),
+            ));
+            if d.key_spec.is_hmac() {
+                ui.label(theme::weak(
+                    ui,
+                    "HMAC keys do not rotate on demand: rotate them manually (a new key, then the aliases moved to it).",
+                ));
+            }
             ui.add_space(6.0);
             let l = ui.label("Description");
             let field = ui
@@ -1064,7 +1145,7 @@ impl ConsoleApp {
             }
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             ui.add_space(6.0);
-            ui.label("Origin of the key material");
+            ui.label(RichText::new("Key material origin").strong());
             ui.radio_value(
                 &mut d.origin,
                 Origin::External,
@@ -1100,6 +1181,8 @@ impl ConsoleApp {
                         Job::CreateKey {
                             description: d.description.trim().to_string(),
                             origin: d.origin,
+                            key_spec: d.key_spec,
+                            key_usage: d.key_usage,
                         },
                     ));
                 }
@@ -1212,4 +1295,16 @@ impl eframe::App for ConsoleApp {
         // training store: the window is closing, so waiting is fine here.
         self.worker.shutdown(Duration::from_secs(5));
     }
+}
+
+/// A key usage as the AWS console words it.
+fn key_usage_words(usage: KeyUsage) -> &'static str {
+    const WORDS: &[(KeyUsage, &str)] = &[
+        (KeyUsage::EncryptDecrypt, "Encrypt and decrypt"),
+        (KeyUsage::GenerateVerifyMac, "Generate and verify MAC"),
+    ];
+    WORDS
+        .iter()
+        .find(|(u, _)| *u == usage)
+        .map_or(usage.as_str(), |(_, w)| w)
 }

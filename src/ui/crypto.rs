@@ -1,6 +1,8 @@
 //! The cryptography panel: encrypt text or a file, decrypt a pasted base64
 //! blob or a picked/dropped file, generate a data key — each showing which
-//! KeyMaterialId the engine used — and the ciphertext inspector, which says
+//! KeyMaterialId the engine used — or, for a key whose usage is
+//! GENERATE_VERIFY_MAC, GenerateMac and VerifyMac with the key's own
+//! MacAlgorithm; and the ciphertext inspector, which says
 //! which key and material made a blob, that material's state, and whether it
 //! can be decrypted now (and if not, why).
 
@@ -13,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::action::{Action, Owner, PickTarget};
 use super::theme;
-use super::view::{KeyRef, StoreView};
+use super::view::{KeyRef, KeyView, StoreView};
 use super::worker::{Async, Job, Jobs, Outcome, Ticket, UiError};
 use crate::kms::{
     DataKeySpec, EncryptionContext, Inspection, KeyMaterialId, SecretText, SecretVec, Timestamp,
@@ -24,6 +26,8 @@ enum Slot {
     Encrypt,
     Decrypt,
     DataKey,
+    GenerateMac,
+    VerifyMac,
     Inspect,
     ReadPlainFile,
     ReadCipherFile,
@@ -63,8 +67,28 @@ pub struct DataKey {
     pub material: Option<KeyMaterialId>,
 }
 
+/// GenerateMac's result as shown.
+#[derive(Clone, Debug)]
+pub struct MacShown {
+    /// The MAC, base64.
+    pub mac_b64: String,
+    /// `MacAlgorithm`.
+    pub algorithm: String,
+    /// The key (ARN).
+    pub key: String,
+}
+
 /// The panel's state.
 pub struct CryptoPanel {
+    /// The message to MAC or verify.
+    pub mac_message: Zeroizing<String>,
+    /// The MAC to verify, base64.
+    pub mac_to_verify: String,
+    /// The `MacAlgorithm` chosen (one of the key's `MacAlgorithms`).
+    mac_algorithm: String,
+    generated_mac: Async<MacShown>,
+    /// VerifyMac's answer: the algorithm it checked with.
+    verified: Async<String>,
     /// Text to encrypt.
     pub plaintext: Zeroizing<String>,
     /// A file to encrypt instead (path typed or picked).
@@ -96,6 +120,11 @@ pub struct CryptoPanel {
 impl Default for CryptoPanel {
     fn default() -> Self {
         CryptoPanel {
+            mac_message: Zeroizing::new(String::with_capacity(4096)),
+            mac_to_verify: String::new(),
+            mac_algorithm: String::new(),
+            generated_mac: Async::Idle,
+            verified: Async::Idle,
             plaintext: Zeroizing::new(String::with_capacity(4096)),
             plain_file_path: String::new(),
             plain_file: None,
@@ -134,6 +163,12 @@ fn parse_context(text: &str) -> Result<EncryptionContext, UiError> {
     Ok(ctx)
 }
 
+fn decode_mac(text: &str) -> Result<Vec<u8>, UiError> {
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    B64.decode(cleaned.as_bytes())
+        .map_err(|e| UiError::plain("The MAC is not base64 text.", e.to_string()))
+}
+
 fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if cleaned.is_empty() {
@@ -153,6 +188,8 @@ impl CryptoPanel {
             Slot::Encrypt => self.encrypted.submit(jobs, owner, job),
             Slot::Decrypt => self.decrypted.submit(jobs, owner, job),
             Slot::DataKey => self.data_key.submit(jobs, owner, job),
+            Slot::GenerateMac => self.generated_mac.submit(jobs, owner, job),
+            Slot::VerifyMac => self.verified.submit(jobs, owner, job),
             Slot::Inspect => self.inspection.submit(jobs, owner, job),
             Slot::ReadPlainFile | Slot::SaveCipher => self.plain_file_job.submit(jobs, owner, job),
             Slot::ReadCipherFile => self.cipher_file_job.submit(jobs, owner, job),
@@ -304,11 +341,38 @@ impl CryptoPanel {
             Ok(Outcome::Inspected(i)) => {
                 self.inspection.finish(ticket, Ok(i));
             }
+            Ok(Outcome::Mac(out)) => {
+                if self.generated_mac.ticket() == Some(ticket) {
+                    self.generated_mac.finish(
+                        ticket,
+                        Ok(MacShown {
+                            mac_b64: B64.encode(&out.mac),
+                            algorithm: out.algorithm,
+                            key: out.key,
+                        }),
+                    );
+                } else if out.valid {
+                    self.verified.finish(ticket, Ok(out.algorithm));
+                } else {
+                    // AWS answers a mismatch with KMSInvalidMacException,
+                    // never MacValid false; an answer saying false is still
+                    // shown as a failure, not as a success.
+                    self.verified.finish(
+                        ticket,
+                        Err(UiError::plain(
+                            "The MAC does not verify.",
+                            "VerifyMac answered MacValid false",
+                        )),
+                    );
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 if !self.encrypted.finish(ticket, Err(e.clone()))
                     && !self.decrypted.finish(ticket, Err(e.clone()))
                     && !self.data_key.finish(ticket, Err(e.clone()))
+                    && !self.generated_mac.finish(ticket, Err(e.clone()))
+                    && !self.verified.finish(ticket, Err(e.clone()))
                 {
                     self.inspection.finish(ticket, Err(e));
                 }
@@ -383,6 +447,10 @@ impl CryptoPanel {
                                 theme::key_state_label(k.state),
                                 theme::key_state(k.state),
                             );
+                            let spec = k.spec_line();
+                            if !spec.is_empty() {
+                                ui.label(RichText::new(spec).monospace());
+                            }
                             if !k.current_short.is_empty() {
                                 ui.label(theme::weak(
                                     ui,
@@ -400,15 +468,186 @@ impl CryptoPanel {
                 });
                 ui.add_space(6.0);
                 ui.columns(2, |cols| {
-                    self.encrypt_ui(&mut cols[0], key.map(|k| k.id.clone()), jobs, &mut actions);
-                    cols[0].add_space(10.0);
-                    self.data_key_ui(&mut cols[0], key.map(|k| k.id.clone()), jobs, &mut actions);
+                    // The operations the key's usage allows: MACs for
+                    // GENERATE_VERIFY_MAC keys, encryption for the others.
+                    match key.filter(|k| k.is_mac_key()) {
+                        Some(k) => {
+                            self.generate_mac_ui(&mut cols[0], k, jobs, &mut actions);
+                            cols[0].add_space(10.0);
+                            self.verify_mac_ui(&mut cols[0], k, jobs);
+                        }
+                        None => {
+                            self.encrypt_ui(
+                                &mut cols[0],
+                                key.map(|k| k.id.clone()),
+                                jobs,
+                                &mut actions,
+                            );
+                            cols[0].add_space(10.0);
+                            self.data_key_ui(
+                                &mut cols[0],
+                                key.map(|k| k.id.clone()),
+                                jobs,
+                                &mut actions,
+                            );
+                        }
+                    }
                     self.decrypt_ui(&mut cols[1], jobs, &mut actions);
                     cols[1].add_space(10.0);
                     self.inspector_ui(&mut cols[1], view, now);
                 });
             });
         actions
+    }
+
+    /// The key's `MacAlgorithm` to use: the one chosen, when the key has
+    /// it, else the key's first.
+    fn mac_algorithm_ui(&mut self, ui: &mut Ui, key: &KeyView) -> Option<String> {
+        if !key.mac_algorithms.contains(&self.mac_algorithm) {
+            self.mac_algorithm = key.mac_algorithms.first().cloned().unwrap_or_default();
+        }
+        ui.horizontal_wrapped(|ui| {
+            ui.label(theme::weak(ui, "MacAlgorithm"));
+            for a in &key.mac_algorithms {
+                ui.radio_value(&mut self.mac_algorithm, a.clone(), a.as_str());
+            }
+        });
+        (!self.mac_algorithm.is_empty()).then(|| self.mac_algorithm.clone())
+    }
+
+    fn generate_mac_ui(
+        &mut self,
+        ui: &mut Ui,
+        key: &KeyView,
+        jobs: &Jobs,
+        actions: &mut Vec<Action>,
+    ) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(
+                RichText::new("Message authentication code")
+                    .strong()
+                    .size(17.0),
+            );
+            let field = ui
+                .add(
+                    egui::TextEdit::multiline(&mut *self.mac_message)
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY)
+                        .hint_text("message (1 to 4096 bytes)"),
+                )
+                .accessible_name("Message");
+            // The message is not kept in the undo history.
+            if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), field.id) {
+                state.clear_undoer();
+                state.store(ui.ctx(), field.id);
+            }
+            let algorithm = self.mac_algorithm_ui(ui, key);
+            let busy = self.generated_mac.is_pending();
+            if ui
+                .add_enabled(algorithm.is_some() && !busy, theme::primary("Generate MAC"))
+                .on_hover_text("GenerateMac")
+                .clicked()
+                && let Some(algorithm) = algorithm
+            {
+                self.run(
+                    jobs,
+                    Slot::GenerateMac,
+                    Job::GenerateMac {
+                        key: key.id.clone(),
+                        message: SecretVec::new(self.mac_message.as_bytes().to_vec()),
+                        algorithm,
+                    },
+                );
+            }
+            pending_line(ui, self.generated_mac.elapsed(), "GenerateMac");
+            if let Some(e) = self.generated_mac.error() {
+                theme::error_box(ui, e);
+            }
+            if let Some(out) = self.generated_mac.value().cloned() {
+                ui.label(theme::weak(
+                    ui,
+                    format!("Mac (base64), {} with {}", out.algorithm, out.key),
+                ));
+                ui.add(
+                    egui::TextEdit::singleline(&mut out.mac_b64.as_str())
+                        .desired_width(f32::INFINITY)
+                        .font(egui::TextStyle::Monospace),
+                )
+                .accessible_name("Mac (base64)");
+                ui.horizontal(|ui| {
+                    if ui.button("🗐 Copy MAC").clicked() {
+                        actions.push(Action::Copy(out.mac_b64.clone()));
+                        actions.push(Action::Notify("MAC copied".into()));
+                    }
+                    if ui
+                        .button("Use in Verify ›")
+                        .on_hover_text("Put this MAC into the Verify MAC box")
+                        .clicked()
+                    {
+                        self.mac_to_verify = out.mac_b64.clone();
+                        self.verified.clear();
+                    }
+                });
+            }
+        });
+    }
+
+    fn verify_mac_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs) {
+        theme::card(ui).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Verify a MAC").strong().size(17.0));
+            ui.label(theme::weak(
+                ui,
+                "VerifyMac checks the MAC below against the message above, with the same MacAlgorithm.",
+            ));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.mac_to_verify)
+                    .desired_width(f32::INFINITY)
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("MAC (base64)"),
+            )
+            .accessible_name("MAC to verify (base64)");
+            let busy = self.verified.is_pending();
+            let algorithm = (!self.mac_algorithm.is_empty()).then(|| self.mac_algorithm.clone());
+            if ui
+                .add_enabled(
+                    algorithm.is_some() && !busy && !self.mac_to_verify.trim().is_empty(),
+                    theme::primary("Verify MAC"),
+                )
+                .on_hover_text("VerifyMac")
+                .clicked()
+                && let Some(algorithm) = algorithm
+            {
+                match decode_mac(&self.mac_to_verify) {
+                    Ok(mac) => self.run(
+                        jobs,
+                        Slot::VerifyMac,
+                        Job::VerifyMac {
+                            key: key.id.clone(),
+                            message: SecretVec::new(self.mac_message.as_bytes().to_vec()),
+                            algorithm,
+                            mac,
+                        },
+                    ),
+                    Err(e) => self.verified = Async::Failed(e),
+                }
+            }
+            pending_line(ui, self.verified.elapsed(), "VerifyMac");
+            if let Some(e) = self.verified.error() {
+                theme::error_box(ui, e);
+            }
+            if let Some(algorithm) = self.verified.value() {
+                ui.label(
+                    theme::colored(
+                        ui,
+                        format!("✔ MacValid: the MAC verifies ({algorithm})"),
+                        theme::GREEN,
+                    )
+                    .strong(),
+                );
+            }
+        });
     }
 
     fn context_ui(&mut self, ui: &mut Ui) {

@@ -90,6 +90,17 @@ pub fn ellipsize(s: &str, n: usize) -> String {
     }
 }
 
+/// The lengths of key material a key of `spec` takes, in words: "32 bytes",
+/// "32 to 64 bytes" (the engine's `KeySpec::material_lengths`).
+pub fn material_lengths(spec: crate::kms::KeySpec) -> String {
+    let r = spec.material_lengths();
+    if r.start() == r.end() {
+        format!("{} bytes", r.start())
+    } else {
+        format!("{} to {} bytes", r.start(), r.end())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

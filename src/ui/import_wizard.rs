@@ -21,8 +21,8 @@ use super::worker::{
     Ticket, UiError,
 };
 use crate::kms::{
-    ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeyState, SecretVec,
-    Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeySpec, KeyState,
+    SecretArray, SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::workspace::ImportInFlight;
 
@@ -57,7 +57,8 @@ pub enum Source {
     WrappedFile,
     /// A plaintext KeyMaterial.bin, wrapped here.
     WrapPlaintext,
-    /// 32 random bytes generated and wrapped here (training).
+    /// Random bytes of a length the key's spec takes, generated and
+    /// wrapped here (training).
     Generate,
 }
 
@@ -95,6 +96,8 @@ impl Work {
 pub struct ImportWizard {
     /// The key.
     pub key: KeyRef,
+    /// The key's `KeySpec`: the material lengths it takes.
+    key_spec: KeySpec,
     reimport: Option<KeyMaterialId>,
     /// The step shown.
     pub step: Step,
@@ -189,6 +192,7 @@ impl ImportWizard {
         });
         ImportWizard {
             key: key.id.clone(),
+            key_spec: key.key_spec.unwrap_or(KeySpec::SymmetricDefault),
             reimport,
             step: Step::Parameters,
             algorithm,
@@ -337,7 +341,18 @@ impl ImportWizard {
         self.pending = None;
         let step = work.step() as usize;
         match outcome {
-            Err(e) => {
+            Err(mut e) => {
+                // The engine (like AWS) refuses material of a length the
+                // key spec does not take as it refuses an unwrapping
+                // failure: when the bytes wrapped here are the cause, say so.
+                if work == Work::Import
+                    && e.kind == Some(ErrorKind::InvalidCiphertext)
+                    && self.source != Source::WrappedFile
+                    && let Some(p) = &self.prepared
+                    && let Some(why) = self.length_problem(p.plaintext.len())
+                {
+                    e.plain = format!("{why} {}", e.plain);
+                }
                 let target = match (work, e.kind) {
                     (
                         Work::Import,
@@ -395,6 +410,23 @@ impl ImportWizard {
             Ok(other) => return Some(Ok(other)),
         }
         None
+    }
+
+    /// The lengths the key's spec takes, in words: "32 bytes",
+    /// "32 to 64 bytes".
+    fn lengths_text(&self) -> String {
+        format::material_lengths(self.key_spec)
+    }
+
+    /// Why material of `len` bytes does not fit the key, if it does not.
+    fn length_problem(&self, len: usize) -> Option<String> {
+        (!self.key_spec.material_lengths().contains(&len)).then(|| {
+            format!(
+                "This material is {len} bytes; KeySpec {} takes {}.",
+                self.key_spec,
+                self.lengths_text()
+            )
+        })
     }
 
     fn busy(&self) -> bool {
@@ -704,13 +736,26 @@ impl ImportWizard {
             });
             ui.add_space(6.0);
             let algorithm = self.params_spec.map_or(self.algorithm, |(a, _)| a);
-            openssl_ui(ui, algorithm, actions);
+            openssl_ui(
+                ui,
+                algorithm,
+                self.key_spec.generated_material_len(),
+                actions,
+            );
         }
     }
 
     fn material_ui(&mut self, ui: &mut Ui, key: &KeyView, actions: &mut Vec<Action>) {
         let busy = self.busy();
         ui.label(RichText::new("Where is the wrapped key material?").strong());
+        ui.label(theme::weak(
+            ui,
+            format!(
+                "KeySpec {} takes key material of {} (AWS KMS Developer Guide, \"Requirements for imported key material\").",
+                self.key_spec,
+                self.lengths_text()
+            ),
+        ));
         ui.radio_value(
             &mut self.source,
             Source::WrappedFile,
@@ -759,10 +804,11 @@ impl ImportWizard {
                 ));
             }
             Source::WrapPlaintext => {
+                let hint = format!("/path/to/KeyMaterial.bin ({})", self.lengths_text());
                 ui.horizontal(|ui| {
                     ui.add(
                         egui::TextEdit::singleline(&mut self.plaintext_path)
-                            .hint_text("/path/to/KeyMaterial.bin (32 bytes)")
+                            .hint_text(hint)
                             .desired_width(520.0),
                     )
                     .accessible_name("Plaintext KeyMaterial.bin path");
@@ -793,10 +839,11 @@ impl ImportWizard {
                 }
             }
             Source::Generate => {
+                let len = self.key_spec.generated_material_len();
                 if ui
                     .add_enabled(
                         !busy,
-                        theme::primary("Generate 32 random bytes and wrap them"),
+                        theme::primary(&format!("Generate {len} random bytes and wrap them")),
                     )
                     .clicked()
                     && let Some(p) = &self.params
@@ -805,7 +852,7 @@ impl ImportWizard {
                         key: key.id.clone(),
                         public_key: p.public_key.clone(),
                         algorithm: self.params_spec.map_or(self.algorithm, |(a, _)| a),
-                        source: MaterialSource::Generate,
+                        source: MaterialSource::Generate { len },
                     };
                     self.run(Work::Prepare, job);
                 }
@@ -818,16 +865,35 @@ impl ImportWizard {
                 self.source != Source::WrappedFile
                     && (self.source == Source::Generate) == p.generated
             })
-            .map(|p| (p.kcv.clone(), p.material_id, p.wrapped.len(), p.generated));
-        if let Some((kcv, material_id, wrapped_len, generated)) = facts {
+            .map(|p| {
+                (
+                    p.kcv.clone(),
+                    p.material_id,
+                    p.wrapped.len(),
+                    p.generated,
+                    p.plaintext.len(),
+                )
+            });
+        if let Some((kcv, material_id, wrapped_len, generated, plain_len)) = facts {
+            let length_problem = self.length_problem(plain_len);
             ui.add_space(8.0);
             theme::card(ui).show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.label(RichText::new("Plaintext material at hand").strong());
                 egui::Grid::new("material-facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                     ui.label("Key check value");
-                    ui.label(RichText::new(kcv.as_str()).monospace().strong().size(18.0))
-                        .on_hover_text("AES-256-ECB of sixteen zero bytes, first three bytes: compare with your HSM");
+                    match &kcv {
+                        Some(kcv) => {
+                            ui.label(RichText::new(kcv.as_str()).monospace().strong().size(18.0))
+                                .on_hover_text("AES-256-ECB of sixteen zero bytes, first three bytes: compare with your HSM");
+                        }
+                        None => {
+                            ui.label(theme::weak(ui, "none: the AES key check value is defined for 32-byte material"));
+                        }
+                    }
+                    ui.end_row();
+                    ui.label("Length");
+                    ui.label(format!("{plain_len} bytes ({} takes {})", self.key_spec, self.lengths_text()));
                     ui.end_row();
                     ui.label("KeyMaterialId in this key");
                     match material_id {
@@ -843,6 +909,11 @@ impl ImportWizard {
                     ui.label(format!("{wrapped_len} bytes"));
                     ui.end_row();
                 });
+                if let Some(why) = &length_problem {
+                    theme::note_box(ui, theme::RED, |ui| {
+                        ui.label(format!("{why} ImportKeyMaterial will refuse it: choose another file."));
+                    });
+                }
                 if let (Some(wanted), Some(id)) = (self.reimport, material_id)
                     && wanted != id
                 {
@@ -1108,6 +1179,11 @@ impl ImportWizard {
             (ImportType::ExistingKeyMaterial, _, _) => {
                 "The material is back. Ciphertext made with it decrypts again.".into()
             }
+            _ if self.key_spec.mac_algorithm().is_some() => {
+                "The key makes and verifies MACs with this material now (GenerateMac, VerifyMac in the \
+                 Cryptography tab). Keep your copy of the material outside byok."
+                    .into()
+            }
             _ => "The key encrypts with this material now. Keep your copy of the material outside byok.".into(),
         };
         ui.label(next);
@@ -1214,7 +1290,9 @@ impl ImportWizard {
             },
             custodian_copy: match self.source {
                 Source::WrappedFile => None,
-                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().map(|p| {
+                // The key manager's escrow keeps 32-byte material (the
+                // symmetric keys it rotates).
+                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().and_then(|p| {
                     let origin = if p.generated {
                         crate::manager::MaterialOrigin::Generated
                     } else {
@@ -1222,7 +1300,7 @@ impl ImportWizard {
                             path: PathBuf::from(self.plaintext_path.trim()),
                         }
                     };
-                    (p.plaintext.clone(), origin)
+                    Some((SecretArray::<32>::from_slice(p.plaintext.expose())?, origin))
                 }),
             },
         })
@@ -1230,7 +1308,16 @@ impl ImportWizard {
 }
 
 /// The OpenSSL commands for `algorithm`, with copy buttons.
-fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Action>) {
+fn openssl_ui(
+    ui: &mut Ui,
+    algorithm: WrappingAlgorithm,
+    material_len: usize,
+    actions: &mut Vec<Action>,
+) {
+    let material = (
+        format!("Your {material_len}-byte key material (or export it from your HSM)"),
+        format!("openssl rand -out KeyMaterial.bin {material_len}"),
+    );
     let md = match algorithm {
         WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaAesKeyWrapSha1 => "sha1",
         _ => "sha256",
@@ -1238,27 +1325,27 @@ fn openssl_ui(ui: &mut Ui, algorithm: WrappingAlgorithm, actions: &mut Vec<Actio
     let oaep = format!(
         "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:{md} -pkeyopt rsa_mgf1_md:{md}"
     );
-    let commands: Vec<(&str, String)> = match algorithm {
+    let commands: Vec<(String, String)> = match algorithm {
         WrappingAlgorithm::RsaAesKeyWrapSha1 | WrappingAlgorithm::RsaAesKeyWrapSha256 => vec![
-            ("Your 32-byte key material (or export it from your HSM)", "openssl rand -out KeyMaterial.bin 32".into()),
-            ("A one-time AES key", "openssl rand -out aes-key.bin 32".into()),
+            material,
+            ("A one-time AES key".into(), "openssl rand -out aes-key.bin 32".into()),
             (
-                "Wrap the AES key with the public key",
+                "Wrap the AES key with the public key".into(),
                 format!("openssl pkeyutl -encrypt -in aes-key.bin -out aes-key-wrapped.bin -inkey PublicKey.bin -keyform DER -pubin {oaep}"),
             ),
             (
-                "Wrap the material with the AES key (RFC 5649)",
+                "Wrap the material with the AES key (RFC 5649)".into(),
                 "openssl enc -id-aes256-wrap-pad -K \"$(xxd -p < aes-key.bin | tr -d '\\n')\" -iv A65959A6 -in KeyMaterial.bin -out material-wrapped.bin".into(),
             ),
             (
-                "Join them",
+                "Join them".into(),
                 "cat aes-key-wrapped.bin material-wrapped.bin > EncryptedKeyMaterial.bin".into(),
             ),
         ],
         _ => vec![
-            ("Your 32-byte key material (or export it from your HSM)", "openssl rand -out KeyMaterial.bin 32".into()),
+            material,
             (
-                "Wrap it with the public key",
+                "Wrap it with the public key".into(),
                 format!("openssl pkeyutl -encrypt -in KeyMaterial.bin -out EncryptedKeyMaterial.bin -inkey PublicKey.bin -keyform DER -pubin {oaep}"),
             ),
         ],

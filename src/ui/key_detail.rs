@@ -209,6 +209,11 @@ impl KeyDetail {
             ui.label(
                 theme::colored(ui, key.origin_text.as_str(), theme::origin(key.origin)).strong(),
             );
+            let spec = key.spec_line();
+            if !spec.is_empty() {
+                ui.label(RichText::new(spec).monospace())
+                    .on_hover_text(spec_hover(key));
+            }
         });
         ui.horizontal_wrapped(|ui| {
             ui.label(theme::weak(ui, "ARN"));
@@ -302,6 +307,26 @@ impl KeyDetail {
             };
             if rotate.clicked() {
                 self.confirm_rotate(key.id.clone());
+            }
+            // Keys that cannot rotate on demand are rotated by hand: a new
+            // key of the same spec, usage and origin, then the aliases.
+            if key.manual_rotation.is_ok() || key.is_mac_key() {
+                let manual = ui
+                    .add_enabled(
+                        !busy && key.manual_rotation.is_ok(),
+                        egui::Button::new("Manual rotation…"),
+                    )
+                    .on_hover_text(
+                        "A new key of the same key spec, usage and origin (CreateKey), its material imported \
+                         (GetParametersForImport, ImportKeyMaterial), then the aliases moved to it (UpdateAlias)",
+                    );
+                let manual = match &key.manual_rotation {
+                    Ok(()) => manual,
+                    Err(e) => manual.on_disabled_hover_text(refusal_text(e)),
+                };
+                if manual.clicked() {
+                    actions.push(Action::ManualRotation { key: key.id.clone() });
+                }
             }
             if key.is_external() {
                 let import = ui
@@ -1063,6 +1088,13 @@ fn idle_status(ui: &mut Ui, key: &KeyView) {
                 p.short
             ),
         ),
+        // The engine takes no new material for this key (HMAC keys keep
+        // their one material): it is rotated by replacing it.
+        (Some(c), None) if key.manual_rotation.is_ok() => (
+            format!("{}… is CURRENT", c.short),
+            "This key keeps its one material and cannot rotate on demand: Manual rotation… replaces it with a new key."
+                .to_owned(),
+        ),
         (Some(c), None) if key.is_external() => (
             format!("{}… is CURRENT", c.short),
             "No rotation under way. Import a new key material (NEW_KEY_MATERIAL) to rotate to it."
@@ -1108,6 +1140,28 @@ fn switch_refusal(state: KeyState) -> &'static str {
 }
 
 /// Why the engine refuses RotateKeyOnDemand, in plain words.
+/// What the spec line's hover says: the spec, the usage and what it means
+/// for the operations.
+fn spec_hover(key: &KeyView) -> String {
+    let mut text = format!(
+        "KeySpec {}, KeyUsage {}",
+        key.key_spec_text, key.key_usage_text
+    );
+    if !key.mac_algorithms.is_empty() {
+        text.push_str(&format!(
+            "\nMacAlgorithms {}: GenerateMac and VerifyMac in the Cryptography tab",
+            key.mac_algorithms.join(", ")
+        ));
+    }
+    if let Some(spec) = key.key_spec {
+        text.push_str(&format!(
+            "\nImported key material: {}",
+            format::material_lengths(spec)
+        ));
+    }
+    text
+}
+
 fn rotate_refusal(kind: crate::kms::ErrorKind, key: &KeyView) -> String {
     use crate::kms::ErrorKind as K;
     match kind {
@@ -1116,6 +1170,10 @@ fn rotate_refusal(kind: crate::kms::ErrorKind, key: &KeyView) -> String {
         }
         K::Conflict => "a rotation is already in progress".into(),
         K::LimitExceeded => "this key has used all 25 on-demand rotations".into(),
+        K::UnsupportedOperation if key.manual_rotation.is_ok() || key.is_mac_key() => format!(
+            "keys of KeySpec {} cannot rotate on demand — use Manual rotation… instead",
+            key.key_spec_text
+        ),
         _ => kind.plain_words().trim_end_matches('.').to_lowercase(),
     }
 }

@@ -15,7 +15,7 @@ use super::action::Action;
 use super::format;
 use super::theme;
 use super::view::{KeyRef, KeyView, Knowledge, StoreView};
-use crate::kms::{KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
+use crate::kms::{KeySpec, KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
 
 /// A sortable column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,6 +309,21 @@ impl KeyList {
                                     )
                                     .small(),
                                 );
+                                // Only what differs from the usual symmetric
+                                // encryption key, to keep the row short.
+                                if !key.key_spec_text.is_empty()
+                                    && key.key_spec != Some(KeySpec::SymmetricDefault)
+                                {
+                                    ui.add(
+                                        egui::Label::new(
+                                            RichText::new(key.key_spec_text.as_str())
+                                                .monospace()
+                                                .small(),
+                                        )
+                                        .truncate(),
+                                    )
+                                    .on_hover_text(key.spec_line());
+                                }
                             });
                         });
                     });

@@ -18,6 +18,7 @@ pub mod key_detail;
 pub mod key_list;
 pub mod lessons;
 pub mod manager;
+pub mod manual_rotation;
 pub mod settings;
 pub mod status_bar;
 pub mod theme;

@@ -16,8 +16,8 @@ use crate::backend::catalog::KeyRecord;
 use crate::backend::{BackendInfo, BackendKind};
 use crate::kms::rules::{self, Verdicts};
 use crate::kms::{
-    AutomaticRotation, ExpirationModel, ImportState, KeyMaterialId, KeyMaterialState, KeyState,
-    KmsError, Origin, RotationType, Settings, Tag, Timestamp,
+    AutomaticRotation, ExpirationModel, ImportState, KeyMaterialId, KeyMaterialState, KeySpec,
+    KeyState, KeyUsage, KmsError, Origin, RotationType, Settings, Tag, Timestamp,
 };
 use crate::store::StoreSettings;
 use crate::workspace::ImportInFlight;
@@ -119,6 +119,21 @@ pub struct KeyView {
     pub origin: Option<Origin>,
     /// `Origin` as AWS spells it.
     pub origin_text: String,
+    /// `KeySpec`, when it is one the engine models.
+    pub key_spec: Option<KeySpec>,
+    /// `KeySpec` as AWS spells it (empty until described).
+    pub key_spec_text: String,
+    /// `KeyUsage`, when it is one the engine models.
+    pub key_usage: Option<KeyUsage>,
+    /// `KeyUsage` as AWS spells it (empty until described).
+    pub key_usage_text: String,
+    /// `MacAlgorithms` (HMAC keys), as AWS spells them.
+    pub mac_algorithms: Vec<String>,
+    /// Whether the manual rotation flow is offered instead of Rotate now:
+    /// the engine refuses on-demand rotation for this kind of key
+    /// (`UnsupportedOperationException`), and the key can still be
+    /// replaced (it is not pending deletion). The error says why not.
+    pub manual_rotation: Result<(), KmsError>,
     /// `KeyState` (for keys byok does not manage, the nearest; see
     /// `state_text`).
     pub state: KeyState,
@@ -300,7 +315,16 @@ impl KeyView {
         let state = KeyState::parse_member("keyState", &state_text).unwrap_or(KeyState::Disabled);
         let origin_text = meta.map(|m| m.origin.clone()).unwrap_or_default();
         let origin = Origin::parse_member("origin", &origin_text).ok();
-        let mut search = format!("{} {description} {origin_text}", record.key_id).to_lowercase();
+        let key_spec_text = meta.map(|m| m.key_spec.clone()).unwrap_or_default();
+        let key_usage_text = meta.map(|m| m.key_usage.clone()).unwrap_or_default();
+        let has_material = meta.is_some_and(|m| m.current_key_material_id.is_some());
+        let manual_rotation =
+            manual_rotation(&verdicts.rotate, state, meta.is_some(), has_material);
+        let mut search = format!(
+            "{} {description} {origin_text} {key_spec_text} {key_usage_text}",
+            record.key_id
+        )
+        .to_lowercase();
         for a in &record.aliases {
             search.push(' ');
             search.push_str(&a.to_lowercase());
@@ -331,6 +355,14 @@ impl KeyView {
             aliases: record.aliases.clone(),
             origin,
             origin_text,
+            key_spec: key_spec_text.parse().ok(),
+            key_usage: key_usage_text.parse().ok(),
+            key_spec_text,
+            key_usage_text,
+            mac_algorithms: meta
+                .and_then(|m| m.mac_algorithms.clone())
+                .unwrap_or_default(),
+            manual_rotation,
             state,
             enabled_flag: local.map_or(state == KeyState::Enabled, |l| l.enabled_flag),
             state_text,
@@ -383,6 +415,60 @@ impl KeyView {
             label,
             materials,
         }
+    }
+}
+
+/// Whether the manual rotation flow is offered (see
+/// [`KeyView::manual_rotation`]): it reads the engine's verdict on
+/// RotateKeyOnDemand, so a key kind the engine cannot rotate on demand gets
+/// the flow without the console knowing which kinds those are.
+fn manual_rotation(
+    rotate: &Result<(), KmsError>,
+    state: KeyState,
+    described: bool,
+    has_material: bool,
+) -> Result<(), KmsError> {
+    match rotate {
+        Err(e) if described && e.kind() == crate::kms::ErrorKind::UnsupportedOperation => {
+            if state == KeyState::PendingDeletion {
+                Err(KmsError::new(
+                    crate::kms::ErrorKind::KmsInvalidState,
+                    "The key is pending deletion: cancel the deletion first, or create the new key yourself.",
+                ))
+            } else if !has_material {
+                Err(KmsError::new(
+                    crate::kms::ErrorKind::KmsInvalidState,
+                    "The key has no key material yet: import its first material; there is nothing to rotate.",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(KmsError::new(
+            crate::kms::ErrorKind::UnsupportedOperation,
+            "This key rotates on demand: use Rotate now.",
+        )),
+    }
+}
+
+impl KeyView {
+    /// The compact spec line the list and the detail show:
+    /// `HMAC_256 · GENERATE_VERIFY_MAC` (empty until described).
+    pub fn spec_line(&self) -> String {
+        match (
+            self.key_spec_text.is_empty(),
+            self.key_usage_text.is_empty(),
+        ) {
+            (true, _) => String::new(),
+            (false, true) => self.key_spec_text.clone(),
+            (false, false) => format!("{} · {}", self.key_spec_text, self.key_usage_text),
+        }
+    }
+
+    /// Whether the key makes and checks MACs (GenerateMac, VerifyMac)
+    /// rather than encrypting.
+    pub fn is_mac_key(&self) -> bool {
+        self.key_usage == Some(KeyUsage::GenerateVerifyMac)
     }
 }
 
@@ -660,5 +746,34 @@ impl ManagerView {
             .iter()
             .filter(|d| d.status == crate::manager::DueStatus::Due)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::ErrorKind;
+
+    /// The manual rotation flow follows the engine's verdict on
+    /// RotateKeyOnDemand: offered where it is refused as unsupported for the
+    /// kind of key (HMAC keys), once the key has material, and not while it
+    /// is pending deletion; never for a key that rotates on demand.
+    #[test]
+    fn manual_rotation_follows_the_rotation_verdict() {
+        let unsupported = Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.",
+        ));
+        assert!(manual_rotation(&unsupported, KeyState::Enabled, true, true).is_ok());
+        assert!(manual_rotation(&unsupported, KeyState::Disabled, true, true).is_ok());
+        assert!(manual_rotation(&unsupported, KeyState::PendingImport, true, false).is_err());
+        assert!(manual_rotation(&unsupported, KeyState::PendingDeletion, true, true).is_err());
+        assert!(manual_rotation(&unsupported, KeyState::Enabled, false, true).is_err());
+        let no_pending = Err(KmsError::new(
+            ErrorKind::KmsInvalidState,
+            "No available key material",
+        ));
+        assert!(manual_rotation(&no_pending, KeyState::Enabled, true, true).is_err());
+        assert!(manual_rotation(&Ok(()), KeyState::Enabled, true, true).is_err());
     }
 }

@@ -33,8 +33,8 @@ use crate::kms::audit::{ChainError, ChainReport, verify_chain};
 use crate::kms::history::{KeyHistory, PresentKey};
 use crate::kms::{
     AuditRecord, Caller, DataKeySpec, EncryptionContext, ErrorKind, ExpirationModel, ImportType,
-    Inspection, KeyMaterialId, KmsError, Origin, SecretArray, SecretText, SecretVec, Settings, Tag,
-    Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    Inspection, KeyMaterialId, KeySpec, KeyUsage, KmsError, Origin, SecretArray, SecretText,
+    SecretVec, Settings, Tag, Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::manager::{BlastRadius, KeyPolicy, Manager, ManagerError, RunReport, Step};
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
@@ -243,8 +243,12 @@ pub enum KillSelection {
 /// Where plaintext material for "wrap here" comes from.
 #[derive(Debug)]
 pub enum MaterialSource {
-    /// 32 fresh random bytes (training).
-    Generate,
+    /// `len` fresh random bytes (training): a length the key's spec takes
+    /// (`KeySpec::generated_material_len`).
+    Generate {
+        /// How many bytes.
+        len: usize,
+    },
     /// A plaintext `KeyMaterial.bin` the custodian holds.
     PlaintextFile(PathBuf),
 }
@@ -337,6 +341,39 @@ pub enum Job {
         description: String,
         /// `Origin`.
         origin: Origin,
+        /// `KeySpec`.
+        key_spec: KeySpec,
+        /// `KeyUsage`.
+        key_usage: KeyUsage,
+    },
+    /// UpdateAlias: point alias `name` of key `from` at key `to`.
+    UpdateAlias {
+        /// `alias/...`.
+        name: String,
+        /// The key it points at now (its view is refreshed).
+        from: KeyRef,
+        /// `TargetKeyId`.
+        to: KeyRef,
+    },
+    /// GenerateMac.
+    GenerateMac {
+        /// The key.
+        key: KeyRef,
+        /// `Message`.
+        message: SecretVec,
+        /// `MacAlgorithm`.
+        algorithm: String,
+    },
+    /// VerifyMac.
+    VerifyMac {
+        /// The key.
+        key: KeyRef,
+        /// `Message`.
+        message: SecretVec,
+        /// `MacAlgorithm`.
+        algorithm: String,
+        /// `Mac`.
+        mac: Vec<u8>,
     },
     /// EnableKey / DisableKey.
     SetEnabled {
@@ -598,12 +635,13 @@ impl Job {
 pub struct PreparedMaterial {
     /// The wrapped bytes (`EncryptedKeyMaterial`).
     pub wrapped: Vec<u8>,
-    /// The key check value of the plaintext.
-    pub kcv: String,
+    /// The key check value of the plaintext (AES-256 of a zero block,
+    /// defined for 32-byte material only).
+    pub kcv: Option<String>,
     /// The `KeyMaterialId` a local store gives it (AWS assigns its own).
     pub material_id: Option<KeyMaterialId>,
     /// The plaintext (kept only until the wizard closes, to save a copy).
-    pub plaintext: SecretArray<32>,
+    pub plaintext: SecretVec,
     /// Whether it was generated here.
     pub generated: bool,
 }
@@ -640,6 +678,19 @@ pub struct Decrypted {
     pub material: Option<KeyMaterialId>,
 }
 
+/// GenerateMac's or VerifyMac's answer.
+#[derive(Clone, Debug)]
+pub struct MacAnswer {
+    /// The key (ARN).
+    pub key: String,
+    /// `MacAlgorithm`.
+    pub algorithm: String,
+    /// GenerateMac: the MAC. VerifyMac: empty.
+    pub mac: Vec<u8>,
+    /// VerifyMac: `MacValid`.
+    pub valid: bool,
+}
+
 /// GenerateDataKey's answer.
 #[derive(Clone, Debug)]
 pub struct DataKey {
@@ -671,6 +722,8 @@ pub enum Outcome {
     Nothing,
     /// A key was created.
     KeyCreated(KeyRef),
+    /// GenerateMac's or VerifyMac's answer.
+    Mac(MacAnswer),
     /// A change was made (the message says which).
     Changed(String),
     /// GetParametersForImport's result.
@@ -1503,10 +1556,14 @@ impl WorkerState {
             Job::CreateKey {
                 description,
                 origin,
+                key_spec,
+                key_usage,
             } => {
                 let out = self.call::<op::CreateKey>(&CreateKeyInput {
                     description: (!description.is_empty()).then_some(description),
                     origin: Some(origin.as_str().to_string()),
+                    key_spec: Some(key_spec.as_str().to_string()),
+                    key_usage: Some(key_usage.as_str().to_string()),
                     ..CreateKeyInput::default()
                 })?;
                 let key = KeyRef::new(&out.key_metadata.arn);
@@ -1560,14 +1617,70 @@ impl WorkerState {
                     alias_name: Some(name.clone()),
                     target_key_id: Some(key.arn().to_string()),
                 })?;
+                if let Some(s) = &self.session {
+                    s.ws.aliases_changed(key.arn());
+                }
                 self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} created")))
+            }
+            Job::UpdateAlias { name, from, to } => {
+                self.call::<op::UpdateAlias>(&AliasInput {
+                    alias_name: Some(name.clone()),
+                    target_key_id: Some(to.arn().to_string()),
+                })?;
+                if let Some(s) = &self.session {
+                    s.ws.aliases_changed(to.arn());
+                }
+                self.changed(&from);
+                self.changed(&to);
+                Ok(Outcome::Changed(format!("Alias {name} moved")))
+            }
+            Job::GenerateMac {
+                key,
+                message,
+                algorithm,
+            } => {
+                let out = self.call::<op::GenerateMac>(&GenerateMacInput {
+                    message: Some(Blob::copy_of(message.expose())),
+                    key_id: Some(key.arn().to_string()),
+                    mac_algorithm: Some(algorithm),
+                    ..GenerateMacInput::default()
+                })?;
+                Ok(Outcome::Mac(MacAnswer {
+                    key: out.key_id,
+                    algorithm: out.mac_algorithm,
+                    mac: out.mac.bytes().to_vec(),
+                    valid: false,
+                }))
+            }
+            Job::VerifyMac {
+                key,
+                message,
+                algorithm,
+                mac,
+            } => {
+                let out = self.call::<op::VerifyMac>(&VerifyMacInput {
+                    message: Some(Blob::copy_of(message.expose())),
+                    key_id: Some(key.arn().to_string()),
+                    mac_algorithm: Some(algorithm),
+                    mac: Some(Blob::from(mac)),
+                    ..VerifyMacInput::default()
+                })?;
+                Ok(Outcome::Mac(MacAnswer {
+                    key: out.key_id,
+                    algorithm: out.mac_algorithm,
+                    mac: Vec::new(),
+                    valid: out.mac_valid,
+                }))
             }
             Job::DeleteAlias { key, name } => {
                 self.call::<op::DeleteAlias>(&AliasInput {
                     alias_name: Some(name.clone()),
                     target_key_id: None,
                 })?;
+                if let Some(s) = &self.session {
+                    s.ws.aliases_changed(key.arn());
+                }
                 self.changed(&key);
                 Ok(Outcome::Changed(format!("Alias {name} deleted")))
             }
@@ -2014,6 +2127,11 @@ pub fn officer_name() -> String {
         .unwrap_or_else(|| "officer".into())
 }
 
+/// The longest plaintext material file "wrap here" reads: twice the longest
+/// material any key spec takes (HMAC_384 and HMAC_512 keys take up to 128
+/// bytes), so a wrong file is still wrapped and refused by the key, not cut.
+const MAX_PLAINTEXT_MATERIAL: u64 = 256;
+
 fn prepare_material(
     local_key: Option<crate::kms::KeyId>,
     public_key: &[u8],
@@ -2022,9 +2140,12 @@ fn prepare_material(
 ) -> Result<Outcome, UiError> {
     let mut rng = rand::rng();
     let (plaintext, generated) = match source {
-        MaterialSource::Generate => (SecretArray::<32>::random(&mut rng), true),
+        MaterialSource::Generate { len } => (SecretVec::random(len, &mut rng), true),
         MaterialSource::PlaintextFile(path) => {
-            let bytes = match read_file(&path, 64)? {
+            // Any length is wrapped: the key's spec decides what it takes,
+            // and ImportKeyMaterial answers for it (the wizard says which
+            // lengths the spec takes before and after).
+            let bytes = match read_file(&path, MAX_PLAINTEXT_MATERIAL)? {
                 Outcome::FileRead { bytes, .. } => bytes,
                 _ => {
                     return Err(UiError::plain(
@@ -2033,20 +2154,22 @@ fn prepare_material(
                     ));
                 }
             };
-            let material = SecretArray::<32>::from_slice(bytes.expose()).ok_or_else(|| {
-                UiError::plain(
-                    "Key material must be exactly 32 bytes (256 bits).",
-                    format!("{} holds {} bytes", path.display(), bytes.len()),
-                )
-            })?;
-            (material, false)
+            if bytes.is_empty() {
+                return Err(UiError::plain(
+                    "The key material file is empty.",
+                    path.display().to_string(),
+                ));
+            }
+            (bytes, false)
         }
     };
     let wrapped = crate::kms::wrap_material(public_key, algorithm, plaintext.expose(), &mut rng)
         .map_err(|e| UiError::plain("The material could not be wrapped.", e.to_string()))?;
     Ok(Outcome::Prepared(Box::new(PreparedMaterial {
         wrapped,
-        kcv: crate::kms::material::key_check_value(plaintext.expose()),
+        kcv: <&[u8; 32]>::try_from(plaintext.expose())
+            .ok()
+            .map(crate::kms::material::key_check_value),
         material_id: local_key
             .map(|k| crate::kms::material::key_material_id(k, plaintext.expose())),
         plaintext,
