@@ -1090,15 +1090,16 @@ impl ConsoleApp {
             ui.label(RichText::new("Key usage").strong());
             ui.horizontal_wrapped(|ui| {
                 for &usage in KeyUsage::ALL {
-                    if !KeySpec::ALL.iter().any(|s| s.key_usage() == usage) {
+                    if !KeySpec::ALL.iter().any(|s| s.key_usages().contains(&usage)) {
                         continue;
                     }
                     if ui
                         .radio_value(&mut d.key_usage, usage, key_usage_words(usage))
                         .on_hover_text(usage.as_str())
                         .changed()
-                        && d.key_spec.key_usage() != usage
-                        && let Some(first) = KeySpec::ALL.iter().find(|s| s.key_usage() == usage)
+                        && !d.key_spec.key_usages().contains(&usage)
+                        && let Some(first) =
+                            KeySpec::ALL.iter().find(|s| s.key_usages().contains(&usage))
                     {
                         d.key_spec = *first;
                     }
@@ -1106,7 +1107,10 @@ impl ConsoleApp {
             });
             ui.label(RichText::new("Key spec").strong());
             ui.horizontal_wrapped(|ui| {
-                for &spec in KeySpec::ALL.iter().filter(|s| s.key_usage() == d.key_usage) {
+                for &spec in KeySpec::ALL
+                    .iter()
+                    .filter(|s| s.key_usages().contains(&d.key_usage))
+                {
                     ui.radio_value(&mut d.key_spec, spec, spec.as_str());
                 }
             });
@@ -1123,10 +1127,10 @@ impl ConsoleApp {
                     super::format::material_lengths(d.key_spec)
                 ),
             ));
-            if d.key_spec.is_hmac() {
+            if d.key_spec.is_hmac() || d.key_spec.is_asymmetric() {
                 ui.label(theme::weak(
                     ui,
-                    "HMAC keys do not rotate on demand: rotate them manually (a new key, then the aliases moved to it).",
+                    "HMAC and asymmetric keys do not rotate on demand: rotate them manually (a new key, then the aliases moved to it).",
                 ));
             }
             ui.add_space(6.0);
@@ -1302,6 +1306,8 @@ fn key_usage_words(usage: KeyUsage) -> &'static str {
     const WORDS: &[(KeyUsage, &str)] = &[
         (KeyUsage::EncryptDecrypt, "Encrypt and decrypt"),
         (KeyUsage::GenerateVerifyMac, "Generate and verify MAC"),
+        (KeyUsage::SignVerify, "Sign and verify"),
+        (KeyUsage::KeyAgreement, "Key agreement"),
     ];
     WORDS
         .iter()

@@ -93,6 +93,11 @@ pub fn ellipsize(s: &str, n: usize) -> String {
 /// The lengths of key material a key of `spec` takes, in words: "32 bytes",
 /// "32 to 64 bytes" (the engine's `KeySpec::material_lengths`).
 pub fn material_lengths(spec: crate::kms::KeySpec) -> String {
+    if spec.is_asymmetric() {
+        return format!(
+            "an {spec} private key, DER PKCS #8 (openssl pkcs8 -topk8 -outform der -nocrypt)"
+        );
+    }
     let r = spec.material_lengths();
     if r.start() == r.end() {
         format!("{} bytes", r.start())

@@ -766,13 +766,23 @@ impl ImportWizard {
             Source::WrapPlaintext,
             "Wrap a plaintext KeyMaterial.bin here",
         );
-        ui.add_enabled_ui(self.reimport.is_none(), |ui| {
+        // An asymmetric key takes a private key made elsewhere (a DER
+        // PKCS #8 file); random bytes are no such key.
+        let asymmetric = self.key_spec.is_asymmetric();
+        if asymmetric && self.source == Source::Generate {
+            self.source = Source::WrapPlaintext;
+        }
+        ui.add_enabled_ui(self.reimport.is_none() && !asymmetric, |ui| {
             ui.radio_value(
                 &mut self.source,
                 Source::Generate,
                 "Generate and wrap here (training)",
             )
-            .on_disabled_hover_text("A re-import needs the same bytes as before, not new ones");
+            .on_disabled_hover_text(if asymmetric {
+                "An asymmetric key imports a private key: a DER PKCS #8 file (openssl pkcs8 -topk8 -outform der -nocrypt)"
+            } else {
+                "A re-import needs the same bytes as before, not new ones"
+            });
         });
         ui.add_space(8.0);
         match self.source {

@@ -2127,10 +2127,11 @@ pub fn officer_name() -> String {
         .unwrap_or_else(|| "officer".into())
 }
 
-/// The longest plaintext material file "wrap here" reads: twice the longest
-/// material any key spec takes (HMAC_384 and HMAC_512 keys take up to 128
-/// bytes), so a wrong file is still wrapped and refused by the key, not cut.
-const MAX_PLAINTEXT_MATERIAL: u64 = 256;
+/// The longest plaintext material file "wrap here" reads: over twice the
+/// longest material any key spec takes (an RSA_4096 private key is about
+/// 2.4 KB of DER PKCS #8), so a wrong file is still wrapped and refused by
+/// the key, not cut; a file much bigger than that is no key material.
+const MAX_PLAINTEXT_MATERIAL: u64 = 8 * 1024;
 
 fn prepare_material(
     local_key: Option<crate::kms::KeyId>,
