@@ -127,7 +127,7 @@ fn keys_byok_does_not_manage_are_read_only_with_the_reason() {
             "0000aaaa-0000-4000-8000-000000000003",
             "CUSTOMER",
             "AWS_KMS",
-            "RSA_2048",
+            "ML_DSA_65",
             None,
         ),
         metadata(
@@ -181,7 +181,7 @@ fn keys_byok_does_not_manage_are_read_only_with_the_reason() {
         "{}",
         reason(1)
     );
-    assert!(reason(2).contains("KeySpec RSA_2048"), "{}", reason(2));
+    assert!(reason(2).contains("KeySpec ML_DSA_65"), "{}", reason(2));
     assert!(
         views[3].readonly.is_none(),
         "an EXTERNAL symmetric key is managed"
