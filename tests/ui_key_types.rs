@@ -430,6 +430,12 @@ fn an_rsa_signing_key_imports_its_pkcs8_private_key_through_the_wizard() {
     wait_label(&mut h, "Key created");
     let key = h.state().selected_key().expect("selected").clone();
     wait_key_state(&mut h, &key, KeyState::PendingImport);
+    // Asymmetric keys do not rotate on demand (RotateKeyOnDemand API
+    // reference): no count of the 25 on-demand rotations, in the list or
+    // the detail, but the way they do rotate.
+    wait_part(&mut h, "RSA_2048 keys rotate manually");
+    assert!(shows(&h, "manual"), "the list's rotation column");
+    assert!(!shows_part(&h, "0/25"), "no on-demand count for this key");
 
     // The private key, made with OpenSSL as the Developer Guide does.
     let pem = dir.path().join("key.pem");

@@ -235,10 +235,14 @@ impl KeyDetail {
             ui.label(theme::weak(ui, "·"));
             ui.label(theme::weak(
                 ui,
-                format!(
-                    "On-demand rotations {}/{ON_DEMAND_ROTATION_LIMIT}",
-                    key.on_demand_rotations
-                ),
+                if key.rotates_on_demand() {
+                    format!(
+                        "On-demand rotations {}/{ON_DEMAND_ROTATION_LIMIT}",
+                        key.on_demand_rotations
+                    )
+                } else {
+                    format!("{} keys rotate manually", key.key_spec_text)
+                },
             ));
             ui.label(theme::weak(ui, "·"));
             ui.label(theme::weak(

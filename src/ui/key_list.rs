@@ -475,6 +475,12 @@ impl Col {
                 Some(t) => lapsed_label(ui, t, now),
                 None => expiry_label(ui, key.next_expiry, now),
             },
+            Col::Rotations if !key.rotates_on_demand() => {
+                ui.label(theme::weak(ui, "manual")).on_hover_text(format!(
+                    "{} keys do not rotate on demand: rotate them manually (a new key, then the aliases moved to it)",
+                    key.key_spec_text
+                ));
+            }
             Col::Rotations => {
                 ui.label(format!(
                     "{}/{}",

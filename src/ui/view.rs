@@ -465,6 +465,15 @@ impl KeyView {
         }
     }
 
+    /// Whether the engine (or AWS) rotates this kind of key on demand at
+    /// all: HMAC and asymmetric keys are refused with
+    /// UnsupportedOperationException and rotate manually; their count of
+    /// the 25 on-demand rotations means nothing.
+    pub fn rotates_on_demand(&self) -> bool {
+        !matches!(&self.verdicts.rotate,
+            Err(e) if e.kind() == crate::kms::ErrorKind::UnsupportedOperation)
+    }
+
     /// Whether the key makes and checks MACs (GenerateMac, VerifyMac)
     /// rather than encrypting.
     pub fn is_mac_key(&self) -> bool {
