@@ -47,56 +47,13 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use byok::api::{ApiError, dispatch};
-use byok::kms::{Caller, Kms, WrappingAlgorithm, wrap_material};
+use byok::api::ApiError;
+use byok::kms::{Kms, WrappingAlgorithm, wrap_material};
 use common::*;
 use serde_json::{Value, json};
 
-fn call(kms: &mut Kms, op: &str, body: Value) -> Result<Value, ApiError> {
-    let caller = Caller::cli();
-    dispatch(kms, &caller, op, body.to_string().as_bytes())
-        .map(|b| serde_json::from_slice(&b).expect("JSON answer"))
-}
-
-#[track_caller]
-fn ok(r: Result<Value, ApiError>) -> Value {
-    r.unwrap_or_else(|e| panic!("expected success, got {e:?}"))
-}
-
-#[track_caller]
-fn refused(r: Result<Value, ApiError>, name: &str, message: &str) {
-    match r {
-        Ok(v) => panic!("expected {name}, got {v}"),
-        Err(e) => {
-            assert_eq!(e.error_type, name, "exception (message {:?})", e.message);
-            assert_eq!(e.message, message, "message of {name}");
-        }
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
 fn unb64(v: &Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().expect("base64 string")).unwrap()
-}
-
-/// Runs `openssl <args>` in `dir`; fails the test with its stderr.
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command (OpenSSL 3) must be installed");
-    assert!(
-        out.status.success(),
-        "openssl {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// Whether `openssl <args>` succeeds (for verifications expected to fail).

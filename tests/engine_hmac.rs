@@ -39,8 +39,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use byok::api::{ApiError, dispatch};
-use byok::kms::{Caller, Kms, WrappingAlgorithm, wrap_material};
+use byok::api::ApiError;
+use byok::kms::{WrappingAlgorithm, wrap_material};
 use common::*;
 use serde_json::{Value, json};
 
@@ -50,32 +50,6 @@ const SPECS: [(&str, &str, usize, usize); 4] = [
     ("HMAC_384", "HMAC_SHA_384", 48, 128),
     ("HMAC_512", "HMAC_SHA_512", 64, 128),
 ];
-
-fn call(kms: &mut Kms, op: &str, body: Value) -> Result<Value, ApiError> {
-    let caller = Caller::cli();
-    dispatch(kms, &caller, op, body.to_string().as_bytes())
-        .map(|b| serde_json::from_slice(&b).expect("JSON answer"))
-}
-
-#[track_caller]
-fn ok(r: Result<Value, ApiError>) -> Value {
-    r.unwrap_or_else(|e| panic!("expected success, got {e:?}"))
-}
-
-#[track_caller]
-fn refused(r: Result<Value, ApiError>, name: &str, message: &str) {
-    match r {
-        Ok(v) => panic!("expected {name}, got {v}"),
-        Err(e) => {
-            assert_eq!(e.error_type, name, "exception (message {:?})", e.message);
-            assert_eq!(e.message, message, "message of {name}");
-        }
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
 
 fn hmac_key(h: &mut Harness, spec: &str, origin: &str) -> (String, String) {
     let out = ok(call(

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use byok::kms::material::key_material_id;
 use byok::kms::{
@@ -34,23 +33,6 @@ fn public_key_len(spec: WrappingKeySpec) -> usize {
         WrappingKeySpec::Rsa3072 => 422,
         WrappingKeySpec::Rsa4096 => 550,
     }
-}
-
-/// Runs `openssl <args>` in `dir` and fails the test with its stderr if it fails.
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command (OpenSSL 3) must be installed");
-    assert!(
-        out.status.success(),
-        "openssl {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn digest(algorithm: WrappingAlgorithm) -> &'static str {

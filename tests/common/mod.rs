@@ -396,3 +396,54 @@ pub fn external_key_through(
     .key_material_id;
     (arn, id)
 }
+
+/// The JSON API as a client calls it: `op` with `body`, the answer parsed.
+pub fn call(
+    kms: &mut Kms,
+    op: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, byok::api::ApiError> {
+    byok::api::dispatch(kms, &Caller::cli(), op, body.to_string().as_bytes())
+        .map(|b| serde_json::from_slice(&b).expect("JSON answer"))
+}
+
+/// The answer of a call that must succeed.
+#[track_caller]
+pub fn ok(r: Result<serde_json::Value, byok::api::ApiError>) -> serde_json::Value {
+    r.unwrap_or_else(|e| panic!("expected success, got {e:?}"))
+}
+
+/// A call refused with exception `name` and exactly `message`.
+#[track_caller]
+pub fn refused(r: Result<serde_json::Value, byok::api::ApiError>, name: &str, message: &str) {
+    match r {
+        Ok(v) => panic!("expected {name}, got {v}"),
+        Err(e) => {
+            assert_eq!(e.error_type, name, "exception (message {:?})", e.message);
+            assert_eq!(e.message, message, "message of {name}");
+        }
+    }
+}
+
+/// Standard base64, as the JSON API carries blobs.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Runs `openssl <args>` in `dir`; fails the test with its stderr.
+#[track_caller]
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (OpenSSL 3) must be installed");
+    assert!(
+        out.status.success(),
+        "openssl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
