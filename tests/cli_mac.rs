@@ -11,12 +11,13 @@
 //! `openssl dgst -sha256 -mac HMAC -macopt hexkey:...`.
 
 mod cli_common;
+#[path = "cli_common/served.rs"]
+mod served;
 #[path = "aws_support/mod.rs"]
 mod support;
 
-use std::process::Command;
-
 use cli_common::*;
+use served::*;
 use support::Served;
 
 /// The ceremony and the MAC checks, for a `kms` command given as `$KMS`
@@ -63,10 +64,6 @@ echo $? > rotate.status
 set -e
 echo "$KEY_ID"
 "#;
-
-fn read(dir: &std::path::Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 /// What every client must have produced in `dir` for key `key` (`arn`).
 #[track_caller]
@@ -158,73 +155,6 @@ fn generate_mac_and_verify_mac_on_a_local_store() {
     check(s.path(), &arn, "byok kms", "254");
 }
 
-/// A shell in `dir` with the served store's credentials and nothing of the
-/// user's AWS setup.
-fn served_shell(served: &Served, dir: &std::path::Path, kms: &str) -> Command {
-    let mut c = Command::new("bash");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("BYOK_") {
-            c.env_remove(k);
-        }
-    }
-    std::fs::write(dir.join("config"), "").unwrap();
-    std::fs::write(dir.join("credentials"), "").unwrap();
-    let bin_dir = dir.join("bin");
-    std::fs::create_dir_all(&bin_dir).unwrap();
-    let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_byok"), bin_dir.join("byok"));
-    c.arg("-c")
-        .arg(format!("set -euo pipefail\n{SCRIPT}"))
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("AWS_CONFIG_FILE", dir.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", &served.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &served.secret)
-        .env("AWS_DEFAULT_REGION", &served.region)
-        .env("AWS_PAGER", "")
-        .env("BYOK_STORE", dir.join("must-not-exist.byok"))
-        .env("BYOK_PASSPHRASE", "unused")
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env(
-            "KMS",
-            format!(
-                "{kms} --endpoint-url {} --region {}",
-                served.url(),
-                served.region
-            ),
-        )
-        .stdin(std::process::Stdio::null());
-    c
-}
-
-/// The exit status of a service error: byok's is AWS CLI v2's (254); the
-/// AWS CLI answers 254 from version 2 on and 255 before ("Command line
-/// return codes in the AWS CLI", AWS CLI User Guide).
-fn service_error_status(kms: &str) -> &'static str {
-    if kms.starts_with("byok") {
-        return "254";
-    }
-    let out = Command::new("aws").arg("--version").output().unwrap();
-    let version = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if version.starts_with("aws-cli/1.") {
-        "255"
-    } else {
-        "254"
-    }
-}
-
 /// `byok kms --endpoint-url` (the AWS backend, through aws-sdk-kms) and the
 /// real AWS CLI, both against `byok serve`: the same answers as the local
 /// store, since the endpoint runs the same dispatch.
@@ -233,7 +163,9 @@ fn generate_mac_and_verify_mac_through_byok_serve_with_byok_and_the_aws_cli() {
     let served = Served::start(0);
     for kms in ["byok kms", "aws kms"] {
         let dir = tempfile::tempdir().unwrap();
-        let out = served_shell(&served, dir.path(), kms).output().unwrap();
+        let out = served_shell(&served, dir.path(), kms, SCRIPT)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
