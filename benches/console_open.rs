@@ -146,11 +146,6 @@ fn config(store: Option<PathBuf>, work: &Path) -> AppConfig {
         load_preferences: false,
         serve_addr: "127.0.0.1:0".parse().expect("address"),
         kdf: KdfParams::INTERACTIVE,
-        wrapping_keys: if std::env::var_os("XNOPOOL").is_some() {
-            std::sync::Arc::new(|| Box::new(byok::kms::GenerateOnDemand(byok::kms::Kms::os_rng())))
-        } else {
-            AppConfig::production().wrapping_keys
-        },
         ..AppConfig::production()
     }
 }
