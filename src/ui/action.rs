@@ -66,6 +66,8 @@ pub enum PickTarget {
     CiphertextFile,
     /// Where to save a ciphertext.
     SaveCiphertext,
+    /// Where to save an asymmetric key's public key (GetPublicKey).
+    SaveKeyPublicKey,
     /// Where to export the audit trail.
     ExportAudit,
     /// Where to export an escrow copy (the plaintext material).
@@ -81,6 +83,7 @@ impl PickTarget {
                 | PickTarget::SaveImportToken
                 | PickTarget::SavePlaintextCopy
                 | PickTarget::SaveCiphertext
+                | PickTarget::SaveKeyPublicKey
                 | PickTarget::ExportAudit
                 | PickTarget::ExportEscrow
         )
@@ -93,6 +96,7 @@ impl PickTarget {
             PickTarget::SaveImportToken => "ImportToken.bin",
             PickTarget::SavePlaintextCopy => "KeyMaterial.bin",
             PickTarget::SaveCiphertext => "ciphertext.bin",
+            PickTarget::SaveKeyPublicKey => "public_key.pem",
             PickTarget::ExportAudit => "cloudtrail.json",
             PickTarget::ExportEscrow => "KeyMaterial.bin",
             PickTarget::EncryptedMaterial => "EncryptedKeyMaterial.bin",
@@ -115,6 +119,7 @@ impl PickTarget {
             PickTarget::EncryptFile => "Choose a file to encrypt",
             PickTarget::CiphertextFile => "Choose a ciphertext file",
             PickTarget::SaveCiphertext => "Save the ciphertext",
+            PickTarget::SaveKeyPublicKey => "Save the key's public key",
             PickTarget::ExportAudit => "Export the audit trail",
             PickTarget::ExportEscrow => "Export the escrowed key material (plaintext)",
         }

@@ -701,7 +701,10 @@ impl ConsoleApp {
                 }
                 Vec::new()
             }
-            PickTarget::EncryptFile | PickTarget::CiphertextFile | PickTarget::SaveCiphertext => {
+            PickTarget::EncryptFile
+            | PickTarget::CiphertextFile
+            | PickTarget::SaveCiphertext
+            | PickTarget::SaveKeyPublicKey => {
                 let jobs = self.worker.jobs().clone();
                 self.ws.crypto.picked(target, path, &jobs);
                 Vec::new()

@@ -14,6 +14,7 @@ use egui::{RichText, Ui};
 use zeroize::Zeroizing;
 
 use super::action::{Action, Owner, PickTarget};
+use super::crypto_asym::AsymPanel;
 use super::theme;
 use super::view::{KeyRef, KeyView, StoreView};
 use super::worker::{Async, Job, Jobs, Outcome, Ticket, UiError};
@@ -115,6 +116,14 @@ pub struct CryptoPanel {
     /// Reading a ciphertext file for the Decrypt card.
     cipher_file_job: Async<String>,
     then: Option<Slot>,
+    /// `EncryptionAlgorithm` for an RSA encryption key (one of its
+    /// `EncryptionAlgorithms`).
+    encryption_algorithm: String,
+    /// The RSA encryption key selected: Decrypt names it and the
+    /// algorithm (an RSA ciphertext carries neither).
+    rsa_key: Option<KeyRef>,
+    /// The cards of asymmetric keys (Sign, Verify, public key, ECDH).
+    pub asym: AsymPanel,
 }
 
 impl Default for CryptoPanel {
@@ -141,6 +150,9 @@ impl Default for CryptoPanel {
             plain_file_job: Async::Idle,
             cipher_file_job: Async::Idle,
             then: None,
+            encryption_algorithm: String::new(),
+            rsa_key: None,
+            asym: AsymPanel::default(),
         }
     }
 }
@@ -224,6 +236,7 @@ impl CryptoPanel {
                 self.save_path = path.display().to_string();
                 self.save_ciphertext(jobs);
             }
+            PickTarget::SaveKeyPublicKey => self.asym.picked(target, path, jobs),
             _ => {}
         }
     }
@@ -262,6 +275,9 @@ impl CryptoPanel {
 
     /// A job's result; may submit a follow-up job.
     pub fn finished(&mut self, ticket: Ticket, outcome: Result<Outcome, UiError>, jobs: &Jobs) {
+        let Some(outcome) = self.asym.finished(ticket, outcome) else {
+            return;
+        };
         let slot = if self.plain_file_job.ticket() == Some(ticket) {
             Some(Slot::ReadPlainFile)
         } else if self.cipher_file_job.ticket() == Some(ticket) {
@@ -381,9 +397,21 @@ impl CryptoPanel {
     }
 
     fn decrypt(&mut self, jobs: &Jobs) {
+        let asymmetric = self
+            .rsa_key
+            .clone()
+            .map(|k| (k, self.encryption_algorithm.clone()));
         match (decode_blob(&self.ciphertext), parse_context(&self.context)) {
             (Ok(blob), Ok(context)) => {
-                self.run(jobs, Slot::Decrypt, Job::Decrypt { blob, context });
+                self.run(
+                    jobs,
+                    Slot::Decrypt,
+                    Job::Decrypt {
+                        blob,
+                        context,
+                        asymmetric,
+                    },
+                );
             }
             (Err(e), _) | (_, Err(e)) => {
                 self.decrypted = Async::Failed(e);
@@ -467,6 +495,36 @@ impl CryptoPanel {
                     }
                 });
                 ui.add_space(6.0);
+                self.rsa_key = key
+                    .filter(|k| k.is_asymmetric_encryption())
+                    .map(|k| k.id.clone());
+                if let Some(k) = key.filter(|k| k.is_signing_key() || k.is_key_agreement_key()) {
+                    // Sign and verify, or ECDH: no encryption, no blobs to
+                    // inspect.
+                    ui.columns(2, |cols| {
+                        if k.is_signing_key() {
+                            self.asym
+                                .sign_verify_ui(&mut cols[0], k, jobs, &mut actions);
+                        } else {
+                            self.asym.derive_ui(&mut cols[0], k, jobs);
+                        }
+                        self.asym.public_key_ui(&mut cols[1], k, jobs, &mut actions);
+                    });
+                    return;
+                }
+                if let Some(k) = key.filter(|k| k.is_asymmetric_encryption()) {
+                    // RSAES_OAEP: Encrypt and Decrypt with the algorithm
+                    // named; no data keys (GenerateDataKey takes symmetric
+                    // keys only) and no byok blob header to inspect.
+                    ui.columns(2, |cols| {
+                        self.encryption_algorithm_ui(&mut cols[0], k);
+                        self.encrypt_ui(&mut cols[0], Some(k.id.clone()), jobs, &mut actions);
+                        self.decrypt_ui(&mut cols[1], jobs, &mut actions);
+                        cols[1].add_space(10.0);
+                        self.asym.public_key_ui(&mut cols[1], k, jobs, &mut actions);
+                    });
+                    return;
+                }
                 ui.columns(2, |cols| {
                     // The operations the key's usage allows: MACs for
                     // GENERATE_VERIFY_MAC keys, encryption for the others.
@@ -498,6 +556,28 @@ impl CryptoPanel {
                 });
             });
         actions
+    }
+
+    /// The RSA key's `EncryptionAlgorithm` to use: the one chosen, when the
+    /// key has it, else the key's first.
+    fn encryption_algorithm_ui(&mut self, ui: &mut Ui, key: &KeyView) {
+        if !key
+            .encryption_algorithms
+            .contains(&self.encryption_algorithm)
+        {
+            self.encryption_algorithm = key
+                .encryption_algorithms
+                .first()
+                .cloned()
+                .unwrap_or_default();
+        }
+        ui.horizontal_wrapped(|ui| {
+            ui.label(theme::weak(ui, "EncryptionAlgorithm (Encrypt and Decrypt)"));
+            for a in &key.encryption_algorithms {
+                ui.radio_value(&mut self.encryption_algorithm, a.clone(), a.as_str());
+            }
+        });
+        ui.add_space(4.0);
     }
 
     /// The key's `MacAlgorithm` to use: the one chosen, when the key has
@@ -755,6 +835,10 @@ impl CryptoPanel {
                             key,
                             plaintext,
                             context,
+                            algorithm: self
+                                .rsa_key
+                                .is_some()
+                                .then(|| self.encryption_algorithm.clone()),
                         },
                     ),
                     Err(e) => self.encrypted = Async::Failed(e),
@@ -953,7 +1037,8 @@ impl CryptoPanel {
                 {
                     self.decrypt(jobs);
                 }
-                if ui
+                if self.rsa_key.is_none()
+                    && ui
                     .add_enabled(
                         !self.inspection.is_pending(),
                         egui::Button::new("🔍 Inspect"),
@@ -967,10 +1052,20 @@ impl CryptoPanel {
                     self.inspect(jobs, None);
                 }
             });
-            ui.label(theme::weak(
-                ui,
-                "Decrypt uses the encryption context typed under Encrypt.",
-            ));
+            if self.rsa_key.is_some() {
+                ui.label(theme::weak(
+                    ui,
+                    format!(
+                        "Decrypt names this key and {}: an RSA ciphertext carries neither.",
+                        self.encryption_algorithm
+                    ),
+                ));
+            } else {
+                ui.label(theme::weak(
+                    ui,
+                    "Decrypt uses the encryption context typed under Encrypt.",
+                ));
+            }
             file_status(ui, &self.cipher_file_job);
             pending_line(ui, self.decrypted.elapsed(), "Decrypting");
             if let Some(e) = self.decrypted.error() {

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clock_bar;
 pub mod config;
 pub mod crypto;
+pub mod crypto_asym;
 pub mod demo;
 pub mod files;
 pub mod format;

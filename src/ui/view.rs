@@ -129,6 +129,13 @@ pub struct KeyView {
     pub key_usage_text: String,
     /// `MacAlgorithms` (HMAC keys), as AWS spells them.
     pub mac_algorithms: Vec<String>,
+    /// `SigningAlgorithms` (SIGN_VERIFY keys), as AWS spells them.
+    pub signing_algorithms: Vec<String>,
+    /// `EncryptionAlgorithms`, as AWS spells them (`SYMMETRIC_DEFAULT`, or
+    /// the RSAES_OAEP algorithms of an RSA encryption key).
+    pub encryption_algorithms: Vec<String>,
+    /// `KeyAgreementAlgorithms` (KEY_AGREEMENT keys).
+    pub key_agreement_algorithms: Vec<String>,
     /// Whether the manual rotation flow is offered instead of Rotate now:
     /// the engine refuses on-demand rotation for this kind of key
     /// (`UnsupportedOperationException`), and the key can still be
@@ -362,6 +369,15 @@ impl KeyView {
             mac_algorithms: meta
                 .and_then(|m| m.mac_algorithms.clone())
                 .unwrap_or_default(),
+            signing_algorithms: meta
+                .and_then(|m| m.signing_algorithms.clone())
+                .unwrap_or_default(),
+            encryption_algorithms: meta
+                .and_then(|m| m.encryption_algorithms.clone())
+                .unwrap_or_default(),
+            key_agreement_algorithms: meta
+                .and_then(|m| m.key_agreement_algorithms.clone())
+                .unwrap_or_default(),
             manual_rotation,
             state,
             enabled_flag: local.map_or(state == KeyState::Enabled, |l| l.enabled_flag),
@@ -478,6 +494,28 @@ impl KeyView {
     /// rather than encrypting.
     pub fn is_mac_key(&self) -> bool {
         self.key_usage == Some(KeyUsage::GenerateVerifyMac)
+    }
+
+    /// Whether the key signs and verifies (SIGN_VERIFY).
+    pub fn is_signing_key(&self) -> bool {
+        self.key_usage == Some(KeyUsage::SignVerify)
+    }
+
+    /// Whether the key derives shared secrets (KEY_AGREEMENT).
+    pub fn is_key_agreement_key(&self) -> bool {
+        self.key_usage == Some(KeyUsage::KeyAgreement)
+    }
+
+    /// Whether the key is an asymmetric (RSA or elliptic-curve) key: it has
+    /// a public key (GetPublicKey).
+    pub fn is_asymmetric(&self) -> bool {
+        self.key_spec.is_some_and(|s| s.is_asymmetric())
+    }
+
+    /// Whether the key encrypts with RSAES_OAEP (an RSA ENCRYPT_DECRYPT
+    /// key): Encrypt and Decrypt name the algorithm, and Decrypt the key.
+    pub fn is_asymmetric_encryption(&self) -> bool {
+        self.is_asymmetric() && self.key_usage == Some(KeyUsage::EncryptDecrypt)
     }
 }
 

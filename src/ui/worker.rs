@@ -485,6 +485,8 @@ pub enum Job {
         plaintext: SecretVec,
         /// `EncryptionContext`.
         context: EncryptionContext,
+        /// `EncryptionAlgorithm` (RSA keys; `None` is SYMMETRIC_DEFAULT).
+        algorithm: Option<String>,
     },
     /// Decrypt.
     Decrypt {
@@ -492,6 +494,46 @@ pub enum Job {
         blob: Vec<u8>,
         /// `EncryptionContext`.
         context: EncryptionContext,
+        /// `KeyId` and `EncryptionAlgorithm`: an RSA ciphertext names
+        /// neither, so Decrypt must be told both (`None` for a symmetric
+        /// blob, which carries its key).
+        asymmetric: Option<(KeyRef, String)>,
+    },
+    /// Sign.
+    Sign {
+        /// The key.
+        key: KeyRef,
+        /// `Message`.
+        message: SecretVec,
+        /// `MessageType` (`RAW` or `DIGEST`).
+        message_type: String,
+        /// `SigningAlgorithm`.
+        algorithm: String,
+    },
+    /// Verify.
+    Verify {
+        /// The key.
+        key: KeyRef,
+        /// `Message`.
+        message: SecretVec,
+        /// `MessageType` (`RAW` or `DIGEST`).
+        message_type: String,
+        /// `SigningAlgorithm`.
+        algorithm: String,
+        /// `Signature`.
+        signature: Vec<u8>,
+    },
+    /// GetPublicKey.
+    GetPublicKey {
+        /// The key.
+        key: KeyRef,
+    },
+    /// DeriveSharedSecret (ECDH).
+    DeriveSharedSecret {
+        /// The key.
+        key: KeyRef,
+        /// `PublicKey`: the peer's DER SubjectPublicKeyInfo.
+        peer: Vec<u8>,
     },
     /// GenerateDataKey.
     GenerateDataKey {
@@ -691,6 +733,43 @@ pub struct MacAnswer {
     pub valid: bool,
 }
 
+/// Sign's or Verify's answer.
+#[derive(Clone, Debug)]
+pub struct SignatureAnswer {
+    /// The key (ARN).
+    pub key: String,
+    /// `SigningAlgorithm`.
+    pub algorithm: String,
+    /// Sign: the signature. Verify: empty.
+    pub signature: Vec<u8>,
+    /// Verify: `SignatureValid`.
+    pub valid: bool,
+}
+
+/// GetPublicKey's answer.
+#[derive(Clone, Debug)]
+pub struct PublicKeyAnswer {
+    /// The key (ARN).
+    pub key: String,
+    /// `PublicKey`: DER SubjectPublicKeyInfo.
+    pub der: Vec<u8>,
+    /// `KeySpec`.
+    pub key_spec: String,
+    /// `KeyUsage`.
+    pub key_usage: String,
+}
+
+/// DeriveSharedSecret's answer.
+#[derive(Clone, Debug)]
+pub struct SharedSecretAnswer {
+    /// The key (ARN).
+    pub key: String,
+    /// `SharedSecret`.
+    pub secret: SecretVec,
+    /// `KeyAgreementAlgorithm`.
+    pub algorithm: String,
+}
+
 /// GenerateDataKey's answer.
 #[derive(Clone, Debug)]
 pub struct DataKey {
@@ -724,6 +803,12 @@ pub enum Outcome {
     KeyCreated(KeyRef),
     /// GenerateMac's or VerifyMac's answer.
     Mac(MacAnswer),
+    /// Sign's or Verify's answer.
+    Signature(SignatureAnswer),
+    /// GetPublicKey's answer.
+    PublicKey(PublicKeyAnswer),
+    /// DeriveSharedSecret's answer.
+    SharedSecret(SharedSecretAnswer),
     /// A change was made (the message says which).
     Changed(String),
     /// GetParametersForImport's result.
@@ -1673,6 +1758,73 @@ impl WorkerState {
                     valid: out.mac_valid,
                 }))
             }
+            Job::Sign {
+                key,
+                message,
+                message_type,
+                algorithm,
+            } => {
+                let out = self.call::<op::Sign>(&SignInput {
+                    key_id: Some(key.arn().to_string()),
+                    message: Some(Blob::copy_of(message.expose())),
+                    message_type: Some(message_type),
+                    signing_algorithm: Some(algorithm),
+                    ..SignInput::default()
+                })?;
+                Ok(Outcome::Signature(SignatureAnswer {
+                    key: out.key_id,
+                    algorithm: out.signing_algorithm,
+                    signature: out.signature.bytes().to_vec(),
+                    valid: false,
+                }))
+            }
+            Job::Verify {
+                key,
+                message,
+                message_type,
+                algorithm,
+                signature,
+            } => {
+                let out = self.call::<op::Verify>(&VerifyInput {
+                    key_id: Some(key.arn().to_string()),
+                    message: Some(Blob::copy_of(message.expose())),
+                    message_type: Some(message_type),
+                    signing_algorithm: Some(algorithm),
+                    signature: Some(Blob::from(signature)),
+                    ..VerifyInput::default()
+                })?;
+                Ok(Outcome::Signature(SignatureAnswer {
+                    key: out.key_id,
+                    algorithm: out.signing_algorithm,
+                    signature: Vec::new(),
+                    valid: out.signature_valid,
+                }))
+            }
+            Job::GetPublicKey { key } => {
+                let out = self.call::<op::GetPublicKey>(&GetPublicKeyInput {
+                    key_id: Some(key.arn().to_string()),
+                    ..GetPublicKeyInput::default()
+                })?;
+                Ok(Outcome::PublicKey(PublicKeyAnswer {
+                    key: out.key_id,
+                    der: out.public_key.bytes().to_vec(),
+                    key_spec: out.key_spec,
+                    key_usage: out.key_usage,
+                }))
+            }
+            Job::DeriveSharedSecret { key, peer } => {
+                let out = self.call::<op::DeriveSharedSecret>(&DeriveSharedSecretInput {
+                    key_id: Some(key.arn().to_string()),
+                    key_agreement_algorithm: Some("ECDH".into()),
+                    public_key: Some(Blob::from(peer)),
+                    ..DeriveSharedSecretInput::default()
+                })?;
+                Ok(Outcome::SharedSecret(SharedSecretAnswer {
+                    key: out.key_id,
+                    secret: out.shared_secret.into_secret(),
+                    algorithm: out.key_agreement_algorithm,
+                }))
+            }
             Job::DeleteAlias { key, name } => {
                 self.call::<op::DeleteAlias>(&AliasInput {
                     alias_name: Some(name.clone()),
@@ -1831,11 +1983,13 @@ impl WorkerState {
                 key,
                 plaintext,
                 context,
+                algorithm,
             } => {
                 let out = self.call::<op::Encrypt>(&EncryptInput {
                     key_id: Some(key.arn().to_string()),
                     plaintext: Some(Blob::copy_of(plaintext.expose())),
                     encryption_context: (!context.is_empty()).then_some(context),
+                    encryption_algorithm: algorithm,
                     ..EncryptInput::default()
                 })?;
                 let ciphertext = out.ciphertext_blob.bytes().to_vec();
@@ -1846,10 +2000,20 @@ impl WorkerState {
                     material,
                 }))
             }
-            Job::Decrypt { blob, context } => {
+            Job::Decrypt {
+                blob,
+                context,
+                asymmetric,
+            } => {
+                let (key_id, encryption_algorithm) = match asymmetric {
+                    Some((key, algorithm)) => (Some(key.arn().to_string()), Some(algorithm)),
+                    None => (None, None),
+                };
                 let out = self.call::<op::Decrypt>(&DecryptInput {
                     ciphertext_blob: Some(Blob::from(blob)),
                     encryption_context: (!context.is_empty()).then_some(context),
+                    key_id,
+                    encryption_algorithm,
                     ..DecryptInput::default()
                 })?;
                 Ok(Outcome::Decrypted(Decrypted {
