@@ -16,73 +16,16 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use byok::kms::{KeyState, ManualClock};
-use byok::ui::view::KeyRef;
+use byok::kms::ManualClock;
 use egui_kittest::kittest::Queryable;
 use support::*;
 
 /// The value of the field labelled `label`.
 fn field(h: &App<'_>, label: &str) -> String {
     h.get_by_label(label).value().unwrap_or_default()
-}
-
-/// Runs `openssl` and returns its standard output.
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    out.stdout
-}
-
-/// A private key made as the Developer Guide makes one (`genpkey`, then
-/// DER PKCS #8): returns the PEM path (for OpenSSL) and the DER path (for
-/// the wizard).
-fn private_key(dir: &Path, genpkey: &[&str]) -> (String, String) {
-    let pem = dir.join("key.pem").display().to_string();
-    let der = dir.join("PrivateKey.der").display().to_string();
-    let mut args = vec!["genpkey"];
-    args.extend_from_slice(genpkey);
-    args.extend_from_slice(&["-out", &pem]);
-    openssl(&args);
-    openssl(&[
-        "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", &pem, "-out", &der,
-    ]);
-    (pem, der)
-}
-
-/// Creates a key of `usage` and `spec` with origin EXTERNAL through the
-/// New key dialog and imports the private key `der` through the wizard.
-fn asymmetric_key(h: &mut App<'_>, usage: &str, spec: &str, der: &str) -> KeyRef {
-    click(h, "➕ New key");
-    type_into(h, "Description", &format!("{spec} {usage}"));
-    click(h, usage);
-    click(h, spec);
-    click(h, "Create key");
-    wait_label(h, "Key created");
-    let key = h.state().selected_key().expect("selected").clone();
-    wait_key_state(h, &key, KeyState::PendingImport);
-    click(h, "📥 Import key material…");
-    wait_label(h, "Get import parameters");
-    click(h, "Get import parameters");
-    wait_label(h, "Import parameters ready");
-    click(h, "Next ›");
-    click(h, "Wrap a plaintext KeyMaterial.bin here");
-    type_into(h, "Plaintext KeyMaterial.bin path", der);
-    click(h, "Wrap this material");
-    click(h, "Next ›");
-    wait_label(h, "Import type");
-    click(h, "Import");
-    wait_label(h, "Key material imported");
-    click(h, "Close");
-    wait_key_state(h, &key, KeyState::Enabled);
-    click(h, "Cryptography");
-    key
 }
 
 /// GetPublicKey in the public key card, saved as PEM to `path`.
@@ -113,7 +56,7 @@ fn an_rsa_signing_key_signs_and_verifies_in_the_console_as_openssl_does() {
     // The public key the console saves is the one of the private key.
     let public = dir.path().join("public_key.pem");
     save_public_key(&mut h, &public);
-    let from_openssl = openssl(&["pkey", "-in", &pem, "-pubout"]);
+    let from_openssl = openssl(dir.path(), &["pkey", "-in", &pem, "-pubout"]);
     assert_eq!(
         std::fs::read(&public).expect("the saved PEM"),
         from_openssl,
@@ -134,15 +77,18 @@ fn an_rsa_signing_key_signs_and_verifies_in_the_console_as_openssl_does() {
     let sig_file = dir.path().join("signature.bin");
     std::fs::write(&msg_file, message).unwrap();
     std::fs::write(&sig_file, &signature).unwrap();
-    let verified = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        public.to_str().unwrap(),
-        "-signature",
-        sig_file.to_str().unwrap(),
-        msg_file.to_str().unwrap(),
-    ]);
+    let verified = openssl(
+        dir.path(),
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            public.to_str().unwrap(),
+            "-signature",
+            sig_file.to_str().unwrap(),
+            msg_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(String::from_utf8_lossy(&verified).trim(), "Verified OK");
 
     // The console's own Verify accepts it...
@@ -154,7 +100,10 @@ fn an_rsa_signing_key_signs_and_verifies_in_the_console_as_openssl_does() {
     );
 
     // ... and an OpenSSL signature of the same message.
-    let theirs = openssl(&["dgst", "-sha256", "-sign", &pem, msg_file.to_str().unwrap()]);
+    let theirs = openssl(
+        dir.path(),
+        &["dgst", "-sha256", "-sign", &pem, msg_file.to_str().unwrap()],
+    );
     type_into(&mut h, "Signature to verify (base64)", &B64.encode(&theirs));
     click(&mut h, "Verify signature");
     wait_label(
@@ -180,7 +129,10 @@ fn an_rsa_signing_key_signs_and_verifies_in_the_console_as_openssl_does() {
     );
 
     // A digest signed as MessageType DIGEST verifies as the message does.
-    let digest = openssl(&["dgst", "-sha256", "-r", msg_file.to_str().unwrap()]);
+    let digest = openssl(
+        dir.path(),
+        &["dgst", "-sha256", "-r", msg_file.to_str().unwrap()],
+    );
     let hex = String::from_utf8_lossy(&digest)
         .split_whitespace()
         .next()
@@ -242,7 +194,7 @@ fn an_rsa_encryption_key_encrypts_with_oaep_for_openssl_and_decrypts_its_ciphert
     let mut args = vec!["pkeyutl", "-decrypt", "-inkey", &pem, "-in"];
     args.push(blob_file.to_str().unwrap());
     args.extend_from_slice(&oaep256);
-    assert_eq!(openssl(&args), b"wire transfer PIN 4417");
+    assert_eq!(openssl(dir.path(), &args), b"wire transfer PIN 4417");
 
     // OpenSSL encrypts with the public key the console saved; the console
     // decrypts, naming the key and the algorithm.
@@ -256,7 +208,7 @@ fn an_rsa_encryption_key_encrypts_with_oaep_for_openssl_and_decrypts_its_ciphert
     args.extend_from_slice(&["-in", plain_file.to_str().unwrap()]);
     args.extend_from_slice(&["-out", theirs_file.to_str().unwrap()]);
     args.extend_from_slice(&oaep256);
-    openssl(&args);
+    openssl(dir.path(), &args);
     let theirs = std::fs::read(&theirs_file).unwrap();
     assert!(shows_part(
         &h,
@@ -291,16 +243,20 @@ fn an_ecc_key_agreement_key_derives_the_secret_openssl_derives() {
 
     // The other party's key pair, made with OpenSSL.
     let peer = dir.path().join("peer.pem").display().to_string();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        &peer,
-    ]);
-    let peer_public = String::from_utf8(openssl(&["pkey", "-in", &peer, "-pubout"])).unwrap();
+    openssl(
+        dir.path(),
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &peer,
+        ],
+    );
+    let peer_public =
+        String::from_utf8(openssl(dir.path(), &["pkey", "-in", &peer, "-pubout"])).unwrap();
     type_into(&mut h, "Other party's public key", &peer_public);
     click(&mut h, "Derive shared secret");
     wait_part(&mut h, "SharedSecret (base64, ECDH)");
@@ -309,14 +265,17 @@ fn an_ecc_key_agreement_key_derives_the_secret_openssl_derives() {
     // public key.
     let peer_pub_file = dir.path().join("peer_pub.pem");
     std::fs::write(&peer_pub_file, &peer_public).unwrap();
-    let expected = openssl(&[
-        "pkeyutl",
-        "-derive",
-        "-inkey",
-        &pem,
-        "-peerkey",
-        peer_pub_file.to_str().unwrap(),
-    ]);
+    let expected = openssl(
+        dir.path(),
+        &[
+            "pkeyutl",
+            "-derive",
+            "-inkey",
+            &pem,
+            "-peerkey",
+            peer_pub_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(expected.len(), 32);
     wait_label(&mut h, &B64.encode(&expected));
 

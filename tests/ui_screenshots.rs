@@ -159,3 +159,37 @@ fn screenshots_of_the_main_screens() {
     });
     shoot(&mut h, "light");
 }
+
+/// The Cryptography tab of an RSA signing key at 1280×720 (a laptop, a
+/// projector's common mode) and in presentation mode, after Sign, Verify
+/// and GetPublicKey: every card and its result must be readable.
+#[test]
+fn screenshots_of_an_asymmetric_key_at_1280_by_720() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 720.0))
+        .with_max_steps(400)
+        .with_render_cursor(false)
+        .wgpu()
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    create_store(&mut h);
+    let (_pem, der) = private_key(
+        dir.path(),
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+    );
+    asymmetric_key(&mut h, "Sign and verify", "RSA_2048", &der);
+    type_into(&mut h, "Message to sign", "release 2.4.1");
+    click(&mut h, "Sign");
+    wait_label(&mut h, "Signature (base64)");
+    click(&mut h, "Use in Verify ›");
+    click(&mut h, "Verify signature");
+    wait_part(&mut h, "✔ SignatureValid");
+    click(&mut h, "Get public key");
+    wait_label(&mut h, "Public key (PEM)");
+    shoot(&mut h, "sign-1280");
+    presentation_mode(&mut h);
+    click(&mut h, "Cryptography");
+    shoot(&mut h, "sign-presenting-1280");
+}

@@ -15,7 +15,7 @@ use byok::ui::{AppConfig, ConsoleApp};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-pub use common::{START, test_keys};
+pub use common::{START, openssl, test_keys};
 // Only some of the tests that include this module import through a backend.
 #[allow(unused_imports)]
 pub use common::external_key_through;
@@ -229,4 +229,52 @@ pub fn settle_node(h: &mut App<'_>, label: &str) {
             return;
         }
     }
+}
+
+/// A private key made as the Developer Guide makes one (`genpkey`, then
+/// DER PKCS #8): returns the PEM path (for OpenSSL) and the DER path (for
+/// the wizard).
+pub fn private_key(dir: &Path, genpkey: &[&str]) -> (String, String) {
+    let pem = dir.join("key.pem").display().to_string();
+    let der = dir.join("PrivateKey.der").display().to_string();
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey);
+    args.extend_from_slice(&["-out", &pem]);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &[
+            "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", &pem, "-out", &der,
+        ],
+    );
+    (pem, der)
+}
+
+/// Creates a key of `usage` and `spec` with origin EXTERNAL through the
+/// New key dialog and imports the private key `der` through the wizard.
+pub fn asymmetric_key(h: &mut App<'_>, usage: &str, spec: &str, der: &str) -> KeyRef {
+    click(h, "➕ New key");
+    type_into(h, "Description", &format!("{spec} {usage}"));
+    click(h, usage);
+    click(h, spec);
+    click(h, "Create key");
+    wait_label(h, "Key created");
+    let key = h.state().selected_key().expect("selected").clone();
+    wait_key_state(h, &key, KeyState::PendingImport);
+    click(h, "📥 Import key material…");
+    wait_label(h, "Get import parameters");
+    click(h, "Get import parameters");
+    wait_label(h, "Import parameters ready");
+    click(h, "Next ›");
+    click(h, "Wrap a plaintext KeyMaterial.bin here");
+    type_into(h, "Plaintext KeyMaterial.bin path", der);
+    click(h, "Wrap this material");
+    click(h, "Next ›");
+    wait_label(h, "Import type");
+    click(h, "Import");
+    wait_label(h, "Key material imported");
+    click(h, "Close");
+    wait_key_state(h, &key, KeyState::Enabled);
+    click(h, "Cryptography");
+    key
 }
