@@ -66,6 +66,7 @@ fn an_rsa_signing_key_signs_and_verifies_in_the_console_as_openssl_does() {
     // Sign in the console; OpenSSL verifies the signature.
     let message = "release 2.4.1 sha256 9f2c";
     type_into(&mut h, "Message to sign", message);
+    click(&mut h, "Signing algorithm");
     click(&mut h, "RSASSA_PKCS1_V1_5_SHA_256");
     click(&mut h, "Sign");
     wait_label(&mut h, "Signature (base64)");

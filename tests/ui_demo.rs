@@ -266,6 +266,14 @@ fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
         h.query_by_label("Sort by Cost").is_none(),
         "Cost gives way first"
     );
+    // What gave way is named, and the detail pane shows it.
+    wait_part(
+        &mut h,
+        "Cost hidden at this size: the key's detail shows them",
+    );
+    click_first(&mut h, "alias/payments-master");
+    wait_part(&mut h, "Estimated $");
+    assert!(shows_part(&h, "/ month"), "the key's cost in its detail");
 }
 
 /// The value the Settings screen shows for auto-lock.

@@ -503,8 +503,10 @@ impl CryptoPanel {
                     // inspect.
                     ui.columns(2, |cols| {
                         if k.is_signing_key() {
-                            self.asym
-                                .sign_verify_ui(&mut cols[0], k, jobs, &mut actions);
+                            // Sign beside Verify: both fit a 1280×720 window.
+                            self.asym.sign_ui(&mut cols[0], k, jobs, &mut actions);
+                            self.asym.verify_ui(&mut cols[1], k, jobs);
+                            cols[1].add_space(10.0);
                         } else {
                             self.asym.derive_ui(&mut cols[0], k, jobs);
                         }
@@ -645,10 +647,8 @@ impl CryptoPanel {
                 theme::error_box(ui, e);
             }
             if let Some(out) = self.generated_mac.value().cloned() {
-                ui.label(theme::weak(
-                    ui,
-                    format!("Mac (base64), {} with {}", out.algorithm, out.key),
-                ));
+                ui.label(theme::weak(ui, format!("Mac (base64), {}", out.algorithm)))
+                    .on_hover_text(format!("Made with {}", out.key));
                 ui.add(
                     egui::TextEdit::singleline(&mut out.mac_b64.as_str())
                         .desired_width(f32::INFINITY)

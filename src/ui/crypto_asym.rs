@@ -164,6 +164,15 @@ fn message_bytes(text: &str, digest: bool) -> Result<SecretVec, UiError> {
     Ok(SecretVec::new(bytes))
 }
 
+/// A card whose text wraps at word boundaries: the panel's columns are
+/// justified, which would stretch a wrapped label letter by letter.
+fn card(ui: &mut Ui, add: impl FnOnce(&mut Ui)) {
+    theme::card(ui).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.with_layout(egui::Layout::top_down(egui::Align::Min), add);
+    });
+}
+
 fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
     if let Some(e) = elapsed {
         ui.horizontal(|ui| {
@@ -296,37 +305,36 @@ impl AsymPanel {
         );
     }
 
-    /// The cards for a SIGN_VERIFY key: Sign, then Verify.
-    pub fn sign_verify_ui(
-        &mut self,
-        ui: &mut Ui,
-        key: &KeyView,
-        jobs: &Jobs,
-        actions: &mut Vec<Action>,
-    ) {
-        self.sign_ui(ui, key, jobs, actions);
-        ui.add_space(10.0);
-        self.verify_ui(ui, key, jobs);
-    }
-
     /// The key's `SigningAlgorithm` to use: the one chosen, when the key
     /// has it, else the key's first.
     fn signing_algorithm_ui(&mut self, ui: &mut Ui, key: &KeyView) -> Option<String> {
         if !key.signing_algorithms.contains(&self.signing_algorithm) {
             self.signing_algorithm = key.signing_algorithms.first().cloned().unwrap_or_default();
         }
+        // The name above the box, not beside it: beside, it wraps letter by
+        // letter in a narrow card (1280×720, presentation mode).
         ui.label(theme::weak(ui, "SigningAlgorithm"));
-        ui.horizontal_wrapped(|ui| {
-            for a in &key.signing_algorithms {
-                ui.radio_value(&mut self.signing_algorithm, a.clone(), a.as_str());
-            }
+        let current = self.signing_algorithm.clone();
+        let combo = egui::ComboBox::from_id_salt("signing-algorithm")
+            .selected_text(current.as_str())
+            .width(ui.available_width().min(360.0))
+            .show_ui(ui, |ui| {
+                for a in &key.signing_algorithms {
+                    ui.selectable_value(&mut self.signing_algorithm, a.clone(), a.as_str());
+                }
+            });
+        combo.response.widget_info(|| {
+            let mut info =
+                egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Signing algorithm");
+            info.current_text_value = Some(current.clone());
+            info
         });
         (!self.signing_algorithm.is_empty()).then(|| self.signing_algorithm.clone())
     }
 
-    fn sign_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs, actions: &mut Vec<Action>) {
-        theme::card(ui).show(ui, |ui| {
-            ui.set_width(ui.available_width());
+    /// The Sign card of a SIGN_VERIFY key.
+    pub fn sign_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs, actions: &mut Vec<Action>) {
+        card(ui, |ui| {
             ui.label(RichText::new("Sign a message").strong().size(17.0));
             let hint = if self.digest {
                 "the message digest, in hex (for example from sha256sum)"
@@ -383,11 +391,11 @@ impl AsymPanel {
             if let Some(out) = self.signed.value().cloned() {
                 ui.label(theme::weak(
                     ui,
-                    format!("Signature (base64), {} with {}", out.algorithm, out.key),
-                ));
+                    format!("Signature (base64), {}", out.algorithm),
+                ))
+                .on_hover_text(format!("Signed with {}", out.key));
                 ui.add(
-                    egui::TextEdit::multiline(&mut out.signature_b64.as_str())
-                        .desired_rows(3)
+                    egui::TextEdit::singleline(&mut out.signature_b64.as_str())
                         .desired_width(f32::INFINITY)
                         .font(egui::TextStyle::Monospace),
                 )
@@ -415,17 +423,17 @@ impl AsymPanel {
         if self.digest { "DIGEST" } else { "RAW" }
     }
 
-    fn verify_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs) {
-        theme::card(ui).show(ui, |ui| {
-            ui.set_width(ui.available_width());
+    /// The Verify card of a SIGN_VERIFY key (the message and algorithm are
+    /// the Sign card's).
+    pub fn verify_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs) {
+        card(ui, |ui| {
             ui.label(RichText::new("Verify a signature").strong().size(17.0));
             ui.label(theme::weak(
                 ui,
-                "Verify checks the signature below against the message above, with the SigningAlgorithm chosen there.",
+                "Verify checks the signature below against the message and SigningAlgorithm of the Sign card.",
             ));
             ui.add(
-                egui::TextEdit::multiline(&mut self.signature_to_verify)
-                    .desired_rows(2)
+                egui::TextEdit::singleline(&mut self.signature_to_verify)
                     .desired_width(f32::INFINITY)
                     .font(egui::TextStyle::Monospace)
                     .hint_text("signature (base64)"),
@@ -486,8 +494,7 @@ impl AsymPanel {
     /// The card for a KEY_AGREEMENT key: DeriveSharedSecret with a peer's
     /// public key.
     pub fn derive_ui(&mut self, ui: &mut Ui, key: &KeyView, jobs: &Jobs) {
-        theme::card(ui).show(ui, |ui| {
-            ui.set_width(ui.available_width());
+        card(ui, |ui| {
             ui.label(RichText::new("Derive a shared secret").strong().size(17.0));
             ui.label(theme::weak(
                 ui,
@@ -556,8 +563,7 @@ impl AsymPanel {
         jobs: &Jobs,
         actions: &mut Vec<Action>,
     ) {
-        theme::card(ui).show(ui, |ui| {
-            ui.set_width(ui.available_width());
+        card(ui, |ui| {
             ui.label(RichText::new("Public key").strong().size(17.0));
             ui.label(theme::weak(
                 ui,
@@ -572,8 +578,13 @@ impl AsymPanel {
                 self.pending_public_key = Some(key.id.clone());
                 self.public_key = Async::Idle;
                 self.saved.clear();
-                self.public_key
-                    .submit(jobs, Owner::Crypto, Job::GetPublicKey { key: key.id.clone() });
+                self.public_key.submit(
+                    jobs,
+                    Owner::Crypto,
+                    Job::GetPublicKey {
+                        key: key.id.clone(),
+                    },
+                );
             }
             pending_line(ui, self.public_key.elapsed(), "GetPublicKey");
             if let Some(e) = self.public_key.error() {

@@ -254,6 +254,26 @@ impl KeyList {
         };
         let row_height = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 8.0;
         let columns = Col::fitting(ui);
+        let hidden: Vec<&str> = Col::ALL
+            .iter()
+            .filter(|c| !columns.contains(c))
+            .map(|c| c.title())
+            .collect();
+        if !hidden.is_empty() {
+            // What gave way is still one click (the detail) or one drag
+            // (the list's edge) away, and the list says so (issue 10,
+            // item 11).
+            ui.add(
+                egui::Label::new(theme::weak(
+                    ui,
+                    format!(
+                        "{} hidden at this size: the key's detail shows them; drag the list's edge to widen it",
+                        hidden.join(", ")
+                    ),
+                ))
+                .wrap(),
+            );
+        }
         let widths: Vec<f32> = columns.iter().map(|c| c.width(ui)).collect();
         let mut table = TableBuilder::new(ui)
             .id_salt("key-list")
