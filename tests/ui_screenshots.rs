@@ -192,4 +192,8 @@ fn screenshots_of_an_asymmetric_key_at_1280_by_720() {
     presentation_mode(&mut h);
     click(&mut h, "Cryptography");
     shoot(&mut h, "sign-presenting-1280");
+    click(&mut h, "➕ New key");
+    click(&mut h, "Sign and verify");
+    wait_label(&mut h, "ECC_NIST_P256");
+    shoot(&mut h, "new-key-presenting-1280");
 }
