@@ -608,7 +608,11 @@ fn format_3_stores_migrate_to_format_4() {
             )
         })
         .unwrap();
-    assert_eq!(v.info().format_version, 4, "rewritten at the first change");
+    assert_eq!(
+        v.info().format_version,
+        byok::store::format::FORMAT_VERSION,
+        "rewritten at the first change"
+    );
     let signature = v
         .apply(|k| {
             k.sign(
@@ -624,7 +628,7 @@ fn format_3_stores_migrate_to_format_4() {
         .signature;
     v.close().unwrap();
     let mut v = Vault::open(&path, &pass, options()).unwrap();
-    assert_eq!(v.info().format_version, 4);
+    assert_eq!(v.info().format_version, byok::store::format::FORMAT_VERSION);
     v.apply(|k| {
         k.verify(
             &caller,

@@ -350,6 +350,48 @@ request!(
 );
 
 request!(
+    /// ReplicateKey.
+    ReplicateKeyInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `ReplicaRegion`.
+        replica_region: String,
+        /// `Policy`.
+        policy: String,
+        /// `BypassPolicyLockoutSafetyCheck`.
+        bypass_policy_lockout_safety_check: bool,
+        /// `Description`.
+        description: String,
+        /// `Tags`.
+        tags: Vec<TagShape>,
+    }
+);
+
+request!(
+    /// UpdatePrimaryRegion.
+    UpdatePrimaryRegionInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `PrimaryRegion`.
+        primary_region: String,
+    }
+);
+
+/// ReplicateKey's output: `ReplicaKeyMetadata`, `ReplicaPolicy`,
+/// `ReplicaTags`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ReplicateKeyOutput {
+    /// `ReplicaKeyMetadata`.
+    pub replica_key_metadata: KeyMetadata,
+    /// `ReplicaPolicy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_policy: Option<String>,
+    /// `ReplicaTags`.
+    pub replica_tags: Vec<TagShape>,
+}
+
+request!(
     /// ScheduleKeyDeletion.
     ScheduleKeyDeletionInput {
         /// `KeyId`.
@@ -571,11 +613,36 @@ impl KeyMetadata {
                 .key_spec()
                 .mac_algorithm()
                 .map(|a| vec![a.as_str().into()]),
-            multi_region: false,
+            multi_region: key.id().is_multi_region(),
+            multi_region_configuration: multi_region_configuration(kms, key),
             current_key_material_id: key.current_key_material_id().map(|id| id.to_string()),
             ..Self::default()
         }
     }
+}
+
+/// DescribeKey's `MultiRegionConfiguration` of a multi-Region key (of the
+/// active region): its type, the primary key and every replica key, each
+/// with its ARN and region (API reference, `MultiRegionConfiguration`).
+fn multi_region_configuration(kms: &Kms, key: &Key) -> Option<MultiRegionConfiguration> {
+    let id = key.id();
+    let kind = kms.multi_region_key_type(id)?;
+    let primary = kms.primary_region(id)?.to_string();
+    Some(MultiRegionConfiguration {
+        multi_region_key_type: kind.as_str().into(),
+        primary_key: Some(MultiRegionKey {
+            arn: kms.arn_in(&primary, id),
+            region: primary,
+        }),
+        replica_keys: kms
+            .replica_regions(id)
+            .into_iter()
+            .map(|region| MultiRegionKey {
+                arn: kms.arn_in(&region, id),
+                region,
+            })
+            .collect(),
+    })
 }
 
 /// `Some(list)` unless the list is empty (absent members stay absent).

@@ -95,6 +95,9 @@ impl Kms {
             |kms, call| {
                 let id = kms.resolve("keyId", key_id, false)?;
                 call.key(id);
+                // "invoke the on-demand rotation on the primary Region key"
+                // (API reference, RotateKeyOnDemand); [byok] message.
+                kms.refuse_on_replica(id, "RotateKeyOnDemand")?;
                 kms.check_rotate_on_demand(id)?;
                 let pending = kms.key_ref(id)?.pending_material().map(|m| m.id);
                 if let Some(p) = pending {

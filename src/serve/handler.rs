@@ -264,6 +264,7 @@ pub(crate) async fn handle(
         access_key_id: None,
         user_agent: header_text(&parts.headers, USER_AGENT, 256),
         source_ip: Some(peer.ip().to_string()),
+        region: None,
     };
     let target = operation(&parts);
     let outcome = async {
