@@ -270,10 +270,13 @@ pub(crate) async fn handle(
     let outcome = async {
         let body = read_body(&shared, &parts, body).await?;
         let service = target.as_ref().map_or(sigv4::SERVICE, Target::service);
-        let access_key_id = shared
-            .verifier()
-            .verify(&parts, &body, SystemTime::now(), service)?;
+        let (access_key_id, region) =
+            shared
+                .verifier()
+                .verify_scoped(&parts, &body, SystemTime::now(), service)?;
         caller.access_key_id = Some(access_key_id);
+        // The call is made in the region of its credential scope.
+        caller.region = Some(region);
         let target = target.as_ref().map_err(|r| Refused {
             refusal: Refusal {
                 error: r.refusal.error.clone(),
