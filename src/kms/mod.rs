@@ -94,6 +94,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListResourceTags",
     "PutKeyPolicy",
     "ReEncrypt",
+    "ReplicateKey",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "Sign",
@@ -101,6 +102,7 @@ pub const OPERATIONS: &[&str] = &[
     "UntagResource",
     "UpdateAlias",
     "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
     "Verify",
     "VerifyMac",
 ];
