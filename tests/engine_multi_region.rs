@@ -473,3 +473,85 @@ fn on_demand_rotation_of_a_multi_region_set() {
     ));
     assert_eq!(rotations(&mut h, B, &id).last().unwrap()["KeyMaterialId"], new_id);
 }
+
+#[test]
+fn scheduling_the_deletion_of_a_primary_with_replicas_waits_for_them() {
+    let mut h = Harness::new();
+    let material = h.material();
+    let id = imported_primary(&mut h, &material);
+    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
+    ok(import_in(&mut h, B, &id, &material, None));
+
+    // "You can schedule the deletion of a multi-Region primary key and its
+    // replica keys at any time. However, KMS will not delete a multi-Region
+    // primary key with existing replica keys. If you schedule the deletion
+    // of a primary key with replicas, its key state changes to
+    // PendingReplicaDeletion and it cannot be replicated or used in
+    // cryptographic operations." (API reference, ScheduleKeyDeletion). The
+    // output has no DeletionDate ("If the KMS key is a multi-Region primary
+    // key with replica keys, this field does not appear").
+    let out = ok(call_in(
+        &mut h.kms,
+        A,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": id, "PendingWindowInDays": 7}),
+    ));
+    assert_eq!(
+        out,
+        json!({"KeyId": arn(A, &id), "KeyState": "PendingReplicaDeletion", "PendingWindowInDays": 7})
+    );
+    // KeyMetadata: PendingDeletionWindowInDays, no DeletionDate (API
+    // reference, KeyMetadata).
+    let meta = describe(&mut h, A, &id);
+    assert_eq!(meta["KeyState"], json!("PendingReplicaDeletion"));
+    assert_eq!(meta["PendingDeletionWindowInDays"], json!(7));
+    assert!(meta.get("DeletionDate").is_none(), "{meta}");
+    // Not usable, not replicable: the rules of PendingDeletion, with SPEC
+    // §2's message (AWS publishes no text for this state) [byok].
+    refused(
+        call_in(&mut h.kms, A, "Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")})),
+        "KMSInvalidStateException",
+        &format!("{} is pending deletion.", arn(A, &id)),
+    );
+    refused(
+        call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": C})),
+        "KMSInvalidStateException",
+        &format!("{} is pending deletion.", arn(A, &id)),
+    );
+    // The replica is independent and still works.
+    ok(call_in(&mut h.kms, B, "Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")})));
+
+    // Deleting the replica (not just scheduling it) starts the primary's
+    // waiting period.
+    ok(call_in(
+        &mut h.kms,
+        B,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": id, "PendingWindowInDays": 7}),
+    ));
+    assert_eq!(describe(&mut h, A, &id)["KeyState"], json!("PendingReplicaDeletion"));
+    let week = Duration::from_secs(7 * 24 * 3600);
+    h.advance(week + Duration::from_secs(1));
+    h.kms.tick();
+    refused(
+        call_in(&mut h.kms, B, "DescribeKey", json!({"KeyId": id})),
+        "NotFoundException",
+        &format!("Key '{}' does not exist", arn(B, &id)),
+    );
+    let meta = describe(&mut h, A, &id);
+    assert_eq!(meta["KeyState"], json!("PendingDeletion"));
+    let replica_gone = h.now().millis() as f64 / 1000.0 - 1.0;
+    let deletion = meta["DeletionDate"].as_f64().unwrap();
+    assert!(
+        (deletion - (replica_gone + 7.0 * 24.0 * 3600.0)).abs() < 2.0,
+        "{deletion} vs {replica_gone}"
+    );
+    assert_eq!(meta["MultiRegionConfiguration"]["ReplicaKeys"], json!([]));
+    h.advance(week + Duration::from_secs(1));
+    h.kms.tick();
+    refused(
+        call_in(&mut h.kms, A, "DescribeKey", json!({"KeyId": id})),
+        "NotFoundException",
+        &format!("Key '{}' does not exist", arn(A, &id)),
+    );
+}

@@ -1074,8 +1074,16 @@ fn schedule_key_deletion(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled
     json(
         &ScheduleKeyDeletionOutputShape {
             key_id: kms.arn(out.key_id),
-            deletion_date: Time(out.deletion_date),
-            key_state: KeyState::PendingDeletion.as_str().into(),
+            deletion_date: if out.pending_replica_deletion {
+                Time::default()
+            } else {
+                Time(out.deletion_date)
+            },
+            key_state: if out.pending_replica_deletion {
+                "PendingReplicaDeletion".into()
+            } else {
+                KeyState::PendingDeletion.as_str().into()
+            },
             pending_window_in_days: out.pending_window_days,
         },
         0,

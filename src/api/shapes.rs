@@ -594,8 +594,18 @@ impl KeyMetadata {
             enabled: state == crate::kms::KeyState::Enabled,
             description: key.description().to_string(),
             key_usage: key.key_usage().as_str().into(),
-            key_state: state.as_str().into(),
-            deletion_date: key.deletion().map(|d| Time(d.deletion_date)),
+            key_state: kms.key_state_name(key.id()).into(),
+            // PendingReplicaDeletion: no DeletionDate yet, the waiting
+            // period in PendingDeletionWindowInDays (API reference,
+            // KeyMetadata).
+            deletion_date: key
+                .deletion()
+                .filter(|_| !kms.is_pending_replica_deletion(key.id()))
+                .map(|d| Time(d.deletion_date)),
+            pending_deletion_window_in_days: key
+                .deletion()
+                .filter(|_| kms.is_pending_replica_deletion(key.id()))
+                .map(|d| d.pending_window_days),
             valid_to: key.valid_to().map(Time),
             origin: key.origin().as_str().into(),
             expiration_model: key.expiration_model().map(|e| e.as_str().into()),
@@ -643,6 +653,10 @@ fn multi_region_configuration(kms: &Kms, key: &Key) -> Option<MultiRegionConfigu
             })
             .collect(),
     })
+}
+
+fn is_epoch(t: &Time) -> bool {
+    *t == Time::default()
 }
 
 /// `Some(list)` unless the list is empty (absent members stay absent).
@@ -969,7 +983,9 @@ pub struct GenerateDataKeyOutputShape {
 pub struct ScheduleKeyDeletionOutputShape {
     /// `KeyId` (ARN).
     pub key_id: String,
-    /// `DeletionDate`.
+    /// `DeletionDate` (absent for a multi-Region primary key with replicas:
+    /// read as the epoch).
+    #[serde(skip_serializing_if = "is_epoch")]
     pub deletion_date: Time,
     /// `KeyState`.
     pub key_state: String,

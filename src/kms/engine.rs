@@ -169,7 +169,14 @@ pub struct ScheduledDeletionOutput {
     pub deletion_date: Timestamp,
     /// The waiting period.
     pub pending_window_days: u32,
+    /// A multi-Region primary key with replicas: `PendingReplicaDeletion`,
+    /// and `deletion_date` is not known yet (its waiting period begins when
+    /// the last replica is deleted).
+    pub pending_replica_deletion: bool,
 }
+
+/// The deletion date of a primary key pending replica deletion: none yet.
+pub(crate) const AWAITING_REPLICAS: Timestamp = Timestamp::from_millis(i64::MAX);
 
 /// A call byok made to another KMS, for [`Kms::audit_remote_call`].
 #[derive(Clone, Debug, PartialEq)]
@@ -1124,7 +1131,9 @@ impl Kms {
             {
                 offer(auto.next_rotation_date, Due::AutomaticRotation(key.id));
             }
-            if let Some(d) = key.deletion {
+            if let Some(d) = key.deletion
+                && d.deletion_date != AWAITING_REPLICAS
+            {
                 offer(d.deletion_date, Due::KeyDeletion(key.id));
             }
         }

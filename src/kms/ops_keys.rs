@@ -312,6 +312,30 @@ impl Kms {
             let window = pending_window_days.unwrap_or(30);
             check_range("pendingWindowInDays", window, 7, 30)?;
             kms.require_state(id, NOT_PENDING_DELETION)?;
+            // "If you schedule the deletion of a primary key with replicas,
+            // its key state changes to PendingReplicaDeletion ... When the
+            // last of its replicas keys is deleted (not just scheduled), the
+            // key state of the primary key changes to PendingDeletion" (API
+            // reference, ScheduleKeyDeletion).
+            let awaiting = kms.multi_region_key_type(id)
+                == Some(super::MultiRegionKeyType::Primary)
+                && !kms.replica_regions(id).is_empty();
+            if awaiting {
+                let key = kms.key_mut(id)?;
+                key.deletion = Some(ScheduledDeletion {
+                    deletion_date: super::engine::AWAITING_REPLICAS,
+                    pending_window_days: window as u32,
+                });
+                key.rotation_started = None;
+                kms.changed();
+                call.response = Some(json!({"keyId": kms.arn(id), "keyState": "PendingReplicaDeletion", "pendingWindowInDays": window}));
+                return Ok(ScheduledDeletionOutput {
+                    key_id: id,
+                    deletion_date: super::engine::AWAITING_REPLICAS,
+                    pending_window_days: window as u32,
+                    pending_replica_deletion: true,
+                });
+            }
             let deletion_date = call.now.plus(days(window as u64));
             let key = kms.key_mut(id)?;
             key.deletion = Some(ScheduledDeletion {
@@ -325,6 +349,7 @@ impl Kms {
                 key_id: id,
                 deletion_date,
                 pending_window_days: window as u32,
+                pending_replica_deletion: false,
             })
         })
     }

@@ -351,17 +351,50 @@ impl Kms {
         }
     }
 
+    /// Whether key `id` of the active region is a primary key scheduled for
+    /// deletion that waits for its replicas: `PendingReplicaDeletion`.
+    pub fn is_pending_replica_deletion(&self, id: KeyId) -> bool {
+        self.key(id)
+            .and_then(|k| k.deletion())
+            .is_some_and(|d| d.deletion_date == super::engine::AWAITING_REPLICAS)
+    }
+
+    /// The `KeyState` AWS shows for key `id` of the active region: the
+    /// key's own, or `PendingReplicaDeletion` for a primary key scheduled
+    /// for deletion that still has replicas (byok applies the rules of
+    /// `PendingDeletion` to it otherwise).
+    pub fn key_state_name(&self, id: KeyId) -> &'static str {
+        if self.is_pending_replica_deletion(id) {
+            return "PendingReplicaDeletion";
+        }
+        self.key(id).map_or("", |k| k.state().as_str())
+    }
+
     /// A multi-Region key was erased from the active region: a primary
-    /// without replicas is forgotten.
+    /// without replicas is forgotten; when the last replica of a primary
+    /// pending replica deletion goes, the primary's waiting period begins.
     pub(crate) fn forget_deleted_multi_region_key(
         &mut self,
-        _at: super::clock::Timestamp,
+        at: super::clock::Timestamp,
         id: KeyId,
     ) {
-        if self.primary_region(id) == Some(self.region()) && self.replica_regions(id).is_empty()
+        let Some(primary) = self.primary_region(id).map(str::to_string) else {
+            return;
+        };
+        if primary == self.region() {
+            if self.replica_regions(id).is_empty() {
+                self.state.primary_regions.remove(&id);
+            }
+            return;
+        }
+        if self.replica_regions(id).is_empty()
+            && let Some(key) = self.keys_in_mut(&primary).get_mut(&id)
+            && let Some(d) = key.deletion.as_mut()
+            && d.deletion_date == super::engine::AWAITING_REPLICAS
         {
-            self.state.primary_regions.remove(&id);
-        } else {
+            d.deletion_date = at.plus(super::clock::days(u64::from(d.pending_window_days)));
+        }
+        {
             // A replica fewer: its primary may have all it waited for.
             self.refresh_multi_region_pending(id);
         }
