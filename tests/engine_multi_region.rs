@@ -555,3 +555,35 @@ fn scheduling_the_deletion_of_a_primary_with_replicas_waits_for_them() {
         &format!("Key '{}' does not exist", arn(A, &id)),
     );
 }
+
+#[test]
+fn audit_records_carry_the_region_of_the_call() {
+    let mut h = Harness::new();
+    let material = h.material();
+    let id = imported_primary(&mut h, &material);
+    h.kms.take_audit_records();
+    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
+    let _ = call_in(&mut h.kms, B, "DescribeKey", json!({"KeyId": id}));
+    let records = h.kms.take_audit_records();
+    let seen: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.event_name.clone(),
+                r.aws_region.clone(),
+                r.resources.first().map(|x| x.arn.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    // "The CloudTrail log of a ReplicateKey operation records a
+    // ReplicateKey operation in the primary key's Region and a CreateKey
+    // operation in the replica key's Region" (API reference, ReplicateKey).
+    assert_eq!(
+        seen,
+        vec![
+            ("CreateKey".into(), B.into(), arn(B, &id)),
+            ("ReplicateKey".into(), A.into(), arn(A, &id)),
+            ("DescribeKey".into(), B.into(), arn(B, &id)),
+        ]
+    );
+}
