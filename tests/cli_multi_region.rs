@@ -83,7 +83,11 @@ fn check(dir: &std::path::Path, key: &str, who: &str, service_error_status: &str
     );
     // Different material: AWS's IncorrectKeyMaterialException; the message
     // is byok's [byok].
-    assert_eq!(read(dir, "other.status").trim(), service_error_status, "{who}");
+    assert_eq!(
+        read(dir, "other.status").trim(),
+        service_error_status,
+        "{who}"
+    );
     let err = read(dir, "other.err");
     assert!(
         err.contains(&format!(
@@ -114,7 +118,10 @@ fn replicate_key_on_a_local_store() {
     let s = Sandbox::new();
     let out = s.sh_ok(
         SCRIPT,
-        &[("KMS", "byok kms"), ("KMS_B", "byok kms --region eu-west-1")],
+        &[
+            ("KMS", "byok kms"),
+            ("KMS_B", "byok kms --region eu-west-1"),
+        ],
     );
     check(s.path(), out.line(), "byok kms", "254");
     // The store keeps both regions: they are there after it is reopened.
@@ -144,11 +151,6 @@ fn replicate_key_through_byok_serve_with_byok_and_the_aws_cli() {
             "{kms}: {}\n{stdout}",
             String::from_utf8_lossy(&out.stderr)
         );
-        check(
-            dir.path(),
-            stdout.trim(),
-            kms,
-            service_error_status(kms),
-        );
+        check(dir.path(), stdout.trim(), kms, service_error_status(kms));
     }
 }

@@ -27,7 +27,12 @@ const B: &str = "eu-west-1";
 const C: &str = "ap-southeast-2";
 
 /// `op` with `body`, called in `region`.
-fn call_in(kms: &mut Kms, region: &str, op: &str, body: Value) -> Result<Value, byok::api::ApiError> {
+fn call_in(
+    kms: &mut Kms,
+    region: &str,
+    op: &str,
+    body: Value,
+) -> Result<Value, byok::api::ApiError> {
     let caller = Caller::cli().in_region(Some(region.to_string()));
     byok::api::dispatch(kms, &caller, op, body.to_string().as_bytes())
         .map(|b| serde_json::from_slice(&b).expect("JSON answer"))
@@ -86,13 +91,22 @@ fn imported_primary(h: &mut Harness, material: &[u8; 32]) -> String {
         "CreateKey",
         json!({"Origin": "EXTERNAL", "MultiRegion": true, "Description": "mrk"}),
     ));
-    let id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ok(import_in(h, A, &id, material, None));
     id
 }
 
 fn describe(h: &mut Harness, region: &str, id: &str) -> Value {
-    ok(call_in(&mut h.kms, region, "DescribeKey", json!({"KeyId": id})))["KeyMetadata"].clone()
+    ok(call_in(
+        &mut h.kms,
+        region,
+        "DescribeKey",
+        json!({"KeyId": id}),
+    ))["KeyMetadata"]
+        .clone()
 }
 
 fn rotations(h: &mut Harness, region: &str, id: &str) -> Vec<Value> {
@@ -155,7 +169,10 @@ fn replica_needs_the_same_material_and_then_decrypts_what_the_primary_encrypted(
     assert_eq!(replica["KeyId"], json!(id));
     assert_eq!(replica["Arn"], json!(arn(B, &id)));
     assert_eq!(replica["Description"], json!("replica"));
-    assert_eq!(out["ReplicaTags"], json!([{"TagKey": "site", "TagValue": "dublin"}]));
+    assert_eq!(
+        out["ReplicaTags"],
+        json!([{"TagKey": "site", "TagValue": "dublin"}])
+    );
     // "If you replicate a multi-Region primary key with imported key
     // material, the replica key is created with no key material" (API
     // reference, ReplicateKey).
@@ -211,7 +228,12 @@ fn replica_needs_the_same_material_and_then_decrypts_what_the_primary_encrypted(
     assert_eq!(describe(&mut h, B, &id)["KeyState"], json!("Enabled"));
 
     // Ciphertext made in A decrypts in B, and the other way round.
-    let plain = ok(call_in(&mut h.kms, B, "Decrypt", json!({"CiphertextBlob": blob})));
+    let plain = ok(call_in(
+        &mut h.kms,
+        B,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    ));
     assert_eq!(plain["Plaintext"], json!(b64(b"across regions")));
     assert_eq!(plain["KeyId"], json!(arn(B, &id)));
     let back = ok(call_in(
@@ -221,7 +243,12 @@ fn replica_needs_the_same_material_and_then_decrypts_what_the_primary_encrypted(
         json!({"KeyId": arn(B, &id), "Plaintext": b64(b"and back")}),
     ))["CiphertextBlob"]
         .clone();
-    let plain = ok(call_in(&mut h.kms, A, "Decrypt", json!({"CiphertextBlob": back})));
+    let plain = ok(call_in(
+        &mut h.kms,
+        A,
+        "Decrypt",
+        json!({"CiphertextBlob": back}),
+    ));
     assert_eq!(plain["Plaintext"], json!(b64(b"and back")));
 
     // "The key states of related multi-Region keys are independent of each
@@ -236,8 +263,18 @@ fn describe_key_shows_the_configuration_on_both_and_update_primary_region_swaps_
     let mut h = Harness::new();
     let material = h.material();
     let id = imported_primary(&mut h, &material);
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": C})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": C}),
+    ));
     let replicas = json!([
         {"Arn": arn(C, &id), "Region": C},
         {"Arn": arn(B, &id), "Region": B},
@@ -259,13 +296,23 @@ fn describe_key_shows_the_configuration_on_both_and_update_primary_region_swaps_
     // One replica per region: AlreadyExistsException (API reference,
     // ReplicateKey); [byok] message.
     refused(
-        call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})),
+        call_in(
+            &mut h.kms,
+            A,
+            "ReplicateKey",
+            json!({"KeyId": id, "ReplicaRegion": B}),
+        ),
         "AlreadyExistsException",
         &format!("Replica key {} already exists.", arn(B, &id)),
     );
     // A replica is not replicated: its primary is ([byok] message).
     refused(
-        call_in(&mut h.kms, B, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": "us-west-2"})),
+        call_in(
+            &mut h.kms,
+            B,
+            "ReplicateKey",
+            json!({"KeyId": id, "ReplicaRegion": "us-west-2"}),
+        ),
         "UnsupportedOperationException",
         &format!(
             "{} is a multi-Region replica key. Call ReplicateKey on its primary key {}.",
@@ -275,7 +322,12 @@ fn describe_key_shows_the_configuration_on_both_and_update_primary_region_swaps_
     );
 
     // UpdatePrimaryRegion, called on the primary, makes B the primary.
-    ok(call_in(&mut h.kms, A, "UpdatePrimaryRegion", json!({"KeyId": id, "PrimaryRegion": B})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "UpdatePrimaryRegion",
+        json!({"KeyId": id, "PrimaryRegion": B}),
+    ));
     let after = json!([
         {"Arn": arn(C, &id), "Region": C},
         {"Arn": arn(A, &id), "Region": A},
@@ -293,7 +345,12 @@ fn describe_key_shows_the_configuration_on_both_and_update_primary_region_swaps_
     }
     // Now A is a replica: it can no longer move the primary.
     refused(
-        call_in(&mut h.kms, A, "UpdatePrimaryRegion", json!({"KeyId": id, "PrimaryRegion": C})),
+        call_in(
+            &mut h.kms,
+            A,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": C}),
+        ),
         "UnsupportedOperationException",
         &format!(
             "{} is a multi-Region replica key. Call UpdatePrimaryRegion on its primary key {}.",
@@ -303,7 +360,12 @@ fn describe_key_shows_the_configuration_on_both_and_update_primary_region_swaps_
     );
     // A region without a replica: the key does not exist there.
     refused(
-        call_in(&mut h.kms, B, "UpdatePrimaryRegion", json!({"KeyId": id, "PrimaryRegion": "us-west-2"})),
+        call_in(
+            &mut h.kms,
+            B,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "us-west-2"}),
+        ),
         "NotFoundException",
         &format!("Key '{}' does not exist", arn("us-west-2", &id)),
     );
@@ -318,8 +380,18 @@ fn keys_aliases_and_listings_are_per_region() {
         .as_str()
         .unwrap()
         .to_string();
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
-    ok(call_in(&mut h.kms, A, "CreateAlias", json!({"AliasName": "alias/mrk", "TargetKeyId": id})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "CreateAlias",
+        json!({"AliasName": "alias/mrk", "TargetKeyId": id}),
+    ));
 
     let listed = |h: &mut Harness, region: &str| -> Vec<String> {
         ok(call_in(&mut h.kms, region, "ListKeys", json!({})))["Keys"]
@@ -374,7 +446,12 @@ fn on_demand_rotation_of_a_multi_region_set() {
     let mut h = Harness::new();
     let first = h.material();
     let id = imported_primary(&mut h, &first);
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
     ok(import_in(&mut h, B, &id, &first, None));
     let old_blob = ok(call_in(
         &mut h.kms,
@@ -420,7 +497,13 @@ fn on_demand_rotation_of_a_multi_region_set() {
             arn(B, &id)
         ),
     );
-    ok(import_in(&mut h, B, &id, &second, Some("EXISTING_KEY_MATERIAL")));
+    ok(import_in(
+        &mut h,
+        B,
+        &id,
+        &second,
+        Some("EXISTING_KEY_MATERIAL"),
+    ));
     assert_eq!(
         rotations(&mut h, A, &id).last().unwrap()["KeyMaterialState"],
         json!("PENDING_ROTATION")
@@ -436,7 +519,12 @@ fn on_demand_rotation_of_a_multi_region_set() {
             arn(A, &id)
         ),
     );
-    ok(call_in(&mut h.kms, A, "RotateKeyOnDemand", json!({"KeyId": id})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "RotateKeyOnDemand",
+        json!({"KeyId": id}),
+    ));
     h.advance(h.kms.settings().rotation_delay() + Duration::from_millis(1));
     h.kms.tick();
     // The whole set rotated: the new material is current in A and in B.
@@ -455,23 +543,40 @@ fn on_demand_rotation_of_a_multi_region_set() {
         json!({"KeyId": id, "Plaintext": b64(b"after")}),
     ))["CiphertextBlob"]
         .clone();
-    let out = ok(call_in(&mut h.kms, A, "Decrypt", json!({"CiphertextBlob": blob})));
+    let out = ok(call_in(
+        &mut h.kms,
+        A,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    ));
     assert_eq!(out["KeyMaterialId"], new_id);
-    let out = ok(call_in(&mut h.kms, B, "Decrypt", json!({"CiphertextBlob": old_blob})));
+    let out = ok(call_in(
+        &mut h.kms,
+        B,
+        "Decrypt",
+        json!({"CiphertextBlob": old_blob}),
+    ));
     assert_eq!(out["Plaintext"], json!(b64(b"before")));
 
     // Deleting pending material of the primary deletes it from the replicas
     // too (API reference, DeleteImportedKeyMaterial).
     let fourth = h.material();
-    let staged = ok(import_in(&mut h, A, &id, &fourth, Some("NEW_KEY_MATERIAL")))["KeyMaterialId"].clone();
-    assert_eq!(rotations(&mut h, B, &id).last().unwrap()["KeyMaterialId"], staged);
+    let staged =
+        ok(import_in(&mut h, A, &id, &fourth, Some("NEW_KEY_MATERIAL")))["KeyMaterialId"].clone();
+    assert_eq!(
+        rotations(&mut h, B, &id).last().unwrap()["KeyMaterialId"],
+        staged
+    );
     ok(call_in(
         &mut h.kms,
         A,
         "DeleteImportedKeyMaterial",
         json!({"KeyId": id, "KeyMaterialId": staged}),
     ));
-    assert_eq!(rotations(&mut h, B, &id).last().unwrap()["KeyMaterialId"], new_id);
+    assert_eq!(
+        rotations(&mut h, B, &id).last().unwrap()["KeyMaterialId"],
+        new_id
+    );
 }
 
 #[test]
@@ -479,7 +584,12 @@ fn scheduling_the_deletion_of_a_primary_with_replicas_waits_for_them() {
     let mut h = Harness::new();
     let material = h.material();
     let id = imported_primary(&mut h, &material);
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
     ok(import_in(&mut h, B, &id, &material, None));
 
     // "You can schedule the deletion of a multi-Region primary key and its
@@ -509,17 +619,32 @@ fn scheduling_the_deletion_of_a_primary_with_replicas_waits_for_them() {
     // Not usable, not replicable: the rules of PendingDeletion, with SPEC
     // §2's message (AWS publishes no text for this state) [byok].
     refused(
-        call_in(&mut h.kms, A, "Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")})),
+        call_in(
+            &mut h.kms,
+            A,
+            "Encrypt",
+            json!({"KeyId": id, "Plaintext": b64(b"x")}),
+        ),
         "KMSInvalidStateException",
         &format!("{} is pending deletion.", arn(A, &id)),
     );
     refused(
-        call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": C})),
+        call_in(
+            &mut h.kms,
+            A,
+            "ReplicateKey",
+            json!({"KeyId": id, "ReplicaRegion": C}),
+        ),
         "KMSInvalidStateException",
         &format!("{} is pending deletion.", arn(A, &id)),
     );
     // The replica is independent and still works.
-    ok(call_in(&mut h.kms, B, "Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")})));
+    ok(call_in(
+        &mut h.kms,
+        B,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"x")}),
+    ));
 
     // Deleting the replica (not just scheduling it) starts the primary's
     // waiting period.
@@ -529,7 +654,10 @@ fn scheduling_the_deletion_of_a_primary_with_replicas_waits_for_them() {
         "ScheduleKeyDeletion",
         json!({"KeyId": id, "PendingWindowInDays": 7}),
     ));
-    assert_eq!(describe(&mut h, A, &id)["KeyState"], json!("PendingReplicaDeletion"));
+    assert_eq!(
+        describe(&mut h, A, &id)["KeyState"],
+        json!("PendingReplicaDeletion")
+    );
     let week = Duration::from_secs(7 * 24 * 3600);
     h.advance(week + Duration::from_secs(1));
     h.kms.tick();
@@ -562,7 +690,12 @@ fn audit_records_carry_the_region_of_the_call() {
     let material = h.material();
     let id = imported_primary(&mut h, &material);
     h.kms.take_audit_records();
-    ok(call_in(&mut h.kms, A, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": B})));
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
     let _ = call_in(&mut h.kms, B, "DescribeKey", json!({"KeyId": id}));
     let records = h.kms.take_audit_records();
     let seen: Vec<(String, String, String)> = records
@@ -571,7 +704,10 @@ fn audit_records_carry_the_region_of_the_call() {
             (
                 r.event_name.clone(),
                 r.aws_region.clone(),
-                r.resources.first().map(|x| x.arn.clone()).unwrap_or_default(),
+                r.resources
+                    .first()
+                    .map(|x| x.arn.clone())
+                    .unwrap_or_default(),
             )
         })
         .collect();

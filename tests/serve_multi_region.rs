@@ -38,7 +38,9 @@ async fn import(
     material: &[u8; 32],
 ) -> Result<
     aws_sdk_kms::operation::import_key_material::ImportKeyMaterialOutput,
-    aws_sdk_kms::error::SdkError<aws_sdk_kms::operation::import_key_material::ImportKeyMaterialError>,
+    aws_sdk_kms::error::SdkError<
+        aws_sdk_kms::operation::import_key_material::ImportKeyMaterialError,
+    >,
 > {
     let p = kms
         .get_parameters_for_import()
@@ -127,9 +129,14 @@ fn replicate_with_one_region_decrypt_with_the_other() {
             .send()
             .await
             .expect("ReplicateKey");
-        let replica = replicated.replica_key_metadata().expect("ReplicaKeyMetadata");
+        let replica = replicated
+            .replica_key_metadata()
+            .expect("ReplicaKeyMetadata");
         assert_eq!(replica.arn(), Some(replica_arn.as_str()));
-        assert_eq!(replica.key_state().map(|s| s.as_str()), Some("PendingImport"));
+        assert_eq!(
+            replica.key_state().map(|s| s.as_str()),
+            Some("PendingImport")
+        );
 
         let described = away
             .describe_key()
@@ -141,7 +148,10 @@ fn replicate_with_one_region_decrypt_with_the_other() {
             .key_metadata()
             .and_then(|m| m.multi_region_configuration())
             .expect("MultiRegionConfiguration");
-        assert_eq!(config.multi_region_key_type(), Some(&MultiRegionKeyType::Replica));
+        assert_eq!(
+            config.multi_region_key_type(),
+            Some(&MultiRegionKeyType::Replica)
+        );
         let primary = config.primary_key().expect("PrimaryKey");
         assert_eq!(primary.arn(), Some(primary_arn.as_str()));
         assert_eq!(primary.region(), Some(primary_region.as_str()));
@@ -154,7 +164,8 @@ fn replicate_with_one_region_decrypt_with_the_other() {
             .await
             .expect_err("other material");
         assert!(
-            err.into_service_error().is_incorrect_key_material_exception(),
+            err.into_service_error()
+                .is_incorrect_key_material_exception(),
             "IncorrectKeyMaterialException"
         );
         import(&away, &key, &m).await.expect("the same material");

@@ -493,7 +493,12 @@ async fn unsigned_forged_unknown_and_stale_requests_are_refused_and_change_nothi
     let mut req = request(addr, "ListKeys", b"{}");
     elsewhere.sign(&mut req, b"{}", SystemTime::now());
     let a = c.send(req).await.unwrap();
-    assert_eq!(a.status.as_u16(), 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(
+        a.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
     // Something that is no region name is refused.
     let nowhere = Signer::new(&f.signer.access_key_id, &f.secret, "Not_A_Region");
     let mut req = request(addr, "CreateKey", body);

@@ -751,10 +751,18 @@ fn format_4_stores_migrate_to_format_5_with_multi_region_keys() {
         serde_json::from_slice(&out).unwrap()
     };
     let created = answer(&mut v, &home, "CreateKey", json!({"MultiRegion": true}));
-    let id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(id.starts_with("mrk-"), "{id}");
     assert_eq!(v.info().format_version, 5, "rewritten at the first change");
-    answer(&mut v, &home, "ReplicateKey", json!({"KeyId": id, "ReplicaRegion": "eu-west-1"}));
+    answer(
+        &mut v,
+        &home,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "eu-west-1"}),
+    );
     let blob = answer(
         &mut v,
         &home,
@@ -771,7 +779,10 @@ fn format_4_stores_migrate_to_format_5_with_multi_region_keys() {
     let plain = answer(&mut v, &away, "Decrypt", json!({"CiphertextBlob": blob}));
     assert_eq!(plain["Plaintext"], json!(STANDARD.encode(b"format 5")));
     let meta = answer(&mut v, &away, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"].clone();
-    assert_eq!(meta["MultiRegionConfiguration"]["MultiRegionKeyType"], json!("REPLICA"));
+    assert_eq!(
+        meta["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        json!("REPLICA")
+    );
     assert_eq!(
         meta["MultiRegionConfiguration"]["PrimaryKey"]["Region"],
         json!("us-east-1")

@@ -500,7 +500,12 @@ impl Kms {
         if region == self.region() {
             &mut self.state.keys
         } else {
-            &mut self.state.regions.entry(region.to_string()).or_default().keys
+            &mut self
+                .state
+                .regions
+                .entry(region.to_string())
+                .or_default()
+                .keys
         }
     }
 

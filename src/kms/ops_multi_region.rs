@@ -17,8 +17,7 @@ use super::audit::Caller;
 use super::engine::{Kms, check_len, len_violation, valid_region_name};
 use super::error::{ErrorKind, KmsError, KmsResult, Violations};
 use super::model::{
-    ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialState, KeyState, Origin,
-    Tag,
+    ExpirationModel, ImportState, Key, KeyId, KeyMaterial, KeyMaterialState, KeyState, Origin, Tag,
 };
 use super::ops_keys::{check_tag_rules, merge_tags, tag_json, tag_violations};
 
@@ -93,7 +92,11 @@ impl Kms {
     /// ReplicateKey: creates a replica of the multi-Region primary key in
     /// `ReplicaRegion`. Returns the key id; the replica is read with
     /// [`Kms::in_region`] and [`Kms::key`].
-    pub fn replicate_key(&mut self, caller: &Caller, req: &ReplicateKeyRequest) -> KmsResult<KeyId> {
+    pub fn replicate_key(
+        &mut self,
+        caller: &Caller,
+        req: &ReplicateKeyRequest,
+    ) -> KmsResult<KeyId> {
         let params = json!({
             "keyId": req.key_id,
             "replicaRegion": req.replica_region,
@@ -233,7 +236,11 @@ impl Kms {
             }
             kms.require_state(
                 id,
-                &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport],
+                &[
+                    KeyState::Enabled,
+                    KeyState::Disabled,
+                    KeyState::PendingImport,
+                ],
             )?;
             if primary_region == kms.region() {
                 // [byok] message.
@@ -346,7 +353,8 @@ impl Kms {
         }
         for region in self.replica_regions(id) {
             if let Some(key) = self.keys_in_mut(&region).get_mut(&id) {
-                key.materials.retain(|m| m.id() != material || !m.state().is_pending());
+                key.materials
+                    .retain(|m| m.id() != material || !m.state().is_pending());
             }
         }
     }

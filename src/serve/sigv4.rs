@@ -225,7 +225,8 @@ impl Verifier {
         now: SystemTime,
         service: &str,
     ) -> Result<String, Refusal> {
-        self.verify_scoped(parts, body, now, service).map(|(key, _)| key)
+        self.verify_scoped(parts, body, now, service)
+            .map(|(key, _)| key)
     }
 
     /// [`Verifier::verify`], answering also the region of the credential
