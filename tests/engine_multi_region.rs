@@ -221,6 +221,32 @@ fn replica_needs_the_same_material_and_then_decrypts_what_the_primary_encrypted(
     );
     assert_eq!(describe(&mut h, B, &id)["KeyState"], json!("PendingImport"));
 
+    // Import parameters are per key, so per region: the primary's token
+    // does not import into the replica (SPEC §3's InvalidImportTokenException).
+    let params = ok(call_in(
+        &mut h.kms,
+        A,
+        "GetParametersForImport",
+        json!({"KeyId": id, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+    ));
+    let wrapped = wrap_material(
+        &base64_decode(params["PublicKey"].as_str().unwrap()),
+        WrappingAlgorithm::RsaesOaepSha256,
+        &material,
+        &mut h.rng,
+    )
+    .unwrap();
+    refused(
+        call_in(
+            &mut h.kms,
+            B,
+            "ImportKeyMaterial",
+            json!({"KeyId": id, "ImportToken": params["ImportToken"], "EncryptedKeyMaterial": b64(&wrapped), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+        ),
+        "InvalidImportTokenException",
+        "The import token is invalid or was issued for a different KMS key.",
+    );
+
     // The same material: the replica is enabled, with the same material id.
     let imported = ok(import_in(&mut h, B, &id, &material, None));
     let primary_material = describe(&mut h, A, &id)["CurrentKeyMaterialId"].clone();

@@ -977,6 +977,28 @@ mod tests {
     }
 
     #[test]
+    fn multi_region_key_ids_are_mrk_and_32_hex_digits() {
+        let id = KeyId::multi_region_from_random([0xab; 16]);
+        assert!(id.is_multi_region());
+        let text = id.to_string();
+        assert!(text.starts_with("mrk-") && text.len() == 36, "{text}");
+        assert!(text[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(KeyId::parse(&text), Some(id));
+        assert_eq!(
+            KeyId::parse(&text.to_uppercase().replace("MRK-", "mrk-")),
+            Some(id)
+        );
+        // The same 16 bytes: the blob and the token carry it unchanged.
+        assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+        // A single-Region id is not one, and an mrk id byok could not have
+        // made (not version 8) names no key.
+        let single = KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        assert!(!single.is_multi_region());
+        assert_eq!(KeyId::parse("mrk-1234abcd12ab34cd56ef1234567890ab"), None);
+        assert_eq!(KeyId::parse("mrk-1234"), None);
+    }
+
+    #[test]
     fn material_ids_round_trip_through_hex() {
         let id = KeyMaterialId::from_bytes([0xab; 32]);
         assert_eq!(id.to_string(), "ab".repeat(32));
