@@ -749,3 +749,74 @@ fn audit_records_carry_the_region_of_the_call() {
         ]
     );
 }
+
+#[test]
+fn a_kms_generated_multi_region_key_shares_its_material_and_rotates_from_the_primary() {
+    let mut h = Harness::new();
+    let id = ok(call_in(
+        &mut h.kms,
+        A,
+        "CreateKey",
+        json!({"MultiRegion": true}),
+    ))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ok(call_in(
+        &mut h.kms,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    ));
+    // KMS-generated material is the replica's at once.
+    assert_eq!(out["ReplicaKeyMetadata"]["KeyState"], json!("Enabled"));
+    let blob = ok(call_in(
+        &mut h.kms,
+        B,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"b")}),
+    ))["CiphertextBlob"]
+        .clone();
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    ));
+    // Automatic rotation is set on the primary ([byok] message).
+    refused(
+        call_in(&mut h.kms, B, "EnableKeyRotation", json!({"KeyId": id})),
+        "UnsupportedOperationException",
+        &format!(
+            "{} is a multi-Region replica key. Call EnableKeyRotation on its primary key {}.",
+            arn(B, &id),
+            arn(A, &id)
+        ),
+    );
+    // An on-demand rotation of the primary gives the replica the same new
+    // material.
+    ok(call_in(
+        &mut h.kms,
+        A,
+        "RotateKeyOnDemand",
+        json!({"KeyId": id}),
+    ));
+    h.advance(h.kms.settings().rotation_delay() + Duration::from_millis(1));
+    h.kms.tick();
+    let current_a = describe(&mut h, A, &id)["CurrentKeyMaterialId"].clone();
+    assert_eq!(describe(&mut h, B, &id)["CurrentKeyMaterialId"], current_a);
+    let blob = ok(call_in(
+        &mut h.kms,
+        A,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"a")}),
+    ))["CiphertextBlob"]
+        .clone();
+    let out = ok(call_in(
+        &mut h.kms,
+        B,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    ));
+    assert_eq!(out["KeyMaterialId"], current_a);
+}
