@@ -292,6 +292,7 @@ fn breakdown(dir: &std::path::Path) {
         access_key_id: Some(vault.api_credentials().access_key_id.clone()),
         user_agent: Some("bench".into()),
         source_ip: Some("127.0.0.1".into()),
+        region: None,
     };
     let created = vault.call(&caller, "CreateKey", b"{}").unwrap();
     let key: serde_json::Value = serde_json::from_slice(&created).unwrap();

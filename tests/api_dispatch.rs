@@ -31,6 +31,7 @@ impl Api {
                 access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
                 user_agent: Some("aws-cli/2.27.0 md/command#kms.describe-key".into()),
                 source_ip: Some("127.0.0.1".into()),
+                region: None,
             },
             trail: Vec::new(),
         }

@@ -459,7 +459,8 @@ fn a_key_arn_goes_to_its_region_and_one_outside_the_connection_is_refused() {
     assert_eq!(describe(&b, &key).key_state, "PendingImport");
 
     // A key ARN in eu-west-1 goes to eu-west-1's client: the request is
-    // signed for eu-west-1, which this endpoint (serving us-east-1) refuses.
+    // signed for eu-west-1, so the endpoint answers for eu-west-1, where
+    // the key (made in us-east-1) does not exist.
     let eu = format!("arn:aws:kms:eu-west-1:{}:key/{key}", served.account);
     let before = served.requests_served();
     let err = send::<op::DescribeKey>(
@@ -468,10 +469,10 @@ fn a_key_arn_goes_to_its_region_and_one_outside_the_connection_is_refused() {
             key_id: Some(eu.clone()),
         },
     )
-    .expect_err("signed for eu-west-1");
+    .expect_err("no such key in eu-west-1");
     let api = err.service().expect("the endpoint's answer");
-    assert_eq!(api.error_type, "InvalidSignatureException");
-    assert!(api.message.contains("not 'eu-west-1'"), "{}", api.message);
+    assert_eq!(api.error_type, "NotFoundException");
+    assert_eq!(api.message, format!("Key '{eu}' does not exist"));
     assert!(served.requests_served() > before);
 
     // A key ARN in a region the connection lacks: refused before sending.

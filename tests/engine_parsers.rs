@@ -753,6 +753,7 @@ fn api_fixture() -> (Harness, &'static Fixtures) {
             access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
             user_agent: Some("proptest".into()),
             source_ip: Some("127.0.0.1".into()),
+            region: None,
         },
         rng: seeded(4),
     };

@@ -487,10 +487,22 @@ async fn unsigned_forged_unknown_and_stale_requests_are_refused_and_change_nothi
     let a = c.send(req).await.unwrap();
     refused(&a, 400, "InvalidSignatureException", "does not match");
 
-    // The wrong region in the credential scope.
+    // Another region in the credential scope is a call in that region
+    // (multi-Region keys): its signature is checked with that region.
     let elsewhere = Signer::new(&f.signer.access_key_id, &f.secret, "eu-west-3");
+    let mut req = request(addr, "ListKeys", b"{}");
+    elsewhere.sign(&mut req, b"{}", SystemTime::now());
+    let a = c.send(req).await.unwrap();
+    assert_eq!(
+        a.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    // Something that is no region name is refused.
+    let nowhere = Signer::new(&f.signer.access_key_id, &f.secret, "Not_A_Region");
     let mut req = request(addr, "CreateKey", body);
-    elsewhere.sign(&mut req, body, SystemTime::now());
+    nowhere.sign(&mut req, body, SystemTime::now());
     let a = c.send(req).await.unwrap();
     refused(
         &a,

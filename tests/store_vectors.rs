@@ -587,7 +587,7 @@ fn format_4_vector_opens() {
     );
 }
 
-/// A format-3 store opens as it is and is rewritten as format 4 at its
+/// A format-3 store opens as it is and is rewritten in the current format at its
 /// first change; an asymmetric key made then survives closing and
 /// reopening, and the HMAC key still verifies its MAC.
 #[test]
@@ -608,7 +608,11 @@ fn format_3_stores_migrate_to_format_4() {
             )
         })
         .unwrap();
-    assert_eq!(v.info().format_version, 4, "rewritten at the first change");
+    assert_eq!(
+        v.info().format_version,
+        byok::store::format::FORMAT_VERSION,
+        "rewritten at the first change"
+    );
     let signature = v
         .apply(|k| {
             k.sign(
@@ -624,7 +628,7 @@ fn format_3_stores_migrate_to_format_4() {
         .signature;
     v.close().unwrap();
     let mut v = Vault::open(&path, &pass, options()).unwrap();
-    assert_eq!(v.info().format_version, 4);
+    assert_eq!(v.info().format_version, byok::store::format::FORMAT_VERSION);
     v.apply(|k| {
         k.verify(
             &caller,
@@ -724,4 +728,65 @@ fn format_1_and_2_stores_migrate_to_format_3() {
                 .from_genesis
         );
     }
+}
+
+/// A format-4 store (one region) opens as it is and is rewritten as format
+/// 5 at its first change; a multi-Region key and its replica in another
+/// region, made then, survive closing and reopening: the replica decrypts
+/// what the primary encrypted, and DescribeKey still shows the set.
+#[test]
+fn format_4_stores_migrate_to_format_5_with_multi_region_keys() {
+    let data = data_dir();
+    let (_tmp, path) = copy_of_vector_v(&data, 4);
+    let pass = pass(&vector_passphrase(4));
+    let mut v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 4);
+    let keys_before = v.kms().keys().count();
+    let home = Caller::cli();
+    let away = Caller::cli().in_region(Some("eu-west-1".into()));
+    let answer = |v: &mut Vault, caller: &Caller, op: &str, body: Value| -> Value {
+        let out = v
+            .call(caller, op, body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        serde_json::from_slice(&out).unwrap()
+    };
+    let created = answer(&mut v, &home, "CreateKey", json!({"MultiRegion": true}));
+    let id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(id.starts_with("mrk-"), "{id}");
+    assert_eq!(v.info().format_version, 5, "rewritten at the first change");
+    answer(
+        &mut v,
+        &home,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "eu-west-1"}),
+    );
+    let blob = answer(
+        &mut v,
+        &home,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": STANDARD.encode(b"format 5")}),
+    )["CiphertextBlob"]
+        .clone();
+    v.close().unwrap();
+
+    let mut v = Vault::open(&path, &pass, options()).unwrap();
+    assert_eq!(v.info().format_version, 5);
+    // The store's region holds the format-4 keys and the primary key.
+    assert_eq!(v.kms().keys().count(), keys_before + 1);
+    let plain = answer(&mut v, &away, "Decrypt", json!({"CiphertextBlob": blob}));
+    assert_eq!(plain["Plaintext"], json!(STANDARD.encode(b"format 5")));
+    let meta = answer(&mut v, &away, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"].clone();
+    assert_eq!(
+        meta["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        json!("REPLICA")
+    );
+    assert_eq!(
+        meta["MultiRegionConfiguration"]["PrimaryKey"]["Region"],
+        json!("us-east-1")
+    );
+    let listed = answer(&mut v, &away, "ListKeys", json!({}));
+    assert_eq!(listed["Keys"].as_array().unwrap().len(), 1);
 }

@@ -257,7 +257,23 @@ pub fn dispatch(
     operation: &str,
     body: &[u8],
 ) -> Result<Body, ApiError> {
+    // Every operation sees the keys and aliases of the caller's region.
+    let region = caller.region.clone();
+    let caller = &caller.clone().in_region(None);
+    kms.in_region(region.as_deref(), |kms| {
+        dispatch_here(kms, caller, operation, body)
+    })
+}
+
+fn dispatch_here(
+    kms: &mut Kms,
+    caller: &Caller,
+    operation: &str,
+    body: &[u8],
+) -> Result<Body, ApiError> {
     let result = match operation {
+        "ReplicateKey" => replicate_key(kms, caller, body),
+        "UpdatePrimaryRegion" => update_primary_region(kms, caller, body),
         "CreateKey" => create_key(kms, caller, body),
         "DescribeKey" => describe_key(kms, caller, body),
         "ListKeys" => list_keys(kms, caller, body),
@@ -372,10 +388,10 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
             ))
         })?),
     };
-    if r.multi_region == Some(true) || r.custom_key_store_id.is_some() {
+    if r.custom_key_store_id.is_some() {
         return Err(wire(KmsError::new(
             ErrorKind::UnsupportedOperation,
-            "Multi-Region keys and custom key stores are not supported by byok.",
+            "Custom key stores are not supported by byok.",
         )));
     }
     if let Some(p) = &r.policy {
@@ -386,7 +402,8 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         origin,
         tags,
     };
-    let id = kms.create_key_with_usage(caller, req, key_spec, key_usage)?;
+    let multi_region = r.multi_region == Some(true);
+    let id = kms.create_key_in(caller, req, key_spec, key_usage, multi_region)?;
     if let Some(p) = r.policy {
         kms.adopt_key_policy(id, p);
     }
@@ -399,6 +416,52 @@ fn create_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
         },
         0,
     )
+}
+
+fn replicate_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: ReplicateKeyInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let replica_region = required(r.replica_region, "replicaRegion")?;
+    let mut found = Violations::default();
+    let tags = tags(r.tags, &mut found);
+    found.check().map_err(wire)?;
+    let req = crate::kms::ReplicateKeyRequest {
+        key_id,
+        replica_region: replica_region.clone(),
+        description: r.description,
+        tags,
+        policy: r.policy,
+    };
+    let id = kms.replicate_key(caller, &req)?;
+    kms.in_region(Some(&replica_region), |kms| {
+        let key = kms
+            .key(id)
+            .ok_or_else(|| KmsError::new(ErrorKind::KmsInternal, "replica key vanished"))?;
+        let replica_policy = kms.key_policy_of(id);
+        json(
+            &ReplicateKeyOutput {
+                replica_key_metadata: KeyMetadata::of(kms, key),
+                replica_policy: Some(replica_policy),
+                replica_tags: key
+                    .tags()
+                    .iter()
+                    .map(|t| TagShape {
+                        tag_key: Some(t.key.clone()),
+                        tag_value: Some(t.value.clone()),
+                    })
+                    .collect(),
+            },
+            0,
+        )
+    })
+}
+
+fn update_primary_region(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
+    let r: UpdatePrimaryRegionInput = parse(body)?;
+    let key_id = required(r.key_id, "keyId")?;
+    let primary_region = required(r.primary_region, "primaryRegion")?;
+    kms.update_primary_region(caller, &key_id, &primary_region)?;
+    json(&Empty {}, 0)
 }
 
 fn describe_key(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled {
@@ -1011,8 +1074,16 @@ fn schedule_key_deletion(kms: &mut Kms, caller: &Caller, body: &[u8]) -> Handled
     json(
         &ScheduleKeyDeletionOutputShape {
             key_id: kms.arn(out.key_id),
-            deletion_date: Time(out.deletion_date),
-            key_state: KeyState::PendingDeletion.as_str().into(),
+            deletion_date: if out.pending_replica_deletion {
+                Time::default()
+            } else {
+                Time(out.deletion_date)
+            },
+            key_state: if out.pending_replica_deletion {
+                "PendingReplicaDeletion".into()
+            } else {
+                KeyState::PendingDeletion.as_str().into()
+            },
             pending_window_in_days: out.pending_window_days,
         },
         0,

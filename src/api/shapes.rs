@@ -350,6 +350,48 @@ request!(
 );
 
 request!(
+    /// ReplicateKey.
+    ReplicateKeyInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `ReplicaRegion`.
+        replica_region: String,
+        /// `Policy`.
+        policy: String,
+        /// `BypassPolicyLockoutSafetyCheck`.
+        bypass_policy_lockout_safety_check: bool,
+        /// `Description`.
+        description: String,
+        /// `Tags`.
+        tags: Vec<TagShape>,
+    }
+);
+
+request!(
+    /// UpdatePrimaryRegion.
+    UpdatePrimaryRegionInput {
+        /// `KeyId`.
+        key_id: String,
+        /// `PrimaryRegion`.
+        primary_region: String,
+    }
+);
+
+/// ReplicateKey's output: `ReplicaKeyMetadata`, `ReplicaPolicy`,
+/// `ReplicaTags`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ReplicateKeyOutput {
+    /// `ReplicaKeyMetadata`.
+    pub replica_key_metadata: KeyMetadata,
+    /// `ReplicaPolicy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_policy: Option<String>,
+    /// `ReplicaTags`.
+    pub replica_tags: Vec<TagShape>,
+}
+
+request!(
     /// ScheduleKeyDeletion.
     ScheduleKeyDeletionInput {
         /// `KeyId`.
@@ -552,8 +594,18 @@ impl KeyMetadata {
             enabled: state == crate::kms::KeyState::Enabled,
             description: key.description().to_string(),
             key_usage: key.key_usage().as_str().into(),
-            key_state: state.as_str().into(),
-            deletion_date: key.deletion().map(|d| Time(d.deletion_date)),
+            key_state: kms.key_state_name(key.id()).into(),
+            // PendingReplicaDeletion: no DeletionDate yet, the waiting
+            // period in PendingDeletionWindowInDays (API reference,
+            // KeyMetadata).
+            deletion_date: key
+                .deletion()
+                .filter(|_| !kms.is_pending_replica_deletion(key.id()))
+                .map(|d| Time(d.deletion_date)),
+            pending_deletion_window_in_days: key
+                .deletion()
+                .filter(|_| kms.is_pending_replica_deletion(key.id()))
+                .map(|d| d.pending_window_days),
             valid_to: key.valid_to().map(Time),
             origin: key.origin().as_str().into(),
             expiration_model: key.expiration_model().map(|e| e.as_str().into()),
@@ -571,11 +623,40 @@ impl KeyMetadata {
                 .key_spec()
                 .mac_algorithm()
                 .map(|a| vec![a.as_str().into()]),
-            multi_region: false,
+            multi_region: key.id().is_multi_region(),
+            multi_region_configuration: multi_region_configuration(kms, key),
             current_key_material_id: key.current_key_material_id().map(|id| id.to_string()),
             ..Self::default()
         }
     }
+}
+
+/// DescribeKey's `MultiRegionConfiguration` of a multi-Region key (of the
+/// active region): its type, the primary key and every replica key, each
+/// with its ARN and region (API reference, `MultiRegionConfiguration`).
+fn multi_region_configuration(kms: &Kms, key: &Key) -> Option<MultiRegionConfiguration> {
+    let id = key.id();
+    let kind = kms.multi_region_key_type(id)?;
+    let primary = kms.primary_region(id)?.to_string();
+    Some(MultiRegionConfiguration {
+        multi_region_key_type: kind.as_str().into(),
+        primary_key: Some(MultiRegionKey {
+            arn: kms.arn_in(&primary, id),
+            region: primary,
+        }),
+        replica_keys: kms
+            .replica_regions(id)
+            .into_iter()
+            .map(|region| MultiRegionKey {
+                arn: kms.arn_in(&region, id),
+                region,
+            })
+            .collect(),
+    })
+}
+
+fn is_epoch(t: &Time) -> bool {
+    *t == Time::default()
 }
 
 /// `Some(list)` unless the list is empty (absent members stay absent).
@@ -902,7 +983,9 @@ pub struct GenerateDataKeyOutputShape {
 pub struct ScheduleKeyDeletionOutputShape {
     /// `KeyId` (ARN).
     pub key_id: String,
-    /// `DeletionDate`.
+    /// `DeletionDate` (absent for a multi-Region primary key with replicas:
+    /// read as the epoch).
+    #[serde(skip_serializing_if = "is_epoch")]
     pub deletion_date: Time,
     /// `KeyState`.
     pub key_state: String,

@@ -32,6 +32,8 @@ pub const OPERATIONS: &[&str] = &[
     "DisableKey",
     "ScheduleKeyDeletion",
     "CancelKeyDeletion",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
     "UpdateKeyDescription",
     "GetParametersForImport",
     "ImportKeyMaterial",
@@ -404,6 +406,46 @@ pub(super) async fn run(
         "DisableKey" => {
             let i: KeyIdInput = input(op, request)?;
             send!(client.disable_key().set_key_id(i.key_id), observer, cx);
+            empty()
+        }
+        "ReplicateKey" => {
+            let i: ReplicateKeyInput = input(op, request)?;
+            let b = client
+                .replicate_key()
+                .set_key_id(i.key_id)
+                .set_replica_region(i.replica_region)
+                .set_policy(i.policy)
+                .set_bypass_policy_lockout_safety_check(i.bypass_policy_lockout_safety_check)
+                .set_description(i.description)
+                .set_tags(tags(op, i.tags)?);
+            let out = send!(b, observer, cx);
+            body(
+                op,
+                &ReplicateKeyOutput {
+                    replica_key_metadata: out
+                        .replica_key_metadata
+                        .map(key_metadata)
+                        .unwrap_or_default(),
+                    replica_policy: out.replica_policy,
+                    replica_tags: out
+                        .replica_tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| TagShape {
+                            tag_key: Some(t.tag_key),
+                            tag_value: Some(t.tag_value),
+                        })
+                        .collect(),
+                },
+            )
+        }
+        "UpdatePrimaryRegion" => {
+            let i: UpdatePrimaryRegionInput = input(op, request)?;
+            let b = client
+                .update_primary_region()
+                .set_key_id(i.key_id)
+                .set_primary_region(i.primary_region);
+            send!(b, observer, cx);
             empty()
         }
         "ScheduleKeyDeletion" => {

@@ -217,6 +217,10 @@ pub enum KmsVerb {
     DisableKey(KeyOnly),
     /// Schedules a key's deletion after 7-30 days.
     ScheduleKeyDeletion(ScheduleKeyDeletion),
+    /// Replicates a multi-Region primary key into another region.
+    ReplicateKey(ReplicateKey),
+    /// Makes the replica in another region the primary key.
+    UpdatePrimaryRegion(UpdatePrimaryRegion),
     /// Cancels a scheduled deletion (the key comes back Disabled).
     CancelKeyDeletion(KeyOnly),
     /// Creates an alias (alias/...) for a key.
@@ -316,7 +320,8 @@ pub struct CreateKey {
     /// Accepted for compatibility; byok does not evaluate policies.
     #[arg(long)]
     bypass_policy_lockout_safety_check: bool,
-    /// Multi-Region keys are not supported (refused).
+    /// A multi-Region primary key (id mrk-...), to replicate with
+    /// replicate-key.
     #[arg(long, overrides_with = "no_multi_region")]
     multi_region: bool,
     /// A single-Region key (the default).
@@ -626,6 +631,38 @@ pub struct ScheduleKeyDeletion {
     /// Waiting period (7-30 days, default 30).
     #[arg(long, value_name = "DAYS")]
     pending_window_in_days: Option<i64>,
+}
+
+/// `replicate-key`.
+#[derive(Args, Debug)]
+pub struct ReplicateKey {
+    #[command(flatten)]
+    key: KeyIdArg,
+    /// The region of the replica (us-east-1 style).
+    #[arg(long, value_name = "REGION")]
+    replica_region: String,
+    /// A key policy for the replica (accepted, not enforced).
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<String>,
+    /// Accepted for compatibility; byok does not evaluate policies.
+    #[arg(long)]
+    bypass_policy_lockout_safety_check: bool,
+    /// The replica's description (0-8192 characters).
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    description: Option<String>,
+    /// The replica's tags: TagKey=k,TagValue=v [...], or a JSON list.
+    #[arg(long, num_args = 1.., value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+/// `update-primary-region`.
+#[derive(Args, Debug)]
+pub struct UpdatePrimaryRegion {
+    #[command(flatten)]
+    key: KeyIdArg,
+    /// The region of the replica that becomes the primary key.
+    #[arg(long, value_name = "REGION")]
+    primary_region: String,
 }
 
 /// `create-alias` and `update-alias`.
@@ -1058,6 +1095,26 @@ impl KmsVerb {
                 single("ScheduleKeyDeletion", r.done())
             }
             V::CancelKeyDeletion(a) => single("CancelKeyDeletion", key(&a.key)?.done()),
+            V::ReplicateKey(a) => {
+                let r = key(&a.key)?
+                    .text("ReplicaRegion", "--replica-region", Some(&a.replica_region))?
+                    .text("Policy", "--policy", a.policy.as_ref())?
+                    .bool(
+                        "BypassPolicyLockoutSafetyCheck",
+                        a.bypass_policy_lockout_safety_check.then_some(true),
+                    )
+                    .text("Description", "--description", a.description.as_ref())?
+                    .tags("Tags", "--tags", &a.tags)?;
+                single("ReplicateKey", r.done())
+            }
+            V::UpdatePrimaryRegion(a) => {
+                let r = key(&a.key)?.text(
+                    "PrimaryRegion",
+                    "--primary-region",
+                    Some(&a.primary_region),
+                )?;
+                single("UpdatePrimaryRegion", r.done())
+            }
             V::CreateAlias(a) | V::UpdateAlias(a) => {
                 let operation = if matches!(self, V::CreateAlias(_)) {
                     "CreateAlias"

@@ -194,8 +194,10 @@ struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<PathBuf>,
     /// With --profile or --endpoint-url: the AWS region to call (else the
-    /// profile's). Otherwise: must match the store's region (see `byok store
-    /// settings`); a new store is created in it.
+    /// profile's). With `byok kms` on the store: the region the call is made
+    /// in (default: the store's; multi-Region replicas live in other
+    /// regions). Other commands: must match the store's region (see `byok
+    /// store settings`); a new store is created in it.
     #[arg(long, global = true, value_name = "REGION")]
     region: Option<String>,
     /// `byok kms` calls AWS KMS with this profile of ~/.aws/config and
@@ -296,8 +298,11 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     aws_backend(&g).map_err(|e| CliError::from_backend(call.operation, e))?;
                 kms::run(&backend, &call)
             } else {
-                let vault = Arc::new(Mutex::new(open_store(&g, true)?));
-                let backend = LocalBackend::new(Arc::clone(&vault), Caller::cli());
+                // --region is the region the call is made in: the store
+                // holds the keys of several regions (multi-Region keys).
+                let vault = Arc::new(Mutex::new(open_store_for_calls(&g)?));
+                let caller = Caller::cli().in_region(g.region.clone());
+                let backend = LocalBackend::new(Arc::clone(&vault), caller);
                 let result = kms::run(&backend, &call);
                 drop(backend);
                 close_shared(vault)?;
@@ -387,6 +392,20 @@ fn open_store(g: &Global, create: bool) -> Result<Vault, CliError> {
         open_existing(&path, options)?
     };
     checked(vault, g)
+}
+
+/// Opens (or, on first use, creates in --region) the store for `byok kms`:
+/// there --region names the region of the call, any region.
+fn open_store_for_calls(g: &Global) -> Result<Vault, CliError> {
+    let path = env::store_path(g.store.as_deref())?;
+    let vault = env::open_or_create(&path, vault_options(g.region.as_deref()))?;
+    checked(
+        vault,
+        &Global {
+            region: None,
+            ..g.clone()
+        },
+    )
 }
 
 /// Opens the store at --store / $BYOK_STORE / the default for reading only,

@@ -43,6 +43,9 @@ pub struct Caller {
     pub user_agent: Option<String>,
     /// The client's address.
     pub source_ip: Option<String>,
+    /// The region the call is made in (the SigV4 credential scope, the
+    /// CLI's `--region`); `None`: the store's region.
+    pub region: Option<String>,
 }
 
 impl Caller {
@@ -58,12 +61,18 @@ impl Caller {
     pub fn agent() -> Self {
         Self::from_source(CallSource::Agent)
     }
+    /// The same caller, calling in `region` (`None`: the store's region).
+    pub fn in_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
+    }
     fn from_source(source: CallSource) -> Self {
         Self {
             source,
             access_key_id: None,
             user_agent: None,
             source_ip: None,
+            region: None,
         }
     }
 }

@@ -100,7 +100,27 @@ pub(crate) struct ImportParameters {
     pub(crate) private_key: SecretVec,
 }
 
+/// The keys, aliases and import parameters of one region.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct RegionState {
+    pub(crate) keys: BTreeMap<KeyId, Key>,
+    pub(crate) aliases: BTreeMap<String, Alias>,
+    pub(crate) import_parameters: BTreeMap<[u8; 16], ImportParameters>,
+}
+
+impl RegionState {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.aliases.is_empty() && self.import_parameters.is_empty()
+    }
+}
+
 /// Everything the engine knows, in the form the store persists.
+///
+/// `keys`, `aliases` and `import_parameters` are those of the *active*
+/// region: the store's own region between calls, the call's region during
+/// one (see [`Kms::in_region`]). The other regions wait in `regions`, so
+/// every operation reads and writes the keys of its own region through the
+/// same three maps.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KmsState {
     pub(crate) settings: Settings,
@@ -109,6 +129,10 @@ pub struct KmsState {
     pub(crate) import_parameters: BTreeMap<[u8; 16], ImportParameters>,
     /// Seals import tokens.
     pub(crate) token_secret: SecretArray<32>,
+    /// The regions other than the active one (store format 5).
+    pub(crate) regions: BTreeMap<String, RegionState>,
+    /// The primary region of each multi-Region key (store format 5).
+    pub(crate) primary_regions: BTreeMap<KeyId, String>,
 }
 
 impl KmsState {
@@ -120,6 +144,8 @@ impl KmsState {
             aliases: BTreeMap::new(),
             import_parameters: BTreeMap::new(),
             token_secret: SecretArray::random(rng),
+            regions: BTreeMap::new(),
+            primary_regions: BTreeMap::new(),
         }
     }
 
@@ -128,9 +154,9 @@ impl KmsState {
         &self.settings
     }
 
-    /// Number of keys.
+    /// Number of keys (of every region).
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.regions.values().map(|r| r.keys.len()).sum::<usize>()
     }
 }
 
@@ -143,7 +169,14 @@ pub struct ScheduledDeletionOutput {
     pub deletion_date: Timestamp,
     /// The waiting period.
     pub pending_window_days: u32,
+    /// A multi-Region primary key with replicas: `PendingReplicaDeletion`,
+    /// and `deletion_date` is not known yet (its waiting period begins when
+    /// the last replica is deleted).
+    pub pending_replica_deletion: bool,
 }
+
+/// The deletion date of a primary key pending replica deletion: none yet.
+pub(crate) const AWAITING_REPLICAS: Timestamp = Timestamp::from_millis(i64::MAX);
 
 /// A call byok made to another KMS, for [`Kms::audit_remote_call`].
 #[derive(Clone, Debug, PartialEq)]
@@ -283,6 +316,8 @@ pub struct Kms {
     /// The time of the latest event in the trail: the clock may not read
     /// earlier (a history never goes backwards).
     not_before: Timestamp,
+    /// The region whose keys `state.keys` holds, when not the store's.
+    active_region: Option<String>,
 }
 
 impl fmt::Debug for Kms {
@@ -326,6 +361,7 @@ impl Kms {
             next_due: None,
             policies: std::collections::BTreeMap::new(),
             not_before: Timestamp::from_millis(i64::MIN),
+            active_region: None,
         }
     }
 
@@ -351,6 +387,15 @@ impl Kms {
     /// Replaces the settings (region, account, rotation delay).
     pub fn set_settings(&mut self, settings: Settings) -> KmsResult<()> {
         settings.validate()?;
+        if settings.region != self.state.settings.region
+            && self.state.regions.contains_key(&settings.region)
+        {
+            // [byok] the store's keys would mix with that region's replicas.
+            return Err(KmsError::validation(format!(
+                "The store already holds keys in {}; its region cannot move there.",
+                settings.region
+            )));
+        }
         self.state.settings = settings;
         self.changed();
         Ok(())
@@ -397,11 +442,16 @@ impl Kms {
         self.state.aliases.values().filter(move |a| a.target == id)
     }
 
-    /// The ARN of key `id`.
+    /// The ARN of key `id` in the active region.
     pub fn arn(&self, id: KeyId) -> String {
+        self.arn_in(self.region(), id)
+    }
+
+    /// The ARN of key `id` in `region`.
+    pub fn arn_in(&self, region: &str, id: KeyId) -> String {
         format!(
             "arn:aws:kms:{}:{}:key/{}",
-            self.state.settings.region, self.state.settings.account_id, id
+            region, self.state.settings.account_id, id
         )
     }
 
@@ -409,8 +459,111 @@ impl Kms {
     pub fn alias_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:kms:{}:{}:{}",
-            self.state.settings.region, self.state.settings.account_id, name
+            self.region(),
+            self.state.settings.account_id,
+            name
         )
+    }
+
+    /// The active region: the call's during an operation, else the store's.
+    pub fn region(&self) -> &str {
+        self.active_region
+            .as_deref()
+            .unwrap_or(&self.state.settings.region)
+    }
+
+    /// The regions that hold keys, the store's first.
+    pub fn regions(&self) -> Vec<String> {
+        let mut all = vec![self.state.settings.region.clone()];
+        if let Some(active) = &self.active_region {
+            all.push(active.clone());
+        }
+        for r in self.state.regions.keys() {
+            if !all.contains(r) {
+                all.push(r.clone());
+            }
+        }
+        all
+    }
+
+    /// The keys of `region`.
+    pub(crate) fn keys_in(&self, region: &str) -> Option<&BTreeMap<KeyId, Key>> {
+        if region == self.region() {
+            Some(&self.state.keys)
+        } else {
+            self.state.regions.get(region).map(|r| &r.keys)
+        }
+    }
+
+    /// The keys of `region`, made if needed.
+    pub(crate) fn keys_in_mut(&mut self, region: &str) -> &mut BTreeMap<KeyId, Key> {
+        if region == self.region() {
+            &mut self.state.keys
+        } else {
+            &mut self
+                .state
+                .regions
+                .entry(region.to_string())
+                .or_default()
+                .keys
+        }
+    }
+
+    /// The primary region of multi-Region key `id`, if it is one.
+    pub fn primary_region(&self, id: KeyId) -> Option<&str> {
+        self.state.primary_regions.get(&id).map(String::as_str)
+    }
+
+    /// The regions other than the primary's that hold a replica of `id`,
+    /// in name order.
+    pub fn replica_regions(&self, id: KeyId) -> Vec<String> {
+        let Some(primary) = self.primary_region(id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = self
+            .regions()
+            .into_iter()
+            .filter(|r| r != primary && self.keys_in(r).is_some_and(|k| k.contains_key(&id)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Makes `region` the active one: its keys, aliases and import
+    /// parameters move into `state`, the previous region's out of it.
+    fn switch_region(&mut self, region: &str) {
+        if region == self.region() {
+            return;
+        }
+        let from = self.region().to_string();
+        let incoming = self.state.regions.remove(region).unwrap_or_default();
+        let outgoing = RegionState {
+            keys: std::mem::replace(&mut self.state.keys, incoming.keys),
+            aliases: std::mem::replace(&mut self.state.aliases, incoming.aliases),
+            import_parameters: std::mem::replace(
+                &mut self.state.import_parameters,
+                incoming.import_parameters,
+            ),
+        };
+        if !outgoing.is_empty() {
+            self.state.regions.insert(from, outgoing);
+        }
+        self.active_region = (region != self.state.settings.region).then(|| region.to_string());
+        // The cached next event covers every region: it stays valid.
+    }
+
+    /// Runs `f` with `region` active (`None`: the active one stays), then
+    /// makes the previously active region active again. Operations see the
+    /// keys and aliases of their region only, as in AWS.
+    pub fn in_region<T>(&mut self, region: Option<&str>, f: impl FnOnce(&mut Self) -> T) -> T {
+        let Some(region) = region else {
+            return f(self);
+        };
+        let previous = self.region().to_string();
+        self.switch_region(region);
+        let out = f(self);
+        self.switch_region(&previous);
+        out
     }
 
     /// Sets where the audit chain continues (the store reads it from the
@@ -467,7 +620,7 @@ impl Kms {
 
     /// The next time-driven event and when it falls due, if any.
     pub fn next_event(&self) -> Option<(Timestamp, TimeEvent)> {
-        self.next_due_event().map(|(t, d)| (t, TimeEvent::of(d)))
+        self.next_due_event().map(|(t, d, _)| (t, TimeEvent::of(d)))
     }
 
     /// When the next time-driven event falls due, if any.
@@ -477,7 +630,7 @@ impl Kms {
         {
             return due;
         }
-        let due = self.next_due_event().map(|(t, _)| t);
+        let due = self.next_due_event().map(|(t, _, _)| t);
         self.next_due = Some((self.generation, due));
         due
     }
@@ -509,6 +662,21 @@ impl Kms {
         params: Value,
         f: impl FnOnce(&mut Self, &mut Call) -> KmsResult<T>,
     ) -> KmsResult<T> {
+        if let Some(region) = caller.region.as_deref()
+            && region != self.region()
+        {
+            if !valid_region_name(region) {
+                // [byok] AWS has no endpoint for such a region.
+                return Err(KmsError::validation(format!(
+                    "'{region}' is not a region name (for example us-east-1)"
+                )));
+            }
+            let region = region.to_string();
+            let caller = caller.clone().in_region(None);
+            return self.in_region(Some(&region), |kms| {
+                kms.call(&caller, op, read_only, params, f)
+            });
+        }
         let now = self.forward_now()?;
         self.advance(now);
         let mut call = Call {
@@ -675,7 +843,7 @@ impl Kms {
         self.push_record(record);
     }
 
-    fn record_service_event(
+    pub(crate) fn record_service_event(
         &mut self,
         at: Timestamp,
         name: &'static str,
@@ -720,7 +888,7 @@ impl Kms {
             event_time: at.to_rfc3339(),
             event_source: "kms.amazonaws.com".into(),
             event_name: name.into(),
-            aws_region: settings.region.clone(),
+            aws_region: self.region().to_string(),
             source_ip_address: None,
             user_agent: None,
             error_code: None,
@@ -786,8 +954,8 @@ impl Kms {
             (None, value)
         };
         let settings = &self.state.settings;
-        let ours =
-            region_account.is_none_or(|(r, a)| r == settings.region && a == settings.account_id);
+        let region = self.region();
+        let ours = region_account.is_none_or(|(r, a)| r == region && a == settings.account_id);
         if resource.starts_with("alias/") {
             if !aliases {
                 return Err(invalid());
@@ -814,16 +982,13 @@ impl Kms {
         let not_found = |key: &str| {
             let arn = match region_account {
                 Some((r, a)) => format!("arn:aws:kms:{r}:{a}:key/{key}"),
-                None => format!(
-                    "arn:aws:kms:{}:{}:key/{key}",
-                    settings.region, settings.account_id
-                ),
+                None => format!("arn:aws:kms:{region}:{}:key/{key}", settings.account_id),
             };
             KmsError::new(ErrorKind::NotFound, format!("Key '{arn}' does not exist"))
         };
         let Some(id) = KeyId::parse(id_text) else {
-            // A multi-Region key id (`mrk-` and 32 hex digits) is well
-            // formed; the engine holds none, so it names no key here.
+            // A multi-Region key id (`mrk-` and 32 hex digits) that byok
+            // did not make is well formed, and names no key here.
             return Err(if is_multi_region_key_id(id_text) {
                 not_found(id_text)
             } else {
@@ -914,27 +1079,48 @@ impl Kms {
         }
         loop {
             match self.next_due_event() {
-                Some((t, due)) if t <= now => self.apply_event(t, due),
+                Some((t, due, None)) if t <= now => self.apply_event(t, due),
+                Some((t, due, Some(region))) if t <= now => {
+                    self.in_region(Some(&region), |kms| kms.apply_event(t, due))
+                }
                 next => {
-                    self.next_due = Some((self.generation, next.map(|(t, _)| t)));
+                    self.next_due = Some((self.generation, next.map(|(t, _, _)| t)));
                     return;
                 }
             }
         }
     }
 
-    fn next_due_event(&self) -> Option<(Timestamp, Due)> {
+    /// The next event of every region: `None` names the active one.
+    fn next_due_event(&self) -> Option<(Timestamp, Due, Option<String>)> {
         let delay = self.state.settings.rotation_delay();
+        let mut best = Self::next_due_in(&self.state.keys, &self.state.import_parameters, delay)
+            .map(|(t, d)| (t, d, None));
+        for (name, r) in &self.state.regions {
+            if let Some((t, d)) = Self::next_due_in(&r.keys, &r.import_parameters, delay)
+                && best.as_ref().is_none_or(|b| (t, d) < (b.0, b.1))
+            {
+                best = Some((t, d, Some(name.clone())));
+            }
+        }
+        best
+    }
+
+    fn next_due_in(
+        keys: &BTreeMap<KeyId, Key>,
+        import_parameters: &BTreeMap<[u8; 16], ImportParameters>,
+        delay: Duration,
+    ) -> Option<(Timestamp, Due)> {
         let mut best: Option<(Timestamp, Due)> = None;
         let mut offer = |t: Timestamp, d: Due| {
             if best.is_none_or(|b| (t, d) < b) {
                 best = Some((t, d));
             }
         };
-        for (token_id, p) in &self.state.import_parameters {
+        for (token_id, p) in import_parameters {
             offer(p.valid_to, Due::ParametersExpire(*token_id));
         }
-        for key in self.state.keys.values() {
+        for key in keys.values() {
             for m in &key.materials {
                 if let (ImportState::Imported, Some(t)) = (m.import_state, m.valid_to) {
                     offer(t, Due::MaterialExpires(key.id, m.id));
@@ -950,7 +1136,9 @@ impl Kms {
             {
                 offer(auto.next_rotation_date, Due::AutomaticRotation(key.id));
             }
-            if let Some(d) = key.deletion {
+            if let Some(d) = key.deletion
+                && d.deletion_date != AWAITING_REPLICAS
+            {
                 offer(d.deletion_date, Due::KeyDeletion(key.id));
             }
         }
@@ -979,6 +1167,7 @@ impl Kms {
             }
             Due::KeyDeletion(key_id) => {
                 self.state.keys.remove(&key_id);
+                self.forget_deleted_multi_region_key(at, key_id);
                 self.state.aliases.retain(|_, a| a.target != key_id);
                 self.state
                     .import_parameters
@@ -996,7 +1185,7 @@ impl Kms {
         let Some(pos) = key.materials.iter().position(|m| m.id == material_id) else {
             return;
         };
-        if key.materials[pos].state == KeyMaterialState::PendingRotation {
+        if key.materials[pos].state.is_pending() {
             key.materials.remove(pos);
             key.rotation_started = None;
         } else {
@@ -1014,28 +1203,57 @@ impl Kms {
 
     /// Makes the pending material current (on demand), or generates and
     /// makes current a new one (`AWS_KMS` keys).
+    /// The rotation of a multi-Region primary key completes in every replica
+    /// too: they share their key material (the on-demand rotation of a set
+    /// of related multi-Region keys is invoked on the primary key, API
+    /// reference, RotateKeyOnDemand).
     fn complete_rotation(&mut self, at: Timestamp, key_id: KeyId, rotation_type: RotationType) {
-        let generated = {
-            let Some(key) = self.state.keys.get(&key_id) else {
-                return;
-            };
-            let len = key.key_spec.generated_material_len();
-            (key.origin == Origin::AwsKms).then(|| MaterialBytes::random(len, &mut self.rng))
+        let replicas = if self.primary_region(key_id) == Some(self.region()) {
+            self.replica_regions(key_id)
+        } else {
+            Vec::new()
         };
-        let Some(key) = self.state.keys.get_mut(&key_id) else {
-            return;
+        let generated = self.complete_rotation_here(at, key_id, rotation_type, None);
+        for region in replicas {
+            let generated = generated.clone();
+            self.in_region(Some(&region), |kms| {
+                kms.complete_rotation_here(at, key_id, rotation_type, generated);
+            });
+        }
+    }
+
+    /// Completes the rotation of `key_id` in the active region; `given` is
+    /// the material the primary generated (`AWS_KMS` replicas). Returns the
+    /// material generated here, if any.
+    fn complete_rotation_here(
+        &mut self,
+        at: Timestamp,
+        key_id: KeyId,
+        rotation_type: RotationType,
+        given: Option<KeyMaterial>,
+    ) -> Option<KeyMaterial> {
+        let generated = match given {
+            Some(m) => Some(m),
+            None => {
+                let key = self.state.keys.get(&key_id)?;
+                let len = key.key_spec.generated_material_len();
+                (key.origin == Origin::AwsKms).then(|| {
+                    let bytes = MaterialBytes::random(len, &mut self.rng);
+                    Self::new_material(key_id, bytes, KeyMaterialState::PendingRotation, at)
+                })
+            }
         };
+        let key = self.state.keys.get_mut(&key_id)?;
         key.rotation_started = None;
-        if let Some(bytes) = generated {
-            let m = Self::new_material(key_id, bytes, KeyMaterialState::PendingRotation, at);
-            key.materials.push(m);
+        if let Some(m) = &generated {
+            key.materials.push(m.clone());
         }
         let Some(new_pos) = key
             .materials
             .iter()
             .position(|m| m.state == KeyMaterialState::PendingRotation)
         else {
-            return; // the pending material was deleted or expired meanwhile
+            return generated; // the pending material was deleted or expired meanwhile
         };
         let previous = key.current_key_material_id;
         for m in &mut key.materials {
@@ -1062,7 +1280,17 @@ impl Kms {
                 "keyMaterialId": current.to_string(),
             }),
         );
+        generated
     }
+}
+
+/// Whether `s` names a region the way AWS spells them (`us-east-1`).
+pub(crate) fn valid_region_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.contains('-')
 }
 
 /// Whether `s` is a multi-Region key id: `mrk-` and 32 hex digits.

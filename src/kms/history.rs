@@ -191,7 +191,8 @@ impl Role {
     /// The role a material in state `s` has.
     pub fn from_state(s: KeyMaterialState) -> Role {
         match s {
-            KeyMaterialState::PendingRotation => Role::PendingRotation,
+            KeyMaterialState::PendingRotation
+            | KeyMaterialState::PendingMultiRegionImportAndRotation => Role::PendingRotation,
             KeyMaterialState::Current => Role::Current,
             KeyMaterialState::NonCurrent => Role::NonCurrent,
         }

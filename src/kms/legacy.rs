@@ -76,6 +76,33 @@ impl From<KmsStateV2> for KmsState {
             aliases: s.aliases,
             import_parameters: s.import_parameters,
             token_secret: s.token_secret,
+            regions: BTreeMap::new(),
+            primary_regions: BTreeMap::new(),
+        }
+    }
+}
+
+/// The engine state of store formats 3 and 4: one region, no multi-Region
+/// keys (format 5 appends the other regions and the primary regions).
+#[derive(Deserialize)]
+pub struct KmsStateV4 {
+    settings: Settings,
+    keys: BTreeMap<KeyId, Key>,
+    aliases: BTreeMap<String, Alias>,
+    import_parameters: BTreeMap<[u8; 16], ImportParameters>,
+    token_secret: SecretArray<32>,
+}
+
+impl From<KmsStateV4> for KmsState {
+    fn from(s: KmsStateV4) -> KmsState {
+        KmsState {
+            settings: s.settings,
+            keys: s.keys,
+            aliases: s.aliases,
+            import_parameters: s.import_parameters,
+            token_secret: s.token_secret,
+            regions: BTreeMap::new(),
+            primary_regions: BTreeMap::new(),
         }
     }
 }

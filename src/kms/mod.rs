@@ -22,6 +22,7 @@ mod ops_crypto;
 mod ops_import;
 mod ops_keys;
 mod ops_mac;
+mod ops_multi_region;
 mod ops_policy;
 mod ops_rotation;
 pub mod rules;
@@ -52,6 +53,7 @@ pub use ops_import::{
 };
 pub use ops_keys::CreateKeyRequest;
 pub use ops_mac::{MacOutput, hmac};
+pub use ops_multi_region::{MultiRegionKeyType, ReplicateKeyRequest};
 pub use ops_rotation::{ON_DEMAND_ROTATION_LIMIT, RotationStatus, RotationsListEntry};
 pub use secret::{SecretArray, SecretText, SecretVec};
 pub use wrapping::{
@@ -92,6 +94,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListResourceTags",
     "PutKeyPolicy",
     "ReEncrypt",
+    "ReplicateKey",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "Sign",
@@ -99,6 +102,7 @@ pub const OPERATIONS: &[&str] = &[
     "UntagResource",
     "UpdateAlias",
     "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
     "Verify",
     "VerifyMac",
 ];

@@ -89,6 +89,10 @@ aws_enum! {
         NonCurrent = "NON_CURRENT",
         /// Imported for rotation; becomes current when a rotation completes.
         PendingRotation = "PENDING_ROTATION",
+        /// New material of a multi-Region primary key that is not imported
+        /// into every replica yet; it becomes `PENDING_ROTATION` when it is
+        /// (API reference, `RotationsListEntry.KeyMaterialState`).
+        PendingMultiRegionImportAndRotation = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION",
     }
 }
 
@@ -480,7 +484,23 @@ impl KeyState {
     }
 }
 
-/// A key identifier: a UUID v4, written lowercase with hyphens.
+impl KeyMaterialState {
+    /// Not permanently associated yet: imported for a rotation that has not
+    /// completed (`PENDING_ROTATION`, `PENDING_MULTI_REGION_IMPORT_AND_ROTATION`).
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            KeyMaterialState::PendingRotation
+                | KeyMaterialState::PendingMultiRegionImportAndRotation
+        )
+    }
+}
+
+/// A key identifier: a UUID v4, written lowercase with hyphens; or the id
+/// of a multi-Region key, `mrk-` and 32 hex digits. **[byok]** A
+/// multi-Region id is stored as a UUID of version 8 (RFC 9562's custom
+/// version, which byok never generates for single-Region keys), so it keeps
+/// the 16 bytes of the store, the ciphertext blob and the import token.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct KeyId(Uuid);
 
@@ -488,6 +508,16 @@ impl KeyId {
     /// Wraps a UUID.
     pub fn from_uuid(u: Uuid) -> Self {
         Self(u)
+    }
+
+    /// A multi-Region key id from 16 random bytes (version 8 marks it).
+    pub fn multi_region_from_random(b: [u8; 16]) -> Self {
+        Self(uuid::Builder::from_custom_bytes(b).into_uuid())
+    }
+
+    /// Whether this is a multi-Region key id (`mrk-...`).
+    pub fn is_multi_region(&self) -> bool {
+        self.0.get_version_num() == 8
     }
 
     /// A key id from its 16 bytes (as embedded in a ciphertext blob).
@@ -505,18 +535,33 @@ impl KeyId {
         self.to_string()[..8].to_string()
     }
 
-    /// Parses the canonical hyphenated form (any case).
+    /// Parses the canonical hyphenated form (any case), or a multi-Region
+    /// id `mrk-` and 32 hex digits that byok could have made.
     pub fn parse(s: &str) -> Option<Self> {
+        if let Some(hex) = s.strip_prefix("mrk-") {
+            if hex.len() != 32 {
+                return None;
+            }
+            let id = Uuid::try_parse(hex).ok().map(Self)?;
+            return id.is_multi_region().then_some(id);
+        }
         if s.len() != 36 {
             return None;
         }
-        Uuid::parse_str(s).ok().map(Self)
+        Uuid::parse_str(s)
+            .ok()
+            .map(Self)
+            .filter(|id| !id.is_multi_region())
     }
 }
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0.hyphenated(), f)
+        if self.is_multi_region() {
+            write!(f, "mrk-{}", self.0.simple())
+        } else {
+            fmt::Display::fmt(&self.0.hyphenated(), f)
+        }
     }
 }
 
@@ -685,7 +730,7 @@ impl KeyMaterial {
     /// Whether the material is permanently associated with the key: the
     /// first one and every one that has been current (SPEC §1).
     pub fn is_permanently_associated(&self) -> bool {
-        self.state != KeyMaterialState::PendingRotation
+        !self.state.is_pending()
     }
 }
 
@@ -760,11 +805,10 @@ impl Key {
             .iter()
             .find(|m| m.state == KeyMaterialState::Current)
     }
-    /// The `PENDING_ROTATION` material.
+    /// The material imported for a rotation (`PENDING_ROTATION`, or
+    /// `PENDING_MULTI_REGION_IMPORT_AND_ROTATION`).
     pub fn pending_material(&self) -> Option<&KeyMaterial> {
-        self.materials
-            .iter()
-            .find(|m| m.state == KeyMaterialState::PendingRotation)
+        self.materials.iter().find(|m| m.state.is_pending())
     }
     /// On-demand rotations used (of 25).
     pub fn on_demand_rotations(&self) -> u32 {
@@ -930,6 +974,28 @@ mod tests {
         // Persisted by position: the variants of format 3 keep their places.
         assert_eq!(KeySpec::ALL[4], KeySpec::Hmac512);
         assert_eq!(KeyUsage::ALL[1], GenerateVerifyMac);
+    }
+
+    #[test]
+    fn multi_region_key_ids_are_mrk_and_32_hex_digits() {
+        let id = KeyId::multi_region_from_random([0xab; 16]);
+        assert!(id.is_multi_region());
+        let text = id.to_string();
+        assert!(text.starts_with("mrk-") && text.len() == 36, "{text}");
+        assert!(text[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(KeyId::parse(&text), Some(id));
+        assert_eq!(
+            KeyId::parse(&text.to_uppercase().replace("MRK-", "mrk-")),
+            Some(id)
+        );
+        // The same 16 bytes: the blob and the token carry it unchanged.
+        assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+        // A single-Region id is not one, and an mrk id byok could not have
+        // made (not version 8) names no key.
+        let single = KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        assert!(!single.is_multi_region());
+        assert_eq!(KeyId::parse("mrk-1234abcd12ab34cd56ef1234567890ab"), None);
+        assert_eq!(KeyId::parse("mrk-1234"), None);
     }
 
     #[test]

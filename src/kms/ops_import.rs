@@ -325,6 +325,18 @@ impl Kms {
                 ImportType::ExistingKeyMaterial
             });
             let arn = kms.arn(id);
+            // "You cannot directly import new key material into the replica
+            // Region keys" (API reference, ImportKeyMaterial); [byok] message.
+            if import_type == ImportType::NewKeyMaterial && kms.is_replica(id) {
+                let primary = kms.arn_in(kms.primary_region(id).unwrap_or_default(), id);
+                return Err(KmsError::new(
+                    ErrorKind::UnsupportedOperation,
+                    format!(
+                        "New key material cannot be imported into the multi-Region replica key {arn}. Import it into the primary key {primary}, then import the same key material into this key with ImportType EXISTING_KEY_MATERIAL."
+                    ),
+                ));
+            }
+            let key = kms.key_ref(id)?;
             // 6. is it the material the request says it is?
             let known = key.material(material_id).is_some();
             match import_type {
@@ -409,6 +421,16 @@ impl Kms {
                 }
                 m.state
             };
+            // Multi-Region keys: replicas list new material of the primary;
+            // an import into a replica may complete a pending rotation's set.
+            if import_type == ImportType::NewKeyMaterial {
+                if let Some(m) = kms.key_ref(id)?.material(material_id).cloned() {
+                    kms.announce_new_material(id, &m);
+                }
+            } else {
+                kms.refresh_multi_region_pending(id);
+            }
+            let state = kms.key_ref(id)?.material(material_id).map_or(state, |m| m.state());
             kms.changed();
             call.response = Some(json!({"keyId": arn, "keyMaterialId": material_id.to_string()}));
             call.extra.insert("importType".into(), import_type.as_str().into());
@@ -470,15 +492,20 @@ impl Kms {
                     format!("Key material {target} of KMS key {arn} is already deleted (its import state is PENDING_IMPORT)."),
                 ));
             }
+            // A replica keeps the record of pending material of its primary
+            // (it is the primary's, to import again) [byok].
+            let replica = kms.is_replica(id);
             let key = kms.key_mut(id)?;
-            if key.materials[pos].state == KeyMaterialState::PendingRotation {
+            if key.materials[pos].state.is_pending() && !replica {
                 key.materials.remove(pos);
                 key.rotation_started = None;
+                kms.withdraw_pending_material(id, target);
             } else {
                 let m = &mut key.materials[pos];
                 m.bytes = None;
                 m.import_state = ImportState::PendingImport;
             }
+            kms.refresh_multi_region_pending(id);
             kms.changed();
             call.response = Some(json!({"keyId": arn, "keyMaterialId": target.to_string()}));
             Ok((id, target))

@@ -70,7 +70,7 @@ fn too_many_tags() -> KmsError {
 /// The tag rules of CreateKey and TagResource, after the member
 /// constraints: no key twice, at most 50 tags, no key beginning with
 /// `aws:` in any case.
-fn check_tag_rules(tags: &[Tag]) -> KmsResult<()> {
+pub(crate) fn check_tag_rules(tags: &[Tag]) -> KmsResult<()> {
     let mut seen = std::collections::HashSet::new();
     if !tags.iter().all(|t| seen.insert(t.key.as_str())) {
         return Err(KmsError::new(ErrorKind::Tag, "Duplicate tag keys"));
@@ -91,7 +91,7 @@ fn check_tag_rules(tags: &[Tag]) -> KmsResult<()> {
     Ok(())
 }
 
-fn merge_tags(existing: &mut Vec<Tag>, new: &[Tag]) {
+pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: &[Tag]) {
     for t in new {
         match existing.iter_mut().find(|e| e.key == t.key) {
             Some(e) => e.value = t.value.clone(),
@@ -100,7 +100,7 @@ fn merge_tags(existing: &mut Vec<Tag>, new: &[Tag]) {
     }
 }
 
-fn tag_json(tags: &[Tag]) -> Value {
+pub(crate) fn tag_json(tags: &[Tag]) -> Value {
     tags.iter()
         .map(|t| json!({"tagKey": t.key, "tagValue": t.value}))
         .collect()
@@ -136,14 +136,30 @@ impl Kms {
         spec: KeySpec,
         usage: KeyUsage,
     ) -> KmsResult<KeyId> {
+        self.create_key_in(caller, req, spec, usage, false)
+    }
+
+    /// CreateKey, of a multi-Region primary key when `multi_region` (its id
+    /// is `mrk-` and 32 hex digits; its primary region is the call's).
+    pub fn create_key_in(
+        &mut self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+        spec: KeySpec,
+        usage: KeyUsage,
+        multi_region: bool,
+    ) -> KmsResult<KeyId> {
         let origin = req.origin.unwrap_or(Origin::AwsKms);
-        let params = json!({
+        let mut params = json!({
             "description": req.description,
             "origin": origin.as_str(),
             "keySpec": spec.as_str(),
             "keyUsage": usage.as_str(),
             "tags": tag_json(&req.tags),
         });
+        if multi_region {
+            params["multiRegion"] = Value::Bool(true);
+        }
         self.call(caller, "CreateKey", false, params, |kms, call| {
             let mut found = Violations::default();
             if let Some(d) = &req.description {
@@ -157,7 +173,11 @@ impl Kms {
                 )));
             }
             check_tag_rules(&req.tags)?;
-            let id = KeyId::from_uuid(kms.new_uuid());
+            let id = if multi_region {
+                KeyId::multi_region_from_random(kms.random())
+            } else {
+                KeyId::from_uuid(kms.new_uuid())
+            };
             let mut tags = Vec::new();
             merge_tags(&mut tags, &req.tags);
             let mut key = Key {
@@ -189,6 +209,10 @@ impl Kms {
             call.key(id);
             call.response = Some(json!({"keyMetadata": {"keyId": id.to_string(), "arn": kms.arn(id), "origin": origin.as_str(), "keyState": key.state().as_str()}}));
             kms.state.keys.insert(id, key);
+            if multi_region {
+                let region = kms.region().to_string();
+                kms.state.primary_regions.insert(id, region);
+            }
             kms.changed();
             Ok(id)
         })
@@ -288,6 +312,30 @@ impl Kms {
             let window = pending_window_days.unwrap_or(30);
             check_range("pendingWindowInDays", window, 7, 30)?;
             kms.require_state(id, NOT_PENDING_DELETION)?;
+            // "If you schedule the deletion of a primary key with replicas,
+            // its key state changes to PendingReplicaDeletion ... When the
+            // last of its replicas keys is deleted (not just scheduled), the
+            // key state of the primary key changes to PendingDeletion" (API
+            // reference, ScheduleKeyDeletion).
+            let awaiting = kms.multi_region_key_type(id)
+                == Some(super::MultiRegionKeyType::Primary)
+                && !kms.replica_regions(id).is_empty();
+            if awaiting {
+                let key = kms.key_mut(id)?;
+                key.deletion = Some(ScheduledDeletion {
+                    deletion_date: super::engine::AWAITING_REPLICAS,
+                    pending_window_days: window as u32,
+                });
+                key.rotation_started = None;
+                kms.changed();
+                call.response = Some(json!({"keyId": kms.arn(id), "keyState": "PendingReplicaDeletion", "pendingWindowInDays": window}));
+                return Ok(ScheduledDeletionOutput {
+                    key_id: id,
+                    deletion_date: super::engine::AWAITING_REPLICAS,
+                    pending_window_days: window as u32,
+                    pending_replica_deletion: true,
+                });
+            }
             let deletion_date = call.now.plus(days(window as u64));
             let key = kms.key_mut(id)?;
             key.deletion = Some(ScheduledDeletion {
@@ -301,6 +349,7 @@ impl Kms {
                 key_id: id,
                 deletion_date,
                 pending_window_days: window as u32,
+                pending_replica_deletion: false,
             })
         })
     }

@@ -64,6 +64,14 @@ impl Kms {
         }
     }
 
+    /// The policy in force for key `id` (replaced, or the default).
+    pub fn key_policy_of(&self, id: KeyId) -> String {
+        match self.policies.get(&id) {
+            Some(p) => p.clone(),
+            None => self.default_key_policy(),
+        }
+    }
+
     /// GetKeyPolicy: the key's policy and its name.
     pub fn get_key_policy(
         &mut self,

@@ -95,6 +95,9 @@ impl Kms {
             |kms, call| {
                 let id = kms.resolve("keyId", key_id, false)?;
                 call.key(id);
+                // "invoke the on-demand rotation on the primary Region key"
+                // (API reference, RotateKeyOnDemand); [byok] message.
+                kms.refuse_on_replica(id, "RotateKeyOnDemand")?;
                 kms.check_rotate_on_demand(id)?;
                 let pending = kms.key_ref(id)?.pending_material().map(|m| m.id);
                 if let Some(p) = pending {
@@ -146,6 +149,9 @@ impl Kms {
         self.call(caller, "EnableKeyRotation", false, params, |kms, call| {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
+            // Automatic rotation is a shared property, set on the primary key
+            // (API reference, ReplicateKey); [byok] message.
+            kms.refuse_on_replica(id, "EnableKeyRotation")?;
             let period = rotation_period_in_days.unwrap_or(365);
             super::engine::check_range("rotationPeriodInDays", period, 90, 2560)?;
             rules::require_symmetric_encryption(&kms.facts(id)?)?;
@@ -173,6 +179,9 @@ impl Kms {
             |kms, call| {
                 let id = kms.resolve("keyId", key_id, false)?;
                 call.key(id);
+                // Automatic rotation is a shared property, set on the primary key
+                // (API reference, ReplicateKey); [byok] message.
+                kms.refuse_on_replica(id, "DisableKeyRotation")?;
                 rules::require_symmetric_encryption(&kms.facts(id)?)?;
                 let origin = kms.key_ref(id)?.origin;
                 if origin != Origin::AwsKms {

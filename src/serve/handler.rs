@@ -264,15 +264,19 @@ pub(crate) async fn handle(
         access_key_id: None,
         user_agent: header_text(&parts.headers, USER_AGENT, 256),
         source_ip: Some(peer.ip().to_string()),
+        region: None,
     };
     let target = operation(&parts);
     let outcome = async {
         let body = read_body(&shared, &parts, body).await?;
         let service = target.as_ref().map_or(sigv4::SERVICE, Target::service);
-        let access_key_id = shared
-            .verifier()
-            .verify(&parts, &body, SystemTime::now(), service)?;
+        let (access_key_id, region) =
+            shared
+                .verifier()
+                .verify_scoped(&parts, &body, SystemTime::now(), service)?;
         caller.access_key_id = Some(access_key_id);
+        // The call is made in the region of its credential scope.
+        caller.region = Some(region);
         let target = target.as_ref().map_err(|r| Refused {
             refusal: Refusal {
                 error: r.refusal.error.clone(),

@@ -225,6 +225,21 @@ impl Verifier {
         now: SystemTime,
         service: &str,
     ) -> Result<String, Refusal> {
+        self.verify_scoped(parts, body, now, service)
+            .map(|(key, _)| key)
+    }
+
+    /// [`Verifier::verify`], answering also the region of the credential
+    /// scope: the region the call is made in. Any well-formed region name is
+    /// accepted (one store holds the keys of several regions: multi-Region
+    /// keys), and the signature is checked with the region in the scope.
+    pub fn verify_scoped(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        now: SystemTime,
+        service: &str,
+    ) -> Result<(String, String), Refusal> {
         let Some(auth) = parts.headers.get(hyper::header::AUTHORIZATION) else {
             return Err(refuse(
                 "MissingAuthenticationTokenException",
@@ -312,11 +327,11 @@ impl Verifier {
                 key_id,
             ));
         }
-        if auth.region != self.region {
+        if !region_name_ok(auth.region) {
             return Err(refuse(
                 "InvalidSignatureException",
                 format!(
-                    "Credential should be scoped to a valid region, not '{}'. This endpoint serves '{}'.",
+                    "Credential should be scoped to a valid region, not '{}'. The store's region is '{}'.",
                     printable(auth.region, 32),
                     self.region
                 ),
@@ -392,7 +407,7 @@ impl Verifier {
         settings.excluded_headers = None;
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
-            .region(&self.region)
+            .region(auth.region)
             .name(service)
             .time(signed_at)
             .settings(settings)
@@ -403,8 +418,20 @@ impl Verifier {
         if !constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
             return Err(mismatch());
         }
-        Ok(self.access_key_id.clone())
+        Ok((self.access_key_id.clone(), auth.region.to_string()))
     }
+}
+
+/// A region name as AWS spells them (`us-east-1`, `eu-west-3`): lowercase
+/// letters, digits and hyphens, with at least one hyphen.
+fn region_name_ok(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region.contains('-')
+        && !region.starts_with('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@
 //! a PKCS #8 private key). A format-3 body is read as it is; the version
 //! moves so that an older byok refuses a store it could not read
 //! (`TooNew`) instead of calling it damaged.
+//! Format 5 appends to the engine state the keys of the regions other than
+//! the store's (multi-Region replicas) and the primary region of each
+//! multi-Region key; formats 3 and 4 are read through
+//! [`crate::kms::legacy::KmsStateV4`] and rewritten as format 5.
 //! All integers big-endian. The key is Argon2id(passphrase, salt) with the
 //! parameters in the header, so they can be raised later without breaking
 //! older files.
@@ -30,8 +34,9 @@ pub const MAGIC: &[u8; 8] = b"BYOKSTOR";
 /// The format this build writes.
 /// Format 3: keys carry their key spec and usage, materials any length.
 /// Format 4: asymmetric key specs and usages.
-pub const FORMAT_VERSION: u16 = 4;
-/// Header length (formats 1 to 4).
+/// Format 5: several regions (multi-Region keys).
+pub const FORMAT_VERSION: u16 = 5;
+/// Header length (formats 1 to 5).
 pub const HEADER_LEN: usize = 8 + 2 + 1 + 4 + 4 + 4 + 16 + 12;
 const KDF_ARGON2ID: u8 = 1;
 

@@ -274,6 +274,26 @@ struct StoreBody {
     api: ApiCredentials,
 }
 
+/// The body of formats 3 and 4 (one region, before multi-Region keys).
+#[derive(Deserialize)]
+struct StoreBodyV4 {
+    kms: crate::kms::legacy::KmsStateV4,
+    journal: JournalKeys,
+    settings: StoreSettings,
+    api: ApiCredentials,
+}
+
+impl From<StoreBodyV4> for StoreBody {
+    fn from(b: StoreBodyV4) -> StoreBody {
+        StoreBody {
+            kms: b.kms.into(),
+            journal: b.journal,
+            settings: b.settings,
+            api: b.api,
+        }
+    }
+}
+
 /// The body of formats 1 and 2 (before key specs).
 #[derive(Deserialize)]
 struct StoreBodyV2 {
@@ -726,6 +746,10 @@ fn decode_body(
     let plain = format::open(key, header, bytes).ok_or_else(|| unreadable(path))?;
     let (body, rest): (StoreBody, _) = if header.version <= 2 {
         let (old, rest): (StoreBodyV2, _) =
+            postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
+        (old.into(), rest)
+    } else if header.version <= 4 {
+        let (old, rest): (StoreBodyV4, _) =
             postcard::take_from_bytes(&plain).map_err(|_| unreadable(path))?;
         (old.into(), rest)
     } else {

@@ -1436,7 +1436,8 @@ const ESCROW_MARK: &str = "🔐";
 
 fn short_state(s: KeyMaterialState) -> &'static str {
     match s {
-        KeyMaterialState::PendingRotation => "PENDING",
+        KeyMaterialState::PendingRotation
+        | KeyMaterialState::PendingMultiRegionImportAndRotation => "PENDING",
         KeyMaterialState::Current => "CURRENT",
         KeyMaterialState::NonCurrent => "NON_CURRENT",
     }

@@ -136,7 +136,8 @@ pub fn material_state(state: KeyMaterialState) -> BadgeStyle {
     BadgeStyle::on(match state {
         KeyMaterialState::Current => GREEN,
         KeyMaterialState::NonCurrent => SLATE,
-        KeyMaterialState::PendingRotation => VIOLET,
+        KeyMaterialState::PendingRotation
+        | KeyMaterialState::PendingMultiRegionImportAndRotation => VIOLET,
     })
 }
 
