@@ -163,7 +163,10 @@ macro_rules! ec_verify {
     ($sk:expr, $curve:ty, $digest:expr, $sig:expr) => {{
         let verifier = ecdsa::VerifyingKey::<$curve>::from($sk.public_key());
         match ecdsa::Signature::<$curve>::from_der($sig) {
-            Ok(sig) => verifier.verify_prehash($digest, &sig).is_ok(),
+            // (r, s) and (r, n - s) are the same ECDSA signature. OpenSSL
+            // signs with either; secp256k1's verifier takes only the low-s
+            // form, so a valid OpenSSL signature failed about half the time.
+            Ok(sig) => verifier.verify_prehash($digest, &sig.normalize_s()).is_ok(),
             Err(_) => false,
         }
     }};
@@ -434,6 +437,27 @@ mod tests {
             assert!(AsymmetricKey::from_pkcs8(other, der.expose()).is_err());
             assert!(format!("{k:?}").contains("REDACTED"));
         }
+    }
+
+    /// A secp256k1 signature in its high-s form, (r, n - s), is the same
+    /// signature: OpenSSL makes either, and Verify accepts both.
+    #[test]
+    fn a_high_s_secp256k1_signature_verifies() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let k = AsymmetricKey::generate(KeySpec::EccSecgP256k1, &mut rng).unwrap();
+        let alg = SigningAlgorithm::EcdsaSha256;
+        let d = digest(alg, b"message").unwrap();
+        let low =
+            ecdsa::Signature::<k256::Secp256k1>::from_der(&k.sign(alg, &d, &mut rng).unwrap())
+                .unwrap();
+        let (r, s) = low.split_scalars();
+        let neg_s = -*s.as_ref();
+        let high =
+            ecdsa::Signature::<k256::Secp256k1>::from_scalars(r.to_bytes(), neg_s.to_bytes())
+                .unwrap();
+        assert!(high.normalize_s() == low && high != low, "the two forms");
+        assert!(k.verify(alg, &d, high.to_der().as_bytes()));
+        assert!(k.verify(alg, &d, low.to_der().as_bytes()));
     }
 
     #[test]
