@@ -214,6 +214,14 @@ impl KeyDetail {
                 ui.label(RichText::new(spec).monospace())
                     .on_hover_text(spec_hover(key));
             }
+            if let Some(words) = &key.multi_region {
+                ui.label(theme::colored(ui, words.as_str(), theme::BLUE))
+                    .on_hover_text(
+                        "The same key id and key material in every Region of the set; \
+                         each Region's key is used and imported into on its own \
+                         (byok kms --region, or the SDK's region through byok serve)",
+                    );
+            }
         });
         ui.horizontal_wrapped(|ui| {
             ui.label(theme::weak(ui, "ARN"));
@@ -1143,7 +1151,6 @@ fn switch_refusal(state: KeyState) -> &'static str {
     }
 }
 
-/// Why the engine refuses RotateKeyOnDemand, in plain words.
 /// What the spec line's hover says: the spec, the usage and what it means
 /// for the operations.
 fn spec_hover(key: &KeyView) -> String {
@@ -1166,6 +1173,7 @@ fn spec_hover(key: &KeyView) -> String {
     text
 }
 
+/// Why the engine refuses RotateKeyOnDemand, in plain words.
 fn rotate_refusal(kind: crate::kms::ErrorKind, key: &KeyView) -> String {
     use crate::kms::ErrorKind as K;
     match kind {

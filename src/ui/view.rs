@@ -136,6 +136,10 @@ pub struct KeyView {
     pub encryption_algorithms: Vec<String>,
     /// `KeyAgreementAlgorithms` (KEY_AGREEMENT keys).
     pub key_agreement_algorithms: Vec<String>,
+    /// A multi-Region key's place in its set, in words from its
+    /// `MultiRegionConfiguration` ("Multi-Region primary · replicas in
+    /// eu-west-1"); `None` for a single-Region key.
+    pub multi_region: Option<String>,
     /// Whether the manual rotation flow is offered instead of Rotate now:
     /// the engine refuses on-demand rotation for this kind of key
     /// (`UnsupportedOperationException`), and the key can still be
@@ -378,6 +382,9 @@ impl KeyView {
             key_agreement_algorithms: meta
                 .and_then(|m| m.key_agreement_algorithms.clone())
                 .unwrap_or_default(),
+            multi_region: meta
+                .and_then(|m| m.multi_region_configuration.as_ref())
+                .map(multi_region_words),
             manual_rotation,
             state,
             enabled_flag: local.map_or(state == KeyState::Enabled, |l| l.enabled_flag),
@@ -464,6 +471,20 @@ fn manual_rotation(
             crate::kms::ErrorKind::UnsupportedOperation,
             "This key rotates on demand: use Rotate now.",
         )),
+    }
+}
+
+/// A multi-Region key's place in its set, from its
+/// `MultiRegionConfiguration`.
+fn multi_region_words(c: &crate::api::shapes::MultiRegionConfiguration) -> String {
+    let replicas: Vec<&str> = c.replica_keys.iter().map(|r| r.region.as_str()).collect();
+    match c.multi_region_key_type.as_str() {
+        "REPLICA" => format!(
+            "Multi-Region replica · primary in {}",
+            c.primary_key.as_ref().map_or("?", |p| p.region.as_str())
+        ),
+        _ if replicas.is_empty() => "Multi-Region primary · no replicas yet".into(),
+        _ => format!("Multi-Region primary · replicas in {}", replicas.join(", ")),
     }
 }
 
