@@ -30,9 +30,7 @@ fn a_multi_region_primary_names_its_replicas_in_the_key_detail() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     create_store(&mut h);
-    click(&mut h, "🔒 Lock");
-    wait_label(&mut h, "Open store");
-    wait_until_released(&store);
+    lock(&mut h, &store);
 
     let id = kms(
         &store,
@@ -49,15 +47,11 @@ fn a_multi_region_primary_names_its_replicas_in_the_key_detail() {
     );
     assert!(id.starts_with("mrk-"), "a multi-Region key id: {id}");
 
-    type_into(&mut h, "Passphrase", "correct horse battery");
-    click(&mut h, "Open store");
-    wait_for(&mut h, "the store to open", |h| h.state().is_ready());
+    reopen(&mut h);
     click_first(&mut h, "payments-global");
     wait_label(&mut h, "Multi-Region primary · no replicas yet");
 
-    click(&mut h, "🔒 Lock");
-    wait_label(&mut h, "Open store");
-    wait_until_released(&store);
+    lock(&mut h, &store);
     kms(
         &store,
         &[
@@ -68,9 +62,7 @@ fn a_multi_region_primary_names_its_replicas_in_the_key_detail() {
             "eu-west-1",
         ],
     );
-    type_into(&mut h, "Passphrase", "correct horse battery");
-    click(&mut h, "Open store");
-    wait_for(&mut h, "the store to open", |h| h.state().is_ready());
+    reopen(&mut h);
     click_first(&mut h, "payments-global");
     wait_label(&mut h, "Multi-Region primary · replicas in eu-west-1");
 }

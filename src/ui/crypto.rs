@@ -175,10 +175,12 @@ fn parse_context(text: &str) -> Result<EncryptionContext, UiError> {
     Ok(ctx)
 }
 
-fn decode_mac(text: &str) -> Result<Vec<u8>, UiError> {
+/// Base64 text pasted into a box (line breaks and spaces ignored); `plain`
+/// is what the officer reads when it is not base64.
+pub(super) fn decode_base64(text: &str, plain: &str) -> Result<Vec<u8>, UiError> {
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     B64.decode(cleaned.as_bytes())
-        .map_err(|e| UiError::plain("The MAC is not base64 text.", e.to_string()))
+        .map_err(|e| UiError::plain(plain, e.to_string()))
 }
 
 fn decode_blob(text: &str) -> Result<Vec<u8>, UiError> {
@@ -699,7 +701,7 @@ impl CryptoPanel {
                 .clicked()
                 && let Some(algorithm) = algorithm
             {
-                match decode_mac(&self.mac_to_verify) {
+                match decode_base64(&self.mac_to_verify, "The MAC is not base64 text.") {
                     Ok(mac) => self.run(
                         jobs,
                         Slot::VerifyMac,
@@ -1229,7 +1231,7 @@ fn material_line(ui: &mut Ui, what: &str, id: KeyMaterialId) {
     .on_hover_text("KeyMaterialId");
 }
 
-fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
+pub(super) fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
     if let Some(e) = elapsed {
         ui.horizontal(|ui| {
             theme::spinner(ui);

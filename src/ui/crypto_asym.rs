@@ -16,6 +16,7 @@ use egui::{RichText, Ui};
 use zeroize::Zeroizing;
 
 use super::action::{Action, Owner, PickTarget};
+use super::crypto::{decode_base64, pending_line};
 use super::theme;
 use super::view::{KeyRef, KeyView};
 use super::worker::{Async, Job, Jobs, Outcome, PublicKeyAnswer, SignatureAnswer, Ticket, UiError};
@@ -140,9 +141,7 @@ fn peer_key_der(text: &str) -> Result<Vec<u8>, UiError> {
             Err(e) => Err(UiError::plain("This PEM text is damaged.", e.to_string())),
         };
     }
-    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    B64.decode(cleaned.as_bytes())
-        .map_err(|e| UiError::plain("The public key is neither PEM nor base64.", e.to_string()))
+    decode_base64(text, "The public key is neither PEM nor base64.")
 }
 
 /// The message's bytes: the text, or the digest its hex spells.
@@ -171,15 +170,6 @@ fn card(ui: &mut Ui, add: impl FnOnce(&mut Ui)) {
         ui.set_width(ui.available_width());
         ui.with_layout(egui::Layout::top_down(egui::Align::Min), add);
     });
-}
-
-fn pending_line(ui: &mut Ui, elapsed: Option<std::time::Duration>, what: &str) {
-    if let Some(e) = elapsed {
-        ui.horizontal(|ui| {
-            theme::spinner(ui);
-            ui.label(format!("{what}… {:.1} s", e.as_secs_f32()));
-        });
-    }
 }
 
 impl AsymPanel {
@@ -451,14 +441,10 @@ impl AsymPanel {
                 .clicked()
                 && let Some(algorithm) = algorithm
             {
-                let cleaned: String = self
-                    .signature_to_verify
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect();
-                let signature = B64.decode(cleaned.as_bytes()).map_err(|e| {
-                    UiError::plain("The signature is not base64 text.", e.to_string())
-                });
+                let signature = decode_base64(
+                    &self.signature_to_verify,
+                    "The signature is not base64 text.",
+                );
                 match (signature, message_bytes(&self.message, self.digest)) {
                     (Ok(signature), Ok(message)) => self.verified.submit(
                         jobs,

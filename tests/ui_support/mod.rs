@@ -199,6 +199,21 @@ pub fn create_store(h: &mut App<'_>) {
     wait_for(h, "the store to open", |h| h.state().is_ready());
 }
 
+/// Locks the console and waits until the store file is free for the CLI.
+pub fn lock(h: &mut App<'_>, store: &Path) {
+    click(h, "🔒 Lock");
+    wait_label(h, "Open store");
+    wait_until_released(store);
+}
+
+/// Opens the store again from the unlock screen (the passphrase of
+/// [`create_store`]).
+pub fn reopen(h: &mut App<'_>) {
+    type_into(h, "Passphrase", "correct horse battery");
+    click(h, "Open store");
+    wait_for(h, "the store to open", |h| h.state().is_ready());
+}
+
 /// Runs the harness until nothing animates (bounded).
 pub fn settle(h: &mut App<'_>) {
     for _ in 0..10 {
