@@ -165,11 +165,21 @@ fn screenshots_of_the_main_screens() {
 /// and GetPublicKey: every card and its result must be readable.
 #[test]
 fn screenshots_of_an_asymmetric_key_at_1280_by_720() {
+    asymmetric_key_screenshots(egui::vec2(1280.0, 720.0), "1280");
+}
+
+/// The same at 1600×1000.
+#[test]
+fn screenshots_of_an_asymmetric_key_at_1600_by_1000() {
+    asymmetric_key_screenshots(egui::vec2(1600.0, 1000.0), "1600");
+}
+
+fn asymmetric_key_screenshots(size: egui::Vec2, suffix: &str) {
     let (dir, store) = temp();
     let clock = ManualClock::new(START);
     let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
     let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 720.0))
+        .with_size(size)
         .with_max_steps(400)
         .with_render_cursor(false)
         .wgpu()
@@ -188,12 +198,12 @@ fn screenshots_of_an_asymmetric_key_at_1280_by_720() {
     wait_part(&mut h, "✔ SignatureValid");
     click(&mut h, "Get public key");
     wait_label(&mut h, "Public key (PEM)");
-    shoot(&mut h, "sign-1280");
+    shoot(&mut h, &format!("sign-{suffix}"));
     presentation_mode(&mut h);
     click(&mut h, "Cryptography");
-    shoot(&mut h, "sign-presenting-1280");
+    shoot(&mut h, &format!("sign-presenting-{suffix}"));
     click(&mut h, "➕ New key");
     click(&mut h, "Sign and verify");
     wait_label(&mut h, "ECC_NIST_P256");
-    shoot(&mut h, "new-key-presenting-1280");
+    shoot(&mut h, &format!("new-key-presenting-{suffix}"));
 }
