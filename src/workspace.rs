@@ -376,7 +376,7 @@ impl Workspace {
                 }
                 (all, complete)
             }
-            None => (snapshot(&lock(&self.vault)), true),
+            None => (snapshot(&mut lock(&self.vault)), true),
         }
     }
 
@@ -485,8 +485,15 @@ impl Workspace {
         arn: &str,
         own: &[AuditRecord],
     ) -> (KeyHistory, HistorySource) {
-        let own_events =
-            || -> Vec<HistoryEvent> { own.iter().filter_map(HistoryEvent::from_record).collect() };
+        // A multi-Region key has the same key id in every region of its
+        // set: its history is that of its own region.
+        let region = crate::backend::kms_arn_region(arn);
+        let own_events = || -> Vec<HistoryEvent> {
+            own.iter()
+                .filter(|r| region.as_deref().is_none_or(|g| r.aws_region == g))
+                .filter_map(HistoryEvent::from_record)
+                .collect()
+        };
         let Some(a) = &self.aws else {
             let events = own_events();
             let h = KeyHistory::from_events(key, &events);

@@ -86,6 +86,7 @@ impl Backend for Fake {
             kind: BackendKind::Aws,
             account: Some(ACCOUNT.into()),
             region: "us-west-2".into(),
+            regions: vec!["us-west-2".into()],
             profile: None,
             endpoint: None,
         }

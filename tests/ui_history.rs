@@ -134,7 +134,7 @@ fn the_key_state_at_any_past_instant_matches_what_the_engine_said_then() {
         .expect("scenario");
 
     let records = vault.audit_records().expect("trail");
-    let record = snapshot(&vault)
+    let record = snapshot(&mut vault)
         .into_iter()
         .find(|r| r.key_id == key.to_string())
         .expect("key");

@@ -53,6 +53,10 @@ operations! {
     ScheduleKeyDeletion: ScheduleKeyDeletionInput => ScheduleKeyDeletionOutputShape;
     /// CancelKeyDeletion.
     CancelKeyDeletion: KeyIdInput => KeyIdOutput;
+    /// ReplicateKey.
+    ReplicateKey: ReplicateKeyInput => ReplicateKeyOutput;
+    /// UpdatePrimaryRegion.
+    UpdatePrimaryRegion: UpdatePrimaryRegionInput => Empty;
     /// UpdateKeyDescription.
     UpdateKeyDescription: UpdateKeyDescriptionInput => Empty;
     /// GetParametersForImport.

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use super::AwsBackend;
 use super::errors::{Context, from_sdk};
-use super::ops::kms_arn_region;
 use super::retry::CallObserver;
 use crate::backend::BackendError;
+use crate::backend::kms_arn_region;
 use crate::kms::Timestamp;
 
 /// CloudTrail's largest page.

@@ -312,7 +312,7 @@ impl AwsBackend {
     /// ARN among its key members, else the home region. A region outside
     /// the connection is refused.
     fn route(&self, operation: &str, request: &[u8]) -> Result<String, BackendError> {
-        match ops::arn_region(request) {
+        match crate::backend::arn_region(request) {
             None => Ok(self.home.clone()),
             Some((arn, region)) => {
                 if self.connection.regions.contains(&region) {
@@ -497,12 +497,14 @@ impl Backend for RegionalBackend {
     fn call(&self, operation: &str, request: &[u8]) -> Result<Body, BackendError> {
         let started = std::time::SystemTime::now();
         let checked =
-            ops::check_operation(operation).and_then(|()| match ops::arn_region(request) {
-                Some((arn, r)) if r != self.region => Err(BackendError::Request {
-                    operation: operation.to_string(),
-                    detail: format!("{arn} is not in region {}", self.region),
-                }),
-                _ => Ok(()),
+            ops::check_operation(operation).and_then(|()| {
+                match crate::backend::arn_region(request) {
+                    Some((arn, r)) if r != self.region => Err(BackendError::Request {
+                        operation: operation.to_string(),
+                        detail: format!("{arn} is not in region {}", self.region),
+                    }),
+                    _ => Ok(()),
+                }
             });
         if let Err(e) = checked {
             self.inner.record(
@@ -557,6 +559,7 @@ impl Backend for AwsBackend {
             kind: BackendKind::Aws,
             account: self.account.get().cloned(),
             region: self.home.clone(),
+            regions: self.connection.regions.clone(),
             profile: self.connection.profile.clone(),
             endpoint: self.connection.endpoint_url.clone(),
         }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::{Blob as SdkBlob, DateTime};
 use aws_sdk_kms::types as t;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::errors::{Context, from_sdk};
@@ -80,58 +80,6 @@ pub(super) fn check_operation(operation: &str) -> Result<(), BackendError> {
             detail: format!("{operation} is not an AWS KMS operation byok sends"),
         })
     }
-}
-
-/// The members that may hold a key ARN or an alias ARN, in the order that
-/// decides the region (the key the operation acts on first).
-#[derive(Deserialize)]
-struct KeyRefs {
-    #[serde(rename = "KeyId")]
-    key_id: Option<serde_json::Value>,
-    #[serde(rename = "SourceKeyId")]
-    source_key_id: Option<serde_json::Value>,
-    #[serde(rename = "DestinationKeyId")]
-    destination_key_id: Option<serde_json::Value>,
-    #[serde(rename = "TargetKeyId")]
-    target_key_id: Option<serde_json::Value>,
-}
-
-/// The first key or alias ARN of the request and its region:
-/// `arn:<partition>:kms:<region>:<account>:key/<id>` or `...:alias/<name>`.
-/// Other members are skipped unread (no copy of a plaintext is made).
-pub(super) fn arn_region(request: &[u8]) -> Option<(String, String)> {
-    let refs: KeyRefs = serde_json::from_slice(request).ok()?;
-    [
-        refs.key_id,
-        refs.source_key_id,
-        refs.destination_key_id,
-        refs.target_key_id,
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(|v| v.as_str().map(str::to_string))
-    .find_map(|id| {
-        let region = kms_arn_region(&id)?;
-        Some((id, region))
-    })
-}
-
-/// The region of a KMS ARN, if `id` is one.
-pub(crate) fn kms_arn_region(id: &str) -> Option<String> {
-    let mut parts = id.splitn(6, ':');
-    let (arn, _partition, service, region, _account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    (arn == "arn"
-        && service == "kms"
-        && !region.is_empty()
-        && (resource.starts_with("key/") || resource.starts_with("alias/")))
-    .then(|| region.to_string())
 }
 
 /// The caller's own account, when an answer shows it for certain: the
@@ -1145,6 +1093,7 @@ fn custom_key_store(s: aws_sdk_kms::types::CustomKeyStoresListEntry) -> serde_js
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{arn_region, kms_arn_region};
 
     #[test]
     fn every_operation_of_the_table_is_sent() {

@@ -162,6 +162,16 @@ impl KeyRecord {
                 .as_ref()
                 .is_some_and(|s| s.on_demand_rotation_start_date.is_some()),
             on_demand_rotations: self.on_demand_rotations(),
+            multi_region: m.multi_region_configuration.as_ref().map(|c| {
+                crate::kms::rules::MultiRegionFacts {
+                    is_primary: c.multi_region_key_type != "REPLICA",
+                    primary_arn: c
+                        .primary_key
+                        .as_ref()
+                        .map(|p| p.arn.clone())
+                        .unwrap_or_default(),
+                }
+            }),
         })
     }
 }

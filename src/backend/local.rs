@@ -38,9 +38,22 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
+    /// A request naming a key ARN or alias ARN runs in that ARN's region,
+    /// as the AWS backend routes it; any other runs in the caller's.
     fn call(&self, operation: &str, request: &[u8]) -> Result<Body, BackendError> {
+        let routed;
+        let caller = match super::arn_region(request) {
+            Some((_, region)) if self.caller.region.as_deref() != Some(region.as_str()) => {
+                routed = Caller {
+                    region: Some(region),
+                    ..self.caller.clone()
+                };
+                &routed
+            }
+            _ => &self.caller,
+        };
         self.lock()
-            .call(&self.caller, operation, request)
+            .call(caller, operation, request)
             .map_err(BackendError::Service)
     }
 
@@ -51,17 +64,28 @@ impl Backend for LocalBackend {
             kind: BackendKind::Local,
             account: Some(settings.account_id.clone()),
             region: settings.region.clone(),
+            regions: v.kms().regions(),
             profile: None,
             endpoint: None,
         }
     }
 }
 
-/// Every key of `vault`'s engine as the API would show it, read straight
-/// from the engine's state: no call, no audit record (the console's view of
-/// its own store).
-pub fn snapshot(vault: &Vault) -> Vec<KeyRecord> {
-    let kms = vault.kms();
+/// Every key of `vault`'s engine, in every region that holds keys (the
+/// store's first), as the API would show it, read straight from the
+/// engine's state: no call, no audit record (the console's view of its own
+/// store). A multi-Region key appears once per region, each with its
+/// region's ARN.
+pub fn snapshot(vault: &mut Vault) -> Vec<KeyRecord> {
+    let mut all = Vec::new();
+    for region in vault.kms().regions() {
+        all.extend(vault.read_in_region(&region, region_snapshot));
+    }
+    all
+}
+
+/// The keys of the engine's active region.
+fn region_snapshot(kms: &crate::kms::Kms) -> Vec<KeyRecord> {
     let mut aliases: HashMap<KeyId, Vec<String>> = HashMap::new();
     for a in kms.aliases() {
         aliases.entry(a.target).or_default().push(a.name.clone());

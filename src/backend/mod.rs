@@ -197,6 +197,58 @@ impl fmt::Debug for BackendError {
 
 impl std::error::Error for BackendError {}
 
+/// The members that may hold a key ARN or an alias ARN, in the order that
+/// decides the region (the key the operation acts on first).
+#[derive(serde::Deserialize)]
+struct KeyRefs {
+    #[serde(rename = "KeyId")]
+    key_id: Option<serde_json::Value>,
+    #[serde(rename = "SourceKeyId")]
+    source_key_id: Option<serde_json::Value>,
+    #[serde(rename = "DestinationKeyId")]
+    destination_key_id: Option<serde_json::Value>,
+    #[serde(rename = "TargetKeyId")]
+    target_key_id: Option<serde_json::Value>,
+}
+
+/// The first key or alias ARN of the request and its region:
+/// `arn:<partition>:kms:<region>:<account>:key/<id>` or `...:alias/<name>`.
+/// Other members are skipped unread (no copy of a plaintext is made).
+pub fn arn_region(request: &[u8]) -> Option<(String, String)> {
+    let refs: KeyRefs = serde_json::from_slice(request).ok()?;
+    [
+        refs.key_id,
+        refs.source_key_id,
+        refs.destination_key_id,
+        refs.target_key_id,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|v| v.as_str().map(str::to_string))
+    .find_map(|id| {
+        let region = kms_arn_region(&id)?;
+        Some((id, region))
+    })
+}
+
+/// The region of a KMS ARN, if `id` is one.
+pub fn kms_arn_region(id: &str) -> Option<String> {
+    let mut parts = id.splitn(6, ':');
+    let (arn, _partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn == "arn"
+        && service == "kms"
+        && !region.is_empty()
+        && (resource.starts_with("key/") || resource.starts_with("alias/")))
+    .then(|| region.to_string())
+}
+
 /// Which kind of backend a store is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -215,6 +267,9 @@ pub struct BackendInfo {
     pub account: Option<String>,
     /// The region calls go to.
     pub region: String,
+    /// Every region the store reaches, `region` first: a local store's
+    /// regions that hold keys, an AWS connection's regions.
+    pub regions: Vec<String>,
     /// The profile (AWS), if one is named.
     pub profile: Option<String>,
     /// The endpoint URL, when it is not the region's default.

@@ -1042,7 +1042,14 @@ impl Kms {
                 format!("Key '{}' does not exist", self.arn(id)),
             )
         })?;
-        Ok(key.facts(self.arn(id)))
+        let mut facts = key.facts(self.arn(id));
+        facts.multi_region = self.multi_region_key_type(id).and_then(|t| {
+            Some(super::rules::MultiRegionFacts {
+                is_primary: t == super::MultiRegionKeyType::Primary,
+                primary_arn: self.arn_in(self.primary_region(id)?, id),
+            })
+        });
+        Ok(facts)
     }
 
     /// Makes a material record for fresh bytes.

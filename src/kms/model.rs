@@ -926,6 +926,8 @@ impl Key {
                 .collect(),
             rotation_in_progress: self.rotation_started.is_some(),
             on_demand_rotations: self.on_demand_rotations,
+            // The engine knows the set (`Kms::facts`); the key alone does not.
+            multi_region: None,
         }
     }
 

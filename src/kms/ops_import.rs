@@ -325,16 +325,8 @@ impl Kms {
                 ImportType::ExistingKeyMaterial
             });
             let arn = kms.arn(id);
-            // "You cannot directly import new key material into the replica
-            // Region keys" (API reference, ImportKeyMaterial); [byok] message.
-            if import_type == ImportType::NewKeyMaterial && kms.is_replica(id) {
-                let primary = kms.arn_in(kms.primary_region(id).unwrap_or_default(), id);
-                return Err(KmsError::new(
-                    ErrorKind::UnsupportedOperation,
-                    format!(
-                        "New key material cannot be imported into the multi-Region replica key {arn}. Import it into the primary key {primary}, then import the same key material into this key with ImportType EXISTING_KEY_MATERIAL."
-                    ),
-                ));
+            if import_type == ImportType::NewKeyMaterial {
+                super::rules::new_material_into(&kms.facts(id)?)?;
             }
             let key = kms.key_ref(id)?;
             // 6. is it the material the request says it is?

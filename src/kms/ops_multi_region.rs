@@ -118,21 +118,7 @@ impl Kms {
             let id = kms.resolve("keyId", &req.key_id, false)?;
             call.key(id);
             let arn = kms.arn(id);
-            match kms.multi_region_key_type(id) {
-                None => {
-                    // [byok] message.
-                    return Err(KmsError::new(
-                        ErrorKind::UnsupportedOperation,
-                        format!("{arn} is not a multi-Region key. Only a multi-Region primary key can be replicated."),
-                    ));
-                }
-                Some(MultiRegionKeyType::Replica) => kms.refuse_on_replica(id, "ReplicateKey")?,
-                Some(MultiRegionKeyType::Primary) => {}
-            }
-            kms.require_state(
-                id,
-                &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport],
-            )?;
+            super::rules::replicate_key(&kms.facts(id)?)?;
             let region = req.replica_region.as_str();
             if !valid_region_name(region) {
                 // [byok] message.
@@ -221,27 +207,7 @@ impl Kms {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
             let arn = kms.arn(id);
-            match kms.multi_region_key_type(id) {
-                None => {
-                    // [byok] message.
-                    return Err(KmsError::new(
-                        ErrorKind::UnsupportedOperation,
-                        format!("{arn} is not a multi-Region key."),
-                    ));
-                }
-                Some(MultiRegionKeyType::Replica) => {
-                    kms.refuse_on_replica(id, "UpdatePrimaryRegion")?
-                }
-                Some(MultiRegionKeyType::Primary) => {}
-            }
-            kms.require_state(
-                id,
-                &[
-                    KeyState::Enabled,
-                    KeyState::Disabled,
-                    KeyState::PendingImport,
-                ],
-            )?;
+            super::rules::update_primary_region(&kms.facts(id)?)?;
             if primary_region == kms.region() {
                 // [byok] message.
                 return Err(KmsError::validation(format!(

@@ -50,6 +50,18 @@ pub struct KeyFacts {
     pub rotation_in_progress: bool,
     /// On-demand rotations used so far.
     pub on_demand_rotations: u32,
+    /// A multi-Region key's place in its set (`MultiRegionConfiguration`);
+    /// `None` for a single-Region key.
+    pub multi_region: Option<MultiRegionFacts>,
+}
+
+/// A multi-Region key's place in its set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiRegionFacts {
+    /// `MultiRegionKeyType` PRIMARY.
+    pub is_primary: bool,
+    /// The primary key's ARN.
+    pub primary_arn: String,
 }
 
 impl KeyFacts {
@@ -223,6 +235,9 @@ pub fn import_key_material(
 ) -> KmsResult<()> {
     f.require_external()?;
     f.require(&IMPORTABLE)?;
+    if import_type == ImportType::NewKeyMaterial {
+        new_material_into(f)?;
+    }
     match import_type {
         ImportType::NewKeyMaterial
             if f.key_spec != "SYMMETRIC_DEFAULT" && !f.materials.is_empty() =>
@@ -298,6 +313,70 @@ pub fn schedule_key_deletion(f: &KeyFacts) -> KmsResult<()> {
     f.require(&NOT_PENDING_DELETION)
 }
 
+/// NEW_KEY_MATERIAL goes into a multi-Region set through its primary:
+/// "You cannot directly import new key material into the replica Region
+/// keys" (API reference, ImportKeyMaterial); a replica takes the primary's
+/// material as EXISTING_KEY_MATERIAL. [byok] message.
+pub fn new_material_into(f: &KeyFacts) -> KmsResult<()> {
+    match &f.multi_region {
+        Some(m) if !m.is_primary => Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "New key material cannot be imported into the multi-Region replica key {}. Import it into the primary key {}, then import the same key material into this key with ImportType EXISTING_KEY_MATERIAL.",
+                f.arn, m.primary_arn
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The states in which a multi-Region primary takes ReplicateKey and
+/// UpdatePrimaryRegion.
+const SET_CHANGE_STATES: [KeyState; 3] = [
+    KeyState::Enabled,
+    KeyState::Disabled,
+    KeyState::PendingImport,
+];
+
+/// Refuses an operation of the multi-Region set (`operation`) on a key that
+/// is not its primary: a single-Region key, or a replica (then call it on
+/// the primary, whose ARN the message names). [byok] messages: AWS
+/// publishes none for these `UnsupportedOperationException`s.
+fn require_primary(f: &KeyFacts, operation: &str, single: &str) -> KmsResult<()> {
+    match &f.multi_region {
+        None => Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!("{} is not a multi-Region key.{single}", f.arn),
+        )),
+        Some(m) if !m.is_primary => Err(KmsError::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "{} is a multi-Region replica key. Call {operation} on its primary key {}.",
+                f.arn, m.primary_arn
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// ReplicateKey: only a multi-Region primary key, Enabled, Disabled or
+/// Pending import, is replicated (ReplicateKey API reference).
+pub fn replicate_key(f: &KeyFacts) -> KmsResult<()> {
+    require_primary(
+        f,
+        "ReplicateKey",
+        " Only a multi-Region primary key can be replicated.",
+    )?;
+    f.require(&SET_CHANGE_STATES)
+}
+
+/// UpdatePrimaryRegion: called on the current primary key (UpdatePrimaryRegion
+/// API reference), Enabled, Disabled or Pending import.
+pub fn update_primary_region(f: &KeyFacts) -> KmsResult<()> {
+    require_primary(f, "UpdatePrimaryRegion", "")?;
+    f.require(&SET_CHANGE_STATES)
+}
+
 /// CancelKeyDeletion.
 pub fn cancel_key_deletion(f: &KeyFacts) -> KmsResult<()> {
     if f.state == KeyState::PendingDeletion {
@@ -333,6 +412,10 @@ pub struct Verdicts {
     pub schedule_deletion: KmsResult<()>,
     /// CancelKeyDeletion.
     pub cancel_deletion: KmsResult<()>,
+    /// ReplicateKey.
+    pub replicate: KmsResult<()>,
+    /// UpdatePrimaryRegion.
+    pub update_primary_region: KmsResult<()>,
 }
 
 impl Verdicts {
@@ -346,6 +429,8 @@ impl Verdicts {
             reimport: import_key_material(f, ImportType::ExistingKeyMaterial, None),
             schedule_deletion: schedule_key_deletion(f),
             cancel_deletion: cancel_key_deletion(f),
+            replicate: replicate_key(f),
+            update_primary_region: update_primary_region(f),
         }
     }
 }
@@ -370,6 +455,7 @@ mod tests {
                 })
                 .collect(),
             rotation_in_progress: false,
+            multi_region: None,
             on_demand_rotations: 0,
         }
     }

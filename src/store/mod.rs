@@ -1189,6 +1189,13 @@ impl Vault {
         &self.kms
     }
 
+    /// Reads the engine as `region` sees it (that region's keys and
+    /// aliases): no call, no change, no audit record; the engine is as it
+    /// was afterwards.
+    pub fn read_in_region<T>(&mut self, region: &str, f: impl FnOnce(&Kms) -> T) -> T {
+        self.kms.in_region(Some(region), |kms| f(kms))
+    }
+
     /// The state file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -62,6 +62,8 @@ struct NewKeyDialog {
     origin: Origin,
     key_usage: KeyUsage,
     key_spec: KeySpec,
+    /// `MultiRegion`: a multi-Region primary key.
+    multi_region: bool,
     pending: Option<Pending<()>>,
     error: Option<UiError>,
     /// The description field has had its first focus.
@@ -498,6 +500,7 @@ impl ConsoleApp {
                     origin: Origin::External,
                     key_usage: KeyUsage::EncryptDecrypt,
                     key_spec: KeySpec::SymmetricDefault,
+                    multi_region: false,
                     pending: None,
                     error: None,
                     focused: false,
@@ -1169,6 +1172,16 @@ impl ConsoleApp {
                     "The key starts in Pending import until its first material is imported.",
                 ));
             }
+            ui.add_space(6.0);
+            ui.checkbox(&mut d.multi_region, "Multi-Region key")
+                .on_hover_text("CreateKey with MultiRegion true: an mrk- key id, replicated to other Regions with ReplicateKey");
+            if d.multi_region {
+                ui.label(theme::weak(
+                    ui,
+                    "A multi-Region primary key in this Region. Replicate it from its detail; each replica takes \
+                     the same key material, imported into it on its own.",
+                ));
+            }
             if let Some(e) = &d.error {
                 theme::error_box(ui, e);
             }
@@ -1190,6 +1203,7 @@ impl ConsoleApp {
                             origin: d.origin,
                             key_spec: d.key_spec,
                             key_usage: d.key_usage,
+                            multi_region: d.multi_region,
                         },
                     ));
                 }

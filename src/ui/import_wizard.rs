@@ -161,6 +161,17 @@ impl ImportWizard {
             default_expiry.day() as i8,
         )
         .unwrap_or_default();
+        // Where the engine refuses new material but takes a re-import (a
+        // multi-Region replica takes only its primary's material, as
+        // EXISTING_KEY_MATERIAL), the wizard starts on the re-import of the
+        // first material the key misses.
+        let reimport = reimport.or_else(|| {
+            if key.verdicts.import_new.is_err() && key.verdicts.reimport.is_ok() {
+                key.missing_materials().next().map(|m| m.id)
+            } else {
+                None
+            }
+        });
         let import_type = if reimport.is_some() {
             ImportType::ExistingKeyMaterial
         } else {

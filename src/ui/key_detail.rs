@@ -75,6 +75,8 @@ pub struct KeyDetail {
     dialog: Option<Dialog>,
     pending: Option<Pending<&'static str>>,
     error: Option<(&'static str, UiError)>,
+    /// A multi-Region key's set and its operations.
+    multi_region: super::multi_region::MultiRegionPanel,
     /// The timeline below the table.
     pub timeline: Timeline,
 }
@@ -125,7 +127,7 @@ impl KeyDetail {
 
     /// Whether a dialog is open (the console's shortcuts wait).
     pub fn has_dialog(&self) -> bool {
-        self.dialog.is_some()
+        self.dialog.is_some() || self.multi_region.has_dialog()
     }
 
     fn run(&mut self, jobs: &Jobs, what: &'static str, job: Job) {
@@ -223,6 +225,7 @@ impl KeyDetail {
                     );
             }
         });
+        actions.extend(self.multi_region.row(ui, key, view, busy));
         ui.horizontal_wrapped(|ui| {
             ui.label(theme::weak(ui, "ARN"));
             ui.add(egui::Label::new(RichText::new(key.arn.as_str()).monospace()).selectable(true));
@@ -409,6 +412,9 @@ impl KeyDetail {
         actions.append(&mut timeline_actions);
 
         self.dialogs(ui, view, jobs);
+        if let Some((what, job)) = self.multi_region.dialogs(ui, view) {
+            self.run(jobs, what, job);
+        }
         actions
     }
 

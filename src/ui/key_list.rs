@@ -253,6 +253,9 @@ impl KeyList {
             None
         };
         let row_height = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 8.0;
+        // Keys of several Regions: each row says its Region (a
+        // multi-Region key has the same id in each).
+        let regions = view.backend.regions.len() > 1;
         let columns = Col::fitting(ui);
         let hidden: Vec<&str> = Col::ALL
             .iter()
@@ -321,6 +324,13 @@ impl KeyList {
                             );
                             ui.horizontal(|ui| {
                                 ui.label(RichText::new(key.short_id.as_str()).monospace().small());
+                                if regions {
+                                    ui.label(
+                                        theme::colored(ui, key.region.as_str(), theme::BLUE)
+                                            .small(),
+                                    )
+                                    .on_hover_text(format!("The key's Region: {}", key.arn));
+                                }
                                 ui.label(
                                     theme::colored(
                                         ui,

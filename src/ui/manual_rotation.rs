@@ -238,6 +238,7 @@ impl ManualRotation {
                                 origin: self.origin,
                                 key_spec: self.key_spec,
                                 key_usage: self.key_usage,
+                                multi_region: false,
                             },
                         ));
                     }

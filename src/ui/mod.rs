@@ -20,6 +20,7 @@ pub mod key_list;
 pub mod lessons;
 pub mod manager;
 pub mod manual_rotation;
+pub mod multi_region;
 pub mod settings;
 pub mod status_bar;
 pub mod theme;

@@ -87,6 +87,37 @@ pub struct MaterialView {
     pub delete_check: Result<(), KmsError>,
 }
 
+/// A multi-Region key's set, from DescribeKey's `MultiRegionConfiguration`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiRegionSet {
+    /// Whether this key is the set's primary (`MultiRegionKeyType` PRIMARY).
+    pub is_primary: bool,
+    /// The primary key: Region and ARN.
+    pub primary: Option<(String, KeyRef)>,
+    /// The replica keys: Region and ARN, in AWS's order.
+    pub replicas: Vec<(String, KeyRef)>,
+}
+
+impl MultiRegionSet {
+    fn of(c: &crate::api::shapes::MultiRegionConfiguration) -> Self {
+        let pair = |k: &crate::api::shapes::MultiRegionKey| (k.region.clone(), KeyRef::new(&k.arn));
+        MultiRegionSet {
+            is_primary: c.multi_region_key_type != "REPLICA",
+            primary: c.primary_key.as_ref().map(pair),
+            replicas: c.replica_keys.iter().map(pair).collect(),
+        }
+    }
+
+    /// Every Region of the set, the primary's first.
+    pub fn regions(&self) -> Vec<&str> {
+        self.primary
+            .iter()
+            .chain(&self.replicas)
+            .map(|(r, _)| r.as_str())
+            .collect()
+    }
+}
+
 /// How much the console knows of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Knowledge {
@@ -140,6 +171,11 @@ pub struct KeyView {
     /// `MultiRegionConfiguration` ("Multi-Region primary · replicas in
     /// eu-west-1"); `None` for a single-Region key.
     pub multi_region: Option<String>,
+    /// A multi-Region key's set: its primary and replicas, each with its
+    /// Region and ARN (`None` for a single-Region key).
+    pub multi_region_set: Option<MultiRegionSet>,
+    /// The key's Region (from its ARN).
+    pub region: String,
     /// Whether the manual rotation flow is offered instead of Rotate now:
     /// the engine refuses on-demand rotation for this kind of key
     /// (`UnsupportedOperationException`), and the key can still be
@@ -268,7 +304,9 @@ impl KeyView {
                     import_new: e.clone(),
                     reimport: e.clone(),
                     schedule_deletion: e.clone(),
-                    cancel_deletion: e,
+                    cancel_deletion: e.clone(),
+                    replicate: e.clone(),
+                    update_primary_region: e,
                 }
             }
         };
@@ -332,8 +370,9 @@ impl KeyView {
         let manual_rotation =
             manual_rotation(&verdicts.rotate, state, meta.is_some(), has_material);
         let mut search = format!(
-            "{} {description} {origin_text} {key_spec_text} {key_usage_text}",
-            record.key_id
+            "{} {description} {origin_text} {key_spec_text} {key_usage_text} {}",
+            record.key_id,
+            crate::backend::kms_arn_region(&record.arn).unwrap_or_default()
         )
         .to_lowercase();
         for a in &record.aliases {
@@ -385,6 +424,10 @@ impl KeyView {
             multi_region: meta
                 .and_then(|m| m.multi_region_configuration.as_ref())
                 .map(multi_region_words),
+            multi_region_set: meta
+                .and_then(|m| m.multi_region_configuration.as_ref())
+                .map(MultiRegionSet::of),
+            region: crate::backend::kms_arn_region(&record.arn).unwrap_or_default(),
             manual_rotation,
             state,
             enabled_flag: local.map_or(state == KeyState::Enabled, |l| l.enabled_flag),

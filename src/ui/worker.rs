@@ -345,6 +345,24 @@ pub enum Job {
         key_spec: KeySpec,
         /// `KeyUsage`.
         key_usage: KeyUsage,
+        /// `MultiRegion`.
+        multi_region: bool,
+    },
+    /// ReplicateKey: a replica of multi-Region primary `key` in `region`.
+    ReplicateKey {
+        /// The primary key.
+        key: KeyRef,
+        /// `ReplicaRegion`.
+        region: String,
+        /// `Description` of the replica (not a shared property).
+        description: String,
+    },
+    /// UpdatePrimaryRegion: make the replica in `region` the primary.
+    UpdatePrimaryRegion {
+        /// The current primary key.
+        key: KeyRef,
+        /// `PrimaryRegion`.
+        region: String,
     },
     /// UpdateAlias: point alias `name` of key `from` at key `to`.
     UpdateAlias {
@@ -1643,17 +1661,56 @@ impl WorkerState {
                 origin,
                 key_spec,
                 key_usage,
+                multi_region,
             } => {
                 let out = self.call::<op::CreateKey>(&CreateKeyInput {
                     description: (!description.is_empty()).then_some(description),
                     origin: Some(origin.as_str().to_string()),
                     key_spec: Some(key_spec.as_str().to_string()),
                     key_usage: Some(key_usage.as_str().to_string()),
+                    multi_region: multi_region.then_some(true),
                     ..CreateKeyInput::default()
                 })?;
                 let key = KeyRef::new(&out.key_metadata.arn);
                 self.changed(&key);
                 Ok(Outcome::KeyCreated(key))
+            }
+            Job::ReplicateKey {
+                key,
+                region,
+                description,
+            } => {
+                let out = self.call::<op::ReplicateKey>(&ReplicateKeyInput {
+                    key_id: Some(key.arn().to_string()),
+                    replica_region: Some(region.clone()),
+                    description: (!description.is_empty()).then_some(description),
+                    ..ReplicateKeyInput::default()
+                })?;
+                self.changed(&key);
+                let replica = out.replica_key_metadata.arn;
+                self.changed(&KeyRef::new(&replica));
+                let listed = self.backend()?.info().regions.contains(&region);
+                Ok(Outcome::Changed(if listed {
+                    format!("Replica created in {region}: import the same key material into it")
+                } else {
+                    format!(
+                        "Replica created in {region} ({replica}); add {region} to the connection's regions to see it here"
+                    )
+                }))
+            }
+            Job::UpdatePrimaryRegion { key, region } => {
+                self.call::<op::UpdatePrimaryRegion>(&UpdatePrimaryRegionInput {
+                    key_id: Some(key.arn().to_string()),
+                    primary_region: Some(region.clone()),
+                })?;
+                // Every key of the set changed its type.
+                self.changed(&key);
+                if let Some(s) = &self.session {
+                    s.ws.refresh();
+                }
+                Ok(Outcome::Changed(format!(
+                    "{region} is now the primary Region"
+                )))
             }
             Job::SetEnabled { key, enabled } => {
                 if enabled {
