@@ -17,7 +17,7 @@ use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{Caller, KeyState, ManualClock, SecretArray, Settings};
+use byok::kms::{Caller, KeyState, ManualClock, SecretArray, SecretVec, Settings};
 use byok::manager::{KeyPolicy, Manager, MaterialOrigin};
 use byok::store::{Vault, VaultOptions};
 use byok::ui::view::KeyRef;
@@ -93,7 +93,12 @@ impl Prepared {
         );
         if escrow {
             self.manager
-                .deposit(&arn, &id, &material, MaterialOrigin::Generated)
+                .deposit(
+                    &arn,
+                    &id,
+                    &SecretVec::copy_of(material.expose()),
+                    MaterialOrigin::Generated,
+                )
                 .expect("deposit");
         }
         (arn, material)

@@ -22,7 +22,7 @@ use super::worker::{
 };
 use crate::kms::{
     ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeySpec, KeyState,
-    SecretArray, SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::workspace::ImportInFlight;
 
@@ -1300,9 +1300,11 @@ impl ImportWizard {
             },
             custodian_copy: match self.source {
                 Source::WrappedFile => None,
-                // The key manager's escrow keeps 32-byte material (the
-                // symmetric keys it rotates).
-                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().and_then(|p| {
+                // The bytes wrapped here, as they are imported: 32 bytes for
+                // a symmetric key, an HMAC key's bytes, an asymmetric key's
+                // DER PKCS #8 private key (the key manager's escrow keeps
+                // them all).
+                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().map(|p| {
                     let origin = if p.generated {
                         crate::manager::MaterialOrigin::Generated
                     } else {
@@ -1310,7 +1312,7 @@ impl ImportWizard {
                             path: PathBuf::from(self.plaintext_path.trim()),
                         }
                     };
-                    Some((SecretArray::<32>::from_slice(p.plaintext.expose())?, origin))
+                    (SecretVec::copy_of(p.plaintext.expose()), origin)
                 }),
             },
         })
