@@ -654,6 +654,10 @@ fn the_wizard_escrows(spec: &str, usage: &str, material: &[u8], kind: &str) {
     wait_label(&mut h, "Import type");
     click(&mut h, "Import");
     wait_label(&mut h, "Key material imported");
+    assert!(
+        shows(&h, "Escrow copy"),
+        "the result says what the escrow holds"
+    );
     click(&mut h, "Close");
     wait_key_state(&mut h, &key, KeyState::Enabled);
     wait_for(&mut h, "the material escrowed", |h| {

@@ -1167,6 +1167,28 @@ impl ImportWizard {
                         );
                         ui.end_row();
                     }
+                    // The key manager's escrow, when the key's policy keeps
+                    // copies: what the store holds, whatever the key type.
+                    if let Some(id) = material_id
+                        && view
+                            .manager
+                            .policy(key_ref.arn())
+                            .is_some_and(|p| p.policy.escrow)
+                    {
+                        ui.label("Escrow copy");
+                        let kept = view.escrowed(key_ref, *id);
+                        ui.horizontal_wrapped(|ui| {
+                            super::manager::escrow_badge(ui, kept);
+                            if !kept && self.source == Source::WrappedFile {
+                                ui.label(theme::weak(
+                                    ui,
+                                    "The material was wrapped outside byok, so the store holds no copy: \
+                                     deposit the custodian's copy with `byok agent escrow deposit`.",
+                                ));
+                            }
+                        });
+                        ui.end_row();
+                    }
                 });
         });
         ui.add_space(6.0);
