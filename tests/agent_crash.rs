@@ -16,7 +16,7 @@ use byok::api::shapes::*;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{Caller, SecretArray, Settings};
+use byok::kms::{Caller, SecretArray, SecretVec, Settings};
 use byok::manager::state::{ManagerState, days_of};
 use byok::manager::{ActionKind, KeyPolicy, Manager, MaterialOrigin, Step};
 use byok::store::clock::SystemClock;
@@ -138,8 +138,13 @@ fn one_store(rng: &mut rand::rngs::StdRng, landed: &mut BTreeMap<String, usize>)
             None,
             None,
         );
-        m.deposit(&arn, &id, &material, MaterialOrigin::Generated)
-            .unwrap();
+        m.deposit(
+            &arn,
+            &id,
+            &SecretVec::copy_of(material.expose()),
+            MaterialOrigin::Generated,
+        )
+        .unwrap();
         keys.push(arn);
     }
     set_due(&m, &keys[0]);

@@ -19,7 +19,7 @@ use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{Caller, Clock, ManualClock, SecretArray, Timestamp};
+use byok::kms::{Caller, Clock, ManualClock, SecretArray, SecretVec, Timestamp};
 use byok::manager::state::{ManagerState, days_of};
 use byok::manager::{ActionKind, DueStatus, ExportForm, KeyPolicy, Manager, MaterialOrigin, Step};
 use byok::store::Vault;
@@ -84,8 +84,13 @@ fn key_with_material(
         Some("first"),
         valid_to,
     );
-    m.deposit(&arn, &id, &material, MaterialOrigin::Generated)
-        .unwrap();
+    m.deposit(
+        &arn,
+        &id,
+        &SecretVec::copy_of(material.expose()),
+        MaterialOrigin::Generated,
+    )
+    .unwrap();
     (arn, material, id)
 }
 
@@ -795,10 +800,20 @@ fn policies_that_cannot_work_are_refused_with_the_reason() {
     .unwrap()
     .key_metadata
     .arn;
-    let e = t
-        .manager
-        .set_policy(KeyPolicy::new(&hmac, t.clock.now()))
-        .unwrap_err();
+    // An HMAC key keeps escrow, expiry and renewal (tests/manager_escrow_types.rs),
+    // but AWS does not rotate it on demand: a policy that rotates it is
+    // refused, whatever the material's source.
+    let mut rotating = KeyPolicy::new(&hmac, t.clock.now());
+    rotating.escrow = true;
+    rotating.rotate_every_days = Some(90);
+    let e = t.manager.set_policy(rotating.clone()).unwrap_err();
+    assert!(e.to_string().contains("is a HMAC_256 key"), "{e}");
+    assert!(e.to_string().contains("does not rotate"), "{e}");
+    rotating.rotate_every_days = None;
+    rotating.source = byok::manager::MaterialSource::Folder {
+        folder: t.dir.path().to_path_buf(),
+    };
+    let e = t.manager.set_policy(rotating).unwrap_err();
     assert!(e.to_string().contains("is a HMAC_256 key"), "{e}");
     assert!(t.manager.state().unwrap().policies.is_empty());
 }

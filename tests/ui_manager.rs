@@ -17,7 +17,7 @@ use byok::api::wire::Blob;
 use byok::backend::local::LocalBackend;
 use byok::backend::{Backend, send};
 use byok::kms::material::MATERIAL_LEN;
-use byok::kms::{Caller, KeyState, ManualClock, SecretArray, Settings};
+use byok::kms::{Caller, KeyState, ManualClock, SecretArray, SecretVec, Settings};
 use byok::manager::{KeyPolicy, Manager, MaterialOrigin};
 use byok::store::{Vault, VaultOptions};
 use byok::ui::view::KeyRef;
@@ -93,7 +93,12 @@ impl Prepared {
         );
         if escrow {
             self.manager
-                .deposit(&arn, &id, &material, MaterialOrigin::Generated)
+                .deposit(
+                    &arn,
+                    &id,
+                    &SecretVec::copy_of(material.expose()),
+                    MaterialOrigin::Generated,
+                )
                 .expect("deposit");
         }
         (arn, material)
@@ -596,4 +601,116 @@ fn material_wrapped_in_the_wizard_is_escrowed_when_the_keys_policy_says_so() {
                 .is_some_and(|id| v.escrowed(&key, id))
         })
     });
+}
+
+/// Material of an HMAC or an asymmetric key, wrapped from a plaintext file
+/// in the wizard, is escrowed like 32-byte material when the key's policy
+/// keeps escrow (issue 8): the policy editor offers no rotation for such a
+/// key (AWS does not rotate it on demand), the escrow holds the bytes as
+/// imported, and the Key manager tab exports exactly those bytes.
+fn the_wizard_escrows(spec: &str, usage: &str, material: &[u8], kind: &str) {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let p = Prepared::new(&store, &clock);
+    let arn = send::<op::CreateKey>(
+        &*p.backend,
+        &CreateKeyInput {
+            origin: Some("EXTERNAL".into()),
+            key_spec: Some(spec.into()),
+            key_usage: Some(usage.into()),
+            description: Some("custodian key".into()),
+            ..Default::default()
+        },
+    )
+    .expect("CreateKey")
+    .key_metadata
+    .arn;
+    let mut policy = KeyPolicy::new(&arn, START);
+    policy.escrow = true;
+    p.manager.set_policy(policy).expect("an escrow policy");
+    p.close();
+    let mut h = open_manager(&store, &clock);
+    click(&mut h, "Keys");
+    let key = KeyRef::new(&arn);
+    wait_for(&mut h, "the key selected", |h| {
+        h.state().selected_key() == Some(&key)
+    });
+
+    let file = dir.path().join("KeyMaterial.bin");
+    std::fs::write(&file, material).unwrap();
+    click(&mut h, "📥 Import key material…");
+    wait_label(&mut h, "Get import parameters");
+    click(&mut h, "Get import parameters");
+    wait_label(&mut h, "Import parameters ready");
+    click(&mut h, "Next ›");
+    click(&mut h, "Wrap a plaintext KeyMaterial.bin here");
+    type_into(
+        &mut h,
+        "Plaintext KeyMaterial.bin path",
+        &file.display().to_string(),
+    );
+    click(&mut h, "Wrap this material");
+    click(&mut h, "Next ›");
+    wait_label(&mut h, "Import type");
+    click(&mut h, "Import");
+    wait_label(&mut h, "Key material imported");
+    assert!(
+        shows(&h, "Escrow copy"),
+        "the result says what the escrow holds"
+    );
+    click(&mut h, "Close");
+    wait_key_state(&mut h, &key, KeyState::Enabled);
+    wait_for(&mut h, "the material escrowed", |h| {
+        h.state().view().is_some_and(|v| {
+            v.key(&key)
+                .and_then(|k| k.current)
+                .is_some_and(|id| v.escrowed(&key, id))
+        })
+    });
+
+    click(&mut h, "Key manager");
+    wait_label(&mut h, "Policies");
+    click_first(&mut h, "custodian key");
+    wait_label(&mut h, "Policy of custodian key");
+    assert!(
+        is_disabled(&h, "Rotate to new material every"),
+        "no rotation is offered for a {spec} key"
+    );
+    assert!(shows_part(&h, "is not rotated on demand (AWS KMS)"));
+    let view = h.state().view().expect("view").clone();
+    let short = view.key(&key).expect("key").materials[0].short.clone();
+    click_scrolled(&mut h, &format!("Export escrow copy {short}"));
+    wait_label(&mut h, "Export the escrowed key material?");
+    assert!(shows_part(&h, kind), "the dialog says what leaves");
+    let out = dir.path().join("exported.bin");
+    type_into(&mut h, "Export file path", &out.display().to_string());
+    click(&mut h, "Export plaintext material");
+    wait_part(&mut h, "Exported to");
+    assert_eq!(std::fs::read(&out).expect("exported file"), material);
+}
+
+#[test]
+fn hmac_material_wrapped_in_the_wizard_is_escrowed_and_exported_as_imported() {
+    let material: Vec<u8> = (0u8..48).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+    the_wizard_escrows(
+        "HMAC_256",
+        "GENERATE_VERIFY_MAC",
+        &material,
+        "HMAC key material of 32 to 64 bytes",
+    );
+}
+
+#[test]
+fn a_private_key_wrapped_in_the_wizard_is_escrowed_and_exported_as_imported() {
+    let der =
+        byok::kms::asym::AsymmetricKey::generate(byok::kms::KeySpec::EccNistP256, &mut rand::rng())
+            .expect("a P-256 key")
+            .to_pkcs8()
+            .expect("PKCS #8");
+    the_wizard_escrows(
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        der.expose(),
+        "an ECC_NIST_P256 private key, DER PKCS #8",
+    );
 }

@@ -14,8 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{CliError, Global, close_shared, open_store};
 use crate::aws::ConnectOptions;
-use crate::kms::material::MATERIAL_LEN;
-use crate::kms::{Caller, SecretArray, WrappingAlgorithm};
+use crate::kms::{Caller, KeySpec, SecretVec, WrappingAlgorithm};
 use crate::manager::state::short;
 use crate::manager::{
     BlastRadius, DueStatus, ExportForm, KeyPolicy, Manager, ManagerError, MaterialOrigin,
@@ -189,7 +188,9 @@ enum EscrowCommand {
     /// Lists the escrow copies (ids and key check values, never the bytes).
     List,
     /// Exports one escrow copy to a new file readable by its owner only:
-    /// the raw 32 bytes, or wrapped under an RSA public key (for an HSM).
+    /// the raw bytes as imported (32 bytes for a symmetric key, the HMAC
+    /// key's bytes, the DER PKCS #8 private key of an asymmetric key), or
+    /// wrapped under an RSA public key (for an HSM).
     Export {
         /// The key.
         key: String,
@@ -215,7 +216,9 @@ enum EscrowCommand {
         key: String,
         /// The material's KeyMaterialId.
         key_material_id: String,
-        /// The 32-byte material file.
+        /// The plaintext material file, as it was imported: 32 bytes for a
+        /// symmetric key, the HMAC key's bytes, or the DER PKCS #8 private
+        /// key of an asymmetric key.
         #[arg(long, value_name = "FILE")]
         material: PathBuf,
     },
@@ -355,7 +358,7 @@ fn dispatch(args: &AgentArgs, m: &Manager) -> Result<(), CliError> {
                     "{}  {}  kcv {}{}",
                     e.key_arn,
                     e.key_material_id.as_deref().unwrap_or("(import under way)"),
-                    crate::kms::material::key_check_value(e.material.expose()),
+                    crate::manager::check_value(e.material.expose()),
                     e.action
                         .as_ref()
                         .map(|a| format!("  ({a})"))
@@ -423,14 +426,24 @@ fn dispatch(args: &AgentArgs, m: &Manager) -> Result<(), CliError> {
             material,
         }) => {
             let arn = resolve(m, key)?;
-            let bytes = super::read_file("--material", material)?;
-            let Some(copy) = SecretArray::<MATERIAL_LEN>::from_slice(&bytes) else {
+            // No key takes more than the longest private key: a larger
+            // file is refused before it is read (the manager checks the
+            // length and form the key's spec takes).
+            let longest = KeySpec::ALL
+                .iter()
+                .map(|s| *s.material_lengths().end())
+                .max()
+                .unwrap_or(0) as u64;
+            if let Ok(meta) = std::fs::metadata(material)
+                && meta.len() > longest
+            {
                 return Err(CliError::Usage(format!(
-                    "{} holds {} bytes; key material is exactly {MATERIAL_LEN}",
+                    "{} holds {} bytes; no key material is longer than {longest}",
                     material.display(),
-                    bytes.len()
+                    meta.len()
                 )));
-            };
+            }
+            let copy = SecretVec::from(super::read_file("--material", material)?);
             m.deposit(
                 &arn,
                 key_material_id,
@@ -443,7 +456,7 @@ fn dispatch(args: &AgentArgs, m: &Manager) -> Result<(), CliError> {
             println!(
                 "Escrow copy of material {} kept in the store (key check value {}).",
                 short(key_material_id),
-                crate::kms::material::key_check_value(copy.expose())
+                crate::manager::check_value(copy.expose())
             );
             Ok(())
         }

@@ -85,38 +85,6 @@ fn check_description(d: &str) -> KmsResult<()> {
     Ok(())
 }
 
-/// The wrapping algorithms AWS allows for a key's material (the
-/// GetParametersForImport API reference, `WrappingAlgorithm`,
-/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html>,
-/// and the Developer Guide's "Step 2: Download the wrapping public key and
-/// import token", section "Select a wrapping algorithm",
-/// <https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-get-public-key-and-token.html>):
-/// RSA_AES_KEY_WRAP_SHA_1/256 wrap any material; RSAES_OAEP_SHA_1/256 are
-/// "supported for all types of key material, except RSA key material
-/// (private key)", and cannot wrap ECC_NIST_P521 material under an RSA_2048
-/// wrapping key (it does not fit). **[byok]** AWS publishes no message for
-/// the refusal; it is a `ValidationException` quoting that rule.
-fn wrapping_fits(
-    arn: &str,
-    key_spec: KeySpec,
-    algorithm: WrappingAlgorithm,
-    wrapping_spec: WrappingKeySpec,
-) -> KmsResult<()> {
-    let oaep = matches!(
-        algorithm,
-        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256
-    );
-    let refused = oaep
-        && (key_spec.rsa_bits().is_some()
-            || (key_spec == KeySpec::EccNistP521 && wrapping_spec == WrappingKeySpec::Rsa2048));
-    if refused {
-        return Err(KmsError::validation(format!(
-            "The {algorithm} wrapping algorithm with the {wrapping_spec} wrapping key spec cannot wrap {key_spec} key material for KMS key {arn}. To import an RSA private key, use an RSA_AES wrapping algorithm; to import ECC_NIST_P521 key material with RSAES_OAEP, use an RSA_3072 or RSA_4096 wrapping key spec."
-        )));
-    }
-    Ok(())
-}
-
 /// The canonical PKCS #8 encoding of an imported asymmetric private key, or
 /// `IncorrectKeyMaterialException`. AWS documents the exception ("the key
 /// material in the request is, expired, invalid, or does not meet
@@ -160,7 +128,7 @@ impl Kms {
                 return Err(kms.origin_error(id, origin));
             }
             kms.require_state(id, &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport])?;
-            wrapping_fits(&kms.arn(id), kms.key_ref(id)?.key_spec, algorithm, spec)?;
+            super::rules::import_wrapping(&kms.arn(id), kms.key_ref(id)?.key_spec, algorithm, spec)?;
             let private = kms.take_wrapping_key(spec)?;
             let public_key = public_key_der(&private)?;
             let private_key = private_key_to_der(&private)?;

@@ -7,7 +7,10 @@
 //! offer or refuse a button). A rule is written once, here.
 
 use super::error::{ErrorKind, KmsError, KmsResult};
-use super::model::{ImportState, ImportType, KeyMaterialState, KeyState, Origin};
+use super::model::{
+    ImportState, ImportType, KeyMaterialState, KeySpec, KeyState, Origin, WrappingAlgorithm,
+    WrappingKeySpec,
+};
 
 /// On-demand rotations a key may have (AWS's limit).
 pub const ON_DEMAND_ROTATION_LIMIT: u32 = 25;
@@ -207,6 +210,40 @@ pub fn rotate_on_demand(f: &KeyFacts) -> KmsResult<()> {
                 f.arn
             ),
         ));
+    }
+    Ok(())
+}
+
+/// GetParametersForImport: whether `algorithm` under a `wrapping_spec`
+/// wrapping key can wrap the material of a `key_spec` key. The wrapping
+/// algorithms AWS allows for a key's material (the
+/// GetParametersForImport API reference, `WrappingAlgorithm`,
+/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html>,
+/// and the Developer Guide's "Step 2: Download the wrapping public key and
+/// import token", section "Select a wrapping algorithm",
+/// <https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-get-public-key-and-token.html>):
+/// RSA_AES_KEY_WRAP_SHA_1/256 wrap any material; RSAES_OAEP_SHA_1/256 are
+/// "supported for all types of key material, except RSA key material
+/// (private key)", and cannot wrap ECC_NIST_P521 material under an RSA_2048
+/// wrapping key (it does not fit). **[byok]** AWS publishes no message for
+/// the refusal; it is a `ValidationException` quoting that rule.
+pub fn import_wrapping(
+    arn: &str,
+    key_spec: KeySpec,
+    algorithm: WrappingAlgorithm,
+    wrapping_spec: WrappingKeySpec,
+) -> KmsResult<()> {
+    let oaep = matches!(
+        algorithm,
+        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256
+    );
+    let refused = oaep
+        && (key_spec.rsa_bits().is_some()
+            || (key_spec == KeySpec::EccNistP521 && wrapping_spec == WrappingKeySpec::Rsa2048));
+    if refused {
+        return Err(KmsError::validation(format!(
+            "The {algorithm} wrapping algorithm with the {wrapping_spec} wrapping key spec cannot wrap {key_spec} key material for KMS key {arn}. To import an RSA private key, use an RSA_AES wrapping algorithm; to import ECC_NIST_P521 key material with RSAES_OAEP, use an RSA_3072 or RSA_4096 wrapping key spec."
+        )));
     }
     Ok(())
 }

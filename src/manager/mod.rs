@@ -16,7 +16,9 @@
 //! - [`Manager::suspend`] / [`Manager::restore`]: the kill switch and its
 //!   undo, after [`Manager::blast_radius`];
 //! - dual control: [`Manager::register_approver`], [`Manager::approve`];
-//! - escrow export: [`Manager::export_escrow`].
+//! - escrow of material of every key type that takes imported material
+//!   (symmetric, HMAC, RSA and elliptic curve private keys):
+//!   [`Manager::deposit`], and its export, [`Manager::export_escrow`].
 
 mod blast;
 mod runner;
@@ -24,7 +26,7 @@ pub mod state;
 
 pub use blast::{BlastRadius, KeyBlast, MaterialUse};
 pub use runner::{
-    DueItem, DueStatus, Export, ExportForm, Manager, ManagerError, Outcome, RunReport,
+    DueItem, DueStatus, Export, ExportForm, Manager, ManagerError, Outcome, RunReport, check_value,
 };
 pub use state::{
     Action, ActionKind, KeyPolicy, ManagerState, MaterialOrigin, MaterialRecord, MaterialSource,

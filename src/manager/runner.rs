@@ -24,16 +24,25 @@ use crate::backend::{Backend, BackendError, send};
 use crate::kms::material::{MATERIAL_LEN, key_check_value};
 use crate::kms::rules::monthly_cost_usd;
 use crate::kms::{
-    Caller, Clock, ExpirationModel, Kms, SecretArray, Timestamp, WrappingAlgorithm, wrap_material,
+    Caller, Clock, ExpirationModel, KeySpec, Kms, SecretArray, SecretVec, Timestamp,
+    WrappingAlgorithm, WrappingKeySpec, wrap_material,
 };
 use crate::store::{AuditedEvent, StoreError, Vault};
 
-/// The wrapping the runner asks for: RSA-OAEP with SHA-256 under a
-/// 2048-bit key, one of the combinations AWS recommends for symmetric
-/// material ("Download the public key and import token", AWS KMS
-/// Developer Guide).
-const WRAPPING_ALGORITHM: &str = "RSAES_OAEP_SHA_256";
-const WRAPPING_KEY_SPEC: &str = "RSA_2048";
+/// The wrappings the runner asks for, in order of preference: the first
+/// one AWS allows for the key's spec ([`crate::kms::rules::import_wrapping`],
+/// the rule GetParametersForImport applies) is used. RSA-OAEP with SHA-256
+/// under a 2048-bit key wraps symmetric and HMAC material and most elliptic
+/// curve private keys; RSA private keys (and P-521 keys under a 2048-bit
+/// wrapping key) need RSA_AES_KEY_WRAP ("Select a wrapping algorithm", AWS
+/// KMS Developer Guide).
+const WRAPPINGS: [(WrappingAlgorithm, WrappingKeySpec); 2] = [
+    (WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
+    (
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+        WrappingKeySpec::Rsa2048,
+    ),
+];
 
 /// The longest `ValidTo` AWS accepts: 365 days ahead (SPEC §3).
 const MAX_VALID_DAYS: u32 = 365;
@@ -117,7 +126,8 @@ pub struct DueItem {
 /// How an escrow copy leaves the store.
 #[derive(Clone, Debug)]
 pub enum ExportForm {
-    /// The raw 32 bytes.
+    /// The raw bytes as imported (32 bytes for a symmetric key, an HMAC
+    /// key's bytes, the DER PKCS #8 private key of an asymmetric key).
     Raw,
     /// Wrapped under an RSA public key (DER SubjectPublicKeyInfo) the
     /// officer supplies, as AWS wraps for import.
@@ -265,14 +275,21 @@ impl Manager {
                 meta.arn, meta.origin
             )));
         }
-        // AWS rotates on demand, and byok escrows, the 32-byte material of
-        // symmetric encryption keys only: asymmetric, HMAC and multi-Region
-        // keys with imported material "do not support on-demand key
-        // rotation" (the announcement).
-        if meta.key_spec != "SYMMETRIC_DEFAULT" && !meta.key_spec.is_empty() {
+        // Escrow, expiry, renewal and the kill switch work for every key
+        // that takes imported material; rotation to new material does not:
+        // asymmetric and HMAC keys with imported material "do not support
+        // on-demand key rotation" (the announcement), and take no new
+        // material after the first import (the ImportKeyMaterial API
+        // reference). The engine's own verdict says which keys those are.
+        let spec = key_spec_of(&meta)?;
+        if spec.single_material()
+            && (policy.rotate_every_days.is_some() || policy.source != MaterialSource::Generate)
+        {
             return Err(ManagerError::Refused(format!(
-                "{} is a {} key: key manager policies are for symmetric encryption keys \
-                 (AWS does not rotate other imported keys on demand)",
+                "{} is a {} key: AWS KMS does not rotate asymmetric or HMAC keys on demand, \
+                 and they take no new key material after the first import, so their policy \
+                 cannot rotate (escrow, expiry, renewal and the kill switch work); \
+                 rotate such a key manually, with a new key and its alias moved to it",
                 meta.arn, meta.key_spec
             )));
         }
@@ -895,7 +912,7 @@ impl Manager {
                 key_arn: a.key_arn.clone(),
                 key_material_id: None,
                 action: Some(a.id.clone()),
-                material,
+                material: SecretVec::copy_of(material.expose()),
             });
         }
         self.step(
@@ -951,7 +968,7 @@ impl Manager {
                 let out = self
                     .import(
                         &a.key_arn,
-                        &material,
+                        material.expose(),
                         "NEW_KEY_MATERIAL",
                         None,
                         Some(description),
@@ -1148,7 +1165,7 @@ impl Manager {
         let valid_to = self.clock_now().plus(days_of(days));
         self.import(
             &a.key_arn,
-            &copy,
+            copy.expose(),
             "EXISTING_KEY_MATERIAL",
             Some(material),
             None,
@@ -1376,7 +1393,7 @@ impl Manager {
             let result = if on_key.is_some() {
                 self.import(
                     &a.key_arn,
-                    &copy,
+                    copy.expose(),
                     "EXISTING_KEY_MATERIAL",
                     Some(&m.key_material_id),
                     None,
@@ -1385,7 +1402,7 @@ impl Manager {
             } else {
                 self.import(
                     &a.key_arn,
-                    &copy,
+                    copy.expose(),
                     "NEW_KEY_MATERIAL",
                     None,
                     m.description.as_deref(),
@@ -1648,9 +1665,11 @@ impl Manager {
         &self,
         key_arn: &str,
         key_material_id: &str,
-        material: &SecretArray<MATERIAL_LEN>,
+        material: &SecretVec,
         origin: MaterialOrigin,
     ) -> Result<(), ManagerError> {
+        let meta = self.describe(key_arn)?;
+        check_material(&meta, material.expose())?;
         let listed = self.list(key_arn)?;
         let Some(m) = listed.iter().find(|m| m.id == key_material_id) else {
             return Err(ManagerError::Refused(format!(
@@ -1667,7 +1686,7 @@ impl Manager {
                 short(key_material_id)
             )));
         }
-        let kcv = key_check_value(material.expose());
+        let kcv = check_value(material.expose());
         state.escrow.push(EscrowEntry {
             key_arn: key_arn.to_string(),
             key_material_id: Some(key_material_id.to_string()),
@@ -1713,7 +1732,7 @@ impl Manager {
                 "the store holds no escrow copy of material {key_material_id} of {key_arn}"
             )));
         };
-        let kcv = key_check_value(entry.material.expose());
+        let kcv = check_value(entry.material.expose());
         let (bytes, form_name) = match form {
             ExportForm::Raw => (
                 zeroize::Zeroizing::new(entry.material.expose().to_vec()),
@@ -1793,27 +1812,35 @@ impl Manager {
     }
 
     /// GetParametersForImport, wrap on this side, ImportKeyMaterial.
+    /// The wrapping is the first of [`WRAPPINGS`] AWS allows for the key's
+    /// spec.
     fn import(
         &self,
         key: &str,
-        material: &SecretArray<MATERIAL_LEN>,
+        material: &[u8],
         import_type: &str,
         key_material_id: Option<&str>,
         description: Option<&str>,
         valid_to: Option<Timestamp>,
     ) -> Result<String, BackendError> {
+        let meta = self.describe(key)?;
+        let spec = key_spec_of(&meta).map_err(|e| BackendError::Request {
+            operation: "GetParametersForImport".into(),
+            detail: e.to_string(),
+        })?;
+        let (algorithm, wrapping_spec) = wrapping_for(&meta.arn, spec);
         let params = send::<op::GetParametersForImport>(
             &*self.backend,
             &GetParametersForImportInput {
                 key_id: Some(key.to_string()),
-                wrapping_algorithm: Some(WRAPPING_ALGORITHM.into()),
-                wrapping_key_spec: Some(WRAPPING_KEY_SPEC.into()),
+                wrapping_algorithm: Some(algorithm.as_str().into()),
+                wrapping_key_spec: Some(wrapping_spec.as_str().into()),
             },
         )?;
         let wrapped = wrap_material(
             params.public_key.bytes(),
-            WrappingAlgorithm::RsaesOaepSha256,
-            material.expose(),
+            algorithm,
+            material,
             &mut Kms::os_rng(),
         )
         .map_err(|e| BackendError::Request {
@@ -1927,6 +1954,86 @@ fn key_input(key: &str) -> KeyIdInput {
     }
 }
 
+/// The key's `KeySpec` as the engine models it, or why the manager cannot
+/// handle the key (a spec byok does not know, such as an ML-DSA key).
+fn key_spec_of(meta: &KeyMetadata) -> Result<KeySpec, ManagerError> {
+    if meta.key_spec.is_empty() {
+        // An answer without KeySpec: keys before key specs were symmetric.
+        return Ok(KeySpec::SymmetricDefault);
+    }
+    meta.key_spec.parse::<KeySpec>().map_err(|_| {
+        ManagerError::Refused(format!(
+            "{} is a {} key, which the key manager does not handle",
+            meta.arn, meta.key_spec
+        ))
+    })
+}
+
+/// The first of [`WRAPPINGS`] that AWS allows for `spec`'s material (the
+/// engine's rule, [`crate::kms::rules::import_wrapping`]); RSA_AES_KEY_WRAP
+/// with SHA-256 wraps every material.
+fn wrapping_for(arn: &str, spec: KeySpec) -> (WrappingAlgorithm, WrappingKeySpec) {
+    WRAPPINGS
+        .into_iter()
+        .find(|(a, w)| crate::kms::rules::import_wrapping(arn, spec, *a, *w).is_ok())
+        .unwrap_or((
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            WrappingKeySpec::Rsa2048,
+        ))
+}
+
+/// Whether `material` is what a key described by `meta` takes: the lengths
+/// of its spec ([`KeySpec::material_lengths`]: 32 bytes for a symmetric key,
+/// 28 to 128 for HMAC keys by spec) and, for an asymmetric key, a DER PKCS #8
+/// private key of the key's type and size. The refusal says which.
+fn check_material(meta: &KeyMetadata, material: &[u8]) -> Result<(), ManagerError> {
+    let spec = key_spec_of(meta)?;
+    let lengths = spec.material_lengths();
+    if !lengths.contains(&material.len()) {
+        let wanted = if spec.is_asymmetric() {
+            format!(
+                "a DER PKCS #8 private key of at most {} bytes",
+                lengths.end()
+            )
+        } else if lengths.start() == lengths.end() {
+            format!("exactly {} bytes", lengths.start())
+        } else {
+            format!("{} to {} bytes", lengths.start(), lengths.end())
+        };
+        return Err(ManagerError::Refused(format!(
+            "the material is {} bytes; {} is a {spec} key, which takes {wanted}",
+            material.len(),
+            meta.arn
+        )));
+    }
+    if spec.is_asymmetric() {
+        crate::kms::asym::AsymmetricKey::from_pkcs8(spec, material).map_err(|wanted| {
+            ManagerError::Refused(format!(
+                "the material is not a private key {} takes: a {spec} key takes {wanted}",
+                meta.arn
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The check value recorded beside a copy (never the bytes): for 32-byte
+/// material the key check value HSM consoles show
+/// ([`key_check_value`]: AES-256-ECB of a zero block, first three bytes);
+/// for material of another length, where AES-256 does not apply (HMAC keys,
+/// private keys), `sha256:` and the first three bytes of its SHA-256, which
+/// a custodian repeats with `openssl dgst -sha256`.
+pub fn check_value(material: &[u8]) -> String {
+    match <&[u8; MATERIAL_LEN]>::try_from(material) {
+        Ok(m) => key_check_value(m),
+        Err(_) => {
+            use sha2::Digest;
+            let d = sha2::Sha256::digest(material);
+            format!("sha256:{:02x}{:02x}{:02x}", d[0], d[1], d[2])
+        }
+    }
+}
+
 fn policy_json(p: &KeyPolicy) -> Value {
     serde_json::to_value(p).unwrap_or(Value::Null)
 }
@@ -1973,7 +2080,10 @@ impl StepError {
 }
 
 /// The oldest file of exactly 32 bytes in `folder` (by modification time,
-/// then name). Files of another size are left where they are.
+/// then name). Files of another size are left where they are. It is new
+/// material for a rotation, and only symmetric keys rotate
+/// ([`Manager::set_policy`] refuses a folder source for other keys), so 32
+/// bytes is the one length that fits.
 fn take_from_folder(folder: &Path) -> Result<FolderPick, String> {
     let entries = std::fs::read_dir(folder).map_err(|e| {
         format!(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::kms::material::MATERIAL_LEN;
-use crate::kms::{Caller, SecretArray, Timestamp};
+use crate::kms::{Caller, SecretArray, SecretVec, Timestamp};
 use crate::store::{AuditedEvent, StoreError, Vault};
 
 /// The store section of the key manager.
@@ -30,7 +30,8 @@ pub const ON_DEMAND_ROTATION_LIMIT: u32 = 25;
 /// How many on-demand rotations before the limit the budget warning starts.
 pub const BUDGET_WARNING_AT: u32 = 3;
 
-/// Where a rotation's new material comes from.
+/// Where a rotation's new material comes from (rotations are for symmetric
+/// encryption keys only, whose material is 32 bytes).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum MaterialSource {
@@ -157,7 +158,14 @@ pub struct MaterialRecord {
     pub escrowed: bool,
 }
 
-/// The custodian's copy of a material, kept in the store.
+/// The custodian's copy of a material, kept in the store: the bytes as
+/// they were imported, of any length the key's spec takes (32 bytes for a
+/// symmetric key, 28 to 128 for an HMAC key, a DER PKCS #8 private key for
+/// an RSA or elliptic curve key).
+///
+/// Serialised as before the bytes could be of any length (a JSON array of
+/// byte values), so a store written when every copy was 32 bytes reads as
+/// it is. `Debug` shows the length, never the bytes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EscrowEntry {
@@ -169,8 +177,8 @@ pub struct EscrowEntry {
     /// The action that made it, while it is under way.
     #[serde(default)]
     pub action: Option<String>,
-    /// The 32 bytes.
-    pub material: SecretArray<MATERIAL_LEN>,
+    /// The material as imported.
+    pub material: SecretVec,
 }
 
 /// What an action does.

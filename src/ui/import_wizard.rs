@@ -22,7 +22,7 @@ use super::worker::{
 };
 use crate::kms::{
     ErrorKind, ExpirationModel, ImportType, KeyMaterialId, KeyMaterialState, KeySpec, KeyState,
-    SecretArray, SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    SecretVec, Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::workspace::ImportInFlight;
 
@@ -1178,6 +1178,28 @@ impl ImportWizard {
                         );
                         ui.end_row();
                     }
+                    // The key manager's escrow, when the key's policy keeps
+                    // copies: what the store holds, whatever the key type.
+                    if let Some(id) = material_id
+                        && view
+                            .manager
+                            .policy(key_ref.arn())
+                            .is_some_and(|p| p.policy.escrow)
+                    {
+                        ui.label("Escrow copy");
+                        let kept = view.escrowed(key_ref, *id);
+                        ui.horizontal_wrapped(|ui| {
+                            super::manager::escrow_badge(ui, kept);
+                            if !kept && self.source == Source::WrappedFile {
+                                ui.label(theme::weak(
+                                    ui,
+                                    "The material was wrapped outside byok, so the store holds no copy: \
+                                     deposit the custodian's copy with `byok agent escrow deposit`.",
+                                ));
+                            }
+                        });
+                        ui.end_row();
+                    }
                 });
         });
         ui.add_space(6.0);
@@ -1311,9 +1333,11 @@ impl ImportWizard {
             },
             custodian_copy: match self.source {
                 Source::WrappedFile => None,
-                // The key manager's escrow keeps 32-byte material (the
-                // symmetric keys it rotates).
-                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().and_then(|p| {
+                // The bytes wrapped here, as they are imported: 32 bytes for
+                // a symmetric key, an HMAC key's bytes, an asymmetric key's
+                // DER PKCS #8 private key (the key manager's escrow keeps
+                // them all).
+                Source::WrapPlaintext | Source::Generate => self.prepared.as_ref().map(|p| {
                     let origin = if p.generated {
                         crate::manager::MaterialOrigin::Generated
                     } else {
@@ -1321,7 +1345,7 @@ impl ImportWizard {
                             path: PathBuf::from(self.plaintext_path.trim()),
                         }
                     };
-                    Some((SecretArray::<32>::from_slice(p.plaintext.expose())?, origin))
+                    (SecretVec::copy_of(p.plaintext.expose()), origin)
                 }),
             },
         })

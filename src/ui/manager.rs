@@ -608,16 +608,43 @@ impl ManagerPanel {
             }
             let busy = self.policy_task.busy();
             let Some(f) = &mut self.form else { return };
+            // Asymmetric and HMAC keys take one material, ever, and AWS
+            // does not rotate them on demand: their policy keeps the escrow
+            // copy, expiry and renewal, never a rotation.
+            let single = key.key_spec.is_some_and(|s| s.single_material());
+            if single && f.loaded.as_ref().is_none_or(|p| p.rotate_every_days.is_none()) {
+                f.rotate = false;
+                f.folder = false;
+            }
             ui.add_enabled_ui(!busy, |ui| {
-                ui.checkbox(&mut f.escrow, "Keep an escrow copy of each new material in the store")
+                let escrow_text = match key.key_spec {
+                    Some(s) if s.single_material() => format!(
+                        "Keep an escrow copy of the imported material in the store ({})",
+                        format::material_lengths(s)
+                    ),
+                    _ => "Keep an escrow copy of each new material in the store".to_string(),
+                };
+                ui.checkbox(&mut f.escrow, escrow_text)
                     .on_hover_text("Needed for renewal and for restore after the kill switch");
                 ui.horizontal(|ui| {
-                    ui.checkbox(&mut f.rotate, "Rotate to new material every");
+                    ui.add_enabled(!single || f.rotate, egui::Checkbox::new(&mut f.rotate, "Rotate to new material every"))
+                        .on_disabled_hover_text(
+                            "AWS KMS does not rotate asymmetric or HMAC keys on demand, and they take no new material after the first import: rotate them manually (a new key, its alias moved to it)",
+                        );
                     ui.add_enabled(
                         f.rotate,
                         egui::DragValue::new(&mut f.rotate_days).range(1..=3650).suffix(" days"),
                     );
                 });
+                if single {
+                    ui.label(theme::weak(
+                        ui,
+                        format!(
+                            "A {} key is not rotated on demand (AWS KMS): its policy keeps the escrow copy, expiry and renewal.",
+                            key.key_spec_text
+                        ),
+                    ));
+                }
                 if f.rotate {
                     ui.indent("rotate", |ui| {
                         ui.checkbox(&mut f.rotate_now, "First rotation due now (else one period from now)");
@@ -692,7 +719,7 @@ impl ManagerPanel {
                         ui.label(RichText::new(mat.short.as_str()).monospace());
                         ui.label(mat.state.as_str());
                         let kept = view.escrowed(&key.id, mat.id);
-                        escrow_badge(ui, kept);
+                        escrow_badge(ui, kept).on_hover_text(escrow_kind(key));
                         if kept {
                             if ui
                                 .button("Export…")
@@ -986,8 +1013,11 @@ impl ManagerPanel {
             let modal = egui::Modal::new(egui::Id::unique("manager-export")).show(&ctx, |ui| {
                 ui.set_max_width(560.0);
                 ui.heading("Export the escrowed key material?");
+                let what = view
+                    .key(&e.key)
+                    .map_or_else(|| "key material".to_string(), escrow_kind);
                 ui.label(format!(
-                    "The plaintext 32 bytes of material {} of {} are written to a new file readable by you only. The export is recorded in the audit trail.",
+                    "The plaintext material {} of {} ({what}) is written to a new file readable by you only. The export is recorded in the audit trail.",
                     e.material.short(),
                     key_label(view, e.key.arn())
                 ));
@@ -1046,6 +1076,16 @@ pub fn escrow_badge(ui: &mut Ui, kept: bool) -> egui::Response {
     } else {
         ui.label(theme::weak(ui, "none"))
             .on_hover_text("byok holds no copy of this material")
+    }
+}
+
+/// What an escrow copy of `key`'s material holds, in words: "32 bytes",
+/// "32 to 64 bytes of HMAC key", "an RSA_2048 private key, DER PKCS #8 ...".
+fn escrow_kind(key: &KeyView) -> String {
+    match key.key_spec {
+        Some(s) if s.is_hmac() => format!("HMAC key material of {}", format::material_lengths(s)),
+        Some(s) => format::material_lengths(s),
+        None => format!("{} key material", key.key_spec_text),
     }
 }
 

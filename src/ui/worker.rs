@@ -33,8 +33,8 @@ use crate::kms::audit::{ChainError, ChainReport, verify_chain};
 use crate::kms::history::{KeyHistory, PresentKey};
 use crate::kms::{
     AuditRecord, Caller, DataKeySpec, EncryptionContext, ErrorKind, ExpirationModel, ImportType,
-    Inspection, KeyMaterialId, KeySpec, KeyUsage, KmsError, Origin, SecretArray, SecretText,
-    SecretVec, Settings, Tag, Timestamp, WrappingAlgorithm, WrappingKeySpec,
+    Inspection, KeyMaterialId, KeySpec, KeyUsage, KmsError, Origin, SecretText, SecretVec,
+    Settings, Tag, Timestamp, WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::manager::{BlastRadius, KeyPolicy, Manager, ManagerError, RunReport, Step};
 use crate::store::{StoreError, StoreSettings, Vault, VaultError, VaultOptions};
@@ -288,7 +288,7 @@ pub struct ImportRequest {
     pub key_material_id: Option<KeyMaterialId>,
     /// The plaintext and where it came from, when it was wrapped here: kept
     /// as the escrow copy when the key's policy has escrow on (issue 12).
-    pub custodian_copy: Option<(SecretArray<32>, crate::manager::MaterialOrigin)>,
+    pub custodian_copy: Option<(SecretVec, crate::manager::MaterialOrigin)>,
 }
 
 /// A unit of background work.
@@ -644,7 +644,8 @@ pub enum Job {
         /// The keys.
         keys: Vec<KeyRef>,
     },
-    /// Key manager: export an escrow copy (the raw 32 bytes) to a new
+    /// Key manager: export an escrow copy (the raw bytes as imported: 32
+    /// bytes, an HMAC key's bytes, a DER PKCS #8 private key) to a new
     /// owner-only file.
     ExportEscrow {
         /// The key.
