@@ -67,33 +67,6 @@ fn a_multi_region_primary_names_its_replicas_in_the_key_detail() {
     wait_label(&mut h, "Multi-Region primary · replicas in eu-west-1");
 }
 
-/// Imports the 32 bytes of `material` into `key` (selected) through the
-/// import wizard; `expect` is the label the wizard ends on.
-fn import_through_wizard(h: &mut App<'_>, material: &std::path::Path, expect: &str) {
-    click(h, "📥 Import key material…");
-    // A refused import leaves its parameters in the store: the next
-    // wizard resumes with them.
-    wait_for(h, "the wizard", |h| {
-        shows(h, "Get import parameters") || shows(h, "Get new import parameters")
-    });
-    if shows(h, "Get import parameters") {
-        click(h, "Get import parameters");
-    }
-    wait_label(h, "Import parameters ready");
-    click(h, "Next ›");
-    click(h, "Wrap a plaintext KeyMaterial.bin here");
-    type_into(
-        h,
-        "Plaintext KeyMaterial.bin path",
-        &material.display().to_string(),
-    );
-    click(h, "Wrap this material");
-    click(h, "Next ›");
-    wait_label(h, "Import type");
-    click(h, "Import");
-    wait_part(h, expect);
-}
-
 /// The whole multi-Region story by point and click, in a local store: a
 /// multi-Region key made with New key, its material imported, replicated
 /// to eu-west-1 with Replicate key…, the replica found through the set's
@@ -133,7 +106,7 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     .unwrap();
     let other = dir.path().join("Other.bin");
     std::fs::write(&other, [0x42u8; 32]).unwrap();
-    import_through_wizard(&mut h, &material, "Key material imported");
+    import_file_through_wizard(&mut h, &material, "Key material imported");
     click(&mut h, "Close");
     wait_key_state(&mut h, &primary, KeyState::Enabled);
 
@@ -166,12 +139,15 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     wait_key_state(&mut h, &replica, KeyState::PendingImport);
     wait_label(&mut h, "Multi-Region replica · primary in us-east-1");
     assert!(!shows(&h, "Replicate key…"), "a replica is not replicated");
+    // Never imported here: the state note says so, not "was deleted".
+    wait_part(&mut h, "this replica has none of its set's key material yet");
+    assert!(!shows_part(&h, "was deleted"));
 
     // Other material is refused by the replica; the same is accepted.
-    import_through_wizard(&mut h, &other, "IncorrectKeyMaterialException");
+    import_file_through_wizard(&mut h, &other, "IncorrectKeyMaterialException");
     click(&mut h, "Cancel");
     wait_key_state(&mut h, &replica, KeyState::PendingImport);
-    import_through_wizard(&mut h, &material, "Key material imported");
+    import_file_through_wizard(&mut h, &material, "Key material imported");
     click(&mut h, "Close");
     wait_key_state(&mut h, &replica, KeyState::Enabled);
 

@@ -207,3 +207,53 @@ fn asymmetric_key_screenshots(size: egui::Vec2, suffix: &str) {
     wait_label(&mut h, "ECC_NIST_P256");
     shoot(&mut h, &format!("new-key-presenting-{suffix}"));
 }
+
+/// A multi-Region key at 1280×720: the replica's detail with its set's
+/// links, the Replicate key… dialog on the primary, and presentation mode.
+#[test]
+fn screenshots_of_a_multi_region_key_at_1280_by_720() {
+    multi_region_screenshots(egui::vec2(1280.0, 720.0), "1280");
+}
+
+/// The same at 1600×1000.
+#[test]
+fn screenshots_of_a_multi_region_key_at_1600_by_1000() {
+    multi_region_screenshots(egui::vec2(1600.0, 1000.0), "1600");
+}
+
+fn multi_region_screenshots(size: egui::Vec2, suffix: &str) {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h = Harness::builder()
+        .with_size(size)
+        .with_max_steps(400)
+        .with_render_cursor(false)
+        .wgpu()
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    create_store(&mut h);
+    click(&mut h, "➕ New key");
+    type_into(&mut h, "Description", "payments-global");
+    click(&mut h, "Multi-Region key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let material = dir.path().join("KeyMaterial.bin");
+    std::fs::write(&material, [0x3cu8; 32]).unwrap();
+    import_file_through_wizard(&mut h, &material, "Key material imported");
+    click(&mut h, "Close");
+    click(&mut h, "Replicate key…");
+    type_into(&mut h, "Replica Region", "eu-west-1");
+    click(&mut h, "Replicate key");
+    wait_part(&mut h, "Replica created in eu-west-1");
+    click(&mut h, "Replicate key…");
+    type_into(&mut h, "Replica Region", "ap-southeast-2");
+    shoot(&mut h, &format!("replicate-dialog-{suffix}"));
+    click(&mut h, "Replicate key");
+    wait_part(&mut h, "Replica created in ap-southeast-2");
+    click(&mut h, "eu-west-1 · replica");
+    wait_label(&mut h, "eu-west-1 · replica (this key)");
+    shoot(&mut h, &format!("multi-region-replica-{suffix}"));
+    presentation_mode(&mut h);
+    wait_label(&mut h, "eu-west-1 · replica (this key)");
+    shoot(&mut h, &format!("multi-region-presenting-{suffix}"));
+}

@@ -208,6 +208,11 @@ pub enum Presence {
     Deleted,
     /// Erased at its ValidTo.
     Expired,
+    /// Not in the key (`ImportState` PENDING_IMPORT), and the trail does
+    /// not say why: deleted or expired before the retained trail, or never
+    /// imported into this key (a multi-Region replica's material waits for
+    /// the same bytes as its primary's).
+    Missing,
 }
 
 /// A period of a material's life.
@@ -424,7 +429,7 @@ impl StateAt {
                 presence: match (m.import_state, m.valid_to) {
                     (ImportState::Imported, _) => Presence::Imported,
                     (_, Some(v)) if v <= now => Presence::Expired,
-                    _ => Presence::Deleted,
+                    _ => Presence::Missing,
                 },
             })
             .collect();
@@ -685,7 +690,7 @@ impl KeyHistory {
             let presence = if m.import_state == ImportState::Imported {
                 Presence::Imported
             } else {
-                Presence::Deleted
+                Presence::Missing
             };
             // When it entered the key: recorded here, else the rotation that
             // made it current, else the key's creation.

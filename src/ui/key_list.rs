@@ -627,8 +627,19 @@ pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
                     format!("material {}… {how}", m.short)
                 })
                 .collect();
+            let replica = key.multi_region_set.as_ref().filter(|s| !s.is_primary);
             if key.materials.is_empty() {
                 "Pending import: this key has no key material yet. Import key material to use it.".into()
+            } else if let Some(primary) = replica.filter(|_| key.missing_materials().count() == key.materials.len()) {
+                // A new replica: the set's materials, none imported here yet.
+                let ids: Vec<String> = key.materials.iter().map(|m| format!("{}…", m.short)).collect();
+                format!(
+                    "Pending import: this replica has none of its set's key material yet. Import the same \
+                     material as the primary's{} ({}); until then Encrypt and Decrypt fail \
+                     (KMSInvalidStateException).",
+                    primary.primary.as_ref().map(|(r, _)| format!(" in {r}")).unwrap_or_default(),
+                    ids.join(", ")
+                )
             } else if missing.is_empty() {
                 "Pending import.".into()
             } else {

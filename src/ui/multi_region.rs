@@ -190,7 +190,9 @@ impl MultiRegionPanel {
                         }
                     });
                     let wanted = region.trim();
-                    if !wanted.is_empty() && !view.backend.regions.iter().any(|r| r == wanted) {
+                    // An AWS store lists the Regions of its connection; a
+                    // local store every Region that holds a key.
+                    if view.is_aws() && !wanted.is_empty() && !view.backend.regions.iter().any(|r| r == wanted) {
                         theme::note_box(ui, theme::AMBER, |ui| {
                             ui.label(format!(
                                 "{wanted} is not one of the Regions this store lists ({}). The replica is made, \

@@ -535,17 +535,20 @@ impl Timeline {
                     Presence::Imported => {
                         painter.rect_filled(r, CornerRadius::same(4), color);
                     }
-                    Presence::Deleted | Presence::Expired => {
-                        painter.rect_filled(
-                            r,
-                            CornerRadius::same(4),
-                            theme::RED.gamma_multiply(0.25),
-                        );
-                        hatch(&painter, r, theme::RED);
+                    Presence::Deleted | Presence::Expired | Presence::Missing => {
+                        // Gone (red), or absent for a reason the trail
+                        // does not give (amber).
+                        let tone = if s.presence == Presence::Missing {
+                            theme::AMBER
+                        } else {
+                            theme::RED
+                        };
+                        painter.rect_filled(r, CornerRadius::same(4), tone.gamma_multiply(0.25));
+                        hatch(&painter, r, tone);
                         painter.rect_stroke(
                             r,
                             CornerRadius::same(4),
-                            Stroke::new(2.0, theme::RED),
+                            Stroke::new(2.0, tone),
                             egui::StrokeKind::Inside,
                         );
                     }
@@ -554,6 +557,7 @@ impl Timeline {
                     Presence::Imported => s.role.as_str().to_string(),
                     Presence::Deleted => format!("{} · DELETED", s.role.as_str()),
                     Presence::Expired => format!("{} · EXPIRED", s.role.as_str()),
+                    Presence::Missing => format!("{} · PENDING IMPORT", s.role.as_str()),
                 };
                 let text_color = if s.presence == Presence::Imported {
                     theme::material_state(s.role.material_state()).text
@@ -818,11 +822,12 @@ fn state_at_ui(ui: &mut Ui, state: &StateAt, now: Timestamp, is_cursor: bool) {
                     Presence::Imported => "imported",
                     Presence::Deleted => "deleted",
                     Presence::Expired => "expired",
+                    Presence::Missing => "pending import",
                 };
-                let style = if m.presence == Presence::Imported {
-                    theme::material_state(m.role.material_state())
-                } else {
-                    theme::BadgeStyle::on(theme::RED)
+                let style = match m.presence {
+                    Presence::Imported => theme::material_state(m.role.material_state()),
+                    Presence::Missing => theme::BadgeStyle::on(theme::AMBER),
+                    Presence::Deleted | Presence::Expired => theme::BadgeStyle::on(theme::RED),
                 };
                 theme::badge(
                     ui,

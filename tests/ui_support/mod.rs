@@ -293,3 +293,30 @@ pub fn asymmetric_key(h: &mut App<'_>, usage: &str, spec: &str, der: &str) -> Ke
     click(h, "Cryptography");
     key
 }
+
+/// Imports the plaintext material in file `material` into the selected key
+/// through the import wizard; waits for a label containing `expect`.
+pub fn import_file_through_wizard(h: &mut App<'_>, material: &std::path::Path, expect: &str) {
+    click(h, "📥 Import key material…");
+    // A refused import leaves its parameters in the store: the next
+    // wizard resumes with them.
+    wait_for(h, "the wizard", |h| {
+        shows(h, "Get import parameters") || shows(h, "Get new import parameters")
+    });
+    if shows(h, "Get import parameters") {
+        click(h, "Get import parameters");
+    }
+    wait_label(h, "Import parameters ready");
+    click(h, "Next ›");
+    click(h, "Wrap a plaintext KeyMaterial.bin here");
+    type_into(
+        h,
+        "Plaintext KeyMaterial.bin path",
+        &material.display().to_string(),
+    );
+    click(h, "Wrap this material");
+    click(h, "Next ›");
+    wait_label(h, "Import type");
+    click(h, "Import");
+    wait_part(h, expect);
+}
