@@ -588,13 +588,20 @@ impl AsymPanel {
                 ui,
                 format!("{} — {} bytes DER", shown.spec, shown.der.len()),
             ));
-            ui.add(
-                egui::TextEdit::multiline(&mut shown.pem.as_str())
-                    .desired_rows(4)
-                    .desired_width(f32::INFINITY)
-                    .font(egui::TextStyle::Monospace),
-            )
-            .accessible_name("Public key (PEM)");
+            ui.label(RichText::new("Public key (PEM)").strong());
+            // The PEM's own 64-column lines, never re-wrapped (a wrapped
+            // line looks like a damaged key): wider than the card, it
+            // scrolls.
+            egui::ScrollArea::both()
+                .id_salt("public-key-pem")
+                .max_height(ui.text_style_height(&egui::TextStyle::Monospace) * 12.0)
+                .show(ui, |ui| {
+                    ui.add(
+                        egui::Label::new(RichText::new(shown.pem.as_str()).monospace())
+                            .wrap_mode(egui::TextWrapMode::Extend)
+                            .selectable(true),
+                    );
+                });
             ui.horizontal_wrapped(|ui| {
                 if ui.button("🗐 Copy PEM").clicked() {
                     actions.push(Action::Copy(shown.pem.clone()));
