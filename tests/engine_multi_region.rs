@@ -820,3 +820,99 @@ fn a_kms_generated_multi_region_key_shares_its_material_and_rotates_from_the_pri
     ));
     assert_eq!(out["KeyMaterialId"], current_a);
 }
+
+/// A key policy is each key's own, in a store that is closed and opened
+/// again: "The key policy is not a shared property of multi-Region keys",
+/// and without `Policy` ReplicateKey "attaches the default key policy"
+/// (API reference, ReplicateKey, `Policy`; SDK model documentation).
+#[test]
+fn each_key_of_a_multi_region_set_keeps_its_own_key_policy() {
+    use byok::store::Vault;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = byok::kms::ManualClock::new(common::START);
+    let pass = common::pass("policies per region");
+    let mut v = Vault::create(
+        &path,
+        &pass,
+        common::vault_options(&clock, common::test_keys()),
+    )
+    .unwrap();
+    let call = |v: &mut Vault, region: &str, op: &str, body: Value| -> Value {
+        let caller = Caller::cli().in_region(Some(region.to_string()));
+        let out = v
+            .call(&caller, op, body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{op} in {region}: {e:?}"));
+        serde_json::from_slice(&out).unwrap_or(Value::Null)
+    };
+    let policy = |account: &str, sid: &str| {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": sid, "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": "kms:*", "Resource": "*"}]
+        })
+        .to_string()
+    };
+    let key = call(
+        &mut v,
+        A,
+        "CreateKey",
+        json!({"Origin": "EXTERNAL", "MultiRegion": true}),
+    );
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let account = key["KeyMetadata"]["AWSAccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let default = call(&mut v, A, "GetKeyPolicy", json!({"KeyId": id}))["Policy"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let primary_policy = policy(&account, "primary");
+    call(
+        &mut v,
+        A,
+        "PutKeyPolicy",
+        json!({"KeyId": id, "Policy": primary_policy}),
+    );
+    // B: no Policy, the default; C: a Policy of its own.
+    let b = call(
+        &mut v,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": B}),
+    );
+    assert_eq!(b["ReplicaPolicy"], json!(default));
+    let c_policy = policy(&account, "replica-c");
+    let c = call(
+        &mut v,
+        A,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": C, "Policy": c_policy}),
+    );
+    assert_eq!(c["ReplicaPolicy"], json!(c_policy));
+    let b_policy = policy(&account, "replica-b");
+    call(
+        &mut v,
+        B,
+        "PutKeyPolicy",
+        json!({"KeyId": id, "Policy": b_policy}),
+    );
+    drop(v);
+
+    let mut v = Vault::open(
+        &path,
+        &pass,
+        common::vault_options(&clock, common::test_keys()),
+    )
+    .unwrap();
+    for (region, want) in [(A, &primary_policy), (B, &b_policy), (C, &c_policy)] {
+        let got = call(&mut v, region, "GetKeyPolicy", json!({"KeyId": id}));
+        assert_eq!(
+            got["Policy"].as_str(),
+            Some(want.as_str()),
+            "the key policy in {region}"
+        );
+    }
+}

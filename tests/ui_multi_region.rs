@@ -140,7 +140,10 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     wait_label(&mut h, "Multi-Region replica · primary in us-east-1");
     assert!(!shows(&h, "Replicate key…"), "a replica is not replicated");
     // Never imported here: the state note says so, not "was deleted".
-    wait_part(&mut h, "this replica has none of its set's key material yet");
+    wait_part(
+        &mut h,
+        "this replica has none of its set's key material yet",
+    );
     assert!(!shows_part(&h, "was deleted"));
 
     // Other material is refused by the replica; the same is accepted.

@@ -311,8 +311,10 @@ pub struct Kms {
     chain: ChainHead,
     generation: u64,
     next_due: Option<(u64, Option<Timestamp>)>,
-    /// Key policies replaced with PutKeyPolicy (see `ops_policy`).
-    pub(crate) policies: std::collections::BTreeMap<KeyId, String>,
+    /// Key policies replaced with PutKeyPolicy (see `ops_policy`), by
+    /// Region and key: a key policy is not a shared property of a
+    /// multi-Region set.
+    pub(crate) policies: super::ops_policy::KeyPolicies,
     /// The time of the latest event in the trail: the clock may not read
     /// earlier (a history never goes backwards).
     not_before: Timestamp,
@@ -359,7 +361,7 @@ impl Kms {
             chain: ChainHead::default(),
             generation: 0,
             next_due: None,
-            policies: std::collections::BTreeMap::new(),
+            policies: super::ops_policy::KeyPolicies::new(),
             not_before: Timestamp::from_millis(i64::MIN),
             active_region: None,
         }

@@ -54,6 +54,7 @@ pub use ops_import::{
 pub use ops_keys::CreateKeyRequest;
 pub use ops_mac::{MacOutput, hmac};
 pub use ops_multi_region::{MultiRegionKeyType, ReplicateKeyRequest};
+pub use ops_policy::KeyPolicies;
 pub use ops_rotation::{ON_DEMAND_ROTATION_LIMIT, RotationStatus, RotationsListEntry};
 pub use secret::{SecretArray, SecretText, SecretVec};
 pub use wrapping::{

@@ -170,9 +170,14 @@ impl Kms {
             let replica_arn = kms.arn_in(region, id);
             let replica_state = replica.state();
             kms.keys_in_mut(region).insert(id, replica);
-            // [byok] key policies are kept per key id, so a primary key and
-            // its replicas share one: a `Policy` given here is checked, not
-            // kept apart for the replica.
+            // "The key policy is not a shared property of multi-Region
+            // keys"; without `Policy`, "KMS attaches the default key policy
+            // to the KMS key" (API reference, ReplicateKey, Policy).
+            let stale = (region.to_string(), id);
+            kms.policies.remove(&stale);
+            if let Some(p) = &req.policy {
+                kms.policies.insert(stale, p.clone());
+            }
             kms.refresh_multi_region_pending(id);
             // "The CloudTrail log of a ReplicateKey operation records a
             // ReplicateKey operation in the primary key's Region and a

@@ -18,6 +18,9 @@ use super::error::{ErrorKind, KmsError, KmsResult};
 use super::model::KeyId;
 use super::ops_keys::ALL_STATES;
 
+/// The replaced key policies, by Region and key id.
+pub type KeyPolicies = BTreeMap<(String, KeyId), String>;
+
 /// The one policy name AWS accepts ("The only valid value is default",
 /// AWS KMS API Reference, GetKeyPolicy and PutKeyPolicy).
 pub const DEFAULT_POLICY_NAME: &str = "default";
@@ -39,14 +42,26 @@ impl Kms {
         )
     }
 
-    /// The policies replaced with PutKeyPolicy, by key (for the store).
-    pub fn key_policies(&self) -> &BTreeMap<KeyId, String> {
+    /// The policies replaced with PutKeyPolicy, by Region and key (for
+    /// the store).
+    pub fn key_policies(&self) -> &KeyPolicies {
         &self.policies
     }
 
     /// Puts back the replaced policies (the store, at open).
-    pub fn set_key_policies(&mut self, policies: BTreeMap<KeyId, String>) {
+    pub fn set_key_policies(&mut self, policies: KeyPolicies) {
         self.policies = policies;
+    }
+
+    /// The replaced policy of key `id` of the active Region, if any.
+    fn replaced_policy(&self, id: KeyId) -> Option<&String> {
+        self.policies.get(&(self.region().to_string(), id))
+    }
+
+    /// Replaces the policy of key `id` of the active Region.
+    pub(crate) fn replace_policy(&mut self, id: KeyId, policy: String) {
+        let region = self.region().to_string();
+        self.policies.insert((region, id), policy);
     }
 
     /// Checks a policy given to CreateKey (as PutKeyPolicy checks one).
@@ -59,14 +74,14 @@ impl Kms {
     /// with [`Kms::check_key_policy`] before it was created).
     pub fn adopt_key_policy(&mut self, id: KeyId, policy: String) {
         if self.state.keys.contains_key(&id) {
-            self.policies.insert(id, policy);
+            self.replace_policy(id, policy);
             self.changed();
         }
     }
 
     /// The policy in force for key `id` (replaced, or the default).
     pub fn key_policy_of(&self, id: KeyId) -> String {
-        match self.policies.get(&id) {
+        match self.replaced_policy(id) {
             Some(p) => p.clone(),
             None => self.default_key_policy(),
         }
@@ -85,7 +100,7 @@ impl Kms {
             let id = kms.resolve("keyId", key_id, false)?;
             call.key(id);
             kms.require_state(id, ALL_STATES)?;
-            let policy = match kms.policies.get(&id) {
+            let policy = match kms.replaced_policy(id) {
                 Some(p) => p.clone(),
                 None => kms.default_key_policy(),
             };
@@ -116,7 +131,7 @@ impl Kms {
             call.key(id);
             kms.require_state(id, ALL_STATES)?;
             check_policy_document(policy)?;
-            kms.policies.insert(id, policy.to_string());
+            kms.replace_policy(id, policy.to_string());
             kms.changed();
             Ok(())
         })

@@ -432,17 +432,24 @@ fn audit_dir(path: &Path) -> PathBuf {
 }
 
 /// The store section of the key policies replaced with PutKeyPolicy
-/// (JSON: key id to policy document).
+/// (JSON: key to policy document). A key of the store's Region is named by
+/// its id, a key of another Region by `<region>/<id>` (a multi-Region set
+/// has one id and a policy per Region). Sections written before policies
+/// were kept per Region hold bare ids only: those are the store Region's.
 const KEY_POLICIES_SECTION: &str = "key-policies";
 
-/// Reads the key policies section.
-fn policies_of(sections: &Sections) -> BTreeMap<crate::kms::KeyId, String> {
+/// Reads the key policies section; `home` is the store's Region.
+fn policies_of(sections: &Sections, home: &str) -> crate::kms::KeyPolicies {
     sections
         .get(KEY_POLICIES_SECTION)
         .and_then(|b| serde_json::from_slice::<BTreeMap<String, String>>(b).ok())
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|(id, p)| crate::kms::KeyId::parse(&id).map(|id| (id, p)))
+        .filter_map(|(name, p)| {
+            let (region, id) = name.split_once('/').unwrap_or((home, name.as_str()));
+            let id = crate::kms::KeyId::parse(id)?;
+            Some(((region.to_string(), id), p))
+        })
         .collect()
 }
 
@@ -771,9 +778,10 @@ fn restore_engine(
     options: VaultOptions,
     head: crate::kms::ChainHead,
 ) -> Kms {
+    let home = state.settings.region.clone();
     let mut kms = Kms::from_state(state, options.clock, options.wrapping_keys, Kms::os_rng());
     kms.set_chain_head(head);
-    kms.set_key_policies(policies_of(sections));
+    kms.set_key_policies(policies_of(sections, &home));
     kms
 }
 
@@ -1310,7 +1318,8 @@ impl Vault {
                 && let Ok((state, sections)) = self.saved_kms_state()
             {
                 self.kms.restore(state, head);
-                self.kms.set_key_policies(policies_of(&sections));
+                let home = self.kms.settings().region.clone();
+                self.kms.set_key_policies(policies_of(&sections, &home));
                 self.sections = sections;
                 self.saved_generation = self.kms.generation();
             } else {
@@ -1335,12 +1344,24 @@ impl Vault {
     /// Writes the engine's replaced key policies (of keys that still exist)
     /// into their section, or removes it when there are none.
     fn sync_policy_section(&mut self) {
+        let home = &self.kms.settings().region;
         let live: BTreeMap<String, &String> = self
             .kms
             .key_policies()
             .iter()
-            .filter(|(id, _)| self.kms.key(**id).is_some())
-            .map(|(id, p)| (id.to_string(), p))
+            .filter(|((region, id), _)| {
+                self.kms
+                    .keys_in(region)
+                    .is_some_and(|keys| keys.contains_key(id))
+            })
+            .map(|((region, id), p)| {
+                let name = if region == home {
+                    id.to_string()
+                } else {
+                    format!("{region}/{id}")
+                };
+                (name, p)
+            })
             .collect();
         if live.is_empty() {
             self.sections.0.remove(KEY_POLICIES_SECTION);
