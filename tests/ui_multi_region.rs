@@ -8,7 +8,7 @@
 #[path = "ui_support/mod.rs"]
 mod support;
 
-use byok::kms::{KeyState, ManualClock};
+use byok::kms::{KeyMaterialState, KeyState, ManualClock};
 use support::*;
 
 /// `byok kms <args>` on the store; returns standard output.
@@ -163,4 +163,107 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     wait_label(&mut h, "Multi-Region replica · primary in eu-west-1");
     click(&mut h, "eu-west-1 · primary");
     wait_label(&mut h, "Multi-Region primary · replicas in us-east-1");
+}
+
+/// On-demand rotation of a multi-Region set by point and click, as the
+/// RotateKeyOnDemand API reference describes it for multi-Region keys with
+/// imported material: new material imported into the primary waits as
+/// `PENDING_MULTI_REGION_IMPORT_AND_ROTATION` (Rotate now refused) until
+/// the same material is imported into every replica (the wizard starts the
+/// replica on `EXISTING_KEY_MATERIAL` of that material); it is then
+/// `PENDING_ROTATION`, and Rotate now on the primary makes it current in
+/// every Region.
+#[test]
+fn a_multi_region_set_rotates_once_its_replicas_hold_the_new_material() {
+    let (dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    create_store(&mut h);
+    click(&mut h, "➕ New key");
+    type_into(&mut h, "Description", "payments-global");
+    click(&mut h, "Multi-Region key");
+    click(&mut h, "Create key");
+    wait_label(&mut h, "Key created");
+    let primary = h.state().selected_key().expect("selected").clone();
+    let first = dir.path().join("First.bin");
+    std::fs::write(&first, [0x11u8; 32]).unwrap();
+    let second = dir.path().join("Second.bin");
+    std::fs::write(&second, [0x22u8; 32]).unwrap();
+    import_file_through_wizard(&mut h, &first, "Key material imported");
+    click(&mut h, "Close");
+    click(&mut h, "Replicate key…");
+    type_into(&mut h, "Replica Region", "eu-west-1");
+    click(&mut h, "Replicate key");
+    wait_part(&mut h, "Replica created in eu-west-1");
+    click(&mut h, "eu-west-1 · replica");
+    wait_label(&mut h, "eu-west-1 · replica (this key)");
+    let replica = h.state().selected_key().expect("selected").clone();
+    import_file_through_wizard(&mut h, &first, "Key material imported");
+    click(&mut h, "Close");
+    wait_key_state(&mut h, &replica, KeyState::Enabled);
+
+    // New material into the primary: pending until the replica has it.
+    click(&mut h, "us-east-1 · primary");
+    wait_label(&mut h, "us-east-1 · primary (this key)");
+    import_file_through_wizard(&mut h, &second, "Key material imported");
+    click(&mut h, "Close");
+    let waiting = |h: &App<'_>, key: &byok::ui::view::KeyRef, state: KeyMaterialState| {
+        h.state()
+            .view()
+            .and_then(|v| v.key(key))
+            .is_some_and(|k| k.materials.iter().any(|m| m.state == state))
+    };
+    wait_for(
+        &mut h,
+        "the primary's new material to wait for the replicas",
+        |h| {
+            waiting(
+                h,
+                &primary,
+                KeyMaterialState::PendingMultiRegionImportAndRotation,
+            )
+        },
+    );
+    wait_label(&mut h, "PENDING_MULTI_REGION_IMPORT_AND_ROTATION");
+    wait_part(
+        &mut h,
+        "waits for the replicas (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material into each replica (eu-west-1)",
+    );
+    assert!(
+        is_disabled(&h, "⟳ Rotate now"),
+        "the replica lacks the new material"
+    );
+
+    // The replica's wizard re-imports exactly the material it misses.
+    click(&mut h, "eu-west-1 · replica");
+    wait_label(&mut h, "eu-west-1 · replica (this key)");
+    wait_part(&mut h, "is new material of the primary in us-east-1");
+    import_file_through_wizard(&mut h, &second, "Key material imported");
+    click(&mut h, "Close");
+    wait_part(&mut h, "Rotate now on the primary in us-east-1");
+
+    click(&mut h, "us-east-1 · primary");
+    wait_for(&mut h, "the new material to be pending rotation", |h| {
+        waiting(h, &primary, KeyMaterialState::PendingRotation)
+    });
+    wait_for(&mut h, "Rotate now", |h| !is_disabled(h, "⟳ Rotate now"));
+    click(&mut h, "⟳ Rotate now");
+    click(&mut h, "⟳ Rotate");
+    wait_part(&mut h, "Rotation in progress");
+    clock.advance(std::time::Duration::from_secs(60));
+    wait_for(&mut h, "the rotation to complete", |h| {
+        !shows_part(h, "Rotation in progress")
+    });
+    // Both keys of the set have the second material current.
+    let view = h.state().view().unwrap().clone();
+    let current = |key: &byok::ui::view::KeyRef| view.key(key).unwrap().current;
+    assert!(current(&primary).is_some());
+    assert_eq!(
+        current(&primary),
+        current(&replica),
+        "one current material in the set"
+    );
+    let primary_view = view.key(&primary).unwrap();
+    assert_eq!(primary_view.materials.len(), 2);
+    assert_eq!(primary_view.on_demand_rotations, 1);
 }

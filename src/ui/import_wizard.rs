@@ -163,11 +163,19 @@ impl ImportWizard {
         .unwrap_or_default();
         // Where the engine refuses new material but takes a re-import (a
         // multi-Region replica takes only its primary's material, as
-        // EXISTING_KEY_MATERIAL), the wizard starts on the re-import of the
-        // first material the key misses.
+        // EXISTING_KEY_MATERIAL), the wizard starts on the import of the
+        // first material whose bytes the key lacks: one it misses, else
+        // one the primary announced for rotation.
         let reimport = reimport.or_else(|| {
             if key.verdicts.import_new.is_err() && key.verdicts.reimport.is_ok() {
-                key.missing_materials().next().map(|m| m.id)
+                key.missing_materials()
+                    .chain(
+                        key.materials
+                            .iter()
+                            .filter(|m| m.import_state == crate::kms::ImportState::PendingImport),
+                    )
+                    .next()
+                    .map(|m| m.id)
             } else {
                 None
             }

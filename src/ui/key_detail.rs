@@ -1098,7 +1098,42 @@ fn completion_banner(ui: &mut Ui, t: &RotationTransition) {
 /// height), so the slot does not change height when one starts.
 fn idle_status(ui: &mut Ui, key: &KeyView) {
     let current = key.current.and_then(|id| key.material(id));
+    let set = key.multi_region_set.as_ref();
+    let primary_region = set
+        .and_then(|s| s.primary.as_ref())
+        .map_or("its primary's Region", |(r, _)| r.as_str());
+    let waiting = key
+        .materials
+        .iter()
+        .find(|m| m.state == KeyMaterialState::PendingMultiRegionImportAndRotation);
     let (heading, detail) = match (current, key.pending_material()) {
+        // A multi-Region primary's new material, not yet in every replica.
+        (Some(c), _) if let Some(w) = waiting => (
+            format!("{}… is CURRENT", c.short),
+            format!(
+                "{}… waits for the replicas (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material \
+                 into each replica ({}) with EXISTING_KEY_MATERIAL; then Rotate now makes it current in every Region.",
+                w.short,
+                set.map(|s| s.replicas.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ),
+        ),
+        // A replica: the primary rotates the set.
+        (Some(c), Some(p)) if set.is_some_and(|s| !s.is_primary) => (
+            format!("{}… is CURRENT", c.short),
+            if p.import_state == ImportState::PendingImport {
+                format!(
+                    "{}… is new material of the primary in {primary_region}: import the same material into this \
+                     replica (EXISTING_KEY_MATERIAL); the primary then rotates the whole set.",
+                    p.short
+                )
+            } else {
+                format!(
+                    "{}… is PENDING_ROTATION: Rotate now on the primary in {primary_region} makes it current in every Region.",
+                    p.short
+                )
+            },
+        ),
         (Some(c), Some(p)) => (
             format!("{}… is CURRENT", c.short),
             format!(

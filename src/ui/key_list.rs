@@ -15,7 +15,7 @@ use super::action::Action;
 use super::format;
 use super::theme;
 use super::view::{KeyRef, KeyView, Knowledge, StoreView};
-use crate::kms::{KeySpec, KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
+use crate::kms::{KeyMaterialState, KeySpec, KeyState, ON_DEMAND_ROTATION_LIMIT, Timestamp};
 
 /// A sortable column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -600,6 +600,24 @@ pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
                 s.push_str(&format!(
                     " Material {}… is imported and waits for rotation: Rotate now makes it current.",
                     p.short
+                ));
+            }
+            if let Some(p) = key
+                .materials
+                .iter()
+                .find(|m| m.state == KeyMaterialState::PendingMultiRegionImportAndRotation)
+            {
+                let replicas: Vec<&str> = key
+                    .multi_region_set
+                    .iter()
+                    .flat_map(|s| s.replicas.iter().map(|(r, _)| r.as_str()))
+                    .collect();
+                s.push_str(&format!(
+                    " Material {}… is imported here and waits for the replicas \
+                     (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material into the \
+                     replica in {} (EXISTING_KEY_MATERIAL); then Rotate now makes it current in every Region.",
+                    p.short,
+                    replicas.join(", ")
                 ));
             }
             s
