@@ -233,6 +233,51 @@ else
     done
 fi
 
+echo "== multi-Region keys through the AWS backend (ReplicateKey, UpdatePrimaryRegion)"
+# LocalStack replicates AWS_KMS material; an imported-material replica is
+# checked against byok serve (tests/ui_aws_multi_region.rs, interop.sh).
+MRK=$(kms create-key --multi-region --description "multi-Region primary" --query KeyMetadata.KeyId --output text)
+expect_match "$MRK" '^mrk-[0-9a-f]{32}$' "create-key --multi-region gives an mrk- key id"
+set +e
+kms replicate-key --key-id "$MRK" --replica-region eu-west-1 >replicate.json 2>replicate.err
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+    lack "ReplicateKey ($(tr -s '\n' ' ' <replicate.err | head -c 200))"
+else
+    expect_match "$(json replicate.json "['ReplicaKeyMetadata']['Arn']")" "^arn:aws:kms:eu-west-1:[0-9]{12}:key/$MRK\$" "the replica's ARN is in eu-west-1 with the same key id"
+    euk() { byok kms --endpoint-url "$endpoint" --region eu-west-1 "$@"; }
+    expect_eq "$(euk describe-key --key-id "$MRK" --query KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType --output text)" REPLICA "describe-key --region eu-west-1: a REPLICA"
+    expect_eq "$(kms describe-key --key-id "$MRK" --query 'KeyMetadata.MultiRegionConfiguration.ReplicaKeys[0].Region' --output text)" eu-west-1 "the primary lists its replica's Region"
+    kms encrypt --key-id "$MRK" --plaintext fileb://KeyMaterial1.bin --query CiphertextBlob --output text | base64 -d >mrk-ciphertext.bin
+    set +e
+    euk decrypt --ciphertext-blob fileb://mrk-ciphertext.bin --query Plaintext --output text >mrk-plain.txt 2>mrk-decrypt.err
+    status=$?
+    set -e
+    if [ "$status" -eq 0 ]; then
+        expect_eq "$(base64 -d <mrk-plain.txt | cmp - KeyMaterial1.bin && echo same)" same "ciphertext of us-east-1 decrypts in eu-west-1"
+    else
+        lack "Decrypt in the replica's Region of the primary's ciphertext ($(tr -s '\n' ' ' <mrk-decrypt.err | head -c 200))"
+    fi
+    set +e
+    kms update-primary-region --key-id "$MRK" --primary-region eu-west-1 >upr.out 2>upr.err
+    status=$?
+    set -e
+    if [ "$status" -ne 0 ]; then
+        lack "UpdatePrimaryRegion ($(tr -s '\n' ' ' <upr.err | head -c 200))"
+    else
+        ok "update-primary-region accepted"
+        t=""
+        for _ in $(seq 20); do
+            t=$(euk describe-key --key-id "$MRK" --query KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType --output text)
+            [ "$t" = PRIMARY ] && break
+            sleep 0.5
+        done
+        if [ "$t" = PRIMARY ]; then ok "eu-west-1 holds the PRIMARY after update-primary-region"
+        else lack "UpdatePrimaryRegion does not make the replica PRIMARY (DescribeKey says $t)"; fi
+    fi
+fi
+
 echo "== errors through the AWS backend"
 set +e
 kms describe-key --key-id 00000000-0000-4000-8000-000000000000 >/dev/null 2>notfound.err
