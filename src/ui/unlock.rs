@@ -435,8 +435,19 @@ impl UnlockScreen {
             && !matches!(waiting, Waiting::Demo)
         {
             ui.add_space(8.0);
+            // While the key is derived the window draws as little as it
+            // can: every frame under software rendering takes CPU from the
+            // derivation on a small machine (issue 10, item 14). No spinner
+            // and no blinking cursor; the elapsed time moves twice a second.
+            ui.memory_mut(|m| {
+                if let Some(id) = m.focused() {
+                    m.surrender_focus(id);
+                }
+            });
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(500));
             ui.horizontal(|ui| {
-                theme::spinner(ui);
+                ui.label(RichText::new("⏳").size(ui.style().spacing.interact_size.y));
                 ui.label(format!(
                     "{} — deriving the store key (Argon2id)… {:.1} s",
                     if matches!(waiting, Waiting::Create) {
