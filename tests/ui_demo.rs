@@ -266,10 +266,27 @@ fn presentation_mode_at_1280_by_720_keeps_names_and_badges_readable() {
         h.query_by_label("Sort by Cost").is_none(),
         "Cost gives way first"
     );
-    // What gave way is named, and the detail pane shows it.
-    wait_part(
-        &mut h,
-        "Cost hidden at this size: the key's detail shows them",
+    // What gave way is named, and shown under each key's name.
+    wait_part(&mut h, "Cost shown under each key's name at this size");
+    let key = h
+        .state()
+        .view()
+        .unwrap()
+        .keys
+        .iter()
+        .find(|k| k.aliases.iter().any(|a| a == "alias/payments-master"))
+        .unwrap()
+        .clone();
+    assert!(
+        shows(
+            &h,
+            &format!("{}/mo", byok::ui::format::usd(key.monthly_cost))
+        ),
+        "the key's cost in its row"
+    );
+    assert!(
+        shows(&h, &format!("rot. {}/25", key.on_demand_rotations)),
+        "its rotations in its row"
     );
     click_first(&mut h, "alias/payments-master");
     wait_part(&mut h, "Estimated $");

@@ -257,3 +257,25 @@ fn multi_region_screenshots(size: egui::Vec2, suffix: &str) {
     wait_label(&mut h, "eu-west-1 · replica (this key)");
     shoot(&mut h, &format!("multi-region-presenting-{suffix}"));
 }
+
+/// The training demo at 1280×720, plain and in presentation mode: the key
+/// list gives columns up and shows what they said under each key's name.
+#[test]
+fn screenshots_of_the_demo_at_1280_by_720() {
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 720.0))
+        .with_max_steps(400)
+        .with_render_cursor(false)
+        .wgpu()
+        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    open_demo(&mut h);
+    click_first(&mut h, "alias/payments-master");
+    wait_label(&mut h, "Material timeline");
+    shoot(&mut h, "1280");
+    presentation_mode(&mut h);
+    wait_part(&mut h, "shown under each key's name at this size");
+    shoot(&mut h, "presentation-1280");
+}

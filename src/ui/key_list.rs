@@ -252,30 +252,34 @@ impl KeyList {
         } else {
             None
         };
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 8.0;
+        let line = ui.text_style_height(&egui::TextStyle::Body);
+        let mut row_height = line * 2.0 + 8.0;
         // Keys of several Regions: each row says its Region (a
         // multi-Region key has the same id in each).
         let regions = view.backend.regions.len() > 1;
         let columns = Col::fitting(ui);
-        let hidden: Vec<&str> = Col::ALL
-            .iter()
+        let hidden: Vec<Col> = Col::ALL
+            .into_iter()
             .filter(|c| !columns.contains(c))
-            .map(|c| c.title())
             .collect();
         if !hidden.is_empty() {
-            // What gave way is still one click (the detail) or one drag
-            // (the list's edge) away, and the list says so (issue 10,
-            // item 11).
+            // What gave way is still on screen, in a line of its own under
+            // each key's name, and the list says so (issue 10, item 11).
+            let titles: Vec<&str> = hidden.iter().map(|c| c.title()).collect();
             ui.add(
                 egui::Label::new(theme::weak(
                     ui,
                     format!(
-                        "{} hidden at this size: the key's detail shows them; drag the list's edge to widen it",
-                        hidden.join(", ")
+                        "{} shown under each key's name at this size; drag the list's edge to widen it",
+                        titles.join(", ")
                     ),
                 ))
                 .wrap(),
             );
+        }
+        if !hidden.is_empty() {
+            // A horizontal row is at least `interact_size` high.
+            row_height += ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
         }
         let widths: Vec<f32> = columns.iter().map(|c| c.width(ui)).collect();
         let mut table = TableBuilder::new(ui)
@@ -355,6 +359,9 @@ impl KeyList {
                                     .on_hover_text(key.spec_line());
                                 }
                             });
+                            if !hidden.is_empty() {
+                                hidden_line(ui, key, now, &hidden);
+                            }
                         });
                     });
                     for c in &columns {
@@ -523,6 +530,60 @@ impl Col {
             }
         }
     }
+}
+
+/// The columns that gave way, as one compact line under the key's name:
+/// "2 mat. · exp. in 5 days · rot. 1/25 · $2/mo".
+fn hidden_line(ui: &mut Ui, key: &KeyView, now: Timestamp, hidden: &[Col]) {
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 3.0;
+        let small = |t: String| RichText::new(t).small();
+        for (i, c) in hidden.iter().enumerate() {
+            if i > 0 {
+                ui.label(theme::weak(ui, "·").small());
+            }
+            match c {
+                Col::Materials => {
+                    ui.label(small(format!("{} mat.", key.materials.len())))
+                        .on_hover_text("Key materials");
+                }
+                Col::Expiry => {
+                    let (text, color) = match (key.lapsed_expiry, key.next_expiry) {
+                        (Some(t), _) => (
+                            format!("exp. {}", format::relative(t, now)),
+                            Some(theme::RED),
+                        ),
+                        (None, Some(t)) => (
+                            format!("exp. {}", format::relative(t, now)),
+                            expiry_color(t, now),
+                        ),
+                        (None, None) => ("exp. never".to_string(), None),
+                    };
+                    let text = match color {
+                        Some(c) => theme::colored(ui, text, c).small().strong(),
+                        None => small(text),
+                    };
+                    ui.label(text).on_hover_text("Next expiry (ValidTo)");
+                }
+                Col::Rotations if !key.rotates_on_demand() => {
+                    ui.label(small("manual rot.".into()))
+                        .on_hover_text("Rotated manually: a new key, then the aliases moved to it");
+                }
+                Col::Rotations => {
+                    ui.label(small(format!(
+                        "rot. {}/{ON_DEMAND_ROTATION_LIMIT}",
+                        key.on_demand_rotations
+                    )))
+                    .on_hover_text("On-demand rotations used, of the 25 a key may have");
+                }
+                Col::Cost => {
+                    ui.label(small(format!("{}/mo", format::usd(key.monthly_cost))))
+                        .on_hover_text("Estimated monthly cost");
+                }
+                Col::State | Col::Current => {}
+            }
+        }
+    });
 }
 
 /// The state badge of a key, pulsing while a rotation is in progress.
