@@ -438,25 +438,36 @@ impl UnlockScreen {
             // While the key is derived the window draws as little as it
             // can: every frame under software rendering takes CPU from the
             // derivation on a small machine (issue 10, item 14). No spinner
-            // and no blinking cursor; the elapsed time moves twice a second.
+            // and no blinking cursor; no frame at all for the first second
+            // (the worker's answer wakes the window), then the elapsed time
+            // twice a second.
             ui.memory_mut(|m| {
                 if let Some(id) = m.focused() {
                     m.surrender_focus(id);
                 }
             });
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_millis(500));
+            let elapsed = started.elapsed();
+            let quiet = std::time::Duration::from_secs(1);
+            ui.ctx().request_repaint_after(if elapsed < quiet {
+                quiet - elapsed
+            } else {
+                std::time::Duration::from_millis(500)
+            });
+            let what = if matches!(waiting, Waiting::Create) {
+                "Creating the store"
+            } else {
+                "Opening the store"
+            };
             ui.horizontal(|ui| {
                 ui.label(RichText::new("⏳").size(ui.style().spacing.interact_size.y));
-                ui.label(format!(
-                    "{} — deriving the store key (Argon2id)… {:.1} s",
-                    if matches!(waiting, Waiting::Create) {
-                        "Creating the store"
-                    } else {
-                        "Opening the store"
-                    },
-                    started.elapsed().as_secs_f32()
-                ));
+                ui.label(if elapsed < quiet {
+                    format!("{what} — deriving the store key (Argon2id)…")
+                } else {
+                    format!(
+                        "{what} — deriving the store key (Argon2id)… {:.1} s",
+                        elapsed.as_secs_f32()
+                    )
+                });
             });
         }
         if let Some(e) = &self.error {
@@ -639,10 +650,15 @@ impl UnlockScreen {
                 .progress
                 .clone()
                 .unwrap_or((0.0, "Starting".to_string()));
+            // Not animated: an animated bar repaints every frame, and under
+            // software rendering that takes CPU from building the demo. The
+            // worker's progress reports wake the window; the elapsed time
+            // moves twice a second.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(500));
             ui.add(
                 egui::ProgressBar::new(fraction)
                     .show_percentage()
-                    .animate(true)
                     .text(format!("{text} ({:.1} s)", started.elapsed().as_secs_f32())),
             );
         }

@@ -227,8 +227,37 @@ pub fn settle(h: &mut App<'_>) {
 pub fn click_first(h: &mut App<'_>, label: &str) {
     wait_label(h, label);
     settle_node(h, label);
+    scroll_into_view(h, label);
     h.get_all_by_label(label).next().expect("a node").click();
     for _ in 0..4 {
+        h.step();
+    }
+}
+
+/// Scrolls the first node labelled `label` into the window, as a user
+/// would with the wheel over it (a click on a row scrolled out of view
+/// does nothing).
+pub fn scroll_into_view(h: &mut App<'_>, label: &str) {
+    let window = h.ctx.content_rect();
+    // Above the status bar.
+    let floor = window.bottom() - 40.0;
+    for _ in 0..60 {
+        let Some(r) = h.get_all_by_label(label).next().map(|n| n.rect()) else {
+            return;
+        };
+        if r.top() >= window.top() && r.bottom() <= floor {
+            return;
+        }
+        let dy = if r.top() < window.top() { 60.0 } else { -60.0 };
+        let at = egui::pos2(r.center().x, floor - 60.0);
+        h.event(egui::Event::PointerMoved(at));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, dy),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::NONE,
+        });
         h.step();
     }
 }
