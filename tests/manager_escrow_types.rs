@@ -401,6 +401,53 @@ fn an_rsa_signing_keys_private_key_is_escrowed_as_imported_and_restored_after_th
         material.expose(),
         "the PKCS #8 DER as imported"
     );
+
+    // Wrapped under the custodian's RSA public key: RSA-OAEP cannot hold a
+    // private key, and the refusal says which algorithm can; the AES key
+    // wrap holds it, and the custodian's private key opens it.
+    let custodian = &common::test_key_pairs()
+        .iter()
+        .find(|p| {
+            rsa::traits::PublicKeyParts::size(&p.key) == 256 && p.pkcs8_der != material.expose()
+        })
+        .expect("another 2048-bit test key")
+        .key;
+    let custodian_der = {
+        use rsa::pkcs8::EncodePublicKey;
+        custodian
+            .to_public_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    };
+    let path = t.dir.path().join("wrapped.bin");
+    let oaep = ExportForm::Wrapped {
+        public_key_der: custodian_der.clone(),
+        algorithm: WrappingAlgorithm::RsaesOaepSha256,
+    };
+    let Err(refused) = t.manager.export_escrow(&arn, &id, &oaep, &path) else {
+        panic!("RSA-OAEP wrapped a 2048-bit private key");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("more than RSAES_OAEP_SHA_256 can wrap")
+            && refused.contains("RSA_AES_KEY_WRAP_SHA_256"),
+        "{refused}"
+    );
+    let kwp = ExportForm::Wrapped {
+        public_key_der: custodian_der,
+        algorithm: WrappingAlgorithm::RsaAesKeyWrapSha256,
+    };
+    let wrapped = t.manager.export_escrow(&arn, &id, &kwp, &path).unwrap();
+    let (rsa_part, kw_part) = wrapped.bytes.split_at(256);
+    let aes_key = custodian
+        .oaep_decrypt::<sha2::Sha256>(rsa_part)
+        .expect("the custodian's key opens the AES key");
+    let kek = <aes_kw::KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes_key).unwrap();
+    let mut out = vec![0u8; kw_part.len()];
+    let opened = kek.unwrap_key(kw_part, &mut out).expect("RFC 5649 unwrap");
+    assert_eq!(opened, material.expose(), "the private key as imported");
 }
 
 /// ECC_NIST_P521 material does not fit RSA-OAEP under a 2048-bit wrapping

@@ -1748,7 +1748,21 @@ impl Manager {
                     entry.material.expose(),
                     &mut Kms::os_rng(),
                 )
-                .map_err(|e| ManagerError::Refused(e.to_string()))?;
+                .map_err(|e| match (&e, algorithm) {
+                    // RSA-OAEP wraps at most the key's size less its
+                    // padding: a private key in escrow needs the AES key
+                    // wrap.
+                    (
+                        crate::kms::WrapError::Rsa(_),
+                        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256,
+                    ) => ManagerError::Refused(format!(
+                        "the escrow copy is {} bytes, more than {} can wrap under this RSA public key ({e}); \
+                         wrap it with RSA_AES_KEY_WRAP_SHA_256 (--algorithm RSA_AES_KEY_WRAP_SHA_256), which wraps any length",
+                        entry.material.expose().len(),
+                        algorithm.as_str()
+                    )),
+                    _ => ManagerError::Refused(e.to_string()),
+                })?;
                 (
                     zeroize::Zeroizing::new(wrapped),
                     algorithm.as_str().to_string(),
