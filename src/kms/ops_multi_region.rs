@@ -72,21 +72,9 @@ impl Kms {
         self.multi_region_key_type(id) == Some(MultiRegionKeyType::Replica)
     }
 
-    /// Refuses `operation` on a replica key: it is performed on the primary
-    /// key. **[byok]** message; AWS answers `UnsupportedOperationException`.
+    /// Refuses `operation` on a replica key ([`super::rules::refuse_on_replica`]).
     pub(crate) fn refuse_on_replica(&self, id: KeyId, operation: &str) -> KmsResult<()> {
-        if !self.is_replica(id) {
-            return Ok(());
-        }
-        let primary = self.primary_region(id).unwrap_or_default();
-        Err(KmsError::new(
-            ErrorKind::UnsupportedOperation,
-            format!(
-                "{} is a multi-Region replica key. Call {operation} on its primary key {}.",
-                self.arn(id),
-                self.arn_in(primary, id)
-            ),
-        ))
+        super::rules::refuse_on_replica(&self.facts(id)?, operation)
     }
 
     /// ReplicateKey: creates a replica of the multi-Region primary key in

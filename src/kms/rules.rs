@@ -380,11 +380,20 @@ const SET_CHANGE_STATES: [KeyState; 3] = [
 /// the primary, whose ARN the message names). [byok] messages: AWS
 /// publishes none for these `UnsupportedOperationException`s.
 fn require_primary(f: &KeyFacts, operation: &str, single: &str) -> KmsResult<()> {
-    match &f.multi_region {
-        None => Err(KmsError::new(
+    if f.multi_region.is_none() {
+        return Err(KmsError::new(
             ErrorKind::UnsupportedOperation,
             format!("{} is not a multi-Region key.{single}", f.arn),
-        )),
+        ));
+    }
+    refuse_on_replica(f, operation)
+}
+
+/// Refuses `operation` on a multi-Region replica key: it is performed on
+/// the primary key, whose ARN the message names. **[byok]** message; AWS
+/// answers `UnsupportedOperationException`.
+pub fn refuse_on_replica(f: &KeyFacts, operation: &str) -> KmsResult<()> {
+    match &f.multi_region {
         Some(m) if !m.is_primary => Err(KmsError::new(
             ErrorKind::UnsupportedOperation,
             format!(
@@ -392,7 +401,7 @@ fn require_primary(f: &KeyFacts, operation: &str, single: &str) -> KmsResult<()>
                 f.arn, m.primary_arn
             ),
         )),
-        Some(_) => Ok(()),
+        _ => Ok(()),
     }
 }
 

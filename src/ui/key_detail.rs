@@ -1102,22 +1102,11 @@ fn idle_status(ui: &mut Ui, key: &KeyView) {
     let primary_region = set
         .and_then(|s| s.primary.as_ref())
         .map_or("its primary's Region", |(r, _)| r.as_str());
-    let waiting = key
-        .materials
-        .iter()
-        .find(|m| m.state == KeyMaterialState::PendingMultiRegionImportAndRotation);
     let (heading, detail) = match (current, key.pending_material()) {
         // A multi-Region primary's new material, not yet in every replica.
-        (Some(c), _) if let Some(w) = waiting => (
-            format!("{}… is CURRENT", c.short),
-            format!(
-                "{}… waits for the replicas (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material \
-                 into each replica ({}) with EXISTING_KEY_MATERIAL; then Rotate now makes it current in every Region.",
-                w.short,
-                set.map(|s| s.replicas.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default()
-            ),
-        ),
+        (Some(c), _) if let Some(w) = super::key_list::waiting_for_replicas(key) => {
+            (format!("{}… is CURRENT", c.short), w)
+        }
         // A replica: the primary rotates the set.
         (Some(c), Some(p)) if set.is_some_and(|s| !s.is_primary) => (
             format!("{}… is CURRENT", c.short),

@@ -652,6 +652,26 @@ pub fn expiry_color(t: Timestamp, now: Timestamp) -> Option<Color32> {
     }
 }
 
+/// A multi-Region primary's new material that waits for its replicas
+/// (`PENDING_MULTI_REGION_IMPORT_AND_ROTATION`), and what ends the wait.
+pub fn waiting_for_replicas(key: &KeyView) -> Option<String> {
+    let w = key
+        .materials
+        .iter()
+        .find(|m| m.state == KeyMaterialState::PendingMultiRegionImportAndRotation)?;
+    let replicas: Vec<&str> = key
+        .multi_region_set
+        .iter()
+        .flat_map(|s| s.replicas.iter().map(|(r, _)| r.as_str()))
+        .collect();
+    Some(format!(
+        "{}… waits for the replicas (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material \
+         into each replica ({}) with EXISTING_KEY_MATERIAL; then Rotate now makes it current in every Region.",
+        w.short,
+        replicas.join(", ")
+    ))
+}
+
 /// What the key's state means and what fixes it, in plain words.
 pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
     match key.state {
@@ -663,23 +683,9 @@ pub fn state_explanation(key: &KeyView, now: Timestamp) -> String {
                     p.short
                 ));
             }
-            if let Some(p) = key
-                .materials
-                .iter()
-                .find(|m| m.state == KeyMaterialState::PendingMultiRegionImportAndRotation)
-            {
-                let replicas: Vec<&str> = key
-                    .multi_region_set
-                    .iter()
-                    .flat_map(|s| s.replicas.iter().map(|(r, _)| r.as_str()))
-                    .collect();
-                s.push_str(&format!(
-                    " Material {}… is imported here and waits for the replicas \
-                     (PENDING_MULTI_REGION_IMPORT_AND_ROTATION): import the same material into the \
-                     replica in {} (EXISTING_KEY_MATERIAL); then Rotate now makes it current in every Region.",
-                    p.short,
-                    replicas.join(", ")
-                ));
+            if let Some(w) = waiting_for_replicas(key) {
+                s.push_str(" Material ");
+                s.push_str(&w);
             }
             s
         }
