@@ -55,12 +55,7 @@ fn an_aws_store_of_two_regions_replicates_a_key_and_moves_its_primary() {
             .is_some_and(|v| v.is_aws() && v.complete && v.backend.regions.len() == 2)
     });
 
-    click(&mut h, "➕ New key");
-    type_into(&mut h, "Description", "payments-global");
-    click(&mut h, "Multi-Region key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let primary = h.state().selected_key().expect("selected").clone();
+    let primary = create_multi_region_key(&mut h, "payments-global");
     assert!(primary.arn().contains(":us-east-1:") && primary.arn().contains(":key/mrk-"));
     wait_label(&mut h, "Multi-Region primary · no replicas yet");
 

@@ -83,12 +83,7 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     let mut h = console(&store, &clock);
     create_store(&mut h);
 
-    click(&mut h, "➕ New key");
-    type_into(&mut h, "Description", "payments-global");
-    click(&mut h, "Multi-Region key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let primary = h.state().selected_key().expect("selected").clone();
+    let primary = create_multi_region_key(&mut h, "payments-global");
     assert!(
         primary.arn().starts_with("arn:aws:kms:us-east-1:") && primary.arn().contains(":key/mrk-"),
         "a multi-Region key in the store's Region: {primary}"
@@ -110,10 +105,7 @@ fn the_console_replicates_a_key_imports_into_the_replica_and_moves_the_primary()
     click(&mut h, "Close");
     wait_key_state(&mut h, &primary, KeyState::Enabled);
 
-    click(&mut h, "Replicate key…");
-    type_into(&mut h, "Replica Region", "eu-west-1");
-    click(&mut h, "Replicate key");
-    wait_part(&mut h, "Replica created in eu-west-1");
+    replicate_selected(&mut h, "eu-west-1");
     wait_label(&mut h, "Multi-Region primary · replicas in eu-west-1");
 
     // The list holds both keys of the set, each with its Region's ARN.
@@ -179,22 +171,14 @@ fn a_multi_region_set_rotates_once_its_replicas_hold_the_new_material() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     create_store(&mut h);
-    click(&mut h, "➕ New key");
-    type_into(&mut h, "Description", "payments-global");
-    click(&mut h, "Multi-Region key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
-    let primary = h.state().selected_key().expect("selected").clone();
+    let primary = create_multi_region_key(&mut h, "payments-global");
     let first = dir.path().join("First.bin");
     std::fs::write(&first, [0x11u8; 32]).unwrap();
     let second = dir.path().join("Second.bin");
     std::fs::write(&second, [0x22u8; 32]).unwrap();
     import_file_through_wizard(&mut h, &first, "Key material imported");
     click(&mut h, "Close");
-    click(&mut h, "Replicate key…");
-    type_into(&mut h, "Replica Region", "eu-west-1");
-    click(&mut h, "Replicate key");
-    wait_part(&mut h, "Replica created in eu-west-1");
+    replicate_selected(&mut h, "eu-west-1");
     click(&mut h, "eu-west-1 · replica");
     wait_label(&mut h, "eu-west-1 · replica (this key)");
     let replica = h.state().selected_key().expect("selected").clone();

@@ -49,9 +49,14 @@ fn click_at(h: &mut App<'_>, pos: egui::Pos2) {
 }
 
 fn harness(store: &std::path::Path, clock: &ManualClock) -> App<'static> {
+    harness_sized(store, clock, egui::vec2(1600.0, 1000.0))
+}
+
+/// A console rendered through wgpu in a window of `size`.
+fn harness_sized(store: &std::path::Path, clock: &ManualClock, size: egui::Vec2) -> App<'static> {
     let config = AppConfig::for_tests(store.to_path_buf(), clock.clone(), || Box::new(test_keys()));
     Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_size(size)
         .with_max_steps(400)
         .with_render_cursor(false)
         .wgpu()
@@ -177,13 +182,7 @@ fn screenshots_of_an_asymmetric_key_at_1600_by_1000() {
 fn asymmetric_key_screenshots(size: egui::Vec2, suffix: &str) {
     let (dir, store) = temp();
     let clock = ManualClock::new(START);
-    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-    let mut h = Harness::builder()
-        .with_size(size)
-        .with_max_steps(400)
-        .with_render_cursor(false)
-        .wgpu()
-        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    let mut h = harness_sized(&store, &clock, size);
     create_store(&mut h);
     let (_pem, der) = private_key(
         dir.path(),
@@ -224,27 +223,17 @@ fn screenshots_of_a_multi_region_key_at_1600_by_1000() {
 fn multi_region_screenshots(size: egui::Vec2, suffix: &str) {
     let (dir, store) = temp();
     let clock = ManualClock::new(START);
-    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-    let mut h = Harness::builder()
-        .with_size(size)
-        .with_max_steps(400)
-        .with_render_cursor(false)
-        .wgpu()
-        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    let mut h = harness_sized(&store, &clock, size);
     create_store(&mut h);
-    click(&mut h, "➕ New key");
-    type_into(&mut h, "Description", "payments-global");
-    click(&mut h, "Multi-Region key");
-    click(&mut h, "Create key");
-    wait_label(&mut h, "Key created");
+    create_multi_region_key(&mut h, "payments-global");
     let material = dir.path().join("KeyMaterial.bin");
     std::fs::write(&material, [0x3cu8; 32]).unwrap();
     import_file_through_wizard(&mut h, &material, "Key material imported");
     click(&mut h, "Close");
-    click(&mut h, "Replicate key…");
-    type_into(&mut h, "Replica Region", "eu-west-1");
-    click(&mut h, "Replicate key");
-    wait_part(&mut h, "Replica created in eu-west-1");
+    replicate_selected(&mut h, "eu-west-1");
+    wait_for(&mut h, "Replicate key… to be enabled", |h| {
+        !is_disabled(h, "Replicate key…")
+    });
     click(&mut h, "Replicate key…");
     type_into(&mut h, "Replica Region", "ap-southeast-2");
     shoot(&mut h, &format!("replicate-dialog-{suffix}"));
@@ -264,13 +253,7 @@ fn multi_region_screenshots(size: egui::Vec2, suffix: &str) {
 fn screenshots_of_the_demo_at_1280_by_720() {
     let (_dir, store) = temp();
     let clock = ManualClock::new(START);
-    let config = AppConfig::for_tests(store.clone(), clock.clone(), || Box::new(test_keys()));
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 720.0))
-        .with_max_steps(400)
-        .with_render_cursor(false)
-        .wgpu()
-        .build_eframe(move |cc| ConsoleApp::new(cc, config));
+    let mut h = harness_sized(&store, &clock, egui::vec2(1280.0, 720.0));
     open_demo(&mut h);
     click_first(&mut h, "alias/payments-master");
     wait_label(&mut h, "Material timeline");

@@ -349,3 +349,30 @@ pub fn import_file_through_wizard(h: &mut App<'_>, material: &std::path::Path, e
     click(h, "Import");
     wait_part(h, expect);
 }
+
+/// Creates an EXTERNAL multi-Region key described `description` with the
+/// New key dialog; the console selects it.
+pub fn create_multi_region_key(h: &mut App<'_>, description: &str) -> KeyRef {
+    click(h, "➕ New key");
+    type_into(h, "Description", description);
+    click(h, "Multi-Region key");
+    click(h, "Create key");
+    wait_label(h, "Key created");
+    h.state()
+        .selected_key()
+        .expect("the new key is selected")
+        .clone()
+}
+
+/// Replicates the selected multi-Region primary to `region` with
+/// Replicate key… and waits for the console's notice.
+pub fn replicate_selected(h: &mut App<'_>, region: &str) {
+    wait_label(h, "Replicate key…");
+    wait_for(h, "Replicate key… to be enabled", |h| {
+        !is_disabled(h, "Replicate key…")
+    });
+    click(h, "Replicate key…");
+    type_into(h, "Replica Region", region);
+    click(h, "Replicate key");
+    wait_part(h, &format!("Replica created in {region}"));
+}
