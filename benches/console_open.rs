@@ -12,6 +12,9 @@
 //!    banner and the pending material's animation on screen.
 //!
 //! Headless (`egui_kittest`, no GPU), real wall time, real threads.
+//! With `DISPLAY` set (Xvfb) and `xdotool` installed, the same three in the
+//! real window: the release binary started as a user starts it, typed into
+//! and clicked with `xdotool`, its frames read from Mesa's frame log.
 //! Run: `cargo bench --bench console_open` (`-- --quick` for 3 rounds).
 //! Goals (issue 10): unlock ≤ 1.2 × the CLI, demo ≤ 2 s, no frame over 50 ms.
 
@@ -78,13 +81,9 @@ fn main() {
         ms(demo_median),
         ms(demo_times.iter().copied().max().unwrap_or_default())
     );
-    frames.sort();
-    println!(
-        "frames  during the rotation animation: {} frames, median {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal: none over 50 ms)",
-        frames.len(),
-        ms(frames[frames.len() / 2]),
-        ms(frames[frames.len() * 99 / 100]),
-        ms(*frames.last().expect("frames"))
+    report_frames(
+        "frames  during the rotation animation (headless, CPU time):",
+        frames,
     );
 }
 
@@ -357,8 +356,18 @@ impl Window {
     /// Starts the console and waits for its unlock screen's window; a
     /// console that exits before showing one is reported with its log.
     fn start(&self, home: &Path, store: &Path) -> (std::process::Child, String) {
+        self.start_with(home, store, &[])
+    }
+
+    /// [`Window::start`] with more environment for the console.
+    fn start_with(
+        &self,
+        home: &Path,
+        store: &Path,
+        env: &[(&str, &str)],
+    ) -> (std::process::Child, String) {
         let mut attempts = 0;
-        let mut child = self.console(home, store);
+        let mut child = self.console(home, store, env);
         let start = Instant::now();
         loop {
             if let Some(id) = self.xdotool(&["search", "--name", "imported key material console"]) {
@@ -369,7 +378,7 @@ impl Window {
                 // again, twice.
                 attempts += 1;
                 if attempts < 3 {
-                    child = self.console(home, store);
+                    child = self.console(home, store, env);
                     continue;
                 }
                 let log = std::fs::read_to_string(home.join("console.log")).unwrap_or_default();
@@ -385,8 +394,9 @@ impl Window {
         }
     }
 
-    fn console(&self, home: &Path, store: &Path) -> std::process::Child {
+    fn console(&self, home: &Path, store: &Path, env: &[(&str, &str)]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_byok"))
+            .envs(env.iter().copied())
             .env("DISPLAY", &self.display)
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
@@ -425,6 +435,7 @@ fn window_bench(x: &Window, store: &Path, work: &Path, rounds: usize) {
     let mut unlock_cpu = Vec::new();
     let mut demo = Vec::new();
     let mut idle_cpu = Vec::new();
+    let mut frames = Vec::new();
     for round in 0..rounds {
         let home = work.join(format!("window-{round}"));
         std::fs::create_dir_all(&home).expect("home");
@@ -459,6 +470,10 @@ fn window_bench(x: &Window, store: &Path, work: &Path, rounds: usize) {
         idle_cpu.push(cpu_time(child.id()).saturating_sub(before) / 3);
         let _ = child.kill();
         let _ = child.wait();
+
+        if let Some(mut f) = animated_frames(x, &home) {
+            frames.append(&mut f);
+        }
     }
     report_unlock("window ", &mut cli, &mut unlock);
     println!(
@@ -466,5 +481,114 @@ fn window_bench(x: &Window, store: &Path, work: &Path, rounds: usize) {
         ms(median(&mut unlock_cpu)),
         ms(median(&mut demo)),
         ms(median(&mut idle_cpu))
+    );
+    if frames.is_empty() {
+        println!(
+            "        window frames skipped: the OpenGL driver keeps no frame log (Mesa's GALLIUM_HUD)"
+        );
+    } else {
+        report_frames(
+            "        window frames under pointer motion, rotation animating:",
+            frames,
+        );
+    }
+}
+
+/// The real window's frames while the demo's rotation animates, from Mesa's
+/// own frame log (`GALLIUM_HUD=frametime`, the time between two buffer
+/// swaps, in ms): the demo is opened, its key mid-rotation selected, and
+/// the pointer moved over the key view for 3 s. Every motion makes egui
+/// draw a frame, so frames run back to back and each interval is an upper
+/// bound on a frame's whole cost: update, tessellation, paint, and the
+/// software rasteriser's work in the swap. `None` when the driver keeps no
+/// log (not Mesa's Gallium).
+fn animated_frames(x: &Window, home: &Path) -> Option<Vec<Duration>> {
+    let hud = home.join("hud");
+    std::fs::create_dir_all(&hud).expect("frame log directory");
+    let hud_dir = hud.to_str().expect("a UTF-8 temporary directory");
+    let env = [
+        ("GALLIUM_HUD", "frametime"),
+        ("GALLIUM_HUD_PERIOD", "0"),
+        ("GALLIUM_HUD_VISIBLE", "false"),
+        ("GALLIUM_HUD_DUMP_DIR", hud_dir),
+    ];
+    let (mut child, id) = x.start_with(home, &home.join("none.byok"), &env);
+    std::thread::sleep(Duration::from_millis(1500));
+    x.xdotool(&["windowfocus", "--sync", &id]);
+    x.xdotool(&["mousemove", "--window", &id, "340", "603"]);
+    x.xdotool(&["click", "1"]);
+    x.wait_title("training demo");
+    std::thread::sleep(Duration::from_millis(500));
+    // alias/billing-archive, the demo's key mid-rotation, in the key list
+    // of a 1600×1000 window.
+    x.xdotool(&["mousemove", "--window", &id, "69", "304"]);
+    x.xdotool(&["click", "1"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let log = hud.join("frametime_(ms)");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let still = read().lines().count();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = read().lines().count();
+    if before == 0 {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    // A still window draws only while something animates: the rotation's
+    // pulsing badges ask for 20 frames a second, a window at rest for the
+    // status bar's clock (2 a second).
+    assert!(
+        before - still >= 10,
+        "{} frames in a second with the pointer still: the demo's rotation is not animating",
+        before - still
+    );
+    // One xdotool process for all the motion, so that starting processes
+    // does not take the cores: 750 moves 4 ms apart, six sweeps across the
+    // key view (the rotation banner, the action buttons, the material table
+    // and the timeline), hovering what an officer's pointer hovers.
+    let mut args = Vec::new();
+    for i in 0..750 {
+        args.extend([
+            "mousemove".to_string(),
+            "--window".to_string(),
+            id.clone(),
+            (540 + (i % 125) * 8).to_string(),
+            (300 + (i / 125) * 100).to_string(),
+            "sleep".to_string(),
+            "0.004".to_string(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    x.xdotool(&args);
+    let after = read().lines().count();
+    // The log holds the time between two swaps, idle time included. The
+    // first interval after the motion starts also holds the wait for it
+    // (up to the animation's 50 ms cadence, or longer for a still window),
+    // and after the motion ends frames come at that cadence again: neither
+    // is a frame's cost, so only the intervals in between are kept.
+    let frames: Vec<Duration> = read()
+        .lines()
+        .take(after)
+        .skip(before + 1)
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    (!frames.is_empty()).then_some(frames)
+}
+
+fn report_frames(what: &str, mut frames: Vec<Duration>) {
+    frames.sort();
+    let over = frames
+        .iter()
+        .filter(|f| **f > Duration::from_millis(50))
+        .count();
+    println!(
+        "{what} {} frames, median {:.1} ms, p99 {:.1} ms, max {:.1} ms, {over} over 50 ms (goal: none)",
+        frames.len(),
+        ms(frames[frames.len() / 2]),
+        ms(frames[frames.len() * 99 / 100]),
+        ms(*frames.last().expect("frames"))
     );
 }

@@ -496,3 +496,64 @@ fn the_inspector_follows_a_rotation() {
     wait_label(&mut h, "NON_CURRENT");
     assert!(shows(&h, "Can be decrypted now"));
 }
+
+/// The largest share of the window one filled rectangle of the last frame
+/// covers (clipped to where it is drawn), and what it is filled with.
+fn largest_fill(h: &App<'_>) -> (f32, egui::Color32) {
+    fn walk(shape: &egui::Shape, clip: egui::Rect, best: &mut (f32, egui::Color32)) {
+        match shape {
+            egui::Shape::Vec(shapes) => {
+                for s in shapes {
+                    walk(s, clip, best);
+                }
+            }
+            egui::Shape::Rect(r) if r.fill.a() > 0 => {
+                let area = r.rect.intersect(clip).area().max(0.0);
+                if area > best.0 {
+                    *best = (area, r.fill);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = (0.0, egui::Color32::TRANSPARENT);
+    for c in &h.output().shapes {
+        walk(&c.shape, c.clip_rect, &mut best);
+    }
+    (best.0 / h.ctx.content_rect().area(), best.1)
+}
+
+/// The window is cleared to the panels' colour and the panels paint no
+/// fill of their own: under software rendering, shading a fill the size of
+/// the window was a third of every frame's cost (issue 10, item 14; the
+/// real window's figures are `cargo bench --bench console_open`'s).
+#[test]
+fn the_window_is_cleared_to_the_panel_colour_and_no_panel_paints_a_fill() {
+    use eframe::App as _;
+    let (_dir, store) = temp();
+    let clock = ManualClock::new(START);
+    let mut h = console(&store, &clock);
+    settle(&mut h);
+    let visuals = h.ctx.style().visuals.clone();
+    assert_eq!(
+        h.state().clear_color(&visuals),
+        visuals.panel_fill.to_normalized_gamma_f32(),
+        "the window is cleared to the panels' colour"
+    );
+    let (share, fill) = largest_fill(&h);
+    assert!(
+        share < 0.25,
+        "the unlock screen paints a fill ({fill:?}) over {:.0} % of the window",
+        share * 100.0
+    );
+    open_demo(&mut h);
+    click_first(&mut h, "alias/billing-archive");
+    wait_part(&mut h, "Rotation in progress");
+    h.step();
+    let (share, fill) = largest_fill(&h);
+    assert!(
+        share < 0.25,
+        "the key view paints a fill ({fill:?}) over {:.0} % of the window",
+        share * 100.0
+    );
+}

@@ -24,10 +24,28 @@ fn shoot(h: &mut App<'_>, name: &str) {
     for _ in 0..6 {
         h.step();
     }
-    let image = h.render().expect("render");
     let path = assets().join(format!("screenshot-{name}.png"));
-    image.save(&path).expect("write png");
+    save_shown(h, &path);
     eprintln!("wrote {}", path.display());
+}
+
+/// Renders the frame and writes it as the window shows it: over the
+/// console's clear colour (the panels' colour; the panels paint no fill of
+/// their own, see `theme::clear_color`), where kittest clears to
+/// transparent. The renderer's pixels are premultiplied, so this is the
+/// blend a window does: colour + clear × (1 − alpha).
+fn save_shown(h: &mut App<'_>, path: &std::path::Path) {
+    use eframe::App as _;
+    let clear = h.state().clear_color(&h.ctx.style().visuals);
+    let mut image = h.render().expect("render");
+    for p in image.pixels_mut() {
+        let under = 1.0 - f32::from(p[3]) / 255.0;
+        for (c, bg) in p.0.iter_mut().zip(clear).take(3) {
+            *c = (f32::from(*c) + bg * 255.0 * under).round().min(255.0) as u8;
+        }
+        p[3] = 255;
+    }
+    image.save(path).expect("write png");
 }
 
 fn click_at(h: &mut App<'_>, pos: egui::Pos2) {
@@ -116,10 +134,7 @@ fn screenshots_of_the_main_screens() {
         byok::ui::demo::DEMO_ROTATION_DELAY_MS,
     ));
     wait_part(&mut h, "Rotation complete");
-    let image = h.render().expect("render");
-    image
-        .save(assets().join("screenshot-rotation-complete.png"))
-        .expect("write png");
+    save_shown(&mut h, &assets().join("screenshot-rotation-complete.png"));
 
     // The import wizard, parameters ready.
     click_first(&mut h, "alias/new-partner");

@@ -826,11 +826,13 @@ impl ConsoleApp {
     fn workspace_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
         let mut actions = self.shortcuts(ui.ctx());
         let Some(view) = self.ws.view.clone() else {
-            egui::CentralPanel::default().show(ui, |ui| {
-                ui.centered_and_justified(|ui| {
-                    theme::spinner(ui);
+            egui::CentralPanel::default()
+                .frame(theme::central_panel_frame(ui))
+                .show(ui, |ui| {
+                    ui.centered_and_justified(|ui| {
+                        theme::spinner(ui);
+                    });
                 });
-            });
             return actions;
         };
         let now = self.now();
@@ -855,70 +857,76 @@ impl ConsoleApp {
             }
         }
 
-        egui::Panel::top("toolbar").show(ui, |ui| {
-            ui.add_space(4.0);
-            ui.horizontal(|ui| {
-                ui.label(RichText::new("🔐 byok").heading().strong());
-                if view.is_demo {
-                    theme::badge(ui, "TRAINING STORE", theme::BadgeStyle::on(theme::BLUE))
-                        .on_hover_text("A temporary store, deleted when you lock or quit");
-                    let open = self.ws.lessons.open;
-                    if ui
-                        .add(egui::Button::selectable(
-                            open,
-                            RichText::new("🎓 Lessons").size(16.0),
-                        ))
-                        .on_hover_text("Guided lessons on the simulated clock")
-                        .clicked()
-                    {
-                        self.ws.lessons.open = !open;
+        egui::Panel::top("toolbar")
+            .frame(theme::side_panel_frame(ui))
+            .show(ui, |ui| {
+                ui.add_space(4.0);
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new("🔐 byok").heading().strong());
+                    if view.is_demo {
+                        theme::badge(ui, "TRAINING STORE", theme::BadgeStyle::on(theme::BLUE))
+                            .on_hover_text("A temporary store, deleted when you lock or quit");
+                        let open = self.ws.lessons.open;
+                        if ui
+                            .add(egui::Button::selectable(
+                                open,
+                                RichText::new("🎓 Lessons").size(16.0),
+                            ))
+                            .on_hover_text("Guided lessons on the simulated clock")
+                            .clicked()
+                        {
+                            self.ws.lessons.open = !open;
+                        }
                     }
-                }
-                ui.add_space(16.0);
-                for tab in Tab::ALL {
-                    let r = ui.add(egui::Button::selectable(
-                        self.ws.tab == tab,
-                        RichText::new(tab.label()).size(16.0),
-                    ));
-                    if r.clicked() {
-                        actions.push(Action::ShowTab(tab));
+                    ui.add_space(16.0);
+                    for tab in Tab::ALL {
+                        let r = ui.add(egui::Button::selectable(
+                            self.ws.tab == tab,
+                            RichText::new(tab.label()).size(16.0),
+                        ));
+                        if r.clicked() {
+                            actions.push(Action::ShowTab(tab));
+                        }
                     }
-                }
-                ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                    if ui
-                        .button("🔒 Lock")
-                        .on_hover_text("Close the store (Ctrl+L)")
-                        .clicked()
-                    {
-                        actions.push(Action::Lock);
-                    }
-                    // The status bar always shows the clock; the toolbar
-                    // repeats it where there is room for it.
-                    if !self.config.clock.is_real_time()
-                        && ui.available_width() >= status_bar::clock_width(ui, &self.config.clock)
-                    {
-                        status_bar::clock_ui(ui, &self.config.clock);
-                    }
+                    ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                        if ui
+                            .button("🔒 Lock")
+                            .on_hover_text("Close the store (Ctrl+L)")
+                            .clicked()
+                        {
+                            actions.push(Action::Lock);
+                        }
+                        // The status bar always shows the clock; the toolbar
+                        // repeats it where there is room for it.
+                        if !self.config.clock.is_real_time()
+                            && ui.available_width()
+                                >= status_bar::clock_width(ui, &self.config.clock)
+                        {
+                            status_bar::clock_ui(ui, &self.config.clock);
+                        }
+                    });
                 });
+                ui.add_space(2.0);
             });
-            ui.add_space(2.0);
-        });
-        egui::Panel::bottom("status").show(ui, |ui| {
-            ui.add_space(2.0);
-            actions.extend(status_bar::ui(
-                ui,
-                StatusInfo {
-                    view: &view,
-                    saving: jobs.saving(),
-                    clock: &self.config.clock,
-                    serve: &self.serve,
-                    throttling: self.ws.retry.as_ref().map(|r| r.state()),
-                },
-            ));
-            ui.add_space(2.0);
-        });
+        egui::Panel::bottom("status")
+            .frame(theme::side_panel_frame(ui))
+            .show(ui, |ui| {
+                ui.add_space(2.0);
+                actions.extend(status_bar::ui(
+                    ui,
+                    StatusInfo {
+                        view: &view,
+                        saving: jobs.saving(),
+                        clock: &self.config.clock,
+                        serve: &self.serve,
+                        throttling: self.ws.retry.as_ref().map(|r| r.state()),
+                    },
+                ));
+                ui.add_space(2.0);
+            });
         if view.is_demo && self.ws.lessons.open {
             egui::Panel::right("lessons")
+                .frame(theme::side_panel_frame(ui))
                 .resizable(true)
                 .default_size(360.0)
                 .min_size(340.0)
@@ -938,6 +946,7 @@ impl ConsoleApp {
                 ("key-list", 600.0)
             };
             egui::Panel::left(id)
+                .frame(theme::side_panel_frame(ui))
                 .resizable(true)
                 .default_size(width)
                 .min_size(380.0)
@@ -950,35 +959,37 @@ impl ConsoleApp {
                     );
                 });
         }
-        egui::CentralPanel::default().show(ui, |ui| match self.ws.tab {
-            Tab::Keys => actions.extend(self.keys_ui(ui, &view, now, &jobs)),
-            Tab::Crypto => {
-                actions.extend(
-                    self.ws
-                        .crypto
-                        .ui(ui, &view, self.ws.selected.as_ref(), now, &jobs),
-                )
-            }
-            Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now, &jobs)),
-            Tab::Manager => {
-                actions.extend(
-                    self.ws
-                        .manager
-                        .ui(ui, &view, self.ws.selected.as_ref(), now, &jobs),
-                )
-            }
-            Tab::Settings => {
-                let (t, p) = (self.prefs.theme, self.prefs.presentation);
-                actions.extend(self.ws.settings.ui(
+        egui::CentralPanel::default()
+            .frame(theme::central_panel_frame(ui))
+            .show(ui, |ui| match self.ws.tab {
+                Tab::Keys => actions.extend(self.keys_ui(ui, &view, now, &jobs)),
+                Tab::Crypto => actions.extend(self.ws.crypto.ui(
                     ui,
                     &view,
-                    &self.config.clock,
-                    (t, p),
-                    &self.serve,
+                    self.ws.selected.as_ref(),
+                    now,
                     &jobs,
-                ));
-            }
-        });
+                )),
+                Tab::Audit => actions.extend(self.ws.audit.ui(ui, &view, now, &jobs)),
+                Tab::Manager => actions.extend(self.ws.manager.ui(
+                    ui,
+                    &view,
+                    self.ws.selected.as_ref(),
+                    now,
+                    &jobs,
+                )),
+                Tab::Settings => {
+                    let (t, p) = (self.prefs.theme, self.prefs.presentation);
+                    actions.extend(self.ws.settings.ui(
+                        ui,
+                        &view,
+                        &self.config.clock,
+                        (t, p),
+                        &self.serve,
+                        &jobs,
+                    ));
+                }
+            });
 
         // Step 2 of a manual rotation is the import wizard: drawn after
         // the flow, on top of it.
@@ -1303,6 +1314,10 @@ impl eframe::App for ConsoleApp {
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        theme::clear_color(visuals)
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

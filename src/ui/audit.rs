@@ -308,6 +308,7 @@ impl AuditPanel {
             return actions;
         };
         egui::Panel::right("audit-detail")
+            .frame(theme::side_panel_frame(ui))
             .resizable(true)
             .default_size(520.0)
             .min_size(300.0)

@@ -85,6 +85,28 @@ pub fn apply(ctx: &egui::Context, choice: ThemeChoice, presentation: bool) {
     });
 }
 
+/// What the window is cleared to before a frame is painted: the panels'
+/// colour. The panels themselves are painted without a fill
+/// ([`side_panel_frame`], [`central_panel_frame`]): under software
+/// rendering (Mesa's llvmpipe, as on a VM or a projector laptop without a
+/// GPU driver) shading the panels' fill, which covers the whole window,
+/// was a third of every frame's cost, while a clear costs next to nothing
+/// (issue 10, item 14; `cargo bench --bench console_open`).
+pub fn clear_color(visuals: &egui::Visuals) -> [f32; 4] {
+    visuals.panel_fill.to_normalized_gamma_f32()
+}
+
+/// A side, top or bottom panel's frame without its fill (see
+/// [`clear_color`]).
+pub fn side_panel_frame(ui: &Ui) -> egui::Frame {
+    egui::Frame::side_top_panel(ui.style()).fill(Color32::TRANSPARENT)
+}
+
+/// The central panel's frame without its fill (see [`clear_color`]).
+pub fn central_panel_frame(ui: &Ui) -> egui::Frame {
+    egui::Frame::central_panel(ui.style()).fill(Color32::TRANSPARENT)
+}
+
 /// A badge: background and text colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadgeStyle {

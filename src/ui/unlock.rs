@@ -245,7 +245,9 @@ impl UnlockScreen {
         let mut actions = Vec::new();
         self.refresh_exists();
         let busy = self.pending.is_some();
-        egui::CentralPanel::default().show(ui, |ui| {
+        egui::CentralPanel::default()
+            .frame(theme::central_panel_frame(ui))
+            .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.vertical_centered(|ui| {
                     ui.add_space(ui.available_height().min(900.0) * 0.06);
