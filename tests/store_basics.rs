@@ -345,3 +345,62 @@ fn passphrase_settings_and_credential_changes_are_audited_without_secrets() {
 fn names(records: &[byok::kms::AuditRecord]) -> Vec<&str> {
     records.iter().map(|r| r.event_name.as_str()).collect()
 }
+
+/// A wrapping key source that counts its `warm_up` calls.
+struct Counted(
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    byok::kms::PregeneratedKeys,
+);
+
+impl byok::kms::WrappingKeySource for Counted {
+    fn take(&mut self, spec: byok::kms::WrappingKeySpec) -> byok::kms::KmsResult<rsa::PrivateKey> {
+        self.1.take(spec)
+    }
+
+    fn warm_up(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The RSA pool's background generation starts once the store key is
+/// derived and the store read, not while the key is derived: it slowed the
+/// derivation a user waits for at unlock (issue 10, item 14). A wrong
+/// passphrase starts nothing.
+#[test]
+fn the_wrapping_key_pool_warms_up_only_once_the_store_is_open() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.byok");
+    let clock = ManualClock::new(START);
+    let counted = |n: &std::sync::Arc<AtomicUsize>| VaultOptions {
+        wrapping_keys: Box::new(Counted(n.clone(), test_keys())),
+        ..options(&clock)
+    };
+    let created = std::sync::Arc::new(AtomicUsize::new(0));
+    Vault::create(&path, &pass("right"), counted(&created))
+        .unwrap()
+        .close()
+        .unwrap();
+    assert_eq!(
+        created.load(Ordering::SeqCst),
+        1,
+        "a created store warms its pool once"
+    );
+
+    let refused = std::sync::Arc::new(AtomicUsize::new(0));
+    Vault::open(&path, &pass("wrong"), counted(&refused)).unwrap_err();
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        0,
+        "a refused unlock starts no background work"
+    );
+
+    let opened = std::sync::Arc::new(AtomicUsize::new(0));
+    let v = Vault::open(&path, &pass("right"), counted(&opened)).unwrap();
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        1,
+        "an opened store warms its pool once"
+    );
+    v.close().unwrap();
+}

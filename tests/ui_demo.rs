@@ -534,7 +534,7 @@ fn the_window_is_cleared_to_the_panel_colour_and_no_panel_paints_a_fill() {
     let clock = ManualClock::new(START);
     let mut h = console(&store, &clock);
     settle(&mut h);
-    let visuals = h.ctx.style().visuals.clone();
+    let visuals = h.ctx.global_style().visuals.clone();
     assert_eq!(
         h.state().clear_color(&visuals),
         visuals.panel_fill.to_normalized_gamma_f32(),

@@ -36,7 +36,7 @@ fn shoot(h: &mut App<'_>, name: &str) {
 /// blend a window does: colour + clear × (1 − alpha).
 fn save_shown(h: &mut App<'_>, path: &std::path::Path) {
     use eframe::App as _;
-    let clear = h.state().clear_color(&h.ctx.style().visuals);
+    let clear = h.state().clear_color(&h.ctx.global_style().visuals);
     let mut image = h.render().expect("render");
     for p in image.pixels_mut() {
         let under = 1.0 - f32::from(p[3]) / 255.0;

@@ -23,6 +23,11 @@ use super::secret::SecretVec;
 pub trait WrappingKeySource: Send {
     /// A new key pair of `spec`.
     fn take(&mut self, spec: WrappingKeySpec) -> KmsResult<PrivateKey>;
+
+    /// Begins whatever background work keeps pairs ready. A store calls it
+    /// once its key is derived, so that the work does not compete with the
+    /// derivation a user waits for.
+    fn warm_up(&mut self) {}
 }
 
 /// Generates each pair on the calling thread, with the given RNG.

@@ -23,8 +23,10 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Keeps `depth` key pairs of every spec ready. Dropping the last handle
-/// stops the generator thread.
+/// Keeps `depth` key pairs of every spec ready once its generator thread
+/// runs ([`KeyPairPool::start`], or [`WrappingKeySource::warm_up`] on a pool
+/// made with [`KeyPairPool::new`]). Dropping the last handle stops the
+/// generator thread.
 pub struct KeyPairPool {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
@@ -33,6 +35,18 @@ pub struct KeyPairPool {
 impl KeyPairPool {
     /// Starts a generator that keeps `depth` pairs of each spec.
     pub fn start(depth: usize) -> Self {
+        let mut pool = Self::new(depth);
+        pool.spawn();
+        pool
+    }
+
+    /// A pool of `depth` pairs of each spec whose generator starts when the
+    /// engine is built over it ([`WrappingKeySource::warm_up`]), which a store
+    /// does after its key derivation, or at the first pair taken. Filling
+    /// the pool during the derivation took memory bandwidth and a core's
+    /// share from the derivation a user waits for at unlock (issue 10,
+    /// item 14; `cargo bench --bench console_open`).
+    pub fn new(depth: usize) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queues: WrappingKeySpec::ALL
@@ -44,14 +58,26 @@ impl KeyPairPool {
             }),
             changed: Condvar::new(),
         });
-        let worker = {
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
+        Self {
+            shared,
+            worker: None,
+        }
+    }
+
+    /// Starts the generator thread unless it runs already.
+    fn spawn(&mut self) {
+        if self.worker.is_none() {
+            let shared = Arc::clone(&self.shared);
+            self.worker = std::thread::Builder::new()
                 .name("byok-rsa-keygen".into())
                 .spawn(move || generate_loop(&shared))
-                .ok()
-        };
-        Self { shared, worker }
+                .ok();
+        }
+    }
+
+    /// Whether the generator thread runs.
+    pub fn is_running(&self) -> bool {
+        self.worker.is_some()
     }
 
     /// How many pairs of `spec` are ready now.
@@ -119,9 +145,14 @@ fn background_priority() {
 }
 
 impl WrappingKeySource for KeyPairPool {
+    fn warm_up(&mut self) {
+        self.spawn();
+    }
+
     /// A ready pair, or one generated on the caller's thread if none is ready
     /// (the console calls this from a worker, never from the UI thread).
     fn take(&mut self, spec: WrappingKeySpec) -> KmsResult<rsa::PrivateKey> {
+        self.spawn();
         let ready = {
             let mut st = lock(&self.shared.state);
             st.queues
@@ -145,5 +176,42 @@ impl Drop for KeyPairPool {
         // The generator may be inside a multi-second key generation; do not
         // wait for it.
         drop(self.worker.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::traits::PublicKeyParts;
+    use std::time::{Duration, Instant};
+
+    fn ready_in_all(pool: &KeyPairPool) -> usize {
+        WrappingKeySpec::ALL.iter().map(|s| pool.ready(*s)).sum()
+    }
+
+    #[test]
+    fn a_new_pool_generates_nothing_until_it_is_warmed_up() {
+        let mut pool = KeyPairPool::new(1);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!pool.is_running());
+        assert_eq!(ready_in_all(&pool), 0);
+        pool.warm_up();
+        assert!(pool.is_running());
+        let start = Instant::now();
+        while ready_in_all(&pool) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "the warmed-up pool made no pair"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_pair_taken_from_a_pool_not_yet_warm_is_generated_and_starts_it() {
+        let mut pool = KeyPairPool::new(1);
+        let key = pool.take(WrappingKeySpec::Rsa2048).expect("a pair");
+        assert_eq!(key.size() * 8, 2048);
+        assert!(pool.is_running());
     }
 }

@@ -775,9 +775,10 @@ fn decode_body(
 fn restore_engine(
     state: KmsState,
     sections: &Sections,
-    options: VaultOptions,
+    mut options: VaultOptions,
     head: crate::kms::ChainHead,
 ) -> Kms {
+    options.wrapping_keys.warm_up();
     let home = state.settings.region.clone();
     let mut kms = Kms::from_state(state, options.clock, options.wrapping_keys, Kms::os_rng());
     kms.set_chain_head(head);
@@ -936,6 +937,8 @@ impl Vault {
         let settings = StoreSettings::default();
         let (journal, head, _) =
             Journal::open(journal_config(path, &settings), journal_keys.clone(), None)?;
+        let mut options = options;
+        options.wrapping_keys.warm_up();
         let mut kms = Kms::new(
             options.settings,
             options.clock,

@@ -133,7 +133,8 @@ impl AppConfig {
             store_path: crate::store::env::store_path(None).ok(),
             clock: AppClock::real_time(),
             kdf: crate::store::env::kdf_for_new_store(),
-            wrapping_keys: Arc::new(|| Box::new(KeyPairPool::start(1))),
+            // Its generator starts once the store key is derived.
+            wrapping_keys: Arc::new(|| Box::new(KeyPairPool::new(1))),
             tick_interval: Duration::from_millis(200),
             demo_dir: None,
             load_preferences: true,
