@@ -510,9 +510,8 @@ fn screenshots_of_the_key_manager() {
         for _ in 0..8 {
             h.step();
         }
-        let image = h.render().expect("render");
         let path = out.join(format!("{name}.png"));
-        image.save(&path).expect("png");
+        save_shown(h, &path);
         eprintln!("wrote {}", path.display());
     };
     // The top of the page, then scrolled to the kill switch.

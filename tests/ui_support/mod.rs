@@ -376,3 +376,23 @@ pub fn replicate_selected(h: &mut App<'_>, region: &str) {
     click(h, "Replicate key");
     wait_part(h, &format!("Replica created in {region}"));
 }
+
+/// Renders the frame and writes it as the window shows it: over the
+/// console's clear colour (the panels' colour; the panels paint no fill of
+/// their own, see `theme::clear_color`), where kittest clears to
+/// transparent. The renderer's pixels are premultiplied, so this is the
+/// blend a window does: colour + clear × (1 − alpha).
+#[cfg(feature = "snapshots")]
+pub fn save_shown(h: &mut App<'_>, path: &std::path::Path) {
+    use eframe::App as _;
+    let clear = h.state().clear_color(&h.ctx.global_style().visuals);
+    let mut image = h.render().expect("render");
+    for p in image.pixels_mut() {
+        let under = 1.0 - f32::from(p[3]) / 255.0;
+        for (c, bg) in p.0.iter_mut().zip(clear).take(3) {
+            *c = (f32::from(*c) + bg * 255.0 * under).round().min(255.0) as u8;
+        }
+        p[3] = 255;
+    }
+    image.save(path).expect("write png");
+}
